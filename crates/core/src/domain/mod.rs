@@ -1,0 +1,43 @@
+//! Domain model: runs, run statuses, events, asset keys and metadata.
+//!
+//! These types are storage-agnostic: the storage backends map them to rows, the
+//! webserver maps them to GraphQL. Names and string values follow Dagster's
+//! (`../shared/reference/dagster-compat.md` §4) so that they are drop-in compatible.
+
+mod asset;
+mod event;
+mod run;
+
+pub use asset::AssetKey;
+pub use event::{
+    ErrorInfo, EventData, EventRecord, EventType, LogLevel, Materialization, MetadataEntry,
+    MetadataValue, NewEvent,
+};
+pub use run::{NewRun, Run, RunStatus, RunsFilter};
+
+/// Current time as float unix seconds (the unit Dagster uses for run and event times).
+pub fn now_ts() -> f64 {
+    let now = chrono::Utc::now();
+    now.timestamp() as f64 + f64::from(now.timestamp_subsec_micros()) / 1e6
+}
+
+/// Well-known run tag keys (compat doc §0).
+pub mod tags {
+    pub const CODE_LOCATION: &str = "dagster/code_location";
+    pub const REPOSITORY: &str = ".dagster/repository";
+    pub const SCHEDULE_NAME: &str = "dagster/schedule_name";
+    pub const SENSOR_NAME: &str = "dagster/sensor_name";
+    pub const TICK: &str = "dagster/tick";
+    pub const SCHEDULED_EXECUTION_TIME: &str = ".dagster/scheduled_execution_time";
+    pub const RUN_KEY: &str = "dagster/run_key";
+    pub const PRIORITY: &str = "dagster/priority";
+    pub const FAILURE_REASON: &str = "dagster/failure_reason";
+    pub const MAX_RETRIES: &str = "dagster/max_retries";
+    pub const RETRY_STRATEGY: &str = "dagster/retry_strategy";
+    pub const RETRY_NUMBER: &str = "dagster/retry_number";
+    pub const MAX_RUNTIME: &str = "dagster/max_runtime";
+    pub const PARENT_RUN_ID: &str = "dagster/parent_run_id";
+    pub const ROOT_RUN_ID: &str = "dagster/root_run_id";
+    pub const IS_RESUME_RETRY: &str = "dagster/is_resume_retry";
+    pub const STEP_SELECTION: &str = "dagster/step_selection";
+}

@@ -1,0 +1,11 @@
+//! `dagster-core`: the domain model, instance configuration, storage and execution engine of
+//! the Rust Dagster implementation. No web framework lives here (actix and juniper belong to
+//! `dagster-webserver`).
+//!
+//! Error policy: library boundaries return typed `thiserror` enums (`StorageError`,
+//! `ConfigErrors`, `DefinitionsError`...); `anyhow` is used only where user code (asset bodies)
+//! returns errors and in binaries.
+
+pub mod config;
+pub mod domain;
+pub mod storage;

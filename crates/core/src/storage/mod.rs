@@ -1,0 +1,181 @@
+//! Storage: one trait per aggregate, two backends (SQLite, Postgres) behind them.
+//!
+//! * [`RunStore`]: runs and their tags, conditional status transitions, worker heartbeats.
+//! * [`EventLogStore`]: the event log (batched writes, cursor pagination) and the asset
+//!   materialization index. Writing a run-lifecycle event moves the run status in the same
+//!   transaction, conditionally (see [`RunStatus::allowed_predecessors`]).
+//! * [`InstigatorStore`]: schedule/sensor state, cursors and ticks.
+//! * [`DaemonStore`]: daemon heartbeats.
+//! * [`KvStore`]: small key-value pairs (daemon cursors, instance flags).
+//!
+//! [`DbStorage`] implements all of them on a diesel + r2d2 pool. Migrations are embedded and
+//! applied by `dagster instance migrate` and on first use of an empty database.
+//!
+//! Errors: [`StorageError`] (thiserror, non-exhaustive). Callers in binaries wrap it in anyhow.
+
+use crate::domain::{AssetKey, EventRecord, NewEvent, NewRun, Run, RunStatus, RunsFilter};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// Could not get a connection (server down, bad URL, pool timeout). The message names
+    /// the backend and host:port but never a password.
+    #[error("cannot connect to {target}: {message}")]
+    Connect { target: String, message: String },
+    #[error("database error on {target}: {source}")]
+    Query {
+        target: String,
+        #[source]
+        source: diesel::result::Error,
+    },
+    #[error("migration of {target} failed: {message}")]
+    Migration { target: String, message: String },
+    #[error("run {0} not found")]
+    RunNotFound(String),
+    #[error("run {0} already exists")]
+    RunExists(String),
+    #[error("corrupt stored data in {what}: {message}")]
+    Corrupt { what: String, message: String },
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// One page of a run's events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<EventRecord>,
+    /// Storage id of the last event returned (or the `after` cursor given when empty).
+    pub cursor: Option<i64>,
+    pub has_more: bool,
+}
+
+/// What happened to a batch of events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreOutcome {
+    /// Storage ids assigned, in input order (rejected status events get none).
+    pub storage_ids: Vec<i64>,
+    /// Run-status events refused because the run was not in an allowed predecessor status
+    /// (e.g. RUN_SUCCESS after the run was CANCELED): `(run_id, event type name, current status)`.
+    /// They are not written as-is; an ENGINE_EVENT records the refusal instead.
+    pub rejected: Vec<(String, String, Option<RunStatus>)>,
+}
+
+/// Latest-materialization index entry for an asset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetRecord {
+    pub asset_key: AssetKey,
+    pub last_materialization: Option<EventRecord>,
+    pub last_run_id: Option<String>,
+}
+
+pub trait RunStore: Send + Sync {
+    /// Creates a run (status NOT_STARTED unless given) with its tags.
+    fn add_run(&self, run: NewRun) -> Result<Run>;
+    fn get_run(&self, run_id: &str) -> Result<Option<Run>>;
+    /// Newest first. `cursor` = run id of the last run of the previous page.
+    fn list_runs(&self, filter: &RunsFilter, cursor: Option<&str>, limit: Option<usize>) -> Result<Vec<Run>>;
+    fn count_runs(&self, filter: &RunsFilter) -> Result<i64>;
+    /// Adds or replaces tags on a run.
+    fn add_run_tags(&self, run_id: &str, tags: &BTreeMap<String, String>) -> Result<()>;
+    /// Deletes a run, its tags and its events. Returns false if it did not exist.
+    fn delete_run(&self, run_id: &str) -> Result<bool>;
+    /// Deletes every run, tag and event.
+    fn wipe_runs(&self) -> Result<()>;
+    /// Records that the run worker of `run_id` is alive (unix seconds) with its pid.
+    fn record_worker_heartbeat(&self, run_id: &str, pid: u32, at: f64) -> Result<()>;
+    /// Last worker heartbeat `(pid, unix seconds)`.
+    fn worker_heartbeat(&self, run_id: &str) -> Result<Option<(u32, f64)>>;
+}
+
+pub trait EventLogStore: Send + Sync {
+    /// Writes a batch in one transaction. Run-lifecycle events move the run's status with a
+    /// conditional update (refused transitions are reported in [`StoreOutcome::rejected`]);
+    /// asset events update the asset index.
+    fn store_events(&self, events: &[NewEvent]) -> Result<StoreOutcome>;
+    /// Events of a run with storage id > `after`, ascending, at most `limit`.
+    fn events_for_run(&self, run_id: &str, after: Option<i64>, limit: usize) -> Result<EventPage>;
+    /// All asset keys with index records (optionally restricted to `keys`).
+    fn asset_records(&self, keys: Option<&[AssetKey]>) -> Result<Vec<AssetRecord>>;
+    /// Materialization events of an asset, newest first, storage id < `before`.
+    fn materializations(&self, key: &AssetKey, before: Option<i64>, limit: usize) -> Result<Vec<EventRecord>>;
+    /// Removes an asset's index entry and its asset events from the index (not run logs).
+    fn wipe_asset(&self, key: &AssetKey) -> Result<()>;
+}
+
+/// Schedule/sensor state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstigatorState {
+    /// sha1 of the instigator selector (location, repository, name).
+    pub selector_id: String,
+    pub name: String,
+    /// SCHEDULE or SENSOR.
+    pub instigator_type: String,
+    /// RUNNING or STOPPED.
+    pub status: String,
+    /// Free-form state: cron string, start timestamp, cursor, last run key...
+    pub body: serde_json::Value,
+}
+
+/// A schedule or sensor tick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tick {
+    pub id: i64,
+    pub selector_id: String,
+    /// STARTED, SKIPPED, SUCCESS, FAILURE.
+    pub status: String,
+    /// SCHEDULE or SENSOR.
+    pub tick_type: String,
+    /// Schedule: the scheduled time; sensor: evaluation start (unix seconds).
+    pub timestamp: f64,
+    pub body: serde_json::Value,
+}
+
+pub trait InstigatorStore: Send + Sync {
+    fn get_instigator(&self, selector_id: &str) -> Result<Option<InstigatorState>>;
+    fn list_instigators(&self, instigator_type: Option<&str>) -> Result<Vec<InstigatorState>>;
+    /// Inserts or replaces the state.
+    fn upsert_instigator(&self, state: &InstigatorState) -> Result<()>;
+    /// Creates a tick. For `unique` ticks (schedules) a second tick with the same
+    /// (selector_id, timestamp) is refused by a unique constraint: returns `Ok(None)`.
+    fn create_tick(&self, selector_id: &str, tick_type: &str, timestamp: f64, unique: bool, body: &serde_json::Value) -> Result<Option<Tick>>;
+    fn update_tick(&self, id: i64, status: &str, body: &serde_json::Value) -> Result<()>;
+    /// Newest first.
+    fn list_ticks(&self, selector_id: &str, limit: usize) -> Result<Vec<Tick>>;
+}
+
+/// A daemon heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonHeartbeat {
+    pub daemon_type: String,
+    pub daemon_id: String,
+    /// Unix seconds.
+    pub timestamp: f64,
+    pub errors: Vec<crate::domain::ErrorInfo>,
+}
+
+pub trait DaemonStore: Send + Sync {
+    fn add_heartbeat(&self, hb: &DaemonHeartbeat) -> Result<()>;
+    fn heartbeats(&self) -> Result<Vec<DaemonHeartbeat>>;
+    fn wipe_heartbeats(&self) -> Result<()>;
+}
+
+pub trait KvStore: Send + Sync {
+    fn kv_get(&self, key: &str) -> Result<Option<String>>;
+    fn kv_set(&self, key: &str, value: &str) -> Result<()>;
+    fn kv_delete(&self, key: &str) -> Result<()>;
+}
+
+/// Everything an instance needs from storage.
+pub trait Storage: RunStore + EventLogStore + InstigatorStore + DaemonStore + KvStore {
+    /// Human description of the backend without secrets, e.g. `sqlite:/home/x/storage/dagster.db`
+    /// or `postgres://dagster@db:5432/dagster`.
+    fn describe(&self) -> String;
+    /// Applies pending migrations; returns the versions applied.
+    fn migrate(&self) -> Result<Vec<String>>;
+    /// `(current schema version, latest known version)`.
+    fn schema_version(&self) -> Result<(Option<String>, String)>;
+}
