@@ -1,3 +1,4 @@
-//! Configuration files: `dagster.yaml` (instance), `workspace.yaml`, and the reader they share.
+//! Configuration files: `dagster.yaml` (instance), `workspace.yaml`, `DAGSTER_HOME`, and the
+//! positioned YAML reader they share.
 
 pub mod yaml;

@@ -15,7 +15,7 @@ macro_rules! event_types {
             pub fn stored_value(self) -> &'static str { match self { $(EventType::$variant => $stored),* } }
             /// Accepts either the name or the stored value.
             pub fn parse(s: &str) -> Option<Self> {
-                match s { $($name | $stored => Some(EventType::$variant),)* _ => None }
+                Self::ALL.iter().copied().find(|t| t.name() == s || t.stored_value() == s)
             }
         }
     };

@@ -1,0 +1,1 @@
+//! diesel + r2d2 implementation of the storage traits for SQLite and Postgres.

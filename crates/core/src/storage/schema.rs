@@ -1,0 +1,1 @@
+//! diesel table definitions (shared by both backends).
