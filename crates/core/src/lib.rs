@@ -11,3 +11,4 @@ pub mod domain;
 pub mod storage;
 pub mod defs;
 pub mod exec;
+pub mod instance;
