@@ -151,7 +151,7 @@ fn three_config_mistakes_are_all_reported_with_file_and_line() {
     let out = dagster(home.path(), &["definitions", "validate", "-f", &f]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for (line, what) in [(10, "no_such_resource"), (17, "not_an_asset"), (21, "cron")] {
+    for (line, what) in [(9, "no_such_resource"), (16, "not_an_asset"), (20, "cron")] {
         assert!(
             stderr.lines().any(|l| l.contains(&format!("three_mistakes.yaml:{line}:")) && l.contains(what)),
             "expected an error at line {line} about {what}:\n{stderr}"
