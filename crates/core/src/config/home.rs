@@ -41,9 +41,15 @@ pub enum HomeError {
     )]
     NotADirectory(PathBuf),
     #[error("cannot inspect DAGSTER_HOME `{}`: {source}", .path.display())]
-    Inspect { path: PathBuf, source: std::io::Error },
+    Inspect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot create directory `{}`: {source}", .path.display())]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid run id `{0}` (expected letters, digits, `-` and `_` only)")]
     InvalidRunId(String),
 }
@@ -133,8 +139,16 @@ impl DagsterHome {
 
     /// Creates `storage/`, `logs/`, `history/` and `schedules/` if missing.
     pub fn ensure_layout(&self) -> Result<(), HomeError> {
-        for dir in [self.storage_dir(), self.logs_dir(), self.history_dir(), self.schedules_dir()] {
-            std::fs::create_dir_all(&dir).map_err(|source| HomeError::CreateDir { path: dir.clone(), source })?;
+        for dir in [
+            self.storage_dir(),
+            self.logs_dir(),
+            self.history_dir(),
+            self.schedules_dir(),
+        ] {
+            std::fs::create_dir_all(&dir).map_err(|source| HomeError::CreateDir {
+                path: dir.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -164,7 +178,9 @@ pub const SQLITE_DB_FILE: &str = "dagster.db";
 fn check_run_id(run_id: &str) -> Result<(), HomeError> {
     let ok = !run_id.is_empty()
         && run_id.len() <= 128
-        && run_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && run_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
@@ -180,7 +196,8 @@ pub fn normalize(path: &Path) -> PathBuf {
         match c {
             Component::CurDir => {}
             Component::ParentDir => {
-                let popped = matches!(out.components().next_back(), Some(Component::Normal(_))) && out.pop();
+                let popped =
+                    matches!(out.components().next_back(), Some(Component::Normal(_))) && out.pop();
                 if !popped && !out.has_root() {
                     out.push("..");
                 }
@@ -192,6 +209,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap is a test failure")]
 mod tests {
     use super::*;
 
@@ -206,22 +224,37 @@ mod tests {
     #[test]
     fn relative_missing_and_file_are_errors() {
         let rel = |_: &str| Some("relative/home".to_string());
-        let err = DagsterHome::from_env_lookup(&rel).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("must be an absolute path") && err.contains("relative/home"), "{err}");
+        let err = DagsterHome::from_env_lookup(&rel)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("must be an absolute path") && err.contains("relative/home"),
+            "{err}"
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
         let m = missing.display().to_string();
         let env = move |_: &str| Some(m.clone());
-        let err = DagsterHome::from_env_lookup(&env).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("does not exist") && err.contains("mkdir -p"), "{err}");
+        let err = DagsterHome::from_env_lookup(&env)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("does not exist") && err.contains("mkdir -p"),
+            "{err}"
+        );
         assert!(err.contains(&missing.display().to_string()), "{err}");
 
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
         let f = file.display().to_string();
         let env = move |_: &str| Some(f.clone());
-        let err = DagsterHome::from_env_lookup(&env).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = DagsterHome::from_env_lookup(&env)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("is not a directory"), "{err}");
     }
 
@@ -233,7 +266,10 @@ mod tests {
         let home = DagsterHome::from_env_lookup(&env).unwrap().unwrap();
         assert_eq!(home.root(), dir.path());
         assert_eq!(home.sqlite_db_path(), dir.path().join("storage/dagster.db"));
-        assert_eq!(home.worker_log_path("abc-123").unwrap(), dir.path().join("history/abc-123/worker.log"));
+        assert_eq!(
+            home.worker_log_path("abc-123").unwrap(),
+            dir.path().join("history/abc-123/worker.log")
+        );
         assert!(home.worker_log_path("../etc").is_err());
         home.ensure_layout().unwrap();
         for sub in ["storage", "logs", "history", "schedules"] {
@@ -241,7 +277,13 @@ mod tests {
         }
         assert_eq!(home.resolve("a/../b/./c"), dir.path().join("b/c"));
         assert_eq!(home.resolve("/abs/x"), PathBuf::from("/abs/x"));
-        for name in ["storage/dagster.db", "logs/", "history/", "schedules/", "dagster.yaml"] {
+        for name in [
+            "storage/dagster.db",
+            "logs/",
+            "history/",
+            "schedules/",
+            "dagster.yaml",
+        ] {
             assert!(LAYOUT_DOC.contains(name), "{name}");
         }
     }

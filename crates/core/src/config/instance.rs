@@ -19,7 +19,9 @@
 //! * compute logs default to `$DAGSTER_HOME/logs`.
 
 use super::home::{DagsterHome, SQLITE_DB_FILE};
-use super::yaml::{ConfigErrors, Ctx, Diagnostic, Diagnostics, Document, EnvLookup, Loc, Map, Severity, Value};
+use super::yaml::{
+    ConfigErrors, Ctx, Diagnostic, Diagnostics, Document, EnvLookup, Loc, Map, Severity, Value,
+};
 use serde_yaml::Value as Y;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,30 +35,75 @@ pub const NOT_ACTED_ON_YET: &[(&str, &str)] = &[
     ("run_monitoring", "the daemon does not monitor runs yet"),
     ("run_retries", "the daemon does not retry failed runs yet"),
     ("retention", "the daemon does not purge old ticks yet"),
-    ("schedules", "the scheduler daemon does not use worker threads yet"),
-    ("sensors", "the sensor daemon does not use worker threads yet"),
+    (
+        "schedules",
+        "the scheduler daemon does not use worker threads yet",
+    ),
+    (
+        "sensors",
+        "the sensor daemon does not use worker threads yet",
+    ),
     ("backfills", "the daemon does not run backfills yet"),
-    ("scheduler", "the daemon does not implement these scheduler settings yet"),
-    ("concurrency.pools", "op concurrency pools are not implemented yet"),
-    ("concurrency.default_op_concurrency_limit", "op concurrency pools are not implemented yet"),
-    ("auto_materialize", "automation conditions are not evaluated yet"),
+    (
+        "scheduler",
+        "the daemon does not implement these scheduler settings yet",
+    ),
+    (
+        "concurrency.pools",
+        "op concurrency pools are not implemented yet",
+    ),
+    (
+        "concurrency.default_op_concurrency_limit",
+        "op concurrency pools are not implemented yet",
+    ),
+    (
+        "auto_materialize",
+        "automation conditions are not evaluated yet",
+    ),
     ("freshness", "the daemon does not evaluate freshness yet"),
     ("nux", "the UI has no first-run tour"),
-    ("queue.dequeue_use_threads", "the run queue is dequeued on one thread"),
-    ("queue.dequeue_num_workers", "the run queue is dequeued on one thread"),
-    ("queue.max_user_code_failure_retries", "dequeue retries on code location errors are not implemented yet"),
-    ("queue.user_code_failure_retry_delay", "dequeue retries on code location errors are not implemented yet"),
-    ("queue.block_op_concurrency_limited_runs", "op concurrency pools are not implemented yet"),
+    (
+        "queue.dequeue_use_threads",
+        "the run queue is dequeued on one thread",
+    ),
+    (
+        "queue.dequeue_num_workers",
+        "the run queue is dequeued on one thread",
+    ),
+    (
+        "queue.max_user_code_failure_retries",
+        "dequeue retries on code location errors are not implemented yet",
+    ),
+    (
+        "queue.user_code_failure_retry_delay",
+        "dequeue retries on code location errors are not implemented yet",
+    ),
+    (
+        "queue.block_op_concurrency_limited_runs",
+        "op concurrency pools are not implemented yet",
+    ),
 ];
 
 /// Keys that only configure Python machinery and never have an effect here: (key, reason).
 pub const NO_EFFECT: &[(&str, &str)] = &[
     ("python_logs", "there are no Python loggers to manage"),
     ("instance_class", "the instance is not a Python class"),
-    ("secrets", "there is no Python secrets loader; use `{env: VAR}` values"),
-    ("code_servers", "code locations are loaded from pipeline configs, not Python code servers"),
-    ("defs_state_storage", "there are no state-backed Python components"),
-    ("run_launcher.wait_for_processes", "the run launcher does not use it"),
+    (
+        "secrets",
+        "there is no Python secrets loader; use `{env: VAR}` values",
+    ),
+    (
+        "code_servers",
+        "code locations are loaded from pipeline configs, not Python code servers",
+    ),
+    (
+        "defs_state_storage",
+        "there are no state-backed Python components",
+    ),
+    (
+        "run_launcher.wait_for_processes",
+        "the run launcher does not use it",
+    ),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -115,7 +162,9 @@ impl StorageConfig {
     /// A one-line description without secrets: `sqlite:/path/dagster.db`, `postgresql://u@h:5432/db`.
     pub fn describe(&self) -> String {
         match self {
-            StorageConfig::Sqlite { base_dir } => format!("sqlite:{}", base_dir.join(SQLITE_DB_FILE).display()),
+            StorageConfig::Sqlite { base_dir } => {
+                format!("sqlite:{}", base_dir.join(SQLITE_DB_FILE).display())
+            }
             StorageConfig::Postgres { display_url, .. } => display_url.clone(),
         }
     }
@@ -124,8 +173,15 @@ impl StorageConfig {
 impl fmt::Debug for StorageConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StorageConfig::Sqlite { base_dir } => f.debug_struct("Sqlite").field("base_dir", base_dir).finish(),
-            StorageConfig::Postgres { display_url, should_autocreate_tables, .. } => f
+            StorageConfig::Sqlite { base_dir } => f
+                .debug_struct("Sqlite")
+                .field("base_dir", base_dir)
+                .finish(),
+            StorageConfig::Postgres {
+                display_url,
+                should_autocreate_tables,
+                ..
+            } => f
                 .debug_struct("Postgres")
                 .field("url", &"<redacted>")
                 .field("display_url", display_url)
@@ -189,7 +245,10 @@ pub struct BlockOpConcurrencyConfig {
 
 impl Default for BlockOpConcurrencyConfig {
     fn default() -> Self {
-        BlockOpConcurrencyConfig { enabled: true, op_concurrency_slot_buffer: 0 }
+        BlockOpConcurrencyConfig {
+            enabled: true,
+            op_concurrency_slot_buffer: 0,
+        }
     }
 }
 
@@ -258,7 +317,11 @@ pub struct RunRetriesConfig {
 
 impl Default for RunRetriesConfig {
     fn default() -> Self {
-        RunRetriesConfig { enabled: false, max_retries: 0, retry_on_asset_or_op_failure: true }
+        RunRetriesConfig {
+            enabled: false,
+            max_retries: 0,
+            retry_on_asset_or_op_failure: true,
+        }
     }
 }
 
@@ -266,7 +329,10 @@ impl Default for RunRetriesConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ComputeLogsConfig {
     /// `LocalComputeLogManager`.
-    Local { base_dir: PathBuf, polling_timeout: Option<f64> },
+    Local {
+        base_dir: PathBuf,
+        polling_timeout: Option<f64>,
+    },
     /// `NoOpComputeLogManager`: nothing is captured.
     NoOp,
 }
@@ -300,8 +366,17 @@ pub struct RetentionConfig {
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        let sensor = TickRetention { started: -1, skipped: 7, success: -1, failure: -1 };
-        RetentionConfig { schedule: TickRetention::all(-1), sensor: sensor.clone(), auto_materialize: sensor }
+        let sensor = TickRetention {
+            started: -1,
+            skipped: 7,
+            success: -1,
+            failure: -1,
+        };
+        RetentionConfig {
+            schedule: TickRetention::all(-1),
+            sensor: sensor.clone(),
+            auto_materialize: sensor,
+        }
     }
 }
 
@@ -316,7 +391,12 @@ pub struct TickRetention {
 
 impl TickRetention {
     fn all(days: i64) -> Self {
-        TickRetention { started: days, skipped: days, success: days, failure: days }
+        TickRetention {
+            started: days,
+            skipped: days,
+            success: days,
+            failure: days,
+        }
     }
 }
 
@@ -337,7 +417,10 @@ pub struct SchedulerConfig {
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { max_catchup_runs: 5, max_tick_retries: 0 }
+        SchedulerConfig {
+            max_catchup_runs: 5,
+            max_tick_retries: 0,
+        }
     }
 }
 
@@ -427,7 +510,11 @@ pub struct CodeServersConfig {
 
 impl Default for CodeServersConfig {
     fn default() -> Self {
-        CodeServersConfig { local_startup_timeout: 180, reload_timeout: 180, wait_for_local_processes_on_shutdown: false }
+        CodeServersConfig {
+            local_startup_timeout: 180,
+            reload_timeout: 180,
+            wait_for_local_processes_on_shutdown: false,
+        }
     }
 }
 
@@ -440,11 +527,18 @@ impl InstanceConfig {
     pub fn defaults(home: &DagsterHome) -> InstanceConfig {
         InstanceConfig {
             config_file: None,
-            storage: StorageConfig::Sqlite { base_dir: home.storage_dir() },
+            storage: StorageConfig::Sqlite {
+                base_dir: home.storage_dir(),
+            },
             run_coordinator: RunCoordinatorConfig::Queued(QueueConfig::default()),
             run_launcher: RunLauncherConfig::Default,
-            compute_logs: ComputeLogsConfig::Local { base_dir: home.logs_dir(), polling_timeout: None },
-            local_artifact_storage: LocalArtifactStorageConfig { base_dir: home.root().to_path_buf() },
+            compute_logs: ComputeLogsConfig::Local {
+                base_dir: home.logs_dir(),
+                polling_timeout: None,
+            },
+            local_artifact_storage: LocalArtifactStorageConfig {
+                base_dir: home.root().to_path_buf(),
+            },
             telemetry: TelemetryConfig::default(),
             run_monitoring: RunMonitoringConfig::default(),
             run_retries: RunRetriesConfig::default(),
@@ -463,7 +557,10 @@ impl InstanceConfig {
 
     /// Loads `$DAGSTER_HOME/dagster.yaml`. A missing file gives every default and a warning.
     /// Returns the config and its warnings, or every problem found.
-    pub fn load(home: &DagsterHome, env: &EnvLookup) -> Result<(InstanceConfig, Vec<Diagnostic>), ConfigErrors> {
+    pub fn load(
+        home: &DagsterHome,
+        env: &EnvLookup,
+    ) -> Result<(InstanceConfig, Vec<Diagnostic>), ConfigErrors> {
         let path = home.dagster_yaml();
         if !path.exists() {
             let warning = Diagnostic {
@@ -520,25 +617,40 @@ impl InstanceConfig {
     pub fn to_yaml(&self) -> String {
         let mut pairs = vec![
             ("storage", storage_yaml(&self.storage)),
-            ("run_coordinator", run_coordinator_yaml(&self.run_coordinator)),
-            ("run_launcher", class_yaml("dagster", "DefaultRunLauncher", None)),
+            (
+                "run_coordinator",
+                run_coordinator_yaml(&self.run_coordinator),
+            ),
+            (
+                "run_launcher",
+                class_yaml("dagster", "DefaultRunLauncher", None),
+            ),
             ("compute_logs", compute_logs_yaml(&self.compute_logs)),
             (
                 "local_artifact_storage",
                 class_yaml(
                     "dagster._core.storage.root",
                     "LocalArtifactStorage",
-                    Some(mapping(vec![("base_dir", path_y(&self.local_artifact_storage.base_dir))])),
+                    Some(mapping(vec![(
+                        "base_dir",
+                        path_y(&self.local_artifact_storage.base_dir),
+                    )])),
                 ),
             ),
-            ("telemetry", mapping(vec![("enabled", Y::from(self.telemetry.enabled))])),
+            (
+                "telemetry",
+                mapping(vec![("enabled", Y::from(self.telemetry.enabled))]),
+            ),
             ("run_monitoring", run_monitoring_yaml(&self.run_monitoring)),
             (
                 "run_retries",
                 mapping(vec![
                     ("enabled", Y::from(self.run_retries.enabled)),
                     ("max_retries", Y::from(self.run_retries.max_retries)),
-                    ("retry_on_asset_or_op_failure", Y::from(self.run_retries.retry_on_asset_or_op_failure)),
+                    (
+                        "retry_on_asset_or_op_failure",
+                        Y::from(self.run_retries.retry_on_asset_or_op_failure),
+                    ),
                 ]),
             ),
             (
@@ -546,7 +658,10 @@ impl InstanceConfig {
                 mapping(vec![
                     ("schedule", retention_yaml(&self.retention.schedule)),
                     ("sensor", retention_yaml(&self.retention.sensor)),
-                    ("auto_materialize", retention_yaml(&self.retention.auto_materialize)),
+                    (
+                        "auto_materialize",
+                        retention_yaml(&self.retention.auto_materialize),
+                    ),
                 ]),
             ),
             ("schedules", workers_yaml(&self.schedules)),
@@ -563,13 +678,22 @@ impl InstanceConfig {
                     ])),
                 ),
             ),
-            ("auto_materialize", auto_materialize_yaml(&self.auto_materialize)),
-            ("freshness", mapping(vec![("enabled", Y::from(self.freshness.enabled))])),
+            (
+                "auto_materialize",
+                auto_materialize_yaml(&self.auto_materialize),
+            ),
+            (
+                "freshness",
+                mapping(vec![("enabled", Y::from(self.freshness.enabled))]),
+            ),
             ("nux", mapping(vec![("enabled", Y::from(self.nux.enabled))])),
             (
                 "code_servers",
                 mapping(vec![
-                    ("local_startup_timeout", Y::from(self.code_servers.local_startup_timeout)),
+                    (
+                        "local_startup_timeout",
+                        Y::from(self.code_servers.local_startup_timeout),
+                    ),
                     ("reload_timeout", Y::from(self.code_servers.reload_timeout)),
                     (
                         "wait_for_local_processes_on_shutdown",
@@ -583,7 +707,8 @@ impl InstanceConfig {
         if self.concurrency != ConcurrencyConfig::default() {
             pairs.push(("concurrency", concurrency_yaml(&self.concurrency)));
         }
-        serde_yaml::to_string(&mapping(pairs)).unwrap_or_else(|e| format!("# cannot render the config: {e}\n"))
+        serde_yaml::to_string(&mapping(pairs))
+            .unwrap_or_else(|e| format!("# cannot render the config: {e}\n"))
     }
 }
 
@@ -596,7 +721,9 @@ fn warn_not_acted_on(map: &Map<'_>, key: &str, logical: &str) {
 fn warn_no_effect(map: &Map<'_>, key: &str, logical: &str) {
     if let Some((_, why)) = NO_EFFECT.iter().find(|(k, _)| *k == logical) {
         if let Some(v) = map.get(key) {
-            v.warn(format!("`{key}` has no effect in this implementation: {why}"));
+            v.warn(format!(
+                "`{key}` has no effect in this implementation: {why}"
+            ));
         }
     }
 }
@@ -642,7 +769,9 @@ fn parse_root(root: &Map<'_>, home: &DagsterHome) -> InstanceConfig {
         cfg.run_retries = RunRetriesConfig {
             enabled: m.bool("enabled").unwrap_or(d.enabled),
             max_retries: uint(&m, "max_retries", d.max_retries),
-            retry_on_asset_or_op_failure: m.bool("retry_on_asset_or_op_failure").unwrap_or(d.retry_on_asset_or_op_failure),
+            retry_on_asset_or_op_failure: m
+                .bool("retry_on_asset_or_op_failure")
+                .unwrap_or(d.retry_on_asset_or_op_failure),
         };
         m.finish();
     }
@@ -656,7 +785,11 @@ fn parse_root(root: &Map<'_>, home: &DagsterHome) -> InstanceConfig {
         };
         m.finish();
     }
-    for (key, slot) in [("schedules", &mut cfg.schedules), ("sensors", &mut cfg.sensors), ("backfills", &mut cfg.backfills)] {
+    for (key, slot) in [
+        ("schedules", &mut cfg.schedules),
+        ("sensors", &mut cfg.sensors),
+        ("backfills", &mut cfg.backfills),
+    ] {
         warn_not_acted_on(root, key, key);
         if let Some(m) = root.map(key) {
             *slot = DaemonWorkersConfig {
@@ -800,7 +933,10 @@ impl<'a> ClassRef<'a> {
     fn no_config(&self) {
         if let Some(m) = self.config_map() {
             for (k, v) in m.entries() {
-                v.error(format!("`{}` takes no config (unknown key `{k}`)", self.class));
+                v.error(format!(
+                    "`{}` takes no config (unknown key `{k}`)",
+                    self.class
+                ));
             }
         }
     }
@@ -815,7 +951,13 @@ fn read_class<'a>(v: &Value<'a>) -> Option<ClassRef<'a>> {
     let (module_v, class_v) = (module_v?, class_v?);
     let module = module_v.as_str()?;
     let class = class_v.as_str()?;
-    Some(ClassRef { module, class, module_v, class_v, config })
+    Some(ClassRef {
+        module,
+        class,
+        module_v,
+        class_v,
+        config,
+    })
 }
 
 /// A class whose config is free-form (Python-only keys).
@@ -906,19 +1048,30 @@ const LEGACY_CLASSES: &[LegacyClass] = &[
         class: "DagsterSqliteStorage",
         backend: Backend::Sqlite,
         slots: ALL_SLOTS,
-        modules: &["dagster._core.storage.sqlite_storage", "dagster.core.storage.sqlite_storage"],
+        modules: &[
+            "dagster._core.storage.sqlite_storage",
+            "dagster.core.storage.sqlite_storage",
+        ],
     },
     LegacyClass {
         class: "PostgresRunStorage",
         backend: Backend::Postgres,
         slots: &["run_storage"],
-        modules: &["dagster_postgres", "dagster_postgres.run_storage", "dagster_postgres.run_storage.run_storage"],
+        modules: &[
+            "dagster_postgres",
+            "dagster_postgres.run_storage",
+            "dagster_postgres.run_storage.run_storage",
+        ],
     },
     LegacyClass {
         class: "PostgresEventLogStorage",
         backend: Backend::Postgres,
         slots: &["event_log_storage"],
-        modules: &["dagster_postgres", "dagster_postgres.event_log", "dagster_postgres.event_log.event_log"],
+        modules: &[
+            "dagster_postgres",
+            "dagster_postgres.event_log",
+            "dagster_postgres.event_log.event_log",
+        ],
     },
     LegacyClass {
         class: "PostgresScheduleStorage",
@@ -939,10 +1092,14 @@ const LEGACY_CLASSES: &[LegacyClass] = &[
 ];
 
 fn parse_storage(root: &Map<'_>, home: &DagsterHome) -> StorageConfig {
-    let default = StorageConfig::Sqlite { base_dir: home.storage_dir() };
+    let default = StorageConfig::Sqlite {
+        base_dir: home.storage_dir(),
+    };
     let storage = root.has("storage").then(|| root.get("storage"));
-    let legacy: Vec<(&str, Value<'_>)> =
-        LEGACY_STORAGE_KEYS.iter().filter_map(|k| root.get(k).map(|v| (*k, v))).collect();
+    let legacy: Vec<(&str, Value<'_>)> = LEGACY_STORAGE_KEYS
+        .iter()
+        .filter_map(|k| root.get(k).map(|v| (*k, v)))
+        .collect();
     if let Some(storage) = storage {
         if !legacy.is_empty() {
             for (k, v) in &legacy {
@@ -1005,14 +1162,20 @@ fn parse_storage_selector(v: &Value<'_>, home: &DagsterHome) -> Option<StorageCo
     }
     m.finish();
     if found != 1 {
-        m.error(format!("`storage` must have exactly one of `postgres`, `sqlite` (found {found})"));
+        m.error(format!(
+            "`storage` must have exactly one of `postgres`, `sqlite` (found {found})"
+        ));
         return None;
     }
     result
 }
 
 fn pg_storage((url, should_autocreate_tables): (String, bool)) -> StorageConfig {
-    StorageConfig::Postgres { display_url: redact_url(&url, None), url, should_autocreate_tables }
+    StorageConfig::Postgres {
+        display_url: redact_url(&url, None),
+        url,
+        should_autocreate_tables,
+    }
 }
 
 /// One legacy storage key, resolved.
@@ -1081,19 +1244,33 @@ fn parse_legacy_storage(given: &[(&str, Value<'_>)], home: &DagsterHome) -> Opti
 
 fn parse_legacy_slot(slot: &str, v: &Value<'_>, home: &DagsterHome) -> Option<(Target, bool)> {
     let c = read_class(v)?;
-    let accepted: Vec<&LegacyClass> = LEGACY_CLASSES.iter().filter(|lc| lc.slots.contains(&slot)).collect();
+    let accepted: Vec<&LegacyClass> = LEGACY_CLASSES
+        .iter()
+        .filter(|lc| lc.slots.contains(&slot))
+        .collect();
     let Some(lc) = LEGACY_CLASSES.iter().find(|lc| lc.class == c.class) else {
         if c.class.starts_with("MySQL") || c.module.starts_with("dagster_mysql") {
-            c.class_v.error(format!("`{}` is not supported (use sqlite or postgres)", c.class));
+            c.class_v.error(format!(
+                "`{}` is not supported (use sqlite or postgres)",
+                c.class
+            ));
         } else {
             let names: Vec<&str> = accepted.iter().map(|lc| lc.class).collect();
-            c.class_v.error(format!("unknown storage class `{}` for `{slot}`; accepted: {}", c.class, names.join(", ")));
+            c.class_v.error(format!(
+                "unknown storage class `{}` for `{slot}`; accepted: {}",
+                c.class,
+                names.join(", ")
+            ));
         }
         return None;
     };
     if !lc.slots.contains(&slot) {
         let names: Vec<&str> = accepted.iter().map(|lc| lc.class).collect();
-        c.class_v.error(format!("`{}` cannot be used as `{slot}`; accepted: {}", c.class, names.join(", ")));
+        c.class_v.error(format!(
+            "`{}` cannot be used as `{slot}`; accepted: {}",
+            c.class,
+            names.join(", ")
+        ));
         return None;
     }
     if !c.check_module(lc.modules) {
@@ -1102,7 +1279,10 @@ fn parse_legacy_slot(slot: &str, v: &Value<'_>, home: &DagsterHome) -> Option<(T
     match lc.backend {
         Backend::Sqlite => {
             let Some(m) = c.config_map() else {
-                c.class_v.error(format!("`{}` needs `config: {{base_dir: <directory>}}`", c.class));
+                c.class_v.error(format!(
+                    "`{}` needs `config: {{base_dir: <directory>}}`",
+                    c.class
+                ));
                 return None;
             };
             let dir = m.req_str("base_dir");
@@ -1111,7 +1291,10 @@ fn parse_legacy_slot(slot: &str, v: &Value<'_>, home: &DagsterHome) -> Option<(T
         }
         Backend::Postgres => {
             let Some(cv) = &c.config else {
-                c.class_v.error(format!("`{}` needs `config:` with `postgres_url` or `postgres_db`", c.class));
+                c.class_v.error(format!(
+                    "`{}` needs `config:` with `postgres_url` or `postgres_db`",
+                    c.class
+                ));
                 return None;
             };
             let (url, ac) = parse_pg(cv)?;
@@ -1167,7 +1350,10 @@ fn check_pg_url(v: &Value<'_>, url: &str) -> Option<String> {
     match pg_scheme(scheme) {
         Some(s) => Some(format!("{s}://{rest}")),
         None => {
-            v.error(format!("unsupported URL scheme `{}` (expected postgresql or postgres)", redact_scheme(scheme)));
+            v.error(format!(
+                "unsupported URL scheme `{}` (expected postgresql or postgres)",
+                redact_scheme(scheme)
+            ));
             None
         }
     }
@@ -1197,7 +1383,12 @@ fn build_pg_url(db: &Map<'_>) -> Option<String> {
     let params: Vec<(String, String)> = db
         .get("params")
         .and_then(|v| v.as_map())
-        .map(|pm| pm.entries().into_iter().filter_map(|(k, v)| v.as_str().map(|s| (k, s))).collect())
+        .map(|pm| {
+            pm.entries()
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k, s)))
+                .collect()
+        })
         .unwrap_or_default();
     let scheme_v = db.get("scheme");
     let scheme = match &scheme_v {
@@ -1205,22 +1396,33 @@ fn build_pg_url(db: &Map<'_>) -> Option<String> {
         Some(sv) => sv.as_str().and_then(|s| {
             let n = pg_scheme(&s);
             if n.is_none() {
-                sv.error(format!("unsupported scheme `{}` (expected postgresql or postgres)", redact_scheme(&s)));
+                sv.error(format!(
+                    "unsupported scheme `{}` (expected postgresql or postgres)",
+                    redact_scheme(&s)
+                ));
             }
             n
         }),
     };
     db.finish();
-    let (username, hostname, db_name, port, scheme) = (username?, hostname?, db_name?, port?, scheme?);
+    let (username, hostname, db_name, port, scheme) =
+        (username?, hostname?, db_name?, port?, scheme?);
     let mut url = format!("{scheme}://{}", percent_encode(&username));
     if !password.is_empty() {
         url.push(':');
         url.push_str(&percent_encode(&password));
     }
-    let host = if hostname.contains(':') && !hostname.starts_with('[') { format!("[{hostname}]") } else { hostname };
+    let host = if hostname.contains(':') && !hostname.starts_with('[') {
+        format!("[{hostname}]")
+    } else {
+        hostname
+    };
     url.push_str(&format!("@{host}:{port}/{}", percent_encode(&db_name)));
     if !params.is_empty() {
-        let q: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v))).collect();
+        let q: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+            .collect();
         url.push('?');
         url.push_str(&q.join("&"));
     }
@@ -1305,7 +1507,9 @@ struct RunsSection<'a> {
     tag_concurrency_limits: Option<Vec<TagConcurrencyLimit>>,
 }
 
-fn parse_concurrency<'a>(root: &Map<'a>) -> (ConcurrencyConfig, Option<RunsSection<'a>>, Option<Loc>) {
+fn parse_concurrency<'a>(
+    root: &Map<'a>,
+) -> (ConcurrencyConfig, Option<RunsSection<'a>>, Option<Loc>) {
     let mut cfg = ConcurrencyConfig::default();
     let Some(c) = root.map("concurrency") else {
         return (cfg, None, None);
@@ -1325,7 +1529,11 @@ fn parse_concurrency<'a>(root: &Map<'a>) -> (ConcurrencyConfig, Option<RunsSecti
         cfg.pools.op_granularity_run_buffer = uint(&pm, "op_granularity_run_buffer", 0);
         pm.finish();
     }
-    warn_not_acted_on(&c, "default_op_concurrency_limit", "concurrency.default_op_concurrency_limit");
+    warn_not_acted_on(
+        &c,
+        "default_op_concurrency_limit",
+        "concurrency.default_op_concurrency_limit",
+    );
     if let Some(v) = c.get("default_op_concurrency_limit") {
         if pools_v.is_some() {
             v.error("`default_op_concurrency_limit` cannot be combined with `concurrency.pools` (use `pools.default_limit`)");
@@ -1336,9 +1544,15 @@ fn parse_concurrency<'a>(root: &Map<'a>) -> (ConcurrencyConfig, Option<RunsSecti
     let runs = c.get("runs").and_then(|v| {
         let rm = v.as_map()?;
         let max_concurrent_runs = rm.get("max_concurrent_runs").and_then(|x| max_runs(&x));
-        let tag_concurrency_limits = rm.get("tag_concurrency_limits").map(|x| parse_tag_limits(&x));
+        let tag_concurrency_limits = rm
+            .get("tag_concurrency_limits")
+            .map(|x| parse_tag_limits(&x));
         rm.finish();
-        Some(RunsSection { value: v, max_concurrent_runs, tag_concurrency_limits })
+        Some(RunsSection {
+            value: v,
+            max_concurrent_runs,
+            tag_concurrency_limits,
+        })
     });
     c.finish();
     (cfg, runs, pools_v.map(|v| v.loc()))
@@ -1363,9 +1577,17 @@ fn parse_tag_limits(v: &Value<'_>) -> Vec<TagConcurrencyLimit> {
         let value = match m.get("value") {
             None => Some(TagLimitValue::Any),
             Some(vv) if vv.is_map() && !is_env_ref(&vv) => vv.as_map().and_then(|vm| {
-                let per = vm.require("applyLimitPerUniqueValue").and_then(|b| b.as_bool());
+                let per = vm
+                    .require("applyLimitPerUniqueValue")
+                    .and_then(|b| b.as_bool());
                 vm.finish();
-                per.map(|p| if p { TagLimitValue::PerUniqueValue } else { TagLimitValue::Any })
+                per.map(|p| {
+                    if p {
+                        TagLimitValue::PerUniqueValue
+                    } else {
+                        TagLimitValue::Any
+                    }
+                })
             }),
             Some(vv) => vv.as_str().map(TagLimitValue::Exact),
         };
@@ -1374,7 +1596,10 @@ fn parse_tag_limits(v: &Value<'_>) -> Vec<TagConcurrencyLimit> {
             match u32::try_from(i) {
                 Ok(u) => Some(u),
                 Err(_) => {
-                    lv.error(format!("`limit` must be between 0 and {}, found {i}", u32::MAX));
+                    lv.error(format!(
+                        "`limit` must be between 0 and {}, found {i}",
+                        u32::MAX
+                    ));
                     None
                 }
             }
@@ -1402,7 +1627,11 @@ const COORDINATOR_MODULES_DEFAULT: &[&str] = &[
     "dagster.core.run_coordinator.default_run_coordinator",
 ];
 
-fn parse_run_coordinator(root: &Map<'_>, runs: Option<&RunsSection<'_>>, pools: Option<&Loc>) -> RunCoordinatorConfig {
+fn parse_run_coordinator(
+    root: &Map<'_>,
+    runs: Option<&RunsSection<'_>>,
+    pools: Option<&Loc>,
+) -> RunCoordinatorConfig {
     let mut queue = QueueConfig::default();
     let rq = root.get("run_queue");
     let rc = root.get("run_coordinator");
@@ -1458,7 +1687,12 @@ fn parse_run_coordinator(root: &Map<'_>, runs: Option<&RunsSection<'_>>, pools: 
     }
 }
 
-fn read_queue_fields(m: &Map<'_>, q: &mut QueueConfig, runs: Option<&RunsSection<'_>>, pools: Option<&Loc>) {
+fn read_queue_fields(
+    m: &Map<'_>,
+    q: &mut QueueConfig,
+    runs: Option<&RunsSection<'_>>,
+    pools: Option<&Loc>,
+) {
     for key in ["max_concurrent_runs", "tag_concurrency_limits"] {
         let Some(v) = m.get(key) else { continue };
         if let Some(r) = runs {
@@ -1478,19 +1712,42 @@ fn read_queue_fields(m: &Map<'_>, q: &mut QueueConfig, runs: Option<&RunsSection
     }
     q.dequeue_interval_seconds = uint(m, "dequeue_interval_seconds", q.dequeue_interval_seconds);
     warn_not_acted_on(m, "dequeue_use_threads", "queue.dequeue_use_threads");
-    q.dequeue_use_threads = m.bool("dequeue_use_threads").unwrap_or(q.dequeue_use_threads);
+    q.dequeue_use_threads = m
+        .bool("dequeue_use_threads")
+        .unwrap_or(q.dequeue_use_threads);
     warn_not_acted_on(m, "dequeue_num_workers", "queue.dequeue_num_workers");
     if let Some(n) = opt_positive(m, "dequeue_num_workers") {
         q.dequeue_num_workers = Some(n);
     }
-    warn_not_acted_on(m, "max_user_code_failure_retries", "queue.max_user_code_failure_retries");
-    q.max_user_code_failure_retries = uint(m, "max_user_code_failure_retries", q.max_user_code_failure_retries);
-    warn_not_acted_on(m, "user_code_failure_retry_delay", "queue.user_code_failure_retry_delay");
-    q.user_code_failure_retry_delay = uint(m, "user_code_failure_retry_delay", q.user_code_failure_retry_delay);
-    warn_not_acted_on(m, "block_op_concurrency_limited_runs", "queue.block_op_concurrency_limited_runs");
+    warn_not_acted_on(
+        m,
+        "max_user_code_failure_retries",
+        "queue.max_user_code_failure_retries",
+    );
+    q.max_user_code_failure_retries = uint(
+        m,
+        "max_user_code_failure_retries",
+        q.max_user_code_failure_retries,
+    );
+    warn_not_acted_on(
+        m,
+        "user_code_failure_retry_delay",
+        "queue.user_code_failure_retry_delay",
+    );
+    q.user_code_failure_retry_delay = uint(
+        m,
+        "user_code_failure_retry_delay",
+        q.user_code_failure_retry_delay,
+    );
+    warn_not_acted_on(
+        m,
+        "block_op_concurrency_limited_runs",
+        "queue.block_op_concurrency_limited_runs",
+    );
     if let Some(b) = m.map("block_op_concurrency_limited_runs") {
-        q.block_op_concurrency_limited_runs.enabled =
-            b.bool("enabled").unwrap_or(q.block_op_concurrency_limited_runs.enabled);
+        q.block_op_concurrency_limited_runs.enabled = b
+            .bool("enabled")
+            .unwrap_or(q.block_op_concurrency_limited_runs.enabled);
         if let Some(v) = b.get("op_concurrency_slot_buffer") {
             if let Some(p) = pools {
                 v.error(format!(
@@ -1499,7 +1756,8 @@ fn read_queue_fields(m: &Map<'_>, q: &mut QueueConfig, runs: Option<&RunsSection
                     p.line
                 ));
             } else if let Some(n) = non_negative(&v) {
-                q.block_op_concurrency_limited_runs.op_concurrency_slot_buffer = n;
+                q.block_op_concurrency_limited_runs
+                    .op_concurrency_slot_buffer = n;
             }
         }
         b.finish();
@@ -1542,7 +1800,10 @@ fn parse_run_launcher(v: &Value<'_>) {
             c.class
         ));
     } else {
-        c.class_v.error(format!("run launcher `{}` is not supported (use DefaultRunLauncher)", c.class));
+        c.class_v.error(format!(
+            "run launcher `{}` is not supported (use DefaultRunLauncher)",
+            c.class
+        ));
     }
 }
 
@@ -1557,7 +1818,8 @@ fn parse_compute_logs(v: &Value<'_>, home: &DagsterHome) -> Option<ComputeLogsCo
                 return None;
             }
             let Some(m) = c.config_map() else {
-                c.class_v.error("`LocalComputeLogManager` needs `config: {base_dir: <directory>}`");
+                c.class_v
+                    .error("`LocalComputeLogManager` needs `config: {base_dir: <directory>}`");
                 return None;
             };
             let base_dir = m.req_str("base_dir");
@@ -1570,7 +1832,10 @@ fn parse_compute_logs(v: &Value<'_>, home: &DagsterHome) -> Option<ComputeLogsCo
                 Some(f)
             });
             m.finish();
-            Some(ComputeLogsConfig::Local { base_dir: home.resolve(&base_dir?), polling_timeout })
+            Some(ComputeLogsConfig::Local {
+                base_dir: home.resolve(&base_dir?),
+                polling_timeout,
+            })
         }
         "NoOpComputeLogManager" => {
             if !c.check_module(&[
@@ -1591,35 +1856,53 @@ fn parse_compute_logs(v: &Value<'_>, home: &DagsterHome) -> Option<ComputeLogsCo
     }
 }
 
-fn parse_local_artifact_storage(v: &Value<'_>, home: &DagsterHome) -> Option<LocalArtifactStorageConfig> {
+fn parse_local_artifact_storage(
+    v: &Value<'_>,
+    home: &DagsterHome,
+) -> Option<LocalArtifactStorageConfig> {
     let c = read_class(v)?;
     if c.class != "LocalArtifactStorage" {
-        c.class_v.error(format!("artifact storage `{}` is not supported (use LocalArtifactStorage)", c.class));
+        c.class_v.error(format!(
+            "artifact storage `{}` is not supported (use LocalArtifactStorage)",
+            c.class
+        ));
         return None;
     }
     if !c.check_module(&["dagster._core.storage.root", "dagster.core.storage.root"]) {
         return None;
     }
     let Some(m) = c.config_map() else {
-        c.class_v.error("`LocalArtifactStorage` needs `config: {base_dir: <directory>}`");
+        c.class_v
+            .error("`LocalArtifactStorage` needs `config: {base_dir: <directory>}`");
         return None;
     };
     let base_dir = m.req_str("base_dir");
     m.finish();
-    Some(LocalArtifactStorageConfig { base_dir: home.resolve(&base_dir?) })
+    Some(LocalArtifactStorageConfig {
+        base_dir: home.resolve(&base_dir?),
+    })
 }
 
 fn parse_scheduler(v: &Value<'_>) -> Option<SchedulerConfig> {
     let c = read_class(v)?;
     if c.class != "DagsterDaemonScheduler" {
-        c.class_v.error(format!("scheduler `{}` is not supported (use DagsterDaemonScheduler)", c.class));
+        c.class_v.error(format!(
+            "scheduler `{}` is not supported (use DagsterDaemonScheduler)",
+            c.class
+        ));
         return None;
     }
-    if !c.check_module(&["dagster", "dagster._core.scheduler", "dagster.core.scheduler"]) {
+    if !c.check_module(&[
+        "dagster",
+        "dagster._core.scheduler",
+        "dagster.core.scheduler",
+    ]) {
         return None;
     }
     let d = SchedulerConfig::default();
-    let Some(m) = c.config_map() else { return Some(d) };
+    let Some(m) = c.config_map() else {
+        return Some(d);
+    };
     let s = SchedulerConfig {
         max_catchup_runs: uint(&m, "max_catchup_runs", d.max_catchup_runs),
         max_tick_retries: uint(&m, "max_tick_retries", d.max_tick_retries),
@@ -1649,22 +1932,29 @@ fn parse_run_monitoring(m: &Map<'_>) -> RunMonitoringConfig {
 }
 
 fn parse_tick_retention(m: &Map<'_>, key: &str, default: TickRetention) -> TickRetention {
-    let Some(section) = m.map(key) else { return default };
+    let Some(section) = m.map(key) else {
+        return default;
+    };
     let mut r = default;
     if let Some(v) = section.get("purge_after_days") {
         let days = |x: &Value<'_>| -> Option<i64> {
             let i = x.as_int()?;
             if i < -1 {
-                x.error(format!("must be -1 (keep forever) or a number of days, found {i}"));
+                x.error(format!(
+                    "must be -1 (keep forever) or a number of days, found {i}"
+                ));
                 return None;
             }
             Some(i)
         };
         if v.is_map() && !is_env_ref(&v) {
             if let Some(pm) = v.as_map() {
-                for (status, slot) in
-                    [("started", &mut r.started), ("skipped", &mut r.skipped), ("success", &mut r.success), ("failure", &mut r.failure)]
-                {
+                for (status, slot) in [
+                    ("started", &mut r.started),
+                    ("skipped", &mut r.skipped),
+                    ("success", &mut r.success),
+                    ("failure", &mut r.failure),
+                ] {
                     if let Some(d) = pm.get(status).and_then(|x| days(&x)) {
                         *slot = d;
                     }
@@ -1683,7 +1973,12 @@ fn parse_auto_materialize(m: &Map<'_>) -> AutoMaterializeConfig {
     let d = AutoMaterializeConfig::default();
     let run_tags = m
         .map("run_tags")
-        .map(|tm| tm.entries().into_iter().filter_map(|(k, v)| v.as_str().map(|s| (k, s))).collect())
+        .map(|tm| {
+            tm.entries()
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k, s)))
+                .collect()
+        })
         .unwrap_or_default();
     let r = AutoMaterializeConfig {
         enabled: m.bool("enabled").unwrap_or(d.enabled),
@@ -1723,7 +2018,12 @@ fn opt_u(v: Option<u64>) -> Option<Y> {
 
 /// A mapping leaving out None values.
 fn mapping_opt(pairs: Vec<(&str, Option<Y>)>) -> Y {
-    mapping(pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect())
+    mapping(
+        pairs
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect(),
+    )
 }
 
 fn class_yaml(module: &str, class: &str, config: Option<Y>) -> Y {
@@ -1736,12 +2036,22 @@ fn class_yaml(module: &str, class: &str, config: Option<Y>) -> Y {
 
 fn storage_yaml(s: &StorageConfig) -> Y {
     match s {
-        StorageConfig::Sqlite { base_dir } => mapping(vec![("sqlite", mapping(vec![("base_dir", path_y(base_dir))]))]),
-        StorageConfig::Postgres { url, should_autocreate_tables, .. } => mapping(vec![(
+        StorageConfig::Sqlite { base_dir } => mapping(vec![(
+            "sqlite",
+            mapping(vec![("base_dir", path_y(base_dir))]),
+        )]),
+        StorageConfig::Postgres {
+            url,
+            should_autocreate_tables,
+            ..
+        } => mapping(vec![(
             "postgres",
             mapping(vec![
                 ("postgres_url", Y::from(redact_url(url, Some("***")))),
-                ("should_autocreate_tables", Y::from(*should_autocreate_tables)),
+                (
+                    "should_autocreate_tables",
+                    Y::from(*should_autocreate_tables),
+                ),
             ]),
         )]),
     }
@@ -1772,18 +2082,36 @@ fn run_coordinator_yaml(rc: &RunCoordinatorConfig) -> Y {
             let config = mapping_opt(vec![
                 ("max_concurrent_runs", Some(Y::from(q.max_concurrent_runs))),
                 ("tag_concurrency_limits", Some(Y::Sequence(limits))),
-                ("dequeue_interval_seconds", Some(Y::from(q.dequeue_interval_seconds))),
+                (
+                    "dequeue_interval_seconds",
+                    Some(Y::from(q.dequeue_interval_seconds)),
+                ),
                 ("dequeue_use_threads", Some(Y::from(q.dequeue_use_threads))),
                 ("dequeue_num_workers", opt_u(q.dequeue_num_workers)),
-                ("max_user_code_failure_retries", Some(Y::from(q.max_user_code_failure_retries))),
-                ("user_code_failure_retry_delay", Some(Y::from(q.user_code_failure_retry_delay))),
+                (
+                    "max_user_code_failure_retries",
+                    Some(Y::from(q.max_user_code_failure_retries)),
+                ),
+                (
+                    "user_code_failure_retry_delay",
+                    Some(Y::from(q.user_code_failure_retry_delay)),
+                ),
                 (
                     "block_op_concurrency_limited_runs",
                     Some(mapping_opt(vec![
-                        ("enabled", Some(Y::from(q.block_op_concurrency_limited_runs.enabled))),
+                        (
+                            "enabled",
+                            Some(Y::from(q.block_op_concurrency_limited_runs.enabled)),
+                        ),
                         (
                             "op_concurrency_slot_buffer",
-                            opt_u(Some(q.block_op_concurrency_limited_runs.op_concurrency_slot_buffer).filter(|n| *n > 0)),
+                            opt_u(
+                                Some(
+                                    q.block_op_concurrency_limited_runs
+                                        .op_concurrency_slot_buffer,
+                                )
+                                .filter(|n| *n > 0),
+                            ),
                         ),
                     ])),
                 ),
@@ -1795,7 +2123,10 @@ fn run_coordinator_yaml(rc: &RunCoordinatorConfig) -> Y {
 
 fn compute_logs_yaml(c: &ComputeLogsConfig) -> Y {
     match c {
-        ComputeLogsConfig::Local { base_dir, polling_timeout } => class_yaml(
+        ComputeLogsConfig::Local {
+            base_dir,
+            polling_timeout,
+        } => class_yaml(
             "dagster._core.storage.local_compute_log_manager",
             "LocalComputeLogManager",
             Some(mapping_opt(vec![
@@ -1803,20 +2134,42 @@ fn compute_logs_yaml(c: &ComputeLogsConfig) -> Y {
                 ("polling_timeout", polling_timeout.map(Y::from)),
             ])),
         ),
-        ComputeLogsConfig::NoOp => class_yaml("dagster._core.storage.noop_compute_log_manager", "NoOpComputeLogManager", None),
+        ComputeLogsConfig::NoOp => class_yaml(
+            "dagster._core.storage.noop_compute_log_manager",
+            "NoOpComputeLogManager",
+            None,
+        ),
     }
 }
 
 fn run_monitoring_yaml(r: &RunMonitoringConfig) -> Y {
     mapping_opt(vec![
         ("enabled", Some(Y::from(r.enabled))),
-        ("start_timeout_seconds", Some(Y::from(r.start_timeout_seconds))),
-        ("cancel_timeout_seconds", Some(Y::from(r.cancel_timeout_seconds))),
+        (
+            "start_timeout_seconds",
+            Some(Y::from(r.start_timeout_seconds)),
+        ),
+        (
+            "cancel_timeout_seconds",
+            Some(Y::from(r.cancel_timeout_seconds)),
+        ),
         ("max_runtime_seconds", Some(Y::from(r.max_runtime_seconds))),
-        ("max_resume_run_attempts", Some(Y::from(r.max_resume_run_attempts))),
-        ("poll_interval_seconds", Some(Y::from(r.poll_interval_seconds))),
-        ("cancellation_thread_poll_interval_seconds", Some(Y::from(r.cancellation_thread_poll_interval_seconds))),
-        ("free_slots_after_run_end_seconds", opt_u(r.free_slots_after_run_end_seconds)),
+        (
+            "max_resume_run_attempts",
+            Some(Y::from(r.max_resume_run_attempts)),
+        ),
+        (
+            "poll_interval_seconds",
+            Some(Y::from(r.poll_interval_seconds)),
+        ),
+        (
+            "cancellation_thread_poll_interval_seconds",
+            Some(Y::from(r.cancellation_thread_poll_interval_seconds)),
+        ),
+        (
+            "free_slots_after_run_end_seconds",
+            opt_u(r.free_slots_after_run_end_seconds),
+        ),
     ])
 }
 
@@ -1849,12 +2202,18 @@ fn concurrency_yaml(c: &ConcurrencyConfig) -> Y {
         mapping_opt(vec![
             ("default_limit", opt_u(c.pools.default_limit)),
             ("granularity", Some(Y::from(granularity))),
-            ("op_granularity_run_buffer", Some(Y::from(c.pools.op_granularity_run_buffer))),
+            (
+                "op_granularity_run_buffer",
+                Some(Y::from(c.pools.op_granularity_run_buffer)),
+            ),
         ])
     });
     mapping_opt(vec![
         ("pools", pools),
-        ("default_op_concurrency_limit", opt_u(c.default_op_concurrency_limit)),
+        (
+            "default_op_concurrency_limit",
+            opt_u(c.default_op_concurrency_limit),
+        ),
     ])
 }
 
@@ -1865,12 +2224,665 @@ fn auto_materialize_yaml(a: &AutoMaterializeConfig) -> Y {
     }
     mapping_opt(vec![
         ("enabled", Some(Y::from(a.enabled))),
-        ("minimum_interval_seconds", opt_u(a.minimum_interval_seconds)),
+        (
+            "minimum_interval_seconds",
+            opt_u(a.minimum_interval_seconds),
+        ),
         ("run_tags", Some(Y::Mapping(tags))),
-        ("respect_materialization_data_versions", Some(Y::from(a.respect_materialization_data_versions))),
+        (
+            "respect_materialization_data_versions",
+            Some(Y::from(a.respect_materialization_data_versions)),
+        ),
         ("max_tick_retries", Some(Y::from(a.max_tick_retries))),
         ("use_sensors", Some(Y::from(a.use_sensors))),
         ("use_threads", Some(Y::from(a.use_threads))),
         ("num_workers", opt_u(a.num_workers)),
     ])
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap is a test failure")]
+mod tests {
+    use super::*;
+
+    fn home() -> DagsterHome {
+        DagsterHome::new("/home/dh")
+    }
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "PGUSER" => Some("dag ster".into()),
+            "PGPASSWORD" => Some("p@ss:w/rd".into()),
+            "DAGSTER_PG_URL" => Some(
+                "postgresql+psycopg2://u:hunter2@db:5433/d?sslmode=disable&password=hunter2".into(),
+            ),
+            "MAX_RUNS" => Some("7".into()),
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str) -> Result<(InstanceConfig, Vec<Diagnostic>), ConfigErrors> {
+        InstanceConfig::from_text(Path::new("/home/dh/dagster.yaml"), text, &home(), &env)
+    }
+
+    fn ok(text: &str) -> (InstanceConfig, Vec<String>) {
+        match parse(text) {
+            Ok((c, w)) => (c, w.iter().map(|d| d.to_string()).collect()),
+            Err(e) => panic!("unexpected errors:\n{e}"),
+        }
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(text) {
+            Ok(_) => panic!("expected errors for:\n{text}"),
+            Err(e) => e.errors().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    fn queue(c: &InstanceConfig) -> &QueueConfig {
+        match &c.run_coordinator {
+            RunCoordinatorConfig::Queued(q) => q,
+            other => panic!("expected a queued coordinator, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = DagsterHome::new(dir.path());
+        let (c, warnings) = InstanceConfig::load(&h, &env).unwrap();
+        assert_eq!(c, InstanceConfig::defaults(&h));
+        assert_eq!(
+            c.storage.sqlite_db_path(),
+            Some(dir.path().join("storage/dagster.db"))
+        );
+        assert_eq!(queue(&c), &QueueConfig::default());
+        assert_eq!(
+            c.compute_logs,
+            ComputeLogsConfig::Local {
+                base_dir: dir.path().join("logs"),
+                polling_timeout: None
+            }
+        );
+        assert!(!c.telemetry.enabled);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].message.contains("no dagster.yaml found"),
+            "{}",
+            warnings[0]
+        );
+        // an empty file: defaults, no warning
+        let (c2, w2) = ok("# nothing\n");
+        assert_eq!(
+            c2.storage,
+            StorageConfig::Sqlite {
+                base_dir: PathBuf::from("/home/dh/storage")
+            }
+        );
+        assert!(w2.is_empty(), "{w2:?}");
+    }
+
+    const VALIDATED_EXAMPLE: &str = "\
+storage:
+  postgres:
+    postgres_db: {username: {env: PGUSER}, password: {env: PGPASSWORD}, hostname: localhost,
+                  db_name: dagster, port: 5432, params: {sslmode: disable}}
+run_coordinator:
+  module: dagster
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 25
+    dequeue_interval_seconds: 5
+    tag_concurrency_limits:
+      - {key: database, value: redshift, limit: 4}
+      - {key: team, value: {applyLimitPerUniqueValue: true}, limit: 2}
+run_monitoring: {enabled: true, start_timeout_seconds: 180, poll_interval_seconds: 120, max_resume_run_attempts: 0}
+run_retries: {enabled: true, max_retries: 3}
+compute_logs: {module: dagster._core.storage.local_compute_log_manager, class: LocalComputeLogManager,
+               config: {base_dir: /opt/dagster/compute_logs}}
+telemetry: {enabled: false}
+retention: {schedule: {purge_after_days: 90}, sensor: {purge_after_days: {skipped: 7, failure: 30, success: -1}}}
+sensors: {use_threads: true, num_workers: 8}
+schedules: {use_threads: true, num_workers: 8}
+";
+
+    #[test]
+    fn validated_dagster_example_parses() {
+        let (c, warnings) = ok(VALIDATED_EXAMPLE);
+        match &c.storage {
+            StorageConfig::Postgres {
+                url,
+                display_url,
+                should_autocreate_tables,
+            } => {
+                assert_eq!(url, "postgresql://dag%20ster:p%40ss%3Aw%2Frd@localhost:5432/dagster?sslmode=disable");
+                assert_eq!(
+                    display_url,
+                    "postgresql://dag%20ster@localhost:5432/dagster?sslmode=disable"
+                );
+                assert!(*should_autocreate_tables);
+            }
+            other => panic!("{other:?}"),
+        }
+        let q = queue(&c);
+        assert_eq!(q.max_concurrent_runs, 25);
+        assert_eq!(q.run_limit(), Some(25));
+        assert_eq!(
+            q.tag_concurrency_limits,
+            vec![
+                TagConcurrencyLimit {
+                    key: "database".into(),
+                    value: TagLimitValue::Exact("redshift".into()),
+                    limit: 4
+                },
+                TagConcurrencyLimit {
+                    key: "team".into(),
+                    value: TagLimitValue::PerUniqueValue,
+                    limit: 2
+                },
+            ]
+        );
+        assert!(c.run_monitoring.enabled);
+        assert_eq!(c.run_monitoring.cancel_timeout_seconds, 180);
+        assert_eq!(
+            c.run_retries,
+            RunRetriesConfig {
+                enabled: true,
+                max_retries: 3,
+                retry_on_asset_or_op_failure: true
+            }
+        );
+        assert_eq!(
+            c.compute_logs,
+            ComputeLogsConfig::Local {
+                base_dir: PathBuf::from("/opt/dagster/compute_logs"),
+                polling_timeout: None
+            }
+        );
+        assert_eq!(c.retention.schedule, TickRetention::all(90));
+        assert_eq!(
+            c.retention.sensor,
+            TickRetention {
+                started: -1,
+                skipped: 7,
+                success: -1,
+                failure: 30
+            }
+        );
+        assert_eq!(
+            c.retention.auto_materialize,
+            RetentionConfig::default().auto_materialize
+        );
+        assert_eq!(
+            c.sensors,
+            DaemonWorkersConfig {
+                use_threads: true,
+                num_workers: Some(8),
+                num_submit_workers: None
+            }
+        );
+        // not acted on yet: run_monitoring, run_retries, retention, sensors, schedules
+        assert_eq!(warnings.len(), 5, "{warnings:#?}");
+        for key in [
+            "run_monitoring",
+            "run_retries",
+            "retention",
+            "sensors",
+            "schedules",
+        ] {
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.contains(&format!("`{key}` is accepted but not acted on yet"))),
+                "{key}: {warnings:#?}"
+            );
+        }
+        assert!(
+            warnings[0].starts_with("/home/dh/dagster.yaml:14:17: warning: run_monitoring:"),
+            "{}",
+            warnings[0]
+        );
+    }
+
+    #[test]
+    fn postgres_db_url_encoding_params_and_redaction() {
+        let (c, _) = ok("storage:\n  postgres:\n    postgres_db:\n      username: u\n      password: 'a b&c'\n      hostname: '::1'\n      db_name: d\n      port: 6543\n      params: {sslmode: require, application_name: my app}\n      scheme: postgres\n    should_autocreate_tables: false\n");
+        let StorageConfig::Postgres {
+            url,
+            display_url,
+            should_autocreate_tables,
+        } = &c.storage
+        else {
+            panic!("{:?}", c.storage)
+        };
+        assert_eq!(
+            url,
+            "postgres://u:a%20b%26c@[::1]:6543/d?sslmode=require&application_name=my%20app"
+        );
+        assert_eq!(
+            display_url,
+            "postgres://u@[::1]:6543/d?sslmode=require&application_name=my%20app"
+        );
+        assert!(!should_autocreate_tables);
+        // no password: no colon
+        let (c, _) =
+            ok("storage: {postgres: {postgres_db: {username: u, hostname: h, db_name: d}}}\n");
+        assert_eq!(c.storage.describe(), "postgresql://u@h:5432/d");
+    }
+
+    #[test]
+    fn postgres_url_from_env_is_never_shown() {
+        let (c, _) = ok("storage:\n  postgres:\n    postgres_url: {env: DAGSTER_PG_URL}\n");
+        let StorageConfig::Postgres {
+            url, display_url, ..
+        } = &c.storage
+        else {
+            panic!("{:?}", c.storage)
+        };
+        assert_eq!(
+            url,
+            "postgresql://u:hunter2@db:5433/d?sslmode=disable&password=hunter2"
+        );
+        assert_eq!(display_url, "postgresql://u@db:5433/d?sslmode=disable");
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        let yaml = c.to_yaml();
+        assert!(!yaml.contains("hunter2"), "{yaml}");
+        assert!(
+            yaml.contains("postgresql://u:***@db:5433/d?sslmode=disable&password=***"),
+            "{yaml}"
+        );
+        // the URL's value never appears in an error either
+        let errs = errors("storage: {postgres: {postgres_url: 'mysql://root:topsecret@h/d'}}\n");
+        assert!(
+            errs[0].contains("unsupported URL scheme `mysql`") && !errs[0].contains("topsecret"),
+            "{errs:?}"
+        );
+        let errs = errors("storage: {postgres: {postgres_url: 'topsecret'}}\n");
+        assert!(!errs[0].contains("topsecret"), "{errs:?}");
+    }
+
+    #[test]
+    fn unset_env_var_names_the_variable() {
+        let errs = errors("storage:\n  postgres:\n    postgres_url: {env: NOT_SET_ANYWHERE}\n");
+        assert_eq!(
+            errs,
+            vec!["/home/dh/dagster.yaml:3:19: error: storage.postgres.postgres_url: environment variable `NOT_SET_ANYWHERE` is not set"]
+        );
+        let (c, _) = ok("run_queue: {max_concurrent_runs: {env: MAX_RUNS}}\n");
+        assert_eq!(queue(&c).max_concurrent_runs, 7);
+    }
+
+    #[test]
+    fn unknown_nested_key_has_position_and_path() {
+        let errs = errors("run_coordinator:\n  module: dagster\n  class: QueuedRunCoordinator\n  config:\n    max_concurent_runs: 3\n");
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(
+            errs[0].starts_with(
+                "/home/dh/dagster.yaml:5:5: error: run_coordinator.config.max_concurent_runs: unknown key `max_concurent_runs` (did you mean `max_concurrent_runs`?)"
+            ),
+            "{}",
+            errs[0]
+        );
+        let errs = errors("storage:\n  postgres:\n    postgres_db: {username: u, hostname: h, db_name: d, passwd: x}\n");
+        assert!(
+            errs[0].contains("storage.postgres.postgres_db.passwd: unknown key `passwd`"),
+            "{errs:#?}"
+        );
+        let errs = errors("telemetry: {enabled: false}\nstorag: {}\n");
+        assert!(errs[0].starts_with("/home/dh/dagster.yaml:2:1: error: storag: unknown key `storag` (did you mean `storage`?)"), "{errs:#?}");
+        let errs = errors("retention: {sensor: {purge_after_days: {skiped: 3}}}\n");
+        assert!(
+            errs[0].contains("retention.sensor.purge_after_days.skiped: unknown key"),
+            "{errs:#?}"
+        );
+    }
+
+    #[test]
+    fn legacy_storage_forms() {
+        let pg = "config: {postgres_db: {username: u, password: pw, hostname: h, db_name: d}}";
+        let text = format!(
+            "run_storage: {{module: dagster_postgres.run_storage, class: PostgresRunStorage, {pg}}}\n\
+             event_log_storage: {{module: dagster_postgres.event_log, class: PostgresEventLogStorage, {pg}}}\n\
+             schedule_storage: {{module: dagster_postgres, class: PostgresScheduleStorage, {pg}}}\n"
+        );
+        let (c, _) = ok(&text);
+        assert_eq!(c.storage.describe(), "postgresql://u@h:5432/d");
+
+        let (c, _) = ok("run_storage: {module: dagster.core.storage.runs, class: SqliteRunStorage, config: {base_dir: db}}\n\
+             event_log_storage: {module: dagster._core.storage.event_log, class: ConsolidatedSqliteEventLogStorage, config: {base_dir: /home/dh/db}}\n\
+             schedule_storage: {module: dagster._core.storage.schedules, class: SqliteScheduleStorage, config: {base_dir: ./db/}}\n");
+        assert_eq!(
+            c.storage.sqlite_db_path(),
+            Some(PathBuf::from("/home/dh/db/dagster.db"))
+        );
+
+        // different databases
+        let errs = errors(&format!(
+            "run_storage: {{module: dagster_postgres, class: PostgresRunStorage, {pg}}}\n\
+             event_log_storage: {{module: dagster._core.storage.event_log, class: SqliteEventLogStorage, config: {{base_dir: /x}}}}\n\
+             schedule_storage: {{module: dagster_postgres, class: PostgresScheduleStorage, {pg}}}\n"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(
+            errs[0].contains("all storage must be in one database"),
+            "{}",
+            errs[0]
+        );
+        assert!(
+            errs[0].contains("`event_log_storage` uses SQLite at /x/dagster.db"),
+            "{}",
+            errs[0]
+        );
+        assert!(!errs[0].contains("pw@"), "{}", errs[0]);
+        // a missing one defaults to SQLite
+        let errs = errors(&format!(
+            "run_storage: {{module: dagster_postgres, class: PostgresRunStorage, {pg}}}\n"
+        ));
+        assert!(
+            errs[0].contains("`event_log_storage` is not set and defaults to SQLite"),
+            "{errs:#?}"
+        );
+        // wrong module / class / slot
+        let errs = errors("run_storage: {module: dagster_postgres.event_log, class: PostgresRunStorage, config: {}}\n");
+        assert!(
+            errs[0].contains("run_storage.module: module `dagster_postgres.event_log` does not provide `PostgresRunStorage`; accepted modules: dagster_postgres, dagster_postgres.run_storage"),
+            "{errs:#?}"
+        );
+        let errs = errors("run_storage: {module: x, class: RedisRunStorage}\n");
+        assert!(errs[0].contains("unknown storage class `RedisRunStorage` for `run_storage`; accepted: SqliteRunStorage, DagsterSqliteStorage, PostgresRunStorage, DagsterPostgresStorage"), "{errs:#?}");
+        let errs = errors("schedule_storage: {module: dagster._core.storage.runs, class: SqliteRunStorage, config: {base_dir: x}}\n");
+        assert!(
+            errs[0].contains("`SqliteRunStorage` cannot be used as `schedule_storage`"),
+            "{errs:#?}"
+        );
+        let errs =
+            errors("run_storage: {module: dagster_mysql, class: MySQLRunStorage, config: {}}\n");
+        assert!(
+            errs[0].contains("`MySQLRunStorage` is not supported (use sqlite or postgres)"),
+            "{errs:#?}"
+        );
+    }
+
+    #[test]
+    fn mutual_exclusions() {
+        let errs = errors("storage: {sqlite: {base_dir: /a}}\nrun_storage: {module: dagster_postgres, class: PostgresRunStorage}\n");
+        assert!(
+            errs[0].contains("run_storage: `run_storage` cannot be used together with `storage`"),
+            "{errs:#?}"
+        );
+        let errs = errors("storage: {sqlite: {}, postgres: {postgres_url: 'postgresql://h/d'}}\n");
+        assert!(
+            errs.iter().any(|e| e.contains("exactly one of")),
+            "{errs:#?}"
+        );
+        let errs = errors("storage: {mysql: {mysql_url: x}}\n");
+        assert!(
+            errs[0].contains("`storage.mysql` is not supported (use sqlite or postgres)"),
+            "{errs:#?}"
+        );
+        let errs = errors("storage: {custom: {module: m, class: C}}\n");
+        assert!(
+            errs[0].contains("`storage.custom` is not supported"),
+            "{errs:#?}"
+        );
+        let errs = errors("storage: {postgres: {postgres_url: 'postgresql://h/d', postgres_db: {username: u, hostname: h, db_name: d}}}\n");
+        assert!(
+            errs[0].contains("either `postgres_url` or `postgres_db`"),
+            "{errs:#?}"
+        );
+        let errs = errors("run_queue: {max_concurrent_runs: 3}\nrun_coordinator: {module: dagster, class: QueuedRunCoordinator}\n");
+        assert!(
+            errs[0].contains("`run_queue` cannot be used together with `run_coordinator` (line 2)"),
+            "{errs:#?}"
+        );
+        let errs = errors("concurrency:\n  runs: {max_concurrent_runs: 4}\nrun_queue:\n  max_concurrent_runs: 3\n  tag_concurrency_limits: []\n");
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(errs[0].contains("run_queue.max_concurrent_runs: `max_concurrent_runs` here is incompatible with the `concurrency > runs` config (line 2)"), "{errs:#?}");
+        let errs = errors("concurrency: {pools: {default_limit: 1}}\nrun_coordinator:\n  module: dagster\n  class: QueuedRunCoordinator\n  config: {block_op_concurrency_limited_runs: {enabled: true, op_concurrency_slot_buffer: 1}}\n");
+        assert!(
+            errs[0].contains("incompatible with the `concurrency > pools` config"),
+            "{errs:#?}"
+        );
+        let errs =
+            errors("concurrency: {pools: {default_limit: 1}, default_op_concurrency_limit: 2}\n");
+        assert!(
+            errs[0].contains(
+                "`default_op_concurrency_limit` cannot be combined with `concurrency.pools`"
+            ),
+            "{errs:#?}"
+        );
+    }
+
+    #[test]
+    fn run_coordinator_shapes() {
+        let (c, w) = ok("run_queue:\n  max_concurrent_runs: -1\n  dequeue_interval_seconds: 2\n  tag_concurrency_limits: [{key: k, limit: 1}]\n");
+        let q = queue(&c);
+        assert_eq!(
+            (
+                q.max_concurrent_runs,
+                q.run_limit(),
+                q.dequeue_interval_seconds
+            ),
+            (-1, None, 2)
+        );
+        assert_eq!(q.tag_concurrency_limits[0].value, TagLimitValue::Any);
+        assert!(w.is_empty(), "{w:?}");
+
+        let (c, w) = ok("concurrency:\n  runs:\n    max_concurrent_runs: 0\n    tag_concurrency_limits: [{key: k, value: v, limit: 3}]\n");
+        let q = queue(&c);
+        assert_eq!(q.max_concurrent_runs, 0);
+        assert_eq!(
+            q.tag_concurrency_limits[0].value,
+            TagLimitValue::Exact("v".into())
+        );
+        assert!(w.is_empty(), "{w:?}");
+
+        let (c, _) = ok("run_coordinator: {module: dagster._core.run_coordinator, class: DefaultRunCoordinator}\n");
+        assert_eq!(c.run_coordinator, RunCoordinatorConfig::Default);
+        let (_, w) = ok("run_coordinator: {module: dagster.core.run_coordinator, class: DefaultRunCoordinator}\nconcurrency: {runs: {max_concurrent_runs: 2}}\n");
+        assert!(
+            w[0].contains("has no effect with DefaultRunCoordinator"),
+            "{w:?}"
+        );
+
+        let errs = errors("run_queue: {max_concurrent_runs: -2}\n");
+        assert!(
+            errs[0].contains(
+                "must be -1 (unlimited), 0 (launch nothing) or a positive number, found -2"
+            ),
+            "{errs:?}"
+        );
+        let errs = errors("run_coordinator: {module: dagster, class: DefaultRunCoordinator, config: {max_concurrent_runs: 1}}\n");
+        assert!(
+            errs[0].contains("`DefaultRunCoordinator` takes no config"),
+            "{errs:?}"
+        );
+        let errs = errors("run_coordinator: {module: my.module, class: QueuedRunCoordinator}\n");
+        assert!(
+            errs[0].contains("accepted modules: dagster, dagster._core.run_coordinator"),
+            "{errs:?}"
+        );
+        let errs = errors("run_coordinator: {module: x, class: MyCoordinator}\n");
+        assert!(
+            errs[0].contains("run coordinator `MyCoordinator` is not supported"),
+            "{errs:?}"
+        );
+        let errs = errors("run_queue: {tag_concurrency_limits: [{key: k, value: {applyLimitPerUniqueValue: true, x: 1}, limit: -1}]}\n");
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+
+        let (c, w) = ok("run_queue: {dequeue_use_threads: true, dequeue_num_workers: 4, block_op_concurrency_limited_runs: {enabled: false}}\n");
+        assert!(queue(&c).dequeue_use_threads);
+        assert!(!queue(&c).block_op_concurrency_limited_runs.enabled);
+        assert_eq!(w.len(), 3, "{w:#?}");
+        assert!(w[0].contains("run_queue.dequeue_use_threads: `dequeue_use_threads` is accepted but not acted on yet"), "{w:#?}");
+    }
+
+    #[test]
+    fn launcher_compute_logs_artifacts_scheduler() {
+        let (c, w) = ok("run_launcher: {module: dagster, class: DefaultRunLauncher}\n\
+             compute_logs: {module: dagster._core.storage.noop_compute_log_manager, class: NoOpComputeLogManager}\n\
+             local_artifact_storage: {module: dagster._core.storage.root, class: LocalArtifactStorage, config: {base_dir: art}}\n");
+        assert_eq!(c.run_launcher, RunLauncherConfig::Default);
+        assert_eq!(c.compute_logs, ComputeLogsConfig::NoOp);
+        assert_eq!(
+            c.local_artifact_storage.storage_dir(),
+            PathBuf::from("/home/dh/art/storage")
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let errs = errors("run_launcher: {module: dagster_docker, class: DockerRunLauncher, config: {network: x}}\n");
+        assert!(
+            errs[0].contains("`DockerRunLauncher` is not supported"),
+            "{errs:?}"
+        );
+        let errs = errors("compute_logs: {module: dagster_aws.s3.compute_log_manager, class: S3ComputeLogManager, config: {bucket: b}}\n");
+        assert!(
+            errs[0].contains("compute log manager `S3ComputeLogManager` is not supported"),
+            "{errs:?}"
+        );
+        let errs = errors("compute_logs: {module: dagster._core.storage.local_compute_log_manager, class: LocalComputeLogManager}\n");
+        assert!(errs[0].contains("needs `config: {base_dir"), "{errs:?}");
+        let (c, w) = ok("compute_logs: {module: dagster.core.storage.local_compute_log_manager, class: LocalComputeLogManager, config: {base_dir: cl, polling_timeout: 0.5}}\n");
+        assert_eq!(
+            c.compute_logs,
+            ComputeLogsConfig::Local {
+                base_dir: PathBuf::from("/home/dh/cl"),
+                polling_timeout: Some(0.5)
+            }
+        );
+        assert!(w.is_empty());
+        let (c, w) = ok("scheduler: {module: dagster._core.scheduler, class: DagsterDaemonScheduler, config: {max_catchup_runs: 2}}\n");
+        assert_eq!(
+            c.scheduler,
+            SchedulerConfig {
+                max_catchup_runs: 2,
+                max_tick_retries: 0
+            }
+        );
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn warnings_for_keys_not_acted_on_and_without_effect() {
+        let text = "\
+telemetry: {enabled: true}
+nux: {enabled: false}
+freshness: {enabled: false}
+auto_materialize: {enabled: false, run_tags: {a: b}, minimum_interval_seconds: 30}
+backfills: {use_threads: true, num_workers: 4, num_submit_workers: 2}
+concurrency: {pools: {default_limit: 1, granularity: run}}
+python_logs: {managed_python_loggers: [my_logger], python_log_level: INFO, dagster_handler_config: {handlers: {h: {class: x}}}}
+code_servers: {local_startup_timeout: 60}
+secrets: {custom: {module: m, class: C, config: {anything: 1}}}
+instance_class: {module: m, class: C}
+defs_state_storage: {module: m, class: C, config: {x: 1}}
+";
+        let (c, w) = ok(text);
+        assert!(c.telemetry.enabled);
+        assert!(!c.nux.enabled && !c.freshness.enabled && !c.auto_materialize.enabled);
+        assert_eq!(
+            c.auto_materialize.run_tags.get("a").map(String::as_str),
+            Some("b")
+        );
+        assert_eq!(
+            c.concurrency.pools,
+            PoolsConfig {
+                default_limit: Some(1),
+                granularity: PoolGranularity::Run,
+                op_granularity_run_buffer: 0
+            }
+        );
+        assert_eq!(c.code_servers.local_startup_timeout, 60);
+        let expect = [
+            ":1:22: warning: telemetry.enabled: telemetry is accepted but nothing is ever sent",
+            "nux: `nux` is accepted but not acted on yet",
+            "freshness: `freshness` is accepted but not acted on yet",
+            "auto_materialize: `auto_materialize` is accepted but not acted on yet",
+            "backfills: `backfills` is accepted but not acted on yet",
+            "concurrency.pools: `pools` is accepted but not acted on yet: op concurrency pools are not implemented yet",
+            "python_logs: `python_logs` has no effect in this implementation",
+            "code_servers: `code_servers` has no effect in this implementation",
+            "secrets: `secrets` has no effect in this implementation",
+            "instance_class: `instance_class` has no effect in this implementation",
+            "defs_state_storage: `defs_state_storage` has no effect in this implementation",
+        ];
+        assert_eq!(w.len(), expect.len(), "{w:#?}");
+        for e in expect {
+            assert!(w.iter().any(|x| x.contains(e)), "missing `{e}` in {w:#?}");
+        }
+        // every not-acted-on entry names a reason
+        assert!(NOT_ACTED_ON_YET
+            .iter()
+            .all(|(k, why)| !k.is_empty() && !why.is_empty()));
+    }
+
+    #[test]
+    fn to_yaml_round_trips() {
+        let h = home();
+        let defaults = InstanceConfig::defaults(&h);
+        let yaml = defaults.to_yaml();
+        let (back, _) = ok(&yaml);
+        assert_eq!(
+            InstanceConfig {
+                config_file: None,
+                ..back
+            },
+            defaults,
+            "{yaml}"
+        );
+
+        let (c, _) = ok(VALIDATED_EXAMPLE);
+        let yaml = c.to_yaml();
+        assert!(
+            yaml.contains(
+                "postgres_url: postgresql://dag%20ster:***@localhost:5432/dagster?sslmode=disable"
+            ),
+            "{yaml}"
+        );
+        assert!(!yaml.contains("p%40ss"), "{yaml}");
+        let (back, _) = ok(&yaml);
+        assert_eq!(back.run_coordinator, c.run_coordinator, "{yaml}");
+        assert_eq!(back.retention, c.retention);
+        assert_eq!(back.sensors, c.sensors);
+        assert_eq!(back.compute_logs, c.compute_logs);
+
+        let (c, _) = ok("run_queue: {block_op_concurrency_limited_runs: {op_concurrency_slot_buffer: 2}}\nconcurrency: {default_op_concurrency_limit: 3}\n");
+        let (back, _) = ok(&c.to_yaml());
+        assert_eq!(
+            InstanceConfig {
+                config_file: None,
+                ..back
+            },
+            InstanceConfig {
+                config_file: None,
+                ..c
+            }
+        );
+    }
+
+    #[test]
+    fn percent_encoding_and_url_redaction() {
+        assert_eq!(
+            percent_encode("aZ09-._~ /?#@:%+"),
+            "aZ09-._~%20%2F%3F%23%40%3A%25%2B"
+        );
+        assert_eq!(percent_encode("é"), "%C3%A9");
+        assert_eq!(
+            redact_url("postgresql://u:p@h/d", None),
+            "postgresql://u@h/d"
+        );
+        assert_eq!(
+            redact_url("postgresql://u:p:q@w@h:1/d#f", Some("***")),
+            "postgresql://u:***@h:1/d#f"
+        );
+        assert_eq!(
+            redact_url("postgresql://h/d?password=x&a=b", None),
+            "postgresql://h/d?a=b"
+        );
+        assert_eq!(
+            redact_url("postgresql://h/d?password=x", None),
+            "postgresql://h/d"
+        );
+        assert_eq!(redact_url("not a url", None), "<url>");
+    }
 }

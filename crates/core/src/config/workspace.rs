@@ -14,7 +14,9 @@
 //! checked when the location is loaded, so one broken location does not hide the others.
 
 use super::home::normalize;
-use super::yaml::{ConfigErrors, Ctx, Diagnostic, Diagnostics, Document, EnvLookup, Loc, Map, Severity, Value};
+use super::yaml::{
+    ConfigErrors, Ctx, Diagnostic, Diagnostics, Document, EnvLookup, Loc, Map, Severity, Value,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -36,14 +38,23 @@ pub struct LocationConfig {
     pub source: Loc,
 }
 
-const PYTHON_ENTRIES: &[&str] = &["python_file", "python_module", "python_package", "autoload_defs_module", "grpc_server"];
+const PYTHON_ENTRIES: &[&str] = &[
+    "python_file",
+    "python_module",
+    "python_package",
+    "autoload_defs_module",
+    "grpc_server",
+];
 
 const PIPELINE_CONFIG_EXAMPLE: &str =
     "`- pipeline_config: {path: ../pipeline-config/local.yaml, location_name: my_location}`";
 
 impl Workspace {
     /// Loads a workspace file. Returns the workspace and its warnings, or every problem found.
-    pub fn load(path: &Path, env: &EnvLookup) -> Result<(Workspace, Vec<Diagnostic>), ConfigErrors> {
+    pub fn load(
+        path: &Path,
+        env: &EnvLookup,
+    ) -> Result<(Workspace, Vec<Diagnostic>), ConfigErrors> {
         let path = absolute(path);
         if !path.is_file() {
             let message = if path.exists() {
@@ -65,12 +76,19 @@ impl Workspace {
     }
 
     /// Parses `text` as the workspace file at `path` (relative paths resolve against its directory).
-    pub fn from_text(path: &Path, text: &str, env: &EnvLookup) -> Result<(Workspace, Vec<Diagnostic>), ConfigErrors> {
+    pub fn from_text(
+        path: &Path,
+        text: &str,
+        env: &EnvLookup,
+    ) -> Result<(Workspace, Vec<Diagnostic>), ConfigErrors> {
         let doc = Document::parse(&absolute(path), text).map_err(|d| ConfigErrors(vec![d]))?;
         Self::from_document(&doc, env)
     }
 
-    fn from_document(doc: &Document, env: &EnvLookup) -> Result<(Workspace, Vec<Diagnostic>), ConfigErrors> {
+    fn from_document(
+        doc: &Document,
+        env: &EnvLookup,
+    ) -> Result<(Workspace, Vec<Diagnostic>), ConfigErrors> {
         let diags = Diagnostics::new();
         let base = doc.path.parent().map(Path::to_path_buf).unwrap_or_default();
         let locations = {
@@ -83,7 +101,13 @@ impl Workspace {
         if diags.has_errors() {
             Err(ConfigErrors(diags.into_vec()))
         } else {
-            Ok((Workspace { path: doc.path.clone(), locations }, diags.warnings()))
+            Ok((
+                Workspace {
+                    path: doc.path.clone(),
+                    locations,
+                },
+                diags.warnings(),
+            ))
         }
     }
 
@@ -109,7 +133,9 @@ fn parse_root(root: &Map<'_>, base: &Path) -> Vec<LocationConfig> {
         return Vec::new();
     };
     if !list.is_seq() {
-        list.error(format!("expected a list of code locations, e.g. {PIPELINE_CONFIG_EXAMPLE}"));
+        list.error(format!(
+            "expected a list of code locations, e.g. {PIPELINE_CONFIG_EXAMPLE}"
+        ));
         return Vec::new();
     }
     let items = list.as_seq();
@@ -119,7 +145,9 @@ fn parse_root(root: &Map<'_>, base: &Path) -> Vec<LocationConfig> {
     let mut out: Vec<LocationConfig> = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for item in items {
-        let Some(loc) = parse_entry(&item, base) else { continue };
+        let Some(loc) = parse_entry(&item, base) else {
+            continue;
+        };
         if let Some(line) = seen.get(&loc.name) {
             item.error(format!(
                 "duplicate code location name `{}` (first defined at line {line}); set a distinct `location_name`",
@@ -198,7 +226,11 @@ fn parse_entry(item: &Value<'_>, base: &Path) -> Option<LocationConfig> {
             }
         },
     };
-    Some(LocationConfig { name, pipeline_config: full, source: item.loc() })
+    Some(LocationConfig {
+        name,
+        pipeline_config: full,
+        source: item.loc(),
+    })
 }
 
 /// True for `{env: VAR}`.
@@ -207,6 +239,7 @@ fn is_env_ref(v: &Value<'_>) -> bool {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap is a test failure")]
 mod tests {
     use super::*;
 
@@ -230,8 +263,11 @@ mod tests {
         let text = "load_from:\n  - pipeline_config: ../pipeline-config/local.yaml\n  - pipeline_config: {path: /abs/p.yaml, location_name: prod}\n  - pipeline_config: {relative_path: ./sub/x.yaml}\n  - pipeline_config: {env: PIPE}\n";
         let (ws, warnings) = parse(text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let got: Vec<(&str, &Path, usize)> =
-            ws.locations.iter().map(|l| (l.name.as_str(), l.pipeline_config.as_path(), l.source.line)).collect();
+        let got: Vec<(&str, &Path, usize)> = ws
+            .locations
+            .iter()
+            .map(|l| (l.name.as_str(), l.pipeline_config.as_path(), l.source.line))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -241,7 +277,10 @@ mod tests {
                 ("from-env.yaml", Path::new("/ws/dir/from-env.yaml"), 5),
             ]
         );
-        assert_eq!(ws.location("prod").map(|l| l.pipeline_config.clone()), Some(PathBuf::from("/abs/p.yaml")));
+        assert_eq!(
+            ws.location("prod").map(|l| l.pipeline_config.clone()),
+            Some(PathBuf::from("/abs/p.yaml"))
+        );
     }
 
     #[test]
@@ -255,7 +294,8 @@ mod tests {
 
     #[test]
     fn duplicates_unknown_keys_and_shapes() {
-        let errs = errors("load_from:\n  - pipeline_config: a/x.yaml\n  - pipeline_config: b/x.yaml\n");
+        let errs =
+            errors("load_from:\n  - pipeline_config: a/x.yaml\n  - pipeline_config: b/x.yaml\n");
         assert_eq!(errs.len(), 1, "{errs:#?}");
         assert_eq!(
             errs[0],
@@ -263,28 +303,51 @@ mod tests {
              (first defined at line 2); set a distinct `location_name`"
         );
         let errs = errors("load_from:\n  - pipeline_config: {path: a.yaml, location: x}\n");
-        assert!(errs[0].contains("load_from[0].pipeline_config.location: unknown key `location`"), "{errs:#?}");
+        assert!(
+            errs[0].contains("load_from[0].pipeline_config.location: unknown key `location`"),
+            "{errs:#?}"
+        );
         let errs = errors("load_from:\n  - {pipeline_config: a.yaml, python_file: b.py}\n");
         assert!(errs[0].contains("exactly one key"), "{errs:#?}");
         let errs = errors("load_from: a.yaml\n");
         assert!(errs[0].contains("expected a list"), "{errs:#?}");
         let errs = errors("locations: []\n");
-        assert!(errs.iter().any(|e| e.contains("missing required key `load_from`")), "{errs:#?}");
-        assert!(errs.iter().any(|e| e.contains("unknown key `locations`")), "{errs:#?}");
-        let errs = errors("load_from:\n  - pipeline_config: {path: a.yaml, relative_path: b.yaml}\n");
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("missing required key `load_from`")),
+            "{errs:#?}"
+        );
+        assert!(
+            errs.iter().any(|e| e.contains("unknown key `locations`")),
+            "{errs:#?}"
+        );
+        let errs =
+            errors("load_from:\n  - pipeline_config: {path: a.yaml, relative_path: b.yaml}\n");
         assert!(errs[0].contains("not both"), "{errs:#?}");
         let errs = errors("load_from:\n  - pipeline_config: {env: UNSET}\n");
-        assert!(errs[0].contains("environment variable `UNSET` is not set"), "{errs:#?}");
+        assert!(
+            errs[0].contains("environment variable `UNSET` is not set"),
+            "{errs:#?}"
+        );
     }
 
     #[test]
     fn empty_list_warns_and_missing_file_errors() {
         let (ws, warnings) = parse("load_from: []\n").unwrap();
         assert!(ws.locations.is_empty());
-        assert!(warnings[0].message.contains("no code location"), "{warnings:?}");
+        assert!(
+            warnings[0].message.contains("no code location"),
+            "{warnings:?}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("workspace.yaml");
-        let err = Workspace::load(&missing, &env).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("does not exist") && err.contains(&missing.display().to_string()), "{err}");
+        let err = Workspace::load(&missing, &env)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("does not exist") && err.contains(&missing.display().to_string()),
+            "{err}"
+        );
     }
 }
