@@ -206,6 +206,7 @@ pub struct QueueConfig {
     /// -1 unlimited, 0 launch nothing, N at most N runs in progress.
     pub max_concurrent_runs: i64,
     pub tag_concurrency_limits: Vec<TagConcurrencyLimit>,
+    /// Seconds between dequeue passes (at least 1).
     pub dequeue_interval_seconds: u64,
     pub dequeue_use_threads: bool,
     pub dequeue_num_workers: Option<u64>,
@@ -1710,7 +1711,10 @@ fn read_queue_fields(
             q.tag_concurrency_limits = parse_tag_limits(&v);
         }
     }
-    q.dequeue_interval_seconds = uint(m, "dequeue_interval_seconds", q.dequeue_interval_seconds);
+    // 0 would make the daemon spin: at least one second.
+    if let Some(n) = opt_positive(m, "dequeue_interval_seconds") {
+        q.dequeue_interval_seconds = n;
+    }
     warn_not_acted_on(m, "dequeue_use_threads", "queue.dequeue_use_threads");
     q.dequeue_use_threads = m
         .bool("dequeue_use_threads")
@@ -2686,6 +2690,11 @@ schedules: {use_threads: true, num_workers: 8}
             "{w:?}"
         );
 
+        let errs = errors("run_queue: {dequeue_interval_seconds: 0}\n");
+        assert!(
+            errs[0].contains("run_queue.dequeue_interval_seconds: must be at least 1"),
+            "{errs:?}"
+        );
         let errs = errors("run_queue: {max_concurrent_runs: -2}\n");
         assert!(
             errs[0].contains(
