@@ -102,7 +102,10 @@ pub fn load_definitions_with_env(
     let defs = Loader { registry, root: &root, path }.load();
     root.finish();
     if diags.has_errors() {
-        return Err(ConfigErrors(diags.into_vec()));
+        // In file order, as a reader goes through the file.
+        let mut all = diags.into_vec();
+        all.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        return Err(ConfigErrors(all));
     }
     match defs {
         Some(defs) => Ok((defs, diags.warnings())),
@@ -149,6 +152,7 @@ pub fn validate_cron(cron: &str) -> Result<String, String> {
         .seconds(croner::parser::Seconds::Disallowed)
         .year(croner::parser::Year::Disallowed)
         .build();
+    check_cron_ranges(given, &fields)?;
     let parsed = parser.parse(&normalized).map_err(|e| format!("invalid cron `{given}`: {e}"))?;
     // The search from a leap year covers February 29; a pattern with no matching date fails.
     let start = chrono::DateTime::<chrono::Utc>::from_timestamp(946_684_800, 0).unwrap_or_default();
@@ -158,6 +162,26 @@ pub fn validate_cron(cron: &str) -> Result<String, String> {
         ));
     }
     Ok(normalized)
+}
+
+/// Names the first plain number out of its field's range (croner only says "out of bounds").
+fn check_cron_ranges(given: &str, fields: &[&str]) -> Result<(), String> {
+    const FIELDS: [(&str, u32, u32); 5] =
+        [("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 7)];
+    for (field, (name, min, max)) in fields.iter().zip(FIELDS) {
+        for part in field.split(',') {
+            // `a-b/step`: check a and b, not the step.
+            let range = part.split('/').next().unwrap_or("");
+            for n in range.split('-') {
+                if let Ok(v) = n.parse::<u32>() {
+                    if v < min || v > max {
+                        return Err(format!("invalid cron `{given}`: {name} {v} is out of range {min}-{max}"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Parses an asset key in user form (`a/b/c`).
@@ -679,12 +703,15 @@ impl<'a> Loader<'_, 'a> {
         let known_keys: Vec<String> = entries.iter().map(|e| e.key.to_user_string()).collect();
         let mut adj: Vec<Vec<(usize, usize)>> = vec![Vec::new(); entries.len()];
         for (i, e) in entries.iter().enumerate() {
-            if index.get(&e.key) != Some(&i) {
-                continue;
-            }
+            // Edges only from the first definition of a key; unknown deps of every entry.
+            let first = index.get(&e.key) == Some(&i);
             for (di, (d, dv)) in e.deps.iter().enumerate() {
                 match index.get(d) {
-                    Some(&j) => adj[i].push((j, di)),
+                    Some(&j) => {
+                        if first {
+                            adj[i].push((j, di));
+                        }
+                    }
                     None => {
                         let user = d.to_user_string();
                         let msg = format!("depends on unknown asset `{user}`{}", did_you_mean(&user, &known_keys));
