@@ -166,6 +166,7 @@ impl AssetKind for CommandKind {
         }
         if let Some(sv) = entry.get("success_codes") {
             let items = if sv.is_seq() { sv.as_seq() } else { vec![sv.clone()] };
+            let given = items.len();
             let mut codes = Vec::new();
             for item in items {
                 match item.as_int().map(i32::try_from) {
@@ -177,7 +178,7 @@ impl AssetKind for CommandKind {
                     None => ok = false,
                 }
             }
-            if codes.is_empty() && ok {
+            if given == 0 {
                 sv.error("`success_codes` cannot be empty");
                 ok = false;
             }
