@@ -1,8 +1,10 @@
 //! The `command` asset kind: real processes, compute-log capture, exit codes, timeout, cancel.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
 use dagster_core::defs::{
-    load_definitions_with_env, CancelToken, Definitions, MaterializeResult, NoopLogger, Registry, StepContext,
-    StepContextParams,
+    load_definitions_with_env, CancelToken, Definitions, MaterializeResult, NoopLogger, Registry,
+    StepContext, StepContextParams,
 };
 use dagster_core::domain::{AssetKey, MetadataValue};
 use std::collections::BTreeMap;
@@ -58,7 +60,11 @@ fn run(defs: &Definitions, s: &mut Step, key: &str) -> anyhow::Result<Materializ
 }
 
 fn metadata(r: &MaterializeResult, label: &str) -> MetadataValue {
-    r.metadata.iter().find(|m| m.label == label).map(|m| m.value.clone()).unwrap_or_else(|| panic!("no {label}"))
+    r.metadata
+        .iter()
+        .find(|m| m.label == label)
+        .map(|m| m.value.clone())
+        .unwrap_or_else(|| panic!("no {label}"))
 }
 
 /// True while the process exists and is not a zombie.
@@ -101,8 +107,13 @@ fn success_writes_both_streams_into_the_compute_logs() {
     assert_eq!(metadata(&r, "exit_code"), MetadataValue::Int(0));
     assert!(matches!(metadata(&r, "duration_ms"), MetadataValue::Int(ms) if ms >= 0));
     // The env-sourced argument is hidden, and env values never appear.
-    let MetadataValue::Text(line) = metadata(&r, "command") else { panic!("command is not text") };
-    assert!(line.starts_with("sh -c 'echo") && line.ends_with(" ***"), "{line}");
+    let MetadataValue::Text(line) = metadata(&r, "command") else {
+        panic!("command is not text")
+    };
+    assert!(
+        line.starts_with("sh -c 'echo") && line.ends_with(" ***"),
+        "{line}"
+    );
     assert!(!format!("{r:?}").contains("hello from env"));
 
     let out = std::fs::read_to_string(&s.out).unwrap();
@@ -144,7 +155,11 @@ fn non_zero_exit_fails_with_the_stderr_tail_as_cause() {
 
     let mut s = step(dir.path(), "killed", None, CancelToken::new());
     let e = run(&d, &mut s, "killed").unwrap_err();
-    assert!(e.to_string().starts_with("command `sh` was killed by signal 9"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("command `sh` was killed by signal 9"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -158,11 +173,24 @@ fn timeout_kills_the_whole_process_group() {
     cwd: .
 "#,
     );
-    let mut s = step(dir.path(), "slow", Some(Duration::from_millis(700)), CancelToken::new());
+    let mut s = step(
+        dir.path(),
+        "slow",
+        Some(Duration::from_millis(700)),
+        CancelToken::new(),
+    );
     let started = Instant::now();
     let e = run(&d, &mut s, "slow").unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
-    assert!(e.to_string().starts_with("command `sh` timed out after 0.7 s"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        e.to_string()
+            .starts_with("command `sh` timed out after 0.7 s"),
+        "{e}"
+    );
     let leader = read_pid(&dir.path().join("leader.pid"));
     let child = read_pid(&dir.path().join("child.pid"));
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -176,7 +204,10 @@ fn timeout_kills_the_whole_process_group() {
 #[test]
 fn cancel_stops_a_running_command() {
     let dir = tempfile::tempdir().unwrap();
-    let d = defs(dir.path(), "  forever: {kind: command, args: [sleep, '60']}\n");
+    let d = defs(
+        dir.path(),
+        "  forever: {kind: command, args: [sleep, '60']}\n",
+    );
     let cancel = CancelToken::new();
     let mut s = step(dir.path(), "forever", None, cancel.clone());
     let canceller = std::thread::spawn(move || {
@@ -186,8 +217,15 @@ fn cancel_stops_a_running_command() {
     let started = Instant::now();
     let e = run(&d, &mut s, "forever").unwrap_err();
     canceller.join().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
-    assert!(e.to_string().starts_with("command `sleep` cancelled after"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        e.to_string().starts_with("command `sleep` cancelled after"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -206,18 +244,27 @@ fn missing_program_names_it_and_the_path() {
     );
     let mut s = step(dir.path(), "missing", None, CancelToken::new());
     let e = run(&d, &mut s, "missing").unwrap_err().to_string();
-    assert!(e.starts_with("command `no-such-program-xyz` not found in PATH ("), "{e}");
+    assert!(
+        e.starts_with("command `no-such-program-xyz` not found in PATH ("),
+        "{e}"
+    );
     if let Ok(path) = std::env::var("PATH") {
         assert!(e.contains(&path), "{e}");
     }
 
     let mut s = step(dir.path(), "clean_env", None, CancelToken::new());
     run(&d, &mut s, "clean_env").unwrap();
-    assert_eq!(std::fs::read_to_string(&s.out).unwrap(), "[] [bar] [run-1]\n");
+    assert_eq!(
+        std::fs::read_to_string(&s.out).unwrap(),
+        "[] [bar] [run-1]\n"
+    );
 
     let mut s = step(dir.path(), "nodir", None, CancelToken::new());
     let e = run(&d, &mut s, "nodir").unwrap_err().to_string();
-    assert!(e.contains("does/not/exist") && e.contains("does not exist"), "{e}");
+    assert!(
+        e.contains("does/not/exist") && e.contains("does not exist"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -230,11 +277,32 @@ fn bad_command_entries_are_config_errors() {
     )
     .unwrap();
     let errs = load_definitions_with_env(&Registry::with_builtins(), &path, &env).unwrap_err();
-    let msgs: Vec<String> = errs.errors().map(|d| format!("{}:{}: {}", d.line, d.key_path, d.message)).collect();
+    let msgs: Vec<String> = errs
+        .errors()
+        .map(|d| format!("{}:{}: {}", d.line, d.key_path, d.message))
+        .collect();
     assert_eq!(msgs.len(), 5, "{msgs:#?}");
-    assert!(msgs[0].starts_with("2:pipeline_configs.a: missing required key `args`"), "{msgs:#?}");
-    assert!(msgs[1].starts_with("3:pipeline_configs.b.args: `args` needs at least the program"), "{msgs:#?}");
-    assert!(msgs.iter().any(|m| m.contains("invalid environment variable name `A=B`")), "{msgs:#?}");
-    assert!(msgs.iter().any(|m| m.contains("`success_codes` cannot be empty")), "{msgs:#?}");
-    assert!(msgs.iter().any(|m| m.contains("pipeline_configs.c.inherit_env: expected true or false")), "{msgs:#?}");
+    assert!(
+        msgs[0].starts_with("2:pipeline_configs.a: missing required key `args`"),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs[1].starts_with("3:pipeline_configs.b.args: `args` needs at least the program"),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("invalid environment variable name `A=B`")),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("`success_codes` cannot be empty")),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("pipeline_configs.c.inherit_env: expected true or false")),
+        "{msgs:#?}"
+    );
 }

@@ -1,9 +1,11 @@
 //! Loading and validating pipeline config files (`dagster_core::defs::load_definitions*`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
 use dagster_core::config::yaml::{ConfigErrors, Diagnostic, Map};
 use dagster_core::defs::{
-    load_definitions_with_env, AssetDef, Backoff, CatchupPolicy, DefaultStatus, Definitions, MaterializeResult,
-    Registry, Resource, ResourceDef, ResourceType, StepContext,
+    load_definitions_with_env, AssetDef, Backoff, CatchupPolicy, DefaultStatus, Definitions,
+    MaterializeResult, Registry, Resource, ResourceDef, ResourceType, StepContext,
 };
 use dagster_core::domain::{AssetKey, MetadataValue};
 use std::path::{Path, PathBuf};
@@ -34,7 +36,8 @@ fn registry() -> Registry {
 
 fn registry_with_code_asset(deps: &[&str]) -> Registry {
     let mut r = registry();
-    let compute = |_: &mut StepContext| -> anyhow::Result<MaterializeResult> { Ok(MaterializeResult::new()) };
+    let compute =
+        |_: &mut StepContext| -> anyhow::Result<MaterializeResult> { Ok(MaterializeResult::new()) };
     r.add_asset(
         AssetDef::new(AssetKey::from_user_string("code/summary"), compute)
             .group("demo")
@@ -64,7 +67,13 @@ fn write(text: &str) -> Fixture {
     Fixture { _dir: dir, path }
 }
 
-fn load(reg: &Registry, text: &str) -> (Fixture, Result<(Definitions, Vec<Diagnostic>), ConfigErrors>) {
+fn load(
+    reg: &Registry,
+    text: &str,
+) -> (
+    Fixture,
+    Result<(Definitions, Vec<Diagnostic>), ConfigErrors>,
+) {
     let f = write(text);
     let r = load_definitions_with_env(reg, &f.path, &env);
     (f, r)
@@ -77,13 +86,18 @@ fn errors_of(r: Result<(Definitions, Vec<Diagnostic>), ConfigErrors>) -> Vec<Dia
     }
 }
 
-fn ok_of(r: Result<(Definitions, Vec<Diagnostic>), ConfigErrors>) -> (Definitions, Vec<Diagnostic>) {
+fn ok_of(
+    r: Result<(Definitions, Vec<Diagnostic>), ConfigErrors>,
+) -> (Definitions, Vec<Diagnostic>) {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// 1-based line of the first line containing `needle`.
 fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1).unwrap_or_else(|| panic!("`{needle}` not in text"))
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("`{needle}` not in text"))
 }
 
 fn keys(ks: &[AssetKey]) -> Vec<String> {
@@ -126,18 +140,40 @@ fn three_independent_mistakes_give_three_errors_at_their_lines() {
     assert_eq!(errs.len(), 3, "{shown:#?}");
     let file = f.path.display().to_string();
 
-    let missing = errs.iter().find(|d| d.message.contains("missing_db")).unwrap_or_else(|| panic!("{shown:#?}"));
-    assert_eq!(missing.line, line_of(THREE_MISTAKES, "resource: missing_db"));
+    let missing = errs
+        .iter()
+        .find(|d| d.message.contains("missing_db"))
+        .unwrap_or_else(|| panic!("{shown:#?}"));
+    assert_eq!(
+        missing.line,
+        line_of(THREE_MISTAKES, "resource: missing_db")
+    );
     assert_eq!(missing.key_path, "pipeline_configs.totals.resource");
-    assert!(missing.message.contains("requires resource `missing_db`"), "{}", missing.message);
-    assert!(missing.to_string().starts_with(&format!("{file}:{}:", missing.line)));
+    assert!(
+        missing.message.contains("requires resource `missing_db`"),
+        "{}",
+        missing.message
+    );
+    assert!(missing
+        .to_string()
+        .starts_with(&format!("{file}:{}:", missing.line)));
 
-    let unknown = errs.iter().find(|d| d.message.contains("demo/nope")).unwrap_or_else(|| panic!("{shown:#?}"));
+    let unknown = errs
+        .iter()
+        .find(|d| d.message.contains("demo/nope"))
+        .unwrap_or_else(|| panic!("{shown:#?}"));
     assert_eq!(unknown.line, line_of(THREE_MISTAKES, "demo/nope"));
     assert_eq!(unknown.key_path, "jobs.demo_job.selection[1]");
-    assert!(unknown.message.starts_with("unknown asset `demo/nope`"), "{}", unknown.message);
+    assert!(
+        unknown.message.starts_with("unknown asset `demo/nope`"),
+        "{}",
+        unknown.message
+    );
 
-    let cron = errs.iter().find(|d| d.key_path == "schedules.hourly.cron").unwrap_or_else(|| panic!("{shown:#?}"));
+    let cron = errs
+        .iter()
+        .find(|d| d.key_path == "schedules.hourly.cron")
+        .unwrap_or_else(|| panic!("{shown:#?}"));
     assert_eq!(cron.line, line_of(THREE_MISTAKES, "cron:"));
     assert!(cron.message.contains("never fires"), "{}", cron.message);
 }
@@ -174,7 +210,10 @@ jobs:
     let (_f, r) = load(&registry_with_code_asset(&["demo/totals"]), text);
     let (defs, warnings) = ok_of(r);
     assert!(warnings.is_empty(), "{warnings:?}");
-    assert_eq!(keys(&defs.jobs["demo_job"].assets), ["demo/totals", "code/summary"]);
+    assert_eq!(
+        keys(&defs.jobs["demo_job"].assets),
+        ["demo/totals", "code/summary"]
+    );
     let summary = &defs.assets[&AssetKey::from_user_string("code/summary")];
     assert!(summary.source.is_none());
     assert_eq!(keys(&summary.deps), ["demo/totals"]);
@@ -188,13 +227,19 @@ pipeline_configs:
     let errs = errors_of(r);
     let msgs: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
     assert_eq!(errs.len(), 3, "{msgs:#?}");
-    assert!(msgs.iter().any(|m| m.contains("asset key `code/summary` is also defined in code")), "{msgs:#?}");
     assert!(
-        msgs.iter().any(|m| m.contains("code-defined asset `code/summary`: depends on unknown asset `demo/gone`")),
+        msgs.iter()
+            .any(|m| m.contains("asset key `code/summary` is also defined in code")),
         "{msgs:#?}"
     );
     assert!(
-        msgs.iter().any(|m| m.contains("code-defined asset `code/summary`: asset `code/summary` requires resource `db`")),
+        msgs.iter().any(|m| m
+            .contains("code-defined asset `code/summary`: depends on unknown asset `demo/gone`")),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("code-defined asset `code/summary`: requires resource `db`")),
         "{msgs:#?}"
     );
 }
@@ -227,9 +272,15 @@ jobs:
     assert_eq!(job("default_all"), ["a", "b", "c", "d", "x/e"]);
     assert_eq!(job("mixed"), ["a", "b", "x/e"]);
     assert_eq!(job("single"), ["d", "x/e"]);
-    assert_eq!(defs.jobs["mixed"].tags.get("team").map(String::as_str), Some("data"));
+    assert_eq!(
+        defs.jobs["mixed"].tags.get("team").map(String::as_str),
+        Some("data")
+    );
     assert_eq!(defs.jobs["mixed"].max_concurrent_steps, Some(2));
-    assert_eq!(defs.jobs["by_key"].source.as_ref().map(|l| l.line), Some(line_of(text, "by_key:")));
+    assert_eq!(
+        defs.jobs["by_key"].source.as_ref().map(|l| l.line),
+        Some(line_of(text, "by_key:"))
+    );
     assert_eq!(keys(&defs.job("__ASSET_JOB").unwrap().assets).len(), 5);
 
     let bad = r#"
@@ -242,12 +293,27 @@ jobs:
 "#;
     let (_f, r) = load(&registry(), bad);
     let errs = errors_of(r);
-    let msgs: Vec<String> = errs.iter().map(|d| format!("{}: {}", d.key_path, d.message)).collect();
+    let msgs: Vec<String> = errs
+        .iter()
+        .map(|d| format!("{}: {}", d.key_path, d.message))
+        .collect();
     assert_eq!(errs.len(), 4, "{msgs:#?}");
-    assert!(msgs[0].starts_with("jobs.j.selection[0]: unknown group `gg` (did you mean `g`?)"), "{msgs:#?}");
-    assert!(msgs[1].starts_with("jobs.j.selection[1]: unknown asset `nope`"), "{msgs:#?}");
-    assert!(msgs[2].starts_with("jobs.j.selection[2]: invalid asset key `a//b`"), "{msgs:#?}");
-    assert!(msgs[3].starts_with("jobs.k.selection: the selection is empty"), "{msgs:#?}");
+    assert!(
+        msgs[0].starts_with("jobs.j.selection[0]: unknown group `gg` (did you mean `g`?)"),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs[1].starts_with("jobs.j.selection[1]: unknown asset `nope`"),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs[2].starts_with("jobs.j.selection[2]: invalid asset key `a//b`"),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs[3].starts_with("jobs.k.selection: the selection is empty"),
+        "{msgs:#?}"
+    );
 }
 
 #[test]
@@ -331,8 +397,15 @@ sensors:
     assert_eq!(raw.retry.delay, Duration::from_millis(1500));
     assert_eq!(raw.retry.backoff, Backoff::Exponential);
     assert_eq!(raw.timeout, Some(Duration::from_secs(600)));
-    assert_eq!(raw.source.as_ref().map(|l| l.line), Some(line_of(text, "kind: sql")));
-    let md: Vec<(String, MetadataValue)> = raw.metadata.iter().map(|m| (m.label.clone(), m.value.clone())).collect();
+    assert_eq!(
+        raw.source.as_ref().map(|l| l.line),
+        Some(line_of(text, "kind: sql"))
+    );
+    let md: Vec<(String, MetadataValue)> = raw
+        .metadata
+        .iter()
+        .map(|m| (m.label.clone(), m.value.clone()))
+        .collect();
     assert_eq!(
         md,
         vec![
@@ -341,7 +414,10 @@ sensors:
             ("ratio".into(), MetadataValue::Float(0.5)),
             ("flag".into(), MetadataValue::Bool(true)),
             ("quoted".into(), MetadataValue::Text("7".into())),
-            ("nested".into(), MetadataValue::Json(serde_json::json!({"a": [1, 2]}))),
+            (
+                "nested".into(),
+                MetadataValue::Json(serde_json::json!({"a": [1, 2]}))
+            ),
         ]
     );
     let report = &defs.assets[&AssetKey::from_user_string("report")];
@@ -349,7 +425,10 @@ sensors:
     assert_eq!(report.kinds, ["command"]);
     assert_eq!(keys(&report.deps), ["demo/raw"]);
     assert_eq!(report.retry.max_retries, 0);
-    assert_eq!(defs.topo_order(&defs.jobs["demo_job"].assets), defs.jobs["demo_job"].assets);
+    assert_eq!(
+        defs.topo_order(&defs.jobs["demo_job"].assets),
+        defs.jobs["demo_job"].assets
+    );
 
     let s = &defs.schedules["demo_hourly"];
     assert_eq!(s.job, "demo_job");
@@ -358,16 +437,28 @@ sensors:
     assert_eq!(s.default_status, DefaultStatus::Running);
     assert_eq!(s.catchup, CatchupPolicy::All(10));
     assert_eq!(s.tags.get("kind").map(String::as_str), Some("scheduled"));
-    assert_eq!(s.run_config, serde_json::json!({"ops": {"demo__raw": {"config": {"limit": 1}}}}));
-    assert_eq!(s.source.as_ref().map(|l| l.line), Some(line_of(text, "job: demo_job")));
+    assert_eq!(
+        s.run_config,
+        serde_json::json!({"ops": {"demo__raw": {"config": {"limit": 1}}}})
+    );
+    assert_eq!(
+        s.source.as_ref().map(|l| l.line),
+        Some(line_of(text, "job: demo_job"))
+    );
     let n = &defs.schedules["nightly"];
-    assert_eq!((n.timezone, n.default_status, n.catchup), (chrono_tz::UTC, DefaultStatus::Stopped, CatchupPolicy::None));
+    assert_eq!(
+        (n.timezone, n.default_status, n.catchup),
+        (chrono_tz::UTC, DefaultStatus::Stopped, CatchupPolicy::None)
+    );
 
     let sensor = &defs.sensors["orders_sensor"];
     assert_eq!(sensor.kind, "table_rows");
     assert_eq!(sensor.minimum_interval_seconds, 60);
     assert_eq!(sensor.default_status, DefaultStatus::Running);
-    assert_eq!(sensor.config, serde_json::json!({"resource": "db", "table": "orders"}));
+    assert_eq!(
+        sensor.config,
+        serde_json::json!({"resource": "db", "table": "orders"})
+    );
     assert_eq!(defs.sensors["on_failure"].minimum_interval_seconds, 30);
 }
 
@@ -400,41 +491,129 @@ sensors:
 "#;
     let (_f, r) = load(&registry(), text);
     let errs = errors_of(r);
-    let got: Vec<(usize, String, String)> = errs.iter().map(|d| (d.line, d.key_path.clone(), d.message.clone())).collect();
+    let got: Vec<(usize, String, String)> = errs
+        .iter()
+        .map(|d| (d.line, d.key_path.clone(), d.message.clone()))
+        .collect();
     let expect = |needle_line: &str, path: &str, msg: &str| {
         let line = line_of(text, needle_line);
         assert!(
-            got.iter().any(|(l, p, m)| *l == line && p == path && m.contains(msg)),
+            got.iter()
+                .any(|(l, p, m)| *l == line && p == path && m.contains(msg)),
             "missing error at line {line} `{path}`: {msg}\n{got:#?}"
         );
     };
-    expect("resourcez", "resourcez", "unknown key `resourcez` (did you mean `resources`?)");
-    expect("db: {type: postgresx", "resources.db.type", "unknown resource type `postgresx` (registered: filedb)");
+    expect(
+        "resourcez",
+        "resourcez",
+        "unknown key `resourcez` (did you mean `resources`?)",
+    );
+    expect(
+        "db: {type: postgresx",
+        "resources.db.type",
+        "unknown resource type `postgresx` (registered: filedb)",
+    );
     expect("db2:", "resources.db2.config.port", "unknown key `port`");
     expect("db3:", "resources.db3", "missing required key `config`");
-    expect("bad-name:", "resources.bad-name", "invalid resource name `bad-name`");
-    expect("bad-name:", "resources.bad-name.config.path", "environment variable `NOT_SET_ANYWHERE` is not set");
-    expect("a: {kind: sqll", "pipeline_configs.a.kind", "unknown asset kind `sqll` (did you mean `sql`?)");
-    expect("b: {kind", "pipeline_configs.b.deps[0]", "depends on unknown asset `zz`");
-    expect("b: {kind", "pipeline_configs.b.typo_key", "unknown key `typo_key`");
-    expect("b: {kind", "pipeline_configs.b.retry.max_retries", "must be at least 0");
-    expect("b: {kind", "pipeline_configs.b.retry.backof", "did you mean `backoff`");
-    expect("c: {kind", "pipeline_configs.c.key", "asset key `b` is already defined by `pipeline_configs.b`");
-    expect("c: {kind", "pipeline_configs.c.timeout_seconds", "more than zero");
-    expect("c: {kind", "pipeline_configs.c.owners[0]", "invalid owner `nobody`");
+    expect(
+        "bad-name:",
+        "resources.bad-name",
+        "invalid resource name `bad-name`",
+    );
+    expect(
+        "bad-name:",
+        "resources.bad-name.config.path",
+        "environment variable `NOT_SET_ANYWHERE` is not set",
+    );
+    expect(
+        "a: {kind: sqll",
+        "pipeline_configs.a.kind",
+        "unknown asset kind `sqll` (did you mean `sql`?)",
+    );
+    expect(
+        "b: {kind",
+        "pipeline_configs.b.deps[0]",
+        "depends on unknown asset `zz`",
+    );
+    expect(
+        "b: {kind",
+        "pipeline_configs.b.typo_key",
+        "unknown key `typo_key`",
+    );
+    expect(
+        "b: {kind",
+        "pipeline_configs.b.retry.max_retries",
+        "must be at least 0",
+    );
+    expect(
+        "b: {kind",
+        "pipeline_configs.b.retry.backof",
+        "did you mean `backoff`",
+    );
+    expect(
+        "c: {kind",
+        "pipeline_configs.c.key",
+        "asset key `b` is already defined by `pipeline_configs.b`",
+    );
+    expect(
+        "c: {kind",
+        "pipeline_configs.c.timeout_seconds",
+        "more than zero",
+    );
+    expect(
+        "c: {kind",
+        "pipeline_configs.c.owners[0]",
+        "invalid owner `nobody`",
+    );
     expect("d: {kind", "pipeline_configs.d.args", "expected a list");
-    expect("d: {kind", "pipeline_configs.d.group", "invalid group name `bad group`");
-    expect("e: {kind", "pipeline_configs.e", "missing required key `statements` (or `file`)");
+    expect(
+        "d: {kind",
+        "pipeline_configs.d.group",
+        "invalid group name `bad group`",
+    );
+    expect(
+        "e: {kind",
+        "pipeline_configs.e",
+        "missing required key `statements` (or `file`)",
+    );
     expect("__ASSET_JOB:", "jobs.__ASSET_JOB", "reserved");
-    expect("j: {selection", "jobs.j.max_concurrent_steps", "must be at least 1");
+    expect(
+        "j: {selection",
+        "jobs.j.max_concurrent_steps",
+        "must be at least 1",
+    );
     expect("s1:", "schedules.s1.job", "unknown job `nojob`");
-    expect("s1:", "schedules.s1.cron", "invalid cron `61 * * * *`: minute 61 is out of range 0-59");
-    expect("s1:", "schedules.s1.execution_timezone", "unknown time zone `Mars/Base`");
+    expect(
+        "s1:",
+        "schedules.s1.cron",
+        "invalid cron `61 * * * *`: minute 61 is out of range 0-59",
+    );
+    expect(
+        "s1:",
+        "schedules.s1.execution_timezone",
+        "unknown time zone `Mars/Base`",
+    );
     expect("s2:", "schedules.s2.cron", "has 4 fields");
-    expect("s2:", "schedules.s2.default_status", "expected RUNNING or STOPPED");
-    expect("s2:", "schedules.s2.catchup", "expected latest, none or {all: N}");
-    expect("j_s: {job: j, kind", "sensors.j_s", "a schedule is also named `j_s`");
-    expect("j_s: {job: j, kind", "sensors.j_s.minimum_interval_second", "did you mean `minimum_interval_seconds`");
+    expect(
+        "s2:",
+        "schedules.s2.default_status",
+        "expected RUNNING or STOPPED",
+    );
+    expect(
+        "s2:",
+        "schedules.s2.catchup",
+        "expected latest, none or {all: N}",
+    );
+    expect(
+        "j_s: {job: j, kind",
+        "sensors.j_s",
+        "a schedule is also named `j_s`",
+    );
+    expect(
+        "j_s: {job: j, kind",
+        "sensors.j_s.minimum_interval_second",
+        "did you mean `minimum_interval_seconds`",
+    );
     expect("s4:", "sensors.s4.kind", "unknown sensor kind `weird`");
     assert_eq!(errs.len(), 28, "{got:#?}");
 }
@@ -446,11 +625,21 @@ fn duplicate_yaml_keys_and_unreadable_files() {
     let errs = errors_of(r);
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].line, 3);
-    assert!(errs[0].message.contains("duplicate key `a` (first defined at line 2)"), "{}", errs[0].message);
+    assert!(
+        errs[0]
+            .message
+            .contains("duplicate key `a` (first defined at line 2)"),
+        "{}",
+        errs[0].message
+    );
 
     let r = load_definitions_with_env(&registry(), Path::new("/nonexistent/pipeline.yaml"), &env);
     let errs = errors_of(r);
-    assert!(errs[0].message.starts_with("cannot read file"), "{}", errs[0].message);
+    assert!(
+        errs[0].message.starts_with("cannot read file"),
+        "{}",
+        errs[0].message
+    );
 }
 
 #[test]
@@ -465,7 +654,11 @@ fn location_name_defaults_to_the_file_name_and_empty_files_load() {
 fn sql_kind_reads_statements_from_a_file_next_to_the_config() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("sql")).unwrap();
-    std::fs::write(dir.path().join("sql/build.sql"), "create table t(x);\ninsert into t values (1);\n").unwrap();
+    std::fs::write(
+        dir.path().join("sql/build.sql"),
+        "create table t(x);\ninsert into t values (1);\n",
+    )
+    .unwrap();
     let path = dir.path().join("p.yaml");
     let text = r#"
 resources: {db: {type: filedb, config: {path: x}}}
@@ -476,10 +669,19 @@ pipeline_configs:
 "#;
     std::fs::write(&path, text).unwrap();
     let errs = errors_of(load_definitions_with_env(&registry(), &path, &env));
-    let msgs: Vec<String> = errs.iter().map(|d| format!("{}: {}", d.key_path, d.message)).collect();
+    let msgs: Vec<String> = errs
+        .iter()
+        .map(|d| format!("{}: {}", d.key_path, d.message))
+        .collect();
     assert_eq!(errs.len(), 2, "{msgs:#?}");
-    assert!(msgs[0].starts_with("pipeline_configs.u.file: cannot read SQL file"), "{msgs:#?}");
-    assert!(msgs[1].starts_with("pipeline_configs.v.file: give either `statements` or `file`"), "{msgs:#?}");
+    assert!(
+        msgs[0].starts_with("pipeline_configs.u.file: cannot read SQL file"),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs[1].starts_with("pipeline_configs.v.file: give either `statements` or `file`"),
+        "{msgs:#?}"
+    );
 
     std::fs::write(&path, text.lines().take(4).collect::<Vec<_>>().join("\n")).unwrap();
     let (defs, _) = ok_of(load_definitions_with_env(&registry(), &path, &env));

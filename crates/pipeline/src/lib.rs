@@ -19,13 +19,23 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The pipeline's registry: built-in asset kinds, its resource types and code assets.
+///
+/// The code assets always join the definitions, so a pipeline config loaded with it must
+/// define what they need (the `demo` group and `demo_db`, as `pipeline-config/*.yaml` do).
 pub fn registry() -> Registry {
-    let mut r = Registry::with_builtins();
-    r.add_resource_type(Arc::new(resources::SqliteResourceType));
-    r.add_resource_type(Arc::new(resources::PostgresResourceType));
+    let mut r = base_registry();
     for asset in assets::all() {
         r.add_asset(asset);
     }
+    r
+}
+
+/// The built-in asset kinds and the pipeline's resource types, without code assets (for
+/// pipeline configs that do not include the demo group, and for tests).
+pub fn base_registry() -> Registry {
+    let mut r = Registry::with_builtins();
+    r.add_resource_type(Arc::new(resources::SqliteResourceType));
+    r.add_resource_type(Arc::new(resources::PostgresResourceType));
     r
 }
 
@@ -36,6 +46,9 @@ pub fn load(path: &Path) -> Result<(Definitions, Vec<Diagnostic>), ConfigErrors>
 }
 
 /// Like [`load`] with an injected environment (for tests and tools).
-pub fn load_with_env(path: &Path, env: &EnvLookup) -> Result<(Definitions, Vec<Diagnostic>), ConfigErrors> {
+pub fn load_with_env(
+    path: &Path,
+    env: &EnvLookup,
+) -> Result<(Definitions, Vec<Diagnostic>), ConfigErrors> {
     dagster_core::defs::load_definitions_with_env(&registry(), path, env)
 }

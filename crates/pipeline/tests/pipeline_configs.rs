@@ -1,8 +1,11 @@
 //! `pipeline-config/local.yaml` and `prod.yaml` load clean, and the demo job runs end to end
 //! on a temporary SQLite database.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
 use dagster_core::defs::{
-    CancelToken, Definitions, MaterializeResult, NoopLogger, Resource, StepContext, StepContextParams,
+    CancelToken, Definitions, MaterializeResult, NoopLogger, Resource, StepContext,
+    StepContextParams,
 };
 use dagster_core::domain::{AssetKey, MetadataValue};
 use std::collections::BTreeMap;
@@ -10,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn config_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipeline-config").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../pipeline-config")
+        .join(name)
 }
 
 fn keys(ks: &[AssetKey]) -> Vec<String> {
@@ -30,13 +35,31 @@ fn load(name: &str, env: &dagster_core::config::yaml::EnvLookup) -> Definitions 
 fn check_demo(defs: &Definitions) {
     assert_eq!(defs.location_name, "dagster-pipeline");
     let demo = &defs.jobs["demo_job"];
-    assert_eq!(keys(&demo.assets), ["demo/raw_orders", "demo/daily_totals", "demo/report", "demo/summary"].map(String::from));
+    assert_eq!(
+        keys(&demo.assets),
+        [
+            "demo/raw_orders",
+            "demo/daily_totals",
+            "demo/report",
+            "demo/summary"
+        ]
+        .map(String::from)
+    );
     assert_eq!(
         keys(&defs.topo_order(&demo.assets)),
-        ["demo/raw_orders", "demo/daily_totals", "demo/report", "demo/summary"].map(String::from)
+        [
+            "demo/raw_orders",
+            "demo/daily_totals",
+            "demo/report",
+            "demo/summary"
+        ]
+        .map(String::from)
     );
     let s = &defs.schedules["demo_hourly"];
-    assert_eq!((s.job.as_str(), s.cron.as_str(), s.timezone), ("demo_job", "0 * * * *", chrono_tz::UTC));
+    assert_eq!(
+        (s.job.as_str(), s.cron.as_str(), s.timezone),
+        ("demo_job", "0 * * * *", chrono_tz::UTC)
+    );
     assert_eq!(s.default_status, dagster_core::defs::DefaultStatus::Stopped);
     let raw = &defs.assets[&AssetKey::from_user_string("demo/raw_orders")];
     assert_eq!(raw.kinds, ["sql", "sqlite"]);
@@ -50,11 +73,16 @@ fn check_demo(defs: &Definitions) {
 fn local_yaml_loads_clean() {
     let home = tempfile::tempdir().unwrap();
     let home_str = home.path().to_string_lossy().into_owned();
-    let defs = load("local.yaml", &move |n| (n == "DAGSTER_HOME").then(|| home_str.clone()));
+    let defs = load("local.yaml", &move |n| {
+        (n == "DAGSTER_HOME").then(|| home_str.clone())
+    });
     check_demo(&defs);
     assert_eq!(defs.resources.len(), 1);
     let db = &defs.resources["demo_db"];
-    assert_eq!(db.config["path"], serde_json::json!(home.path().join("demo/demo.db").to_string_lossy()));
+    assert_eq!(
+        db.config["path"],
+        serde_json::json!(home.path().join("demo/demo.db").to_string_lossy())
+    );
 }
 
 #[test]
@@ -78,13 +106,25 @@ fn prod_yaml_loads_clean_with_its_environment() {
     assert_eq!(pg.config["password"], "s3cret-prod-pw");
     assert_eq!(pg.redacted_config()["password"], "***");
     assert!(!format!("{defs:?}").contains("s3cret-prod-pw"));
-    assert_eq!(defs.resources["demo_db"].config["path"], "/var/lib/dagster/demo/demo.db");
+    assert_eq!(
+        defs.resources["demo_db"].config["path"],
+        "/var/lib/dagster/demo/demo.db"
+    );
 
     // Without the environment every variable is named.
     let err = dagster_pipeline::load_with_env(&config_file("prod.yaml"), &|_| None).unwrap_err();
     let msgs: Vec<String> = err.errors().map(|d| d.message.clone()).collect();
-    for var in ["REPORTING_PG_HOST", "REPORTING_PG_USER", "REPORTING_PG_PASSWORD", "REPORTING_PG_DATABASE"] {
-        assert!(msgs.iter().any(|m| m == &format!("environment variable `{var}` is not set")), "{msgs:#?}");
+    for var in [
+        "REPORTING_PG_HOST",
+        "REPORTING_PG_USER",
+        "REPORTING_PG_PASSWORD",
+        "REPORTING_PG_DATABASE",
+    ] {
+        assert!(
+            msgs.iter()
+                .any(|m| m == &format!("environment variable `{var}` is not set")),
+            "{msgs:#?}"
+        );
     }
     assert_eq!(msgs.len(), 4, "{msgs:#?}");
 }
@@ -118,19 +158,27 @@ fn run_asset(defs: &Definitions, dir: &Path, key: &AssetKey) -> (MaterializeResu
         logger: Arc::new(NoopLogger),
     })
     .unwrap();
-    let r = asset.compute.compute(&mut ctx).unwrap_or_else(|e| panic!("{key}: {e:#}"));
+    let r = asset
+        .compute
+        .compute(&mut ctx)
+        .unwrap_or_else(|e| panic!("{key}: {e:#}"));
     (r, out)
 }
 
 fn meta(r: &MaterializeResult, label: &str) -> Option<MetadataValue> {
-    r.metadata.iter().find(|m| m.label == label).map(|m| m.value.clone())
+    r.metadata
+        .iter()
+        .find(|m| m.label == label)
+        .map(|m| m.value.clone())
 }
 
 #[test]
 fn the_demo_job_runs_end_to_end_and_is_idempotent() {
     let home = tempfile::tempdir().unwrap();
     let home_str = home.path().to_string_lossy().into_owned();
-    let defs = load("local.yaml", &move |n| (n == "DAGSTER_HOME").then(|| home_str.clone()));
+    let defs = load("local.yaml", &move |n| {
+        (n == "DAGSTER_HOME").then(|| home_str.clone())
+    });
     let order = defs.topo_order(&defs.jobs["demo_job"].assets);
     for round in 0..2 {
         let mut results = BTreeMap::new();
@@ -139,17 +187,38 @@ fn the_demo_job_runs_end_to_end_and_is_idempotent() {
             results.insert(key.to_user_string(), (r, out));
         }
         let (raw, _) = &results["demo/raw_orders"];
-        assert_eq!(meta(raw, "row_count"), Some(MetadataValue::Int(500)), "round {round}");
-        assert_eq!(meta(raw, "rows_affected"), Some(MetadataValue::Int(500)), "round {round}");
+        assert_eq!(
+            meta(raw, "row_count"),
+            Some(MetadataValue::Int(500)),
+            "round {round}"
+        );
+        assert_eq!(
+            meta(raw, "rows_affected"),
+            Some(MetadataValue::Int(500)),
+            "round {round}"
+        );
         let (totals, _) = &results["demo/daily_totals"];
-        assert_eq!(meta(totals, "row_count"), Some(MetadataValue::Int(30)), "round {round}");
+        assert_eq!(
+            meta(totals, "row_count"),
+            Some(MetadataValue::Int(30)),
+            "round {round}"
+        );
         let (summary, _) = &results["demo/summary"];
-        assert_eq!(meta(summary, "raw_orders_rows"), Some(MetadataValue::Int(500)));
-        assert_eq!(meta(summary, "daily_totals_rows"), Some(MetadataValue::Int(30)));
+        assert_eq!(
+            meta(summary, "raw_orders_rows"),
+            Some(MetadataValue::Int(500))
+        );
+        assert_eq!(
+            meta(summary, "daily_totals_rows"),
+            Some(MetadataValue::Int(30))
+        );
         let (report, out) = &results["demo/report"];
         assert_eq!(meta(report, "exit_code"), Some(MetadataValue::Int(0)));
         let printed = std::fs::read_to_string(out).unwrap();
-        assert!(printed.starts_with("demo report (run demo-run): daily totals rebuilt at "), "{printed}");
+        assert!(
+            printed.starts_with("demo report (run demo-run): daily totals rebuilt at "),
+            "{printed}"
+        );
     }
     assert!(home.path().join("demo/demo.db").is_file());
 }

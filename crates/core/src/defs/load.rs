@@ -64,10 +64,12 @@
 //! `pipeline_configs:` (dependencies) or `resources:` (resources) section of the file.
 
 use super::{
-    AssetCompute, AssetDef, Backoff, CatchupPolicy, DefaultStatus, Definitions, JobDef, Registry, ResourceDef,
-    RetryPolicy, ScheduleDef, SensorDef, ASSET_JOB_NAME, DEFAULT_GROUP,
+    AssetCompute, AssetDef, Backoff, CatchupPolicy, DefaultStatus, Definitions, JobDef, Registry,
+    ResourceDef, RetryPolicy, ScheduleDef, SensorDef, ASSET_JOB_NAME, DEFAULT_GROUP,
 };
-use crate::config::yaml::{ConfigErrors, Ctx, Diagnostic, Diagnostics, Document, EnvLookup, Loc, Map, Severity, Value};
+use crate::config::yaml::{
+    ConfigErrors, Ctx, Diagnostic, Diagnostics, Document, EnvLookup, Loc, Map, Severity, Value,
+};
 use crate::domain::{AssetKey, MetadataEntry, MetadataValue};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -81,10 +83,19 @@ pub const SENSOR_KINDS: &[&str] = &["table_rows", "run_status", "asset_materiali
 pub const DEFAULT_SENSOR_INTERVAL_SECONDS: u64 = 30;
 
 /// Keys every sensor accepts; any other key is kind-specific.
-const SENSOR_COMMON_KEYS: &[&str] = &["job", "kind", "minimum_interval_seconds", "default_status", "description"];
+const SENSOR_COMMON_KEYS: &[&str] = &[
+    "job",
+    "kind",
+    "minimum_interval_seconds",
+    "default_status",
+    "description",
+];
 
 /// Loads a pipeline config file with the process environment.
-pub fn load_definitions(registry: &Registry, path: &Path) -> Result<(Definitions, Vec<Diagnostic>), ConfigErrors> {
+pub fn load_definitions(
+    registry: &Registry,
+    path: &Path,
+) -> Result<(Definitions, Vec<Diagnostic>), ConfigErrors> {
     load_definitions_with_env(registry, path, &crate::config::yaml::process_env)
 }
 
@@ -99,7 +110,12 @@ pub fn load_definitions_with_env(
     let diags = Diagnostics::new();
     let ctx = Ctx::new(&diags, env);
     let root = doc.root(&ctx);
-    let defs = Loader { registry, root: &root, path }.load();
+    let defs = Loader {
+        registry,
+        root: &root,
+        path,
+    }
+    .load();
     root.finish();
     if diags.has_errors() {
         // In file order, as a reader goes through the file.
@@ -153,7 +169,9 @@ pub fn validate_cron(cron: &str) -> Result<String, String> {
         .year(croner::parser::Year::Disallowed)
         .build();
     check_cron_ranges(given, &fields)?;
-    let parsed = parser.parse(&normalized).map_err(|e| format!("invalid cron `{given}`: {e}"))?;
+    let parsed = parser
+        .parse(&normalized)
+        .map_err(|e| format!("invalid cron `{given}`: {e}"))?;
     // The search from a leap year covers February 29; a pattern with no matching date fails.
     let start = chrono::DateTime::<chrono::Utc>::from_timestamp(946_684_800, 0).unwrap_or_default();
     if parsed.find_next_occurrence(&start, false).is_err() {
@@ -166,8 +184,13 @@ pub fn validate_cron(cron: &str) -> Result<String, String> {
 
 /// Names the first plain number out of its field's range (croner only says "out of bounds").
 fn check_cron_ranges(given: &str, fields: &[&str]) -> Result<(), String> {
-    const FIELDS: [(&str, u32, u32); 5] =
-        [("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 7)];
+    const FIELDS: [(&str, u32, u32); 5] = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day-of-month", 1, 31),
+        ("month", 1, 12),
+        ("day-of-week", 0, 7),
+    ];
     for (field, (name, min, max)) in fields.iter().zip(FIELDS) {
         for part in field.split(',') {
             // `a-b/step`: check a and b, not the step.
@@ -175,7 +198,9 @@ fn check_cron_ranges(given: &str, fields: &[&str]) -> Result<(), String> {
             for n in range.split('-') {
                 if let Ok(v) = n.parse::<u32>() {
                     if v < min || v > max {
-                        return Err(format!("invalid cron `{given}`: {name} {v} is out of range {min}-{max}"));
+                        return Err(format!(
+                            "invalid cron `{given}`: {name} {v} is out of range {min}-{max}"
+                        ));
                     }
                 }
             }
@@ -192,10 +217,18 @@ fn parse_asset_key(text: &str) -> Result<AssetKey, String> {
     }
     let key = AssetKey::from_user_string(t);
     if key.0.iter().any(|c| c.is_empty()) {
-        return Err(format!("invalid asset key `{t}`: empty component (keys look like `a/b/c`)"));
+        return Err(format!(
+            "invalid asset key `{t}`: empty component (keys look like `a/b/c`)"
+        ));
     }
-    if key.0.iter().any(|c| c.chars().any(|ch| ch.is_whitespace() || ch.is_control())) {
-        return Err(format!("invalid asset key `{t}`: components cannot contain spaces"));
+    if key
+        .0
+        .iter()
+        .any(|c| c.chars().any(|ch| ch.is_whitespace() || ch.is_control()))
+    {
+        return Err(format!(
+            "invalid asset key `{t}`: components cannot contain spaces"
+        ));
     }
     Ok(key)
 }
@@ -207,7 +240,9 @@ fn is_valid_name(name: &str) -> bool {
 
 fn check_name(v: &Value<'_>, what: &str, name: &str) {
     if !is_valid_name(name) {
-        v.error(format!("invalid {what} name `{name}`: use only letters, digits and underscores"));
+        v.error(format!(
+            "invalid {what} name `{name}`: use only letters, digits and underscores"
+        ));
     }
 }
 
@@ -237,7 +272,9 @@ fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Opt
 }
 
 fn did_you_mean(word: &str, candidates: &[String]) -> String {
-    closest(word, candidates.iter().map(String::as_str)).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default()
+    closest(word, candidates.iter().map(String::as_str))
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
 }
 
 fn list_or_none(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
@@ -308,7 +345,14 @@ fn positive_int(v: &Value<'_>, min: i64) -> Option<i64> {
 fn non_negative_duration(v: &Value<'_>, allow_zero: bool) -> Option<Duration> {
     let secs = v.as_float()?;
     if secs < 0.0 || (!allow_zero && secs == 0.0) {
-        v.error(format!("must be {} seconds, found {secs}", if allow_zero { "zero or more" } else { "more than zero" }));
+        v.error(format!(
+            "must be {} seconds, found {secs}",
+            if allow_zero {
+                "zero or more"
+            } else {
+                "more than zero"
+            }
+        ));
         return None;
     }
     match Duration::try_from_secs_f64(secs) {
@@ -381,7 +425,11 @@ impl<'a> Loader<'_, 'a> {
             Some(m) => m.error(message),
             None => {
                 let (loc, path) = self.section_loc(section);
-                self.error_at(&loc, &path, format!("code-defined asset `{}`: {message}", e.key));
+                self.error_at(
+                    &loc,
+                    &path,
+                    format!("code-defined asset `{}`: {message}", e.key),
+                );
             }
         }
     }
@@ -389,7 +437,11 @@ impl<'a> Loader<'_, 'a> {
     fn load(&self) -> Option<Definitions> {
         let location_name = match self.root.str("location_name") {
             Some(n) if !n.trim().is_empty() => n,
-            _ => self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into()),
+            _ => self
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "pipeline".into()),
         };
         let (resources, declared_resources) = self.read_resources();
         let mut entries = self.read_assets();
@@ -466,7 +518,8 @@ impl<'a> Loader<'_, 'a> {
                 match self.registry.resource_types.get(&t) {
                     Some(rt) => Some(rt.clone()),
                     None => {
-                        let known: Vec<String> = self.registry.resource_types.keys().cloned().collect();
+                        let known: Vec<String> =
+                            self.registry.resource_types.keys().cloned().collect();
                         tv.error(format!(
                             "unknown resource type `{t}`{} (registered: {})",
                             did_you_mean(&t, &known),
@@ -523,7 +576,8 @@ impl<'a> Loader<'_, 'a> {
                 match self.registry.asset_kinds.get(&k) {
                     Some(kind) => Some(kind.clone()),
                     None => {
-                        let known: Vec<String> = self.registry.asset_kinds.keys().cloned().collect();
+                        let known: Vec<String> =
+                            self.registry.asset_kinds.keys().cloned().collect();
                         kv.error(format!(
                             "unknown asset kind `{k}`{} (registered: {})",
                             did_you_mean(&k, &known),
@@ -603,7 +657,9 @@ impl<'a> Loader<'_, 'a> {
                 None => serde_json::Value::Object(Default::default()),
             };
             let retry = m.map("retry").map(|rm| read_retry(&rm)).unwrap_or_default();
-            let timeout = m.get("timeout_seconds").and_then(|tv| non_negative_duration(&tv, false));
+            let timeout = m
+                .get("timeout_seconds")
+                .and_then(|tv| non_negative_duration(&tv, false));
 
             let mut def = None;
             let mut required = Vec::new();
@@ -636,22 +692,42 @@ impl<'a> Loader<'_, 'a> {
                     });
                 }
             }
-            out.push(AssetEntry { key, map: Some(m), key_value, deps, group, required, def });
+            out.push(AssetEntry {
+                key,
+                map: Some(m),
+                key_value,
+                deps,
+                group,
+                required,
+                def,
+            });
         }
         out
     }
 
     /// Duplicate keys, missing resources, unknown dependencies and cycles. Returns the graph.
-    fn check_assets(&self, entries: &[AssetEntry<'a>], declared_resources: &BTreeSet<String>) -> Graph {
+    fn check_assets(
+        &self,
+        entries: &[AssetEntry<'a>],
+        declared_resources: &BTreeSet<String>,
+    ) -> Graph {
         let mut index: HashMap<AssetKey, usize> = HashMap::new();
         let mut step_keys: HashMap<String, usize> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
             if let Some(&j) = index.get(&e.key) {
                 let first = &entries[j];
                 if e.map.is_none() && first.map.is_some() {
-                    self.entry_error(first, "pipeline_configs", format!("asset key `{}` is also defined in code", e.key));
+                    self.entry_error(
+                        first,
+                        "pipeline_configs",
+                        format!("asset key `{}` is also defined in code", e.key),
+                    );
                 } else {
-                    let msg = format!("asset key `{}` is already defined by {}", e.key, first.describe());
+                    let msg = format!(
+                        "asset key `{}` is already defined by {}",
+                        e.key,
+                        first.describe()
+                    );
                     match &e.key_value {
                         Some(kv) => kv.error(msg),
                         None => self.entry_error(e, "pipeline_configs", msg),
@@ -683,8 +759,7 @@ impl<'a> Loader<'_, 'a> {
                     continue;
                 }
                 let msg = format!(
-                    "asset `{}` requires resource `{r}`, which is not defined in `resources:` (defined: {})",
-                    e.key,
+                    "requires resource `{r}`, which is not defined in `resources:` (defined: {})",
                     list_or_none(declared_resources)
                 );
                 // Point at the key naming the resource when there is one.
@@ -694,7 +769,10 @@ impl<'a> Loader<'_, 'a> {
                     })
                 });
                 match at {
-                    Some(v) => v.error(msg),
+                    Some(v) => v.error(format!("asset `{}` {msg}", e.key)),
+                    None if e.map.is_some() => {
+                        self.entry_error(e, "resources", format!("asset `{}` {msg}", e.key))
+                    }
                     None => self.entry_error(e, "resources", msg),
                 }
             }
@@ -714,7 +792,10 @@ impl<'a> Loader<'_, 'a> {
                     }
                     None => {
                         let user = d.to_user_string();
-                        let msg = format!("depends on unknown asset `{user}`{}", did_you_mean(&user, &known_keys));
+                        let msg = format!(
+                            "depends on unknown asset `{user}`{}",
+                            did_you_mean(&user, &known_keys)
+                        );
                         match dv {
                             Some(v) => v.error(msg),
                             None => self.entry_error(e, "pipeline_configs", msg),
@@ -754,11 +835,17 @@ impl<'a> Loader<'_, 'a> {
                         }
                         State::OnStack => {
                             let from = stack.iter().position(|(n, _)| *n == w).unwrap_or(0);
-                            let mut names: Vec<String> =
-                                stack[from..].iter().map(|(n, _)| entries[*n].key.to_user_string()).collect();
+                            let mut names: Vec<String> = stack[from..]
+                                .iter()
+                                .map(|(n, _)| entries[*n].key.to_user_string())
+                                .collect();
                             names.push(entries[w].key.to_user_string());
                             let msg = format!("dependency cycle: {}", names.join(" → "));
-                            match entries[v].deps.get(dep_index).and_then(|(_, dv)| dv.as_ref()) {
+                            match entries[v]
+                                .deps
+                                .get(dep_index)
+                                .and_then(|(_, dv)| dv.as_ref())
+                            {
                                 Some(dv) => dv.error(msg),
                                 None => self.entry_error(&entries[v], "pipeline_configs", msg),
                             }
@@ -774,7 +861,11 @@ impl<'a> Loader<'_, 'a> {
     }
 
     /// `jobs:`; returns the jobs and every declared job name.
-    fn read_jobs(&self, entries: &[AssetEntry<'a>], graph: &Graph) -> (BTreeMap<String, JobDef>, BTreeSet<String>) {
+    fn read_jobs(
+        &self,
+        entries: &[AssetEntry<'a>],
+        graph: &Graph,
+    ) -> (BTreeMap<String, JobDef>, BTreeSet<String>) {
         let mut jobs = BTreeMap::new();
         let mut names = BTreeSet::new();
         let Some(section) = self.root.get("jobs").and_then(|v| v.as_map()) else {
@@ -791,8 +882,10 @@ impl<'a> Loader<'_, 'a> {
             let Some(m) = v.as_map() else { continue };
             let description = m.str("description");
             let tags = m.get("tags").map(|t| read_str_map(&t)).unwrap_or_default();
-            let max_concurrent_steps =
-                m.get("max_concurrent_steps").and_then(|mv| positive_int(&mv, 1)).and_then(|n| usize::try_from(n).ok());
+            let max_concurrent_steps = m
+                .get("max_concurrent_steps")
+                .and_then(|mv| positive_int(&mv, 1))
+                .and_then(|n| usize::try_from(n).ok());
             let mut selected = vec![false; entries.len()];
             match m.get("selection") {
                 None => selected.iter_mut().for_each(|s| *s = true),
@@ -819,7 +912,14 @@ impl<'a> Loader<'_, 'a> {
                 .collect();
             jobs.insert(
                 name.clone(),
-                JobDef { name, description, assets, tags, max_concurrent_steps, source: Some(v.loc()) },
+                JobDef {
+                    name,
+                    description,
+                    assets,
+                    tags,
+                    max_concurrent_steps,
+                    source: Some(v.loc()),
+                },
             );
         }
         (jobs, names)
@@ -830,7 +930,11 @@ impl<'a> Loader<'_, 'a> {
         let job = jv.as_str()?;
         if job != ASSET_JOB_NAME && !job_names.contains(&job) {
             let known: Vec<String> = job_names.iter().cloned().collect();
-            jv.error(format!("unknown job `{job}`{} (jobs: {})", did_you_mean(&job, &known), list_or_none(&known)));
+            jv.error(format!(
+                "unknown job `{job}`{} (jobs: {})",
+                did_you_mean(&job, &known),
+                list_or_none(&known)
+            ));
         }
         Some(job)
     }
@@ -858,8 +962,14 @@ impl<'a> Loader<'_, 'a> {
                     }
                 }),
             };
-            let default_status = m.get("default_status").and_then(|s| read_status(&s)).unwrap_or_default();
-            let catchup = m.get("catchup").and_then(|c| read_catchup(&c)).unwrap_or_default();
+            let default_status = m
+                .get("default_status")
+                .and_then(|s| read_status(&s))
+                .unwrap_or_default();
+            let catchup = m
+                .get("catchup")
+                .and_then(|c| read_catchup(&c))
+                .unwrap_or_default();
             let tags = m.get("tags").map(|t| read_str_map(&t)).unwrap_or_default();
             let run_config = match m.get("run_config") {
                 Some(rv) if rv.is_map() => rv.to_json(),
@@ -906,7 +1016,10 @@ impl<'a> Loader<'_, 'a> {
                 if SENSOR_KINDS.contains(&k.as_str()) {
                     Some(k)
                 } else {
-                    kv.error(format!("unknown sensor kind `{k}` (expected one of: {})", SENSOR_KINDS.join(", ")));
+                    kv.error(format!(
+                        "unknown sensor kind `{k}` (expected one of: {})",
+                        SENSOR_KINDS.join(", ")
+                    ));
                     None
                 }
             });
@@ -915,7 +1028,10 @@ impl<'a> Loader<'_, 'a> {
                 .and_then(|iv| positive_int(&iv, 1))
                 .and_then(|n| u64::try_from(n).ok())
                 .unwrap_or(DEFAULT_SENSOR_INTERVAL_SECONDS);
-            let default_status = m.get("default_status").and_then(|s| read_status(&s)).unwrap_or_default();
+            let default_status = m
+                .get("default_status")
+                .and_then(|s| read_status(&s))
+                .unwrap_or_default();
             let description = m.str("description");
             let mut config = serde_json::Map::new();
             for key in m.keys() {
@@ -926,7 +1042,10 @@ impl<'a> Loader<'_, 'a> {
                 if closest(&key, SENSOR_COMMON_KEYS.iter().copied()).is_some() {
                     continue;
                 }
-                let value = m.get(&key).map(|kv| kv.to_json()).unwrap_or(serde_json::Value::Null);
+                let value = m
+                    .get(&key)
+                    .map(|kv| kv.to_json())
+                    .unwrap_or(serde_json::Value::Null);
                 config.insert(key, value);
             }
             m.finish();
@@ -951,8 +1070,13 @@ impl<'a> Loader<'_, 'a> {
 }
 
 fn read_retry(m: &Map<'_>) -> RetryPolicy {
-    let max_retries = m.get("max_retries").and_then(|v| positive_int(&v, 0)).and_then(|n| u32::try_from(n).ok());
-    let delay = m.get("delay_seconds").and_then(|v| non_negative_duration(&v, true));
+    let max_retries = m
+        .get("max_retries")
+        .and_then(|v| positive_int(&v, 0))
+        .and_then(|n| u32::try_from(n).ok());
+    let delay = m
+        .get("delay_seconds")
+        .and_then(|v| non_negative_duration(&v, true));
     let backoff = m.get("backoff").and_then(|v| {
         let s = v.as_str()?;
         match s.to_ascii_lowercase().as_str() {
@@ -975,7 +1099,10 @@ fn read_retry(m: &Map<'_>) -> RetryPolicy {
 fn read_catchup(v: &Value<'_>) -> Option<CatchupPolicy> {
     if v.is_map() {
         let m = v.as_map()?;
-        let n = m.require("all").and_then(|a| positive_int(&a, 1)).and_then(|n| u32::try_from(n).ok());
+        let n = m
+            .require("all")
+            .and_then(|a| positive_int(&a, 1))
+            .and_then(|n| u32::try_from(n).ok());
         m.finish();
         return n.map(CatchupPolicy::All);
     }
@@ -1016,7 +1143,12 @@ fn resolve_selection(
                 list_or_none(&known)
             ));
         }
-        return Ok(entries.iter().enumerate().filter(|(_, e)| e.group == group).map(|(i, _)| i).collect());
+        return Ok(entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.group == group)
+            .map(|(i, _)| i)
+            .collect());
     }
     let (upstream, key_text) = match item.strip_prefix('+') {
         Some(rest) => (true, rest.trim()),
@@ -1044,7 +1176,12 @@ fn resolve_selection(
             }
         }
     }
-    Ok(seen.iter().enumerate().filter(|(_, s)| **s).map(|(i, _)| i).collect())
+    Ok(seen
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s)
+        .map(|(i, _)| i)
+        .collect())
 }
 
 #[cfg(test)]
@@ -1054,11 +1191,23 @@ mod tests {
     #[test]
     fn cron_validation() {
         assert_eq!(validate_cron("0 * * * *").as_deref(), Ok("0 * * * *"));
-        assert_eq!(validate_cron("  */5   1-3 * * MON-FRI ").as_deref(), Ok("*/5 1-3 * * MON-FRI"));
+        assert_eq!(
+            validate_cron("  */5   1-3 * * MON-FRI ").as_deref(),
+            Ok("*/5 1-3 * * MON-FRI")
+        );
         assert_eq!(validate_cron("@daily").as_deref(), Ok("0 0 * * *"));
         assert_eq!(validate_cron("0 0 29 2 *").as_deref(), Ok("0 0 29 2 *"));
-        for bad in ["61 * * * *", "0 24 * * *", "0 0 30 2 *", "0 0 31 4 *", "* * * *", "0 * * * * *", "@often", "x * * * *", ""]
-        {
+        for bad in [
+            "61 * * * *",
+            "0 24 * * *",
+            "0 0 30 2 *",
+            "0 0 31 4 *",
+            "* * * *",
+            "0 * * * * *",
+            "@often",
+            "x * * * *",
+            "",
+        ] {
             assert!(validate_cron(bad).is_err(), "{bad} should be rejected");
         }
     }
@@ -1069,7 +1218,16 @@ mod tests {
         assert!(!is_valid_name("demo-job"));
         assert!(parse_asset_key("a//b").is_err());
         assert!(parse_asset_key("a b").is_err());
-        assert_eq!(parse_asset_key("a/b"), Ok(AssetKey(vec!["a".into(), "b".into()])));
-        assert_eq!(closest("minimum_interval_second", SENSOR_COMMON_KEYS.iter().copied()), Some("minimum_interval_seconds"));
+        assert_eq!(
+            parse_asset_key("a/b"),
+            Ok(AssetKey(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(
+            closest(
+                "minimum_interval_second",
+                SENSOR_COMMON_KEYS.iter().copied()
+            ),
+            Some("minimum_interval_seconds")
+        );
     }
 }

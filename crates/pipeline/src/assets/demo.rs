@@ -22,12 +22,17 @@ fn compute_summary(ctx: &mut StepContext) -> anyhow::Result<MaterializeResult> {
     let (orders, days, revenue) = {
         let db = ctx.sql_resource(DEMO_DB)?;
         (
-            db.query_i64("SELECT count(*) FROM raw_orders")?.unwrap_or(0),
-            db.query_i64("SELECT count(*) FROM daily_totals")?.unwrap_or(0),
-            db.query_i64("SELECT coalesce(sum(total_cents), 0) FROM daily_totals")?.unwrap_or(0),
+            db.query_i64("SELECT count(*) FROM raw_orders")?
+                .unwrap_or(0),
+            db.query_i64("SELECT count(*) FROM daily_totals")?
+                .unwrap_or(0),
+            db.query_i64("SELECT coalesce(sum(total_cents), 0) FROM daily_totals")?
+                .unwrap_or(0),
         )
     };
-    ctx.info(&format!("{orders} orders over {days} days, {revenue} cents in total"));
+    ctx.info(&format!(
+        "{orders} orders over {days} days, {revenue} cents in total"
+    ));
     Ok(MaterializeResult::new()
         .with("raw_orders_rows", MetadataValue::Int(orders))
         .with("daily_totals_rows", MetadataValue::Int(days))

@@ -13,7 +13,9 @@
 pub mod postgres;
 pub mod sqlite;
 
-pub use self::postgres::{PostgresResource, PostgresResourceError, PostgresResourceType, PostgresSettings};
+pub use self::postgres::{
+    PostgresResource, PostgresResourceError, PostgresResourceType, PostgresSettings,
+};
 pub use self::sqlite::{SqliteResource, SqliteResourceError, SqliteResourceType};
 
 /// An error and all its causes on one line (`a: b: c`): drivers often keep the useful part

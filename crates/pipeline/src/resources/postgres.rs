@@ -48,11 +48,25 @@ pub enum PostgresResourceError {
     #[error("postgres resource `{resource}`: invalid config: {message}")]
     Config { resource: String, message: String },
     #[error("postgres resource `{resource}` ({addr}): cannot connect: {cause}")]
-    Connect { resource: String, addr: String, cause: String },
+    Connect {
+        resource: String,
+        addr: String,
+        cause: String,
+    },
     #[error("postgres resource `{resource}` ({addr}): statement {index} (`{statement}`) failed: {cause}")]
-    Statement { resource: String, addr: String, index: usize, statement: String, cause: String },
+    Statement {
+        resource: String,
+        addr: String,
+        index: usize,
+        statement: String,
+        cause: String,
+    },
     #[error("postgres resource `{resource}` ({addr}): {cause}")]
-    Query { resource: String, addr: String, cause: String },
+    Query {
+        resource: String,
+        addr: String,
+        cause: String,
+    },
 }
 
 /// The resolved settings of a Postgres resource. `Debug` hides the password.
@@ -108,20 +122,36 @@ impl PostgresSettings {
     }
 
     /// Reads the JSON config produced by [`PostgresResourceType::read_config`].
-    pub fn from_config(resource: &str, config: &serde_json::Value) -> Result<Self, PostgresResourceError> {
-        let err = |message: String| PostgresResourceError::Config { resource: resource.into(), message };
+    pub fn from_config(
+        resource: &str,
+        config: &serde_json::Value,
+    ) -> Result<Self, PostgresResourceError> {
+        let err = |message: String| PostgresResourceError::Config {
+            resource: resource.into(),
+            message,
+        };
         let text = |key: &str| -> Result<String, PostgresResourceError> {
-            config.get(key).and_then(|v| v.as_str()).map(str::to_string).ok_or_else(|| err(format!("`{key}` is missing")))
+            config
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| err(format!("`{key}` is missing")))
         };
         let mut s = PostgresSettings::new(&text("host")?, &text("user")?, &text("database")?);
-        s.password = config.get("password").and_then(|v| v.as_str()).map(str::to_string);
+        s.password = config
+            .get("password")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
         if let Some(p) = config.get("port").and_then(|v| v.as_u64()) {
             s.port = u16::try_from(p).map_err(|_| err(format!("port {p} is out of range")))?;
         }
         if let Some(n) = config.get("pool_size").and_then(|v| v.as_u64()) {
             s.pool_size = u32::try_from(n).unwrap_or(u32::MAX).max(1);
         }
-        if let Some(t) = config.get("connect_timeout_seconds").and_then(|v| v.as_u64()) {
+        if let Some(t) = config
+            .get("connect_timeout_seconds")
+            .and_then(|v| v.as_u64())
+        {
             s.connect_timeout = Duration::from_secs(t.max(1));
         }
         if let Some(a) = config.get("application_name").and_then(|v| v.as_str()) {
@@ -180,13 +210,17 @@ impl ResourceType for PostgresResourceType {
                     false
                 }
                 Some(m) => {
-                    v.error(format!("unknown sslmode `{m}` (expected disable, prefer or require)"));
+                    v.error(format!(
+                        "unknown sslmode `{m}` (expected disable, prefer or require)"
+                    ));
                     false
                 }
                 None => false,
             },
         };
-        let application_name = config.str("application_name").unwrap_or_else(|| DEFAULT_APPLICATION_NAME.into());
+        let application_name = config
+            .str("application_name")
+            .unwrap_or_else(|| DEFAULT_APPLICATION_NAME.into());
         if let Some(h) = &host {
             if h.trim().is_empty() {
                 config.error("`host` cannot be empty");
@@ -242,7 +276,9 @@ impl r2d2::ManageConnection for Manager {
         self.0.connect().map_err(|e| ConnectError(error_chain(&e)))
     }
     fn is_valid(&self, conn: &mut postgres::Client) -> Result<(), ConnectError> {
-        self.0.is_valid(conn).map_err(|e| ConnectError(error_chain(&e)))
+        self.0
+            .is_valid(conn)
+            .map_err(|e| ConnectError(error_chain(&e)))
     }
     fn has_broken(&self, conn: &mut postgres::Client) -> bool {
         self.0.has_broken(conn)
@@ -258,7 +294,10 @@ pub struct PostgresResource {
 
 impl std::fmt::Debug for PostgresResource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresResource").field("name", &self.name).field("addr", &self.addr).finish()
+        f.debug_struct("PostgresResource")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -283,7 +322,11 @@ impl PostgresResource {
             .connection_timeout(settings.connect_timeout)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(Manager(PostgresConnectionManager::new(config, NoTls)));
-        PostgresResource { name: name.into(), addr: settings.addr(), pool }
+        PostgresResource {
+            name: name.into(),
+            addr: settings.addr(),
+            pool,
+        }
     }
 
     /// The resource name.
@@ -306,7 +349,11 @@ impl PostgresResource {
     }
 
     fn query_error(&self, e: &postgres::Error) -> PostgresResourceError {
-        PostgresResourceError::Query { resource: self.name.clone(), addr: self.addr.clone(), cause: error_chain(e) }
+        PostgresResourceError::Query {
+            resource: self.name.clone(),
+            addr: self.addr.clone(),
+            cause: error_chain(e),
+        }
     }
 
     /// Runs the statements in one transaction; returns the rows changed (statements that return
@@ -316,17 +363,21 @@ impl PostgresResource {
         let mut tx = conn.transaction().map_err(|e| self.query_error(&e))?;
         let mut rows = 0u64;
         for (i, s) in statements.iter().enumerate() {
-            let messages = tx.simple_query(s).map_err(|e| PostgresResourceError::Statement {
-                resource: self.name.clone(),
-                addr: self.addr.clone(),
-                index: i + 1,
-                statement: preview(s),
-                cause: error_chain(&e),
-            })?;
+            let messages = tx
+                .simple_query(s)
+                .map_err(|e| PostgresResourceError::Statement {
+                    resource: self.name.clone(),
+                    addr: self.addr.clone(),
+                    index: i + 1,
+                    statement: preview(s),
+                    cause: error_chain(&e),
+                })?;
             let mut returned_rows = false;
             for m in messages {
                 match m {
-                    SimpleQueryMessage::RowDescription(_) | SimpleQueryMessage::Row(_) => returned_rows = true,
+                    SimpleQueryMessage::RowDescription(_) | SimpleQueryMessage::Row(_) => {
+                        returned_rows = true
+                    }
                     SimpleQueryMessage::CommandComplete(n) => {
                         if !returned_rows {
                             rows = rows.saturating_add(n);
@@ -356,13 +407,22 @@ impl PostgresResource {
         let Some(text) = text else { return Ok(None) };
         let parsed = text.parse::<i64>().ok().or_else(|| {
             // numeric results such as sum(bigint) come as "123" or "123.000"
-            text.parse::<f64>().ok().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64)
+            text.parse::<f64>()
+                .ok()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
         });
-        parsed.map(Some).ok_or_else(|| PostgresResourceError::Query {
-            resource: self.name.clone(),
-            addr: self.addr.clone(),
-            cause: format!("query `{}` returned `{}`, not an integer", preview(sql), preview(text)),
-        })
+        parsed
+            .map(Some)
+            .ok_or_else(|| PostgresResourceError::Query {
+                resource: self.name.clone(),
+                addr: self.addr.clone(),
+                cause: format!(
+                    "query `{}` returned `{}`, not an integer",
+                    preview(sql),
+                    preview(text)
+                ),
+            })
     }
 }
 
@@ -384,7 +444,9 @@ impl Resource for PostgresResource {
     }
     fn check(&self) -> anyhow::Result<String> {
         let mut conn = self.connection()?;
-        let row = conn.query_one("SHOW server_version", &[]).map_err(|e| self.query_error(&e))?;
+        let row = conn
+            .query_one("SHOW server_version", &[])
+            .map_err(|e| self.query_error(&e))?;
         let version: String = row.try_get(0).map_err(|e| self.query_error(&e))?;
         Ok(format!("postgres {} (server {version})", self.addr))
     }

@@ -37,17 +37,39 @@ pub const POOL_SIZE: u32 = 4;
 #[non_exhaustive]
 pub enum SqliteResourceError {
     #[error("sqlite resource `{resource}`: cannot create directory {}: {source}", dir.display())]
-    CreateDir { resource: String, dir: PathBuf, source: std::io::Error },
+    CreateDir {
+        resource: String,
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("sqlite resource `{resource}`: path {} is not valid UTF-8", path.display())]
     Path { resource: String, path: PathBuf },
     #[error("sqlite resource `{resource}`: cannot open {}: {source}", path.display())]
-    Open { resource: String, path: PathBuf, source: diesel::ConnectionError },
+    Open {
+        resource: String,
+        path: PathBuf,
+        source: diesel::ConnectionError,
+    },
     #[error("sqlite resource `{resource}` ({}): no connection available: {source}", path.display())]
-    Pool { resource: String, path: PathBuf, source: diesel::r2d2::PoolError },
+    Pool {
+        resource: String,
+        path: PathBuf,
+        source: diesel::r2d2::PoolError,
+    },
     #[error("sqlite resource `{resource}` ({}): statement {index} (`{statement}`) failed: {source}", path.display())]
-    Statement { resource: String, path: PathBuf, index: usize, statement: String, source: diesel::result::Error },
+    Statement {
+        resource: String,
+        path: PathBuf,
+        index: usize,
+        statement: String,
+        source: diesel::result::Error,
+    },
     #[error("sqlite resource `{resource}` ({}): {source}", path.display())]
-    Query { resource: String, path: PathBuf, source: diesel::result::Error },
+    Query {
+        resource: String,
+        path: PathBuf,
+        source: diesel::result::Error,
+    },
     #[error("sqlite resource `{resource}`: invalid config: {message}")]
     Config { resource: String, message: String },
 }
@@ -86,7 +108,8 @@ impl ResourceType for SqliteResourceType {
             return None;
         }
         if raw == ":memory:" || raw.starts_with("file:") {
-            path_value.error("give a file path: in-memory databases and `file:` URIs are not supported");
+            path_value
+                .error("give a file path: in-memory databases and `file:` URIs are not supported");
             return None;
         }
         let given = Path::new(raw);
@@ -99,7 +122,9 @@ impl ResourceType for SqliteResourceType {
                 None => match std::env::current_dir() {
                     Ok(d) => d,
                     Err(e) => {
-                        path_value.error(format!("cannot resolve the relative path: no current directory ({e})"));
+                        path_value.error(format!(
+                            "cannot resolve the relative path: no current directory ({e})"
+                        ));
                         return None;
                     }
                 },
@@ -115,10 +140,25 @@ impl ResourceType for SqliteResourceType {
     }
 
     fn build(&self, def: &ResourceDef) -> anyhow::Result<Arc<dyn Resource>> {
-        let config_error = |message: &str| SqliteResourceError::Config { resource: def.name.clone(), message: message.into() };
-        let path = def.config.get("path").and_then(|p| p.as_str()).ok_or_else(|| config_error("`path` is missing"))?;
-        let busy = def.config.get("busy_timeout_ms").and_then(|b| b.as_u64()).unwrap_or(DEFAULT_BUSY_TIMEOUT_MS);
-        Ok(Arc::new(SqliteResource::open(&def.name, path, Duration::from_millis(busy))?))
+        let config_error = |message: &str| SqliteResourceError::Config {
+            resource: def.name.clone(),
+            message: message.into(),
+        };
+        let path = def
+            .config
+            .get("path")
+            .and_then(|p| p.as_str())
+            .ok_or_else(|| config_error("`path` is missing"))?;
+        let busy = def
+            .config
+            .get("busy_timeout_ms")
+            .and_then(|b| b.as_u64())
+            .unwrap_or(DEFAULT_BUSY_TIMEOUT_MS);
+        Ok(Arc::new(SqliteResource::open(
+            &def.name,
+            path,
+            Duration::from_millis(busy),
+        )?))
     }
 }
 
@@ -131,7 +171,9 @@ struct SessionSetup {
 impl SessionSetup {
     fn apply(&self, conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
         let ms = self.busy_timeout.as_millis();
-        conn.batch_execute(&format!("PRAGMA busy_timeout = {ms}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;"))
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {ms}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;"
+        ))
     }
 }
 
@@ -150,7 +192,10 @@ pub struct SqliteResource {
 
 impl std::fmt::Debug for SqliteResource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteResource").field("name", &self.name).field("path", &self.path).finish()
+        f.debug_struct("SqliteResource")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -173,13 +218,20 @@ impl From<diesel::result::Error> for TxError {
 }
 
 fn total_changes(conn: &mut SqliteConnection) -> diesel::QueryResult<i64> {
-    Ok(diesel::sql_query("SELECT total_changes() AS value").get_result::<IntValue>(conn)?.value.unwrap_or(0))
+    Ok(diesel::sql_query("SELECT total_changes() AS value")
+        .get_result::<IntValue>(conn)?
+        .value
+        .unwrap_or(0))
 }
 
 impl SqliteResource {
     /// Opens (creating if needed) the database file and its directory. `name` is the resource
     /// name used in errors.
-    pub fn open(name: &str, path: impl Into<PathBuf>, busy_timeout: Duration) -> Result<Self, SqliteResourceError> {
+    pub fn open(
+        name: &str,
+        path: impl Into<PathBuf>,
+        busy_timeout: Duration,
+    ) -> Result<Self, SqliteResourceError> {
         let path = path.into();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| SqliteResourceError::CreateDir {
@@ -190,21 +242,27 @@ impl SqliteResource {
         }
         let url = path
             .to_str()
-            .ok_or_else(|| SqliteResourceError::Path { resource: name.into(), path: path.clone() })?
+            .ok_or_else(|| SqliteResourceError::Path {
+                resource: name.into(),
+                path: path.clone(),
+            })?
             .to_string();
         let setup = SessionSetup { busy_timeout };
         // One direct connection first: it fails fast with the real cause (the pool would retry
         // until its timeout) and switches the file to WAL once.
-        let mut first = SqliteConnection::establish(&url).map_err(|source| SqliteResourceError::Open {
-            resource: name.into(),
-            path: path.clone(),
-            source,
-        })?;
-        setup.apply(&mut first).map_err(|source| SqliteResourceError::Query {
-            resource: name.into(),
-            path: path.clone(),
-            source,
-        })?;
+        let mut first =
+            SqliteConnection::establish(&url).map_err(|source| SqliteResourceError::Open {
+                resource: name.into(),
+                path: path.clone(),
+                source,
+            })?;
+        setup
+            .apply(&mut first)
+            .map_err(|source| SqliteResourceError::Query {
+                resource: name.into(),
+                path: path.clone(),
+                source,
+            })?;
         drop(first);
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
@@ -213,7 +271,11 @@ impl SqliteResource {
             .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
             .connection_customizer(Box::new(setup))
             .build_unchecked(ConnectionManager::new(url));
-        Ok(SqliteResource { name: name.into(), path, pool })
+        Ok(SqliteResource {
+            name: name.into(),
+            path,
+            pool,
+        })
     }
 
     /// The resource name.
@@ -231,29 +293,40 @@ impl SqliteResource {
         &self,
         f: impl FnOnce(&mut SqliteConnection) -> diesel::QueryResult<T>,
     ) -> Result<T, SqliteResourceError> {
-        let mut conn = self.pool.get().map_err(|source| SqliteResourceError::Pool {
-            resource: self.name.clone(),
-            path: self.path.clone(),
-            source,
-        })?;
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|source| SqliteResourceError::Pool {
+                resource: self.name.clone(),
+                path: self.path.clone(),
+                source,
+            })?;
         f(&mut conn).map_err(|source| self.query_error(source))
     }
 
     fn query_error(&self, source: diesel::result::Error) -> SqliteResourceError {
-        SqliteResourceError::Query { resource: self.name.clone(), path: self.path.clone(), source }
+        SqliteResourceError::Query {
+            resource: self.name.clone(),
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Runs the statements in one `BEGIN IMMEDIATE` transaction; returns the rows changed.
     pub fn execute(&self, statements: &[String]) -> Result<u64, SqliteResourceError> {
-        let mut conn = self.pool.get().map_err(|source| SqliteResourceError::Pool {
-            resource: self.name.clone(),
-            path: self.path.clone(),
-            source,
-        })?;
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|source| SqliteResourceError::Pool {
+                resource: self.name.clone(),
+                path: self.path.clone(),
+                source,
+            })?;
         let result = conn.immediate_transaction(|conn| -> Result<i64, TxError> {
             let before = total_changes(conn)?;
             for (i, s) in statements.iter().enumerate() {
-                conn.batch_execute(s).map_err(|e| TxError::Statement(i, e))?;
+                conn.batch_execute(s)
+                    .map_err(|e| TxError::Statement(i, e))?;
             }
             Ok(total_changes(conn)? - before)
         });
@@ -275,7 +348,11 @@ impl SqliteResource {
         let inner = sql.trim().trim_end_matches(';').trim();
         // A scalar subquery gives the value a known column name.
         let wrapped = format!("SELECT ({inner}) AS value");
-        self.with_connection(|conn| Ok(diesel::sql_query(wrapped).get_result::<IntValue>(conn)?.value))
+        self.with_connection(|conn| {
+            Ok(diesel::sql_query(wrapped)
+                .get_result::<IntValue>(conn)?
+                .value)
+        })
     }
 }
 
@@ -301,7 +378,13 @@ impl Resource for SqliteResource {
             #[diesel(sql_type = diesel::sql_types::Text)]
             version: String,
         }
-        let v = self.with_connection(|c| diesel::sql_query("SELECT sqlite_version() AS version").get_result::<Version>(c))?;
-        Ok(format!("sqlite {} (SQLite {})", self.path.display(), v.version))
+        let v = self.with_connection(|c| {
+            diesel::sql_query("SELECT sqlite_version() AS version").get_result::<Version>(c)
+        })?;
+        Ok(format!(
+            "sqlite {} (SQLite {})",
+            self.path.display(),
+            v.version
+        ))
     }
 }

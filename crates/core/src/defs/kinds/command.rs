@@ -57,7 +57,14 @@ pub struct CommandAsset {
 impl CommandAsset {
     /// A command with the defaults: inherited environment, current directory, success on 0.
     pub fn new(args: Vec<String>) -> Self {
-        CommandAsset { args, hidden_args: BTreeSet::new(), env: Vec::new(), cwd: None, inherit_env: true, success_codes: vec![0] }
+        CommandAsset {
+            args,
+            hidden_args: BTreeSet::new(),
+            env: Vec::new(),
+            cwd: None,
+            inherit_env: true,
+            success_codes: vec![0],
+        }
     }
 
     fn program(&self) -> &str {
@@ -69,7 +76,13 @@ impl CommandAsset {
         self.args
             .iter()
             .enumerate()
-            .map(|(i, a)| if self.hidden_args.contains(&i) { "***".to_string() } else { shell_quote(a) })
+            .map(|(i, a)| {
+                if self.hidden_args.contains(&i) {
+                    "***".to_string()
+                } else {
+                    shell_quote(a)
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -89,7 +102,10 @@ impl CommandAsset {
 
 fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | ',' | '+' | '@' | '%'));
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | ',' | '+' | '@' | '%')
+        });
     if plain {
         s.to_string()
     } else {
@@ -118,7 +134,9 @@ impl AssetKind for CommandKind {
                     }
                 }
                 if items.is_empty() {
-                    av.error("`args` needs at least the program to run, e.g. [sh, -c, 'echo hello']");
+                    av.error(
+                        "`args` needs at least the program to run, e.g. [sh, -c, 'echo hello']",
+                    );
                     ok = false;
                 } else if cmd.args.first().is_some_and(|p| p.trim().is_empty()) {
                     av.error("the program (first item of `args`) is empty");
@@ -150,7 +168,9 @@ impl AssetKind for CommandKind {
         }
         if let Some(cv) = entry.get("cwd") {
             match cv.as_str() {
-                Some(c) if !c.trim().is_empty() => cmd.cwd = Some(super::relative_to_file(entry.file(), c.trim())),
+                Some(c) if !c.trim().is_empty() => {
+                    cmd.cwd = Some(super::relative_to_file(entry.file(), c.trim()))
+                }
                 Some(_) => {
                     cv.error("`cwd` cannot be empty");
                     ok = false;
@@ -165,7 +185,11 @@ impl AssetKind for CommandKind {
             }
         }
         if let Some(sv) = entry.get("success_codes") {
-            let items = if sv.is_seq() { sv.as_seq() } else { vec![sv.clone()] };
+            let items = if sv.is_seq() {
+                sv.as_seq()
+            } else {
+                vec![sv.clone()]
+            };
             let given = items.len();
             let mut codes = Vec::new();
             for item in items {
@@ -228,19 +252,36 @@ impl AssetCompute for CommandAsset {
         }
         if let Some(cwd) = &self.cwd {
             if !cwd.is_dir() {
-                bail!("working directory `{}` of command `{program}` does not exist", cwd.display());
+                bail!(
+                    "working directory `{}` of command `{program}` does not exist",
+                    cwd.display()
+                );
             }
             command.current_dir(cwd);
         }
-        let stdout = ctx.stdout.try_clone().context("cannot share the stdout compute log with the command")?;
-        let stderr = ctx.stderr.try_clone().context("cannot share the stderr compute log with the command")?;
-        command.stdin(Stdio::null()).stdout(Stdio::from(stdout)).stderr(Stdio::from(stderr)).process_group(0);
+        let stdout = ctx
+            .stdout
+            .try_clone()
+            .context("cannot share the stdout compute log with the command")?;
+        let stderr = ctx
+            .stderr
+            .try_clone()
+            .context("cannot share the stderr compute log with the command")?;
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr))
+            .process_group(0);
 
         let line = self.display_line();
         ctx.info(&format!("running command: {line}"));
-        let stderr_start = std::fs::metadata(&ctx.stderr_path).map(|m| m.len()).unwrap_or(0);
+        let stderr_start = std::fs::metadata(&ctx.stderr_path)
+            .map(|m| m.len())
+            .unwrap_or(0);
         let started = Instant::now();
-        let mut child = command.spawn().map_err(|e| spawn_error(&e, &program, &self.lookup_path()))?;
+        let mut child = command
+            .spawn()
+            .map_err(|e| spawn_error(&e, &program, &self.lookup_path()))?;
 
         let outcome = loop {
             match child.try_wait() {
@@ -263,7 +304,10 @@ impl AssetCompute for CommandAsset {
         };
         let elapsed = started.elapsed();
         match outcome {
-            Outcome::Cancelled => Err(anyhow!("command `{program}` cancelled after {}; its process group was killed", secs(elapsed))),
+            Outcome::Cancelled => Err(anyhow!(
+                "command `{program}` cancelled after {}; its process group was killed",
+                secs(elapsed)
+            )),
             Outcome::TimedOut => Err(anyhow!(
                 "command `{program}` timed out after {}; its process group was killed",
                 secs(budget.unwrap_or(elapsed))
@@ -287,10 +331,16 @@ impl AssetCompute for CommandAsset {
                         stderr_start,
                     ));
                 }
-                ctx.info(&format!("command `{program}` exited with status {code} after {}", secs(elapsed)));
+                ctx.info(&format!(
+                    "command `{program}` exited with status {code} after {}",
+                    secs(elapsed)
+                ));
                 Ok(MaterializeResult::new()
                     .with("exit_code", MetadataValue::Int(i64::from(code)))
-                    .with("duration_ms", MetadataValue::Int(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)))
+                    .with(
+                        "duration_ms",
+                        MetadataValue::Int(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)),
+                    )
                     .with("command", MetadataValue::Text(line)))
             }
         }
@@ -299,9 +349,13 @@ impl AssetCompute for CommandAsset {
 
 fn spawn_error(e: &std::io::Error, program: &str, path: &str) -> anyhow::Error {
     match e.kind() {
-        std::io::ErrorKind::NotFound if program.contains('/') => anyhow!("command `{program}` not found: no such file"),
+        std::io::ErrorKind::NotFound if program.contains('/') => {
+            anyhow!("command `{program}` not found: no such file")
+        }
         std::io::ErrorKind::NotFound => anyhow!("command `{program}` not found in PATH ({path})"),
-        std::io::ErrorKind::PermissionDenied => anyhow!("command `{program}` cannot be executed: permission denied"),
+        std::io::ErrorKind::PermissionDenied => {
+            anyhow!("command `{program}` cannot be executed: permission denied")
+        }
         _ => anyhow!("cannot start command `{program}`: {e}"),
     }
 }
@@ -311,7 +365,10 @@ fn spawn_error(e: &std::io::Error, program: &str, path: &str) -> anyhow::Error {
 fn stop_group(child: &mut Child) {
     use nix::sys::signal::{killpg, Signal};
     use nix::unistd::Pid;
-    let group = i32::try_from(child.id()).ok().filter(|p| *p > 0).map(Pid::from_raw);
+    let group = i32::try_from(child.id())
+        .ok()
+        .filter(|p| *p > 0)
+        .map(Pid::from_raw);
     if let Some(g) = group {
         let _ = killpg(g, Signal::SIGTERM);
     }
@@ -368,7 +425,9 @@ fn stderr_tail(path: &Path, start: u64, lines: usize) -> String {
         f.read_to_end(&mut buf)?;
         Ok(buf)
     };
-    let Ok(bytes) = read() else { return String::new() };
+    let Ok(bytes) = read() else {
+        return String::new();
+    };
     let text = String::from_utf8_lossy(&bytes);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -380,7 +439,12 @@ mod tests {
 
     #[test]
     fn display_line_quotes_and_hides() {
-        let mut c = CommandAsset::new(vec!["sh".into(), "-c".into(), "echo 'hi'".into(), "secret".into()]);
+        let mut c = CommandAsset::new(vec![
+            "sh".into(),
+            "-c".into(),
+            "echo 'hi'".into(),
+            "secret".into(),
+        ]);
         c.hidden_args.insert(3);
         assert_eq!(c.display_line(), r#"sh -c 'echo '\''hi'\''' ***"#);
     }

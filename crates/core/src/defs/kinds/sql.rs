@@ -52,7 +52,11 @@ impl AssetKind for SqlKind {
                 None
             }
             (Some(sv), None) => {
-                let items = if sv.is_seq() { sv.as_seq() } else { vec![sv.clone()] };
+                let items = if sv.is_seq() {
+                    sv.as_seq()
+                } else {
+                    vec![sv.clone()]
+                };
                 let mut out = Vec::new();
                 let mut ok = true;
                 for item in items {
@@ -88,7 +92,14 @@ impl AssetKind for SqlKind {
         };
         let resource = resource?;
         let statements = statements?;
-        Some((Arc::new(SqlAsset { resource: resource.clone(), statements, row_count_query }), vec![resource]))
+        Some((
+            Arc::new(SqlAsset {
+                resource: resource.clone(),
+                statements,
+                row_count_query,
+            }),
+            vec![resource],
+        ))
     }
 
     fn default_kinds(&self) -> Vec<String> {
@@ -115,18 +126,27 @@ impl AssetCompute for SqlAsset {
             let sql = ctx.sql_resource(&self.resource)?;
             let rows = sql.execute_statements(&self.statements)?;
             let row_count = match &self.row_count_query {
-                Some(q) => sql
-                    .query_i64(q)
-                    .with_context(|| format!("row_count_query `{}` failed", super::preview(q, 80)))?,
+                Some(q) => sql.query_i64(q).with_context(|| {
+                    format!("row_count_query `{}` failed", super::preview(q, 80))
+                })?,
                 None => None,
             };
             (rows, row_count)
         };
         let elapsed = started.elapsed();
         let mut result = MaterializeResult::new()
-            .with("rows_affected", MetadataValue::Int(i64::try_from(rows).unwrap_or(i64::MAX)))
-            .with("statements", MetadataValue::Int(i64::try_from(self.statements.len()).unwrap_or(i64::MAX)))
-            .with("duration_ms", MetadataValue::Int(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)));
+            .with(
+                "rows_affected",
+                MetadataValue::Int(i64::try_from(rows).unwrap_or(i64::MAX)),
+            )
+            .with(
+                "statements",
+                MetadataValue::Int(i64::try_from(self.statements.len()).unwrap_or(i64::MAX)),
+            )
+            .with(
+                "duration_ms",
+                MetadataValue::Int(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)),
+            );
         if let Some(n) = row_count {
             result = result.with("row_count", MetadataValue::Int(n));
         }
