@@ -40,8 +40,9 @@ pub const STDERR_TAIL_LINES: usize = 20;
 /// `kind: command`.
 pub struct CommandKind;
 
-/// A command to run as an asset body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A command to run as an asset body. `Debug` shows neither `env` values nor arguments taken
+/// from environment variables (they may be secrets).
+#[derive(Clone, PartialEq, Eq)]
 pub struct CommandAsset {
     /// The program followed by its arguments (never empty).
     pub args: Vec<String>,
@@ -97,6 +98,25 @@ impl CommandAsset {
         } else {
             "unset: inherit_env is false".into()
         }
+    }
+}
+
+impl std::fmt::Debug for CommandAsset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandAsset")
+            .field("command", &self.display_line())
+            .field(
+                "env",
+                &self
+                    .env
+                    .iter()
+                    .map(|(k, _)| format!("{k}=***"))
+                    .collect::<Vec<_>>(),
+            )
+            .field("cwd", &self.cwd)
+            .field("inherit_env", &self.inherit_env)
+            .field("success_codes", &self.success_codes)
+            .finish()
     }
 }
 
@@ -447,6 +467,14 @@ mod tests {
         ]);
         c.hidden_args.insert(3);
         assert_eq!(c.display_line(), r#"sh -c 'echo '\''hi'\''' ***"#);
+        c.env.push(("TOKEN".into(), "t0ps3cret".into()));
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("t0ps3cret")
+                && !debug.contains("secret\"")
+                && debug.contains("TOKEN=***"),
+            "{debug}"
+        );
     }
 
     #[test]
