@@ -16,12 +16,8 @@ use std::sync::Arc;
 pub enum InstanceError {
     #[error("{0}")]
     Config(#[from] ConfigErrors),
-    #[error("cannot prepare DAGSTER_HOME {path}: {source}")]
-    Layout {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{0}")]
+    Home(#[from] crate::config::home::HomeError),
     #[error("storage {0}")]
     Storage(#[from] StorageError),
 }
@@ -53,7 +49,7 @@ impl Instance {
 
     pub fn open_with(home: DagsterHome, env: &EnvLookup, check: SchemaCheck) -> Result<Instance, InstanceError> {
         let (config, warnings) = InstanceConfig::load(&home, env)?;
-        home.ensure_layout().map_err(|source| InstanceError::Layout { path: home.root().display().to_string(), source })?;
+        home.ensure_layout()?;
         let backend = storage_backend(&config);
         let opts = OpenOptions::default();
         let storage = match check {

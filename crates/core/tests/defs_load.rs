@@ -198,12 +198,13 @@ pipeline_configs:
 }
 
 #[test]
-fn code_assets_join_and_their_problems_are_reported() {
+fn code_assets_join_through_an_asset_entry_and_their_problems_are_reported() {
     let text = r#"
 resources:
   db: {type: filedb, config: {path: x.db}}
 pipeline_configs:
   totals: {kind: command, key: demo/totals, group: demo, args: [true]}
+  summary: {asset: code/summary, group: demo, description: configured here}
 jobs:
   demo_job: {selection: ["group:demo"]}
 "#;
@@ -215,33 +216,33 @@ jobs:
         ["demo/totals", "code/summary"]
     );
     let summary = &defs.assets[&AssetKey::from_user_string("code/summary")];
-    assert!(summary.source.is_none());
     assert_eq!(keys(&summary.deps), ["demo/totals"]);
+    assert_eq!(summary.description.as_deref(), Some("configured here"));
 
-    // Unknown dependency and missing resource of a code asset; duplicate with a YAML entry.
+    // A code asset that no entry names is not part of the definitions.
+    let text = "pipeline_configs:\n  t: {kind: command, key: demo/totals, args: [true]}\n";
+    let (_f, r) = load(&registry_with_code_asset(&["demo/totals"]), text);
+    let (defs, _) = ok_of(r);
+    assert!(!defs.assets.contains_key(&AssetKey::from_user_string("code/summary")));
+
+    // Unknown code asset; unknown dependency and missing resource of a code asset; kind + asset.
     let text = r#"
 pipeline_configs:
-  other: {kind: command, key: code/summary, args: [true]}
+  nope: {asset: code/nope}
+  summary: {asset: code/summary}
+  both: {asset: code/summary, kind: command, args: [true]}
 "#;
     let (_f, r) = load(&registry_with_code_asset(&["demo/gone"]), text);
     let errs = errors_of(r);
     let msgs: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
-    assert_eq!(errs.len(), 3, "{msgs:#?}");
-    assert!(
-        msgs.iter()
-            .any(|m| m.contains("asset key `code/summary` is also defined in code")),
-        "{msgs:#?}"
-    );
-    assert!(
-        msgs.iter().any(|m| m
-            .contains("code-defined asset `code/summary`: depends on unknown asset `demo/gone`")),
-        "{msgs:#?}"
-    );
-    assert!(
-        msgs.iter()
-            .any(|m| m.contains("code-defined asset `code/summary`: requires resource `db`")),
-        "{msgs:#?}"
-    );
+    for want in [
+        "unknown code-defined asset `code/nope`",
+        "depends on unknown asset `demo/gone`",
+        "either `kind:`",
+        "db",
+    ] {
+        assert!(msgs.iter().any(|m| m.contains(want)), "{want}: {msgs:#?}");
+    }
 }
 
 #[test]

@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 /// The pipeline's registry: built-in asset kinds, its resource types and code assets.
 ///
-/// The code assets always join the definitions, so a pipeline config loaded with it must
-/// define what they need (the `demo` group and `demo_db`, as `pipeline-config/*.yaml` do).
+/// A code asset joins the definitions only when a `pipeline_configs` entry names it
+/// (`asset: demo/summary`), so any pipeline config can be loaded with this registry.
 pub fn registry() -> Registry {
     let mut r = base_registry();
     for asset in assets::all() {
@@ -30,8 +30,7 @@ pub fn registry() -> Registry {
     r
 }
 
-/// The built-in asset kinds and the pipeline's resource types, without code assets (for
-/// pipeline configs that do not include the demo group, and for tests).
+/// The built-in asset kinds and the pipeline's resource types, without code assets.
 pub fn base_registry() -> Registry {
     let mut r = Registry::with_builtins();
     r.add_resource_type(Arc::new(resources::SqliteResourceType));

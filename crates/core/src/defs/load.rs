@@ -444,18 +444,7 @@ impl<'a> Loader<'_, 'a> {
                 .unwrap_or_else(|| "pipeline".into()),
         };
         let (resources, declared_resources) = self.read_resources();
-        let mut entries = self.read_assets();
-        for a in &self.registry.assets {
-            entries.push(AssetEntry {
-                key: a.key.clone(),
-                map: None,
-                key_value: None,
-                deps: a.deps.iter().map(|d| (d.clone(), None)).collect(),
-                group: a.group.clone(),
-                required: a.required_resources.clone(),
-                def: Some(a.clone()),
-            });
-        }
+        let entries = self.read_assets();
         let graph = self.check_assets(&entries, &declared_resources);
         let (jobs, job_names) = self.read_jobs(&entries, &graph);
         let schedules = self.read_schedules(&job_names);
@@ -570,7 +559,37 @@ impl<'a> Loader<'_, 'a> {
         };
         for (name, v) in section.entries() {
             let Some(m) = v.as_map() else { continue };
-            let kind_value = m.require("kind");
+            // Either `kind:` (a YAML asset of a registered kind) or `asset:` (a code-defined
+            // asset from the registry, configured by this entry).
+            let code_value = m.get("asset");
+            let code_asset: Option<AssetDef> = code_value.as_ref().and_then(|cv| {
+                let s = cv.as_str()?;
+                let k = parse_asset_key(&s).map_err(|e| cv.error(e)).ok()?;
+                match self.registry.assets.iter().find(|a| a.key == k) {
+                    Some(a) => Some(a.clone()),
+                    None => {
+                        let known: Vec<String> =
+                            self.registry.assets.iter().map(|a| a.key.to_user_string()).collect();
+                        cv.error(format!(
+                            "unknown code-defined asset `{s}`{} (registered: {})",
+                            did_you_mean(&s, &known),
+                            list_or_none(&known)
+                        ));
+                        None
+                    }
+                }
+            });
+            let kind_value = if code_value.is_some() {
+                if let Some(kv) = m.get("kind") {
+                    kv.error("an entry has either `kind:` (an asset defined here) or `asset:` (a code-defined asset), not both");
+                }
+                None
+            } else {
+                if !m.has("kind") {
+                    m.error("missing required key `kind` (an asset kind such as `sql` or `command`), or `asset` (a code-defined asset)");
+                }
+                m.get("kind")
+            };
             let kind = kind_value.as_ref().and_then(|kv| {
                 let k = kv.as_str()?;
                 match self.registry.asset_kinds.get(&k) {
@@ -592,9 +611,13 @@ impl<'a> Loader<'_, 'a> {
                 let s = kv.as_str()?;
                 parse_asset_key(&s).map_err(|e| kv.error(e)).ok()
             });
-            let key = match from_key {
-                Some(k) => k,
-                None => {
+            if let (Some(kv), Some(_)) = (&key_value, &code_value) {
+                kv.error("a code-defined asset keeps its own key: remove `key:`");
+            }
+            let key = match (from_key, &code_asset) {
+                (_, Some(ca)) => ca.key.clone(),
+                (Some(k), None) => k,
+                (None, None) => {
                     if key_value.is_none() {
                         if let Err(e) = parse_asset_key(&name) {
                             v.error(format!("the entry name is used as asset key: {e}"));
@@ -603,15 +626,16 @@ impl<'a> Loader<'_, 'a> {
                     AssetKey::from_user_string(&name)
                 }
             };
+            let default_group = code_asset.as_ref().map(|a| a.group.clone()).unwrap_or_else(|| DEFAULT_GROUP.to_string());
             let group = match m.get("group") {
                 Some(gv) => match gv.as_str() {
                     Some(g) => {
                         check_name(&gv, "group", &g);
                         g
                     }
-                    None => DEFAULT_GROUP.to_string(),
+                    None => default_group,
                 },
-                None => DEFAULT_GROUP.to_string(),
+                None => default_group,
             };
             let description = m.str("description");
             let mut deps = Vec::new();
@@ -663,7 +687,44 @@ impl<'a> Loader<'_, 'a> {
 
             let mut def = None;
             let mut required = Vec::new();
-            if let Some(kind) = &kind {
+            if let Some(ca) = &code_asset {
+                m.finish();
+                required = ca.required_resources.clone();
+                for d in &ca.deps {
+                    if !deps.iter().any(|(k, _)| k == d) {
+                        deps.insert(0, (d.clone(), None));
+                    }
+                }
+                let mut kinds = ca.kinds.clone();
+                for k in extra_kinds.iter() {
+                    if !kinds.contains(k) {
+                        kinds.push(k.clone());
+                    }
+                }
+                let mut merged_config = ca.config.clone();
+                if let (Some(base), Some(over)) = (merged_config.as_object_mut(), config.as_object()) {
+                    for (k, v) in over {
+                        base.insert(k.clone(), v.clone());
+                    }
+                }
+                let mut md = ca.metadata.clone();
+                md.extend(metadata.iter().cloned());
+                def = Some(AssetDef {
+                    key: key.clone(),
+                    deps: Vec::new(),
+                    group: group.clone(),
+                    description: description.clone().or_else(|| ca.description.clone()),
+                    kinds,
+                    owners: if owners.is_empty() { ca.owners.clone() } else { owners.clone() },
+                    metadata: md,
+                    required_resources: required.clone(),
+                    config: merged_config,
+                    retry: if m.has("retry") { retry } else { ca.retry },
+                    timeout: timeout.or(ca.timeout),
+                    compute: ca.compute.clone(),
+                    source: Some(m.loc()),
+                });
+            } else if let Some(kind) = &kind {
                 let built = kind.build(&m);
                 // Only with a known kind are its keys known, so only then are others errors.
                 m.finish();
