@@ -13,7 +13,7 @@
 //!     config: {path: demo/demo.db}       # required: read by the resource type
 //! pipeline_configs:                      # one asset per entry
 //!   demo_raw_orders:
-//!     kind: sql                          # required: a registered AssetKind
+//!     kind: sql                          # required (or `asset:`): a registered AssetKind
 //!     key: demo/raw_orders               # default: the entry name
 //!     group: demo                        # default: `default`
 //!     description: Raw orders
@@ -26,6 +26,10 @@
 //!     timeout_seconds: 600
 //!     resource: demo_db                  # kind-specific keys sit in the same mapping
 //!     statements: ["CREATE TABLE ..."]
+//!   demo_summary:
+//!     asset: demo/summary                # a code-defined asset (Registry::assets) joins the
+//!                                        # location only through such an entry, which may set
+//!                                        # group, description, owners, metadata, config, retry...
 //! jobs:
 //!   demo_job:
 //!     description: ...
