@@ -11,3 +11,5 @@ pub mod domain;
 pub mod storage;
 pub mod defs;
 pub mod exec;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
