@@ -48,7 +48,9 @@ impl TestDb {
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));
         let path = dir.path().join("storage").join("dagster.db");
-        TestDb { kind: Kind::Sqlite { _dir: dir, path } }
+        TestDb {
+            kind: Kind::Sqlite { _dir: dir, path },
+        }
     }
 
     /// A new, empty schema in the test Postgres database.
@@ -64,7 +66,13 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("cannot create schema {schema}: {e}"));
         let sep = if base_url.contains('?') { '&' } else { '?' };
         let url = format!("{base_url}{sep}options=-c%20search_path%3D{schema}");
-        TestDb { kind: Kind::Postgres { base_url, schema, url } }
+        TestDb {
+            kind: Kind::Postgres {
+                base_url,
+                schema,
+                url,
+            },
+        }
     }
 
     /// The backend to open (for tests that open storage themselves).
@@ -77,13 +85,20 @@ impl TestDb {
 
     /// Opens (and on first use migrates) a storage on this database. Each call opens a new pool.
     pub fn storage(&self) -> DbStorage {
-        DbStorage::open(&self.backend(), &Self::options())
-            .unwrap_or_else(|e| panic!("cannot open test storage {}: {e}", self.backend().describe()))
+        DbStorage::open(&self.backend(), &Self::options()).unwrap_or_else(|e| {
+            panic!(
+                "cannot open test storage {}: {e}",
+                self.backend().describe()
+            )
+        })
     }
 
     /// Small pool options suited to tests.
     pub fn options() -> OpenOptions {
-        OpenOptions { pool_size: 4, connect_timeout: Duration::from_secs(10) }
+        OpenOptions {
+            pool_size: 4,
+            connect_timeout: Duration::from_secs(10),
+        }
     }
 
     /// The Postgres URL (with `search_path` set to this test's schema), if Postgres.
@@ -97,7 +112,10 @@ impl TestDb {
 
 fn pg_connect(url: &str) -> PgConnection {
     PgConnection::establish(url).unwrap_or_else(|e| {
-        let target = StorageBackend::Postgres { url: url.to_string() }.describe();
+        let target = StorageBackend::Postgres {
+            url: url.to_string(),
+        }
+        .describe();
         panic!(
             "Postgres not reachable at {target} ({e}): start it with `pg_ctlcluster 15 main start` \
              or point {PG_URL_ENV} at a server"
@@ -107,11 +125,17 @@ fn pg_connect(url: &str) -> PgConnection {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Kind::Postgres { base_url, schema, .. } = &self.kind {
+        if let Kind::Postgres {
+            base_url, schema, ..
+        } = &self.kind
+        {
             // Never panic in drop (the test may already be unwinding).
             match PgConnection::establish(base_url) {
                 Ok(mut conn) => {
-                    if let Err(e) = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut conn) {
+                    if let Err(e) =
+                        diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                            .execute(&mut conn)
+                    {
                         eprintln!("warning: cannot drop test schema {schema}: {e}");
                     }
                 }

@@ -3,13 +3,18 @@
 //! Postgres: `DAGSTER_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/test`); each
 //! test gets its own schema.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 use dagster_core::domain::{
-    tags, AssetKey, ErrorInfo, EventData, EventType, LogLevel, Materialization, NewEvent, NewRun, Run,
-    RunStatus, RunsFilter,
+    tags, AssetKey, ErrorInfo, EventData, EventType, LogLevel, Materialization, NewEvent, NewRun,
+    Run, RunStatus, RunsFilter,
 };
 use dagster_core::storage::{
-    DaemonHeartbeat, DaemonStore, DbStorage, EventLogStore, InstigatorState, InstigatorStore, KvStore,
-    RunStore, Storage, StorageError,
+    DaemonHeartbeat, DaemonStore, DbStorage, EventLogStore, InstigatorState, InstigatorStore,
+    KvStore, RunStore, Storage, StorageError,
 };
 use dagster_core::test_support::TestDb;
 use std::collections::BTreeMap;
@@ -67,15 +72,28 @@ conformance!(
 );
 
 fn tagmap(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn add(s: &DbStorage, job: &str, tags: &[(&str, &str)]) -> Run {
-    s.add_run(NewRun { job_name: job.into(), tags: tagmap(tags), ..Default::default() }).unwrap()
+    s.add_run(NewRun {
+        job_name: job.into(),
+        tags: tagmap(tags),
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 fn ev(run: &Run, t: EventType) -> NewEvent {
-    NewEvent::new(&run.run_id, &run.job_name, Some(t), format!("{} happened", t.name()))
+    NewEvent::new(
+        &run.run_id,
+        &run.job_name,
+        Some(t),
+        format!("{} happened", t.name()),
+    )
 }
 
 fn ev_at(run: &Run, t: EventType, ts: f64) -> NewEvent {
@@ -102,13 +120,15 @@ fn all_events(s: &DbStorage, run_id: &str) -> Vec<dagster_core::domain::EventRec
 }
 
 fn materialization(run: &Run, key: &AssetKey, partition: Option<&str>) -> NewEvent {
-    ev(run, EventType::AssetMaterialization).step(&key.to_step_key()).data(EventData::Asset(Materialization {
-        asset_key: key.clone(),
-        description: None,
-        metadata: vec![],
-        partition: partition.map(str::to_string),
-        tags: BTreeMap::new(),
-    }))
+    ev(run, EventType::AssetMaterialization)
+        .step(&key.to_step_key())
+        .data(EventData::Asset(Materialization {
+            asset_key: key.clone(),
+            description: None,
+            metadata: vec![],
+            partition: partition.map(str::to_string),
+            tags: BTreeMap::new(),
+        }))
 }
 
 fn ids(runs: &[Run]) -> Vec<&str> {
@@ -134,19 +154,33 @@ mod cases {
             })
             .unwrap();
         assert_eq!(run.status, RunStatus::NotStarted);
-        assert!(uuid::Uuid::parse_str(&run.run_id).is_ok(), "generated id {}", run.run_id);
+        assert!(
+            uuid::Uuid::parse_str(&run.run_id).is_ok(),
+            "generated id {}",
+            run.run_id
+        );
         assert_eq!(run.start_time, None);
         assert_eq!(run.create_time, run.update_time);
         let got = s.get_run(&run.run_id).unwrap().unwrap();
         assert_eq!(got, run);
 
-        let defaults = s.add_run(NewRun { job_name: "j".into(), run_id: Some("my-id".into()), ..Default::default() }).unwrap();
+        let defaults = s
+            .add_run(NewRun {
+                job_name: "j".into(),
+                run_id: Some("my-id".into()),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(defaults.run_id, "my-id");
         assert_eq!(defaults.run_config, serde_json::json!({}));
         assert_eq!(s.get_run("my-id").unwrap().unwrap(), defaults);
 
         let queued = s
-            .add_run(NewRun { job_name: "j".into(), status: Some(RunStatus::Queued), ..Default::default() })
+            .add_run(NewRun {
+                job_name: "j".into(),
+                status: Some(RunStatus::Queued),
+                ..Default::default()
+            })
             .unwrap();
         assert_eq!(status(&s, &queued), RunStatus::Queued);
         assert!(s.get_run("missing").unwrap().is_none());
@@ -154,10 +188,17 @@ mod cases {
 
     pub fn add_run_with_existing_id_is_refused(db: &TestDb) {
         let s = db.storage();
-        let new = NewRun { job_name: "j".into(), run_id: Some("dup".into()), ..Default::default() };
+        let new = NewRun {
+            job_name: "j".into(),
+            run_id: Some("dup".into()),
+            ..Default::default()
+        };
         s.add_run(new.clone()).unwrap();
         let err = s.add_run(new).unwrap_err();
-        assert!(matches!(err, StorageError::RunExists(ref id) if id == "dup"), "{err:?}");
+        assert!(
+            matches!(err, StorageError::RunExists(ref id) if id == "dup"),
+            "{err:?}"
+        );
         assert_eq!(s.count_runs(&RunsFilter::default()).unwrap(), 1);
     }
 
@@ -170,13 +211,22 @@ mod cases {
 
         let p1 = s.list_runs(&RunsFilter::default(), None, Some(2)).unwrap();
         assert_eq!(ids(&p1), &expected[..2]);
-        let p2 = s.list_runs(&RunsFilter::default(), Some(&p1[1].run_id), Some(2)).unwrap();
+        let p2 = s
+            .list_runs(&RunsFilter::default(), Some(&p1[1].run_id), Some(2))
+            .unwrap();
         assert_eq!(ids(&p2), &expected[2..4]);
-        let p3 = s.list_runs(&RunsFilter::default(), Some(&p2[1].run_id), Some(2)).unwrap();
+        let p3 = s
+            .list_runs(&RunsFilter::default(), Some(&p2[1].run_id), Some(2))
+            .unwrap();
         assert_eq!(ids(&p3), &expected[4..]);
-        let p4 = s.list_runs(&RunsFilter::default(), Some(&p3[0].run_id), Some(2)).unwrap();
+        let p4 = s
+            .list_runs(&RunsFilter::default(), Some(&p3[0].run_id), Some(2))
+            .unwrap();
         assert!(p4.is_empty());
-        assert!(s.list_runs(&RunsFilter::default(), Some("no-such-run"), None).unwrap().is_empty());
+        assert!(s
+            .list_runs(&RunsFilter::default(), Some("no-such-run"), None)
+            .unwrap()
+            .is_empty());
     }
 
     pub fn list_and_count_filters(db: &TestDb) {
@@ -195,53 +245,154 @@ mod cases {
             assert_eq!(s.count_runs(&f).unwrap(), want.len() as i64, "{f:?}");
         };
         check(RunsFilter::default(), &[&c, &b, &a]);
-        check(RunsFilter { job_name: Some("etl".into()), ..Default::default() }, &[&b, &a]);
-        check(RunsFilter { statuses: Some(vec![RunStatus::Started]), ..Default::default() }, &[&b]);
         check(
-            RunsFilter { statuses: Some(vec![RunStatus::NotStarted, RunStatus::Started]), ..Default::default() },
+            RunsFilter {
+                job_name: Some("etl".into()),
+                ..Default::default()
+            },
+            &[&b, &a],
+        );
+        check(
+            RunsFilter {
+                statuses: Some(vec![RunStatus::Started]),
+                ..Default::default()
+            },
+            &[&b],
+        );
+        check(
+            RunsFilter {
+                statuses: Some(vec![RunStatus::NotStarted, RunStatus::Started]),
+                ..Default::default()
+            },
             &[&c, &b, &a],
         );
-        check(RunsFilter { statuses: Some(vec![]), ..Default::default() }, &[]);
-        check(RunsFilter { tags: vec![("team".into(), "data".into())], ..Default::default() }, &[&b, &a]);
         check(
-            RunsFilter { tags: vec![("team".into(), "data".into()), ("env".into(), "prod".into())], ..Default::default() },
+            RunsFilter {
+                statuses: Some(vec![]),
+                ..Default::default()
+            },
+            &[],
+        );
+        check(
+            RunsFilter {
+                tags: vec![("team".into(), "data".into())],
+                ..Default::default()
+            },
+            &[&b, &a],
+        );
+        check(
+            RunsFilter {
+                tags: vec![
+                    ("team".into(), "data".into()),
+                    ("env".into(), "prod".into()),
+                ],
+                ..Default::default()
+            },
             &[&a],
         );
-        check(RunsFilter { tags: vec![("team".into(), "nobody".into())], ..Default::default() }, &[]);
-        check(RunsFilter { run_ids: Some(vec![a.run_id.clone(), c.run_id.clone()]), ..Default::default() }, &[&c, &a]);
         check(
-            RunsFilter { job_name: Some("etl".into()), statuses: Some(vec![RunStatus::NotStarted]), ..Default::default() },
+            RunsFilter {
+                tags: vec![("team".into(), "nobody".into())],
+                ..Default::default()
+            },
+            &[],
+        );
+        check(
+            RunsFilter {
+                run_ids: Some(vec![a.run_id.clone(), c.run_id.clone()]),
+                ..Default::default()
+            },
+            &[&c, &a],
+        );
+        check(
+            RunsFilter {
+                job_name: Some("etl".into()),
+                statuses: Some(vec![RunStatus::NotStarted]),
+                ..Default::default()
+            },
             &[&a],
         );
         // Exclusive bounds on create_time.
-        check(RunsFilter { created_after: Some(a.create_time), ..Default::default() }, &[&c, &b]);
-        check(RunsFilter { created_before: Some(c.create_time), ..Default::default() }, &[&b, &a]);
         check(
-            RunsFilter { created_after: Some(a.create_time), created_before: Some(c.create_time), ..Default::default() },
+            RunsFilter {
+                created_after: Some(a.create_time),
+                ..Default::default()
+            },
+            &[&c, &b],
+        );
+        check(
+            RunsFilter {
+                created_before: Some(c.create_time),
+                ..Default::default()
+            },
+            &[&b, &a],
+        );
+        check(
+            RunsFilter {
+                created_after: Some(a.create_time),
+                created_before: Some(c.create_time),
+                ..Default::default()
+            },
             &[&b],
         );
         let b_now = s.get_run(&b.run_id).unwrap().unwrap();
-        check(RunsFilter { updated_after: Some(b_now.update_time - 0.000_001), ..Default::default() }, &[&b]);
-        check(RunsFilter { updated_before: Some(b_now.update_time), ..Default::default() }, &[&c, &a]);
+        check(
+            RunsFilter {
+                updated_after: Some(b_now.update_time - 0.000_001),
+                ..Default::default()
+            },
+            &[&b],
+        );
+        check(
+            RunsFilter {
+                updated_before: Some(b_now.update_time),
+                ..Default::default()
+            },
+            &[&c, &a],
+        );
         // Absurd bounds are clamped, never an error.
-        check(RunsFilter { created_after: Some(f64::MAX), ..Default::default() }, &[]);
-        check(RunsFilter { created_after: Some(f64::NAN), ..Default::default() }, &[&c, &b, &a]);
+        check(
+            RunsFilter {
+                created_after: Some(f64::MAX),
+                ..Default::default()
+            },
+            &[],
+        );
+        check(
+            RunsFilter {
+                created_after: Some(f64::NAN),
+                ..Default::default()
+            },
+            &[&c, &b, &a],
+        );
     }
 
     pub fn add_run_tags_adds_and_replaces(db: &TestDb) {
         let s = db.storage();
         let r = add(&s, "j", &[("a", "1"), ("b", "2")]);
-        s.add_run_tags(&r.run_id, &tagmap(&[("b", "3"), ("c", "4")])).unwrap();
+        s.add_run_tags(&r.run_id, &tagmap(&[("b", "3"), ("c", "4")]))
+            .unwrap();
         let got = s.get_run(&r.run_id).unwrap().unwrap();
         assert_eq!(got.tags, tagmap(&[("a", "1"), ("b", "3"), ("c", "4")]));
         let listed = s.list_runs(&RunsFilter::default(), None, None).unwrap();
         assert_eq!(listed[0].tags, got.tags);
-        let f = RunsFilter { tags: vec![("b".into(), "3".into())], ..Default::default() };
+        let f = RunsFilter {
+            tags: vec![("b".into(), "3".into())],
+            ..Default::default()
+        };
         assert_eq!(s.count_runs(&f).unwrap(), 1);
-        let f = RunsFilter { tags: vec![("b".into(), "2".into())], ..Default::default() };
+        let f = RunsFilter {
+            tags: vec![("b".into(), "2".into())],
+            ..Default::default()
+        };
         assert_eq!(s.count_runs(&f).unwrap(), 0);
-        let err = s.add_run_tags("missing", &tagmap(&[("x", "y")])).unwrap_err();
-        assert!(matches!(err, StorageError::RunNotFound(ref id) if id == "missing"), "{err:?}");
+        let err = s
+            .add_run_tags("missing", &tagmap(&[("x", "y")]))
+            .unwrap_err();
+        assert!(
+            matches!(err, StorageError::RunNotFound(ref id) if id == "missing"),
+            "{err:?}"
+        );
     }
 
     pub fn large_tag_values(db: &TestDb) {
@@ -249,7 +400,10 @@ mod cases {
         let big = "x".repeat(20_000);
         let r = add(&s, "j", &[("big", &big)]);
         assert_eq!(s.get_run(&r.run_id).unwrap().unwrap().tags["big"], big);
-        let f = RunsFilter { tags: vec![("big".into(), big.clone())], ..Default::default() };
+        let f = RunsFilter {
+            tags: vec![("big".into(), big.clone())],
+            ..Default::default()
+        };
         assert_eq!(s.count_runs(&f).unwrap(), 1);
     }
 
@@ -257,16 +411,25 @@ mod cases {
         let s = db.storage();
         let a = add(&s, "j", &[("t", "1")]);
         let b = add(&s, "j", &[("t", "1")]);
-        s.store_events(&[ev(&a, EventType::RunStart), ev(&b, EventType::RunStart)]).unwrap();
+        s.store_events(&[ev(&a, EventType::RunStart), ev(&b, EventType::RunStart)])
+            .unwrap();
         assert!(s.delete_run(&a.run_id).unwrap());
         assert!(!s.delete_run(&a.run_id).unwrap());
         assert!(s.get_run(&a.run_id).unwrap().is_none());
         assert!(all_events(&s, &a.run_id).is_empty());
         assert_eq!(all_events(&s, &b.run_id).len(), 1);
-        let f = RunsFilter { tags: vec![("t".into(), "1".into())], ..Default::default() };
+        let f = RunsFilter {
+            tags: vec![("t".into(), "1".into())],
+            ..Default::default()
+        };
         assert_eq!(s.count_runs(&f).unwrap(), 1);
         // A new run may reuse a deleted run's id.
-        s.add_run(NewRun { job_name: "j".into(), run_id: Some(a.run_id.clone()), ..Default::default() }).unwrap();
+        s.add_run(NewRun {
+            job_name: "j".into(),
+            run_id: Some(a.run_id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
         assert!(s.get_run(&a.run_id).unwrap().unwrap().tags.is_empty());
 
         s.wipe_runs().unwrap();
@@ -299,19 +462,27 @@ mod cases {
         assert_eq!(got.update_time, t0 + 2.0);
 
         // RUN_START after a suspension/resume keeps the first start time.
-        s.store_events(&[ev_at(&r, EventType::RunSuspended, t0 + 3.0)]).unwrap();
+        s.store_events(&[ev_at(&r, EventType::RunSuspended, t0 + 3.0)])
+            .unwrap();
         assert_eq!(status(&s, &r), RunStatus::Suspended);
-        s.store_events(&[ev_at(&r, EventType::RunStart, t0 + 4.0)]).unwrap();
+        s.store_events(&[ev_at(&r, EventType::RunStart, t0 + 4.0)])
+            .unwrap();
         let got = s.get_run(&r.run_id).unwrap().unwrap();
         assert_eq!(got.status, RunStatus::Started);
         assert_eq!(got.start_time, Some(t0 + 2.0));
 
-        s.store_events(&[ev_at(&r, EventType::StepStart, t0 + 5.0).step("a"), ev_at(&r, EventType::RunSuccess, t0 + 6.0)])
-            .unwrap();
+        s.store_events(&[
+            ev_at(&r, EventType::StepStart, t0 + 5.0).step("a"),
+            ev_at(&r, EventType::RunSuccess, t0 + 6.0),
+        ])
+        .unwrap();
         let got = s.get_run(&r.run_id).unwrap().unwrap();
         assert_eq!(got.status, RunStatus::Success);
         assert_eq!(got.end_time, Some(t0 + 6.0));
-        let types: Vec<Option<EventType>> = all_events(&s, &r.run_id).iter().map(|e| e.event.event_type).collect();
+        let types: Vec<Option<EventType>> = all_events(&s, &r.run_id)
+            .iter()
+            .map(|e| e.event.event_type)
+            .collect();
         assert_eq!(types.len(), 8);
         assert_eq!(types.last(), Some(&Some(EventType::RunSuccess)));
     }
@@ -319,27 +490,49 @@ mod cases {
     pub fn canceled_then_success_is_refused(db: &TestDb) {
         let s = db.storage();
         let r = add(&s, "j", &[]);
-        s.store_events(&[ev(&r, EventType::RunStart), ev(&r, EventType::RunCanceling)]).unwrap();
+        s.store_events(&[ev(&r, EventType::RunStart), ev(&r, EventType::RunCanceling)])
+            .unwrap();
         assert_eq!(status(&s, &r), RunStatus::Canceling);
         s.store_events(&[ev(&r, EventType::RunCanceled)]).unwrap();
         let canceled = s.get_run(&r.run_id).unwrap().unwrap();
         assert_eq!(canceled.status, RunStatus::Canceled);
         let before = all_events(&s, &r.run_id).len();
 
-        let out = s.store_events(&[ev(&r, EventType::RunSuccess), ev(&r, EventType::StepStart).step("late")]).unwrap();
-        assert_eq!(out.rejected, vec![(r.run_id.clone(), "RUN_SUCCESS".to_string(), Some(RunStatus::Canceled))]);
-        assert_eq!(out.storage_ids.len(), 1, "only the step event gets an id in the outcome");
+        let out = s
+            .store_events(&[
+                ev(&r, EventType::RunSuccess),
+                ev(&r, EventType::StepStart).step("late"),
+            ])
+            .unwrap();
+        assert_eq!(
+            out.rejected,
+            vec![(
+                r.run_id.clone(),
+                "RUN_SUCCESS".to_string(),
+                Some(RunStatus::Canceled)
+            )]
+        );
+        assert_eq!(
+            out.storage_ids.len(),
+            1,
+            "only the step event gets an id in the outcome"
+        );
         let after = s.get_run(&r.run_id).unwrap().unwrap();
         assert_eq!(after.status, RunStatus::Canceled);
         assert_eq!(after.end_time, canceled.end_time);
 
         let events = all_events(&s, &r.run_id);
         assert_eq!(events.len(), before + 2);
-        assert!(events.iter().all(|e| e.event.event_type != Some(EventType::RunSuccess)));
+        assert!(events
+            .iter()
+            .all(|e| e.event.event_type != Some(EventType::RunSuccess)));
         let warning = &events[before].event;
         assert_eq!(warning.event_type, Some(EventType::EngineEvent));
         assert_eq!(warning.level, LogLevel::Warning);
-        assert_eq!(warning.message, format!("Ignored RUN_SUCCESS: run {} is already CANCELED", r.run_id));
+        assert_eq!(
+            warning.message,
+            format!("Ignored RUN_SUCCESS: run {} is already CANCELED", r.run_id)
+        );
         assert_eq!(events[before + 1].storage_id, out.storage_ids[0]);
 
         // FAILURE after CANCELED is refused too.
@@ -351,8 +544,12 @@ mod cases {
     pub fn queued_run_canceled(db: &TestDb) {
         let s = db.storage();
         let r = add(&s, "j", &[]);
-        s.store_events(&[ev(&r, EventType::RunEnqueued), ev(&r, EventType::RunCanceling), ev(&r, EventType::RunCanceled)])
-            .unwrap();
+        s.store_events(&[
+            ev(&r, EventType::RunEnqueued),
+            ev(&r, EventType::RunCanceling),
+            ev(&r, EventType::RunCanceled),
+        ])
+        .unwrap();
         let got = s.get_run(&r.run_id).unwrap().unwrap();
         assert_eq!(got.status, RunStatus::Canceled);
         assert_eq!(got.start_time, None);
@@ -364,17 +561,32 @@ mod cases {
         let r = add(&s, "j", &[]);
         s.store_events(&[ev(&r, EventType::RunEnqueued)]).unwrap();
         let out = s.store_events(&[ev(&r, EventType::RunSuccess)]).unwrap();
-        assert_eq!(out.rejected, vec![(r.run_id.clone(), "RUN_SUCCESS".to_string(), Some(RunStatus::Queued))]);
+        assert_eq!(
+            out.rejected,
+            vec![(
+                r.run_id.clone(),
+                "RUN_SUCCESS".to_string(),
+                Some(RunStatus::Queued)
+            )]
+        );
         assert_eq!(status(&s, &r), RunStatus::Queued);
         let last = all_events(&s, &r.run_id).pop().unwrap().event;
-        assert!(last.message.starts_with(&format!("Ignored RUN_SUCCESS: run {} is QUEUED", r.run_id)), "{}", last.message);
+        assert!(
+            last.message
+                .starts_with(&format!("Ignored RUN_SUCCESS: run {} is QUEUED", r.run_id)),
+            "{}",
+            last.message
+        );
     }
 
     pub fn status_event_for_missing_run_is_refused(db: &TestDb) {
         let s = db.storage();
         let e = NewEvent::new("ghost", "j", Some(EventType::RunStart), "");
         let out = s.store_events(&[e]).unwrap();
-        assert_eq!(out.rejected, vec![("ghost".to_string(), "RUN_START".to_string(), None)]);
+        assert_eq!(
+            out.rejected,
+            vec![("ghost".to_string(), "RUN_START".to_string(), None)]
+        );
         assert!(s.get_run("ghost").unwrap().is_none());
         let events = all_events(&s, "ghost");
         assert_eq!(events.len(), 1);
@@ -384,23 +596,43 @@ mod cases {
     pub fn failure_reason_tag(db: &TestDb) {
         let s = db.storage();
         let r = add(&s, "j", &[("keep", "me")]);
-        let failure = ev(&r, EventType::RunFailure).level(LogLevel::Error).data(EventData::Failure {
-            error: ErrorInfo::new("step a failed"),
-            reason: Some("STEP_FAILURE".into()),
-        });
-        s.store_events(&[ev(&r, EventType::RunStart), ev(&r, EventType::StepFailure).step("a"), failure]).unwrap();
+        let failure =
+            ev(&r, EventType::RunFailure)
+                .level(LogLevel::Error)
+                .data(EventData::Failure {
+                    error: ErrorInfo::new("step a failed"),
+                    reason: Some("STEP_FAILURE".into()),
+                });
+        s.store_events(&[
+            ev(&r, EventType::RunStart),
+            ev(&r, EventType::StepFailure).step("a"),
+            failure,
+        ])
+        .unwrap();
         let got = s.get_run(&r.run_id).unwrap().unwrap();
         assert_eq!(got.status, RunStatus::Failure);
         assert!(got.end_time.is_some());
-        assert_eq!(got.tags.get(tags::FAILURE_REASON).map(String::as_str), Some("STEP_FAILURE"));
+        assert_eq!(
+            got.tags.get(tags::FAILURE_REASON).map(String::as_str),
+            Some("STEP_FAILURE")
+        );
         assert_eq!(got.tags.get("keep").map(String::as_str), Some("me"));
-        let f = RunsFilter { tags: vec![(tags::FAILURE_REASON.into(), "STEP_FAILURE".into())], ..Default::default() };
+        let f = RunsFilter {
+            tags: vec![(tags::FAILURE_REASON.into(), "STEP_FAILURE".into())],
+            ..Default::default()
+        };
         assert_eq!(s.count_runs(&f).unwrap(), 1);
 
         // No reason, no tag.
         let r2 = add(&s, "j", &[]);
-        s.store_events(&[ev(&r2, EventType::RunStart), ev(&r2, EventType::RunFailure)]).unwrap();
-        assert!(!s.get_run(&r2.run_id).unwrap().unwrap().tags.contains_key(tags::FAILURE_REASON));
+        s.store_events(&[ev(&r2, EventType::RunStart), ev(&r2, EventType::RunFailure)])
+            .unwrap();
+        assert!(!s
+            .get_run(&r2.run_id)
+            .unwrap()
+            .unwrap()
+            .tags
+            .contains_key(tags::FAILURE_REASON));
     }
 
     pub fn concurrent_batches_lose_nothing(db: &TestDb) {
@@ -410,7 +642,9 @@ mod cases {
         let s = db.storage();
         let shared = add(&s, "shared", &[]);
         s.store_events(&[ev(&shared, EventType::RunStart)]).unwrap();
-        let own: Vec<Run> = (0..THREADS).map(|i| add(&s, &format!("own{i}"), &[])).collect();
+        let own: Vec<Run> = (0..THREADS)
+            .map(|i| add(&s, &format!("own{i}"), &[]))
+            .collect();
         std::thread::scope(|scope| {
             for (t, own_run) in own.iter().enumerate() {
                 let s = s.clone();
@@ -422,7 +656,9 @@ mod cases {
                         for i in 0..PER_BATCH {
                             let run = if i % 2 == 0 { &shared } else { own_run };
                             let seq = b * PER_BATCH + i;
-                            batch.push(ev(run, EventType::EngineEvent).step(&format!("t{t}-{seq:04}")));
+                            batch.push(
+                                ev(run, EventType::EngineEvent).step(&format!("t{t}-{seq:04}")),
+                            );
                         }
                         let out = s.store_events(&batch).unwrap();
                         assert_eq!(out.storage_ids.len(), PER_BATCH);
@@ -435,11 +671,16 @@ mod cases {
         });
         let shared_events = all_events(&s, &shared.run_id);
         assert_eq!(shared_events.len(), 1 + THREADS * BATCHES * PER_BATCH / 2);
-        assert!(shared_events.windows(2).all(|w| w[0].storage_id < w[1].storage_id));
+        assert!(shared_events
+            .windows(2)
+            .all(|w| w[0].storage_id < w[1].storage_id));
         for (t, own_run) in own.iter().enumerate() {
             let events = all_events(&s, &own_run.run_id);
             assert_eq!(events.len(), BATCHES * PER_BATCH / 2);
-            let keys: Vec<String> = events.iter().map(|e| e.event.step_key.clone().unwrap()).collect();
+            let keys: Vec<String> = events
+                .iter()
+                .map(|e| e.event.step_key.clone().unwrap())
+                .collect();
             let mut sorted = keys.clone();
             sorted.sort();
             assert_eq!(keys, sorted, "events of thread {t} out of order");
@@ -502,14 +743,18 @@ mod cases {
         let b = AssetKey(vec!["customers".into()]);
         let r1 = add(&s, "j", &[]);
         let r2 = add(&s, "j", &[]);
-        let planned = ev(&r1, EventType::AssetMaterializationPlanned).data(EventData::Asset(Materialization {
-            asset_key: b.clone(),
-            description: None,
-            metadata: vec![],
-            partition: None,
-            tags: BTreeMap::new(),
-        }));
-        let out1 = s.store_events(&[planned, materialization(&r1, &a, Some("2024-01-01"))]).unwrap();
+        let planned = ev(&r1, EventType::AssetMaterializationPlanned).data(EventData::Asset(
+            Materialization {
+                asset_key: b.clone(),
+                description: None,
+                metadata: vec![],
+                partition: None,
+                tags: BTreeMap::new(),
+            },
+        ));
+        let out1 = s
+            .store_events(&[planned, materialization(&r1, &a, Some("2024-01-01"))])
+            .unwrap();
         let out2 = s.store_events(&[materialization(&r2, &a, None)]).unwrap();
 
         let records = s.asset_records(None).unwrap();
@@ -526,12 +771,20 @@ mod cases {
         let only_a = s.asset_records(Some(std::slice::from_ref(&a))).unwrap();
         assert_eq!(only_a.len(), 1);
         assert_eq!(only_a[0].asset_key, a);
-        assert!(s.asset_records(Some(&[AssetKey(vec!["nope".into()])])).unwrap().is_empty());
+        assert!(s
+            .asset_records(Some(&[AssetKey(vec!["nope".into()])]))
+            .unwrap()
+            .is_empty());
 
         let mats = s.materializations(&a, None, 10).unwrap();
-        assert_eq!(mats.iter().map(|m| m.storage_id).collect::<Vec<_>>(), vec![out2.storage_ids[0], out1.storage_ids[1]]);
+        assert_eq!(
+            mats.iter().map(|m| m.storage_id).collect::<Vec<_>>(),
+            vec![out2.storage_ids[0], out1.storage_ids[1]]
+        );
         assert_eq!(mats[1].event.partition(), Some("2024-01-01"));
-        let older = s.materializations(&a, Some(out2.storage_ids[0]), 10).unwrap();
+        let older = s
+            .materializations(&a, Some(out2.storage_ids[0]), 10)
+            .unwrap();
         assert_eq!(older.len(), 1);
         assert_eq!(older[0].storage_id, out1.storage_ids[1]);
         assert_eq!(s.materializations(&a, None, 1).unwrap().len(), 1);
@@ -542,10 +795,18 @@ mod cases {
         stale.timestamp = 1_000.0;
         s.store_events(&[stale]).unwrap();
         let rec = s.asset_records(Some(std::slice::from_ref(&a))).unwrap();
-        assert_eq!(rec[0].last_materialization.as_ref().unwrap().storage_id, out2.storage_ids[0]);
+        assert_eq!(
+            rec[0].last_materialization.as_ref().unwrap().storage_id,
+            out2.storage_ids[0]
+        );
         // Deleting a run does not touch the asset index.
         s.delete_run(&r2.run_id).unwrap();
-        assert_eq!(s.asset_records(Some(std::slice::from_ref(&a))).unwrap().len(), 1);
+        assert_eq!(
+            s.asset_records(Some(std::slice::from_ref(&a)))
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     pub fn wipe_asset(db: &TestDb) {
@@ -553,9 +814,15 @@ mod cases {
         let a = AssetKey(vec!["a".into()]);
         let b = AssetKey(vec!["b".into()]);
         let r = add(&s, "j", &[]);
-        s.store_events(&[materialization(&r, &a, None), materialization(&r, &b, None)]).unwrap();
+        s.store_events(&[materialization(&r, &a, None), materialization(&r, &b, None)])
+            .unwrap();
         s.wipe_asset(&a).unwrap();
-        let keys: Vec<AssetKey> = s.asset_records(None).unwrap().into_iter().map(|r| r.asset_key).collect();
+        let keys: Vec<AssetKey> = s
+            .asset_records(None)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.asset_key)
+            .collect();
         assert_eq!(keys, vec![b.clone()]);
         assert!(s.materializations(&a, None, 10).unwrap().is_empty());
         assert_eq!(s.materializations(&b, None, 10).unwrap().len(), 1);
@@ -564,7 +831,10 @@ mod cases {
         // Materializing again brings the asset back.
         let out = s.store_events(&[materialization(&r, &a, None)]).unwrap();
         let rec = s.asset_records(Some(std::slice::from_ref(&a))).unwrap();
-        assert_eq!(rec[0].last_materialization.as_ref().unwrap().storage_id, out.storage_ids[0]);
+        assert_eq!(
+            rec[0].last_materialization.as_ref().unwrap().storage_id,
+            out.storage_ids[0]
+        );
         assert_eq!(s.materializations(&a, None, 10).unwrap().len(), 1);
     }
 
@@ -593,39 +863,79 @@ mod cases {
         stopped.body = serde_json::json!({"cron": "0 1 * * *"});
         s.upsert_instigator(&stopped).unwrap();
         assert_eq!(s.get_instigator("sel-1").unwrap(), Some(stopped.clone()));
-        assert_eq!(s.list_instigators(None).unwrap(), vec![stopped.clone(), sensor.clone()]);
+        assert_eq!(
+            s.list_instigators(None).unwrap(),
+            vec![stopped.clone(), sensor.clone()]
+        );
         assert_eq!(s.list_instigators(Some("SENSOR")).unwrap(), vec![sensor]);
         let mut bad = stopped;
         bad.status = "BOGUS".into();
-        assert!(s.upsert_instigator(&bad).is_err(), "status has a CHECK constraint");
+        assert!(
+            s.upsert_instigator(&bad).is_err(),
+            "status has a CHECK constraint"
+        );
     }
 
     pub fn unique_and_plain_ticks(db: &TestDb) {
         let s = db.storage();
         let body = serde_json::json!({"run_ids": []});
-        let t1 = s.create_tick("sched", "SCHEDULE", 1_700_000_000.0, true, &body).unwrap().unwrap();
+        let t1 = s
+            .create_tick("sched", "SCHEDULE", 1_700_000_000.0, true, &body)
+            .unwrap()
+            .unwrap();
         assert_eq!(t1.status, "STARTED");
-        assert!(s.create_tick("sched", "SCHEDULE", 1_700_000_000.0, true, &body).unwrap().is_none());
-        let t2 = s.create_tick("sched", "SCHEDULE", 1_700_003_600.0, true, &body).unwrap().unwrap();
+        assert!(s
+            .create_tick("sched", "SCHEDULE", 1_700_000_000.0, true, &body)
+            .unwrap()
+            .is_none());
+        let t2 = s
+            .create_tick("sched", "SCHEDULE", 1_700_003_600.0, true, &body)
+            .unwrap()
+            .unwrap();
         // Another schedule at the same time is a different key.
-        assert!(s.create_tick("other", "SCHEDULE", 1_700_000_000.0, true, &body).unwrap().is_some());
+        assert!(s
+            .create_tick("other", "SCHEDULE", 1_700_000_000.0, true, &body)
+            .unwrap()
+            .is_some());
         // Sensor ticks are never deduplicated.
-        let s1 = s.create_tick("sensor", "SENSOR", 5.5, false, &body).unwrap().unwrap();
-        let s2 = s.create_tick("sensor", "SENSOR", 5.5, false, &body).unwrap().unwrap();
+        let s1 = s
+            .create_tick("sensor", "SENSOR", 5.5, false, &body)
+            .unwrap()
+            .unwrap();
+        let s2 = s
+            .create_tick("sensor", "SENSOR", 5.5, false, &body)
+            .unwrap()
+            .unwrap();
         assert_ne!(s1.id, s2.id);
 
         let done = serde_json::json!({"run_ids": ["r1"]});
         s.update_tick(t1.id, "SUCCESS", &done).unwrap();
         let ticks = s.list_ticks("sched", 10).unwrap();
-        assert_eq!(ticks.iter().map(|t| t.id).collect::<Vec<_>>(), vec![t2.id, t1.id]);
+        assert_eq!(
+            ticks.iter().map(|t| t.id).collect::<Vec<_>>(),
+            vec![t2.id, t1.id]
+        );
         assert_eq!(ticks[1].status, "SUCCESS");
         assert_eq!(ticks[1].body, done);
         assert_eq!(ticks[1].timestamp, 1_700_000_000.0);
         assert_eq!(ticks[0], t2);
         assert_eq!(s.list_ticks("sched", 1).unwrap().len(), 1);
-        assert_eq!(s.list_ticks("sensor", 10).unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), vec![s2.id, s1.id]);
-        assert!(matches!(s.update_tick(999_999, "SUCCESS", &done), Err(StorageError::TickNotFound(999_999))));
-        assert!(s.update_tick(t1.id, "BOGUS", &done).is_err(), "status has a CHECK constraint");
+        assert_eq!(
+            s.list_ticks("sensor", 10)
+                .unwrap()
+                .iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>(),
+            vec![s2.id, s1.id]
+        );
+        assert!(matches!(
+            s.update_tick(999_999, "SUCCESS", &done),
+            Err(StorageError::TickNotFound(999_999))
+        ));
+        assert!(
+            s.update_tick(t1.id, "BOGUS", &done).is_err(),
+            "status has a CHECK constraint"
+        );
     }
 
     pub fn daemon_heartbeats(db: &TestDb) {
@@ -641,7 +951,10 @@ mod cases {
         let mut with_error = hb("SCHEDULER", "d2", 3.25);
         with_error.errors.push(ErrorInfo::new("boom"));
         s.add_heartbeat(&with_error).unwrap();
-        assert_eq!(s.heartbeats().unwrap(), vec![with_error, hb("SENSOR", "d1", 2.0)]);
+        assert_eq!(
+            s.heartbeats().unwrap(),
+            vec![with_error, hb("SENSOR", "d1", 2.0)]
+        );
         s.wipe_heartbeats().unwrap();
         assert!(s.heartbeats().unwrap().is_empty());
     }
@@ -663,10 +976,18 @@ mod cases {
         let s = db.storage();
         let r = add(&s, "j", &[]);
         assert_eq!(s.worker_heartbeat(&r.run_id).unwrap(), None);
-        s.record_worker_heartbeat(&r.run_id, 4242, 1_700_000_000.5).unwrap();
-        s.record_worker_heartbeat(&r.run_id, 4242, 1_700_000_010.5).unwrap();
-        assert_eq!(s.worker_heartbeat(&r.run_id).unwrap(), Some((4242, 1_700_000_010.5)));
-        assert!(matches!(s.record_worker_heartbeat("missing", 1, 1.0), Err(StorageError::RunNotFound(_))));
+        s.record_worker_heartbeat(&r.run_id, 4242, 1_700_000_000.5)
+            .unwrap();
+        s.record_worker_heartbeat(&r.run_id, 4242, 1_700_000_010.5)
+            .unwrap();
+        assert_eq!(
+            s.worker_heartbeat(&r.run_id).unwrap(),
+            Some((4242, 1_700_000_010.5))
+        );
+        assert!(matches!(
+            s.record_worker_heartbeat("missing", 1, 1.0),
+            Err(StorageError::RunNotFound(_))
+        ));
         assert_eq!(s.worker_heartbeat("missing").unwrap(), None);
     }
 
@@ -705,12 +1026,18 @@ mod cases {
     pub fn pending_migrations_require_migrate(db: &TestDb) {
         let s = db.storage();
         let reverted = s.revert_last_migration().unwrap();
-        let err = dagster_core::storage::DbStorage::open(&db.backend(), &TestDb::options()).unwrap_err();
+        let err =
+            dagster_core::storage::DbStorage::open(&db.backend(), &TestDb::options()).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, StorageError::Migration { .. }), "{err:?}");
         assert!(msg.contains("dagster instance migrate"), "{msg}");
-        assert!(msg.contains(&reverted.replace('-', "")) || msg.contains(&reverted), "{msg}");
-        let unchecked = dagster_core::storage::DbStorage::open_unchecked(&db.backend(), &TestDb::options()).unwrap();
+        assert!(
+            msg.contains(&reverted.replace('-', "")) || msg.contains(&reverted),
+            "{msg}"
+        );
+        let unchecked =
+            dagster_core::storage::DbStorage::open_unchecked(&db.backend(), &TestDb::options())
+                .unwrap();
         let (current, latest) = unchecked.schema_version().unwrap();
         assert_ne!(current.as_deref(), Some(latest.as_str()));
         assert_eq!(unchecked.migrate().unwrap(), vec![reverted]);
@@ -738,19 +1065,28 @@ fn postgres_password_never_shown() {
     let backend = dagster_core::storage::StorageBackend::Postgres { url: url.into() };
     assert_eq!(backend.describe(), "postgres://postgres@127.0.0.1:1/test");
     assert!(!format!("{backend:?}").contains("Sup3rS3cretPw"));
-    let opts = dagster_core::storage::OpenOptions { pool_size: 1, connect_timeout: std::time::Duration::from_secs(2) };
+    let opts = dagster_core::storage::OpenOptions {
+        pool_size: 1,
+        connect_timeout: std::time::Duration::from_secs(2),
+    };
     let err = DbStorage::open(&backend, &opts).unwrap_err();
     let shown = format!("{err} / {err:?}");
     assert!(matches!(err, StorageError::Connect { .. }), "{shown}");
     assert!(!shown.contains("Sup3rS3cretPw"), "{shown}");
-    assert!(shown.contains("postgres://postgres@127.0.0.1:1/test"), "{shown}");
+    assert!(
+        shown.contains("postgres://postgres@127.0.0.1:1/test"),
+        "{shown}"
+    );
 }
 
 #[test]
 fn postgres_keyword_password_never_shown() {
     let url = "host=127.0.0.1 port=1 user=postgres password='An0ther Secret' dbname=test";
     let backend = dagster_core::storage::StorageBackend::Postgres { url: url.into() };
-    let opts = dagster_core::storage::OpenOptions { pool_size: 1, connect_timeout: std::time::Duration::from_secs(2) };
+    let opts = dagster_core::storage::OpenOptions {
+        pool_size: 1,
+        connect_timeout: std::time::Duration::from_secs(2),
+    };
     let err = DbStorage::open(&backend, &opts).unwrap_err();
     let shown = format!("{err} / {err:?} / {backend:?}");
     assert!(!shown.contains("An0ther"), "{shown}");
@@ -765,6 +1101,13 @@ fn sqlite_creates_parent_directories() {
     assert!(path.exists());
     assert_eq!(s.describe(), format!("sqlite:{}", path.display()));
     assert_eq!(s.count_runs(&RunsFilter::default()).unwrap(), 0);
+    // Connections run in WAL mode (readers never block the writer).
+    s.kv_set("k", "v").unwrap();
+    assert!(
+        path.with_extension("db-wal").exists(),
+        "no WAL file next to {}",
+        path.display()
+    );
 }
 
 #[test]
@@ -772,7 +1115,9 @@ fn sqlite_unwritable_location_is_a_connect_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("file");
     std::fs::write(&file, "not a directory").unwrap();
-    let backend = dagster_core::storage::StorageBackend::Sqlite { path: file.join("dagster.db") };
+    let backend = dagster_core::storage::StorageBackend::Sqlite {
+        path: file.join("dagster.db"),
+    };
     let err = DbStorage::open(&backend, &Default::default()).unwrap_err();
     assert!(matches!(err, StorageError::Connect { .. }), "{err:?}");
     assert!(err.to_string().contains("cannot create directory"), "{err}");

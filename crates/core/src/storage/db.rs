@@ -103,10 +103,13 @@ impl StorageBackend {
 impl fmt::Debug for StorageBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StorageBackend::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
-            StorageBackend::Postgres { .. } => {
-                f.debug_struct("Postgres").field("url", &self.describe()).finish_non_exhaustive()
+            StorageBackend::Sqlite { path } => {
+                f.debug_struct("Sqlite").field("path", path).finish()
             }
+            StorageBackend::Postgres { .. } => f
+                .debug_struct("Postgres")
+                .field("url", &self.describe())
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -160,7 +163,9 @@ impl PgParts {
         if !hostport.is_empty() {
             // `[::1]:5432` or `host:5432`
             let (h, port) = match hostport.rfind(':') {
-                Some(i) if !hostport[i..].contains(']') => (&hostport[..i], Some(&hostport[i + 1..])),
+                Some(i) if !hostport[i..].contains(']') => {
+                    (&hostport[..i], Some(&hostport[i + 1..]))
+                }
                 _ => (hostport, None),
             };
             p.host = Some(h.to_string());
@@ -284,7 +289,10 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { pool_size: 8, connect_timeout: Duration::from_secs(10) }
+        OpenOptions {
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -336,7 +344,9 @@ pub struct DbStorage {
 
 impl fmt::Debug for DbStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DbStorage").field("target", &self.target).finish_non_exhaustive()
+        f.debug_struct("DbStorage")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
     }
 }
 
@@ -360,14 +370,20 @@ impl From<StorageError> for DbErr {
 }
 
 fn corrupt(what: impl Into<String>, message: impl fmt::Display) -> DbErr {
-    DbErr::Storage(StorageError::Corrupt { what: what.into(), message: message.to_string() })
+    DbErr::Storage(StorageError::Corrupt {
+        what: what.into(),
+        message: message.to_string(),
+    })
 }
 
 fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String, DbErr> {
     serde_json::to_string(v).map_err(|e| corrupt(what, e))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(what: impl FnOnce() -> String, s: &str) -> Result<T, DbErr> {
+fn from_json<T: serde::de::DeserializeOwned>(
+    what: impl FnOnce() -> String,
+    s: &str,
+) -> Result<T, DbErr> {
     serde_json::from_str(s).map_err(|e| corrupt(what(), e))
 }
 
@@ -399,9 +415,9 @@ macro_rules! write_tx {
         let r: std::result::Result<_, DbErr> = match &s.pools {
             Pools::Sqlite(p) => {
                 let mut guard = s.checkout(p)?;
-                guard.immediate_transaction(|$c: &mut SqliteConnection| -> std::result::Result<_, DbErr> {
-                    $body
-                })
+                guard.immediate_transaction(
+                    |$c: &mut SqliteConnection| -> std::result::Result<_, DbErr> { $body },
+                )
             }
             Pools::Pg(p) => {
                 let mut guard = s.checkout(p)?;
@@ -421,9 +437,9 @@ macro_rules! migration_tx {
             Pools::Sqlite(p) => {
                 let mut guard = s.checkout(p)?;
                 let $m = SQLITE_MIGRATIONS;
-                guard.immediate_transaction(|$c: &mut SqliteConnection| -> std::result::Result<_, DbErr> {
-                    $body
-                })
+                guard.immediate_transaction(
+                    |$c: &mut SqliteConnection| -> std::result::Result<_, DbErr> { $body },
+                )
             }
             Pools::Pg(p) => {
                 let mut guard = s.checkout(p)?;
@@ -451,7 +467,9 @@ macro_rules! filter_runs {
             q = q.filter(runs::pipeline_name.eq(job));
         }
         if let Some(statuses) = &f.statuses {
-            q = q.filter(runs::status.eq_any(statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+            q = q.filter(
+                runs::status.eq_any(statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+            );
         }
         for (k, v) in &f.tags {
             q = q.filter(
@@ -501,7 +519,9 @@ impl RunLocks for SqliteConnection {
 impl RunLocks for PgConnection {
     fn lock_runs(&mut self, run_ids: &[&str]) -> QueryResult<()> {
         for id in run_ids {
-            diesel::sql_query(PG_RUN_LOCK).bind::<Text, _>(*id).execute(self)?;
+            diesel::sql_query(PG_RUN_LOCK)
+                .bind::<Text, _>(*id)
+                .execute(self)?;
         }
         Ok(())
     }
@@ -549,8 +569,12 @@ impl RunRow {
     fn into_run(self, tags: BTreeMap<String, String>) -> Result<Run, DbErr> {
         let run_id = self.run_id;
         let mut run: Run = from_json(|| format!("runs.run_body of run {run_id}"), &self.run_body)?;
-        run.status = RunStatus::parse(&self.status)
-            .ok_or_else(|| corrupt(format!("runs.status of run {run_id}"), format!("unknown status {:?}", self.status)))?;
+        run.status = RunStatus::parse(&self.status).ok_or_else(|| {
+            corrupt(
+                format!("runs.status of run {run_id}"),
+                format!("unknown status {:?}", self.status),
+            )
+        })?;
         run.run_id = run_id;
         run.job_name = self.pipeline_name;
         run.tags = tags;
@@ -582,7 +606,10 @@ impl TickRow {
             status: self.status,
             tick_type: self.tick_type,
             timestamp: self.timestamp,
-            body: from_json(|| format!("job_ticks.tick_body of tick {id}"), &self.tick_body)?,
+            body: from_json(
+                || format!("job_ticks.tick_body of tick {id}"),
+                &self.tick_body,
+            )?,
         })
     }
 }
@@ -624,8 +651,10 @@ struct HeartbeatRow {
 impl HeartbeatRow {
     fn into_heartbeat(self) -> Result<DaemonHeartbeat, DbErr> {
         let daemon_type = self.daemon_type;
-        let mut hb: DaemonHeartbeat =
-            from_json(|| format!("daemon_heartbeats.body of {daemon_type}"), &self.body)?;
+        let mut hb: DaemonHeartbeat = from_json(
+            || format!("daemon_heartbeats.body of {daemon_type}"),
+            &self.body,
+        )?;
         hb.daemon_type = daemon_type;
         hb.daemon_id = self.daemon_id;
         hb.timestamp = self.timestamp;
@@ -640,18 +669,33 @@ struct AssetUpdate {
 }
 
 /// The ENGINE_EVENT written instead of a refused run-status event.
-fn refusal_event(ev: &NewEvent, event_type: EventType, target: RunStatus, current: Option<RunStatus>) -> NewEvent {
+fn refusal_event(
+    ev: &NewEvent,
+    event_type: EventType,
+    target: RunStatus,
+    current: Option<RunStatus>,
+) -> NewEvent {
     let why = match current {
         None => "does not exist".to_string(),
         Some(st) if st.is_finished() => format!("is already {st}"),
         Some(st) => {
-            let allowed: Vec<&str> = target.allowed_predecessors().iter().map(|s| s.as_str()).collect();
+            let allowed: Vec<&str> = target
+                .allowed_predecessors()
+                .iter()
+                .map(|s| s.as_str())
+                .collect();
             format!("is {st} (allowed from: {})", allowed.join(", "))
         }
     };
-    let mut metadata = vec![MetadataEntry::new("ignored_event", MetadataValue::Text(event_type.name().to_string()))];
+    let mut metadata = vec![MetadataEntry::new(
+        "ignored_event",
+        MetadataValue::Text(event_type.name().to_string()),
+    )];
     if !ev.message.is_empty() {
-        metadata.push(MetadataEntry::new("ignored_message", MetadataValue::Text(ev.message.clone())));
+        metadata.push(MetadataEntry::new(
+            "ignored_message",
+            MetadataValue::Text(ev.message.clone()),
+        ));
     }
     NewEvent {
         run_id: ev.run_id.clone(),
@@ -661,17 +705,23 @@ fn refusal_event(ev: &NewEvent, event_type: EventType, target: RunStatus, curren
         message: format!("Ignored {}: run {} {why}", event_type.name(), ev.run_id),
         step_key: ev.step_key.clone(),
         event_type: Some(EventType::EngineEvent),
-        data: EventData::Engine { metadata, error: None },
+        data: EventData::Engine {
+            metadata,
+            error: None,
+        },
     }
 }
 
-/// Per-run column values derived from well-known tags.
+/// A tag value (run columns `partition`, `partition_set`, `backfill_id` are filled from tags).
 fn tag<'a>(tags: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
     tags.get(key).map(String::as_str)
 }
 
 fn migration_err(target: &str, e: impl fmt::Display) -> DbErr {
-    DbErr::Storage(StorageError::Migration { target: target.to_string(), message: e.to_string() })
+    DbErr::Storage(StorageError::Migration {
+        target: target.to_string(),
+        message: e.to_string(),
+    })
 }
 
 fn version_strings(v: &[diesel::migration::MigrationVersion<'_>]) -> Vec<String> {
@@ -683,25 +733,44 @@ fn latest_embedded<DB: Backend>(m: &EmbeddedMigrations, target: &str) -> Result<
 where
     EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
 {
-    let all = diesel::migration::MigrationSource::<DB>::migrations(m).map_err(|e| migration_err(target, e))?;
-    Ok(all.iter().map(|m| m.name().version().to_string()).max().unwrap_or_default())
+    let all = diesel::migration::MigrationSource::<DB>::migrations(m)
+        .map_err(|e| migration_err(target, e))?;
+    Ok(all
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .max()
+        .unwrap_or_default())
 }
 
 /// First use of an empty database applies every migration; a database with applied *and*
 /// pending migrations is refused until `dagster instance migrate` runs.
-fn init_or_check<DB: Backend, C: MigrationHarness<DB>>(c: &mut C, m: EmbeddedMigrations, target: &str) -> Result<(), DbErr>
+fn init_or_check<DB: Backend, C: MigrationHarness<DB>>(
+    c: &mut C,
+    m: EmbeddedMigrations,
+    target: &str,
+) -> Result<(), DbErr>
 where
     EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
 {
-    let applied = c.applied_migrations().map_err(|e| migration_err(target, e))?;
+    let applied = c
+        .applied_migrations()
+        .map_err(|e| migration_err(target, e))?;
     let latest = latest_embedded::<DB>(&m, target)?;
     if applied.is_empty() {
-        let done = c.run_pending_migrations(m).map_err(|e| migration_err(target, e))?;
+        let done = c
+            .run_pending_migrations(m)
+            .map_err(|e| migration_err(target, e))?;
         tracing::info!(storage = target, versions = ?version_strings(&done), "initialized empty database");
         return Ok(());
     }
-    let current = applied.iter().map(|v| v.to_string()).max().unwrap_or_default();
-    let pending = c.pending_migrations(m).map_err(|e| migration_err(target, e))?;
+    let current = applied
+        .iter()
+        .map(|v| v.to_string())
+        .max()
+        .unwrap_or_default();
+    let pending = c
+        .pending_migrations(m)
+        .map_err(|e| migration_err(target, e))?;
     if !pending.is_empty() {
         let names: Vec<String> = pending.iter().map(|m| m.name().to_string()).collect();
         return Err(migration_err(
@@ -715,7 +784,12 @@ where
     }
     if current > latest {
         // Expand/contract: an older binary keeps working on a newer schema.
-        tracing::warn!(storage = target, current, latest, "database schema is newer than this binary");
+        tracing::warn!(
+            storage = target,
+            current,
+            latest,
+            "database schema is newer than this binary"
+        );
     }
     Ok(())
 }
@@ -740,9 +814,9 @@ impl DbStorage {
         };
         let pools = match backend {
             StorageBackend::Sqlite { path } => {
-                let path_str = path
-                    .to_str()
-                    .ok_or_else(|| connect_err("the database path is not valid UTF-8".to_string()))?;
+                let path_str = path.to_str().ok_or_else(|| {
+                    connect_err("the database path is not valid UTF-8".to_string())
+                })?;
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent).map_err(|e| {
                         connect_err(format!("cannot create directory {}: {e}", parent.display()))
@@ -756,8 +830,10 @@ impl DbStorage {
                 Pools::Sqlite(pool)
             }
             StorageBackend::Postgres { url } => {
-                let manager =
-                    ConnectionManager::<PgConnection>::new(with_connect_timeout(url, opts.connect_timeout));
+                let manager = ConnectionManager::<PgConnection>::new(with_connect_timeout(
+                    url,
+                    opts.connect_timeout,
+                ));
                 let pool = pool_builder(opts)
                     .connection_customizer(Box::new(PgSession))
                     .build(manager)
@@ -765,7 +841,11 @@ impl DbStorage {
                 Pools::Pg(pool)
             }
         };
-        Ok(DbStorage { pools, target, secrets })
+        Ok(DbStorage {
+            pools,
+            target,
+            secrets,
+        })
     }
 
     /// The instance's storage id (a UUID written by the first migration).
@@ -783,7 +863,9 @@ impl DbStorage {
     #[cfg(any(test, feature = "test-support"))]
     pub fn revert_all_migrations(&self) -> Result<Vec<String>> {
         migration_tx!(self, |c, m| {
-            let done = c.revert_all_migrations(m).map_err(|e| migration_err(&self.target, e))?;
+            let done = c
+                .revert_all_migrations(m)
+                .map_err(|e| migration_err(&self.target, e))?;
             Ok(version_strings(&done))
         })
     }
@@ -792,12 +874,17 @@ impl DbStorage {
     #[cfg(any(test, feature = "test-support"))]
     pub fn revert_last_migration(&self) -> Result<String> {
         migration_tx!(self, |c, m| {
-            let v = c.revert_last_migration(m).map_err(|e| migration_err(&self.target, e))?;
+            let v = c
+                .revert_last_migration(m)
+                .map_err(|e| migration_err(&self.target, e))?;
             Ok(v.to_string())
         })
     }
 
-    fn checkout<C>(&self, pool: &Pool<ConnectionManager<C>>) -> Result<PooledConnection<ConnectionManager<C>>>
+    fn checkout<C>(
+        &self,
+        pool: &Pool<ConnectionManager<C>>,
+    ) -> Result<PooledConnection<ConnectionManager<C>>>
     where
         C: diesel::r2d2::R2D2Connection + 'static,
     {
@@ -809,7 +896,10 @@ impl DbStorage {
 
     fn fail(&self, e: DbErr) -> StorageError {
         match e {
-            DbErr::Diesel(source) => StorageError::Query { target: self.target.clone(), source },
+            DbErr::Diesel(source) => StorageError::Query {
+                target: self.target.clone(),
+                source,
+            },
             DbErr::Storage(e) => e,
         }
     }
@@ -835,11 +925,17 @@ impl RunStore for DbStorage {
     fn add_run(&self, new: NewRun) -> Result<Run> {
         let now = now_dt();
         let run = Run {
-            run_id: new.run_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            run_id: new
+                .run_id
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             job_name: new.job_name,
             status: new.status.unwrap_or(RunStatus::NotStarted),
             tags: new.tags,
-            run_config: if new.run_config.is_null() { serde_json::json!({}) } else { new.run_config },
+            run_config: if new.run_config.is_null() {
+                serde_json::json!({})
+            } else {
+                new.run_config
+            },
             asset_selection: new.asset_selection,
             step_keys_to_execute: new.step_keys_to_execute,
             parent_run_id: new.parent_run_id,
@@ -873,10 +969,18 @@ impl RunStore for DbStorage {
             let rows: Vec<_> = run
                 .tags
                 .iter()
-                .map(|(k, v)| (run_tags::run_id.eq(&run.run_id), run_tags::key.eq(k), run_tags::value.eq(v)))
+                .map(|(k, v)| {
+                    (
+                        run_tags::run_id.eq(&run.run_id),
+                        run_tags::key.eq(k),
+                        run_tags::value.eq(v),
+                    )
+                })
                 .collect();
             for chunk in rows.chunks(CHUNK) {
-                diesel::insert_into(run_tags::table).values(chunk).execute(c)?;
+                diesel::insert_into(run_tags::table)
+                    .values(chunk)
+                    .execute(c)?;
             }
             Ok(())
         })?;
@@ -899,10 +1003,18 @@ impl RunStore for DbStorage {
         })
     }
 
-    fn list_runs(&self, filter: &RunsFilter, cursor: Option<&str>, limit: Option<usize>) -> Result<Vec<Run>> {
+    fn list_runs(
+        &self,
+        filter: &RunsFilter,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Run>> {
         with_conn!(self, |c| {
             let mut q = filter_runs!(
-                runs::table.select(RunRow::as_select()).order(runs::id.desc()).into_boxed(),
+                runs::table
+                    .select(RunRow::as_select())
+                    .order(runs::id.desc())
+                    .into_boxed(),
                 filter
             );
             if let Some(cursor) = cursor {
@@ -943,7 +1055,10 @@ impl RunStore for DbStorage {
 
     fn count_runs(&self, filter: &RunsFilter) -> Result<i64> {
         with_conn!(self, |c| {
-            let q = filter_runs!(runs::table.select(diesel::dsl::count_star()).into_boxed(), filter);
+            let q = filter_runs!(
+                runs::table.select(diesel::dsl::count_star()).into_boxed(),
+                filter
+            );
             Ok(q.get_result::<i64>(c)?)
         })
     }
@@ -960,7 +1075,8 @@ impl RunStore for DbStorage {
             let Some(body) = body else {
                 return Err(StorageError::RunNotFound(run_id.to_string()).into());
             };
-            let mut v: serde_json::Value = from_json(|| format!("runs.run_body of run {run_id}"), &body)?;
+            let mut v: serde_json::Value =
+                from_json(|| format!("runs.run_body of run {run_id}"), &body)?;
             if let Some(obj) = v.get_mut("tags").and_then(|t| t.as_object_mut()) {
                 for (k, val) in new_tags {
                     obj.insert(k.clone(), serde_json::Value::String(val.clone()));
@@ -971,7 +1087,11 @@ impl RunStore for DbStorage {
                 .execute(c)?;
             for (k, val) in new_tags {
                 diesel::insert_into(run_tags::table)
-                    .values((run_tags::run_id.eq(run_id), run_tags::key.eq(k), run_tags::value.eq(val)))
+                    .values((
+                        run_tags::run_id.eq(run_id),
+                        run_tags::key.eq(k),
+                        run_tags::value.eq(val),
+                    ))
                     .on_conflict((run_tags::run_id, run_tags::key))
                     .do_update()
                     .set(run_tags::value.eq(excluded(run_tags::value)))
@@ -983,6 +1103,7 @@ impl RunStore for DbStorage {
 
     fn delete_run(&self, run_id: &str) -> Result<bool> {
         write_tx!(self, |c| {
+            c.lock_runs(&[run_id])?;
             diesel::delete(event_logs::table.filter(event_logs::run_id.eq(run_id))).execute(c)?;
             diesel::delete(run_tags::table.filter(run_tags::run_id.eq(run_id))).execute(c)?;
             let n = diesel::delete(runs::table.filter(runs::run_id.eq(run_id))).execute(c)?;
@@ -1004,7 +1125,10 @@ impl RunStore for DbStorage {
     fn record_worker_heartbeat(&self, run_id: &str, pid: u32, at: f64) -> Result<()> {
         with_conn!(self, |c| {
             let n = diesel::update(runs::table.filter(runs::run_id.eq(run_id)))
-                .set((runs::worker_pid.eq(Some(i64::from(pid))), runs::worker_heartbeat.eq(Some(at))))
+                .set((
+                    runs::worker_pid.eq(Some(i64::from(pid))),
+                    runs::worker_heartbeat.eq(Some(at)),
+                ))
                 .execute(c)?;
             if n == 0 {
                 return Err(StorageError::RunNotFound(run_id.to_string()).into());
@@ -1022,8 +1146,12 @@ impl RunStore for DbStorage {
                 .optional()?;
             match row {
                 Some((Some(pid), Some(at))) => {
-                    let pid = u32::try_from(pid)
-                        .map_err(|_| corrupt(format!("runs.worker_pid of run {run_id}"), format!("{pid} is not a pid")))?;
+                    let pid = u32::try_from(pid).map_err(|_| {
+                        corrupt(
+                            format!("runs.worker_pid of run {run_id}"),
+                            format!("{pid} is not a pid"),
+                        )
+                    })?;
                     Ok(Some((pid, at)))
                 }
                 _ => Ok(None),
@@ -1046,14 +1174,21 @@ impl EventLogStore for DbStorage {
             let mut assets: BTreeMap<String, AssetUpdate> = BTreeMap::new();
             for ev in events {
                 let mut replacement = None;
-                if let Some((event_type, target)) =
-                    ev.event_type.and_then(|t| RunStatus::from_event(t).map(|s| (t, s)))
+                if let Some((event_type, target)) = ev
+                    .event_type
+                    .and_then(|t| RunStatus::from_event(t).map(|s| (t, s)))
                 {
                     let start = (event_type == EventType::RunStart).then_some(ev.timestamp);
                     let end = target.is_finished().then_some(ev.timestamp);
-                    let preds: Vec<&str> = target.allowed_predecessors().iter().map(|s| s.as_str()).collect();
+                    let preds: Vec<&str> = target
+                        .allowed_predecessors()
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect();
                     let moved = diesel::update(
-                        runs::table.filter(runs::run_id.eq(&ev.run_id)).filter(runs::status.eq_any(preds)),
+                        runs::table
+                            .filter(runs::run_id.eq(&ev.run_id))
+                            .filter(runs::status.eq_any(preds)),
                     )
                     .set((
                         runs::status.eq(target.as_str()),
@@ -1075,25 +1210,40 @@ impl EventLogStore for DbStorage {
                             current = current.map(RunStatus::as_str),
                             "refused run status transition"
                         );
-                        out.rejected.push((ev.run_id.clone(), event_type.name().to_string(), current));
+                        out.rejected.push((
+                            ev.run_id.clone(),
+                            event_type.name().to_string(),
+                            current,
+                        ));
                         replacement = Some(refusal_event(ev, event_type, target, current));
                     } else {
-                        let (body, start_time, end_time): (String, Option<f64>, Option<f64>) = runs::table
-                            .filter(runs::run_id.eq(&ev.run_id))
-                            .select((runs::run_body, runs::start_time, runs::end_time))
-                            .first(c)?;
+                        let (body, start_time, end_time): (String, Option<f64>, Option<f64>) =
+                            runs::table
+                                .filter(runs::run_id.eq(&ev.run_id))
+                                .select((runs::run_body, runs::start_time, runs::end_time))
+                                .first(c)?;
                         let mut v: serde_json::Value =
                             from_json(|| format!("runs.run_body of run {}", ev.run_id), &body)?;
                         let reason = match (&ev.data, target) {
-                            (EventData::Failure { reason: Some(r), .. }, RunStatus::Failure) => Some(r.as_str()),
+                            (
+                                EventData::Failure {
+                                    reason: Some(r), ..
+                                },
+                                RunStatus::Failure,
+                            ) => Some(r.as_str()),
                             _ => None,
                         };
                         if let Some(obj) = v.as_object_mut() {
                             obj.insert("status".into(), serde_json::json!(target));
-                            obj.insert("update_time".into(), serde_json::json!(dt_to_ts(ts_to_dt(ev.timestamp))));
+                            obj.insert(
+                                "update_time".into(),
+                                serde_json::json!(dt_to_ts(ts_to_dt(ev.timestamp))),
+                            );
                             obj.insert("start_time".into(), serde_json::json!(start_time));
                             obj.insert("end_time".into(), serde_json::json!(end_time));
-                            if let (Some(r), Some(t)) = (reason, obj.get_mut("tags").and_then(|t| t.as_object_mut())) {
+                            if let (Some(r), Some(t)) =
+                                (reason, obj.get_mut("tags").and_then(|t| t.as_object_mut()))
+                            {
                                 t.insert(tags::FAILURE_REASON.into(), serde_json::json!(r));
                             }
                         }
@@ -1125,7 +1275,8 @@ impl EventLogStore for DbStorage {
                     .values((
                         event_logs::run_id.eq(&written.run_id),
                         event_logs::event.eq(to_json("event", written)?),
-                        event_logs::dagster_event_type.eq(written.event_type.map(EventType::stored_value)),
+                        event_logs::dagster_event_type
+                            .eq(written.event_type.map(EventType::stored_value)),
                         event_logs::timestamp.eq(ts_to_dt(written.timestamp)),
                         event_logs::step_key.eq(&written.step_key),
                         event_logs::asset_key.eq(&asset_key),
@@ -1138,10 +1289,16 @@ impl EventLogStore for DbStorage {
                 }
                 out.storage_ids.push(id);
                 if let Some(key) = asset_key {
-                    let update = assets.entry(key).or_insert(AssetUpdate { materialization: None });
+                    let update = assets.entry(key).or_insert(AssetUpdate {
+                        materialization: None,
+                    });
                     if ev.event_type == Some(EventType::AssetMaterialization) {
-                        let record = EventRecord { storage_id: id, event: ev.clone() };
-                        update.materialization = Some((record, ev.run_id.clone(), ts_to_dt(ev.timestamp)));
+                        let record = EventRecord {
+                            storage_id: id,
+                            event: ev.clone(),
+                        };
+                        update.materialization =
+                            Some((record, ev.run_id.clone(), ts_to_dt(ev.timestamp)));
                     }
                 }
             }
@@ -1162,7 +1319,8 @@ impl EventLogStore for DbStorage {
                             .on_conflict(asset_keys::asset_key)
                             .do_update()
                             .set((
-                                asset_keys::last_materialization.eq(excluded(asset_keys::last_materialization)),
+                                asset_keys::last_materialization
+                                    .eq(excluded(asset_keys::last_materialization)),
                                 asset_keys::last_run_id.eq(excluded(asset_keys::last_run_id)),
                                 asset_keys::last_materialization_timestamp
                                     .eq(excluded(asset_keys::last_materialization_timestamp)),
@@ -1181,7 +1339,10 @@ impl EventLogStore for DbStorage {
                     }
                     None => {
                         diesel::insert_into(asset_keys::table)
-                            .values((asset_keys::asset_key.eq(&key), asset_keys::create_timestamp.eq(now)))
+                            .values((
+                                asset_keys::asset_key.eq(&key),
+                                asset_keys::create_timestamp.eq(now),
+                            ))
                             .on_conflict(asset_keys::asset_key)
                             .do_update()
                             .set(asset_keys::wipe_timestamp.eq(None::<NaiveDateTime>))
@@ -1209,11 +1370,18 @@ impl EventLogStore for DbStorage {
                 .take(limit)
                 .map(|(id, body)| {
                     let event: NewEvent = from_json(|| format!("event_logs row {id}"), &body)?;
-                    Ok(EventRecord { storage_id: id, event })
+                    Ok(EventRecord {
+                        storage_id: id,
+                        event,
+                    })
                 })
                 .collect::<Result<Vec<_>, DbErr>>()?;
             let cursor = events.last().map(|e| e.storage_id).or(after);
-            Ok(EventPage { events, cursor, has_more })
+            Ok(EventPage {
+                events,
+                cursor,
+                has_more,
+            })
         })
     }
 
@@ -1223,7 +1391,11 @@ impl EventLogStore for DbStorage {
             let base = || {
                 asset_keys::table
                     .filter(asset_keys::wipe_timestamp.is_null())
-                    .select((asset_keys::asset_key, asset_keys::last_materialization, asset_keys::last_run_id))
+                    .select((
+                        asset_keys::asset_key,
+                        asset_keys::last_materialization,
+                        asset_keys::last_run_id,
+                    ))
                     .order(asset_keys::asset_key.asc())
             };
             let rows: Vec<Row> = match keys {
@@ -1232,7 +1404,11 @@ impl EventLogStore for DbStorage {
                     let strs: Vec<String> = keys.iter().map(AssetKey::to_db_string).collect();
                     let mut rows = Vec::new();
                     for chunk in strs.chunks(CHUNK) {
-                        rows.extend(base().filter(asset_keys::asset_key.eq_any(chunk)).load::<Row>(c)?);
+                        rows.extend(
+                            base()
+                                .filter(asset_keys::asset_key.eq_any(chunk))
+                                .load::<Row>(c)?,
+                        );
                     }
                     rows.sort_by(|a, b| a.0.cmp(&b.0));
                     rows
@@ -1240,24 +1416,43 @@ impl EventLogStore for DbStorage {
             };
             rows.into_iter()
                 .map(|(key, last, last_run_id)| {
-                    let asset_key = AssetKey::from_db_string(&key)
-                        .ok_or_else(|| corrupt("asset_keys.asset_key", format!("not a JSON string array: {key}")))?;
+                    let asset_key = AssetKey::from_db_string(&key).ok_or_else(|| {
+                        corrupt(
+                            "asset_keys.asset_key",
+                            format!("not a JSON string array: {key}"),
+                        )
+                    })?;
                     let last_materialization = match last {
-                        Some(s) => Some(from_json(|| format!("asset_keys.last_materialization of {key}"), &s)?),
+                        Some(s) => Some(from_json(
+                            || format!("asset_keys.last_materialization of {key}"),
+                            &s,
+                        )?),
                         None => None,
                     };
-                    Ok(AssetRecord { asset_key, last_materialization, last_run_id })
+                    Ok(AssetRecord {
+                        asset_key,
+                        last_materialization,
+                        last_run_id,
+                    })
                 })
                 .collect()
         })
     }
 
-    fn materializations(&self, key: &AssetKey, before: Option<i64>, limit: usize) -> Result<Vec<EventRecord>> {
+    fn materializations(
+        &self,
+        key: &AssetKey,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>> {
         let key = key.to_db_string();
         with_conn!(self, |c| {
             let mut q = event_logs::table
                 .filter(event_logs::asset_key.eq(&key))
-                .filter(event_logs::dagster_event_type.eq(EventType::AssetMaterialization.stored_value()))
+                .filter(
+                    event_logs::dagster_event_type
+                        .eq(EventType::AssetMaterialization.stored_value()),
+                )
                 .select((event_logs::id, event_logs::event))
                 .order(event_logs::id.desc())
                 .limit(to_i64(limit))
@@ -1269,7 +1464,10 @@ impl EventLogStore for DbStorage {
             rows.into_iter()
                 .map(|(id, body)| {
                     let event: NewEvent = from_json(|| format!("event_logs row {id}"), &body)?;
-                    Ok(EventRecord { storage_id: id, event })
+                    Ok(EventRecord {
+                        storage_id: id,
+                        event,
+                    })
                 })
                 .collect()
         })
@@ -1461,7 +1659,11 @@ impl DaemonStore for DbStorage {
 impl KvStore for DbStorage {
     fn kv_get(&self, key: &str) -> Result<Option<String>> {
         with_conn!(self, |c| {
-            Ok(kvs::table.filter(kvs::key.eq(key)).select(kvs::value).first(c).optional()?)
+            Ok(kvs::table
+                .filter(kvs::key.eq(key))
+                .select(kvs::value)
+                .first(c)
+                .optional()?)
         })
     }
 
@@ -1492,7 +1694,9 @@ impl Storage for DbStorage {
 
     fn migrate(&self) -> Result<Vec<String>> {
         migration_tx!(self, |c, m| {
-            let done = c.run_pending_migrations(m).map_err(|e| migration_err(&self.target, e))?;
+            let done = c
+                .run_pending_migrations(m)
+                .map_err(|e| migration_err(&self.target, e))?;
             Ok(version_strings(&done))
         })
     }
@@ -1506,7 +1710,9 @@ impl Storage for DbStorage {
         where
             EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
         {
-            let applied = c.applied_migrations().map_err(|e| migration_err(target, e))?;
+            let applied = c
+                .applied_migrations()
+                .map_err(|e| migration_err(target, e))?;
             let current = applied.iter().map(|v| v.to_string()).max();
             Ok((current, latest_embedded::<DB>(&m, target)?))
         }
@@ -1524,14 +1730,20 @@ mod tests {
 
     #[test]
     fn describe_hides_password() {
-        let b = StorageBackend::Postgres { url: "postgres://dagster:p%40ss@db.example:6543/prod?sslmode=require".into() };
+        let b = StorageBackend::Postgres {
+            url: "postgres://dagster:p%40ss@db.example:6543/prod?sslmode=require".into(),
+        };
         assert_eq!(b.describe(), "postgres://dagster@db.example:6543/prod");
         assert_eq!(b.secrets(), vec!["p@ss".to_string(), "p%40ss".to_string()]);
         assert!(!format!("{b:?}").contains("p%40ss"));
-        let kw = StorageBackend::Postgres { url: "host=h port=1 user=u password='s e' dbname=d".into() };
+        let kw = StorageBackend::Postgres {
+            url: "host=h port=1 user=u password='s e' dbname=d".into(),
+        };
         assert_eq!(kw.describe(), "postgres://u@h:1/d");
         assert_eq!(kw.secrets(), vec!["s e".to_string()]);
-        let weird = StorageBackend::Postgres { url: "postgresql://u:a@b/c@host/db".into() };
+        let weird = StorageBackend::Postgres {
+            url: "postgresql://u:a@b/c@host/db".into(),
+        };
         assert_eq!(weird.describe(), "postgres://u@host:5432/db");
     }
 
@@ -1554,6 +1766,9 @@ mod tests {
             with_connect_timeout("postgres://u@h/db?a=b", Duration::from_millis(1)),
             "postgres://u@h/db?a=b&connect_timeout=2"
         );
-        assert_eq!(with_connect_timeout("host=h connect_timeout=3", Duration::from_secs(9)), "host=h connect_timeout=3");
+        assert_eq!(
+            with_connect_timeout("host=h connect_timeout=3", Duration::from_secs(9)),
+            "host=h connect_timeout=3"
+        );
     }
 }
