@@ -12,3 +12,5 @@ pub mod storage;
 pub mod defs;
 pub mod exec;
 pub mod instance;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
