@@ -334,11 +334,12 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// A registry with the built-in asset kinds (`command`, `sql`).
+    /// A registry with the built-in asset kinds (`command`, `sql`, `noop`).
     pub fn with_builtins() -> Self {
         let mut r = Registry::default();
         r.add_asset_kind(Arc::new(kinds::CommandKind));
         r.add_asset_kind(Arc::new(kinds::SqlKind));
+        r.add_asset_kind(Arc::new(kinds::NoopKind));
         r
     }
     pub fn add_resource_type(&mut self, t: Arc<dyn ResourceType>) -> &mut Self {

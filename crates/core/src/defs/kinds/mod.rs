@@ -1,13 +1,15 @@
-//! Built-in asset kinds usable from YAML: `command` and `sql`.
+//! Built-in asset kinds usable from YAML: `command`, `sql` and `noop`.
 //!
 //! An [`AssetKind`](super::AssetKind) reads its own keys from a `pipeline_configs` entry and
 //! returns the computation; the common keys (`key`, `group`, `deps`, `retry`, ...) are read by
 //! the loader. See [`command`] and [`sql`] for each kind's keys.
 
 pub mod command;
+pub mod noop;
 pub mod sql;
 
 pub use command::{CommandAsset, CommandKind};
+pub use noop::NoopKind;
 pub use sql::{SqlAsset, SqlKind};
 
 /// Resolves a path written in a pipeline config file against the file's directory.
