@@ -68,7 +68,9 @@ pub struct ComputeLogManager {
 
 impl ComputeLogManager {
     pub fn new(base_dir: impl Into<PathBuf>) -> Self {
-        ComputeLogManager { base_dir: base_dir.into() }
+        ComputeLogManager {
+            base_dir: base_dir.into(),
+        }
     }
 
     /// The default manager of an instance: `$DAGSTER_HOME/logs`.
@@ -82,7 +84,11 @@ impl ComputeLogManager {
 
     /// The log key the API uses for a step's captured logs.
     pub fn log_key(run_id: &str, file_key: &str) -> Vec<String> {
-        vec![run_id.to_string(), COMPUTE_LOGS_DIR.to_string(), file_key.to_string()]
+        vec![
+            run_id.to_string(),
+            COMPUTE_LOGS_DIR.to_string(),
+            file_key.to_string(),
+        ]
     }
 
     /// `<base>/<run_id>/compute_logs`.
@@ -92,18 +98,36 @@ impl ComputeLogManager {
     }
 
     /// Path of one stream of a step's captured logs.
-    pub fn path(&self, run_id: &str, file_key: &str, stream: LogStream) -> Result<PathBuf, ComputeLogError> {
+    pub fn path(
+        &self,
+        run_id: &str,
+        file_key: &str,
+        stream: LogStream,
+    ) -> Result<PathBuf, ComputeLogError> {
         check_component("file key", file_key)?;
-        Ok(self.run_dir(run_id)?.join(format!("{file_key}.{}", stream.extension())))
+        Ok(self
+            .run_dir(run_id)?
+            .join(format!("{file_key}.{}", stream.extension())))
     }
 
     /// `(stdout, stderr)` paths of a step.
-    pub fn paths(&self, run_id: &str, file_key: &str) -> Result<(PathBuf, PathBuf), ComputeLogError> {
-        Ok((self.path(run_id, file_key, LogStream::Stdout)?, self.path(run_id, file_key, LogStream::Stderr)?))
+    pub fn paths(
+        &self,
+        run_id: &str,
+        file_key: &str,
+    ) -> Result<(PathBuf, PathBuf), ComputeLogError> {
+        Ok((
+            self.path(run_id, file_key, LogStream::Stdout)?,
+            self.path(run_id, file_key, LogStream::Stderr)?,
+        ))
     }
 
     /// Path of the `.complete` marker.
-    pub fn complete_marker(&self, run_id: &str, file_key: &str) -> Result<PathBuf, ComputeLogError> {
+    pub fn complete_marker(
+        &self,
+        run_id: &str,
+        file_key: &str,
+    ) -> Result<PathBuf, ComputeLogError> {
         check_component("file key", file_key)?;
         Ok(self.run_dir(run_id)?.join(format!("{file_key}.complete")))
     }
@@ -136,18 +160,33 @@ impl ComputeLogManager {
         let mut file = match fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(LogChunk { data: String::new(), next_offset: offset, missing: true, complete });
+                return Ok(LogChunk {
+                    data: String::new(),
+                    next_offset: offset,
+                    missing: true,
+                    complete,
+                });
             }
             Err(e) => return Err(io_err("open", &path, e)),
         };
         let len = file.metadata().map_err(|e| io_err("stat", &path, e))?.len();
         if offset >= len || max_bytes == 0 {
-            return Ok(LogChunk { data: String::new(), next_offset: offset.min(len), missing: false, complete });
+            return Ok(LogChunk {
+                data: String::new(),
+                next_offset: offset.min(len),
+                missing: false,
+                complete,
+            });
         }
-        file.seek(SeekFrom::Start(offset)).map_err(|e| io_err("seek in", &path, e))?;
-        let want = usize::try_from(len - offset).unwrap_or(usize::MAX).min(max_bytes);
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| io_err("seek in", &path, e))?;
+        let want = usize::try_from(len - offset)
+            .unwrap_or(usize::MAX)
+            .min(max_bytes);
         let mut buf = Vec::with_capacity(want);
-        file.take(want as u64).read_to_end(&mut buf).map_err(|e| io_err("read", &path, e))?;
+        file.take(want as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| io_err("read", &path, e))?;
         // Do not split a multi-byte character at the end of the chunk (unless it is all we have).
         if let Err(e) = std::str::from_utf8(&buf) {
             if e.error_len().is_none() && e.valid_up_to() > 0 {
@@ -155,7 +194,12 @@ impl ComputeLogManager {
             }
         }
         let next_offset = offset + buf.len() as u64;
-        Ok(LogChunk { data: String::from_utf8_lossy(&buf).into_owned(), next_offset, missing: false, complete })
+        Ok(LogChunk {
+            data: String::from_utf8_lossy(&buf).into_owned(),
+            next_offset,
+            missing: false,
+            complete,
+        })
     }
 
     /// Removes every captured log of a run. Returns false if there was nothing.
@@ -171,7 +215,11 @@ impl ComputeLogManager {
 }
 
 fn io_err(action: &'static str, path: &Path, source: std::io::Error) -> ComputeLogError {
-    ComputeLogError::Io { action, path: path.display().to_string(), source }
+    ComputeLogError::Io {
+        action,
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 fn check_component(what: &'static str, value: &str) -> Result<(), ComputeLogError> {
@@ -181,7 +229,10 @@ fn check_component(what: &'static str, value: &str) -> Result<(), ComputeLogErro
         || value.len() > 255
         || value.chars().any(|c| c == '/' || c == '\\' || c == '\0');
     if bad {
-        return Err(ComputeLogError::InvalidKey { what, value: value.chars().take(300).collect() });
+        return Err(ComputeLogError::InvalidKey {
+            what,
+            value: value.chars().take(300).collect(),
+        });
     }
     Ok(())
 }
@@ -197,8 +248,14 @@ mod tests {
         let (out, err) = m.paths("r1", "a__b").unwrap();
         assert_eq!(out, PathBuf::from("/h/logs/r1/compute_logs/a__b.out"));
         assert_eq!(err, PathBuf::from("/h/logs/r1/compute_logs/a__b.err"));
-        assert_eq!(m.complete_marker("r1", "x").unwrap(), PathBuf::from("/h/logs/r1/compute_logs/x.complete"));
-        assert_eq!(ComputeLogManager::log_key("r1", "x"), vec!["r1", "compute_logs", "x"]);
+        assert_eq!(
+            m.complete_marker("r1", "x").unwrap(),
+            PathBuf::from("/h/logs/r1/compute_logs/x.complete")
+        );
+        assert_eq!(
+            ComputeLogManager::log_key("r1", "x"),
+            vec!["r1", "compute_logs", "x"]
+        );
     }
 
     #[test]
@@ -225,9 +282,13 @@ mod tests {
         let c = m.read("r", "k", LogStream::Stdout, 0, 2).unwrap();
         assert_eq!(c.data, "h");
         assert_eq!(c.next_offset, 1);
-        let c2 = m.read("r", "k", LogStream::Stdout, c.next_offset, 100).unwrap();
+        let c2 = m
+            .read("r", "k", LogStream::Stdout, c.next_offset, 100)
+            .unwrap();
         assert_eq!(c2.data, "éllo wörld");
-        let end = m.read("r", "k", LogStream::Stdout, c2.next_offset, 100).unwrap();
+        let end = m
+            .read("r", "k", LogStream::Stdout, c2.next_offset, 100)
+            .unwrap();
         assert_eq!(end.data, "");
         assert_eq!(end.next_offset, c2.next_offset);
         let beyond = m.read("r", "k", LogStream::Stdout, 10_000, 100).unwrap();

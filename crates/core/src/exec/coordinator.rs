@@ -45,7 +45,11 @@ pub fn submit_run(
 /// Writes RUN_STARTING and launches the worker. A launch error is recorded on the run
 /// (ENGINE_EVENT + RUN_FAILURE) and reported as status FAILURE, not as an error. Used by the
 /// default coordinator and by the queue daemon when it dequeues a run.
-pub fn start_run(storage: &dyn Storage, launcher: &DefaultRunLauncher, run: &Run) -> Result<RunStatus> {
+pub fn start_run(
+    storage: &dyn Storage,
+    launcher: &DefaultRunLauncher,
+    run: &Run,
+) -> Result<RunStatus> {
     let starting = NewEvent::new(&run.run_id, &run.job_name, Some(EventType::RunStarting), "")
         .level(LogLevel::Debug);
     check_refused(storage.store_events(&[starting])?, &run.run_id)?;
@@ -61,7 +65,10 @@ pub fn start_run(storage: &dyn Storage, launcher: &DefaultRunLauncher, run: &Run
                 "Caught an error while launching the run; marking the run as failed.",
             )
             .level(LogLevel::Error)
-            .data(EventData::Engine { metadata: Vec::new(), error: Some(error.clone()) });
+            .data(EventData::Engine {
+                metadata: Vec::new(),
+                error: Some(error.clone()),
+            });
             let failure = NewEvent::new(
                 &run.run_id,
                 &run.job_name,
@@ -69,7 +76,10 @@ pub fn start_run(storage: &dyn Storage, launcher: &DefaultRunLauncher, run: &Run
                 format!("This run failed to launch: {e}"),
             )
             .level(LogLevel::Error)
-            .data(EventData::Failure { error, reason: Some("JOB_INITIALIZATION_FAILURE".into()) });
+            .data(EventData::Failure {
+                error,
+                reason: Some("JOB_INITIALIZATION_FAILURE".into()),
+            });
             let outcome = storage.store_events(&[engine, failure])?;
             if let Some((_, _, status)) = outcome.rejected.first() {
                 return Ok(status.unwrap_or(RunStatus::Failure));
@@ -84,7 +94,9 @@ pub fn start_run(storage: &dyn Storage, launcher: &DefaultRunLauncher, run: &Run
 /// CANCELING and their worker finishes them. Returns the status afterwards; any other status
 /// is an error naming it.
 pub fn request_cancel(storage: &dyn Storage, run_id: &str) -> Result<RunStatus> {
-    let run = storage.get_run(run_id)?.ok_or_else(|| ExecError::RunNotFound(run_id.to_string()))?;
+    let run = storage
+        .get_run(run_id)?
+        .ok_or_else(|| ExecError::RunNotFound(run_id.to_string()))?;
     let canceling = || {
         NewEvent::new(
             run_id,
@@ -118,14 +130,22 @@ pub fn request_cancel(storage: &dyn Storage, run_id: &str) -> Result<RunStatus> 
                 current_status_error(storage, &run)
             }
         }
-        status => Err(ExecError::CannotCancel { run_id: run_id.to_string(), status }),
+        status => Err(ExecError::CannotCancel {
+            run_id: run_id.to_string(),
+            status,
+        }),
     }
 }
 
 /// After a refused transition: the run moved meanwhile; report its current status.
 fn current_status_error(storage: &dyn Storage, run: &Run) -> Result<RunStatus> {
-    let now = storage.get_run(&run.run_id)?.ok_or_else(|| ExecError::RunNotFound(run.run_id.clone()))?;
-    Err(ExecError::CannotCancel { run_id: run.run_id.clone(), status: now.status })
+    let now = storage
+        .get_run(&run.run_id)?
+        .ok_or_else(|| ExecError::RunNotFound(run.run_id.clone()))?;
+    Err(ExecError::CannotCancel {
+        run_id: run.run_id.clone(),
+        status: now.status,
+    })
 }
 
 fn check_refused(outcome: StoreOutcome, run_id: &str) -> Result<()> {

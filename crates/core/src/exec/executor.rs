@@ -23,11 +23,12 @@ use super::plan::ExecutionPlan;
 use super::writer::{EventWriter, RunObserver};
 use super::{blocking, ExecError, Result};
 use crate::defs::{
-    AssetDef, CancelToken, Definitions, MaterializeResult, Resource, StepContext, StepContextParams, StepLogger,
+    AssetDef, CancelToken, Definitions, MaterializeResult, Resource, StepContext,
+    StepContextParams, StepLogger,
 };
 use crate::domain::{
-    now_ts, ErrorInfo, EventData, EventType, LogLevel, Materialization, MetadataEntry, MetadataValue, NewEvent, Run,
-    RunStatus,
+    now_ts, ErrorInfo, EventData, EventType, LogLevel, Materialization, MetadataEntry,
+    MetadataValue, NewEvent, Run, RunStatus,
 };
 use crate::storage::{Storage, StoreOutcome};
 use std::collections::{BTreeMap, VecDeque};
@@ -104,7 +105,11 @@ pub struct ExecContext {
 }
 
 impl ExecContext {
-    pub fn new(storage: Arc<dyn Storage>, defs: Arc<Definitions>, compute_logs: ComputeLogManager) -> Self {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        defs: Arc<Definitions>,
+        compute_logs: ComputeLogManager,
+    ) -> Self {
         ExecContext {
             storage,
             defs,
@@ -141,25 +146,45 @@ async fn execute_run_inner(ctx: &ExecContext, run_id: &str) -> Result<RunStatus>
         .await?
         .ok_or_else(|| ExecError::RunNotFound(run_id.to_string()))?;
     if run.status.is_finished() {
-        return Err(ExecError::RunFinished { run_id: run.run_id, status: run.status });
+        return Err(ExecError::RunFinished {
+            run_id: run.run_id,
+            status: run.status,
+        });
     }
     let writer = EventWriter::new(ctx.storage.clone(), ctx.observer.clone());
-    let ev = Events { run_id: run.run_id.clone(), job_name: run.job_name.clone() };
+    let ev = Events {
+        run_id: run.run_id.clone(),
+        job_name: run.job_name.clone(),
+    };
 
     if run.status == RunStatus::Canceling {
         // Canceled after launch, before this worker started: finish the cancellation.
-        let out = writer.write_now(ev.run(EventType::RunCanceled, "Run was canceled before it started.")).await;
-        return finish(ctx, &writer, &run, out).await;
+        let out = writer
+            .write_now(ev.run(
+                EventType::RunCanceled,
+                "Run was canceled before it started.",
+            ))
+            .await;
+        return finish(ctx, &writer, &run, EventType::RunCanceled, out).await;
     }
-    if !RunStatus::Started.allowed_predecessors().contains(&run.status) {
-        return Err(ExecError::RunNotExecutable { run_id: run.run_id, status: run.status });
+    if !RunStatus::Started
+        .allowed_predecessors()
+        .contains(&run.status)
+    {
+        return Err(ExecError::RunNotExecutable {
+            run_id: run.run_id,
+            status: run.status,
+        });
     }
 
     let plan = match ExecutionPlan::for_run(&ctx.defs, &run) {
         Ok(p) => p,
         Err(e) => {
             let failure = ev
-                .run(EventType::RunFailure, &format!("Execution of run for \"{}\" failed: {e}", run.job_name))
+                .run(
+                    EventType::RunFailure,
+                    &format!("Execution of run for \"{}\" failed: {e}", run.job_name),
+                )
                 .level(LogLevel::Error)
                 .data(EventData::Failure {
                     error: ErrorInfo::from_error(&e),
@@ -179,7 +204,10 @@ async fn execute_run_inner(ctx: &ExecContext, run_id: &str) -> Result<RunStatus>
         .max(1);
 
     let start = writer
-        .write_now(ev.run(EventType::RunStart, &format!("Started execution of run for \"{}\".", run.job_name)))
+        .write_now(ev.run(
+            EventType::RunStart,
+            &format!("Started execution of run for \"{}\".", run.job_name),
+        ))
         .await;
     match start {
         Ok(outcome) if !outcome.rejected.is_empty() => {
@@ -197,7 +225,11 @@ async fn execute_run_inner(ctx: &ExecContext, run_id: &str) -> Result<RunStatus>
         }
     }
 
-    let heartbeat = tokio::spawn(heartbeat_loop(ctx.storage.clone(), run.run_id.clone(), ctx.options.heartbeat_interval));
+    let heartbeat = tokio::spawn(heartbeat_loop(
+        ctx.storage.clone(),
+        run.run_id.clone(),
+        ctx.options.heartbeat_interval,
+    ));
     let (stop_tx, stop_rx) = watch::channel(Stop::None);
     let stop_tx = Arc::new(stop_tx);
     let poller = tokio::spawn(cancel_poll_loop(
@@ -212,12 +244,17 @@ async fn execute_run_inner(ctx: &ExecContext, run_id: &str) -> Result<RunStatus>
     writer.emit(
         ev.run(
             EventType::EngineEvent,
-            &format!("Executing steps in process (pid {pid}, max {max_concurrent} concurrent steps)."),
+            &format!(
+                "Executing steps in process (pid {pid}, max {max_concurrent} concurrent steps)."
+            ),
         )
         .data(EventData::Engine {
             metadata: vec![
                 MetadataEntry::new("pid", MetadataValue::Int(i64::from(pid))),
-                MetadataEntry::new("step_keys", MetadataValue::Text(format!("{:?}", plan.step_keys()))),
+                MetadataEntry::new(
+                    "step_keys",
+                    MetadataValue::Text(format!("{:?}", plan.step_keys())),
+                ),
             ],
             error: None,
         }),
@@ -239,13 +276,20 @@ async fn execute_run_inner(ctx: &ExecContext, run_id: &str) -> Result<RunStatus>
     heartbeat.abort();
 
     let stop = *stop_rx.borrow();
+    let mut last = EventType::RunCanceled;
     let out = match result {
         Err(e) => {
             // The engine itself failed (storage down): best effort.
             let failure = ev
-                .run(EventType::RunFailure, &format!("Execution of run for \"{}\" failed: {e}", run.job_name))
+                .run(
+                    EventType::RunFailure,
+                    &format!("Execution of run for \"{}\" failed: {e}", run.job_name),
+                )
                 .level(LogLevel::Error)
-                .data(EventData::Failure { error: ErrorInfo::from_error(&e), reason: Some("RUN_EXCEPTION".into()) });
+                .data(EventData::Failure {
+                    error: ErrorInfo::from_error(&e),
+                    reason: Some("RUN_EXCEPTION".into()),
+                });
             let _ = writer.write_now(failure).await;
             let _ = writer.close().await;
             return Err(e);
@@ -254,36 +298,55 @@ async fn execute_run_inner(ctx: &ExecContext, run_id: &str) -> Result<RunStatus>
             if stop != Stop::None {
                 if stop == Stop::Interrupted {
                     writer.emit(
-                        ev.run(EventType::RunCanceling, "Received termination signal; terminating execution.")
-                            .level(LogLevel::Info),
+                        ev.run(
+                            EventType::RunCanceling,
+                            "Received termination signal; terminating execution.",
+                        )
+                        .level(LogLevel::Info),
                     );
                 }
                 writer
                     .write_now(
-                        ev.run(EventType::RunCanceled, &format!("Execution of run for \"{}\" canceled.", run.job_name))
-                            .level(LogLevel::Info),
+                        ev.run(
+                            EventType::RunCanceled,
+                            &format!("Execution of run for \"{}\" canceled.", run.job_name),
+                        )
+                        .level(LogLevel::Info),
                     )
                     .await
-            } else if summary.failed.is_empty() {
+            } else if summary.failed.is_empty() && summary.skipped.is_empty() {
+                last = EventType::RunSuccess;
                 writer
                     .write_now(
-                        ev.run(EventType::RunSuccess, &format!("Finished execution of run for \"{}\".", run.job_name))
-                            .level(LogLevel::Info),
+                        ev.run(
+                            EventType::RunSuccess,
+                            &format!("Finished execution of run for \"{}\".", run.job_name),
+                        )
+                        .level(LogLevel::Info),
                     )
                     .await
             } else {
                 let quoted: Vec<String> = summary.failed.iter().map(|k| format!("'{k}'")).collect();
-                let msg = format!("Execution of run for \"{}\" failed. Steps failed: [{}].", run.job_name, quoted.join(", "));
+                let msg = format!(
+                    "Execution of run for \"{}\" failed. Steps failed: [{}].",
+                    run.job_name,
+                    quoted.join(", ")
+                );
+                last = EventType::RunFailure;
                 writer
-                    .write_now(ev.run(EventType::RunFailure, &msg).level(LogLevel::Error).data(EventData::Failure {
-                        error: ErrorInfo::new(msg.clone()),
-                        reason: Some("STEP_FAILURE".into()),
-                    }))
+                    .write_now(
+                        ev.run(EventType::RunFailure, &msg)
+                            .level(LogLevel::Error)
+                            .data(EventData::Failure {
+                                error: ErrorInfo::new(msg.clone()),
+                                reason: Some("STEP_FAILURE".into()),
+                            }),
+                    )
                     .await
             }
         }
     };
-    finish(ctx, &writer, &run, out).await
+    finish(ctx, &writer, &run, last, out).await
 }
 
 /// Resolves the final status after the last lifecycle write (which storage may have refused),
@@ -292,25 +355,37 @@ async fn finish(
     ctx: &ExecContext,
     writer: &EventWriter,
     run: &Run,
+    last: EventType,
     out: Result<StoreOutcome>,
 ) -> Result<RunStatus> {
     let result = match out {
         Err(e) => Err(e),
-        Ok(outcome) => {
-            if outcome.rejected.is_empty() {
-                reload_status(ctx, &run.run_id).await
-            } else if outcome.rejected.iter().any(|r| r.2 == Some(RunStatus::Canceling)) {
+        Ok(outcome) => match refusal_of(&outcome, last) {
+            None => match RunStatus::from_event(last) {
+                Some(s) => Ok(s),
+                None => reload_status(ctx, &run.run_id).await,
+            },
+            Some(Some(RunStatus::Canceling)) => {
                 // Cancellation was requested just as the run ended: finish it as canceled.
-                let ev = Events { run_id: run.run_id.clone(), job_name: run.job_name.clone() };
+                let ev = Events {
+                    run_id: run.run_id.clone(),
+                    job_name: run.job_name.clone(),
+                };
                 let msg = format!("Execution of run for \"{}\" canceled.", run.job_name);
-                match writer.write_now(ev.run(EventType::RunCanceled, &msg).level(LogLevel::Info)).await {
+                match writer
+                    .write_now(ev.run(EventType::RunCanceled, &msg).level(LogLevel::Info))
+                    .await
+                {
+                    Ok(o) if refusal_of(&o, EventType::RunCanceled).is_none() => {
+                        Ok(RunStatus::Canceled)
+                    }
                     Ok(_) => reload_status(ctx, &run.run_id).await,
                     Err(e) => Err(e),
                 }
-            } else {
-                reload_status(ctx, &run.run_id).await
             }
-        }
+            Some(Some(status)) => Ok(status),
+            Some(None) => Err(ExecError::RunNotFound(run.run_id.clone())),
+        },
     };
     let closed = writer.close().await;
     let status = result?;
@@ -318,11 +393,21 @@ async fn finish(
     Ok(status)
 }
 
+/// The current status reported with a refusal of an event of type `t`, if it was refused.
+fn refusal_of(outcome: &StoreOutcome, t: EventType) -> Option<Option<RunStatus>> {
+    outcome
+        .rejected
+        .iter()
+        .find(|r| r.1 == t.name() || r.1 == t.stored_value())
+        .map(|r| r.2)
+}
+
 async fn reload_status(ctx: &ExecContext, run_id: &str) -> Result<RunStatus> {
     let storage = ctx.storage.clone();
     let id = run_id.to_string();
     let run = blocking(move || Ok(storage.get_run(&id)?)).await?;
-    run.map(|r| r.status).ok_or_else(|| ExecError::RunNotFound(run_id.to_string()))
+    run.map(|r| r.status)
+        .ok_or_else(|| ExecError::RunNotFound(run_id.to_string()))
 }
 
 /// Event constructors for one run.
@@ -403,7 +488,12 @@ fn set_stop(stop: &watch::Sender<Stop>, why: Stop) {
 type ResourceMap = BTreeMap<String, std::result::Result<Arc<dyn Resource>, ErrorInfo>>;
 
 /// Builds every resource the plan's assets require, once. Failures are kept per resource.
-async fn build_resources(ctx: &ExecContext, plan: &ExecutionPlan, writer: &EventWriter, ev: &Events) -> ResourceMap {
+async fn build_resources(
+    ctx: &ExecContext,
+    plan: &ExecutionPlan,
+    writer: &EventWriter,
+    ev: &Events,
+) -> ResourceMap {
     let mut names: Vec<String> = Vec::new();
     for s in &plan.steps {
         if let Some(a) = ctx.defs.assets.get(&s.asset_key) {
@@ -419,41 +509,65 @@ async fn build_resources(ctx: &ExecContext, plan: &ExecutionPlan, writer: &Event
         return out;
     }
     let list = names.join(", ");
-    writer.emit(ev.run(EventType::ResourceInitStarted, &format!("Starting initialization of resources [{list}].")));
+    writer.emit(ev.run(
+        EventType::ResourceInitStarted,
+        &format!("Starting initialization of resources [{list}]."),
+    ));
     let started = Instant::now();
     for name in names {
         let built = build_resource(ctx, &name).await;
         out.insert(name, built);
     }
-    let failed: Vec<(&String, &ErrorInfo)> =
-        out.iter().filter_map(|(n, r)| r.as_ref().err().map(|e| (n, e))).collect();
+    let failed: Vec<(&String, &ErrorInfo)> = out
+        .iter()
+        .filter_map(|(n, r)| r.as_ref().err().map(|e| (n, e)))
+        .collect();
     if failed.is_empty() {
         writer.emit(ev.run(
             EventType::ResourceInitSuccess,
-            &format!("Finished initialization of resources [{list}] in {} ms.", started.elapsed().as_millis()),
+            &format!(
+                "Finished initialization of resources [{list}] in {} ms.",
+                started.elapsed().as_millis()
+            ),
         ));
     } else {
         for (name, error) in failed {
             writer.emit(
-                ev.run(EventType::ResourceInitFailure, &format!("Initialization of resource `{name}` failed."))
-                    .level(LogLevel::Error)
-                    .data(EventData::Engine { metadata: Vec::new(), error: Some(error.clone()) }),
+                ev.run(
+                    EventType::ResourceInitFailure,
+                    &format!("Initialization of resource `{name}` failed."),
+                )
+                .level(LogLevel::Error)
+                .data(EventData::Engine {
+                    metadata: Vec::new(),
+                    error: Some(error.clone()),
+                }),
             );
         }
     }
     out
 }
 
-async fn build_resource(ctx: &ExecContext, name: &str) -> std::result::Result<Arc<dyn Resource>, ErrorInfo> {
-    let def = ctx
-        .defs
-        .resources
-        .get(name)
-        .cloned()
-        .ok_or_else(|| ErrorInfo::new(format!("resource `{name}` is not defined")).with_class("MissingResource"))?;
-    let ty = ctx.defs.registry.resource_types.get(&def.type_name).cloned().ok_or_else(|| {
-        ErrorInfo::new(format!("resource `{name}` has unknown type `{}`", def.type_name)).with_class("MissingResource")
+async fn build_resource(
+    ctx: &ExecContext,
+    name: &str,
+) -> std::result::Result<Arc<dyn Resource>, ErrorInfo> {
+    let def = ctx.defs.resources.get(name).cloned().ok_or_else(|| {
+        ErrorInfo::new(format!("resource `{name}` is not defined")).with_class("MissingResource")
     })?;
+    let ty = ctx
+        .defs
+        .registry
+        .resource_types
+        .get(&def.type_name)
+        .cloned()
+        .ok_or_else(|| {
+            ErrorInfo::new(format!(
+                "resource `{name}` has unknown type `{}`",
+                def.type_name
+            ))
+            .with_class("MissingResource")
+        })?;
     let name = name.to_string();
     let joined = tokio::task::spawn_blocking(move || {
         catch_unwind(AssertUnwindSafe(|| ty.build(&def))).map_err(|p| panic_message(p.as_ref()))
@@ -463,14 +577,18 @@ async fn build_resource(ctx: &ExecContext, name: &str) -> std::result::Result<Ar
         Ok(Ok(Ok(r))) => Ok(r),
         Ok(Ok(Err(e))) => {
             let cause = ErrorInfo::from_anyhow(&e);
-            let mut info = ErrorInfo::new(format!("resource `{name}` failed to initialize")).with_class("ResourceInitError");
+            let mut info = ErrorInfo::new(format!("resource `{name}` failed to initialize"))
+                .with_class("ResourceInitError");
             info.cause = Some(Box::new(cause));
             Err(info)
         }
-        Ok(Err(panic)) => {
-            Err(ErrorInfo::new(format!("resource `{name}` panicked while initializing: {panic}")).with_class("Panic"))
-        }
-        Err(e) => Err(ErrorInfo::new(format!("resource `{name}` initialization did not complete: {e}"))),
+        Ok(Err(panic)) => Err(ErrorInfo::new(format!(
+            "resource `{name}` panicked while initializing: {panic}"
+        ))
+        .with_class("Panic")),
+        Err(e) => Err(ErrorInfo::new(format!(
+            "resource `{name}` initialization did not complete: {e}"
+        ))),
     }
 }
 
@@ -496,8 +614,10 @@ enum StepState {
 
 #[derive(Debug, Default)]
 struct Summary {
-    /// Failed and skipped steps, in plan order.
+    /// Failed steps, in plan order.
     failed: Vec<String>,
+    /// Skipped steps (downstream of a failure), in plan order.
+    skipped: Vec<String>,
 }
 
 /// Runs the plan: starts ready steps up to the limit, reacts to completions and cancellation.
@@ -510,7 +630,12 @@ async fn schedule(
 ) -> Result<Summary> {
     let mut stop = stop_tx.subscribe();
     let n = plan.steps.len();
-    let index: BTreeMap<&str, usize> = plan.steps.iter().enumerate().map(|(i, s)| (s.key.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.key.as_str(), i))
+        .collect();
     let mut waiting_on: Vec<usize> = plan.steps.iter().map(|s| s.deps.len()).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, s) in plan.steps.iter().enumerate() {
@@ -570,7 +695,11 @@ async fn schedule(
                     }
                 } else {
                     state[i] = StepState::Failed;
-                    skip_downstream(plan, &env, &dependents, &mut state, i);
+                    // When the run is stopping, downstream steps are skipped below with the
+                    // cancellation as the reason.
+                    if !env.stopped() {
+                        skip_downstream(plan, &env, &dependents, &mut state, i);
+                    }
                 }
                 if env.writer.has_failed() && !stopping {
                     tracing::error!("storing events failed; stopping the run");
@@ -597,23 +726,38 @@ async fn schedule(
             state[i] = StepState::Skipped;
             env.writer.emit(
                 env.ev
-                    .step(EventType::StepSkipped, &s.key, &format!("Skipped execution of step \"{}\": {why}.", s.key))
+                    .step(
+                        EventType::StepSkipped,
+                        &s.key,
+                        &format!("Skipped execution of step \"{}\": {why}.", s.key),
+                    )
                     .level(LogLevel::Info),
             );
         }
     }
-    if let Some(e) = engine_error {
-        return Err(e);
+    if env.writer.has_failed() && engine_error.is_none() {
+        engine_error = Some(ExecError::Engine(
+            "storing events failed; execution stopped".into(),
+        ));
     }
-    env.writer.flush().await?;
-    Ok(Summary {
-        failed: plan
-            .steps
+    if let Some(e) = engine_error {
+        // Prefer the storage error that stopped the writer, if there is one.
+        return Err(match env.writer.flush().await {
+            Err(storage_error) => storage_error,
+            Ok(_) => e,
+        });
+    }
+    let with_state = |want: StepState| -> Vec<String> {
+        plan.steps
             .iter()
             .enumerate()
-            .filter(|(i, _)| matches!(state[*i], StepState::Failed | StepState::Skipped))
+            .filter(|(i, _)| state[*i] == want)
             .map(|(_, s)| s.key.clone())
-            .collect(),
+            .collect()
+    };
+    Ok(Summary {
+        failed: with_state(StepState::Failed),
+        skipped: with_state(StepState::Skipped),
     })
 }
 
@@ -626,7 +770,8 @@ fn skip_downstream(
     failed: usize,
 ) {
     let failed_key = &plan.steps[failed].key;
-    let mut queue: VecDeque<(usize, usize)> = dependents[failed].iter().map(|&j| (j, failed)).collect();
+    let mut queue: VecDeque<(usize, usize)> =
+        dependents[failed].iter().map(|&j| (j, failed)).collect();
     while let Some((j, because)) = queue.pop_front() {
         if state[j] != StepState::Waiting {
             continue;
@@ -641,7 +786,11 @@ fn skip_downstream(
                 plan.steps[because].key
             )
         };
-        env.writer.emit(env.ev.step(EventType::StepSkipped, key, &msg).level(LogLevel::Info));
+        env.writer.emit(
+            env.ev
+                .step(EventType::StepSkipped, key, &msg)
+                .level(LogLevel::Info),
+        );
         queue.extend(dependents[j].iter().map(|&k| (k, j)));
     }
 }
@@ -664,7 +813,11 @@ struct EventLogger {
 
 impl StepLogger for EventLogger {
     fn log(&self, step_key: &str, level: LogLevel, message: &str) {
-        self.writer.emit(NewEvent::new(&self.ev.run_id, &self.ev.job_name, None, message).step(step_key).level(level));
+        self.writer.emit(
+            NewEvent::new(&self.ev.run_id, &self.ev.job_name, None, message)
+                .step(step_key)
+                .level(level),
+        );
     }
 }
 
@@ -681,14 +834,25 @@ async fn run_step(env: Arc<StepEnv>, key: String, asset: AssetDef) -> bool {
         Ok(p) => p,
         Err(e) => {
             let error = ErrorInfo::from_error(&e).with_class("ComputeLogError");
-            env.emit(env.ev.step(EventType::StepStart, &key, &format!("Started execution of step \"{key}\".")));
+            env.emit(env.ev.step(
+                EventType::StepStart,
+                &key,
+                &format!("Started execution of step \"{key}\"."),
+            ));
             step_failed(&env, &key, &asset, error, "FRAMEWORK_ERROR");
             return false;
         }
     };
     env.emit(
         env.ev
-            .step(EventType::LogsCaptured, &key, &format!("Started capturing logs in process (pid: {}).", std::process::id()))
+            .step(
+                EventType::LogsCaptured,
+                &key,
+                &format!(
+                    "Started capturing logs in process (pid: {}).",
+                    std::process::id()
+                ),
+            )
             .data(EventData::LogsCaptured {
                 file_key: key.clone(),
                 step_keys: vec![key.clone()],
@@ -696,7 +860,11 @@ async fn run_step(env: Arc<StepEnv>, key: String, asset: AssetDef) -> bool {
                 stderr_path: stderr_path.display().to_string(),
             }),
     );
-    env.emit(env.ev.step(EventType::StepStart, &key, &format!("Started execution of step \"{key}\".")));
+    env.emit(env.ev.step(
+        EventType::StepStart,
+        &key,
+        &format!("Started execution of step \"{key}\"."),
+    ));
 
     let ok = run_attempts(&env, &key, &asset, stdout_path, stderr_path, started).await;
     if let Err(e) = env.compute_logs.mark_complete(&env.ev.run_id, &key) {
@@ -725,7 +893,8 @@ async fn run_attempts(
                 return false;
             }
             None => {
-                let e = ErrorInfo::new(format!("resource `{name}` was not initialized")).with_class("MissingResource");
+                let e = ErrorInfo::new(format!("resource `{name}` was not initialized"))
+                    .with_class("MissingResource");
                 step_failed(env, key, asset, e, "FRAMEWORK_ERROR");
                 return false;
             }
@@ -747,7 +916,10 @@ async fn run_attempts(
             resources: resources.clone(),
             cancel: CancelToken::new(),
             timeout: asset.timeout,
-            logger: Arc::new(EventLogger { ev: env.ev.clone(), writer: env.writer.clone() }),
+            logger: Arc::new(EventLogger {
+                ev: env.ev.clone(),
+                writer: env.writer.clone(),
+            }),
         };
         match run_attempt(env, key, asset, params).await {
             Attempt::Ok(result) => {
@@ -784,8 +956,10 @@ async fn run_attempts(
                         }
                     }
                     if env.stopped() {
-                        let e = ErrorInfo::new(format!("Step {key} was interrupted while waiting to retry."))
-                            .with_class("Interrupted");
+                        let e = ErrorInfo::new(format!(
+                            "Step {key} was interrupted while waiting to retry."
+                        ))
+                        .with_class("Interrupted");
                         step_failed(env, key, asset, e, "INTERRUPT");
                         return false;
                     }
@@ -795,7 +969,9 @@ async fn run_attempts(
                             .step(
                                 EventType::StepRestarted,
                                 key,
-                                &format!("Started re-execution (attempt # {attempt}) of step \"{key}\"."),
+                                &format!(
+                                    "Started re-execution (attempt # {attempt}) of step \"{key}\"."
+                                ),
                             )
                             .data(EventData::Retry {
                                 attempt,
@@ -806,7 +982,17 @@ async fn run_attempts(
                     );
                     continue;
                 }
-                step_failed(env, key, asset, error, if interrupted { "INTERRUPT" } else { "USER_CODE_ERROR" });
+                step_failed(
+                    env,
+                    key,
+                    asset,
+                    error,
+                    if interrupted {
+                        "INTERRUPT"
+                    } else {
+                        "USER_CODE_ERROR"
+                    },
+                );
                 return false;
             }
         }
@@ -814,23 +1000,32 @@ async fn run_attempts(
 }
 
 /// One attempt on a dedicated thread, racing the timeout and the run's cancellation.
-async fn run_attempt(env: &Arc<StepEnv>, key: &str, asset: &AssetDef, params: StepContextParams) -> Attempt {
+async fn run_attempt(
+    env: &Arc<StepEnv>,
+    key: &str,
+    asset: &AssetDef,
+    params: StepContextParams,
+) -> Attempt {
     let token = params.cancel.clone();
     let compute = asset.compute.clone();
-    let (tx, mut rx) = oneshot::channel::<std::result::Result<anyhow::Result<MaterializeResult>, String>>();
-    let spawned = std::thread::Builder::new().name(format!("step:{key}")).spawn(move || {
-        let result = catch_unwind(AssertUnwindSafe(move || {
-            let mut ctx = StepContext::new(params).map_err(|e| {
-                anyhow::Error::new(e).context("cannot open the step's compute log files")
-            })?;
-            compute.compute(&mut ctx)
-        }))
-        .map_err(|p| panic_message(p.as_ref()));
-        let _ = tx.send(result);
-    });
+    let (tx, mut rx) =
+        oneshot::channel::<std::result::Result<anyhow::Result<MaterializeResult>, String>>();
+    let spawned = std::thread::Builder::new()
+        .name(format!("step:{key}"))
+        .spawn(move || {
+            let result = catch_unwind(AssertUnwindSafe(move || {
+                let mut ctx = StepContext::new(params).map_err(|e| {
+                    anyhow::Error::new(e).context("cannot open the step's compute log files")
+                })?;
+                compute.compute(&mut ctx)
+            }))
+            .map_err(|p| panic_message(p.as_ref()));
+            let _ = tx.send(result);
+        });
     if let Err(e) = spawned {
         return Attempt::Err {
-            error: ErrorInfo::new(format!("cannot start a thread for step {key}: {e}")).with_class("SpawnError"),
+            error: ErrorInfo::new(format!("cannot start a thread for step {key}: {e}"))
+                .with_class("SpawnError"),
             interrupted: false,
         };
     }
@@ -865,19 +1060,26 @@ async fn run_attempt(env: &Arc<StepEnv>, key: &str, asset: &AssetDef, params: St
                     return match r {
                         Ok(Ok(Ok(result))) => Attempt::Ok(result),
                         Ok(Ok(Err(e))) => {
-                            let mut error =
-                                ErrorInfo::new(format!("Step {key} was interrupted: the run was canceled."))
-                                    .with_class("Interrupted");
+                            let mut error = ErrorInfo::new(format!(
+                                "Step {key} was interrupted: the run was canceled."
+                            ))
+                            .with_class("Interrupted");
                             error.cause = Some(Box::new(ErrorInfo::from_anyhow(&e)));
-                            Attempt::Err { error, interrupted: true }
+                            Attempt::Err {
+                                error,
+                                interrupted: true,
+                            }
                         }
                         Ok(Err(panic)) => Attempt::Err {
-                            error: ErrorInfo::new(format!("Step {key} panicked: {panic}")).with_class("Panic"),
+                            error: ErrorInfo::new(format!("Step {key} panicked: {panic}"))
+                                .with_class("Panic"),
                             interrupted: true,
                         },
                         Err(_) => Attempt::Err {
-                            error: ErrorInfo::new(format!("Step {key} was interrupted: the run was canceled."))
-                                .with_class("Interrupted"),
+                            error: ErrorInfo::new(format!(
+                                "Step {key} was interrupted: the run was canceled."
+                            ))
+                            .with_class("Interrupted"),
                             interrupted: true,
                         },
                     };
@@ -897,7 +1099,10 @@ async fn run_attempt(env: &Arc<StepEnv>, key: &str, asset: &AssetDef, params: St
     };
     match received {
         Ok(Ok(Ok(result))) => Attempt::Ok(result),
-        Ok(Ok(Err(e))) => Attempt::Err { error: ErrorInfo::from_anyhow(&e), interrupted: false },
+        Ok(Ok(Err(e))) => Attempt::Err {
+            error: ErrorInfo::from_anyhow(&e),
+            interrupted: false,
+        },
         Ok(Err(panic)) => Attempt::Err {
             error: ErrorInfo::new(format!("Step {key} panicked: {panic}")).with_class("Panic"),
             interrupted: false,
@@ -909,15 +1114,31 @@ async fn run_attempt(env: &Arc<StepEnv>, key: &str, asset: &AssetDef, params: St
     }
 }
 
-fn step_succeeded(env: &StepEnv, key: &str, asset: &AssetDef, result: MaterializeResult, started: Instant) {
+fn step_succeeded(
+    env: &StepEnv,
+    key: &str,
+    asset: &AssetDef,
+    result: MaterializeResult,
+    started: Instant,
+) {
     env.emit(
         env.ev
-            .step(EventType::StepOutput, key, "Yielded output \"result\" of type \"Any\". (Type check passed).")
-            .data(EventData::Output { output_name: "result".into() }),
+            .step(
+                EventType::StepOutput,
+                key,
+                "Yielded output \"result\" of type \"Any\". (Type check passed).",
+            )
+            .data(EventData::Output {
+                output_name: "result".into(),
+            }),
     );
     env.emit(
         env.ev
-            .step(EventType::AssetMaterialization, key, &format!("Materialized value {}.", asset.key.to_user_string()))
+            .step(
+                EventType::AssetMaterialization,
+                key,
+                &format!("Materialized value {}.", asset.key.to_user_string()),
+            )
             .level(LogLevel::Info)
             .data(EventData::Asset(Materialization {
                 asset_key: asset.key.clone(),
@@ -932,7 +1153,10 @@ fn step_succeeded(env: &StepEnv, key: &str, asset: &AssetDef, result: Materializ
             .step(
                 EventType::StepSuccess,
                 key,
-                &format!("Finished execution of step \"{key}\" in {}ms.", started.elapsed().as_millis()),
+                &format!(
+                    "Finished execution of step \"{key}\" in {}ms.",
+                    started.elapsed().as_millis()
+                ),
             )
             .level(LogLevel::Info),
     );
@@ -941,16 +1165,26 @@ fn step_succeeded(env: &StepEnv, key: &str, asset: &AssetDef, result: Materializ
 fn step_failed(env: &StepEnv, key: &str, asset: &AssetDef, error: ErrorInfo, reason: &str) {
     env.emit(
         env.ev
-            .step(EventType::StepFailure, key, &format!("Execution of step \"{key}\" failed."))
+            .step(
+                EventType::StepFailure,
+                key,
+                &format!("Execution of step \"{key}\" failed."),
+            )
             .level(LogLevel::Error)
-            .data(EventData::Failure { error, reason: Some(reason.to_string()) }),
+            .data(EventData::Failure {
+                error,
+                reason: Some(reason.to_string()),
+            }),
     );
     env.emit(
         env.ev
             .step(
                 EventType::AssetFailedToMaterialize,
                 key,
-                &format!("Asset {} failed to materialize.", asset.key.to_user_string()),
+                &format!(
+                    "Asset {} failed to materialize.",
+                    asset.key.to_user_string()
+                ),
             )
             .level(LogLevel::Info)
             .data(EventData::Asset(Materialization {
@@ -964,9 +1198,17 @@ fn step_failed(env: &StepEnv, key: &str, asset: &AssetDef, error: ErrorInfo, rea
 }
 
 /// The asset's config overlaid (recursively for objects) with run config `ops.<step>.config`.
-pub(crate) fn step_config(base: &serde_json::Value, run_config: &serde_json::Value, step_key: &str) -> serde_json::Value {
+pub(crate) fn step_config(
+    base: &serde_json::Value,
+    run_config: &serde_json::Value,
+    step_key: &str,
+) -> serde_json::Value {
     let mut out = base.clone();
-    if let Some(over) = run_config.get("ops").and_then(|o| o.get(step_key)).and_then(|o| o.get("config")) {
+    if let Some(over) = run_config
+        .get("ops")
+        .and_then(|o| o.get(step_key))
+        .and_then(|o| o.get("config"))
+    {
         overlay(&mut out, over);
     }
     out
@@ -1018,7 +1260,10 @@ mod tests {
     fn run_config_overlays_asset_config() {
         let base = json!({"a": 1, "nested": {"x": 1, "y": 2}});
         let rc = json!({"ops": {"s": {"config": {"nested": {"y": 3}, "b": true}}}});
-        assert_eq!(step_config(&base, &rc, "s"), json!({"a": 1, "b": true, "nested": {"x": 1, "y": 3}}));
+        assert_eq!(
+            step_config(&base, &rc, "s"),
+            json!({"a": 1, "b": true, "nested": {"x": 1, "y": 3}})
+        );
         assert_eq!(step_config(&base, &rc, "other"), base);
         assert_eq!(step_config(&base, &json!({}), "s"), base);
     }

@@ -25,7 +25,10 @@ pub struct DefaultRunLauncher {
 
 impl DefaultRunLauncher {
     pub fn new(executable: impl Into<PathBuf>, home: impl Into<PathBuf>) -> Self {
-        DefaultRunLauncher { executable: executable.into(), home: home.into() }
+        DefaultRunLauncher {
+            executable: executable.into(),
+            home: home.into(),
+        }
     }
 
     /// A launcher that starts the currently running binary (the `dagster` CLI itself).
@@ -53,13 +56,23 @@ impl DefaultRunLauncher {
             format!("Started process for run (pid: {pid})."),
         )
         .level(LogLevel::Debug)
-        .data(EventData::Engine { metadata: vec![MetadataEntry::new("pid", MetadataValue::Int(i64::from(pid)))], error: None });
+        .data(EventData::Engine {
+            metadata: vec![MetadataEntry::new(
+                "pid",
+                MetadataValue::Int(i64::from(pid)),
+            )],
+            error: None,
+        });
         storage.store_events(&[event])?;
         Ok(pid)
     }
 
     fn spawn(&self, run_id: &str) -> Result<u32> {
-        if run_id.is_empty() || run_id.contains(['/', '\\', '\0']) || run_id == ".." || run_id == "." {
+        if run_id.is_empty()
+            || run_id.contains(['/', '\\', '\0'])
+            || run_id == ".."
+            || run_id == "."
+        {
             return Err(ExecError::RunNotFound(run_id.to_string()));
         }
         let log_path = self.worker_log_path(run_id);
@@ -69,14 +82,17 @@ impl DefaultRunLauncher {
             source,
         };
         if let Some(dir) = log_path.parent() {
-            fs::create_dir_all(dir).map_err(|e| io_err("cannot create the worker log directory", dir, e))?;
+            fs::create_dir_all(dir)
+                .map_err(|e| io_err("cannot create the worker log directory", dir, e))?;
         }
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .map_err(|e| io_err("cannot open the worker log", &log_path, e))?;
-        let log_err = log.try_clone().map_err(|e| io_err("cannot open the worker log", &log_path, e))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| io_err("cannot open the worker log", &log_path, e))?;
         let mut child = Command::new(&self.executable)
             .args(["api", "execute-run", run_id])
             .env("DAGSTER_HOME", &self.home)
@@ -91,9 +107,11 @@ impl DefaultRunLauncher {
                 source,
             })?;
         let pid = child.id();
-        let reaper = std::thread::Builder::new().name(format!("reap-{pid}")).spawn(move || {
-            let _ = child.wait();
-        });
+        let reaper = std::thread::Builder::new()
+            .name(format!("reap-{pid}"))
+            .spawn(move || {
+                let _ = child.wait();
+            });
         if let Err(e) = reaper {
             tracing::warn!(error = %e, pid, "cannot start a thread to reap the run worker; it stays a zombie after exit");
         }
@@ -115,10 +133,16 @@ pub fn terminate_process_group(pid: u32) -> Result<bool> {
     let raw = i32::try_from(pid)
         .ok()
         .filter(|p| *p > 1)
-        .ok_or_else(|| ExecError::Signal { pid, message: "not a valid process id".into() })?;
+        .ok_or_else(|| ExecError::Signal {
+            pid,
+            message: "not a valid process id".into(),
+        })?;
     match killpg(Pid::from_raw(raw), Signal::SIGTERM) {
         Ok(()) => Ok(true),
         Err(Errno::ESRCH) => Ok(false),
-        Err(e) => Err(ExecError::Signal { pid, message: e.desc().to_string() }),
+        Err(e) => Err(ExecError::Signal {
+            pid,
+            message: e.desc().to_string(),
+        }),
     }
 }

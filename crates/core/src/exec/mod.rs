@@ -34,7 +34,10 @@ pub use coordinator::{request_cancel, start_run, submit_run, CoordinatorKind};
 pub use executor::{execute_run, ExecContext, ExecOptions, Interrupt};
 pub use launcher::DefaultRunLauncher;
 pub use plan::{ExecutionPlan, PlanStep};
-pub use run::{create_run, reexecution_request, run_step_history, CreateRun, ReexecutionStrategy, RunStepHistory};
+pub use run::{
+    create_run, reexecution_request, run_step_history, CreateRun, ReexecutionStrategy,
+    RunStepHistory,
+};
 pub use writer::{EventWriter, RunObserver};
 
 use crate::domain::RunStatus;
@@ -55,7 +58,12 @@ pub enum ExecError {
     #[error("the step selection for job `{job}` is empty")]
     EmptyStepSelection { job: String },
     #[error("assets `{first}` and `{second}` of job `{job}` both map to step key `{step_key}`")]
-    DuplicateStepKey { job: String, step_key: String, first: String, second: String },
+    DuplicateStepKey {
+        job: String,
+        step_key: String,
+        first: String,
+        second: String,
+    },
     #[error("job `{job}` has a dependency cycle among steps [{}]", steps.join(", "))]
     Cycle { job: String, steps: Vec<String> },
     #[error("invalid run config for job `{job}`: {message}")]
@@ -72,7 +80,11 @@ pub enum ExecError {
     #[error("Run {run_id} could not be terminated due to having status {status}.")]
     CannotCancel { run_id: String, status: RunStatus },
     #[error("{event} for run {run_id} was refused: the run is {status}")]
-    StatusRefused { run_id: String, event: String, status: String },
+    StatusRefused {
+        run_id: String,
+        event: String,
+        status: String,
+    },
     #[error("cannot launch a worker for run {run_id} ({executable}): {source}")]
     Launch {
         run_id: String,

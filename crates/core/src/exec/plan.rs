@@ -28,7 +28,12 @@ pub struct ExecutionPlan {
 impl ExecutionPlan {
     /// The plan of a stored run.
     pub fn for_run(defs: &Definitions, run: &Run) -> Result<Self> {
-        Self::build(defs, &run.job_name, run.asset_selection.as_deref(), run.step_keys_to_execute.as_deref())
+        Self::build(
+            defs,
+            &run.job_name,
+            run.asset_selection.as_deref(),
+            run.step_keys_to_execute.as_deref(),
+        )
     }
 
     /// Builds a plan. An empty `asset_selection` means the whole job (the UI sends `[]`); an
@@ -45,17 +50,26 @@ impl ExecutionPlan {
         })?;
         for k in &job.assets {
             if !defs.assets.contains_key(k) {
-                return Err(ExecError::UnknownAsset { job: job.name.clone(), asset: k.to_user_string() });
+                return Err(ExecError::UnknownAsset {
+                    job: job.name.clone(),
+                    asset: k.to_user_string(),
+                });
             }
         }
         let selected: Vec<&AssetKey> = match asset_selection {
             Some(sel) if !sel.is_empty() => {
                 for k in sel {
                     if !defs.assets.contains_key(k) {
-                        return Err(ExecError::UnknownAsset { job: job.name.clone(), asset: k.to_user_string() });
+                        return Err(ExecError::UnknownAsset {
+                            job: job.name.clone(),
+                            asset: k.to_user_string(),
+                        });
                     }
                     if !job.assets.contains(k) {
-                        return Err(ExecError::AssetNotInJob { job: job.name.clone(), asset: k.to_user_string() });
+                        return Err(ExecError::AssetNotInJob {
+                            job: job.name.clone(),
+                            asset: k.to_user_string(),
+                        });
                     }
                 }
                 job.assets.iter().filter(|k| sel.contains(k)).collect()
@@ -85,18 +99,24 @@ impl ExecutionPlan {
 
         if let Some(keys) = step_keys {
             if keys.is_empty() {
-                return Err(ExecError::EmptyStepSelection { job: job.name.clone() });
+                return Err(ExecError::EmptyStepSelection {
+                    job: job.name.clone(),
+                });
             }
             for k in keys {
                 if !by_step.contains_key(k) {
-                    return Err(ExecError::UnknownStepKey { job: job.name.clone(), step_key: k.clone() });
+                    return Err(ExecError::UnknownStepKey {
+                        job: job.name.clone(),
+                        step_key: k.clone(),
+                    });
                 }
             }
             order.retain(|s| keys.contains(s));
             by_step.retain(|s, _| keys.contains(s));
         }
 
-        let in_plan: HashMap<&AssetKey, &str> = by_step.iter().map(|(s, a)| (*a, s.as_str())).collect();
+        let in_plan: HashMap<&AssetKey, &str> =
+            by_step.iter().map(|(s, a)| (*a, s.as_str())).collect();
         let steps: Vec<PlanStep> = order
             .iter()
             .filter_map(|s| {
@@ -110,7 +130,11 @@ impl ExecutionPlan {
                         }
                     }
                 }
-                Some(PlanStep { key: s.clone(), asset_key: asset_key.clone(), deps })
+                Some(PlanStep {
+                    key: s.clone(),
+                    asset_key: asset_key.clone(),
+                    deps,
+                })
             })
             .collect();
         topo_sort(&job.name, steps).map(|steps| ExecutionPlan { steps })
@@ -139,7 +163,11 @@ impl ExecutionPlan {
 
 /// Kahn's algorithm; among ready steps the input order wins, so the result is deterministic.
 fn topo_sort(job: &str, steps: Vec<PlanStep>) -> Result<Vec<PlanStep>> {
-    let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.key.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.key.as_str(), i))
+        .collect();
     let mut indegree: Vec<usize> = steps.iter().map(|s| s.deps.len()).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     for (i, s) in steps.iter().enumerate() {
@@ -161,19 +189,28 @@ fn topo_sort(job: &str, steps: Vec<PlanStep>) -> Result<Vec<PlanStep>> {
         }
     }
     if out_idx.len() != steps.len() {
-        let stuck: Vec<String> = (0..steps.len()).filter(|i| indegree[*i] > 0).map(|i| steps[i].key.clone()).collect();
-        return Err(ExecError::Cycle { job: job.to_string(), steps: stuck });
+        let stuck: Vec<String> = (0..steps.len())
+            .filter(|i| indegree[*i] > 0)
+            .map(|i| steps[i].key.clone())
+            .collect();
+        return Err(ExecError::Cycle {
+            job: job.to_string(),
+            steps: stuck,
+        });
     }
     let mut slots: Vec<Option<PlanStep>> = steps.into_iter().map(Some).collect();
-    Ok(out_idx.into_iter().filter_map(|i| slots[i].take()).collect())
+    Ok(out_idx
+        .into_iter()
+        .filter_map(|i| slots[i].take())
+        .collect())
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::defs::{AssetDef, JobDef, MaterializeResult, Registry};
     use crate::defs::context::StepContext;
+    use crate::defs::{AssetDef, JobDef, MaterializeResult, Registry};
 
     fn key(s: &str) -> AssetKey {
         AssetKey::from_user_string(s)
@@ -186,7 +223,10 @@ mod tests {
     fn defs(assets: &[(&str, &[&str])]) -> Definitions {
         let mut map = BTreeMap::new();
         for (k, deps) in assets {
-            map.insert(key(k), AssetDef::new(key(k), noop).deps(deps.iter().map(|d| key(d))));
+            map.insert(
+                key(k),
+                AssetDef::new(key(k), noop).deps(deps.iter().map(|d| key(d))),
+            );
         }
         let mut jobs = BTreeMap::new();
         jobs.insert(
@@ -213,7 +253,13 @@ mod tests {
     }
 
     fn diamond() -> Definitions {
-        defs(&[("a", &[]), ("b", &["a"]), ("c", &["a"]), ("d", &["b", "c"]), ("x/y", &[])])
+        defs(&[
+            ("a", &[]),
+            ("b", &["a"]),
+            ("c", &["a"]),
+            ("d", &["b", "c"]),
+            ("x/y", &[]),
+        ])
     }
 
     #[test]
@@ -221,7 +267,8 @@ mod tests {
         let p = ExecutionPlan::build(&diamond(), "diamond", None, None).unwrap();
         assert_eq!(p.step_keys(), vec!["a", "c", "b", "d"]);
         assert_eq!(p.step("d").unwrap().deps, vec!["b", "c"]);
-        let all = ExecutionPlan::build(&diamond(), crate::defs::ASSET_JOB_NAME, None, None).unwrap();
+        let all =
+            ExecutionPlan::build(&diamond(), crate::defs::ASSET_JOB_NAME, None, None).unwrap();
         assert_eq!(all.len(), 5);
         assert!(all.step("x__y").is_some());
     }
@@ -251,7 +298,10 @@ mod tests {
         let e = ExecutionPlan::build(&d, "diamond", Some(&[key("x/y")]), None).unwrap_err();
         assert!(matches!(e, ExecError::AssetNotInJob { .. }), "{e}");
         let e = ExecutionPlan::build(&d, "diamond", None, Some(&["q".into()])).unwrap_err();
-        assert!(matches!(e, ExecError::UnknownStepKey { ref step_key, .. } if step_key == "q"), "{e}");
+        assert!(
+            matches!(e, ExecError::UnknownStepKey { ref step_key, .. } if step_key == "q"),
+            "{e}"
+        );
         let e = ExecutionPlan::build(&d, "diamond", None, Some(&[])).unwrap_err();
         assert!(matches!(e, ExecError::EmptyStepSelection { .. }), "{e}");
     }

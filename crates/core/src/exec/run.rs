@@ -7,7 +7,10 @@
 use super::plan::ExecutionPlan;
 use super::{ExecError, Result};
 use crate::defs::Definitions;
-use crate::domain::{tags, AssetKey, EventData, EventType, LogLevel, Materialization, NewEvent, NewRun, Run, RunStatus};
+use crate::domain::{
+    tags, AssetKey, EventData, EventType, LogLevel, Materialization, NewEvent, NewRun, Run,
+    RunStatus,
+};
 use crate::storage::Storage;
 use std::collections::{BTreeMap, HashSet};
 
@@ -62,17 +65,27 @@ const NOT_INHERITED: &[&str] = &[
 /// Validates the request against `defs`, stores the run (NOT_STARTED) and writes one
 /// ASSET_MATERIALIZATION_PLANNED event per planned asset.
 pub fn create_run(storage: &dyn Storage, defs: &Definitions, req: CreateRun) -> Result<Run> {
-    let plan = ExecutionPlan::build(defs, &req.job_name, req.asset_selection.as_deref(), req.step_keys.as_deref())?;
-    let job = defs.job(&req.job_name).ok_or_else(|| ExecError::UnknownJob {
-        job: req.job_name.clone(),
-        location: defs.location_name.clone(),
-    })?;
+    let plan = ExecutionPlan::build(
+        defs,
+        &req.job_name,
+        req.asset_selection.as_deref(),
+        req.step_keys.as_deref(),
+    )?;
+    let job = defs
+        .job(&req.job_name)
+        .ok_or_else(|| ExecError::UnknownJob {
+            job: req.job_name.clone(),
+            location: defs.location_name.clone(),
+        })?;
     let run_config = validate_run_config(&job.name, &job.assets, req.run_config)?;
 
     let mut run_tags = job.tags.clone();
     run_tags.extend(req.tags);
     run_tags.insert(tags::CODE_LOCATION.to_string(), defs.location_name.clone());
-    run_tags.insert(tags::REPOSITORY.to_string(), format!("__repository__@{}", defs.location_name));
+    run_tags.insert(
+        tags::REPOSITORY.to_string(),
+        format!("__repository__@{}", defs.location_name),
+    );
     if let Some(p) = &req.parent_run_id {
         run_tags.insert(tags::PARENT_RUN_ID.to_string(), p.clone());
     }
@@ -102,7 +115,11 @@ pub fn create_run(storage: &dyn Storage, defs: &Definitions, req: CreateRun) -> 
                 &run.run_id,
                 &run.job_name,
                 Some(EventType::AssetMaterializationPlanned),
-                format!("{} intends to materialize asset {}", run.job_name, s.asset_key.to_db_string()),
+                format!(
+                    "{} intends to materialize asset {}",
+                    run.job_name,
+                    s.asset_key.to_db_string()
+                ),
             )
             .step(&s.key)
             .level(LogLevel::Debug)
@@ -127,31 +144,51 @@ fn validate_run_config(
     job_assets: &[AssetKey],
     config: serde_json::Value,
 ) -> Result<serde_json::Value> {
-    let err = |message: String| ExecError::InvalidRunConfig { job: job.to_string(), message };
+    let err = |message: String| ExecError::InvalidRunConfig {
+        job: job.to_string(),
+        message,
+    };
     let obj = match config {
         serde_json::Value::Null => return Ok(serde_json::json!({})),
         serde_json::Value::Object(o) => o,
-        other => return Err(err(format!("expected an object, got {}", json_kind(&other)))),
+        other => {
+            return Err(err(format!(
+                "expected an object, got {}",
+                json_kind(&other)
+            )))
+        }
     };
     for (k, v) in &obj {
         if k != "ops" {
             return Err(err(format!("unknown key `{k}` (only `ops` is supported)")));
         }
-        let ops = v.as_object().ok_or_else(|| err(format!("`ops` must be an object, got {}", json_kind(v))))?;
+        let ops = v
+            .as_object()
+            .ok_or_else(|| err(format!("`ops` must be an object, got {}", json_kind(v))))?;
         let step_keys: HashSet<String> = job_assets.iter().map(AssetKey::to_step_key).collect();
         for (step, op) in ops {
             if !step_keys.contains(step) {
-                return Err(err(format!("`ops.{step}`: no step `{step}` in job `{job}`")));
+                return Err(err(format!(
+                    "`ops.{step}`: no step `{step}` in job `{job}`"
+                )));
             }
-            let op = op
-                .as_object()
-                .ok_or_else(|| err(format!("`ops.{step}` must be an object, got {}", json_kind(op))))?;
+            let op = op.as_object().ok_or_else(|| {
+                err(format!(
+                    "`ops.{step}` must be an object, got {}",
+                    json_kind(op)
+                ))
+            })?;
             for (ok, ov) in op {
                 if ok != "config" {
-                    return Err(err(format!("`ops.{step}.{ok}`: unknown key (only `config` is supported)")));
+                    return Err(err(format!(
+                        "`ops.{step}.{ok}`: unknown key (only `config` is supported)"
+                    )));
                 }
                 if !ov.is_object() {
-                    return Err(err(format!("`ops.{step}.config` must be an object, got {}", json_kind(ov))));
+                    return Err(err(format!(
+                        "`ops.{step}.config` must be an object, got {}",
+                        json_kind(ov)
+                    )));
                 }
             }
         }
@@ -193,7 +230,9 @@ pub fn run_step_history(storage: &dyn Storage, run_id: &str) -> Result<RunStepHi
                     }
                 }
                 Some(EventType::AssetMaterializationPlanned) => {
-                    let key = step.cloned().or_else(|| r.event.asset_key().map(AssetKey::to_step_key));
+                    let key = step
+                        .cloned()
+                        .or_else(|| r.event.asset_key().map(AssetKey::to_step_key));
                     if let Some(k) = key {
                         if !out.planned.contains(&k) {
                             out.planned.push(k);
@@ -215,25 +254,42 @@ pub fn run_step_history(storage: &dyn Storage, run_id: &str) -> Result<RunStepHi
 /// `FromFailure` selects the parent's planned steps without STEP_SUCCESS (failed, skipped,
 /// never ran) and tags the run `dagster/is_resume_retry=true`. Errors if the parent has not
 /// finished or, for `FromFailure`, if it has nothing to re-execute.
-pub fn reexecution_request(storage: &dyn Storage, parent: &Run, strategy: ReexecutionStrategy) -> Result<CreateRun> {
-    let refuse = |reason: String| ExecError::NotReexecutable { run_id: parent.run_id.clone(), reason };
+pub fn reexecution_request(
+    storage: &dyn Storage,
+    parent: &Run,
+    strategy: ReexecutionStrategy,
+) -> Result<CreateRun> {
+    let refuse = |reason: String| ExecError::NotReexecutable {
+        run_id: parent.run_id.clone(),
+        reason,
+    };
     if !parent.status.is_finished() {
-        return Err(refuse(format!("it has not finished (status {})", parent.status)));
+        return Err(refuse(format!(
+            "it has not finished (status {})",
+            parent.status
+        )));
     }
     let step_keys = match strategy {
         ReexecutionStrategy::AllSteps => parent.step_keys_to_execute.clone(),
         ReexecutionStrategy::FromFailure => {
             if parent.status == RunStatus::Success {
-                return Err(refuse("it succeeded; there is no failure to re-execute from".into()));
+                return Err(refuse(
+                    "it succeeded; there is no failure to re-execute from".into(),
+                ));
             }
             let history = run_step_history(storage, &parent.run_id)?;
             if history.planned.is_empty() {
                 return Err(refuse("its event log has no planned steps".into()));
             }
-            let todo: Vec<String> =
-                history.planned.into_iter().filter(|k| !history.succeeded.contains(k)).collect();
+            let todo: Vec<String> = history
+                .planned
+                .into_iter()
+                .filter(|k| !history.succeeded.contains(k))
+                .collect();
             if todo.is_empty() {
-                return Err(refuse("every step of it succeeded; there is nothing to re-execute".into()));
+                return Err(refuse(
+                    "every step of it succeeded; there is nothing to re-execute".into(),
+                ));
             }
             Some(todo)
         }
@@ -244,7 +300,10 @@ pub fn reexecution_request(storage: &dyn Storage, parent: &Run, strategy: Reexec
         .filter(|(k, _)| !NOT_INHERITED.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let root = parent.root_run_id.clone().unwrap_or_else(|| parent.run_id.clone());
+    let root = parent
+        .root_run_id
+        .clone()
+        .unwrap_or_else(|| parent.run_id.clone());
     run_tags.insert(tags::PARENT_RUN_ID.to_string(), parent.run_id.clone());
     run_tags.insert(tags::ROOT_RUN_ID.to_string(), root.clone());
     if strategy == ReexecutionStrategy::FromFailure {

@@ -61,7 +61,9 @@ pub struct EventWriter {
 
 impl std::fmt::Debug for EventWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventWriter").field("failed", &self.has_failed()).finish()
+        f.debug_struct("EventWriter")
+            .field("failed", &self.has_failed())
+            .finish()
     }
 }
 
@@ -71,7 +73,14 @@ impl EventWriter {
         let (tx, rx) = mpsc::unbounded_channel();
         let failed = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(run_task(storage, observer.clone(), rx, failed.clone()));
-        EventWriter { inner: Arc::new(Inner { tx, observer, failed, task: Mutex::new(Some(task)) }) }
+        EventWriter {
+            inner: Arc::new(Inner {
+                tx,
+                observer,
+                failed,
+                task: Mutex::new(Some(task)),
+            }),
+        }
     }
 
     /// Queues an event (never blocks). Run-lifecycle events are written at once.
@@ -91,7 +100,10 @@ impl EventWriter {
     /// or the storage error that lost events since then.
     pub async fn flush(&self) -> Result<StoreOutcome> {
         let (tx, rx) = oneshot::channel();
-        self.inner.tx.send(Msg::Flush(tx)).map_err(|_| ExecError::WriterClosed)?;
+        self.inner
+            .tx
+            .send(Msg::Flush(tx))
+            .map_err(|_| ExecError::WriterClosed)?;
         match rx.await {
             Ok(r) => r.map_err(ExecError::Storage),
             Err(_) => Err(ExecError::WriterClosed),
@@ -151,10 +163,14 @@ impl TaskState {
         match joined {
             Ok((batch, Ok(outcome))) => {
                 if let Some(o) = &self.observer {
-                    for e in batch.iter().filter(|e| e.event_type.is_some_and(|t| t.is_run_status_event())) {
+                    for e in batch
+                        .iter()
+                        .filter(|e| e.event_type.is_some_and(|t| t.is_run_status_event()))
+                    {
                         let refused = outcome.rejected.iter().any(|(run_id, ty, _)| {
                             *run_id == e.run_id
-                                && e.event_type.is_some_and(|t| t.name() == ty || t.stored_value() == ty)
+                                && e.event_type
+                                    .is_some_and(|t| t.name() == ty || t.stored_value() == ty)
                         });
                         if !refused {
                             o.on_event(e);
@@ -183,7 +199,10 @@ impl TaskState {
         let rejected = std::mem::take(&mut self.rejected);
         match self.error.take() {
             Some(e) => Err(e),
-            None => Ok(StoreOutcome { storage_ids: Vec::new(), rejected }),
+            None => Ok(StoreOutcome {
+                storage_ids: Vec::new(),
+                rejected,
+            }),
         }
     }
 }
@@ -194,7 +213,14 @@ async fn run_task(
     mut rx: mpsc::UnboundedReceiver<Msg>,
     failed: Arc<AtomicBool>,
 ) {
-    let mut st = TaskState { storage, observer, failed, pending: Vec::new(), rejected: Vec::new(), error: None };
+    let mut st = TaskState {
+        storage,
+        observer,
+        failed,
+        pending: Vec::new(),
+        rejected: Vec::new(),
+        error: None,
+    };
     let mut deadline = tokio::time::Instant::now();
     loop {
         let msg = if st.pending.is_empty() {
