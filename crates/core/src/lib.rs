@@ -7,7 +7,7 @@
 //! returns errors and in binaries.
 
 pub mod config;
-pub mod defs;
 pub mod domain;
-pub mod exec;
 pub mod storage;
+pub mod defs;
+pub mod exec;

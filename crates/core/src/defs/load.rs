@@ -5,10 +5,7 @@ use crate::config::yaml::{ConfigErrors, EnvLookup};
 use std::path::Path;
 
 /// Loads a pipeline config file with the process environment.
-pub fn load_definitions(
-    registry: &Registry,
-    path: &Path,
-) -> Result<(Definitions, Vec<crate::config::yaml::Diagnostic>), ConfigErrors> {
+pub fn load_definitions(registry: &Registry, path: &Path) -> Result<(Definitions, Vec<crate::config::yaml::Diagnostic>), ConfigErrors> {
     load_definitions_with_env(registry, path, &crate::config::yaml::process_env)
 }
 

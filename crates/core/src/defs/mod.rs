@@ -81,9 +81,7 @@ impl RetryPolicy {
     pub fn delay_for(&self, retry: u32) -> Duration {
         match self.backoff {
             Backoff::Constant => self.delay,
-            Backoff::Exponential => self
-                .delay
-                .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1))),
+            Backoff::Exponential => self.delay.saturating_mul(2u32.saturating_pow(retry.saturating_sub(1))),
         }
     }
 }
@@ -169,11 +167,7 @@ impl AssetDef {
 
 impl std::fmt::Debug for AssetDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AssetDef")
-            .field("key", &self.key)
-            .field("deps", &self.deps)
-            .field("group", &self.group)
-            .finish()
+        f.debug_struct("AssetDef").field("key", &self.key).field("deps", &self.deps).field("group", &self.group).finish()
     }
 }
 
