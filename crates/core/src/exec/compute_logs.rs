@@ -2,11 +2,13 @@
 //!
 //! Layout: `<base_dir>/<run_id>/compute_logs/<file_key>.out|.err`, plus an empty
 //! `<file_key>.complete` marker once capture has ended. `base_dir` defaults to
-//! `$DAGSTER_HOME/logs`. The file key of a step is its step key; the log key the API uses is
-//! `[run_id, "compute_logs", file_key]` (compat doc §3.5).
+//! `$DAGSTER_HOME/logs` (`compute_logs.config.base_dir` in `dagster.yaml`). The file key of a
+//! step is its step key; the log key the API uses is `[run_id, "compute_logs", file_key]`
+//! (compat doc §3.5).
 //!
-//! Run ids and file keys come from API callers: they are checked to be single path components
-//! (no `/`, `\`, `..`, NUL) before any path is built.
+//! Run ids and file keys may come from API callers: each is turned into a single safe path
+//! component first (`/`, `\` and NUL become `_`; empty, `.` and `..` get a `_` prefix; very long
+//! names are shortened with a hash), so a path built here never leaves `base_dir`.
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
@@ -19,8 +21,6 @@ pub const COMPUTE_LOGS_DIR: &str = "compute_logs";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ComputeLogError {
-    #[error("invalid {what} `{value}` for a compute log path")]
-    InvalidKey { what: &'static str, value: String },
     #[error("cannot {action} compute log {path}: {source}")]
     Io {
         action: &'static str,
@@ -54,7 +54,7 @@ pub struct LogChunk {
     pub data: String,
     /// Byte offset where the next read should start.
     pub next_offset: u64,
-    /// True when the file does not exist yet.
+    /// True when the file does not exist (yet).
     pub missing: bool,
     /// True when the capture has ended (the `.complete` marker exists).
     pub complete: bool,
@@ -92,57 +92,46 @@ impl ComputeLogManager {
     }
 
     /// `<base>/<run_id>/compute_logs`.
-    pub fn run_dir(&self, run_id: &str) -> Result<PathBuf, ComputeLogError> {
-        check_component("run id", run_id)?;
-        Ok(self.base_dir.join(run_id).join(COMPUTE_LOGS_DIR))
+    pub fn run_dir(&self, run_id: &str) -> PathBuf {
+        self.base_dir
+            .join(safe_component(run_id))
+            .join(COMPUTE_LOGS_DIR)
     }
 
     /// Path of one stream of a step's captured logs.
-    pub fn path(
-        &self,
-        run_id: &str,
-        file_key: &str,
-        stream: LogStream,
-    ) -> Result<PathBuf, ComputeLogError> {
-        check_component("file key", file_key)?;
-        Ok(self
-            .run_dir(run_id)?
-            .join(format!("{file_key}.{}", stream.extension())))
-    }
-
-    /// `(stdout, stderr)` paths of a step.
-    pub fn paths(
-        &self,
-        run_id: &str,
-        file_key: &str,
-    ) -> Result<(PathBuf, PathBuf), ComputeLogError> {
-        Ok((
-            self.path(run_id, file_key, LogStream::Stdout)?,
-            self.path(run_id, file_key, LogStream::Stderr)?,
+    pub fn path(&self, run_id: &str, file_key: &str, stream: LogStream) -> PathBuf {
+        self.run_dir(run_id).join(format!(
+            "{}.{}",
+            safe_component(file_key),
+            stream.extension()
         ))
     }
 
+    /// `(stdout, stderr)` paths of a step.
+    pub fn paths(&self, run_id: &str, file_key: &str) -> (PathBuf, PathBuf) {
+        (
+            self.path(run_id, file_key, LogStream::Stdout),
+            self.path(run_id, file_key, LogStream::Stderr),
+        )
+    }
+
     /// Path of the `.complete` marker.
-    pub fn complete_marker(
-        &self,
-        run_id: &str,
-        file_key: &str,
-    ) -> Result<PathBuf, ComputeLogError> {
-        check_component("file key", file_key)?;
-        Ok(self.run_dir(run_id)?.join(format!("{file_key}.complete")))
+    pub fn complete_marker(&self, run_id: &str, file_key: &str) -> PathBuf {
+        self.run_dir(run_id)
+            .join(format!("{}.complete", safe_component(file_key)))
     }
 
     /// Writes the `.complete` marker (capture of this file key has ended).
     pub fn mark_complete(&self, run_id: &str, file_key: &str) -> Result<(), ComputeLogError> {
-        let path = self.complete_marker(run_id, file_key)?;
+        let path = self.complete_marker(run_id, file_key);
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| io_err("create the directory of", dir, e))?;
         }
         fs::write(&path, b"").map_err(|e| io_err("write", &path, e))
     }
 
-    pub fn is_complete(&self, run_id: &str, file_key: &str) -> Result<bool, ComputeLogError> {
-        Ok(self.complete_marker(run_id, file_key)?.exists())
+    pub fn is_complete(&self, run_id: &str, file_key: &str) -> bool {
+        self.complete_marker(run_id, file_key).exists()
     }
 
     /// Reads at most `max_bytes` of a stream starting at byte `offset`. A file that does not
@@ -155,8 +144,8 @@ impl ComputeLogManager {
         offset: u64,
         max_bytes: usize,
     ) -> Result<LogChunk, ComputeLogError> {
-        let path = self.path(run_id, file_key, stream)?;
-        let complete = self.is_complete(run_id, file_key)?;
+        let path = self.path(run_id, file_key, stream);
+        let complete = self.is_complete(run_id, file_key);
         let mut file = match fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -204,8 +193,7 @@ impl ComputeLogManager {
 
     /// Removes every captured log of a run. Returns false if there was nothing.
     pub fn delete_run(&self, run_id: &str) -> Result<bool, ComputeLogError> {
-        check_component("run id", run_id)?;
-        let dir = self.base_dir.join(run_id);
+        let dir = self.base_dir.join(safe_component(run_id));
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -222,19 +210,33 @@ fn io_err(action: &'static str, path: &Path, source: std::io::Error) -> ComputeL
     }
 }
 
-fn check_component(what: &'static str, value: &str) -> Result<(), ComputeLogError> {
-    let bad = value.is_empty()
-        || value == "."
-        || value == ".."
-        || value.len() > 255
-        || value.chars().any(|c| c == '/' || c == '\\' || c == '\0');
-    if bad {
-        return Err(ComputeLogError::InvalidKey {
-            what,
-            value: value.chars().take(300).collect(),
-        });
+/// A single path component that cannot escape its directory.
+fn safe_component(value: &str) -> String {
+    let mut out: String = value
+        .chars()
+        .map(|c| {
+            if matches!(c, '/' | '\\' | '\0') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if out.is_empty() || out == "." || out == ".." {
+        out.insert(0, '_');
     }
-    Ok(())
+    if out.len() > 200 {
+        // Stay under the usual 255-byte file name limit (room for the extension), and unique.
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        value.hash(&mut h);
+        let mut cut = 180;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out = format!("{}-{:016x}", &out[..cut], h.finish());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -245,11 +247,11 @@ mod tests {
     #[test]
     fn paths_follow_the_layout() {
         let m = ComputeLogManager::new("/h/logs");
-        let (out, err) = m.paths("r1", "a__b").unwrap();
+        let (out, err) = m.paths("r1", "a__b");
         assert_eq!(out, PathBuf::from("/h/logs/r1/compute_logs/a__b.out"));
         assert_eq!(err, PathBuf::from("/h/logs/r1/compute_logs/a__b.err"));
         assert_eq!(
-            m.complete_marker("r1", "x").unwrap(),
+            m.complete_marker("r1", "x"),
             PathBuf::from("/h/logs/r1/compute_logs/x.complete")
         );
         assert_eq!(
@@ -259,13 +261,23 @@ mod tests {
     }
 
     #[test]
-    fn rejects_path_traversal() {
+    fn paths_never_leave_the_base_dir() {
         let m = ComputeLogManager::new("/h/logs");
-        for bad in ["..", "a/b", "", "a\\b", "."] {
-            assert!(m.paths("r1", bad).is_err(), "{bad}");
-            assert!(m.paths(bad, "k").is_err(), "{bad}");
-            assert!(m.delete_run(bad).is_err(), "{bad}");
+        for bad in ["..", "../../etc/passwd", "", "a\\b", ".", "x/../..", "a\0b"] {
+            for p in [m.paths("r1", bad).0, m.paths(bad, "k").0, m.run_dir(bad)] {
+                assert!(p.starts_with("/h/logs"), "{}", p.display());
+                assert!(
+                    !p.components().any(|c| c == std::path::Component::ParentDir),
+                    "{}",
+                    p.display()
+                );
+            }
         }
+        assert_eq!(m.run_dir(".."), PathBuf::from("/h/logs/_../compute_logs"));
+        let long = "k".repeat(400);
+        let name = m.paths("r", &long).0.file_name().unwrap().len();
+        assert!(name < 255, "{name}");
+        assert_ne!(m.paths("r", &long).0, m.paths("r", &"k".repeat(401)).0);
     }
 
     #[test]
@@ -275,7 +287,7 @@ mod tests {
         let missing = m.read("r", "k", LogStream::Stdout, 0, 10).unwrap();
         assert!(missing.missing && missing.data.is_empty() && !missing.complete);
 
-        let (out, _) = m.paths("r", "k").unwrap();
+        let (out, _) = m.paths("r", "k");
         fs::create_dir_all(out.parent().unwrap()).unwrap();
         fs::write(&out, "héllo wörld").unwrap();
         // "h" + 2-byte "é": cutting after 2 bytes would split the é.
@@ -294,7 +306,7 @@ mod tests {
         let beyond = m.read("r", "k", LogStream::Stdout, 10_000, 100).unwrap();
         assert_eq!(beyond.data, "");
 
-        assert!(!m.is_complete("r", "k").unwrap());
+        assert!(!m.is_complete("r", "k"));
         m.mark_complete("r", "k").unwrap();
         assert!(m.read("r", "k", LogStream::Stderr, 0, 10).unwrap().complete);
 

@@ -13,8 +13,8 @@
 //! * Retries follow the asset's [`RetryPolicy`](crate::defs::RetryPolicy); timeouts cancel the
 //!   step's token and fail the attempt.
 //! * Cancellation: a background task polls the run status every
-//!   [`ExecOptions::cancel_poll_interval`]; CANCELING (or [`Interrupt::trigger`], e.g. from a
-//!   SIGTERM handler in the binary) cancels every running step, starts nothing new, waits for
+//!   [`ExecOptions::cancel_poll_interval`]; CANCELING (or [`Interrupt::trigger`] with
+//!   [`execute_run_with_interrupt`], e.g. from a SIGTERM handler in the binary) cancels every running step, starts nothing new, waits for
 //!   running steps (up to [`ExecOptions::cancel_grace`]) and ends the run as CANCELED.
 //! * The worker heartbeat is recorded at start and every [`ExecOptions::heartbeat_interval`].
 
@@ -100,8 +100,6 @@ pub struct ExecContext {
     pub compute_logs: ComputeLogManager,
     pub options: ExecOptions,
     pub observer: Option<Arc<dyn RunObserver>>,
-    /// Triggered by the binary's signal handler to cancel the run from inside the worker.
-    pub interrupt: Interrupt,
 }
 
 impl ExecContext {
@@ -116,7 +114,6 @@ impl ExecContext {
             compute_logs,
             options: ExecOptions::default(),
             observer: None,
-            interrupt: Interrupt::new(),
         }
     }
 }
@@ -135,11 +132,28 @@ enum Stop {
 
 /// Executes a run to the end and returns its final status (as stored).
 pub async fn execute_run(ctx: &ExecContext, run_id: &str) -> Result<RunStatus> {
-    let span = tracing::info_span!("run", run.id = %run_id);
-    execute_run_inner(ctx, run_id).instrument(span).await
+    execute_run_with_interrupt(ctx, run_id, &Interrupt::new()).await
 }
 
-async fn execute_run_inner(ctx: &ExecContext, run_id: &str) -> Result<RunStatus> {
+/// [`execute_run`] that also stops when `interrupt` is triggered (e.g. by a SIGTERM/SIGINT
+/// handler in the worker binary): RUN_CANCELING, then the run ends as CANCELED like a
+/// cancellation through storage.
+pub async fn execute_run_with_interrupt(
+    ctx: &ExecContext,
+    run_id: &str,
+    interrupt: &Interrupt,
+) -> Result<RunStatus> {
+    let span = tracing::info_span!("run", run.id = %run_id);
+    execute_run_inner(ctx, run_id, interrupt)
+        .instrument(span)
+        .await
+}
+
+async fn execute_run_inner(
+    ctx: &ExecContext,
+    run_id: &str,
+    interrupt: &Interrupt,
+) -> Result<RunStatus> {
     let storage = ctx.storage.clone();
     let id = run_id.to_string();
     let run = blocking(move || Ok(storage.get_run(&id)?))
@@ -236,7 +250,7 @@ async fn execute_run_inner(ctx: &ExecContext, run_id: &str) -> Result<RunStatus>
         ctx.storage.clone(),
         run.run_id.clone(),
         ctx.options.cancel_poll_interval,
-        ctx.interrupt.clone(),
+        interrupt.clone(),
         stop_tx.clone(),
     ));
 
@@ -830,19 +844,7 @@ enum Attempt {
 /// Runs one step with retries. Returns true on success.
 async fn run_step(env: Arc<StepEnv>, key: String, asset: AssetDef) -> bool {
     let started = Instant::now();
-    let (stdout_path, stderr_path) = match env.compute_logs.paths(&env.ev.run_id, &key) {
-        Ok(p) => p,
-        Err(e) => {
-            let error = ErrorInfo::from_error(&e).with_class("ComputeLogError");
-            env.emit(env.ev.step(
-                EventType::StepStart,
-                &key,
-                &format!("Started execution of step \"{key}\"."),
-            ));
-            step_failed(&env, &key, &asset, error, "FRAMEWORK_ERROR");
-            return false;
-        }
-    };
+    let (stdout_path, stderr_path) = env.compute_logs.paths(&env.ev.run_id, &key);
     env.emit(
         env.ev
             .step(

@@ -31,12 +31,12 @@ pub mod writer;
 
 pub use compute_logs::{ComputeLogError, ComputeLogManager, LogChunk, LogStream};
 pub use coordinator::{request_cancel, start_run, submit_run, CoordinatorKind};
-pub use executor::{execute_run, ExecContext, ExecOptions, Interrupt};
+pub use executor::{execute_run, execute_run_with_interrupt, ExecContext, ExecOptions, Interrupt};
 pub use launcher::DefaultRunLauncher;
 pub use plan::{ExecutionPlan, PlanStep};
 pub use run::{
-    create_run, reexecution_request, run_step_history, CreateRun, ReexecutionStrategy,
-    RunStepHistory,
+    create_run, fail_run_before_start, reexecution_request, run_step_history, CreateRun,
+    ReexecutionStrategy, RunStepHistory, PIPELINE_CONFIG_TAG,
 };
 pub use writer::{EventWriter, RunObserver};
 

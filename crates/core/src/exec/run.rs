@@ -8,8 +8,8 @@ use super::plan::ExecutionPlan;
 use super::{ExecError, Result};
 use crate::defs::Definitions;
 use crate::domain::{
-    tags, AssetKey, EventData, EventType, LogLevel, Materialization, NewEvent, NewRun, Run,
-    RunStatus,
+    tags, AssetKey, ErrorInfo, EventData, EventType, LogLevel, Materialization, NewEvent, NewRun,
+    Run, RunStatus,
 };
 use crate::storage::Storage;
 use std::collections::{BTreeMap, HashSet};
@@ -52,6 +52,10 @@ impl ReexecutionStrategy {
 }
 
 /// Tags of a parent run that are not carried over to a re-execution.
+/// Hidden run tag holding the pipeline config file the run's definitions were loaded from, so
+/// a run worker started without workspace arguments can load the same code location.
+pub const PIPELINE_CONFIG_TAG: &str = ".dagster/pipeline_config";
+
 const NOT_INHERITED: &[&str] = &[
     tags::FAILURE_REASON,
     tags::PARENT_RUN_ID,
@@ -86,6 +90,9 @@ pub fn create_run(storage: &dyn Storage, defs: &Definitions, req: CreateRun) -> 
         tags::REPOSITORY.to_string(),
         format!("__repository__@{}", defs.location_name),
     );
+    if let Some(file) = &defs.source_file {
+        run_tags.insert(PIPELINE_CONFIG_TAG.to_string(), file.display().to_string());
+    }
     if let Some(p) = &req.parent_run_id {
         run_tags.insert(tags::PARENT_RUN_ID.to_string(), p.clone());
     }
@@ -205,6 +212,34 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
         serde_json::Value::Array(_) => "a list",
         serde_json::Value::Object(_) => "an object",
     }
+}
+
+/// Records that a run could not start (e.g. its code location failed to load in the worker):
+/// RUN_FAILURE with the error and `dagster/failure_reason=JOB_INITIALIZATION_FAILURE`. Returns
+/// the run's status afterwards (FAILURE, or the status that made storage refuse it).
+pub fn fail_run_before_start(
+    storage: &dyn Storage,
+    run: &Run,
+    error: ErrorInfo,
+) -> Result<RunStatus> {
+    let message = format!("Run {} could not start: {error}", run.run_id);
+    let failure = NewEvent::new(
+        &run.run_id,
+        &run.job_name,
+        Some(EventType::RunFailure),
+        message,
+    )
+    .level(LogLevel::Error)
+    .data(EventData::Failure {
+        error,
+        reason: Some("JOB_INITIALIZATION_FAILURE".into()),
+    });
+    let outcome = storage.store_events(&[failure])?;
+    Ok(match outcome.rejected.first() {
+        Some((_, _, Some(status))) => *status,
+        Some((_, _, None)) => return Err(ExecError::RunNotFound(run.run_id.clone())),
+        None => RunStatus::Failure,
+    })
 }
 
 /// What a finished run did, read from its events: the planned step keys (from
