@@ -11,3 +11,6 @@ pub mod domain;
 pub mod storage;
 pub mod defs;
 pub mod exec;
+pub mod instance;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;

@@ -21,7 +21,9 @@ pub mod kinds;
 mod load;
 
 pub use context::{CancelToken, NoopLogger, StepContext, StepContextParams, StepLogger};
-pub use load::{load_definitions, load_definitions_with_env};
+pub use load::{
+    load_definitions, load_definitions_with_env, validate_cron, DEFAULT_SENSOR_INTERVAL_SECONDS, SENSOR_KINDS,
+};
 
 /// Name of the implicit job that contains every asset (Dagster's `__ASSET_JOB`).
 pub const ASSET_JOB_NAME: &str = "__ASSET_JOB";
@@ -244,6 +246,8 @@ pub struct ResourceDef {
     pub config: serde_json::Value,
     /// Config keys holding secrets (from the resource type), redacted in any output.
     pub secret_keys: Vec<String>,
+    /// `resources.<name>.description`.
+    pub description: Option<String>,
     pub source: Option<Loc>,
 }
 
@@ -364,6 +368,20 @@ pub struct Definitions {
     pub sensors: BTreeMap<String, SensorDef>,
     pub resources: BTreeMap<String, ResourceDef>,
     pub registry: Registry,
+}
+
+impl std::fmt::Debug for Definitions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Definitions")
+            .field("location_name", &self.location_name)
+            .field("source_file", &self.source_file)
+            .field("assets", &self.assets.keys().map(AssetKey::to_user_string).collect::<Vec<_>>())
+            .field("jobs", &self.jobs.keys().collect::<Vec<_>>())
+            .field("schedules", &self.schedules.keys().collect::<Vec<_>>())
+            .field("sensors", &self.sensors.keys().collect::<Vec<_>>())
+            .field("resources", &self.resources.values().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Definitions {

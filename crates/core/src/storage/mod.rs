@@ -17,6 +17,10 @@ use crate::domain::{AssetKey, EventRecord, NewEvent, NewRun, Run, RunStatus, Run
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod db;
+mod schema;
+
+pub use db::{DbStorage, OpenOptions, StorageBackend};
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,8 @@ pub enum StorageError {
     RunNotFound(String),
     #[error("run {0} already exists")]
     RunExists(String),
+    #[error("tick {0} not found")]
+    TickNotFound(i64),
     #[error("corrupt stored data in {what}: {message}")]
     Corrupt { what: String, message: String },
 }

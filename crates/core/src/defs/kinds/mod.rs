@@ -1,28 +1,34 @@
 //! Built-in asset kinds usable from YAML: `command` and `sql`.
+//!
+//! An [`AssetKind`](super::AssetKind) reads its own keys from a `pipeline_configs` entry and
+//! returns the computation; the common keys (`key`, `group`, `deps`, `retry`, ...) are read by
+//! the loader. See [`command`] and [`sql`] for each kind's keys.
 
-use super::{AssetCompute, AssetKind};
-use crate::config::yaml::Map;
-use std::sync::Arc;
+pub mod command;
+pub mod sql;
 
-/// `kind: command`: runs a process (args, env, cwd, timeout), stdout/stderr captured.
-pub struct CommandKind;
-/// `kind: sql`: runs statements on a named resource.
-pub struct SqlKind;
+pub use command::{CommandAsset, CommandKind};
+pub use sql::{SqlAsset, SqlKind};
 
-impl AssetKind for CommandKind {
-    fn kind_name(&self) -> &'static str {
-        "command"
+/// Resolves a path written in a pipeline config file against the file's directory.
+pub(crate) fn relative_to_file(file: &std::path::Path, path: &str) -> std::path::PathBuf {
+    let p = std::path::Path::new(path);
+    if p.is_absolute() {
+        return p.to_path_buf();
     }
-    fn build(&self, _entry: &Map<'_>) -> Option<(Arc<dyn AssetCompute>, Vec<String>)> {
-        None
+    match file.parent() {
+        Some(dir) => dir.join(p),
+        None => p.to_path_buf(),
     }
 }
 
-impl AssetKind for SqlKind {
-    fn kind_name(&self) -> &'static str {
-        "sql"
-    }
-    fn build(&self, _entry: &Map<'_>) -> Option<(Arc<dyn AssetCompute>, Vec<String>)> {
-        None
+/// A short one-line preview of a text (SQL statement, command line) for messages.
+pub(crate) fn preview(text: &str, max_chars: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > max_chars {
+        let head: String = one_line.chars().take(max_chars.saturating_sub(3)).collect();
+        format!("{head}...")
+    } else {
+        one_line
     }
 }

@@ -1,0 +1,69 @@
+-- Run storage and event log (Postgres). Keep in sync with ../../sqlite/ (same logical schema).
+
+CREATE TABLE runs (
+    id BIGSERIAL PRIMARY KEY,
+    run_id VARCHAR(255) NOT NULL UNIQUE,
+    snapshot_id VARCHAR(255),
+    pipeline_name TEXT NOT NULL,
+    mode TEXT,
+    status VARCHAR(63) NOT NULL CHECK (status IN (
+        'QUEUED', 'NOT_STARTED', 'MANAGED', 'STARTING', 'STARTED', 'SUSPENDED',
+        'SUCCESS', 'FAILURE', 'CANCELING', 'CANCELED')),
+    run_body TEXT NOT NULL,
+    partition TEXT,
+    partition_set TEXT,
+    create_timestamp TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    update_timestamp TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    start_time DOUBLE PRECISION,
+    end_time DOUBLE PRECISION,
+    backfill_id VARCHAR(255),
+    worker_pid BIGINT,
+    worker_heartbeat DOUBLE PRECISION
+);
+CREATE INDEX idx_run_status ON runs (status);
+CREATE INDEX idx_run_range ON runs (status, update_timestamp, create_timestamp);
+CREATE INDEX idx_runs_by_job ON runs (pipeline_name, id);
+CREATE INDEX idx_run_partitions ON runs (partition_set, partition);
+CREATE INDEX idx_runs_by_backfill_id ON runs (backfill_id, id);
+
+CREATE TABLE run_tags (
+    id BIGSERIAL PRIMARY KEY,
+    run_id VARCHAR(255) NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    CONSTRAINT run_tags_run_id_key_unique UNIQUE (run_id, key)
+);
+-- A btree on (key, value) would make inserting a tag value over ~2.7 kB fail ("index row size
+-- exceeds btree maximum"); a hash index has no size limit and serves `value = $1` lookups.
+CREATE INDEX idx_run_tags ON run_tags USING hash (value);
+
+CREATE TABLE event_logs (
+    id BIGSERIAL PRIMARY KEY,
+    run_id VARCHAR(255) NOT NULL,
+    event TEXT NOT NULL,
+    dagster_event_type TEXT,
+    timestamp TIMESTAMP NOT NULL,
+    step_key TEXT,
+    asset_key TEXT,
+    partition TEXT
+);
+CREATE INDEX idx_events_by_run_id ON event_logs (run_id, id);
+CREATE INDEX idx_event_type ON event_logs (dagster_event_type, id);
+CREATE INDEX idx_events_by_asset ON event_logs (asset_key, dagster_event_type, id)
+    WHERE asset_key IS NOT NULL;
+
+CREATE TABLE asset_keys (
+    id BIGSERIAL PRIMARY KEY,
+    asset_key VARCHAR(512) NOT NULL UNIQUE,
+    last_materialization TEXT,
+    last_run_id VARCHAR(255),
+    last_materialization_timestamp TIMESTAMP,
+    wipe_timestamp TIMESTAMP,
+    create_timestamp TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+
+CREATE TABLE instance_info (
+    id BIGSERIAL PRIMARY KEY,
+    run_storage_id TEXT NOT NULL
+);
+INSERT INTO instance_info (run_storage_id) VALUES (gen_random_uuid()::text);

@@ -1,0 +1,4 @@
+DROP TABLE kvs;
+DROP TABLE daemon_heartbeats;
+DROP TABLE job_ticks;
+DROP TABLE instigators;

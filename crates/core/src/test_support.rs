@@ -1,0 +1,146 @@
+//! Isolated test databases (enabled by the `test-support` feature and in this crate's tests).
+//!
+//! * [`TestDb::sqlite`]: a fresh database file in a temporary directory (removed on drop).
+//! * [`TestDb::postgres`]: a fresh schema `t_<uuid>` in the database named by the environment
+//!   variable `DAGSTER_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/test`); the
+//!   backend URL pins `search_path` to that schema, and the schema is dropped (CASCADE) on drop.
+//!
+//! Every test gets its own database, so tests run in parallel without `#[serial]`.
+//!
+//! ```no_run
+//! use dagster_core::storage::RunStore;
+//! use dagster_core::test_support::TestDb;
+//! let db = TestDb::sqlite();
+//! let storage = db.storage();
+//! assert!(storage.get_run("nope").unwrap().is_none());
+//! ```
+
+use crate::storage::{DbStorage, OpenOptions, StorageBackend};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Environment variable naming the Postgres database the tests use.
+pub const PG_URL_ENV: &str = "DAGSTER_TEST_PG_URL";
+/// Used when [`PG_URL_ENV`] is unset.
+pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A throwaway database; see the module docs.
+pub struct TestDb {
+    kind: Kind,
+}
+
+enum Kind {
+    Sqlite {
+        // Held for its Drop (removes the directory).
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    },
+    Postgres {
+        base_url: String,
+        schema: String,
+        url: String,
+    },
+}
+
+impl TestDb {
+    /// A new SQLite database file in a temporary directory.
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));
+        let path = dir.path().join("storage").join("dagster.db");
+        TestDb {
+            kind: Kind::Sqlite { _dir: dir, path },
+        }
+    }
+
+    /// A new, empty schema in the test Postgres database.
+    ///
+    /// Panics with instructions when the server is not reachable.
+    pub fn postgres() -> TestDb {
+        let base_url = std::env::var(PG_URL_ENV).unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = pg_connect(&base_url);
+        // Identifiers cannot be bound; `schema` is generated above from hex digits only.
+        diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .unwrap_or_else(|e| panic!("cannot create schema {schema}: {e}"));
+        let sep = if base_url.contains('?') { '&' } else { '?' };
+        let url = format!("{base_url}{sep}options=-c%20search_path%3D{schema}");
+        TestDb {
+            kind: Kind::Postgres {
+                base_url,
+                schema,
+                url,
+            },
+        }
+    }
+
+    /// The backend to open (for tests that open storage themselves).
+    pub fn backend(&self) -> StorageBackend {
+        match &self.kind {
+            Kind::Sqlite { path, .. } => StorageBackend::Sqlite { path: path.clone() },
+            Kind::Postgres { url, .. } => StorageBackend::Postgres { url: url.clone() },
+        }
+    }
+
+    /// Opens (and on first use migrates) a storage on this database. Each call opens a new pool.
+    pub fn storage(&self) -> DbStorage {
+        DbStorage::open(&self.backend(), &Self::options()).unwrap_or_else(|e| {
+            panic!(
+                "cannot open test storage {}: {e}",
+                self.backend().describe()
+            )
+        })
+    }
+
+    /// Small pool options suited to tests.
+    pub fn options() -> OpenOptions {
+        OpenOptions {
+            pool_size: 4,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The Postgres URL (with `search_path` set to this test's schema), if Postgres.
+    pub fn pg_url(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Sqlite { .. } => None,
+            Kind::Postgres { url, .. } => Some(url.clone()),
+        }
+    }
+}
+
+fn pg_connect(url: &str) -> PgConnection {
+    PgConnection::establish(url).unwrap_or_else(|e| {
+        let target = StorageBackend::Postgres {
+            url: url.to_string(),
+        }
+        .describe();
+        panic!(
+            "Postgres not reachable at {target} ({e}): start it with `pg_ctlcluster 15 main start` \
+             or point {PG_URL_ENV} at a server"
+        )
+    })
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Kind::Postgres {
+            base_url, schema, ..
+        } = &self.kind
+        {
+            // Never panic in drop (the test may already be unwinding).
+            match PgConnection::establish(base_url) {
+                Ok(mut conn) => {
+                    if let Err(e) =
+                        diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                            .execute(&mut conn)
+                    {
+                        eprintln!("warning: cannot drop test schema {schema}: {e}");
+                    }
+                }
+                Err(e) => eprintln!("warning: cannot drop test schema {schema}: {e}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The project's test command: formatting, lints, then every test (unit, storage conformance on
+# SQLite and Postgres, execution, CLI end-to-end). Needs PostgreSQL on 127.0.0.1:5432 (trust auth,
+# database `test`); see README "Running the tests".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DAGSTER_TEST_PG_URL="${DAGSTER_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+echo "== guard: dagster-core must not depend on actix-web or juniper"
+if cargo tree -p dagster-core -e normal 2>/dev/null | grep -Eq '^[^a-z]*(actix-web|juniper) '; then
+  echo "dagster-core depends on actix-web or juniper" >&2; exit 1
+fi
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --all-features --no-fail-fast
+else
+  cargo test --workspace --all-features --no-fail-fast
+fi
