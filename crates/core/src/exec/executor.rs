@@ -226,6 +226,16 @@ async fn execute_run_inner(
     match start {
         Ok(outcome) if !outcome.rejected.is_empty() => {
             let status = outcome.rejected[0].2;
+            if status == Some(RunStatus::Canceling) {
+                // Canceled between loading the run and starting it: finish the cancellation.
+                let out = writer
+                    .write_now(ev.run(
+                        EventType::RunCanceled,
+                        "Run was canceled before it started.",
+                    ))
+                    .await;
+                return finish(ctx, &writer, &run, EventType::RunCanceled, out).await;
+            }
             let _ = writer.close().await;
             return match status {
                 Some(s) => Ok(s),
@@ -252,6 +262,7 @@ async fn execute_run_inner(
         ctx.options.cancel_poll_interval,
         interrupt.clone(),
         stop_tx.clone(),
+        (writer.clone(), ev.clone()),
     ));
 
     let pid = std::process::id();
@@ -310,15 +321,6 @@ async fn execute_run_inner(
         }
         Ok(summary) => {
             if stop != Stop::None {
-                if stop == Stop::Interrupted {
-                    writer.emit(
-                        ev.run(
-                            EventType::RunCanceling,
-                            "Received termination signal; terminating execution.",
-                        )
-                        .level(LogLevel::Info),
-                    );
-                }
                 writer
                     .write_now(
                         ev.run(
@@ -458,11 +460,17 @@ async fn cancel_poll_loop(
     interval: Duration,
     interrupt: Interrupt,
     stop: Arc<watch::Sender<Stop>>,
+    (writer, ev): (EventWriter, Events),
 ) {
     let interval = interval.max(Duration::from_millis(5));
     loop {
         tokio::select! {
             _ = interrupt.triggered() => {
+                tracing::info!(run.id = %run_id, "termination signal received; canceling the run");
+                writer.emit(
+                    ev.run(EventType::RunCanceling, "Received termination signal; terminating execution.")
+                        .level(LogLevel::Info),
+                );
                 set_stop(&stop, Stop::Interrupted);
                 return;
             }
