@@ -1,0 +1,1307 @@
+//! The in-process executor: runs the steps of one run.
+//!
+//! * RUN_START is a conditional status change; a refusal (another worker got there first, the
+//!   run was canceled) ends execution without running anything.
+//! * Resources needed by the plan are built once, before any step; a failed build fails the
+//!   steps that need it (not the worker).
+//! * Steps run as soon as their upstream steps succeeded, at most K at once (K =
+//!   [`ExecOptions::max_concurrent_steps`], else the job's `max_concurrent_steps`, else the
+//!   number of CPUs). Each computation runs on its own OS thread inside `catch_unwind`; a
+//!   dedicated thread (rather than the tokio blocking pool) means a step that ignores
+//!   cancellation after a timeout can be abandoned without keeping the runtime from shutting
+//!   down.
+//! * Retries follow the asset's [`RetryPolicy`](crate::defs::RetryPolicy); timeouts cancel the
+//!   step's token and fail the attempt.
+//! * Cancellation: a background task polls the run status every
+//!   [`ExecOptions::cancel_poll_interval`]; CANCELING (or [`Interrupt::trigger`] with
+//!   [`execute_run_with_interrupt`], e.g. from a SIGTERM handler in the binary) cancels every running step, starts nothing new, waits for
+//!   running steps (up to [`ExecOptions::cancel_grace`]) and ends the run as CANCELED.
+//! * The worker heartbeat is recorded at start and every [`ExecOptions::heartbeat_interval`].
+
+use super::compute_logs::ComputeLogManager;
+use super::plan::ExecutionPlan;
+use super::writer::{EventWriter, RunObserver};
+use super::{blocking, ExecError, Result};
+use crate::defs::{
+    AssetDef, CancelToken, Definitions, MaterializeResult, Resource, StepContext,
+    StepContextParams, StepLogger,
+};
+use crate::domain::{
+    now_ts, ErrorInfo, EventData, EventType, LogLevel, Materialization, MetadataEntry,
+    MetadataValue, NewEvent, Run, RunStatus,
+};
+use crate::storage::{Storage, StoreOutcome};
+use std::collections::{BTreeMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+/// Executor settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecOptions {
+    /// Steps executing at once; `None` = the job's `max_concurrent_steps`, else the CPU count.
+    pub max_concurrent_steps: Option<usize>,
+    /// How often the worker heartbeat is recorded.
+    pub heartbeat_interval: Duration,
+    /// How often the run status is read to notice a cancellation request.
+    pub cancel_poll_interval: Duration,
+    /// How long running steps get to stop after cancellation before they are abandoned.
+    pub cancel_grace: Duration,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            max_concurrent_steps: None,
+            heartbeat_interval: Duration::from_secs(5),
+            cancel_poll_interval: Duration::from_millis(250),
+            cancel_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A cancellation request from inside the worker process (SIGTERM/SIGINT handler). Cheap to
+/// clone; triggering it is sticky.
+#[derive(Debug, Clone)]
+pub struct Interrupt(Arc<watch::Sender<bool>>);
+
+impl Default for Interrupt {
+    fn default() -> Self {
+        Interrupt(Arc::new(watch::Sender::new(false)))
+    }
+}
+
+impl Interrupt {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+    pub fn is_triggered(&self) -> bool {
+        *self.0.borrow()
+    }
+    /// Resolves once triggered.
+    pub async fn triggered(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+}
+
+/// Everything the executor needs.
+#[derive(Clone)]
+pub struct ExecContext {
+    pub storage: Arc<dyn Storage>,
+    pub defs: Arc<Definitions>,
+    pub compute_logs: ComputeLogManager,
+    pub options: ExecOptions,
+    pub observer: Option<Arc<dyn RunObserver>>,
+}
+
+impl ExecContext {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        defs: Arc<Definitions>,
+        compute_logs: ComputeLogManager,
+    ) -> Self {
+        ExecContext {
+            storage,
+            defs,
+            compute_logs,
+            options: ExecOptions::default(),
+            observer: None,
+        }
+    }
+}
+
+/// Why the run stops early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    None,
+    /// Someone set CANCELING (or forced a final status) in storage.
+    Canceled,
+    /// The in-process interrupt (signal).
+    Interrupted,
+    /// The engine cannot continue (events can no longer be stored).
+    EngineError,
+}
+
+/// Executes a run to the end and returns its final status (as stored).
+pub async fn execute_run(ctx: &ExecContext, run_id: &str) -> Result<RunStatus> {
+    execute_run_with_interrupt(ctx, run_id, &Interrupt::new()).await
+}
+
+/// [`execute_run`] that also stops when `interrupt` is triggered (e.g. by a SIGTERM/SIGINT
+/// handler in the worker binary): RUN_CANCELING, then the run ends as CANCELED like a
+/// cancellation through storage.
+pub async fn execute_run_with_interrupt(
+    ctx: &ExecContext,
+    run_id: &str,
+    interrupt: &Interrupt,
+) -> Result<RunStatus> {
+    let span = tracing::info_span!("run", run.id = %run_id);
+    execute_run_inner(ctx, run_id, interrupt)
+        .instrument(span)
+        .await
+}
+
+async fn execute_run_inner(
+    ctx: &ExecContext,
+    run_id: &str,
+    interrupt: &Interrupt,
+) -> Result<RunStatus> {
+    let storage = ctx.storage.clone();
+    let id = run_id.to_string();
+    let run = blocking(move || Ok(storage.get_run(&id)?))
+        .await?
+        .ok_or_else(|| ExecError::RunNotFound(run_id.to_string()))?;
+    if run.status.is_finished() {
+        return Err(ExecError::RunFinished {
+            run_id: run.run_id,
+            status: run.status,
+        });
+    }
+    let writer = EventWriter::new(ctx.storage.clone(), ctx.observer.clone());
+    let ev = Events {
+        run_id: run.run_id.clone(),
+        job_name: run.job_name.clone(),
+    };
+
+    if run.status == RunStatus::Canceling {
+        // Canceled after launch, before this worker started: finish the cancellation.
+        let out = writer
+            .write_now(ev.run(
+                EventType::RunCanceled,
+                "Run was canceled before it started.",
+            ))
+            .await;
+        return finish(ctx, &writer, &run, EventType::RunCanceled, out).await;
+    }
+    if !RunStatus::Started
+        .allowed_predecessors()
+        .contains(&run.status)
+    {
+        return Err(ExecError::RunNotExecutable {
+            run_id: run.run_id,
+            status: run.status,
+        });
+    }
+
+    let plan = match ExecutionPlan::for_run(&ctx.defs, &run) {
+        Ok(p) => p,
+        Err(e) => {
+            let failure = ev
+                .run(
+                    EventType::RunFailure,
+                    &format!("Execution of run for \"{}\" failed: {e}", run.job_name),
+                )
+                .level(LogLevel::Error)
+                .data(EventData::Failure {
+                    error: ErrorInfo::from_error(&e),
+                    reason: Some("JOB_INITIALIZATION_FAILURE".into()),
+                });
+            let _ = writer.write_now(failure).await;
+            let _ = writer.close().await;
+            return Err(e);
+        }
+    };
+    let job = ctx.defs.job(&run.job_name);
+    let max_concurrent = ctx
+        .options
+        .max_concurrent_steps
+        .or(job.as_ref().and_then(|j| j.max_concurrent_steps))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+
+    let start = writer
+        .write_now(ev.run(
+            EventType::RunStart,
+            &format!("Started execution of run for \"{}\".", run.job_name),
+        ))
+        .await;
+    match start {
+        Ok(outcome) if !outcome.rejected.is_empty() => {
+            let status = outcome.rejected[0].2;
+            if status == Some(RunStatus::Canceling) {
+                // Canceled between loading the run and starting it: finish the cancellation.
+                let out = writer
+                    .write_now(ev.run(
+                        EventType::RunCanceled,
+                        "Run was canceled before it started.",
+                    ))
+                    .await;
+                return finish(ctx, &writer, &run, EventType::RunCanceled, out).await;
+            }
+            let _ = writer.close().await;
+            return match status {
+                Some(s) => Ok(s),
+                None => Err(ExecError::RunNotFound(run.run_id)),
+            };
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let _ = writer.close().await;
+            return Err(e);
+        }
+    }
+
+    let heartbeat = tokio::spawn(heartbeat_loop(
+        ctx.storage.clone(),
+        run.run_id.clone(),
+        ctx.options.heartbeat_interval,
+    ));
+    let (stop_tx, stop_rx) = watch::channel(Stop::None);
+    let stop_tx = Arc::new(stop_tx);
+    let poller = tokio::spawn(cancel_poll_loop(
+        ctx.storage.clone(),
+        run.run_id.clone(),
+        ctx.options.cancel_poll_interval,
+        interrupt.clone(),
+        stop_tx.clone(),
+        (writer.clone(), ev.clone()),
+    ));
+
+    let pid = std::process::id();
+    writer.emit(
+        ev.run(
+            EventType::EngineEvent,
+            &format!(
+                "Executing steps in process (pid {pid}, max {max_concurrent} concurrent steps)."
+            ),
+        )
+        .data(EventData::Engine {
+            metadata: vec![
+                MetadataEntry::new("pid", MetadataValue::Int(i64::from(pid))),
+                MetadataEntry::new(
+                    "step_keys",
+                    MetadataValue::Text(format!("{:?}", plan.step_keys())),
+                ),
+            ],
+            error: None,
+        }),
+    );
+
+    let resources = build_resources(ctx, &plan, &writer, &ev).await;
+    let env = Arc::new(StepEnv {
+        ev: ev.clone(),
+        writer: writer.clone(),
+        compute_logs: ctx.compute_logs.clone(),
+        run_config: run.run_config.clone(),
+        resources,
+        stop: stop_rx.clone(),
+        cancel_grace: ctx.options.cancel_grace,
+    });
+    let result = schedule(ctx, &plan, env, max_concurrent, &stop_tx).await;
+
+    poller.abort();
+    heartbeat.abort();
+
+    let stop = *stop_rx.borrow();
+    let mut last = EventType::RunCanceled;
+    let out = match result {
+        Err(e) => {
+            // The engine itself failed (storage down): best effort.
+            let failure = ev
+                .run(
+                    EventType::RunFailure,
+                    &format!("Execution of run for \"{}\" failed: {e}", run.job_name),
+                )
+                .level(LogLevel::Error)
+                .data(EventData::Failure {
+                    error: ErrorInfo::from_error(&e),
+                    reason: Some("RUN_EXCEPTION".into()),
+                });
+            let _ = writer.write_now(failure).await;
+            let _ = writer.close().await;
+            return Err(e);
+        }
+        Ok(summary) => {
+            if stop != Stop::None {
+                writer
+                    .write_now(
+                        ev.run(
+                            EventType::RunCanceled,
+                            &format!("Execution of run for \"{}\" canceled.", run.job_name),
+                        )
+                        .level(LogLevel::Info),
+                    )
+                    .await
+            } else if summary.failed.is_empty() && summary.skipped.is_empty() {
+                last = EventType::RunSuccess;
+                writer
+                    .write_now(
+                        ev.run(
+                            EventType::RunSuccess,
+                            &format!("Finished execution of run for \"{}\".", run.job_name),
+                        )
+                        .level(LogLevel::Info),
+                    )
+                    .await
+            } else {
+                let quoted: Vec<String> = summary.failed.iter().map(|k| format!("'{k}'")).collect();
+                let msg = format!(
+                    "Execution of run for \"{}\" failed. Steps failed: [{}].",
+                    run.job_name,
+                    quoted.join(", ")
+                );
+                last = EventType::RunFailure;
+                writer
+                    .write_now(
+                        ev.run(EventType::RunFailure, &msg)
+                            .level(LogLevel::Error)
+                            .data(EventData::Failure {
+                                error: ErrorInfo::new(msg.clone()),
+                                reason: Some("STEP_FAILURE".into()),
+                            }),
+                    )
+                    .await
+            }
+        }
+    };
+    finish(ctx, &writer, &run, last, out).await
+}
+
+/// Resolves the final status after the last lifecycle write (which storage may have refused),
+/// flushes and stops the writer.
+async fn finish(
+    ctx: &ExecContext,
+    writer: &EventWriter,
+    run: &Run,
+    last: EventType,
+    out: Result<StoreOutcome>,
+) -> Result<RunStatus> {
+    let result = match out {
+        Err(e) => Err(e),
+        Ok(outcome) => match refusal_of(&outcome, last) {
+            None => match RunStatus::from_event(last) {
+                Some(s) => Ok(s),
+                None => reload_status(ctx, &run.run_id).await,
+            },
+            Some(Some(RunStatus::Canceling)) => {
+                // Cancellation was requested just as the run ended: finish it as canceled.
+                let ev = Events {
+                    run_id: run.run_id.clone(),
+                    job_name: run.job_name.clone(),
+                };
+                let msg = format!("Execution of run for \"{}\" canceled.", run.job_name);
+                match writer
+                    .write_now(ev.run(EventType::RunCanceled, &msg).level(LogLevel::Info))
+                    .await
+                {
+                    Ok(o) if refusal_of(&o, EventType::RunCanceled).is_none() => {
+                        Ok(RunStatus::Canceled)
+                    }
+                    Ok(_) => reload_status(ctx, &run.run_id).await,
+                    Err(e) => Err(e),
+                }
+            }
+            Some(Some(status)) => Ok(status),
+            Some(None) => Err(ExecError::RunNotFound(run.run_id.clone())),
+        },
+    };
+    let closed = writer.close().await;
+    let status = result?;
+    closed?;
+    Ok(status)
+}
+
+/// The current status reported with a refusal of an event of type `t`, if it was refused.
+fn refusal_of(outcome: &StoreOutcome, t: EventType) -> Option<Option<RunStatus>> {
+    outcome
+        .rejected
+        .iter()
+        .find(|r| r.1 == t.name() || r.1 == t.stored_value())
+        .map(|r| r.2)
+}
+
+async fn reload_status(ctx: &ExecContext, run_id: &str) -> Result<RunStatus> {
+    let storage = ctx.storage.clone();
+    let id = run_id.to_string();
+    let run = blocking(move || Ok(storage.get_run(&id)?)).await?;
+    run.map(|r| r.status)
+        .ok_or_else(|| ExecError::RunNotFound(run_id.to_string()))
+}
+
+/// Event constructors for one run.
+#[derive(Debug, Clone)]
+struct Events {
+    run_id: String,
+    job_name: String,
+}
+
+impl Events {
+    fn run(&self, t: EventType, message: &str) -> NewEvent {
+        NewEvent::new(&self.run_id, &self.job_name, Some(t), message)
+    }
+    fn step(&self, t: EventType, step_key: &str, message: &str) -> NewEvent {
+        NewEvent::new(&self.run_id, &self.job_name, Some(t), message).step(step_key)
+    }
+}
+
+async fn heartbeat_loop(storage: Arc<dyn Storage>, run_id: String, interval: Duration) {
+    let pid = std::process::id();
+    loop {
+        let s = storage.clone();
+        let id = run_id.clone();
+        if let Err(e) = blocking(move || Ok(s.record_worker_heartbeat(&id, pid, now_ts())?)).await {
+            tracing::warn!(run.id = %run_id, error = %e, "recording the worker heartbeat failed");
+        }
+        tokio::time::sleep(interval.max(Duration::from_millis(10))).await;
+    }
+}
+
+async fn cancel_poll_loop(
+    storage: Arc<dyn Storage>,
+    run_id: String,
+    interval: Duration,
+    interrupt: Interrupt,
+    stop: Arc<watch::Sender<Stop>>,
+    (writer, ev): (EventWriter, Events),
+) {
+    let interval = interval.max(Duration::from_millis(5));
+    loop {
+        tokio::select! {
+            _ = interrupt.triggered() => {
+                tracing::info!(run.id = %run_id, "termination signal received; canceling the run");
+                writer.emit(
+                    ev.run(EventType::RunCanceling, "Received termination signal; terminating execution.")
+                        .level(LogLevel::Info),
+                );
+                set_stop(&stop, Stop::Interrupted);
+                return;
+            }
+            _ = tokio::time::sleep(interval) => {}
+        }
+        let s = storage.clone();
+        let id = run_id.clone();
+        match blocking(move || Ok(s.get_run(&id)?)).await {
+            Ok(Some(run)) if run.status == RunStatus::Canceling || run.status.is_finished() => {
+                tracing::info!(run.id = %run_id, status = %run.status, "run cancellation noticed");
+                set_stop(&stop, Stop::Canceled);
+                return;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                tracing::warn!(run.id = %run_id, "run deleted while executing; stopping");
+                set_stop(&stop, Stop::Canceled);
+                return;
+            }
+            Err(e) => tracing::warn!(run.id = %run_id, error = %e, "reading the run status failed"),
+        }
+    }
+}
+
+/// Records the first reason to stop; later ones do not overwrite it.
+fn set_stop(stop: &watch::Sender<Stop>, why: Stop) {
+    stop.send_if_modified(|s| {
+        if *s == Stop::None {
+            *s = why;
+            true
+        } else {
+            false
+        }
+    });
+}
+
+type ResourceMap = BTreeMap<String, std::result::Result<Arc<dyn Resource>, ErrorInfo>>;
+
+/// Builds every resource the plan's assets require, once. Failures are kept per resource.
+async fn build_resources(
+    ctx: &ExecContext,
+    plan: &ExecutionPlan,
+    writer: &EventWriter,
+    ev: &Events,
+) -> ResourceMap {
+    let mut names: Vec<String> = Vec::new();
+    for s in &plan.steps {
+        if let Some(a) = ctx.defs.assets.get(&s.asset_key) {
+            for r in &a.required_resources {
+                if !names.contains(r) {
+                    names.push(r.clone());
+                }
+            }
+        }
+    }
+    let mut out = ResourceMap::new();
+    if names.is_empty() {
+        return out;
+    }
+    let list = names.join(", ");
+    writer.emit(ev.run(
+        EventType::ResourceInitStarted,
+        &format!("Starting initialization of resources [{list}]."),
+    ));
+    let started = Instant::now();
+    for name in names {
+        let built = build_resource(ctx, &name).await;
+        out.insert(name, built);
+    }
+    let failed: Vec<(&String, &ErrorInfo)> = out
+        .iter()
+        .filter_map(|(n, r)| r.as_ref().err().map(|e| (n, e)))
+        .collect();
+    if failed.is_empty() {
+        writer.emit(ev.run(
+            EventType::ResourceInitSuccess,
+            &format!(
+                "Finished initialization of resources [{list}] in {} ms.",
+                started.elapsed().as_millis()
+            ),
+        ));
+    } else {
+        for (name, error) in failed {
+            writer.emit(
+                ev.run(
+                    EventType::ResourceInitFailure,
+                    &format!("Initialization of resource `{name}` failed."),
+                )
+                .level(LogLevel::Error)
+                .data(EventData::Engine {
+                    metadata: Vec::new(),
+                    error: Some(error.clone()),
+                }),
+            );
+        }
+    }
+    out
+}
+
+async fn build_resource(
+    ctx: &ExecContext,
+    name: &str,
+) -> std::result::Result<Arc<dyn Resource>, ErrorInfo> {
+    let def = ctx.defs.resources.get(name).cloned().ok_or_else(|| {
+        ErrorInfo::new(format!("resource `{name}` is not defined")).with_class("MissingResource")
+    })?;
+    let ty = ctx
+        .defs
+        .registry
+        .resource_types
+        .get(&def.type_name)
+        .cloned()
+        .ok_or_else(|| {
+            ErrorInfo::new(format!(
+                "resource `{name}` has unknown type `{}`",
+                def.type_name
+            ))
+            .with_class("MissingResource")
+        })?;
+    let name = name.to_string();
+    let joined = tokio::task::spawn_blocking(move || {
+        catch_unwind(AssertUnwindSafe(|| ty.build(&def))).map_err(|p| panic_message(p.as_ref()))
+    })
+    .await;
+    match joined {
+        Ok(Ok(Ok(r))) => Ok(r),
+        Ok(Ok(Err(e))) => {
+            let cause = ErrorInfo::from_anyhow(&e);
+            let mut info = ErrorInfo::new(format!("resource `{name}` failed to initialize"))
+                .with_class("ResourceInitError");
+            info.cause = Some(Box::new(cause));
+            Err(info)
+        }
+        Ok(Err(panic)) => Err(ErrorInfo::new(format!(
+            "resource `{name}` panicked while initializing: {panic}"
+        ))
+        .with_class("Panic")),
+        Err(e) => Err(ErrorInfo::new(format!(
+            "resource `{name}` initialization did not complete: {e}"
+        ))),
+    }
+}
+
+/// Shared by every step task of a run.
+struct StepEnv {
+    ev: Events,
+    writer: EventWriter,
+    compute_logs: ComputeLogManager,
+    run_config: serde_json::Value,
+    resources: ResourceMap,
+    stop: watch::Receiver<Stop>,
+    cancel_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepState {
+    Waiting,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Default)]
+struct Summary {
+    /// Failed steps, in plan order.
+    failed: Vec<String>,
+    /// Skipped steps (downstream of a failure), in plan order.
+    skipped: Vec<String>,
+}
+
+/// Runs the plan: starts ready steps up to the limit, reacts to completions and cancellation.
+async fn schedule(
+    ctx: &ExecContext,
+    plan: &ExecutionPlan,
+    env: Arc<StepEnv>,
+    max_concurrent: usize,
+    stop_tx: &watch::Sender<Stop>,
+) -> Result<Summary> {
+    let mut stop = stop_tx.subscribe();
+    let n = plan.steps.len();
+    let index: BTreeMap<&str, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.key.as_str(), i))
+        .collect();
+    let mut waiting_on: Vec<usize> = plan.steps.iter().map(|s| s.deps.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, s) in plan.steps.iter().enumerate() {
+        for d in &s.deps {
+            if let Some(&j) = index.get(d.as_str()) {
+                dependents[j].push(i);
+            }
+        }
+    }
+    let mut state = vec![StepState::Waiting; n];
+    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
+    let mut running: JoinSet<(usize, bool)> = JoinSet::new();
+    let mut stopping = *stop.borrow() != Stop::None;
+    let mut engine_error: Option<ExecError> = None;
+
+    loop {
+        if !stopping {
+            while running.len() < max_concurrent {
+                let Some(i) = ready.pop_front() else { break };
+                let step = &plan.steps[i];
+                let Some(asset) = ctx.defs.assets.get(&step.asset_key).cloned() else {
+                    // The plan was built from these definitions; cannot happen.
+                    state[i] = StepState::Failed;
+                    continue;
+                };
+                state[i] = StepState::Running;
+                let env = env.clone();
+                let key = step.key.clone();
+                let span = tracing::info_span!("step", step.key = %key);
+                running.spawn(async move { (i, run_step(env, key, asset).await) }.instrument(span));
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            joined = running.join_next() => {
+                let Some(joined) = joined else { continue };
+                let (i, ok) = match joined {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // A step task itself panicked/was aborted: the engine is broken.
+                        tracing::error!(error = %e, "a step task failed; stopping the run");
+                        engine_error.get_or_insert(ExecError::Engine(format!("step task failed: {e}")));
+                        stopping = true;
+                        set_stop(stop_tx, Stop::EngineError);
+                        continue;
+                    }
+                };
+                if ok {
+                    state[i] = StepState::Succeeded;
+                    for &j in &dependents[i] {
+                        waiting_on[j] -= 1;
+                        if waiting_on[j] == 0 && state[j] == StepState::Waiting {
+                            ready.push_back(j);
+                        }
+                    }
+                } else {
+                    state[i] = StepState::Failed;
+                    // When the run is stopping, downstream steps are skipped below with the
+                    // cancellation as the reason.
+                    if !env.stopped() {
+                        skip_downstream(plan, &env, &dependents, &mut state, i);
+                    }
+                }
+                if env.writer.has_failed() && !stopping {
+                    tracing::error!("storing events failed; stopping the run");
+                    stopping = true;
+                    engine_error.get_or_insert(ExecError::Engine("storing events failed; execution stopped".into()));
+                    set_stop(stop_tx, Stop::EngineError);
+                }
+            }
+            changed = stop.changed(), if !stopping => {
+                if changed.is_err() || *stop.borrow() != Stop::None {
+                    stopping = true;
+                }
+            }
+        }
+    }
+
+    // Steps that never started because the run stopped.
+    let why = match *stop.borrow() {
+        Stop::Canceled | Stop::Interrupted => "the run was canceled",
+        Stop::EngineError | Stop::None => "execution was interrupted",
+    };
+    for (i, s) in plan.steps.iter().enumerate() {
+        if state[i] == StepState::Waiting {
+            state[i] = StepState::Skipped;
+            env.writer.emit(
+                env.ev
+                    .step(
+                        EventType::StepSkipped,
+                        &s.key,
+                        &format!("Skipped execution of step \"{}\": {why}.", s.key),
+                    )
+                    .level(LogLevel::Info),
+            );
+        }
+    }
+    if env.writer.has_failed() && engine_error.is_none() {
+        engine_error = Some(ExecError::Engine(
+            "storing events failed; execution stopped".into(),
+        ));
+    }
+    if let Some(e) = engine_error {
+        // Prefer the storage error that stopped the writer, if there is one.
+        return Err(match env.writer.flush().await {
+            Err(storage_error) => storage_error,
+            Ok(_) => e,
+        });
+    }
+    let with_state = |want: StepState| -> Vec<String> {
+        plan.steps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| state[*i] == want)
+            .map(|(_, s)| s.key.clone())
+            .collect()
+    };
+    Ok(Summary {
+        failed: with_state(StepState::Failed),
+        skipped: with_state(StepState::Skipped),
+    })
+}
+
+/// Marks every (transitive) downstream step of a failed step as skipped.
+fn skip_downstream(
+    plan: &ExecutionPlan,
+    env: &StepEnv,
+    dependents: &[Vec<usize>],
+    state: &mut [StepState],
+    failed: usize,
+) {
+    let failed_key = &plan.steps[failed].key;
+    let mut queue: VecDeque<(usize, usize)> =
+        dependents[failed].iter().map(|&j| (j, failed)).collect();
+    while let Some((j, because)) = queue.pop_front() {
+        if state[j] != StepState::Waiting {
+            continue;
+        }
+        state[j] = StepState::Skipped;
+        let key = &plan.steps[j].key;
+        let msg = if because == failed {
+            format!("Skipped execution of step \"{key}\": upstream step \"{failed_key}\" failed.")
+        } else {
+            format!(
+                "Skipped execution of step \"{key}\": upstream step \"{}\" was skipped because step \"{failed_key}\" failed.",
+                plan.steps[because].key
+            )
+        };
+        env.writer.emit(
+            env.ev
+                .step(EventType::StepSkipped, key, &msg)
+                .level(LogLevel::Info),
+        );
+        queue.extend(dependents[j].iter().map(|&k| (k, j)));
+    }
+}
+
+impl StepEnv {
+    fn stopped(&self) -> bool {
+        *self.stop.borrow() != Stop::None || self.writer.has_failed()
+    }
+
+    fn emit(&self, e: NewEvent) {
+        self.writer.emit(e);
+    }
+}
+
+/// Writes plain log events (event type none) for a step's `ctx.log` calls.
+struct EventLogger {
+    ev: Events,
+    writer: EventWriter,
+}
+
+impl StepLogger for EventLogger {
+    fn log(&self, step_key: &str, level: LogLevel, message: &str) {
+        self.writer.emit(
+            NewEvent::new(&self.ev.run_id, &self.ev.job_name, None, message)
+                .step(step_key)
+                .level(level),
+        );
+    }
+}
+
+/// Outcome of one attempt.
+enum Attempt {
+    Ok(MaterializeResult),
+    Err { error: ErrorInfo, interrupted: bool },
+}
+
+/// Runs one step with retries. Returns true on success.
+async fn run_step(env: Arc<StepEnv>, key: String, asset: AssetDef) -> bool {
+    let started = Instant::now();
+    let (stdout_path, stderr_path) = env.compute_logs.paths(&env.ev.run_id, &key);
+    env.emit(
+        env.ev
+            .step(
+                EventType::LogsCaptured,
+                &key,
+                &format!(
+                    "Started capturing logs in process (pid: {}).",
+                    std::process::id()
+                ),
+            )
+            .data(EventData::LogsCaptured {
+                file_key: key.clone(),
+                step_keys: vec![key.clone()],
+                stdout_path: stdout_path.display().to_string(),
+                stderr_path: stderr_path.display().to_string(),
+            }),
+    );
+    env.emit(env.ev.step(
+        EventType::StepStart,
+        &key,
+        &format!("Started execution of step \"{key}\"."),
+    ));
+
+    let ok = run_attempts(&env, &key, &asset, stdout_path, stderr_path, started).await;
+    if let Err(e) = env.compute_logs.mark_complete(&env.ev.run_id, &key) {
+        tracing::warn!(step.key = %key, error = %e, "writing the compute log completion marker failed");
+    }
+    ok
+}
+
+async fn run_attempts(
+    env: &Arc<StepEnv>,
+    key: &str,
+    asset: &AssetDef,
+    stdout_path: PathBuf,
+    stderr_path: PathBuf,
+    started: Instant,
+) -> bool {
+    // Resources first: a failed build fails the step without running it.
+    let mut resources: BTreeMap<String, Arc<dyn Resource>> = BTreeMap::new();
+    for name in &asset.required_resources {
+        match env.resources.get(name) {
+            Some(Ok(r)) => {
+                resources.insert(name.clone(), r.clone());
+            }
+            Some(Err(e)) => {
+                step_failed(env, key, asset, e.clone(), "USER_CODE_ERROR");
+                return false;
+            }
+            None => {
+                let e = ErrorInfo::new(format!("resource `{name}` was not initialized"))
+                    .with_class("MissingResource");
+                step_failed(env, key, asset, e, "FRAMEWORK_ERROR");
+                return false;
+            }
+        }
+    }
+    let config = step_config(&asset.config, &env.run_config, key);
+    let policy = asset.retry;
+    let mut attempt: u32 = 1;
+    loop {
+        let params = StepContextParams {
+            run_id: env.ev.run_id.clone(),
+            job_name: env.ev.job_name.clone(),
+            step_key: key.to_string(),
+            asset_key: asset.key.clone(),
+            attempt,
+            config: config.clone(),
+            stdout_path: stdout_path.clone(),
+            stderr_path: stderr_path.clone(),
+            resources: resources.clone(),
+            cancel: CancelToken::new(),
+            timeout: asset.timeout,
+            logger: Arc::new(EventLogger {
+                ev: env.ev.clone(),
+                writer: env.writer.clone(),
+            }),
+        };
+        match run_attempt(env, key, asset, params).await {
+            Attempt::Ok(result) => {
+                step_succeeded(env, key, asset, result, started);
+                return true;
+            }
+            Attempt::Err { error, interrupted } => {
+                let retries_used = attempt - 1;
+                if !interrupted && !env.stopped() && retries_used < policy.max_retries {
+                    let wait = policy.delay_for(attempt);
+                    env.emit(
+                        env.ev
+                            .step(
+                                EventType::StepUpForRetry,
+                                key,
+                                &format!(
+                                    "Execution of step \"{key}\" failed and has requested a retry in {} seconds.",
+                                    fmt_secs(wait)
+                                ),
+                            )
+                            .level(LogLevel::Warning)
+                            .data(EventData::Retry {
+                                attempt,
+                                max_retries: policy.max_retries,
+                                wait_seconds: Some(wait.as_secs_f64()),
+                                error: Some(error),
+                            }),
+                    );
+                    if !wait.is_zero() {
+                        let mut stop = env.stop.clone();
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = stop.wait_for(|s| *s != Stop::None) => {}
+                        }
+                    }
+                    if env.stopped() {
+                        let e = ErrorInfo::new(format!(
+                            "Step {key} was interrupted while waiting to retry."
+                        ))
+                        .with_class("Interrupted");
+                        step_failed(env, key, asset, e, "INTERRUPT");
+                        return false;
+                    }
+                    attempt += 1;
+                    env.emit(
+                        env.ev
+                            .step(
+                                EventType::StepRestarted,
+                                key,
+                                &format!(
+                                    "Started re-execution (attempt # {attempt}) of step \"{key}\"."
+                                ),
+                            )
+                            .data(EventData::Retry {
+                                attempt,
+                                max_retries: policy.max_retries,
+                                wait_seconds: None,
+                                error: None,
+                            }),
+                    );
+                    continue;
+                }
+                step_failed(
+                    env,
+                    key,
+                    asset,
+                    error,
+                    if interrupted {
+                        "INTERRUPT"
+                    } else {
+                        "USER_CODE_ERROR"
+                    },
+                );
+                return false;
+            }
+        }
+    }
+}
+
+/// One attempt on a dedicated thread, racing the timeout and the run's cancellation.
+async fn run_attempt(
+    env: &Arc<StepEnv>,
+    key: &str,
+    asset: &AssetDef,
+    params: StepContextParams,
+) -> Attempt {
+    let token = params.cancel.clone();
+    let compute = asset.compute.clone();
+    let (tx, mut rx) =
+        oneshot::channel::<std::result::Result<anyhow::Result<MaterializeResult>, String>>();
+    let spawned = std::thread::Builder::new()
+        .name(format!("step:{key}"))
+        .spawn(move || {
+            let result = catch_unwind(AssertUnwindSafe(move || {
+                let mut ctx = StepContext::new(params).map_err(|e| {
+                    anyhow::Error::new(e).context("cannot open the step's compute log files")
+                })?;
+                compute.compute(&mut ctx)
+            }))
+            .map_err(|p| panic_message(p.as_ref()));
+            let _ = tx.send(result);
+        });
+    if let Err(e) = spawned {
+        return Attempt::Err {
+            error: ErrorInfo::new(format!("cannot start a thread for step {key}: {e}"))
+                .with_class("SpawnError"),
+            interrupted: false,
+        };
+    }
+
+    let timeout = asset.timeout;
+    let sleep_timeout = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    let mut stop = env.stop.clone();
+    let received = tokio::select! {
+        r = &mut rx => Some(r),
+        _ = sleep_timeout => {
+            token.cancel();
+            let secs = timeout.map(fmt_secs).unwrap_or_default();
+            return Attempt::Err {
+                error: ErrorInfo::new(format!("Step {key} timed out after {secs} s")).with_class("Timeout"),
+                interrupted: false,
+            };
+        }
+        _ = stop.wait_for(|s| *s != Stop::None) => None,
+    };
+    let received = match received {
+        Some(r) => r,
+        None => {
+            // Run canceled: ask the step to stop and give it some time.
+            token.cancel();
+            match tokio::time::timeout(env.cancel_grace, &mut rx).await {
+                Ok(r) => {
+                    return match r {
+                        Ok(Ok(Ok(result))) => Attempt::Ok(result),
+                        Ok(Ok(Err(e))) => {
+                            let mut error = ErrorInfo::new(format!(
+                                "Step {key} was interrupted: the run was canceled."
+                            ))
+                            .with_class("Interrupted");
+                            error.cause = Some(Box::new(ErrorInfo::from_anyhow(&e)));
+                            Attempt::Err {
+                                error,
+                                interrupted: true,
+                            }
+                        }
+                        Ok(Err(panic)) => Attempt::Err {
+                            error: ErrorInfo::new(format!("Step {key} panicked: {panic}"))
+                                .with_class("Panic"),
+                            interrupted: true,
+                        },
+                        Err(_) => Attempt::Err {
+                            error: ErrorInfo::new(format!(
+                                "Step {key} was interrupted: the run was canceled."
+                            ))
+                            .with_class("Interrupted"),
+                            interrupted: true,
+                        },
+                    };
+                }
+                Err(_) => {
+                    return Attempt::Err {
+                        error: ErrorInfo::new(format!(
+                            "Step {key} was interrupted: the run was canceled and the step did not stop within {} s.",
+                            fmt_secs(env.cancel_grace)
+                        ))
+                        .with_class("Interrupted"),
+                        interrupted: true,
+                    };
+                }
+            }
+        }
+    };
+    match received {
+        Ok(Ok(Ok(result))) => Attempt::Ok(result),
+        Ok(Ok(Err(e))) => Attempt::Err {
+            error: ErrorInfo::from_anyhow(&e),
+            interrupted: false,
+        },
+        Ok(Err(panic)) => Attempt::Err {
+            error: ErrorInfo::new(format!("Step {key} panicked: {panic}")).with_class("Panic"),
+            interrupted: false,
+        },
+        Err(_) => Attempt::Err {
+            error: ErrorInfo::new(format!("Step {key} ended without a result")).with_class("Panic"),
+            interrupted: false,
+        },
+    }
+}
+
+fn step_succeeded(
+    env: &StepEnv,
+    key: &str,
+    asset: &AssetDef,
+    result: MaterializeResult,
+    started: Instant,
+) {
+    env.emit(
+        env.ev
+            .step(
+                EventType::StepOutput,
+                key,
+                "Yielded output \"result\" of type \"Any\". (Type check passed).",
+            )
+            .data(EventData::Output {
+                output_name: "result".into(),
+            }),
+    );
+    env.emit(
+        env.ev
+            .step(
+                EventType::AssetMaterialization,
+                key,
+                &format!("Materialized value {}.", asset.key.to_user_string()),
+            )
+            .level(LogLevel::Info)
+            .data(EventData::Asset(Materialization {
+                asset_key: asset.key.clone(),
+                description: result.description,
+                metadata: result.metadata,
+                partition: None,
+                tags: BTreeMap::new(),
+            })),
+    );
+    env.emit(
+        env.ev
+            .step(
+                EventType::StepSuccess,
+                key,
+                &format!(
+                    "Finished execution of step \"{key}\" in {}ms.",
+                    started.elapsed().as_millis()
+                ),
+            )
+            .level(LogLevel::Info),
+    );
+}
+
+fn step_failed(env: &StepEnv, key: &str, asset: &AssetDef, error: ErrorInfo, reason: &str) {
+    env.emit(
+        env.ev
+            .step(
+                EventType::StepFailure,
+                key,
+                &format!("Execution of step \"{key}\" failed."),
+            )
+            .level(LogLevel::Error)
+            .data(EventData::Failure {
+                error,
+                reason: Some(reason.to_string()),
+            }),
+    );
+    env.emit(
+        env.ev
+            .step(
+                EventType::AssetFailedToMaterialize,
+                key,
+                &format!(
+                    "Asset {} failed to materialize.",
+                    asset.key.to_user_string()
+                ),
+            )
+            .level(LogLevel::Info)
+            .data(EventData::Asset(Materialization {
+                asset_key: asset.key.clone(),
+                description: None,
+                metadata: Vec::new(),
+                partition: None,
+                tags: BTreeMap::new(),
+            })),
+    );
+}
+
+/// The asset's config overlaid (recursively for objects) with run config `ops.<step>.config`.
+pub(crate) fn step_config(
+    base: &serde_json::Value,
+    run_config: &serde_json::Value,
+    step_key: &str,
+) -> serde_json::Value {
+    let mut out = base.clone();
+    if let Some(over) = run_config
+        .get("ops")
+        .and_then(|o| o.get(step_key))
+        .and_then(|o| o.get("config"))
+    {
+        overlay(&mut out, over);
+    }
+    out
+}
+
+fn overlay(base: &mut serde_json::Value, over: &serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(existing) => overlay(existing, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
+
+/// Seconds without a trailing `.0` (`5`, `0.25`).
+fn fmt_secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{}", d.as_secs())
+    } else {
+        format!("{s}")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn run_config_overlays_asset_config() {
+        let base = json!({"a": 1, "nested": {"x": 1, "y": 2}});
+        let rc = json!({"ops": {"s": {"config": {"nested": {"y": 3}, "b": true}}}});
+        assert_eq!(
+            step_config(&base, &rc, "s"),
+            json!({"a": 1, "b": true, "nested": {"x": 1, "y": 3}})
+        );
+        assert_eq!(step_config(&base, &rc, "other"), base);
+        assert_eq!(step_config(&base, &json!({}), "s"), base);
+    }
+
+    #[test]
+    fn seconds_format() {
+        assert_eq!(fmt_secs(Duration::from_secs(5)), "5");
+        assert_eq!(fmt_secs(Duration::from_millis(250)), "0.25");
+    }
+
+    #[test]
+    fn panic_messages() {
+        let p = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
+        assert_eq!(panic_message(p.as_ref()), "boom 1");
+        let p = std::panic::catch_unwind(|| std::panic::panic_any(5u8)).unwrap_err();
+        assert_eq!(panic_message(p.as_ref()), "panic with a non-string payload");
+    }
+
+    #[tokio::test]
+    async fn interrupt_is_sticky() {
+        let i = Interrupt::new();
+        assert!(!i.is_triggered());
+        let j = i.clone();
+        let waiter = tokio::spawn(async move { j.triggered().await });
+        i.trigger();
+        waiter.await.unwrap();
+        assert!(i.is_triggered());
+        // Already triggered: resolves at once.
+        i.triggered().await;
+    }
+}
