@@ -1,6 +1,6 @@
 //! Shared CLI plumbing: instance and workspace resolution, errors and exit codes.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use dagster_core::config::home::DagsterHome;
 use dagster_core::config::workspace::Workspace;
@@ -30,13 +30,20 @@ pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
 }
 
 pub fn init_tracing(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 /// Prints an error with its causes and picks the exit code.
 pub fn report_error(e: &anyhow::Error) -> ExitCode {
-    let is_input = e.chain().any(|c| c.is::<BadInput>() || c.is::<ConfigErrors>())
+    let is_input = e
+        .chain()
+        .any(|c| c.is::<BadInput>() || c.is::<ConfigErrors>())
         || e.chain().any(|c| {
             c.downcast_ref::<dagster_core::instance::InstanceError>()
                 .is_some_and(|ie| matches!(ie, dagster_core::instance::InstanceError::Config(_)))
@@ -50,7 +57,11 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
             eprintln!("  caused by: {}", cause.to_string().trim_end());
         }
     }
-    ExitCode::from(if is_input { EXIT_BAD_INPUT } else { EXIT_RUN_FAILED })
+    ExitCode::from(if is_input {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_RUN_FAILED
+    })
 }
 
 pub fn print_warnings(warnings: &[Diagnostic]) {
@@ -84,7 +95,10 @@ pub struct Location {
 pub fn load_location(args: &WorkspaceArgs, home: Option<&DagsterHome>) -> Result<Location> {
     let mut warnings = Vec::new();
     let (name, config_path) = if let Some(p) = &args.pipeline_config {
-        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "pipeline".into());
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "pipeline".into());
         (args.location.clone().unwrap_or(name), p.clone())
     } else {
         let files = workspace_files(args, home)?;
@@ -95,13 +109,26 @@ pub fn load_location(args: &WorkspaceArgs, home: Option<&DagsterHome>) -> Result
             locations.extend(ws.locations);
         }
         let loc = match &args.location {
-            Some(n) => locations.into_iter().find(|l| &l.name == n).ok_or_else(|| bad_input(format!("no code location named `{n}` in {}", display_paths(&files))))?,
+            Some(n) => locations
+                .into_iter()
+                .find(|l| &l.name == n)
+                .ok_or_else(|| {
+                    bad_input(format!(
+                        "no code location named `{n}` in {}",
+                        display_paths(&files)
+                    ))
+                })?,
             None => {
                 if locations.len() > 1 {
                     let names: Vec<String> = locations.iter().map(|l| l.name.clone()).collect();
-                    return Err(bad_input(format!("the workspace has several code locations ({}): choose one with -l", names.join(", "))));
+                    return Err(bad_input(format!(
+                        "the workspace has several code locations ({}): choose one with -l",
+                        names.join(", ")
+                    )));
                 }
-                locations.into_iter().next().ok_or_else(|| bad_input(format!("no code location in {}", display_paths(&files))))?
+                locations.into_iter().next().ok_or_else(|| {
+                    bad_input(format!("no code location in {}", display_paths(&files)))
+                })?
             }
         };
         (loc.name, loc.pipeline_config)
@@ -114,7 +141,11 @@ pub fn load_location(args: &WorkspaceArgs, home: Option<&DagsterHome>) -> Result
 }
 
 fn display_paths(files: &[PathBuf]) -> String {
-    files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn workspace_files(args: &WorkspaceArgs, home: Option<&DagsterHome>) -> Result<Vec<PathBuf>> {
@@ -148,39 +179,55 @@ pub fn resolve_home() -> Result<HomeGuard> {
     match DagsterHome::from_env().map_err(|e| bad_input(e.to_string()))? {
         Some(home) => Ok(HomeGuard { home, _temp: None }),
         None => {
-            let temp = tempfile::Builder::new().prefix(".tmp_dagster_home_").tempdir().context("creating a temporary DAGSTER_HOME")?;
+            let temp = tempfile::Builder::new()
+                .prefix(".tmp_dagster_home_")
+                .tempdir()
+                .context("creating a temporary DAGSTER_HOME")?;
             eprintln!(
                 "warning: DAGSTER_HOME is not set: using a temporary instance at {} that is deleted on exit. \
                  Set DAGSTER_HOME to an absolute directory to keep runs.",
                 temp.path().display()
             );
-            let home = DagsterHome::new(temp.path().to_path_buf()).map_err(|e| anyhow!(e.to_string()))?;
-            Ok(HomeGuard { home, _temp: Some(temp) })
+            let home = DagsterHome::new(temp.path().to_path_buf());
+            Ok(HomeGuard {
+                home,
+                _temp: Some(temp),
+            })
         }
     }
 }
 
 pub fn open_instance(home: &DagsterHome, check: SchemaCheck) -> Result<Instance> {
-    let inst = Instance::open_with(home.clone(), &dagster_core::config::yaml::process_env, check)?;
+    let inst = Instance::open_with(
+        home.clone(),
+        &dagster_core::config::yaml::process_env,
+        check,
+    )?;
     print_warnings(&inst.warnings);
     Ok(inst)
 }
 
 /// A tokio runtime for commands that execute runs.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Reads run config from `-c` files (merged in order) and `--config-json`.
 pub fn read_run_config(files: &[PathBuf], json: Option<&str>) -> Result<serde_json::Value> {
     let mut merged = serde_json::Value::Object(Default::default());
     for f in files {
-        let text = std::fs::read_to_string(f).map_err(|e| bad_input(format!("cannot read config file {}: {e}", f.display())))?;
-        let v: serde_json::Value = serde_yaml::from_str(&text).map_err(|e| bad_input(format!("{}: invalid YAML: {e}", f.display())))?;
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| bad_input(format!("cannot read config file {}: {e}", f.display())))?;
+        let v: serde_json::Value = serde_yaml::from_str(&text)
+            .map_err(|e| bad_input(format!("{}: invalid YAML: {e}", f.display())))?;
         merge_json(&mut merged, v);
     }
     if let Some(j) = json {
-        let v: serde_json::Value = serde_json::from_str(j).map_err(|e| bad_input(format!("--config-json: invalid JSON: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(j)
+            .map_err(|e| bad_input(format!("--config-json: invalid JSON: {e}")))?;
         merge_json(&mut merged, v);
     }
     if !merged.is_object() {
@@ -202,9 +249,14 @@ fn merge_json(into: &mut serde_json::Value, from: serde_json::Value) {
 
 /// Parses `--tags '{"k": "v"}'`.
 pub fn parse_tags(tags: Option<&str>) -> Result<std::collections::BTreeMap<String, String>> {
-    let Some(t) = tags else { return Ok(Default::default()) };
-    let v: serde_json::Value = serde_json::from_str(t).map_err(|e| bad_input(format!("--tags: invalid JSON: {e}")))?;
-    let obj = v.as_object().ok_or_else(|| bad_input("--tags must be a JSON object of string values"))?;
+    let Some(t) = tags else {
+        return Ok(Default::default());
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(t).map_err(|e| bad_input(format!("--tags: invalid JSON: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad_input("--tags must be a JSON object of string values"))?;
     obj.iter()
         .map(|(k, v)| match v {
             serde_json::Value::String(s) => Ok((k.clone(), s.clone())),

@@ -12,7 +12,12 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "dagster", version, about = "Dagster command line (Rust implementation)", propagate_version = true)]
+#[command(
+    name = "dagster",
+    version,
+    about = "Dagster command line (Rust implementation)",
+    propagate_version = true
+)]
 struct Cli {
     /// Log level of the command's own diagnostics (error, warn, info, debug, trace).
     #[arg(long, global = true, default_value = "warn", env = "DAGSTER_LOG_LEVEL")]

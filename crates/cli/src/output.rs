@@ -28,18 +28,37 @@ fn ts(t: f64) -> String {
 /// One line for an event; `None` for noise when not verbose.
 pub fn format_event(e: &NewEvent, verbose: bool) -> Option<String> {
     let kind = e.event_type.map(|t| t.name()).unwrap_or("LOG");
-    if !verbose && matches!(kind, "LOGS_CAPTURED" | "STEP_OUTPUT" | "ASSET_MATERIALIZATION_PLANNED") {
+    if !verbose
+        && matches!(
+            kind,
+            "LOGS_CAPTURED" | "STEP_OUTPUT" | "ASSET_MATERIALIZATION_PLANNED"
+        )
+    {
         return None;
     }
     let step = e.step_key.as_deref().unwrap_or("-");
-    let mut line = format!("{} {:<8} {:<28} {:<22} {}", ts(e.timestamp), e.level.as_str(), step, kind, e.message);
+    let mut line = format!(
+        "{} {:<8} {:<28} {:<22} {}",
+        ts(e.timestamp),
+        e.level.as_str(),
+        step,
+        kind,
+        e.message
+    );
     match &e.data {
         EventData::Failure { error, .. } => {
             for (i, m) in error.chain().iter().enumerate() {
-                line.push_str(&format!("\n{:>14}{} {}", "", if i == 0 { "error:" } else { "caused by:" }, m));
+                line.push_str(&format!(
+                    "\n{:>14}{} {}",
+                    "",
+                    if i == 0 { "error:" } else { "caused by:" },
+                    m
+                ));
             }
         }
-        EventData::Retry { error: Some(error), .. } => {
+        EventData::Retry {
+            error: Some(error), ..
+        } => {
             line.push_str(&format!("\n{:>14}error: {}", "", error));
         }
         EventData::Asset(m) if verbose || !m.metadata.is_empty() => {

@@ -11,7 +11,9 @@ fn repo_root() -> PathBuf {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn dagster(home: &Path, args: &[&str]) -> Output {
@@ -25,11 +27,19 @@ fn dagster(home: &Path, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("status: {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "status: {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn local_yaml() -> String {
-    repo_root().join("pipeline-config/local.yaml").display().to_string()
+    repo_root()
+        .join("pipeline-config/local.yaml")
+        .display()
+        .to_string()
 }
 
 fn json(o: &Output) -> Value {
@@ -38,7 +48,10 @@ fn json(o: &Output) -> Value {
 
 /// Runs `job execute -j demo_job` against a fresh home and returns the run id.
 fn execute_demo(home: &Path) -> String {
-    let out = dagster(home, &["job", "execute", "-j", "demo_job", "-f", &local_yaml()]);
+    let out = dagster(
+        home,
+        &["job", "execute", "-j", "demo_job", "-f", &local_yaml()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let runs = json(&dagster(home, &["run", "list", "--json"]));
     let run = &runs[0];
@@ -47,33 +60,72 @@ fn execute_demo(home: &Path) -> String {
 }
 
 fn event_types(show: &Value) -> Vec<String> {
-    show["events"].as_array().expect("events").iter().map(|e| e["event_type"].as_str().unwrap_or("LOG").to_string()).collect()
+    show["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap_or("LOG").to_string())
+        .collect()
 }
 
 #[test]
 fn demo_job_on_embedded_sqlite() {
     let home = tempfile::tempdir().expect("tempdir");
     let run_id = execute_demo(home.path());
-    assert!(home.path().join("storage/dagster.db").is_file(), "SQLite metadata DB under storage/");
+    assert!(
+        home.path().join("storage/dagster.db").is_file(),
+        "SQLite metadata DB under storage/"
+    );
     let show = json(&dagster(home.path(), &["run", "show", &run_id, "--json"]));
     let types = event_types(&show);
-    for want in ["RUN_START", "STEP_START", "STEP_OUTPUT", "ASSET_MATERIALIZATION", "STEP_SUCCESS", "LOGS_CAPTURED", "RUN_SUCCESS"] {
-        assert!(types.iter().any(|t| t == want), "missing {want} in {types:?}");
+    for want in [
+        "RUN_START",
+        "STEP_START",
+        "STEP_OUTPUT",
+        "ASSET_MATERIALIZATION",
+        "STEP_SUCCESS",
+        "LOGS_CAPTURED",
+        "RUN_SUCCESS",
+    ] {
+        assert!(
+            types.iter().any(|t| t == want),
+            "missing {want} in {types:?}"
+        );
     }
     // every step has its compute log files
     let steps = show["steps"].as_object().expect("steps");
     assert!(steps.len() >= 4, "{steps:?}");
     for step in steps.keys() {
         let dir = home.path().join("logs").join(&run_id).join("compute_logs");
-        assert!(dir.join(format!("{step}.out")).is_file(), "no stdout log for {step}");
-        assert!(dir.join(format!("{step}.err")).is_file(), "no stderr log for {step}");
+        assert!(
+            dir.join(format!("{step}.out")).is_file(),
+            "no stdout log for {step}"
+        );
+        assert!(
+            dir.join(format!("{step}.err")).is_file(),
+            "no stderr log for {step}"
+        );
     }
     // materializations carry metadata
-    let mats: Vec<&Value> = show["events"].as_array().expect("events").iter().filter(|e| e["event_type"] == "ASSET_MATERIALIZATION").collect();
+    let mats: Vec<&Value> = show["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event_type"] == "ASSET_MATERIALIZATION")
+        .collect();
     assert_eq!(mats.len(), steps.len());
-    assert!(mats.iter().all(|m| !m["data"]["metadata"].as_array().map(|a| a.is_empty()).unwrap_or(true)), "{mats:?}");
+    assert!(
+        mats.iter().all(|m| !m["data"]["metadata"]
+            .as_array()
+            .map(|a| a.is_empty())
+            .unwrap_or(true)),
+        "{mats:?}"
+    );
     // the command step's stdout is readable through the CLI
-    let logs = dagster(home.path(), &["run", "logs", &run_id, "--step", "demo__report"]);
+    let logs = dagster(
+        home.path(),
+        &["run", "logs", &run_id, "--step", "demo__report"],
+    );
     assert_eq!(logs.status.code(), Some(0), "{}", text(&logs));
     assert!(!logs.stdout.is_empty(), "{}", text(&logs));
 }
@@ -83,7 +135,11 @@ fn same_instance_on_postgres_via_dagster_yaml() {
     let db = TestDb::postgres();
     let url = db.pg_url().expect("postgres url");
     let home = tempfile::tempdir().expect("tempdir");
-    std::fs::write(home.path().join("dagster.yaml"), "storage:\n  postgres:\n    postgres_url: {env: DAGSTER_PG_URL}\n").expect("write");
+    std::fs::write(
+        home.path().join("dagster.yaml"),
+        "storage:\n  postgres:\n    postgres_url: {env: DAGSTER_PG_URL}\n",
+    )
+    .expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_dagster"))
         .args(["job", "execute", "-j", "demo_job", "-f", &local_yaml()])
         .env("DAGSTER_HOME", home.path())
@@ -91,10 +147,16 @@ fn same_instance_on_postgres_via_dagster_yaml() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(!home.path().join("storage/dagster.db").exists(), "must not use SQLite");
+    assert!(
+        !home.path().join("storage/dagster.db").exists(),
+        "must not use SQLite"
+    );
     // The run is in Postgres.
     use dagster_core::storage::RunStore;
-    let runs = db.storage().list_runs(&Default::default(), None, None).expect("list");
+    let runs = db
+        .storage()
+        .list_runs(&Default::default(), None, None)
+        .expect("list");
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, dagster_core::domain::RunStatus::Success);
     assert_eq!(runs[0].job_name, "demo_job");
@@ -103,11 +165,27 @@ fn same_instance_on_postgres_via_dagster_yaml() {
 #[test]
 fn failing_step_fails_the_run_with_error_and_exit_1() {
     let home = tempfile::tempdir().expect("tempdir");
-    let out = dagster(home.path(), &["job", "execute", "-j", "failing_job", "-f", &fixture("failing.yaml").display().to_string()]);
+    let out = dagster(
+        home.path(),
+        &[
+            "job",
+            "execute",
+            "-j",
+            "failing_job",
+            "-f",
+            &fixture("failing.yaml").display().to_string(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("STEP_FAILURE"), "live progress shows the failure: {stderr}");
-    assert!(stderr.contains("fatal: table missing"), "cause (stderr tail) shown: {stderr}");
+    assert!(
+        stderr.contains("STEP_FAILURE"),
+        "live progress shows the failure: {stderr}"
+    );
+    assert!(
+        stderr.contains("fatal: table missing"),
+        "cause (stderr tail) shown: {stderr}"
+    );
     let runs = json(&dagster(home.path(), &["run", "list", "--json"]));
     assert_eq!(runs[0]["status"], "FAILURE");
     assert_eq!(runs[0]["tags"]["dagster/failure_reason"], "STEP_FAILURE");
@@ -116,12 +194,33 @@ fn failing_step_fails_the_run_with_error_and_exit_1() {
     assert_eq!(show["steps"]["broken"]["status"], "FAILURE");
     assert_eq!(show["steps"]["after_broken"]["status"], "SKIPPED");
     assert_eq!(show["steps"]["ok_first"]["status"], "SUCCESS");
-    let failure = show["events"].as_array().expect("events").iter().find(|e| e["event_type"] == "STEP_FAILURE").expect("STEP_FAILURE");
+    let failure = show["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["event_type"] == "STEP_FAILURE")
+        .expect("STEP_FAILURE");
     let err = &failure["data"]["error"];
-    assert!(err["message"].as_str().unwrap_or("").contains("exited with status 3"), "{failure}");
-    assert!(err["cause"]["message"].as_str().unwrap_or("").contains("fatal: table missing"), "{failure}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exited with status 3"),
+        "{failure}"
+    );
+    assert!(
+        err["cause"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("fatal: table missing"),
+        "{failure}"
+    );
     let human = dagster(home.path(), &["run", "show", run_id]);
-    assert!(String::from_utf8_lossy(&human.stdout).contains("caused by: "), "{}", text(&human));
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("caused by: "),
+        "{}",
+        text(&human)
+    );
 }
 
 #[test]
@@ -129,7 +228,14 @@ fn step_retry_recovers() {
     let home = tempfile::tempdir().expect("tempdir");
     let marker = home.path().join("marker");
     let out = Command::new(env!("CARGO_BIN_EXE_dagster"))
-        .args(["job", "execute", "-j", "flaky_job", "-f", &fixture("flaky.yaml").display().to_string()])
+        .args([
+            "job",
+            "execute",
+            "-j",
+            "flaky_job",
+            "-f",
+            &fixture("flaky.yaml").display().to_string(),
+        ])
         .env("DAGSTER_HOME", home.path())
         .env("FLAKY_MARKER", &marker)
         .output()
@@ -137,9 +243,20 @@ fn step_retry_recovers() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let runs = json(&dagster(home.path(), &["run", "list", "--json"]));
     assert_eq!(runs[0]["status"], "SUCCESS");
-    let show = json(&dagster(home.path(), &["run", "show", runs[0]["run_id"].as_str().expect("id"), "--json"]));
+    let show = json(&dagster(
+        home.path(),
+        &[
+            "run",
+            "show",
+            runs[0]["run_id"].as_str().expect("id"),
+            "--json",
+        ],
+    ));
     let types = event_types(&show);
-    assert!(types.contains(&"STEP_UP_FOR_RETRY".to_string()), "{types:?}");
+    assert!(
+        types.contains(&"STEP_UP_FOR_RETRY".to_string()),
+        "{types:?}"
+    );
     assert!(types.contains(&"STEP_RESTARTED".to_string()), "{types:?}");
     assert!(!types.contains(&"STEP_FAILURE".to_string()), "{types:?}");
 }
@@ -153,7 +270,9 @@ fn three_config_mistakes_are_all_reported_with_file_and_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     for (line, what) in [(9, "no_such_resource"), (16, "not_an_asset"), (20, "cron")] {
         assert!(
-            stderr.lines().any(|l| l.contains(&format!("three_mistakes.yaml:{line}:")) && l.contains(what)),
+            stderr
+                .lines()
+                .any(|l| l.contains(&format!("three_mistakes.yaml:{line}:")) && l.contains(what)),
             "expected an error at line {line} about {what}:\n{stderr}"
         );
     }
@@ -170,7 +289,11 @@ fn bad_dagster_yaml_is_exit_2_with_key_path() {
     let out = dagster(home.path(), &["run", "list"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("dagster.yaml:5:") && stderr.contains("run_coordinator.config.max_concurent_runs"), "{stderr}");
+    assert!(
+        stderr.contains("dagster.yaml:5:")
+            && stderr.contains("run_coordinator.config.max_concurent_runs"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -191,7 +314,10 @@ fn run_delete_and_wipe() {
     let run_id = execute_demo(home.path());
     let out = dagster(home.path(), &["run", "delete", &run_id, "-f"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(!home.path().join("logs").join(&run_id).exists(), "compute logs deleted with the run");
+    assert!(
+        !home.path().join("logs").join(&run_id).exists(),
+        "compute logs deleted with the run"
+    );
     let runs = json(&dagster(home.path(), &["run", "list", "--json"]));
     assert_eq!(runs.as_array().map(Vec::len), Some(0));
     execute_demo(home.path());
@@ -204,12 +330,52 @@ fn run_delete_and_wipe() {
 #[test]
 fn job_and_asset_listings() {
     let home = tempfile::tempdir().expect("tempdir");
-    let jobs = json(&dagster(home.path(), &["job", "list", "--json", "-f", &local_yaml()]));
-    assert!(jobs["jobs"].as_array().expect("jobs").iter().any(|j| j["name"] == "demo_job"), "{jobs}");
-    let assets = json(&dagster(home.path(), &["asset", "list", "--json", "-f", &local_yaml()]));
-    assert!(assets.as_array().expect("assets").iter().any(|a| a["key"] == "demo/summary"), "{assets}");
-    let out = dagster(home.path(), &["asset", "materialize", "--select", "+demo/daily_totals", "-f", &local_yaml()]);
+    let jobs = json(&dagster(
+        home.path(),
+        &["job", "list", "--json", "-f", &local_yaml()],
+    ));
+    assert!(
+        jobs["jobs"]
+            .as_array()
+            .expect("jobs")
+            .iter()
+            .any(|j| j["name"] == "demo_job"),
+        "{jobs}"
+    );
+    let assets = json(&dagster(
+        home.path(),
+        &["asset", "list", "--json", "-f", &local_yaml()],
+    ));
+    assert!(
+        assets
+            .as_array()
+            .expect("assets")
+            .iter()
+            .any(|a| a["key"] == "demo/summary"),
+        "{assets}"
+    );
+    let out = dagster(
+        home.path(),
+        &[
+            "asset",
+            "materialize",
+            "--select",
+            "+demo/daily_totals",
+            "-f",
+            &local_yaml(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = dagster(home.path(), &["asset", "materialize", "--select", "nope", "-f", &local_yaml()]);
+    let out = dagster(
+        home.path(),
+        &[
+            "asset",
+            "materialize",
+            "--select",
+            "nope",
+            "-f",
+            &local_yaml(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }

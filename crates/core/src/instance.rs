@@ -47,7 +47,11 @@ impl Instance {
         Self::open_with(home, &crate::config::yaml::process_env, SchemaCheck::Normal)
     }
 
-    pub fn open_with(home: DagsterHome, env: &EnvLookup, check: SchemaCheck) -> Result<Instance, InstanceError> {
+    pub fn open_with(
+        home: DagsterHome,
+        env: &EnvLookup,
+        check: SchemaCheck,
+    ) -> Result<Instance, InstanceError> {
         let (config, warnings) = InstanceConfig::load(&home, env)?;
         home.ensure_layout()?;
         let backend = storage_backend(&config);
@@ -60,14 +64,34 @@ impl Instance {
             ComputeLogsConfig::Local { base_dir, .. } => ComputeLogManager::new(base_dir.clone()),
             ComputeLogsConfig::NoOp => ComputeLogManager::new(home.logs_dir()),
         };
-        Ok(Instance { home, config, warnings, storage: Arc::new(storage), compute_logs })
+        Ok(Instance {
+            home,
+            config,
+            warnings,
+            storage: Arc::new(storage),
+            compute_logs,
+        })
+    }
+}
+
+impl Instance {
+    /// The run coordinator the instance config names.
+    pub fn coordinator_kind(&self) -> crate::exec::CoordinatorKind {
+        match self.config.run_coordinator {
+            crate::config::instance::RunCoordinatorConfig::Queued(_) => {
+                crate::exec::CoordinatorKind::Queued
+            }
+            _ => crate::exec::CoordinatorKind::Default,
+        }
     }
 }
 
 /// The storage backend named by the instance config.
 pub fn storage_backend(config: &InstanceConfig) -> StorageBackend {
     match &config.storage {
-        StorageConfig::Sqlite { base_dir } => StorageBackend::Sqlite { path: base_dir.join("dagster.db") },
+        StorageConfig::Sqlite { base_dir } => StorageBackend::Sqlite {
+            path: base_dir.join("dagster.db"),
+        },
         StorageConfig::Postgres { url, .. } => StorageBackend::Postgres { url: url.clone() },
     }
 }

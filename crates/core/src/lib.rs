@@ -7,10 +7,10 @@
 //! returns errors and in binaries.
 
 pub mod config;
-pub mod domain;
-pub mod storage;
 pub mod defs;
+pub mod domain;
 pub mod exec;
 pub mod instance;
+pub mod storage;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;

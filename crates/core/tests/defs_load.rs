@@ -223,7 +223,9 @@ jobs:
     let text = "pipeline_configs:\n  t: {kind: command, key: demo/totals, args: [true]}\n";
     let (_f, r) = load(&registry_with_code_asset(&["demo/totals"]), text);
     let (defs, _) = ok_of(r);
-    assert!(!defs.assets.contains_key(&AssetKey::from_user_string("code/summary")));
+    assert!(!defs
+        .assets
+        .contains_key(&AssetKey::from_user_string("code/summary")));
 
     // Unknown code asset; unknown dependency and missing resource of a code asset; kind + asset.
     let text = r#"

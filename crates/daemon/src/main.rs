@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use dagster_core::config::home::DagsterHome;
 use dagster_core::config::instance::RunCoordinatorConfig;
-use dagster_core::domain::{now_ts, tags, EventType, NewEvent, RunStatus, RunsFilter};
+use dagster_core::domain::{now_ts, tags, RunStatus, RunsFilter};
 use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::instance::Instance;
 use dagster_core::storage::DaemonHeartbeat;
@@ -76,13 +76,18 @@ fn required_daemons(inst: &Instance) -> Vec<&'static str> {
 
 fn liveness() -> Result<ExitCode> {
     let inst = open()?;
-    let tolerance: f64 = std::env::var("DAGSTER_DAEMON_HEARTBEAT_TOLERANCE").ok().and_then(|v| v.parse().ok()).unwrap_or(1800.0);
+    let tolerance: f64 = std::env::var("DAGSTER_DAEMON_HEARTBEAT_TOLERANCE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1800.0);
     let hbs = inst.storage.heartbeats()?;
     let now = now_ts();
     let mut ok = true;
     for d in required_daemons(&inst) {
         match hbs.iter().find(|h| h.daemon_type == d) {
-            Some(h) if now <= h.timestamp + HEARTBEAT_INTERVAL_SECONDS + tolerance => println!("{d}: healthy"),
+            Some(h) if now <= h.timestamp + HEARTBEAT_INTERVAL_SECONDS + tolerance => {
+                println!("{d}: healthy")
+            }
             Some(h) => {
                 ok = false;
                 println!("{d}: last heartbeat {:.0} s ago", now - h.timestamp);
@@ -93,23 +98,39 @@ fn liveness() -> Result<ExitCode> {
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn run(log_level: &str) -> Result<ExitCode> {
-    let filter = tracing_subscriber::EnvFilter::try_new(log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let inst = open()?;
     for w in &inst.warnings {
         tracing::warn!("{w}");
     }
     let daemons = required_daemons(&inst);
-    tracing::info!("Instance is configured with the following daemons: {:?}", daemons);
+    tracing::info!(
+        "Instance is configured with the following daemons: {:?}",
+        daemons
+    );
     let exe = std::env::current_exe()?;
-    let dagster_bin = exe.parent().map(|p| p.join("dagster")).context("locating the dagster binary")?;
+    let dagster_bin = exe
+        .parent()
+        .map(|p| p.join("dagster"))
+        .context("locating the dagster binary")?;
     let launcher = DefaultRunLauncher::new(dagster_bin, inst.home.root().to_path_buf());
     let daemon_id = uuid::Uuid::new_v4().to_string();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut last_hb = 0.0;
@@ -147,30 +168,47 @@ fn run(log_level: &str) -> Result<ExitCode> {
 
 /// One pass of the queued run coordinator.
 fn dequeue_iteration(inst: &Instance, launcher: &DefaultRunLauncher) -> Result<()> {
-    let RunCoordinatorConfig::Queued(q) = &inst.config.run_coordinator else { return Ok(()) };
-    let active = inst.storage.count_runs(&RunsFilter { statuses: Some(RunStatus::ACTIVE.to_vec()), ..Default::default() })?;
-    let capacity = if q.max_concurrent_runs < 0 { i64::MAX } else { q.max_concurrent_runs - active };
+    let RunCoordinatorConfig::Queued(q) = &inst.config.run_coordinator else {
+        return Ok(());
+    };
+    let active = inst.storage.count_runs(&RunsFilter {
+        statuses: Some(RunStatus::ACTIVE.to_vec()),
+        ..Default::default()
+    })?;
+    let capacity = if q.max_concurrent_runs < 0 {
+        i64::MAX
+    } else {
+        q.max_concurrent_runs - active
+    };
     if capacity <= 0 {
         return Ok(());
     }
-    let mut queued = inst.storage.list_runs(&RunsFilter { statuses: Some(vec![RunStatus::Queued]), ..Default::default() }, None, None)?;
+    let mut queued = inst.storage.list_runs(
+        &RunsFilter {
+            statuses: Some(vec![RunStatus::Queued]),
+            ..Default::default()
+        },
+        None,
+        None,
+    )?;
     queued.reverse(); // oldest first
-    queued.sort_by_key(|r| std::cmp::Reverse(r.tags.get(tags::PRIORITY).and_then(|p| p.parse::<i64>().ok()).unwrap_or(0)));
-    for run in queued.into_iter().take(usize::try_from(capacity).unwrap_or(usize::MAX)) {
-        let ev = NewEvent::new(&run.run_id, &run.job_name, Some(EventType::RunStarting), "Launching run from the queue.");
-        let outcome = inst.storage.store_events(&[ev])?;
-        if !outcome.rejected.is_empty() {
-            continue; // claimed by someone else, or cancelled meanwhile
-        }
-        if let Err(e) = launcher.launch(&*inst.storage, &run) {
-            tracing::error!(run.id = %run.run_id, error = %e, "launch failed");
-            let err = dagster_core::domain::ErrorInfo::new(format!("Run could not be launched: {e}"));
-            let fail = NewEvent::new(&run.run_id, &run.job_name, Some(EventType::RunFailure), "Run could not be launched.")
-                .level(dagster_core::domain::LogLevel::Error)
-                .data(dagster_core::domain::EventData::Failure { error: err, reason: Some("JOB_INITIALIZATION_FAILURE".into()) });
-            inst.storage.store_events(&[fail])?;
-        } else {
-            tracing::info!(run.id = %run.run_id, job.name = %run.job_name, "launched run");
+    queued.sort_by_key(|r| {
+        std::cmp::Reverse(
+            r.tags
+                .get(tags::PRIORITY)
+                .and_then(|p| p.parse::<i64>().ok())
+                .unwrap_or(0),
+        )
+    });
+    for run in queued
+        .into_iter()
+        .take(usize::try_from(capacity).unwrap_or(usize::MAX))
+    {
+        match dagster_core::exec::start_run(&*inst.storage, launcher, &run) {
+            Ok(status) => {
+                tracing::info!(run.id = %run.run_id, job.name = %run.job_name, status = %status, "dequeued run")
+            }
+            Err(e) => tracing::error!(run.id = %run.run_id, error = %e, "launch failed"),
         }
     }
     Ok(())

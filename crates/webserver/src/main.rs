@@ -21,10 +21,20 @@ struct Args {
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
     /// Host to bind.
-    #[arg(short = 'h', long, default_value = "127.0.0.1", env = "DAGSTER_WEBSERVER_HOST")]
+    #[arg(
+        short = 'h',
+        long,
+        default_value = "127.0.0.1",
+        env = "DAGSTER_WEBSERVER_HOST"
+    )]
     host: String,
     /// Port to bind.
-    #[arg(short = 'p', long, default_value_t = 3000, env = "DAGSTER_WEBSERVER_PORT")]
+    #[arg(
+        short = 'p',
+        long,
+        default_value_t = 3000,
+        env = "DAGSTER_WEBSERVER_PORT"
+    )]
     port: u16,
     /// Workspace file(s).
     #[arg(short = 'w', long = "workspace", env = "DAGSTER_WEBSERVER_WORKSPACE")]
@@ -33,13 +43,22 @@ struct Args {
     #[arg(short = 'f', long = "pipeline-config")]
     pipeline_config: Option<std::path::PathBuf>,
     /// Path prefix, e.g. /dagster.
-    #[arg(short = 'l', long = "path-prefix", default_value = "", env = "DAGSTER_WEBSERVER_PATH_PREFIX")]
+    #[arg(
+        short = 'l',
+        long = "path-prefix",
+        default_value = "",
+        env = "DAGSTER_WEBSERVER_PATH_PREFIX"
+    )]
     path_prefix: String,
     /// Refuse every mutation.
     #[arg(long = "read-only", env = "DAGSTER_WEBSERVER_READ_ONLY")]
     read_only: bool,
     /// Log level.
-    #[arg(long = "log-level", default_value = "info", env = "DAGSTER_WEBSERVER_LOG_LEVEL")]
+    #[arg(
+        long = "log-level",
+        default_value = "info",
+        env = "DAGSTER_WEBSERVER_LOG_LEVEL"
+    )]
     log_level: String,
 }
 
@@ -60,15 +79,21 @@ async fn health(state: web::Data<Arc<AppState>>) -> HttpResponse {
     let check = web::block(move || st.instance.storage.kv_get("__health__")).await;
     match check {
         Ok(Ok(_)) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
-        Ok(Err(e)) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "storage unavailable", "error": e.to_string()})),
-        Err(e) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "error", "error": e.to_string()})),
+        Ok(Err(e)) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "storage unavailable", "error": e.to_string()})),
+        Err(e) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "error", "error": e.to_string()})),
     }
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let home = DagsterHome::from_env()
         .map_err(|e| anyhow::anyhow!(e.to_string()))?
         .context("DAGSTER_HOME must be set for dagster-webserver (or use `dagster dev`)")?;

@@ -25,7 +25,12 @@ pub fn run(cmd: ApiCommand) -> Result<ExitCode> {
     let ApiCommand::ExecuteRun { run_id, mut ws } = cmd;
     let home = common::resolve_home()?;
     let inst = common::open_instance(&home.home, SchemaCheck::Normal)?;
-    let run = inst.storage.get_run(&run_id)?.ok_or_else(|| bad_input(format!("run {run_id} not found in {}", inst.storage.describe())))?;
+    let run = inst.storage.get_run(&run_id)?.ok_or_else(|| {
+        bad_input(format!(
+            "run {run_id} not found in {}",
+            inst.storage.describe()
+        ))
+    })?;
     if ws.workspace.is_empty() && ws.pipeline_config.is_none() {
         if let Some(p) = run.tags.get(PIPELINE_CONFIG_TAG) {
             ws.pipeline_config = Some(PathBuf::from(p));
@@ -55,18 +60,25 @@ pub fn run(cmd: ApiCommand) -> Result<ExitCode> {
     let status = rt.block_on(async {
         let cancel_id = run_id.clone();
         tokio::spawn(async move {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
             tokio::select! {
                 _ = term.recv() => {},
                 _ = tokio::signal::ctrl_c() => {},
             }
             tracing::warn!(run.id = %cancel_id, "received termination signal: cancelling the run");
-            let _ = tokio::task::spawn_blocking(move || exec::request_cancel(&*storage, &cancel_id)).await;
+            let _ =
+                tokio::task::spawn_blocking(move || exec::request_cancel(&*storage, &cancel_id))
+                    .await;
         });
         exec::execute_run(&ctx, &run_id).await
     })?;
-    Ok(if status == RunStatus::Success { ExitCode::SUCCESS } else { ExitCode::from(common::EXIT_RUN_FAILED) })
+    Ok(if status == RunStatus::Success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(common::EXIT_RUN_FAILED)
+    })
 }

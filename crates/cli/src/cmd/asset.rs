@@ -73,11 +73,25 @@ pub fn run(cmd: AssetCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AssetCommand::Materialize { ws, select, config, config_json, tags, verbose, quiet } => {
+        AssetCommand::Materialize {
+            ws,
+            select,
+            config,
+            config_json,
+            tags,
+            verbose,
+            quiet,
+        } => {
             let home = common::resolve_home()?;
             let loc = common::load_location(&ws, Some(&home.home))?;
             let keys = resolve_selection(&loc.defs, &select)?;
-            let args = RunArgs { job: ASSET_JOB_NAME.to_string(), config, config_json, tags, ws };
+            let args = RunArgs {
+                job: ASSET_JOB_NAME.to_string(),
+                config,
+                config_json,
+                tags,
+                ws,
+            };
             let req = request(&args, Some(keys), None)?;
             execute_in_process(&home, loc, req, verbose, quiet)
         }
@@ -91,7 +105,11 @@ pub fn resolve_selection(defs: &Definitions, select: &str) -> Result<Vec<AssetKe
         let found: Vec<AssetKey> = if item == "*" {
             defs.assets.keys().cloned().collect()
         } else if let Some(g) = item.strip_prefix("group:") {
-            defs.assets.values().filter(|a| a.group == g).map(|a| a.key.clone()).collect()
+            defs.assets
+                .values()
+                .filter(|a| a.group == g)
+                .map(|a| a.key.clone())
+                .collect()
         } else if let Some(k) = item.strip_prefix('+') {
             let key = AssetKey::from_user_string(k);
             let mut acc = Vec::new();
@@ -99,10 +117,16 @@ pub fn resolve_selection(defs: &Definitions, select: &str) -> Result<Vec<AssetKe
             acc
         } else {
             let key = AssetKey::from_user_string(item);
-            if defs.assets.contains_key(&key) { vec![key] } else { Vec::new() }
+            if defs.assets.contains_key(&key) {
+                vec![key]
+            } else {
+                Vec::new()
+            }
         };
         if found.is_empty() {
-            return Err(bad_input(format!("asset selection `{item}` matches no asset (see `dagster asset list`)")));
+            return Err(bad_input(format!(
+                "asset selection `{item}` matches no asset (see `dagster asset list`)"
+            )));
         }
         for k in found {
             if !out.contains(&k) {

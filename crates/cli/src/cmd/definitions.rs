@@ -57,7 +57,11 @@ pub fn run(cmd: DefinitionsCommand) -> Result<ExitCode> {
                 Err(e) => {
                     failed = true;
                     let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-                    println!("resource {}: FAILED: {}", r.name, chain.join(": caused by: "));
+                    println!(
+                        "resource {}: FAILED: {}",
+                        r.name,
+                        chain.join(": caused by: ")
+                    );
                 }
             }
         }

@@ -45,7 +45,12 @@ pub fn run(args: DevArgs) -> Result<ExitCode> {
         .env("DAGSTER_HOME", &root)
         .spawn()
         .with_context(|| format!("starting {}", dir.join("dagster-daemon").display()))?;
-    eprintln!("dagster dev: webserver on http://{}:{} and daemon running on {}", args.host, args.port, root.display());
+    eprintln!(
+        "dagster dev: webserver on http://{}:{} and daemon running on {}",
+        args.host,
+        args.port,
+        root.display()
+    );
     let rt = common::runtime()?;
     rt.block_on(async {
         let _ = tokio::signal::ctrl_c().await;
@@ -53,7 +58,10 @@ pub fn run(args: DevArgs) -> Result<ExitCode> {
     eprintln!("Shutting down webserver and daemon...");
     for child in [&mut web, &mut daemon] {
         if let Ok(pid) = i32::try_from(child.id()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
         }
     }
     let _ = web.wait();

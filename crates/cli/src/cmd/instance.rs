@@ -21,11 +21,17 @@ pub fn run(cmd: InstanceCommand) -> Result<ExitCode> {
     match cmd {
         InstanceCommand::Info => {
             println!("$DAGSTER_HOME: {}\n", inst.home.root().display());
-            println!("Instance configuration:\n-----------------------\n{}", inst.config.to_yaml());
+            println!(
+                "Instance configuration:\n-----------------------\n{}",
+                inst.config.to_yaml()
+            );
             println!("Storage:\n--------\n{}\n", inst.storage.describe());
             let (current, latest) = inst.storage.schema_version()?;
             println!("Storage schema state:\n---------------------");
-            println!("current: {}", current.as_deref().unwrap_or("(empty database)"));
+            println!(
+                "current: {}",
+                current.as_deref().unwrap_or("(empty database)")
+            );
             println!("latest:  {latest}");
             if current.as_deref() != Some(latest.as_str()) {
                 println!("The storage needs migrating: run `dagster instance migrate`.");

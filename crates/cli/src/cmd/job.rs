@@ -96,7 +96,10 @@ fn list(ws: &WorkspaceArgs, json: bool) -> Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"location": loc.name, "jobs": jobs}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"location": loc.name, "jobs": jobs}))?
+        );
     } else {
         for j in loc.defs.jobs.values() {
             println!("Job: {}", j.name);
@@ -110,7 +113,11 @@ fn list(ws: &WorkspaceArgs, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn request(a: &RunArgs, asset_selection: Option<Vec<AssetKey>>, run_id: Option<String>) -> Result<CreateRun> {
+pub fn request(
+    a: &RunArgs,
+    asset_selection: Option<Vec<AssetKey>>,
+    run_id: Option<String>,
+) -> Result<CreateRun> {
     let run_config = common::read_run_config(&a.config, a.config_json.as_deref())?;
     let tags = common::parse_tags(a.tags.as_deref())?;
     Ok(CreateRun {
@@ -134,12 +141,21 @@ pub fn execute_in_process(
     quiet: bool,
 ) -> Result<ExitCode> {
     let inst = common::open_instance(&home.home, SchemaCheck::Normal)?;
-    let run = exec::create_run(&*inst.storage, &loc.defs, req).map_err(|e| bad_input(e.to_string()))?;
+    let run =
+        exec::create_run(&*inst.storage, &loc.defs, req).map_err(|e| bad_input(e.to_string()))?;
     if !quiet {
-        eprintln!("Executing run {} of job {} ({})", run.run_id, run.job_name, inst.storage.describe());
+        eprintln!(
+            "Executing run {} of job {} ({})",
+            run.run_id,
+            run.job_name,
+            inst.storage.describe()
+        );
     }
-    let observer: Option<Arc<dyn exec::RunObserver>> =
-        if quiet { None } else { Some(Arc::new(output::ProgressPrinter { verbose })) };
+    let observer: Option<Arc<dyn exec::RunObserver>> = if quiet {
+        None
+    } else {
+        Some(Arc::new(output::ProgressPrinter { verbose }))
+    };
     let ctx = ExecContext {
         storage: inst.storage.clone(),
         defs: Arc::new(loc.defs),
@@ -156,8 +172,13 @@ pub fn execute_in_process(
         let cancel_id = run_id.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Interrupted: cancelling run {cancel_id} (press Ctrl-C again to stop waiting)");
-                let _ = tokio::task::spawn_blocking(move || exec::request_cancel(&*cancel_storage, &cancel_id)).await;
+                eprintln!(
+                    "Interrupted: cancelling run {cancel_id} (press Ctrl-C again to stop waiting)"
+                );
+                let _ = tokio::task::spawn_blocking(move || {
+                    exec::request_cancel(&*cancel_storage, &cancel_id)
+                })
+                .await;
                 if tokio::signal::ctrl_c().await.is_ok() {
                     std::process::exit(130);
                 }
@@ -170,7 +191,11 @@ pub fn execute_in_process(
     if status != RunStatus::Success {
         eprintln!("See its events with: dagster run show {}", run.run_id);
     }
-    Ok(if status == RunStatus::Success { ExitCode::SUCCESS } else { ExitCode::from(common::EXIT_RUN_FAILED) })
+    Ok(if status == RunStatus::Success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(common::EXIT_RUN_FAILED)
+    })
 }
 
 fn launch(a: &LaunchArgs) -> Result<ExitCode> {
@@ -178,19 +203,28 @@ fn launch(a: &LaunchArgs) -> Result<ExitCode> {
     let loc = common::load_location(&a.run.ws, Some(&home.home))?;
     let inst = common::open_instance(&home.home, SchemaCheck::Normal)?;
     let req = request(&a.run, None, a.run_id.clone())?;
-    let run = exec::create_run(&*inst.storage, &loc.defs, req).map_err(|e| bad_input(e.to_string()))?;
-    let launcher = exec::DefaultRunLauncher::new(std::env::current_exe()?, inst.home.root().to_path_buf());
-    let status = exec::submit_run(&*inst.storage, &launcher, inst.config.coordinator_kind(), &run)?;
+    let run =
+        exec::create_run(&*inst.storage, &loc.defs, req).map_err(|e| bad_input(e.to_string()))?;
+    let launcher =
+        exec::DefaultRunLauncher::new(std::env::current_exe()?, inst.home.root().to_path_buf());
+    let status = exec::submit_run(&*inst.storage, &launcher, inst.coordinator_kind(), &run)?;
     match status {
         RunStatus::Queued => println!(
             "Run {} QUEUED: the daemon (`dagster-daemon run`) launches it when the queue allows",
             run.run_id
         ),
         RunStatus::Failure => {
-            println!("Run {} FAILURE: it could not be launched; see `dagster run show {}`", run.run_id, run.run_id);
+            println!(
+                "Run {} FAILURE: it could not be launched; see `dagster run show {}`",
+                run.run_id, run.run_id
+            );
             return Ok(ExitCode::from(common::EXIT_RUN_FAILED));
         }
-        other => println!("Run {} {}: launched in a run worker process", run.run_id, other.as_str()),
+        other => println!(
+            "Run {} {}: launched in a run worker process",
+            run.run_id,
+            other.as_str()
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

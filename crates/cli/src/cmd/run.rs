@@ -64,15 +64,27 @@ fn open() -> Result<(common::HomeGuard, Instance)> {
 
 pub fn run(cmd: RunCommand) -> Result<ExitCode> {
     match cmd {
-        RunCommand::List { limit, job, status, json } => {
+        RunCommand::List {
+            limit,
+            job,
+            status,
+            json,
+        } => {
             let (_h, inst) = open()?;
             let mut statuses = Vec::new();
             for s in &status {
-                statuses.push(RunStatus::parse(&s.to_ascii_uppercase()).ok_or_else(|| bad_input(format!("unknown run status `{s}`")))?);
+                statuses.push(
+                    RunStatus::parse(&s.to_ascii_uppercase())
+                        .ok_or_else(|| bad_input(format!("unknown run status `{s}`")))?,
+                );
             }
             let filter = RunsFilter {
                 job_name: job,
-                statuses: if statuses.is_empty() { None } else { Some(statuses) },
+                statuses: if statuses.is_empty() {
+                    None
+                } else {
+                    Some(statuses)
+                },
                 ..Default::default()
             };
             let runs = inst.storage.list_runs(&filter, None, limit)?;
@@ -93,24 +105,41 @@ pub fn run(cmd: RunCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RunCommand::Show { run_id, json } => show(&run_id, json),
-        RunCommand::Logs { run_id, step, stderr } => {
+        RunCommand::Logs {
+            run_id,
+            step,
+            stderr,
+        } => {
             let (_h, inst) = open()?;
-            let run = inst.storage.get_run(&run_id)?.ok_or_else(|| bad_input(format!("run {run_id} not found")))?;
+            let run = inst
+                .storage
+                .get_run(&run_id)?
+                .ok_or_else(|| bad_input(format!("run {run_id} not found")))?;
             let steps = step_keys(&inst, &run.run_id)?;
             let mut out = std::io::stdout().lock();
             let mut any = false;
-            for s in steps.iter().filter(|s| step.as_ref().is_none_or(|want| want == *s)) {
+            for s in steps
+                .iter()
+                .filter(|s| step.as_ref().is_none_or(|want| want == *s))
+            {
                 let (o, e) = inst.compute_logs.paths(&run.run_id, s);
                 let path = if stderr { e } else { o };
                 if let Ok(bytes) = std::fs::read(&path) {
                     any = true;
-                    writeln!(out, "==> {s} {} ({}) <==", if stderr { "stderr" } else { "stdout" }, path.display())?;
+                    writeln!(
+                        out,
+                        "==> {s} {} ({}) <==",
+                        if stderr { "stderr" } else { "stdout" },
+                        path.display()
+                    )?;
                     out.write_all(&bytes)?;
                 }
             }
             if !any {
                 if let Some(s) = step {
-                    return Err(bad_input(format!("no captured logs for step `{s}` of run {run_id}")));
+                    return Err(bad_input(format!(
+                        "no captured logs for step `{s}` of run {run_id}"
+                    )));
                 }
                 eprintln!("run {run_id} has no captured logs");
             }
@@ -121,7 +150,11 @@ pub fn run(cmd: RunCommand) -> Result<ExitCode> {
             if inst.storage.get_run(&run_id)?.is_none() {
                 return Err(bad_input(format!("run {run_id} not found")));
             }
-            if !force && !confirm(&format!("Delete run {run_id} and its event log? Type DELETE to confirm: "))? {
+            if !force
+                && !confirm(&format!(
+                    "Delete run {run_id} and its event log? Type DELETE to confirm: "
+                ))?
+            {
                 eprintln!("Aborted.");
                 return Ok(ExitCode::from(common::EXIT_BAD_INPUT));
             }
@@ -186,7 +219,10 @@ struct StepStat {
 
 fn show(run_id: &str, json: bool) -> Result<ExitCode> {
     let (_h, inst) = open()?;
-    let run = inst.storage.get_run(run_id)?.ok_or_else(|| bad_input(format!("run {run_id} not found")))?;
+    let run = inst
+        .storage
+        .get_run(run_id)?
+        .ok_or_else(|| bad_input(format!("run {run_id} not found")))?;
     let mut events = Vec::new();
     let mut after = None;
     loop {
@@ -199,7 +235,9 @@ fn show(run_id: &str, json: bool) -> Result<ExitCode> {
     }
     let mut steps: BTreeMap<String, StepStat> = BTreeMap::new();
     for e in &events {
-        let (Some(step), Some(t)) = (&e.event.step_key, e.event.event_type) else { continue };
+        let (Some(step), Some(t)) = (&e.event.step_key, e.event.event_type) else {
+            continue;
+        };
         let st = steps.entry(step.clone()).or_default();
         match t {
             EventType::StepStart => {
@@ -238,7 +276,12 @@ fn show(run_id: &str, json: bool) -> Result<ExitCode> {
     if let Some(p) = &run.parent_run_id {
         println!("     Parent run: {p}");
     }
-    let visible: Vec<String> = run.tags.iter().filter(|(k, _)| !k.starts_with(".dagster/")).map(|(k, v)| format!("{k}={v}")).collect();
+    let visible: Vec<String> = run
+        .tags
+        .iter()
+        .filter(|(k, _)| !k.starts_with(".dagster/"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     if !visible.is_empty() {
         println!("     Tags: {}", visible.join(", "));
     }
@@ -248,12 +291,20 @@ fn show(run_id: &str, json: bool) -> Result<ExitCode> {
             (Some(a), Some(b)) => format!("{:.3} s", b - a),
             _ => "-".into(),
         };
-        println!("     {k:<32} {:<11} attempts: {}  duration: {dur}", if s.status.is_empty() { "-" } else { s.status }, s.attempts);
+        println!(
+            "     {k:<32} {:<11} attempts: {}  duration: {dur}",
+            if s.status.is_empty() { "-" } else { s.status },
+            s.attempts
+        );
     }
     println!("Events:");
     for e in &events {
         println!("{}", output::format_record(e));
     }
-    println!("Step logs: dagster run logs {} [--step KEY] [--stderr]  (files under {})", run.run_id, inst.compute_logs.run_dir(&run.run_id).display());
+    println!(
+        "Step logs: dagster run logs {} [--step KEY] [--stderr]  (files under {})",
+        run.run_id,
+        inst.compute_logs.run_dir(&run.run_id).display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -44,7 +44,13 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {sev}: ", self.file.display(), self.line, self.column)?;
+        write!(
+            f,
+            "{}:{}:{}: {sev}: ",
+            self.file.display(),
+            self.line,
+            self.column
+        )?;
         if !self.key_path.is_empty() {
             write!(f, "{}: ", self.key_path)?;
         }
@@ -66,13 +72,26 @@ impl Diagnostics {
         self.items.borrow_mut().push(d);
     }
     pub fn has_errors(&self) -> bool {
-        self.items.borrow().iter().any(|d| d.severity == Severity::Error)
+        self.items
+            .borrow()
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
     pub fn errors(&self) -> Vec<Diagnostic> {
-        self.items.borrow().iter().filter(|d| d.severity == Severity::Error).cloned().collect()
+        self.items
+            .borrow()
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .cloned()
+            .collect()
     }
     pub fn warnings(&self) -> Vec<Diagnostic> {
-        self.items.borrow().iter().filter(|d| d.severity == Severity::Warning).cloned().collect()
+        self.items
+            .borrow()
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .cloned()
+            .collect()
     }
     pub fn into_vec(self) -> Vec<Diagnostic> {
         self.items.into_inner()
@@ -92,7 +111,11 @@ impl ConfigErrors {
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.errors().count();
-        writeln!(f, "{n} configuration error{}:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} configuration error{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for d in &self.0 {
             writeln!(f, "  {d}")?;
         }
@@ -137,14 +160,29 @@ impl Document {
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---");
         if is_empty {
             let root = Node::Mapping(MarkedMappingNode::new_empty(marked_yaml::Span::new_blank()));
-            return Ok(Document { path: path.to_path_buf(), root });
+            return Ok(Document {
+                path: path.to_path_buf(),
+                root,
+            });
         }
-        let opts = LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true);
+        let opts = LoaderOptions::default()
+            .error_on_duplicate_keys(true)
+            .prevent_coercion(true);
         let root = marked_yaml::parse_yaml_with_options(0, text, opts).map_err(|e| {
             let (line, column, message) = describe_load_error(&e);
-            Diagnostic { severity: Severity::Error, file: path.to_path_buf(), line, column, key_path: String::new(), message }
+            Diagnostic {
+                severity: Severity::Error,
+                file: path.to_path_buf(),
+                line,
+                column,
+                key_path: String::new(),
+                message,
+            }
         })?;
-        Ok(Document { path: path.to_path_buf(), root })
+        Ok(Document {
+            path: path.to_path_buf(),
+            root,
+        })
     }
 
     /// A reader over the top-level mapping.
@@ -166,15 +204,34 @@ fn unreachable_mapping() -> &'static MarkedMappingNode {
 fn describe_load_error(e: &marked_yaml::LoadError) -> (usize, usize, String) {
     use marked_yaml::LoadError as L;
     match e {
-        L::TopLevelMustBeMapping(m) => (m.line(), m.column(), "the top level must be a mapping".into()),
-        L::TopLevelMustBeSequence(m) => (m.line(), m.column(), "the top level must be a sequence".into()),
-        L::UnexpectedAnchor(m) => (m.line(), m.column(), "YAML anchors are not supported".into()),
-        L::MappingKeyMustBeScalar(m) => (m.line(), m.column(), "mapping keys must be scalars".into()),
+        L::TopLevelMustBeMapping(m) => (
+            m.line(),
+            m.column(),
+            "the top level must be a mapping".into(),
+        ),
+        L::TopLevelMustBeSequence(m) => (
+            m.line(),
+            m.column(),
+            "the top level must be a sequence".into(),
+        ),
+        L::UnexpectedAnchor(m) => (
+            m.line(),
+            m.column(),
+            "YAML anchors are not supported".into(),
+        ),
+        L::MappingKeyMustBeScalar(m) => {
+            (m.line(), m.column(), "mapping keys must be scalars".into())
+        }
         L::UnexpectedTag(m) => (m.line(), m.column(), "YAML tags are not supported".into()),
         L::ScanError(m, se) => (m.line(), m.column(), format!("invalid YAML: {}", se.info())),
         L::DuplicateKey(inner) => {
             let key = inner.key.as_str();
-            let (line, col) = inner.key.span().start().map(|m| (m.line(), m.column())).unwrap_or((0, 0));
+            let (line, col) = inner
+                .key
+                .span()
+                .start()
+                .map(|m| (m.line(), m.column()))
+                .unwrap_or((0, 0));
             let prev = inner
                 .prev_key
                 .span()
@@ -215,8 +272,16 @@ impl fmt::Display for Loc {
 }
 
 fn loc_of(node: &Node, file: &Path) -> Loc {
-    let (line, column) = node.span().start().map(|m| (m.line(), m.column())).unwrap_or((0, 0));
-    Loc { file: file.to_path_buf(), line, column }
+    let (line, column) = node
+        .span()
+        .start()
+        .map(|m| (m.line(), m.column()))
+        .unwrap_or((0, 0));
+    Loc {
+        file: file.to_path_buf(),
+        line,
+        column,
+    }
 }
 
 fn join_key(path: &str, key: &str) -> String {
@@ -238,7 +303,12 @@ pub struct Value<'a> {
 
 impl<'a> Value<'a> {
     fn new(node: &'a Node, path: String, ctx: &'a Ctx<'a>, file: &'a Path) -> Self {
-        Value { node, path, ctx, file }
+        Value {
+            node,
+            path,
+            ctx,
+            file,
+        }
     }
 
     pub fn path(&self) -> &str {
@@ -280,7 +350,9 @@ impl<'a> Value<'a> {
 
     /// True for `~`, `null`, an empty value.
     pub fn is_null(&self) -> bool {
-        self.scalar().is_some_and(|s| s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+        self.scalar().is_some_and(|s| {
+            s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL")
+        })
     }
 
     /// If this is `{env: VAR}`, the variable name.
@@ -288,7 +360,12 @@ impl<'a> Value<'a> {
         let m = self.node.as_mapping()?;
         if m.len() == 1 {
             let v = m.get_node("env")?;
-            return Some(Value::new(v, join_key(&self.path, "env"), self.ctx, self.file));
+            return Some(Value::new(
+                v,
+                join_key(&self.path, "env"),
+                self.ctx,
+                self.file,
+            ));
         }
         None
     }
@@ -315,7 +392,9 @@ impl<'a> Value<'a> {
         match self.node {
             Node::Scalar(s) => Some((s.as_str().to_string(), !s.may_coerce())),
             Node::Mapping(_) => {
-                self.error(format!("expected {what} (or {{env: VAR}}), found a mapping"));
+                self.error(format!(
+                    "expected {what} (or {{env: VAR}}), found a mapping"
+                ));
                 None
             }
             Node::Sequence(_) => {
@@ -336,7 +415,10 @@ impl<'a> Value<'a> {
         match text.trim().parse::<i64>() {
             Ok(v) => Some(v),
             Err(_) => {
-                self.error(format!("expected an integer, found `{}`", redact_if_long(&text)));
+                self.error(format!(
+                    "expected an integer, found `{}`",
+                    redact_if_long(&text)
+                ));
                 None
             }
         }
@@ -348,7 +430,10 @@ impl<'a> Value<'a> {
         match text.trim().parse::<f64>() {
             Ok(v) if v.is_finite() => Some(v),
             _ => {
-                self.error(format!("expected a number, found `{}`", redact_if_long(&text)));
+                self.error(format!(
+                    "expected a number, found `{}`",
+                    redact_if_long(&text)
+                ));
                 None
             }
         }
@@ -361,7 +446,10 @@ impl<'a> Value<'a> {
             "true" | "yes" | "on" => Some(true),
             "false" | "no" | "off" => Some(false),
             _ => {
-                self.error(format!("expected true or false, found `{}`", redact_if_long(&text)));
+                self.error(format!(
+                    "expected true or false, found `{}`",
+                    redact_if_long(&text)
+                ));
                 None
             }
         }
@@ -371,7 +459,12 @@ impl<'a> Value<'a> {
     pub fn as_map(&self) -> Option<Map<'a>> {
         match self.node {
             Node::Mapping(m) => Some(Map::new(m, self.path.clone(), self.ctx, self.file)),
-            _ if self.is_null() => Some(Map::new(unreachable_mapping(), self.path.clone(), self.ctx, self.file)),
+            _ if self.is_null() => Some(Map::new(
+                unreachable_mapping(),
+                self.path.clone(),
+                self.ctx,
+                self.file,
+            )),
             _ => {
                 self.error("expected a mapping");
                 None
@@ -412,15 +505,21 @@ impl<'a> Value<'a> {
     /// is resolved anywhere inside; unquoted scalars become numbers/booleans/null.
     pub fn to_json(&self) -> serde_json::Value {
         if self.env_var().is_some() {
-            return self.as_str().map(serde_json::Value::String).unwrap_or(serde_json::Value::Null);
+            return self
+                .as_str()
+                .map(serde_json::Value::String)
+                .unwrap_or(serde_json::Value::Null);
         }
         match self.node {
             Node::Scalar(s) => scalar_to_json(s),
-            Node::Sequence(_) => serde_json::Value::Array(self.as_seq().iter().map(|v| v.to_json()).collect()),
+            Node::Sequence(_) => {
+                serde_json::Value::Array(self.as_seq().iter().map(|v| v.to_json()).collect())
+            }
             Node::Mapping(m) => {
                 let mut out = serde_json::Map::new();
                 for (k, v) in m.iter() {
-                    let child = Value::new(v, join_key(&self.path, k.as_str()), self.ctx, self.file);
+                    let child =
+                        Value::new(v, join_key(&self.path, k.as_str()), self.ctx, self.file);
                     out.insert(k.as_str().to_string(), child.to_json());
                 }
                 serde_json::Value::Object(out)
@@ -460,7 +559,12 @@ fn scalar_to_json(s: &MarkedScalarNode) -> serde_json::Value {
     serde_json::Value::String(text.to_string())
 }
 
-fn seq_items<'a>(s: &'a MarkedSequenceNode, path: &str, ctx: &'a Ctx<'a>, file: &'a Path) -> Vec<Value<'a>> {
+fn seq_items<'a>(
+    s: &'a MarkedSequenceNode,
+    path: &str,
+    ctx: &'a Ctx<'a>,
+    file: &'a Path,
+) -> Vec<Value<'a>> {
     s.iter()
         .enumerate()
         .map(|(i, n)| Value::new(n, format!("{path}[{i}]"), ctx, file))
@@ -478,7 +582,13 @@ pub struct Map<'a> {
 
 impl<'a> Map<'a> {
     fn new(node: &'a MarkedMappingNode, path: String, ctx: &'a Ctx<'a>, file: &'a Path) -> Self {
-        Map { node, path, ctx, file, asked: RefCell::new(BTreeSet::new()) }
+        Map {
+            node,
+            path,
+            ctx,
+            file,
+            asked: RefCell::new(BTreeSet::new()),
+        }
     }
 
     pub fn path(&self) -> &str {
@@ -491,8 +601,17 @@ impl<'a> Map<'a> {
         self.ctx
     }
     pub fn loc(&self) -> Loc {
-        let (line, column) = self.node.span().start().map(|m| (m.line(), m.column())).unwrap_or((1, 1));
-        Loc { file: self.file.to_path_buf(), line, column }
+        let (line, column) = self
+            .node
+            .span()
+            .start()
+            .map(|m| (m.line(), m.column()))
+            .unwrap_or((1, 1));
+        Loc {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+        }
     }
 
     /// Records an error at the mapping itself.
@@ -580,7 +699,10 @@ impl<'a> Map<'a> {
         let mut out = Vec::new();
         for (k, v) in self.node.iter() {
             self.asked.borrow_mut().insert(k.as_str().to_string());
-            out.push((k.as_str().to_string(), Value::new(v, join_key(&self.path, k.as_str()), self.ctx, self.file)));
+            out.push((
+                k.as_str().to_string(),
+                Value::new(v, join_key(&self.path, k.as_str()), self.ctx, self.file),
+            ));
         }
         out
     }
@@ -595,7 +717,11 @@ impl<'a> Map<'a> {
         let asked = self.asked.borrow();
         for (k, v) in self.node.iter() {
             if !asked.contains(k.as_str()) {
-                let (line, column) = k.span().start().map(|m| (m.line(), m.column())).unwrap_or((0, 0));
+                let (line, column) = k
+                    .span()
+                    .start()
+                    .map(|m| (m.line(), m.column()))
+                    .unwrap_or((0, 0));
                 let mut msg = format!("unknown key `{}`", k.as_str());
                 if let Some(s) = suggest(k.as_str(), asked.iter()) {
                     msg.push_str(&format!(" (did you mean `{s}`?)"));
@@ -650,7 +776,8 @@ mod tests {
 
     #[test]
     fn reports_unknown_keys_env_and_types_with_positions() {
-        let text = "a: 1\nb: {env: SET_VAR}\nc: {env: UNSET_VAR}\nnested:\n  x: notanint\n  typo_key: 1\n";
+        let text =
+            "a: 1\nb: {env: SET_VAR}\nc: {env: UNSET_VAR}\nnested:\n  x: notanint\n  typo_key: 1\n";
         let doc = Document::parse(Path::new("f.yaml"), text).unwrap_or_else(|d| panic!("{d}"));
         let diags = Diagnostics::new();
         let ctx = Ctx::new(&diags, &env);
@@ -665,26 +792,48 @@ mod tests {
         root.finish();
         let errs: Vec<String> = diags.errors().iter().map(|d| d.to_string()).collect();
         assert_eq!(errs.len(), 3, "{errs:#?}");
-        assert!(errs[0].starts_with("f.yaml:3:4: error: c: environment variable `UNSET_VAR` is not set"), "{}", errs[0]);
-        assert!(errs[1].contains("f.yaml:5:6: error: nested.x: expected an integer"), "{}", errs[1]);
+        assert!(
+            errs[0]
+                .starts_with("f.yaml:3:4: error: c: environment variable `UNSET_VAR` is not set"),
+            "{}",
+            errs[0]
+        );
+        assert!(
+            errs[1].contains("f.yaml:5:6: error: nested.x: expected an integer"),
+            "{}",
+            errs[1]
+        );
         assert!(errs[2].contains("f.yaml:6:3: error: nested.typo_key: unknown key `typo_key` (did you mean `type_key`?)"), "{}", errs[2]);
     }
 
     #[test]
     fn duplicate_keys_and_empty_files() {
-        let err = Document::parse(Path::new("d.yaml"), "a: 1\nb: 2\na: 3\n").err().map(|d| d.to_string());
-        assert!(err.as_deref().unwrap_or("").contains("d.yaml:3:1: error: duplicate key `a`"), "{err:?}");
+        let err = Document::parse(Path::new("d.yaml"), "a: 1\nb: 2\na: 3\n")
+            .err()
+            .map(|d| d.to_string());
+        assert!(
+            err.as_deref()
+                .unwrap_or("")
+                .contains("d.yaml:3:1: error: duplicate key `a`"),
+            "{err:?}"
+        );
         assert!(Document::parse(Path::new("e.yaml"), "# only a comment\n").is_ok());
     }
 
     #[test]
     fn to_json_types_scalars() {
-        let doc = Document::parse(Path::new("j.yaml"), "v: {a: 1, b: '1', c: true, d: ~, e: [x, 2.5]}\n")
-            .unwrap_or_else(|d| panic!("{d}"));
+        let doc = Document::parse(
+            Path::new("j.yaml"),
+            "v: {a: 1, b: '1', c: true, d: ~, e: [x, 2.5]}\n",
+        )
+        .unwrap_or_else(|d| panic!("{d}"));
         let diags = Diagnostics::new();
         let ctx = Ctx::new(&diags, &env);
         let root = doc.root(&ctx);
         let v = root.get("v").map(|v| v.to_json());
-        assert_eq!(v, Some(serde_json::json!({"a": 1, "b": "1", "c": true, "d": null, "e": ["x", 2.5]})));
+        assert_eq!(
+            v,
+            Some(serde_json::json!({"a": 1, "b": "1", "c": true, "d": null, "e": ["x", 2.5]}))
+        );
     }
 }

@@ -83,7 +83,12 @@ impl StepContext {
         if let Some(dir) = p.stdout_path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let open = |path: &PathBuf| std::fs::OpenOptions::new().create(true).append(true).open(path);
+        let open = |path: &PathBuf| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+        };
         Ok(StepContext {
             stdout: open(&p.stdout_path)?,
             stderr: open(&p.stderr_path)?,
@@ -104,7 +109,13 @@ impl StepContext {
 
     /// Logs a line: to the event log (as a plain log message) and to the step's stderr file.
     pub fn log(&mut self, level: LogLevel, message: &str) {
-        let _ = writeln!(self.stderr, "{} - {} - {}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.3f"), level.as_str(), message);
+        let _ = writeln!(
+            self.stderr,
+            "{} - {} - {}",
+            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.3f"),
+            level.as_str(),
+            message
+        );
         self.logger.log(&self.step_key, level, message);
     }
     pub fn info(&mut self, message: &str) {
@@ -116,9 +127,12 @@ impl StepContext {
 
     /// A resource by name (it must be listed in the asset's required resources).
     pub fn resource(&self, name: &str) -> anyhow::Result<&Arc<dyn Resource>> {
-        self.resources
-            .get(name)
-            .ok_or_else(|| anyhow::anyhow!("resource `{name}` is not available to step `{}`", self.step_key))
+        self.resources.get(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "resource `{name}` is not available to step `{}`",
+                self.step_key
+            )
+        })
     }
 
     /// A resource's SQL interface.
@@ -133,7 +147,9 @@ impl StepContext {
         self.resource(name)?
             .as_any()
             .downcast_ref::<T>()
-            .ok_or_else(|| anyhow::anyhow!("resource `{name}` is not a {}", std::any::type_name::<T>()))
+            .ok_or_else(|| {
+                anyhow::anyhow!("resource `{name}` is not a {}", std::any::type_name::<T>())
+            })
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -144,6 +160,7 @@ impl StepContext {
     }
     /// Time left before the step timeout, if it has one (zero once passed).
     pub fn remaining(&self) -> Option<Duration> {
-        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
     }
 }

@@ -572,8 +572,12 @@ impl<'a> Loader<'_, 'a> {
                 match self.registry.assets.iter().find(|a| a.key == k) {
                     Some(a) => Some(a.clone()),
                     None => {
-                        let known: Vec<String> =
-                            self.registry.assets.iter().map(|a| a.key.to_user_string()).collect();
+                        let known: Vec<String> = self
+                            .registry
+                            .assets
+                            .iter()
+                            .map(|a| a.key.to_user_string())
+                            .collect();
                         cv.error(format!(
                             "unknown code-defined asset `{s}`{} (registered: {})",
                             did_you_mean(&s, &known),
@@ -630,7 +634,10 @@ impl<'a> Loader<'_, 'a> {
                     AssetKey::from_user_string(&name)
                 }
             };
-            let default_group = code_asset.as_ref().map(|a| a.group.clone()).unwrap_or_else(|| DEFAULT_GROUP.to_string());
+            let default_group = code_asset
+                .as_ref()
+                .map(|a| a.group.clone())
+                .unwrap_or_else(|| DEFAULT_GROUP.to_string());
             let group = match m.get("group") {
                 Some(gv) => match gv.as_str() {
                     Some(g) => {
@@ -706,7 +713,9 @@ impl<'a> Loader<'_, 'a> {
                     }
                 }
                 let mut merged_config = ca.config.clone();
-                if let (Some(base), Some(over)) = (merged_config.as_object_mut(), config.as_object()) {
+                if let (Some(base), Some(over)) =
+                    (merged_config.as_object_mut(), config.as_object())
+                {
                     for (k, v) in over {
                         base.insert(k.clone(), v.clone());
                     }
@@ -719,7 +728,11 @@ impl<'a> Loader<'_, 'a> {
                     group: group.clone(),
                     description: description.clone().or_else(|| ca.description.clone()),
                     kinds,
-                    owners: if owners.is_empty() { ca.owners.clone() } else { owners.clone() },
+                    owners: if owners.is_empty() {
+                        ca.owners.clone()
+                    } else {
+                        owners.clone()
+                    },
                     metadata: md,
                     required_resources: required.clone(),
                     config: merged_config,

@@ -22,7 +22,8 @@ mod load;
 
 pub use context::{CancelToken, NoopLogger, StepContext, StepContextParams, StepLogger};
 pub use load::{
-    load_definitions, load_definitions_with_env, validate_cron, DEFAULT_SENSOR_INTERVAL_SECONDS, SENSOR_KINDS,
+    load_definitions, load_definitions_with_env, validate_cron, DEFAULT_SENSOR_INTERVAL_SECONDS,
+    SENSOR_KINDS,
 };
 
 /// Name of the implicit job that contains every asset (Dagster's `__ASSET_JOB`).
@@ -83,7 +84,9 @@ impl RetryPolicy {
     pub fn delay_for(&self, retry: u32) -> Duration {
         match self.backoff {
             Backoff::Constant => self.delay,
-            Backoff::Exponential => self.delay.saturating_mul(2u32.saturating_pow(retry.saturating_sub(1))),
+            Backoff::Exponential => self
+                .delay
+                .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1))),
         }
     }
 }
@@ -169,7 +172,11 @@ impl AssetDef {
 
 impl std::fmt::Debug for AssetDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AssetDef").field("key", &self.key).field("deps", &self.deps).field("group", &self.group).finish()
+        f.debug_struct("AssetDef")
+            .field("key", &self.key)
+            .field("deps", &self.deps)
+            .field("group", &self.group)
+            .finish()
     }
 }
 
@@ -376,7 +383,14 @@ impl std::fmt::Debug for Definitions {
         f.debug_struct("Definitions")
             .field("location_name", &self.location_name)
             .field("source_file", &self.source_file)
-            .field("assets", &self.assets.keys().map(AssetKey::to_user_string).collect::<Vec<_>>())
+            .field(
+                "assets",
+                &self
+                    .assets
+                    .keys()
+                    .map(AssetKey::to_user_string)
+                    .collect::<Vec<_>>(),
+            )
             .field("jobs", &self.jobs.keys().collect::<Vec<_>>())
             .field("schedules", &self.schedules.keys().collect::<Vec<_>>())
             .field("sensors", &self.sensors.keys().collect::<Vec<_>>())

@@ -135,7 +135,12 @@ pub struct ErrorInfo {
 
 impl ErrorInfo {
     pub fn new(message: impl Into<String>) -> Self {
-        ErrorInfo { message: message.into(), class_name: None, stack: Vec::new(), cause: None }
+        ErrorInfo {
+            message: message.into(),
+            class_name: None,
+            stack: Vec::new(),
+            cause: None,
+        }
     }
 
     pub fn with_class(mut self, class_name: impl Into<String>) -> Self {
@@ -227,7 +232,10 @@ pub struct MetadataEntry {
 
 impl MetadataEntry {
     pub fn new(label: impl Into<String>, value: MetadataValue) -> Self {
-        MetadataEntry { label: label.into(), value }
+        MetadataEntry {
+            label: label.into(),
+            value,
+        }
     }
 }
 
@@ -306,7 +314,12 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    pub fn new(run_id: &str, job_name: &str, event_type: Option<EventType>, message: impl Into<String>) -> Self {
+    pub fn new(
+        run_id: &str,
+        job_name: &str,
+        event_type: Option<EventType>,
+        message: impl Into<String>,
+    ) -> Self {
         NewEvent {
             run_id: run_id.to_string(),
             job_name: job_name.to_string(),
@@ -382,7 +395,10 @@ mod tests {
     #[test]
     fn run_events_are_stored_with_pipeline_names() {
         assert_eq!(EventType::RunStart.stored_value(), "PIPELINE_START");
-        assert_eq!(EventType::parse("PIPELINE_START"), Some(EventType::RunStart));
+        assert_eq!(
+            EventType::parse("PIPELINE_START"),
+            Some(EventType::RunStart)
+        );
         assert_eq!(EventType::parse("RUN_START"), Some(EventType::RunStart));
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.stored_value()), Some(*t));
@@ -391,7 +407,9 @@ mod tests {
 
     #[test]
     fn error_chain_from_anyhow() {
-        let e = anyhow::anyhow!("root cause").context("middle").context("top");
+        let e = anyhow::anyhow!("root cause")
+            .context("middle")
+            .context("top");
         let info = ErrorInfo::from_anyhow(&e);
         assert_eq!(info.chain(), vec!["top", "middle", "root cause"]);
     }

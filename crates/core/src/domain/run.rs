@@ -33,8 +33,13 @@ impl RunStatus {
         RunStatus::Canceled,
     ];
     /// Statuses that count against `max_concurrent_runs`.
-    pub const ACTIVE: [RunStatus; 3] = [RunStatus::Starting, RunStatus::Started, RunStatus::Canceling];
-    pub const FINISHED: [RunStatus; 3] = [RunStatus::Success, RunStatus::Failure, RunStatus::Canceled];
+    pub const ACTIVE: [RunStatus; 3] = [
+        RunStatus::Starting,
+        RunStatus::Started,
+        RunStatus::Canceling,
+    ];
+    pub const FINISHED: [RunStatus; 3] =
+        [RunStatus::Success, RunStatus::Failure, RunStatus::Canceled];
     pub const NOT_FINISHED: [RunStatus; 6] = [
         RunStatus::Queued,
         RunStatus::NotStarted,
@@ -174,7 +179,10 @@ mod tests {
     fn finished_runs_accept_no_transition() {
         for target in RunStatus::ALL {
             for finished in RunStatus::FINISHED {
-                assert!(!target.allowed_predecessors().contains(&finished), "{finished} -> {target}");
+                assert!(
+                    !target.allowed_predecessors().contains(&finished),
+                    "{finished} -> {target}"
+                );
             }
         }
     }

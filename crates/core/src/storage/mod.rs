@@ -83,7 +83,12 @@ pub trait RunStore: Send + Sync {
     fn add_run(&self, run: NewRun) -> Result<Run>;
     fn get_run(&self, run_id: &str) -> Result<Option<Run>>;
     /// Newest first. `cursor` = run id of the last run of the previous page.
-    fn list_runs(&self, filter: &RunsFilter, cursor: Option<&str>, limit: Option<usize>) -> Result<Vec<Run>>;
+    fn list_runs(
+        &self,
+        filter: &RunsFilter,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Run>>;
     fn count_runs(&self, filter: &RunsFilter) -> Result<i64>;
     /// Adds or replaces tags on a run.
     fn add_run_tags(&self, run_id: &str, tags: &BTreeMap<String, String>) -> Result<()>;
@@ -107,7 +112,12 @@ pub trait EventLogStore: Send + Sync {
     /// All asset keys with index records (optionally restricted to `keys`).
     fn asset_records(&self, keys: Option<&[AssetKey]>) -> Result<Vec<AssetRecord>>;
     /// Materialization events of an asset, newest first, storage id < `before`.
-    fn materializations(&self, key: &AssetKey, before: Option<i64>, limit: usize) -> Result<Vec<EventRecord>>;
+    fn materializations(
+        &self,
+        key: &AssetKey,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>>;
     /// Removes an asset's index entry and its asset events from the index (not run logs).
     fn wipe_asset(&self, key: &AssetKey) -> Result<()>;
 }
@@ -147,7 +157,14 @@ pub trait InstigatorStore: Send + Sync {
     fn upsert_instigator(&self, state: &InstigatorState) -> Result<()>;
     /// Creates a tick. For `unique` ticks (schedules) a second tick with the same
     /// (selector_id, timestamp) is refused by a unique constraint: returns `Ok(None)`.
-    fn create_tick(&self, selector_id: &str, tick_type: &str, timestamp: f64, unique: bool, body: &serde_json::Value) -> Result<Option<Tick>>;
+    fn create_tick(
+        &self,
+        selector_id: &str,
+        tick_type: &str,
+        timestamp: f64,
+        unique: bool,
+        body: &serde_json::Value,
+    ) -> Result<Option<Tick>>;
     fn update_tick(&self, id: i64, status: &str, body: &serde_json::Value) -> Result<()>;
     /// Newest first.
     fn list_ticks(&self, selector_id: &str, limit: usize) -> Result<Vec<Tick>>;
