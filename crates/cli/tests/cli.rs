@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a test failure
 //! End-to-end tests of the `dagster` binary: each test gets its own DAGSTER_HOME (and its own
 //! Postgres schema where it uses Postgres) and runs in parallel with the others.
 

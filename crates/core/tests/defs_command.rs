@@ -1,6 +1,6 @@
 //! The `command` asset kind: real processes, compute-log capture, exit codes, timeout, cancel.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // tests: a failed unwrap is a failed test; sleeps run on plain threads
 
 use dagster_core::defs::{
     load_definitions_with_env, CancelToken, Definitions, MaterializeResult, NoopLogger, Registry,

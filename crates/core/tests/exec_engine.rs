@@ -1,7 +1,7 @@
 //! Execution engine tests against real storage: one isolated database per test, SQLite by
 //! default and Postgres (`DAGSTER_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`)
 //! for the `*_postgres` variants.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // step bodies in tests run on plain threads
 
 use anyhow::Context as _;
 use dagster_core::defs::{

@@ -232,9 +232,9 @@ mod cases {
     pub fn list_and_count_filters(db: &TestDb) {
         let s = db.storage();
         let a = add(&s, "etl", &[("team", "data"), ("env", "prod")]);
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        pause_ms(5);
         let b = add(&s, "etl", &[("team", "data"), ("env", "dev")]);
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        pause_ms(5);
         let c = add(&s, "report", &[("team", "web")]);
         s.store_events(&[ev(&b, EventType::RunStart)]).unwrap();
 
@@ -1121,4 +1121,10 @@ fn sqlite_unwritable_location_is_a_connect_error() {
     let err = DbStorage::open(&backend, &Default::default()).unwrap_err();
     assert!(matches!(err, StorageError::Connect { .. }), "{err:?}");
     assert!(err.to_string().contains("cannot create directory"), "{err}");
+}
+
+/// Plain test threads, not async: a blocking sleep is fine.
+#[allow(clippy::disallowed_methods)]
+fn pause_ms(ms: u64) {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
 }

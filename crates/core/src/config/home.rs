@@ -209,7 +209,6 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap is a test failure")]
 mod tests {
     use super::*;
 

@@ -2245,7 +2245,6 @@ fn auto_materialize_yaml(a: &AutoMaterializeConfig) -> Y {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap is a test failure")]
 mod tests {
     use super::*;
 

@@ -239,7 +239,6 @@ fn is_env_ref(v: &Value<'_>) -> bool {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap is a test failure")]
 mod tests {
     use super::*;
 

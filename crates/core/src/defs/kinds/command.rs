@@ -320,7 +320,7 @@ impl AssetCompute for CommandAsset {
                 stop_group(&mut child);
                 break Outcome::TimedOut;
             }
-            std::thread::sleep(POLL_INTERVAL);
+            pause();
         };
         let elapsed = started.elapsed();
         match outcome {
@@ -400,7 +400,7 @@ fn stop_group(child: &mut Child) {
                 exited = true;
                 break;
             }
-            Ok(None) => std::thread::sleep(POLL_INTERVAL),
+            Ok(None) => pause(),
             Err(_) => break,
         }
     }
@@ -451,6 +451,13 @@ fn stderr_tail(path: &Path, start: u64, lines: usize) -> String {
     let text = String::from_utf8_lossy(&bytes);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Waits one poll interval. Step computations run on their own OS thread (never a tokio
+/// worker), so a blocking sleep is right here.
+#[allow(clippy::disallowed_methods)]
+fn pause() {
+    std::thread::sleep(POLL_INTERVAL);
 }
 
 #[cfg(test)]
