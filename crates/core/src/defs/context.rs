@@ -3,6 +3,7 @@
 
 use super::{Resource, SqlResource};
 use crate::domain::{AssetKey, LogLevel};
+use crate::storage::KvStore;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
@@ -59,6 +60,7 @@ pub struct StepContext {
     cancel: CancelToken,
     deadline: Option<Instant>,
     logger: Arc<dyn StepLogger>,
+    kv: Option<Arc<dyn KvStore>>,
 }
 
 /// Parameters to build a [`StepContext`].
@@ -104,6 +106,21 @@ impl StepContext {
             cancel: p.cancel,
             deadline: p.timeout.map(|t| Instant::now() + t),
             logger: p.logger,
+            kv: None,
+        })
+    }
+
+    /// Gives the step access to the instance's key-value state (the executor does this).
+    pub fn with_kv(mut self, kv: Arc<dyn KvStore>) -> Self {
+        self.kv = Some(kv);
+        self
+    }
+
+    /// The instance's key-value state, for state that must survive runs (e.g. a sync cursor
+    /// saved after each confirmed batch). Keys should be namespaced by asset key.
+    pub fn kv(&self) -> anyhow::Result<&dyn KvStore> {
+        self.kv.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("no instance state is available to step `{}`", self.step_key)
         })
     }
 

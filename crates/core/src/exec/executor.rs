@@ -294,6 +294,7 @@ async fn execute_run_inner(
         resources,
         stop: stop_rx.clone(),
         cancel_grace: ctx.options.cancel_grace,
+        kv: ctx.storage.clone(),
     });
     let result = schedule(ctx, &plan, env, max_concurrent, &stop_tx).await;
 
@@ -623,6 +624,8 @@ struct StepEnv {
     resources: ResourceMap,
     stop: watch::Receiver<Stop>,
     cancel_grace: Duration,
+    /// Instance key-value state offered to step bodies (e.g. sync cursors).
+    kv: Arc<dyn crate::storage::KvStore>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1018,15 +1021,18 @@ async fn run_attempt(
 ) -> Attempt {
     let token = params.cancel.clone();
     let compute = asset.compute.clone();
+    let kv = env.kv.clone();
     let (tx, mut rx) =
         oneshot::channel::<std::result::Result<anyhow::Result<MaterializeResult>, String>>();
     let spawned = std::thread::Builder::new()
         .name(format!("step:{key}"))
         .spawn(move || {
             let result = catch_unwind(AssertUnwindSafe(move || {
-                let mut ctx = StepContext::new(params).map_err(|e| {
-                    anyhow::Error::new(e).context("cannot open the step's compute log files")
-                })?;
+                let mut ctx = StepContext::new(params)
+                    .map_err(|e| {
+                        anyhow::Error::new(e).context("cannot open the step's compute log files")
+                    })?
+                    .with_kv(kv);
                 compute.compute(&mut ctx)
             }))
             .map_err(|p| panic_message(p.as_ref()));
