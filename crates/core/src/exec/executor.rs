@@ -194,19 +194,9 @@ async fn execute_run_inner(
     let plan = match ExecutionPlan::for_run(&ctx.defs, &run) {
         Ok(p) => p,
         Err(e) => {
-            let failure = ev
-                .run(
-                    EventType::RunFailure,
-                    &format!("Execution of run for \"{}\" failed: {e}", run.job_name),
-                )
-                .level(LogLevel::Error)
-                .data(EventData::Failure {
-                    error: ErrorInfo::from_error(&e),
-                    reason: Some("JOB_INITIALIZATION_FAILURE".into()),
-                });
-            let _ = writer.write_now(failure).await;
-            let _ = writer.close().await;
-            return Err(e);
+            return Err(
+                fail_run(&writer, &ev, &run.job_name, e, "JOB_INITIALIZATION_FAILURE").await,
+            )
         }
     };
     let job = ctx.defs.job(&run.job_name);
@@ -304,22 +294,8 @@ async fn execute_run_inner(
     let stop = *stop_rx.borrow();
     let mut last = EventType::RunCanceled;
     let out = match result {
-        Err(e) => {
-            // The engine itself failed (storage down): best effort.
-            let failure = ev
-                .run(
-                    EventType::RunFailure,
-                    &format!("Execution of run for \"{}\" failed: {e}", run.job_name),
-                )
-                .level(LogLevel::Error)
-                .data(EventData::Failure {
-                    error: ErrorInfo::from_error(&e),
-                    reason: Some("RUN_EXCEPTION".into()),
-                });
-            let _ = writer.write_now(failure).await;
-            let _ = writer.close().await;
-            return Err(e);
-        }
+        // The engine itself failed (storage down): best effort.
+        Err(e) => return Err(fail_run(&writer, &ev, &run.job_name, e, "RUN_EXCEPTION").await),
         Ok(summary) => {
             if stop != Stop::None {
                 writer
@@ -441,6 +417,29 @@ impl Events {
     fn step(&self, t: EventType, step_key: &str, message: &str) -> NewEvent {
         NewEvent::new(&self.run_id, &self.job_name, Some(t), message).step(step_key)
     }
+}
+
+/// Best-effort RUN_FAILURE for an error of the engine itself; returns the error.
+async fn fail_run(
+    writer: &EventWriter,
+    ev: &Events,
+    job_name: &str,
+    e: ExecError,
+    reason: &str,
+) -> ExecError {
+    let failure = ev
+        .run(
+            EventType::RunFailure,
+            &format!("Execution of run for \"{job_name}\" failed: {e}"),
+        )
+        .level(LogLevel::Error)
+        .data(EventData::Failure {
+            error: ErrorInfo::from_error(&e),
+            reason: Some(reason.into()),
+        });
+    let _ = writer.write_now(failure).await;
+    let _ = writer.close().await;
+    e
 }
 
 async fn heartbeat_loop(storage: Arc<dyn Storage>, run_id: String, interval: Duration) {

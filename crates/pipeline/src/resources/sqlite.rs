@@ -293,15 +293,21 @@ impl SqliteResource {
         &self,
         f: impl FnOnce(&mut SqliteConnection) -> diesel::QueryResult<T>,
     ) -> Result<T, SqliteResourceError> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|source| SqliteResourceError::Pool {
-                resource: self.name.clone(),
-                path: self.path.clone(),
-                source,
-            })?;
+        let mut conn = self.conn()?;
         f(&mut conn).map_err(|source| self.query_error(source))
+    }
+
+    fn conn(
+        &self,
+    ) -> Result<
+        diesel::r2d2::PooledConnection<ConnectionManager<SqliteConnection>>,
+        SqliteResourceError,
+    > {
+        self.pool.get().map_err(|source| SqliteResourceError::Pool {
+            resource: self.name.clone(),
+            path: self.path.clone(),
+            source,
+        })
     }
 
     fn query_error(&self, source: diesel::result::Error) -> SqliteResourceError {
@@ -314,14 +320,7 @@ impl SqliteResource {
 
     /// Runs the statements in one `BEGIN IMMEDIATE` transaction; returns the rows changed.
     pub fn execute(&self, statements: &[String]) -> Result<u64, SqliteResourceError> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|source| SqliteResourceError::Pool {
-                resource: self.name.clone(),
-                path: self.path.clone(),
-                source,
-            })?;
+        let mut conn = self.conn()?;
         let result = conn.immediate_transaction(|conn| -> Result<i64, TxError> {
             let before = total_changes(conn)?;
             for (i, s) in statements.iter().enumerate() {
