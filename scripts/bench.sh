@@ -21,7 +21,7 @@ cargo build --release -p dagster-cli >/dev/null
 bin=$PWD/target/release/dagster
 out=$PWD/target/bench; mkdir -p "$out"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-home=$work/home; mkdir -p "$home"
+home=$work/home; mkdir -p "$home"; touch "$home/dagster.yaml"
 
 # Pipeline configs: one no-op asset; a chain of 100 no-op assets.
 printf 'pipeline_configs:\n  one:\n    kind: noop\njobs:\n  one_job: {selection: [one]}\n' > "$work/one.yaml"
