@@ -111,6 +111,7 @@ fn run(log_level: &str) -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let inst = open()?;
     for w in &inst.warnings {

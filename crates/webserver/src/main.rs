@@ -93,6 +93,7 @@ fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let home = DagsterHome::from_env()
         .map_err(|e| anyhow::anyhow!(e.to_string()))?
