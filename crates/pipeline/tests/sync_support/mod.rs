@@ -147,7 +147,9 @@ impl Drop for Env {
 }
 
 /// Per-column statistics: (non-NULL count, NULL count, order-independent checksum).
-pub fn column_stats(rows: &[Vec<Option<String>>]) -> Vec<(u64, u64, u64)> {
+pub type Stats = (u64, u64, u64);
+
+pub fn column_stats(rows: &[Vec<Option<String>>]) -> Vec<Stats> {
     let ncols = rows.first().map_or(0, |r| r.len());
     (0..ncols)
         .map(|c| {
@@ -190,7 +192,7 @@ pub fn assert_same(env: &Env, table: &str, cols: &[&str], pk: &str) {
     assert_eq!(src.len(), dst.len(), "row count source vs destination");
     let ss = column_stats(&src);
     let ds = column_stats(&dst);
-    let named: BTreeMap<&str, ((u64, u64, u64), (u64, u64, u64))> = cols
+    let named: BTreeMap<&str, (Stats, Stats)> = cols
         .iter()
         .copied()
         .zip(ss.iter().copied().zip(ds.iter().copied()))

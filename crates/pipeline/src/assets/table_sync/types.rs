@@ -164,7 +164,7 @@ fn valid_date(y: u16, m: u8, d: u8) -> bool {
     if y == 0 || !(1..=12).contains(&m) || d == 0 {
         return false;
     }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     let dim = match m {
         2 if leap => 29,
         2 => 28,
