@@ -254,6 +254,7 @@ pub struct ClickhouseResource {
     /// The same client without a default database (to create it).
     server_client: clickhouse::Client,
     runtime: tokio::runtime::Runtime,
+    version: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for ClickhouseResource {
@@ -309,6 +310,7 @@ impl ClickhouseResource {
             client,
             server_client,
             runtime,
+            version: std::sync::OnceLock::new(),
         })
     }
 
@@ -383,7 +385,24 @@ impl ClickhouseResource {
     /// Runs a query and returns its result as TabSeparated rows of unescaped fields (works on
     /// every server version, whatever the `validation` setting).
     pub fn query_rows(&self, sql: &str) -> Result<Vec<Vec<String>>, ClickhouseResourceError> {
-        let q = self.client.query_raw(sql);
+        self.rows_with(&self.client, sql)
+    }
+
+    /// Like [`ClickhouseResource::query_rows`] without the default database (for queries on
+    /// `system.*` that must work before the database exists).
+    pub fn query_server_rows(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<Vec<String>>, ClickhouseResourceError> {
+        self.rows_with(&self.server_client, sql)
+    }
+
+    fn rows_with(
+        &self,
+        client: &clickhouse::Client,
+        sql: &str,
+    ) -> Result<Vec<Vec<String>>, ClickhouseResourceError> {
+        let q = client.query_raw(sql);
         let bytes = self.block_on(sql, async move {
             let mut cursor = q.fetch_bytes("TabSeparated")?;
             cursor.collect().await
@@ -426,14 +445,20 @@ impl ClickhouseResource {
 
     /// The server version, e.g. `18.16.1` (`SELECT version()`).
     /// Runs on the server without the default database, so it works before the database exists.
+    /// The version is asked once per resource instance.
     pub fn server_version(&self) -> Result<String, ClickhouseResourceError> {
+        if let Some(v) = self.version.get() {
+            return Ok(v.clone());
+        }
         let sql = "SELECT version()";
         let q = self.server_client.query_raw(sql);
         let bytes = self.block_on(sql, async move {
             let mut cursor = q.fetch_bytes("TabSeparated")?;
             cursor.collect().await
         })?;
-        Ok(String::from_utf8_lossy(&bytes).trim().to_string())
+        let v = String::from_utf8_lossy(&bytes).trim().to_string();
+        let _ = self.version.set(v.clone());
+        Ok(v)
     }
 }
 

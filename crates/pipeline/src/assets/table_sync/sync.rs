@@ -190,6 +190,9 @@ struct SavedState {
     last_key: Option<Vec<KeyVal>>,
     /// An unfinished full sync.
     full: Option<FullState>,
+    /// Deduplicated destination row count after the last run (reused when a run writes nothing).
+    #[serde(default)]
+    destination_rows: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -545,7 +548,7 @@ impl TableSync {
         dst: &ClickhouseResource,
         table: &str,
     ) -> anyhow::Result<Vec<(String, String)>> {
-        let rows = dst.query_rows(&format!(
+        let rows = dst.query_server_rows(&format!(
             "SELECT name, type FROM system.columns WHERE database = {} AND table = {}",
             quote_str(dst.database()),
             quote_str(table)
@@ -569,6 +572,10 @@ impl TableSync {
         let existing = Self::dest_columns(dst, table)?;
         let full_name = Self::ch_table(dst, table);
         if existing.is_empty() {
+            dst.execute_on_server(&format!(
+                "CREATE DATABASE IF NOT EXISTS {}",
+                quote_ident(dst.database())
+            ))?;
             let mut defs: Vec<String> = columns
                 .iter()
                 .map(|c| format!("{} {}", quote_ident(&c.source.name), c.ch_sql()))
@@ -680,13 +687,23 @@ impl TableSync {
             .iter()
             .map(|c| quote_ident(c))
             .collect();
-        let v = dst.query_value(&format!(
-            "SELECT count() FROM (SELECT argMax({}, {}) AS d FROM {} GROUP BY {}) WHERE d = 0",
-            quote_ident(DELETED_COLUMN),
-            quote_ident(VERSION_COLUMN),
-            Self::ch_table(dst, table),
-            pk_sql.join(", ")
-        ))?;
+        let sql = if self.config.soft_delete_column.is_some() {
+            format!(
+                "SELECT count() FROM (SELECT argMax({}, {}) AS d FROM {} GROUP BY {}) WHERE d = 0",
+                quote_ident(DELETED_COLUMN),
+                quote_ident(VERSION_COLUMN),
+                Self::ch_table(dst, table),
+                pk_sql.join(", ")
+            )
+        } else {
+            // Without soft deletes every key is a live row: count distinct keys.
+            format!(
+                "SELECT uniqExact({}) FROM {}",
+                pk_sql.join(", "),
+                Self::ch_table(dst, table)
+            )
+        };
+        let v = dst.query_value(&sql)?;
         Ok(v.and_then(|s| s.trim().parse().ok()).unwrap_or(0))
     }
 
@@ -776,10 +793,6 @@ impl TableSync {
             .and_then(|m| m.parse().ok())
             .unwrap_or(0);
         let columns = self.select_columns(src, all, major >= 20)?;
-        dst.execute_on_server(&format!(
-            "CREATE DATABASE IF NOT EXISTS {}",
-            quote_ident(dst.database())
-        ))?;
         let destination = format!("{}.{}", dst.database(), cfg.destination_table);
         let key_columns = self.key_columns();
         let mut state = match Self::load_state(kv, &state_key)? {
@@ -798,9 +811,11 @@ impl TableSync {
             .map(|k| key_text(&k.iter().map(KeyVal::to_value).collect::<Vec<_>>()));
 
         // Target table, start position and upper bound.
+        let mut schema_unchanged = false;
         let (target, mut start, upper, columns_added) = match cfg.mode {
             SyncMode::Incremental => {
                 let (existed, added) = self.ensure_table(dst, &cfg.destination_table, &columns)?;
+                schema_unchanged = existed && added.is_empty();
                 if !existed && state.last_key.is_some() {
                     log("the destination table did not exist: syncing from the beginning");
                     state.last_key = None;
@@ -849,7 +864,11 @@ impl TableSync {
                         )
                     }
                     _ => {
-                        dst.execute(&format!(
+                        dst.execute_on_server(&format!(
+                            "CREATE DATABASE IF NOT EXISTS {}",
+                            quote_ident(dst.database())
+                        ))?;
+                        dst.execute_on_server(&format!(
                             "DROP TABLE IF EXISTS {}",
                             Self::ch_table(dst, &staging)
                         ))?;
@@ -997,8 +1016,27 @@ impl TableSync {
             }
             Self::save_state(kv, &state_key, &state)?;
         }
-        self.ensure_view(dst, &cfg.destination_table)?;
-        let destination_rows = self.dest_row_count(dst, &cfg.destination_table)?;
+        let view_exists = schema_unchanged
+            && dst
+                .query_value(&format!(
+                    "SELECT count() FROM system.tables WHERE database = {} AND name = {}",
+                    quote_str(dst.database()),
+                    quote_str(&format!("{}{VIEW_SUFFIX}", cfg.destination_table))
+                ))?
+                .as_deref()
+                == Some("1");
+        if !view_exists {
+            self.ensure_view(dst, &cfg.destination_table)?;
+        }
+        let destination_rows = match state.destination_rows {
+            Some(n) if view_exists && rows_written == 0 => n,
+            _ => {
+                let n = self.dest_row_count(dst, &cfg.destination_table)?;
+                state.destination_rows = Some(n);
+                Self::save_state(kv, &state_key, &state)?;
+                n
+            }
+        };
         let cursor_after = state
             .last_key
             .as_ref()
