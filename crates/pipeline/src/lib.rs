@@ -2,8 +2,8 @@
 //!
 //! Laid out like Dagster's `dagster-pipeline/` project:
 //!
-//! * [`resources`]: resource types (`sqlite`, `postgres`) that `resources:` entries may use;
-//! * [`assets`]: code-defined assets (the Rust API); YAML assets live in `pipeline-config/`;
+//! * [`resources`]: resource types (`sqlite`, `postgres`, `mysql`, `clickhouse`) that `resources:` entries may use;
+//! * [`assets`]: the `table_sync` asset kind ([`assets::table_sync`]) and code-defined assets (the Rust API); YAML assets live in `pipeline-config/`;
 //! * [`jobs`]: jobs are asset selections declared in the pipeline config.
 //!
 //! [`registry`] is what the pipeline provides in Rust; [`load`] reads a pipeline config file
@@ -35,6 +35,9 @@ pub fn base_registry() -> Registry {
     let mut r = Registry::with_builtins();
     r.add_resource_type(Arc::new(resources::SqliteResourceType));
     r.add_resource_type(Arc::new(resources::PostgresResourceType));
+    r.add_resource_type(Arc::new(resources::MysqlResourceType));
+    r.add_resource_type(Arc::new(resources::ClickhouseResourceType));
+    r.add_asset_kind(Arc::new(assets::table_sync::TableSyncKind));
     r
 }
 

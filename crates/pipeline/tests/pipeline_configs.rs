@@ -69,6 +69,17 @@ fn check_demo(defs: &Definitions) {
     assert_eq!(summary.group, "demo");
 }
 
+fn check_replica_sync(defs: &Definitions) {
+    let job = &defs.jobs["sc_amt_replica_to_reporting_service"];
+    assert_eq!(keys(&job.assets), ["reporting/customers".to_string()]);
+    let a = &defs.assets[&AssetKey::from_user_string("reporting/customers")];
+    assert_eq!(a.group, "replica_sync");
+    assert_eq!(a.kinds, ["mysql", "clickhouse"]);
+    assert_eq!(a.required_resources, ["mysql_replica", "reporting"]);
+    assert_eq!(defs.resources["mysql_replica"].type_name, "mysql");
+    assert_eq!(defs.resources["reporting"].type_name, "clickhouse");
+}
+
 #[test]
 fn local_yaml_loads_clean() {
     let home = tempfile::tempdir().unwrap();
@@ -77,7 +88,10 @@ fn local_yaml_loads_clean() {
         (n == "DAGSTER_HOME").then(|| home_str.clone())
     });
     check_demo(&defs);
-    assert_eq!(defs.resources.len(), 1);
+    check_replica_sync(&defs);
+    assert_eq!(defs.resources.len(), 3);
+    assert_eq!(defs.resources["mysql_replica"].config["host"], "127.0.0.1");
+    assert_eq!(defs.resources["reporting"].config["validation"], false);
     let db = &defs.resources["demo_db"];
     assert_eq!(
         db.config["path"],
@@ -94,6 +108,13 @@ fn prod_yaml_loads_clean_with_its_environment() {
             "REPORTING_PG_PASSWORD" => Some("s3cret-prod-pw".into()),
             "REPORTING_PG_DATABASE" => Some("reporting".into()),
             "DAGSTER_HOME" => Some("/var/lib/dagster".into()),
+            "MYSQL_REPLICA_HOST" => Some("mysql.internal".into()),
+            "MYSQL_REPLICA_USER" => Some("replica".into()),
+            "MYSQL_REPLICA_PASSWORD" => Some("s3cret-mysql-pw".into()),
+            "MYSQL_REPLICA_DATABASE" => Some("service".into()),
+            "CLICKHOUSE_URL" => Some("http://ch.internal:8123".into()),
+            "CLICKHOUSE_USER" => Some("sync".into()),
+            "CLICKHOUSE_PASSWORD" => Some("s3cret-ch-pw".into()),
             _ => None,
         }
     };
@@ -106,6 +127,23 @@ fn prod_yaml_loads_clean_with_its_environment() {
     assert_eq!(pg.config["password"], "s3cret-prod-pw");
     assert_eq!(pg.redacted_config()["password"], "***");
     assert!(!format!("{defs:?}").contains("s3cret-prod-pw"));
+    check_replica_sync(&defs);
+    assert_eq!(
+        defs.resources["mysql_replica"].config["host"],
+        "mysql.internal"
+    );
+    assert_eq!(
+        defs.resources["reporting"].config["url"],
+        "http://ch.internal:8123"
+    );
+    for secret in ["s3cret-mysql-pw", "s3cret-ch-pw"] {
+        assert!(!format!("{defs:?}").contains(secret));
+    }
+    // Building the resources does not connect (the hosts do not exist).
+    let started = std::time::Instant::now();
+    let built = build_resources(&defs, &["mysql_replica".into(), "reporting".into()]);
+    assert_eq!(built.len(), 2);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(
         defs.resources["demo_db"].config["path"],
         "/var/lib/dagster/demo/demo.db"
@@ -119,6 +157,13 @@ fn prod_yaml_loads_clean_with_its_environment() {
         "REPORTING_PG_USER",
         "REPORTING_PG_PASSWORD",
         "REPORTING_PG_DATABASE",
+        "MYSQL_REPLICA_HOST",
+        "MYSQL_REPLICA_USER",
+        "MYSQL_REPLICA_PASSWORD",
+        "MYSQL_REPLICA_DATABASE",
+        "CLICKHOUSE_URL",
+        "CLICKHOUSE_USER",
+        "CLICKHOUSE_PASSWORD",
     ] {
         assert!(
             msgs.iter()
@@ -126,7 +171,7 @@ fn prod_yaml_loads_clean_with_its_environment() {
             "{msgs:#?}"
         );
     }
-    assert_eq!(msgs.len(), 4, "{msgs:#?}");
+    assert_eq!(msgs.len(), 11, "{msgs:#?}");
 }
 
 fn build_resources(defs: &Definitions, names: &[String]) -> BTreeMap<String, Arc<dyn Resource>> {

@@ -124,6 +124,14 @@ impl StepContext {
         })
     }
 
+    /// Like [`StepContext::kv`] but a shared handle, usable while the context is borrowed
+    /// mutably (e.g. to log progress between saving cursors).
+    pub fn kv_handle(&self) -> anyhow::Result<Arc<dyn KvStore>> {
+        self.kv.clone().ok_or_else(|| {
+            anyhow::anyhow!("no instance state is available to step `{}`", self.step_key)
+        })
+    }
+
     /// Logs a line: to the event log (as a plain log message) and to the step's stderr file.
     pub fn log(&mut self, level: LogLevel, message: &str) {
         let _ = writeln!(

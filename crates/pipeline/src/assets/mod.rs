@@ -2,6 +2,7 @@
 //! whose body is Rust code are declared here and join every loaded code location.
 
 pub mod demo;
+pub mod table_sync;
 
 use dagster_core::defs::AssetDef;
 

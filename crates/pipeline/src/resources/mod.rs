@@ -4,14 +4,23 @@
 //! |------|--------|-------------|
 //! | `sqlite` | [`sqlite`] | `path` (required), `busy_timeout_ms` |
 //! | `postgres` | [`postgres`] | `host`, `user`, `database` (required), `port`, `password`, `pool_size`, `connect_timeout_seconds`, `sslmode`, `application_name` |
+//! | `mysql` | [`mysql`] | `host`, `user`, `database` (required), `port`, `password`, `pool_size`, `connect_timeout_seconds`, `read_timeout_seconds`, `tls` (false only) |
+//! | `clickhouse` | [`clickhouse`] | `url`, `database` (required), `user`, `password`, `validation`, `compression` (none, lz4), `timeout_seconds` |
 //!
-//! Both run SQL for the `sql` asset kind ([`Resource::as_sql`](dagster_core::defs::Resource::as_sql))
+//! All run SQL for the `sql` asset kind ([`Resource::as_sql`](dagster_core::defs::Resource::as_sql))
 //! and can be used typed from code assets with
 //! [`StepContext::typed_resource`](dagster_core::defs::StepContext::typed_resource).
 //! Their calls block: they run on the executor's blocking threads, never on an async worker.
 
+pub mod clickhouse;
+pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
+
+pub use self::clickhouse::{
+    ClickhouseResource, ClickhouseResourceError, ClickhouseResourceType, ClickhouseSettings,
+};
+pub use self::mysql::{MysqlResource, MysqlResourceError, MysqlResourceType, MysqlSettings};
 
 pub use self::postgres::{
     PostgresResource, PostgresResourceError, PostgresResourceType, PostgresSettings,

@@ -1,0 +1,1108 @@
+//! The sync itself: schema, cursor state, the reader thread and the writer loop.
+
+use super::types::{
+    encode_value, is_truthy, map_column, value_text, ChType, Column, EncodeStats, SourceColumn,
+};
+use super::{SyncConfig, SyncMode};
+use crate::resources::clickhouse::{quote_ident, quote_str};
+use crate::resources::{ClickhouseResource, MysqlResource};
+use anyhow::{anyhow, bail, Context as _};
+use dagster_core::defs::{AssetCompute, CancelToken, MaterializeResult, StepContext};
+use dagster_core::domain::MetadataValue;
+use dagster_core::storage::KvStore;
+use mysql::prelude::Queryable;
+use mysql::Value;
+use serde::{Deserialize, Serialize};
+use std::sync::mpsc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Extra ClickHouse columns written by the sync.
+pub const VERSION_COLUMN: &str = "_version";
+pub const DELETED_COLUMN: &str = "_is_deleted";
+/// Suffix of the deduplicating view created next to the destination table.
+pub const VIEW_SUFFIX: &str = "_dedup";
+const STAGING_SUFFIX: &str = "__full_sync";
+const OLD_SUFFIX: &str = "__old_sync";
+/// Batches read ahead of the writer (bounded memory: at most this many + 2 batches in flight).
+const READ_AHEAD: usize = 1;
+
+/// A table sync asset (see the module documentation of `table_sync`).
+#[derive(Debug, Clone)]
+pub struct TableSync {
+    config: SyncConfig,
+    fail_after_batches: Option<u64>,
+}
+
+/// What a sync did (also returned as materialization metadata).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncOutcome {
+    pub mode: SyncMode,
+    pub rows_read: u64,
+    pub rows_written: u64,
+    pub batches: u64,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    pub cursor_before: Option<String>,
+    pub cursor_after: Option<String>,
+    pub upper_bound: Option<String>,
+    pub destination_rows: u64,
+    pub invalid_dates: u64,
+    pub columns_added: Vec<String>,
+    pub destination: String,
+}
+
+impl SyncOutcome {
+    fn rows_per_second(&self) -> f64 {
+        if self.duration_ms == 0 {
+            return self.rows_written as f64 * 1000.0;
+        }
+        self.rows_written as f64 * 1000.0 / self.duration_ms as f64
+    }
+
+    /// The materialization metadata.
+    pub fn to_result(&self) -> MaterializeResult {
+        let int = |n: u64| MetadataValue::Int(i64::try_from(n).unwrap_or(i64::MAX));
+        let text = |s: &Option<String>| MetadataValue::Text(s.clone().unwrap_or_default());
+        let mut r = MaterializeResult::new()
+            .with(
+                "mode",
+                MetadataValue::Text(
+                    match self.mode {
+                        SyncMode::Full => "full",
+                        SyncMode::Incremental => "incremental",
+                    }
+                    .into(),
+                ),
+            )
+            .with("rows_read", int(self.rows_read))
+            .with("rows_written", int(self.rows_written))
+            .with("batches", int(self.batches))
+            .with("bytes", int(self.bytes))
+            .with("duration_ms", int(self.duration_ms))
+            .with(
+                "rows_per_second",
+                MetadataValue::Float((self.rows_per_second() * 10.0).round() / 10.0),
+            )
+            .with("cursor_before", text(&self.cursor_before))
+            .with("cursor_after", text(&self.cursor_after))
+            .with("upper_bound", text(&self.upper_bound))
+            .with("destination_row_count", int(self.destination_rows))
+            .with(
+                "destination_table",
+                MetadataValue::Text(self.destination.clone()),
+            );
+        if self.invalid_dates > 0 {
+            r = r.with("invalid_dates", int(self.invalid_dates));
+        }
+        if !self.columns_added.is_empty() {
+            r = r.with(
+                "columns_added",
+                MetadataValue::Text(self.columns_added.join(", ")),
+            );
+        }
+        r
+    }
+}
+
+/// A key value as saved in the cursor state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v", rename_all = "snake_case")]
+enum KeyVal {
+    Null,
+    Int(i64),
+    UInt(u64),
+    Double(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+    /// `YYYY-MM-DD HH:MM:SS.ffffff`
+    DateTime(String),
+}
+
+impl KeyVal {
+    fn from_value(v: &Value) -> KeyVal {
+        match v {
+            Value::NULL => KeyVal::Null,
+            Value::Int(i) => KeyVal::Int(*i),
+            Value::UInt(u) => KeyVal::UInt(*u),
+            Value::Float(f) => KeyVal::Double(f64::from(*f)),
+            Value::Double(f) => KeyVal::Double(*f),
+            Value::Bytes(b) => match std::str::from_utf8(b) {
+                Ok(s) => KeyVal::Text(s.to_string()),
+                Err(_) => KeyVal::Bytes(b.clone()),
+            },
+            Value::Date(y, mo, d, h, mi, s, us) => KeyVal::DateTime(format!(
+                "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}"
+            )),
+            Value::Time(..) => KeyVal::Text(value_text(v)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            KeyVal::Null => Value::NULL,
+            KeyVal::Int(i) => Value::Int(*i),
+            KeyVal::UInt(u) => Value::UInt(*u),
+            KeyVal::Double(f) => Value::Double(*f),
+            KeyVal::Text(s) => Value::Bytes(s.as_bytes().to_vec()),
+            KeyVal::Bytes(b) => Value::Bytes(b.clone()),
+            KeyVal::DateTime(s) => {
+                parse_dt(s).unwrap_or_else(|| Value::Bytes(s.as_bytes().to_vec()))
+            }
+        }
+    }
+}
+
+fn parse_dt(s: &str) -> Option<Value> {
+    let (date, time) = s.split_once(' ')?;
+    let mut d = date.split('-');
+    let (y, mo, da) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':');
+    let (h, mi, se) = (
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+    );
+    Some(Value::Date(y, mo, da, h, mi, se, frac.parse().ok()?))
+}
+
+fn key_text(key: &[Value]) -> String {
+    let parts: Vec<String> = key.iter().map(value_text).collect();
+    if parts.len() == 1 {
+        parts.into_iter().next().unwrap_or_default()
+    } else {
+        format!("({})", parts.join(", "))
+    }
+}
+
+/// The state saved in the instance key-value store, under `table_sync/<asset key>`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct SavedState {
+    /// `database.table` of the destination the cursor belongs to.
+    destination: String,
+    /// Cursor column then primary key columns.
+    key_columns: Vec<String>,
+    /// Last key confirmed by the destination (incremental position).
+    last_key: Option<Vec<KeyVal>>,
+    /// An unfinished full sync.
+    full: Option<FullState>,
+    /// Deduplicated destination row count after the last run (reused when a run writes nothing).
+    #[serde(default)]
+    destination_rows: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct FullState {
+    staging: String,
+    upper: Option<KeyVal>,
+    last_key: Option<Vec<KeyVal>>,
+}
+
+/// Where reading starts.
+#[derive(Debug, Clone)]
+enum Start {
+    Beginning,
+    /// `cursor >= value` (lookback).
+    AtLeast(Value),
+    /// Keyset: `(cursor, pk...) > values`.
+    After(Vec<Value>),
+}
+
+struct Batch {
+    data: Vec<u8>,
+    rows: u64,
+    last_key: Vec<Value>,
+    stats: EncodeStats,
+}
+
+/// What the reader thread needs.
+struct ReadPlan {
+    table_sql: String,
+    select_sql: String,
+    key_cols_sql: Vec<String>,
+    key_idx: Vec<usize>,
+    /// Upper bound on the first key column (the cursor), if there is a cursor.
+    upper: Option<Value>,
+    batch_size: usize,
+    columns: Vec<Column>,
+    soft_delete_idx: Option<usize>,
+}
+
+fn mysql_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn mysql_table(name: &str) -> String {
+    match name.split_once('.') {
+        Some((db, t)) => format!("{}.{}", mysql_ident(db), mysql_ident(t)),
+        None => mysql_ident(name),
+    }
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl ReadPlan {
+    /// SQL and parameters of the next batch.
+    fn query(&self, start: &Start) -> (String, Vec<Value>) {
+        let mut conds: Vec<String> = Vec::new();
+        let mut params: Vec<Value> = Vec::new();
+        let k = &self.key_cols_sql;
+        match start {
+            Start::Beginning => {}
+            Start::AtLeast(v) => {
+                conds.push(format!("{} >= ?", k[0]));
+                params.push(v.clone());
+            }
+            Start::After(vals) => {
+                // (k0, k1, ...) > (v0, v1, ...) expanded so that the range optimizer of
+                // MySQL and MariaDB uses the (k0, k1, ...) index.
+                conds.push(format!("{} >= ?", k[0]));
+                params.push(vals[0].clone());
+                let mut ors = Vec::new();
+                for i in 0..k.len() {
+                    let mut and = Vec::new();
+                    for j in 0..i {
+                        and.push(format!("{} = ?", k[j]));
+                        params.push(vals[j].clone());
+                    }
+                    and.push(format!("{} > ?", k[i]));
+                    params.push(vals[i].clone());
+                    ors.push(format!("({})", and.join(" AND ")));
+                }
+                conds.push(format!("({})", ors.join(" OR ")));
+            }
+        }
+        if let Some(u) = &self.upper {
+            conds.push(format!("{} <= ?", k[0]));
+            params.push(u.clone());
+        }
+        let where_sql = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
+        (
+            format!(
+                "SELECT {} FROM {}{} ORDER BY {} LIMIT {}",
+                self.select_sql,
+                self.table_sql,
+                where_sql,
+                k.join(", "),
+                self.batch_size
+            ),
+            params,
+        )
+    }
+}
+
+/// Reads batches until the end (or until the writer hangs up), sending them over `tx`.
+fn read_batches(
+    conn: &mut mysql::PooledConn,
+    plan: &ReadPlan,
+    mut start: Start,
+    tx: &mpsc::SyncSender<Result<Batch, String>>,
+    cancel: &CancelToken,
+) -> Result<(), String> {
+    let mut version = now_micros();
+    loop {
+        if cancel.is_cancelled() {
+            return Err("cancelled".into());
+        }
+        let (sql, params) = plan.query(&start);
+        let stmt = conn
+            .prep(&sql)
+            .map_err(|e| format!("preparing `{sql}`: {e}"))?;
+        let result = conn
+            .exec_iter(&stmt, mysql::Params::Positional(params))
+            .map_err(|e| format!("reading a batch: {e}"))?;
+        version = now_micros().max(version + 1);
+        let mut data = Vec::with_capacity(plan.batch_size.saturating_mul(64).min(64 << 20));
+        let mut rows = 0u64;
+        let mut stats = EncodeStats::default();
+        let mut last: Vec<Value> = Vec::new();
+        for row in result {
+            let row = row.map_err(|e| format!("reading a batch: {e}"))?;
+            let values = row.unwrap();
+            for (col, v) in plan.columns.iter().zip(values.iter()) {
+                if let Err(e) = encode_value(&mut data, col, v, &mut stats) {
+                    let key: Vec<Value> = plan.key_idx.iter().map(|&i| values[i].clone()).collect();
+                    return Err(format!(
+                        "column `{}` ({}) of the row with key {}: {e}",
+                        col.source.name,
+                        col.source.column_type,
+                        key_text(&key)
+                    ));
+                }
+            }
+            data.extend_from_slice(&version.to_le_bytes());
+            let deleted = plan
+                .soft_delete_idx
+                .is_some_and(|i| values.get(i).is_some_and(is_truthy));
+            data.push(u8::from(deleted));
+            rows += 1;
+            last = values;
+        }
+        if rows == 0 {
+            return Ok(());
+        }
+        let last_key: Vec<Value> = plan.key_idx.iter().map(|&i| last[i].clone()).collect();
+        let full = rows >= plan.batch_size as u64;
+        start = Start::After(last_key.clone());
+        if tx
+            .send(Ok(Batch {
+                data,
+                rows,
+                last_key,
+                stats,
+            }))
+            .is_err()
+        {
+            return Ok(()); // the writer stopped; it reports why
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+impl TableSync {
+    pub fn new(config: SyncConfig) -> Self {
+        TableSync {
+            config,
+            fail_after_batches: None,
+        }
+    }
+
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
+    }
+
+    /// Test hook: fail (like a crash) right after the n-th batch was confirmed and its cursor
+    /// saved.
+    pub fn fail_after_batches(mut self, n: u64) -> Self {
+        self.fail_after_batches = Some(n);
+        self
+    }
+
+    /// The key under which the cursor state is saved.
+    pub fn state_key(asset_key: &str) -> String {
+        format!("table_sync/{asset_key}")
+    }
+
+    fn src_where(&self, src: &MysqlResource) -> String {
+        format!(
+            "source table `{}` (mysql resource `{}`, {})",
+            self.config.source_table,
+            src.name(),
+            src.addr()
+        )
+    }
+
+    fn describe_source(&self, src: &MysqlResource) -> anyhow::Result<Vec<SourceColumn>> {
+        let mut conn = src.connection()?;
+        let (schema, table) = match self.config.source_table.split_once('.') {
+            Some((s, t)) => (Some(s.to_string()), t.to_string()),
+            None => (None, self.config.source_table.clone()),
+        };
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<u64>,
+            Option<u64>,
+            Option<u64>,
+        );
+        let rows: Vec<Row> = conn
+            .exec(
+                "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION, \
+                 NUMERIC_SCALE, DATETIME_PRECISION FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
+                 ORDER BY ORDINAL_POSITION",
+                (schema.clone(), table),
+            )
+            .map_err(|e| src.query_error(format!("reading INFORMATION_SCHEMA: {e}")))?;
+        if rows.is_empty() {
+            bail!(
+                "{} not found in database `{}`",
+                self.src_where(src),
+                schema.as_deref().unwrap_or(src.database())
+            );
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(name, dt, ct, nullable, p, s, dtp)| SourceColumn {
+                name,
+                data_type: dt.to_ascii_lowercase(),
+                column_type: ct.to_ascii_lowercase(),
+                nullable: nullable.eq_ignore_ascii_case("YES"),
+                precision: p.and_then(|v| u32::try_from(v).ok()),
+                scale: s.and_then(|v| u32::try_from(v).ok()),
+                datetime_precision: dtp.and_then(|v| u32::try_from(v).ok()),
+            })
+            .collect())
+    }
+
+    /// Key columns: the cursor (if any) then the primary key.
+    fn key_columns(&self) -> Vec<String> {
+        let mut k: Vec<String> = self.config.cursor_column.iter().cloned().collect();
+        k.extend(self.config.primary_key.iter().cloned());
+        k
+    }
+
+    /// The synced columns after include/exclude, checked for the key columns.
+    fn select_columns(
+        &self,
+        src: &MysqlResource,
+        all: Vec<SourceColumn>,
+        datetime64: bool,
+    ) -> anyhow::Result<Vec<Column>> {
+        let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
+        let missing = |what: &str, c: &str| {
+            anyhow!(
+                "{what} `{c}` not found in {} (columns: {})",
+                self.src_where(src),
+                names.join(", ")
+            )
+        };
+        if let Some(c) = &self.config.cursor_column {
+            if !names.contains(&c.as_str()) {
+                return Err(missing("cursor column", c));
+            }
+        }
+        for c in &self.config.primary_key {
+            if !names.contains(&c.as_str()) {
+                return Err(missing("primary key column", c));
+            }
+        }
+        if let Some(c) = &self.config.soft_delete_column {
+            if !names.contains(&c.as_str()) {
+                return Err(missing("soft delete column", c));
+            }
+        }
+        for c in self
+            .config
+            .columns
+            .iter()
+            .flatten()
+            .chain(self.config.exclude_columns.iter())
+        {
+            if !names.contains(&c.as_str()) {
+                return Err(missing("column", c));
+            }
+        }
+        let mut required = self.key_columns();
+        required.extend(self.config.soft_delete_column.iter().cloned());
+        for c in &self.config.exclude_columns {
+            if required.contains(c) {
+                bail!("`exclude_columns` cannot exclude `{c}`: the sync needs it (cursor, primary key or soft delete column)");
+            }
+        }
+        let mut out = Vec::new();
+        for c in all {
+            let keep = required.contains(&c.name)
+                || (self
+                    .config
+                    .columns
+                    .as_ref()
+                    .is_none_or(|list| list.contains(&c.name))
+                    && !self.config.exclude_columns.contains(&c.name));
+            if keep {
+                if c.name == VERSION_COLUMN || c.name == DELETED_COLUMN {
+                    bail!(
+                        "{} has a column named `{}`, which the sync reserves; exclude it",
+                        self.src_where(src),
+                        c.name
+                    );
+                }
+                out.push(map_column(&c, datetime64));
+            }
+        }
+        for c in &out {
+            if self.config.primary_key.contains(&c.source.name) && c.nullable {
+                bail!(
+                    "primary key column `{}` of {} is NULLable; ClickHouse cannot order by it",
+                    c.source.name,
+                    self.src_where(src)
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    fn ch_table(dst: &ClickhouseResource, table: &str) -> String {
+        format!("{}.{}", quote_ident(dst.database()), quote_ident(table))
+    }
+
+    /// `name → type` of an existing destination table (empty if it does not exist).
+    fn dest_columns(
+        dst: &ClickhouseResource,
+        table: &str,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        let rows = dst.query_server_rows(&format!(
+            "SELECT name, type FROM system.columns WHERE database = {} AND table = {}",
+            quote_str(dst.database()),
+            quote_str(table)
+        ))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut it = r.into_iter();
+                Some((it.next()?, it.next()?))
+            })
+            .collect())
+    }
+
+    /// Creates the table or adds missing columns. Returns (existed, columns added).
+    fn ensure_table(
+        &self,
+        dst: &ClickhouseResource,
+        table: &str,
+        columns: &[Column],
+    ) -> anyhow::Result<(bool, Vec<String>)> {
+        let existing = Self::dest_columns(dst, table)?;
+        let full_name = Self::ch_table(dst, table);
+        if existing.is_empty() {
+            dst.execute_on_server(&format!(
+                "CREATE DATABASE IF NOT EXISTS {}",
+                quote_ident(dst.database())
+            ))?;
+            let mut defs: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{} {}", quote_ident(&c.source.name), c.ch_sql()))
+                .collect();
+            defs.push(format!("{} UInt64", quote_ident(VERSION_COLUMN)));
+            defs.push(format!("{} UInt8", quote_ident(DELETED_COLUMN)));
+            let order: Vec<String> = self
+                .config
+                .primary_key
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect();
+            dst.execute(&format!(
+                "CREATE TABLE {full_name} ({}) ENGINE = ReplacingMergeTree({}) ORDER BY ({})",
+                defs.join(", "),
+                quote_ident(VERSION_COLUMN),
+                order.join(", ")
+            ))?;
+            return Ok((false, Vec::new()));
+        }
+        let norm = |t: &str| t.replace([' ', '\\'], "");
+        for reserved in [(VERSION_COLUMN, "UInt64"), (DELETED_COLUMN, "UInt8")] {
+            if !existing
+                .iter()
+                .any(|(n, t)| n == reserved.0 && norm(t) == reserved.1)
+            {
+                bail!(
+                    "destination table {full_name} on clickhouse resource `{}` ({}) exists but has no `{} {}` column: it was not created by table_sync; drop or rename it",
+                    dst.name(),
+                    dst.addr(),
+                    reserved.0,
+                    reserved.1
+                );
+            }
+        }
+        let mut added = Vec::new();
+        for c in columns {
+            match existing.iter().find(|(n, _)| n == &c.source.name) {
+                Some((_, t)) if norm(t) == norm(&c.ch_sql()) => {}
+                Some((_, t)) => bail!(
+                    "destination column {full_name}.`{}` has type {t} but source column `{}` ({}) maps to {}; run a `full` sync into a new table or alter it",
+                    c.source.name,
+                    c.source.name,
+                    c.source.column_type,
+                    c.ch_sql()
+                ),
+                None => {
+                    dst.execute(&format!(
+                        "ALTER TABLE {full_name} ADD COLUMN {} {}",
+                        quote_ident(&c.source.name),
+                        c.ch_sql()
+                    ))?;
+                    added.push(c.source.name.clone());
+                }
+            }
+        }
+        Ok((true, added))
+    }
+
+    /// (Re)creates the deduplicating view `<table>_dedup` from the table's current columns.
+    fn ensure_view(&self, dst: &ClickhouseResource, table: &str) -> anyhow::Result<()> {
+        let cols = Self::dest_columns(dst, table)?;
+        let view = format!("{table}{VIEW_SUFFIX}");
+        let pk = &self.config.primary_key;
+        let mut tuple_items: Vec<String> = Vec::new();
+        let mut outer: Vec<String> = Vec::new();
+        for (name, _) in &cols {
+            if name == VERSION_COLUMN || name == DELETED_COLUMN {
+                continue;
+            }
+            if pk.contains(name) {
+                outer.push(quote_ident(name));
+            } else {
+                tuple_items.push(quote_ident(name));
+                outer.push(format!(
+                    "tupleElement(_row, {}) AS {}",
+                    tuple_items.len(),
+                    quote_ident(name)
+                ));
+            }
+        }
+        tuple_items.push(quote_ident(DELETED_COLUMN));
+        let deleted_idx = tuple_items.len();
+        let pk_sql: Vec<String> = pk.iter().map(|c| quote_ident(c)).collect();
+        // argMax over a tuple: argMax over a Nullable column alone skips NULLs and would return
+        // an older non-NULL value.
+        let sql = format!(
+            "CREATE VIEW {} AS SELECT {} FROM (SELECT {}, argMax(tuple({}), {}) AS _row FROM {} GROUP BY {}) WHERE tupleElement(_row, {deleted_idx}) = 0",
+            Self::ch_table(dst, &view),
+            outer.join(", "),
+            pk_sql.join(", "),
+            tuple_items.join(", "),
+            quote_ident(VERSION_COLUMN),
+            Self::ch_table(dst, table),
+            pk_sql.join(", "),
+        );
+        dst.execute(&format!(
+            "DROP TABLE IF EXISTS {}",
+            Self::ch_table(dst, &view)
+        ))?;
+        dst.execute(&sql)?;
+        Ok(())
+    }
+
+    fn dest_row_count(&self, dst: &ClickhouseResource, table: &str) -> anyhow::Result<u64> {
+        let pk_sql: Vec<String> = self
+            .config
+            .primary_key
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect();
+        let sql = if self.config.soft_delete_column.is_some() {
+            format!(
+                "SELECT count() FROM (SELECT argMax({}, {}) AS d FROM {} GROUP BY {}) WHERE d = 0",
+                quote_ident(DELETED_COLUMN),
+                quote_ident(VERSION_COLUMN),
+                Self::ch_table(dst, table),
+                pk_sql.join(", ")
+            )
+        } else {
+            // Without soft deletes every key is a live row: count distinct keys.
+            format!(
+                "SELECT uniqExact({}) FROM {}",
+                pk_sql.join(", "),
+                Self::ch_table(dst, table)
+            )
+        };
+        let v = dst.query_value(&sql)?;
+        Ok(v.and_then(|s| s.trim().parse().ok()).unwrap_or(0))
+    }
+
+    fn load_state(kv: &dyn KvStore, key: &str) -> anyhow::Result<Option<SavedState>> {
+        let Some(text) = kv.kv_get(key).context("reading the saved sync cursor")? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_str(&text).ok())
+    }
+
+    fn save_state(kv: &dyn KvStore, key: &str, state: &SavedState) -> anyhow::Result<()> {
+        let text = serde_json::to_string(state)?;
+        kv.kv_set(key, &text).context("saving the sync cursor")?;
+        Ok(())
+    }
+
+    fn upper_bound(&self, src: &MysqlResource) -> anyhow::Result<Option<Value>> {
+        let Some(c) = &self.config.cursor_column else {
+            return Ok(None);
+        };
+        let mut conn = src.connection()?;
+        let sql = format!(
+            "SELECT MAX({}) FROM {}",
+            mysql_ident(c),
+            mysql_table(&self.config.source_table)
+        );
+        let row: Option<mysql::Row> = conn
+            .exec_first(&sql, ())
+            .map_err(|e| src.query_error(format!("`{sql}`: {e}")))?;
+        Ok(row
+            .and_then(|r| r.unwrap().into_iter().next())
+            .filter(|v| !matches!(v, Value::NULL)))
+    }
+
+    fn lookback_start(
+        &self,
+        src: &MysqlResource,
+        cursor: &Value,
+        cursor_col: &Column,
+        seconds: u64,
+    ) -> anyhow::Result<Value> {
+        match cursor_col.ch {
+            ChType::Date | ChType::DateTime | ChType::DateTime64(_) => {
+                let mut conn = src.connection()?;
+                let row: Option<mysql::Row> = conn
+                    .exec_first(
+                        "SELECT CAST(? AS DATETIME(6)) - INTERVAL ? SECOND",
+                        (cursor.clone(), seconds),
+                    )
+                    .map_err(|e| src.query_error(format!("computing the lookback start: {e}")))?;
+                Ok(row
+                    .and_then(|r| r.unwrap().into_iter().next())
+                    .unwrap_or(Value::NULL))
+            }
+            _ => match cursor {
+                Value::Int(i) => Ok(Value::Int(
+                    i.saturating_sub(i64::try_from(seconds).unwrap_or(i64::MAX)),
+                )),
+                Value::UInt(u) => Ok(Value::UInt(u.saturating_sub(seconds))),
+                _ => bail!(
+                    "`lookback_seconds` needs a date, time or integer cursor column; `{}` is {}",
+                    cursor_col.source.name,
+                    cursor_col.source.column_type
+                ),
+            },
+        }
+    }
+
+    /// Runs the sync. `log` receives progress lines.
+    pub fn run(
+        &self,
+        src: &MysqlResource,
+        dst: &ClickhouseResource,
+        kv: &dyn KvStore,
+        asset_key: &str,
+        cancel: &CancelToken,
+        log: &mut dyn FnMut(&str),
+    ) -> anyhow::Result<SyncOutcome> {
+        let started = Instant::now();
+        let cfg = &self.config;
+        let state_key = Self::state_key(asset_key);
+        let all = self.describe_source(src)?;
+        let version = dst.server_version()?;
+        let major: u32 = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        let columns = self.select_columns(src, all, major >= 20)?;
+        let destination = format!("{}.{}", dst.database(), cfg.destination_table);
+        let key_columns = self.key_columns();
+        let mut state = match Self::load_state(kv, &state_key)? {
+            Some(s) if s.destination == destination && s.key_columns == key_columns => s,
+            Some(_) => {
+                log("the saved cursor belongs to another destination or key; starting from the beginning");
+                SavedState::default()
+            }
+            None => SavedState::default(),
+        };
+        state.destination = destination.clone();
+        state.key_columns = key_columns.clone();
+        let cursor_before = state
+            .last_key
+            .as_ref()
+            .map(|k| key_text(&k.iter().map(KeyVal::to_value).collect::<Vec<_>>()));
+
+        // Target table, start position and upper bound.
+        let mut schema_unchanged = false;
+        let (target, mut start, upper, columns_added) = match cfg.mode {
+            SyncMode::Incremental => {
+                let (existed, added) = self.ensure_table(dst, &cfg.destination_table, &columns)?;
+                schema_unchanged = existed && added.is_empty();
+                if !existed && state.last_key.is_some() {
+                    log("the destination table did not exist: syncing from the beginning");
+                    state.last_key = None;
+                }
+                if !added.is_empty() && state.last_key.is_some() {
+                    log(&format!(
+                        "new source column(s) {} added to the destination: re-reading every row so existing rows get their values",
+                        added.join(", ")
+                    ));
+                    state.last_key = None;
+                }
+                let upper = self.upper_bound(src)?;
+                let start = match (&state.last_key, cfg.lookback_seconds) {
+                    (None, _) => Start::Beginning,
+                    (Some(k), Some(secs)) if secs > 0 => {
+                        let cursor_col = columns
+                            .iter()
+                            .find(|c| Some(&c.source.name) == cfg.cursor_column.as_ref())
+                            .ok_or_else(|| anyhow!("cursor column is not synced"))?;
+                        let first = k.first().map(KeyVal::to_value).unwrap_or(Value::NULL);
+                        Start::AtLeast(self.lookback_start(src, &first, cursor_col, secs)?)
+                    }
+                    (Some(k), _) => Start::After(k.iter().map(KeyVal::to_value).collect()),
+                };
+                (cfg.destination_table.clone(), start, upper, added)
+            }
+            SyncMode::Full => {
+                let staging = format!("{}{STAGING_SUFFIX}", cfg.destination_table);
+                let resume = state
+                    .full
+                    .as_ref()
+                    .filter(|f| f.staging == staging)
+                    .cloned();
+                let (existed, _) = match &resume {
+                    Some(_) => self.ensure_table(dst, &staging, &columns)?,
+                    None => (false, Vec::new()),
+                };
+                let (start, upper) = match resume {
+                    Some(f) if existed => {
+                        log("resuming the unfinished full sync");
+                        (
+                            f.last_key
+                                .map(|k| Start::After(k.iter().map(KeyVal::to_value).collect()))
+                                .unwrap_or(Start::Beginning),
+                            f.upper.map(|u| u.to_value()),
+                        )
+                    }
+                    _ => {
+                        dst.execute_on_server(&format!(
+                            "CREATE DATABASE IF NOT EXISTS {}",
+                            quote_ident(dst.database())
+                        ))?;
+                        dst.execute_on_server(&format!(
+                            "DROP TABLE IF EXISTS {}",
+                            Self::ch_table(dst, &staging)
+                        ))?;
+                        self.ensure_table(dst, &staging, &columns)?;
+                        let upper = self.upper_bound(src)?;
+                        state.full = Some(FullState {
+                            staging: staging.clone(),
+                            upper: upper.as_ref().map(KeyVal::from_value),
+                            last_key: None,
+                        });
+                        Self::save_state(kv, &state_key, &state)?;
+                        (Start::Beginning, upper)
+                    }
+                };
+                (staging, start, upper, Vec::new())
+            }
+        };
+        let upper_text = upper.as_ref().map(value_text);
+
+        let key_idx: Vec<usize> = key_columns
+            .iter()
+            .map(|k| columns.iter().position(|c| &c.source.name == k))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| anyhow!("a key column is not synced"))?;
+        let soft_delete_idx = cfg
+            .soft_delete_column
+            .as_ref()
+            .and_then(|s| columns.iter().position(|c| &c.source.name == s));
+        let plan = ReadPlan {
+            table_sql: mysql_table(&cfg.source_table),
+            select_sql: columns
+                .iter()
+                .map(|c| mysql_ident(&c.source.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+            key_cols_sql: key_columns.iter().map(|c| mysql_ident(c)).collect(),
+            key_idx,
+            upper: upper.clone(),
+            batch_size: cfg.batch_size,
+            columns: columns.clone(),
+            soft_delete_idx,
+        };
+        let mut insert_columns: Vec<String> =
+            columns.iter().map(|c| c.source.name.clone()).collect();
+        insert_columns.push(VERSION_COLUMN.into());
+        insert_columns.push(DELETED_COLUMN.into());
+        let target_sql = Self::ch_table(dst, &target);
+
+        let mut rows_read = 0u64;
+        let mut rows_written = 0u64;
+        let mut batches = 0u64;
+        let mut bytes = 0u64;
+        let mut invalid_dates = 0u64;
+        let mut last_key_text = cursor_before.clone();
+        // With a cursor column and no upper bound the source has no rows with a cursor value.
+        let nothing_to_read = cfg.cursor_column.is_some() && upper.is_none();
+        if !nothing_to_read {
+            let mut conn = src.connection()?;
+            let (tx, rx) = mpsc::sync_channel::<Result<Batch, String>>(READ_AHEAD);
+            let reader_cancel = cancel.clone();
+            let start_pos = std::mem::replace(&mut start, Start::Beginning);
+            let write_result: anyhow::Result<()> = std::thread::scope(|scope| {
+                let plan_ref = &plan;
+                let reader = scope.spawn(move || {
+                    let r = read_batches(&mut conn, plan_ref, start_pos, &tx, &reader_cancel);
+                    if let Err(e) = r {
+                        let _ = tx.send(Err(e));
+                    }
+                });
+                let result = (|| -> anyhow::Result<()> {
+                    for msg in &rx {
+                        let batch =
+                            msg.map_err(|e| anyhow!("reading {}: {e}", self.src_where(src)))?;
+                        if cancel.is_cancelled() {
+                            bail!("cancelled after {batches} batches ({rows_written} rows written); the cursor is saved");
+                        }
+                        rows_read += batch.rows;
+                        let n = batch.data.len() as u64;
+                        dst.insert_row_binary(
+                            &target_sql,
+                            &insert_columns,
+                            bytes::Bytes::from(batch.data),
+                        )?;
+                        // Confirmed by ClickHouse: only now move the cursor.
+                        rows_written += batch.rows;
+                        batches += 1;
+                        bytes += n;
+                        invalid_dates += batch.stats.invalid_dates;
+                        let saved: Vec<KeyVal> =
+                            batch.last_key.iter().map(KeyVal::from_value).collect();
+                        match cfg.mode {
+                            SyncMode::Incremental => state.last_key = Some(saved),
+                            SyncMode::Full => {
+                                if let Some(f) = state.full.as_mut() {
+                                    f.last_key = Some(saved);
+                                }
+                            }
+                        }
+                        Self::save_state(kv, &state_key, &state)?;
+                        last_key_text = Some(key_text(&batch.last_key));
+                        log(&format!(
+                            "batch {batches}: {} rows ({rows_written} in total), cursor {}",
+                            batch.rows,
+                            last_key_text.as_deref().unwrap_or("")
+                        ));
+                        if self.fail_after_batches == Some(batches) {
+                            bail!("test hook: failing after {batches} batches");
+                        }
+                    }
+                    Ok(())
+                })();
+                drop(rx);
+                let joined = reader.join();
+                if joined.is_err() && result.is_ok() {
+                    return Err(anyhow!("the reader thread panicked"));
+                }
+                result
+            });
+            write_result?;
+        }
+        if rows_read != rows_written {
+            bail!("{rows_read} rows read but {rows_written} written");
+        }
+
+        // Finish: swap for full mode, view, counts.
+        if cfg.mode == SyncMode::Full {
+            let final_name = Self::ch_table(dst, &cfg.destination_table);
+            let staging_name = Self::ch_table(dst, &target);
+            let old_name = Self::ch_table(dst, &format!("{}{OLD_SUFFIX}", cfg.destination_table));
+            let dest_exists = !Self::dest_columns(dst, &cfg.destination_table)?.is_empty();
+            if dest_exists {
+                dst.execute(&format!("DROP TABLE IF EXISTS {old_name}"))?;
+                dst.execute(&format!(
+                    "RENAME TABLE {final_name} TO {old_name}, {staging_name} TO {final_name}"
+                ))?;
+                dst.execute(&format!("DROP TABLE IF EXISTS {old_name}"))?;
+            } else {
+                dst.execute(&format!("RENAME TABLE {staging_name} TO {final_name}"))?;
+            }
+            let last = state.full.take().and_then(|f| f.last_key);
+            if last.is_some() {
+                state.last_key = last;
+            } else if nothing_to_read {
+                state.last_key = None;
+            }
+            Self::save_state(kv, &state_key, &state)?;
+        }
+        let view_exists = schema_unchanged
+            && dst
+                .query_value(&format!(
+                    "SELECT count() FROM system.tables WHERE database = {} AND name = {}",
+                    quote_str(dst.database()),
+                    quote_str(&format!("{}{VIEW_SUFFIX}", cfg.destination_table))
+                ))?
+                .as_deref()
+                == Some("1");
+        if !view_exists {
+            self.ensure_view(dst, &cfg.destination_table)?;
+        }
+        let destination_rows = match state.destination_rows {
+            Some(n) if view_exists && rows_written == 0 => n,
+            _ => {
+                let n = self.dest_row_count(dst, &cfg.destination_table)?;
+                state.destination_rows = Some(n);
+                Self::save_state(kv, &state_key, &state)?;
+                n
+            }
+        };
+        let cursor_after = state
+            .last_key
+            .as_ref()
+            .map(|k| key_text(&k.iter().map(KeyVal::to_value).collect::<Vec<_>>()))
+            .or(last_key_text);
+        Ok(SyncOutcome {
+            mode: cfg.mode,
+            rows_read,
+            rows_written,
+            batches,
+            bytes,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            cursor_before,
+            cursor_after,
+            upper_bound: upper_text,
+            destination_rows,
+            invalid_dates,
+            columns_added,
+            destination,
+        })
+    }
+}
+
+impl AssetCompute for TableSync {
+    fn compute(&self, ctx: &mut StepContext) -> anyhow::Result<MaterializeResult> {
+        let src_res = ctx.resource(&self.config.source)?.clone();
+        let src = src_res
+            .as_any()
+            .downcast_ref::<MysqlResource>()
+            .ok_or_else(|| anyhow!("resource `{}` is not a mysql resource", self.config.source))?;
+        let dst_res = ctx.resource(&self.config.destination)?.clone();
+        let dst = dst_res
+            .as_any()
+            .downcast_ref::<ClickhouseResource>()
+            .ok_or_else(|| {
+                anyhow!(
+                    "resource `{}` is not a clickhouse resource",
+                    self.config.destination
+                )
+            })?;
+        let kv = ctx.kv_handle()?;
+        let cancel = ctx.cancel_token();
+        let asset_key = ctx.asset_key.to_user_string();
+        ctx.info(&format!(
+            "syncing {} ({} mode) into clickhouse {}.{}",
+            self.src_where(src),
+            match self.config.mode {
+                SyncMode::Full => "full",
+                SyncMode::Incremental => "incremental",
+            },
+            dst.database(),
+            self.config.destination_table
+        ));
+        let outcome = self.run(src, dst, kv.as_ref(), &asset_key, &cancel, &mut |m| {
+            ctx.info(m)
+        })?;
+        ctx.info(&format!(
+            "{} rows in {} batches, {} ms; destination has {} rows",
+            outcome.rows_written, outcome.batches, outcome.duration_ms, outcome.destination_rows
+        ));
+        if outcome.invalid_dates > 0 {
+            ctx.warn(&format!(
+                "{} zero/invalid or out-of-range dates were written as NULL (Nullable columns) or 1970-01-01 (NOT NULL columns)",
+                outcome.invalid_dates
+            ));
+        }
+        Ok(outcome.to_result())
+    }
+}

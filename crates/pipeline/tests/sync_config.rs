@@ -1,0 +1,215 @@
+//! `kind: table_sync` and the `mysql` / `clickhouse` resource types from a pipeline config:
+//! config errors with positions, resource checks, and a sync run as a step (StepContext with
+//! the instance key-value store) reporting its metadata.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod sync_support;
+
+use dagster_core::defs::{
+    CancelToken, Definitions, NoopLogger, Resource, StepContext, StepContextParams,
+};
+use dagster_core::domain::{AssetKey, MetadataValue};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use sync_support::Env;
+
+fn load(dir: &Path, text: &str) -> Result<Definitions, String> {
+    let path = dir.join("pipeline.yaml");
+    std::fs::write(&path, text).unwrap();
+    dagster_core::defs::load_definitions_with_env(&dagster_pipeline::registry(), &path, &|_| None)
+        .map(|(d, _)| d)
+        .map_err(|e| e.to_string())
+}
+
+fn resources_yaml(db: &str) -> String {
+    format!(
+        "resources:
+  src:
+    type: mysql
+    config: {{host: 127.0.0.1, user: root, database: {db}, connect_timeout_seconds: 5}}
+  dst:
+    type: clickhouse
+    config: {{url: 'http://127.0.0.1:8123', database: {db}, validation: false}}
+"
+    )
+}
+
+#[test]
+fn config_problems_are_reported_with_their_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load(
+        dir.path(),
+        &format!(
+            "{}pipeline_configs:
+  s:
+    kind: table_sync
+    key: a/b
+    source: src
+    source_table: t
+    destination: dst
+    destination_table: t
+    mode: sometimes
+    primary_key: []
+    batch_size: 0
+    colums: [a]
+  s2:
+    kind: table_sync
+    key: a/c
+    source: src
+    source_table: t
+    destination: dst
+    destination_table: t
+    primary_key: id
+",
+            resources_yaml("x")
+        ),
+    )
+    .unwrap_err();
+    for needle in [
+        "pipeline.yaml:16:11: error: pipeline_configs.s.mode",
+        "unknown mode `sometimes`",
+        "`primary_key` is empty",
+        "must be between 1 and 10000000, found 0",
+        "unknown key `colums` (did you mean `columns`?)",
+        "`mode: incremental` needs `cursor_column`",
+    ] {
+        assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
+    }
+
+    let err = load(
+        dir.path(),
+        "resources:
+  src:
+    type: mysql
+    config: {host: h, user: u, database: d, tls: true, port: 70000}
+  dst:
+    type: clickhouse
+    config: {url: 'https://ch:8443', database: r, compression: zstd}
+",
+    )
+    .unwrap_err();
+    for needle in [
+        "TLS is not supported",
+        "must be between 1 and 65535, found 70000",
+        "https is not supported",
+        "unknown compression `zstd`",
+    ] {
+        assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
+    }
+}
+
+#[test]
+fn resource_checks_report_what_they_reached() {
+    let env = Env::new();
+    let m = env.src.check().unwrap();
+    assert!(m.contains("127.0.0.1:3306") && m.contains("+00:00"), "{m}");
+    let c = env.dst.check().unwrap();
+    assert!(c.contains("127.0.0.1:8123") && c.contains("server"), "{c}");
+}
+
+#[test]
+fn a_sync_step_reports_its_metadata_and_keeps_its_cursor_in_instance_state() {
+    let env = Env::new();
+    env.mysql(&[
+        "CREATE TABLE orders (id INT UNSIGNED NOT NULL PRIMARY KEY, amount DECIMAL(10,2) NULL, modified DATETIME NOT NULL)",
+        "INSERT INTO orders SELECT seq, seq / 4, TIMESTAMP('2024-01-01') + INTERVAL (seq DIV 10) MINUTE FROM seq_1_to_250",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let defs = load(
+        dir.path(),
+        &format!(
+            "{}pipeline_configs:
+  orders_sync:
+    kind: table_sync
+    key: reporting/orders
+    group: replica_sync
+    source: src
+    source_table: orders
+    destination: dst
+    destination_table: orders
+    mode: incremental
+    cursor_column: modified
+    primary_key: [id]
+    batch_size: 100
+jobs:
+  sync_job:
+    selection: [\"group:replica_sync\"]
+",
+            resources_yaml(&env.name)
+        ),
+    )
+    .unwrap();
+    let key = AssetKey::from_user_string("reporting/orders");
+    let asset = &defs.assets[&key];
+    let resources: BTreeMap<String, Arc<dyn Resource>> = asset
+        .required_resources
+        .iter()
+        .map(|n| {
+            let def = &defs.resources[n];
+            (
+                n.clone(),
+                defs.registry.resource_types[&def.type_name]
+                    .build(def)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let run = |resources: BTreeMap<String, Arc<dyn Resource>>| {
+        let mut ctx = StepContext::new(StepContextParams {
+            run_id: "r".into(),
+            job_name: "sync_job".into(),
+            step_key: key.to_step_key(),
+            asset_key: key.clone(),
+            attempt: 1,
+            config: serde_json::json!({}),
+            stdout_path: dir.path().join("logs/o.out"),
+            stderr_path: dir.path().join("logs/o.err"),
+            resources,
+            cancel: CancelToken::new(),
+            timeout: None,
+            logger: Arc::new(NoopLogger),
+        })
+        .unwrap()
+        .with_kv(env.kv.clone());
+        asset.compute.compute(&mut ctx)
+    };
+    let r = run(resources.clone()).unwrap();
+    let meta = |r: &dagster_core::defs::MaterializeResult, l: &str| {
+        r.metadata
+            .iter()
+            .find(|m| m.label == l)
+            .map(|m| m.value.clone())
+            .unwrap_or_else(|| panic!("no metadata `{l}`"))
+    };
+    assert_eq!(meta(&r, "rows_read"), MetadataValue::Int(250));
+    assert_eq!(meta(&r, "rows_written"), MetadataValue::Int(250));
+    assert_eq!(meta(&r, "batches"), MetadataValue::Int(3));
+    assert_eq!(meta(&r, "destination_row_count"), MetadataValue::Int(250));
+    assert_eq!(
+        meta(&r, "cursor_after"),
+        MetadataValue::Text("(2024-01-01 00:25:00, 250)".into())
+    );
+    assert!(matches!(meta(&r, "bytes"), MetadataValue::Int(n) if n > 0));
+    assert!(matches!(meta(&r, "duration_ms"), MetadataValue::Int(_)));
+    assert!(matches!(
+        meta(&r, "rows_per_second"),
+        MetadataValue::Float(_)
+    ));
+    let log = std::fs::read_to_string(dir.path().join("logs/o.err")).unwrap();
+    assert!(log.contains("batch 3: 50 rows (250 in total)"), "{log}");
+    // The cursor lives in the instance state under the asset key.
+    assert!(env
+        .kv
+        .kv_get("table_sync/reporting/orders")
+        .unwrap()
+        .unwrap()
+        .contains("2024-01-01 00:25:00"));
+    let r = run(resources).unwrap();
+    assert_eq!(meta(&r, "rows_read"), MetadataValue::Int(0));
+    assert_eq!(
+        meta(&r, "cursor_before"),
+        MetadataValue::Text("(2024-01-01 00:25:00, 250)".into())
+    );
+}

@@ -1,0 +1,607 @@
+//! The table sync MariaDB → ClickHouse against the real servers (127.0.0.1:3306 and
+//! http://127.0.0.1:8123): exactness, resume after a crash, cursor ties, errors, types,
+//! schema evolution, soft deletes and the full mode's swap.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod sync_support;
+
+use dagster_pipeline::assets::table_sync::{SyncConfig, SyncMode};
+use sync_support::{assert_same, Env};
+
+const CUSTOMERS: &str = "CREATE TABLE customers (
+  id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+  name VARCHAR(64) NOT NULL,
+  phone VARCHAR(32) NULL,
+  status ENUM('active','inactive','banned') NOT NULL,
+  balance DECIMAL(12,2) NOT NULL,
+  credit_limit DECIMAL(12,2) NULL,
+  is_vip TINYINT(1) NOT NULL,
+  notes TEXT NULL,
+  updated_at DATETIME NOT NULL,
+  KEY idx_updated (updated_at, id)
+) DEFAULT CHARSET=utf8mb4";
+
+const COLS: &[&str] = &[
+    "id",
+    "name",
+    "phone",
+    "status",
+    "balance",
+    "credit_limit",
+    "is_vip",
+    "notes",
+    "updated_at",
+];
+
+fn seed(env: &Env, from: u64, to: u64, updated_at: &str) {
+    env.mysql(&[&format!(
+        "INSERT INTO customers SELECT seq, CONCAT(ELT(1 + seq % 3, 'Ana', 'Müller', 'O''Brien'), ' ', seq),
+           IF(seq % 5 = 0, NULL, CONCAT('+1-555-', seq)), ELT(1 + seq % 3, 'active', 'inactive', 'banned'),
+           (seq % 100000) / 100.0, IF(seq % 3 = 0, NULL, (seq % 5000) * 1.25), seq % 2,
+           IF(seq % 10 = 0, CONCAT('note ', seq, ' — 🎉'), NULL), {updated_at}
+         FROM seq_{from}_to_{to}"
+    )]);
+}
+
+fn config(batch: usize) -> SyncConfig {
+    SyncConfig {
+        batch_size: batch,
+        ..SyncConfig::incremental("", "customers", "", "customers", "updated_at", &["id"])
+    }
+}
+
+#[test]
+fn full_then_incremental_matches_the_source() {
+    let env = Env::new();
+    env.mysql(&[CUSTOMERS]);
+    seed(
+        &env,
+        1,
+        3000,
+        "TIMESTAMP('2024-01-01') + INTERVAL seq SECOND",
+    );
+    let full = env.sync(SyncConfig {
+        mode: SyncMode::Full,
+        ..config(700)
+    });
+    let o = env.run(&full).unwrap();
+    assert_eq!(o.rows_read, 3000);
+    assert_eq!(o.rows_written, 3000);
+    assert_eq!(o.batches, 5);
+    assert_eq!(o.destination_rows, 3000);
+    assert_eq!(
+        o.cursor_after.as_deref(),
+        Some("(2024-01-01 00:50:00, 3000)")
+    );
+    assert_same(&env, "customers", COLS, "id");
+    // No staging table left behind.
+    assert_eq!(
+        env.ch_count(&format!(
+            "SELECT count() FROM system.tables WHERE database = '{}' AND name LIKE '%sync%'",
+            env.name
+        )),
+        0
+    );
+
+    // Updates (including to NULL and back) and inserts, then an incremental run.
+    env.mysql(&[
+        "UPDATE customers SET balance = balance + 0.01, credit_limit = NULL, phone = 'x', updated_at = '2024-02-01 00:00:00' WHERE id % 7 = 0",
+        "UPDATE customers SET notes = 'ünïcödé 🎉', updated_at = '2024-02-01 00:00:01' WHERE id % 11 = 0",
+    ]);
+    seed(
+        &env,
+        3001,
+        3500,
+        "TIMESTAMP('2024-02-02') + INTERVAL seq SECOND",
+    );
+    let inc = env.sync(config(700));
+    let o = env.run(&inc).unwrap();
+    let changed = (1..=3000u64).filter(|i| i % 7 == 0 || i % 11 == 0).count() as u64;
+    assert_eq!(o.rows_read, changed + 500);
+    assert_eq!(
+        o.cursor_before.as_deref(),
+        Some("(2024-01-01 00:50:00, 3000)")
+    );
+    assert_eq!(o.destination_rows, 3500);
+    assert_same(&env, "customers", COLS, "id");
+
+    // Nothing new: nothing read, same data.
+    let o = env.run(&inc).unwrap();
+    assert_eq!(o.rows_read, 0);
+    assert_eq!(o.batches, 0);
+    assert_eq!(o.destination_rows, 3500);
+    assert_same(&env, "customers", COLS, "id");
+
+    // A second full run replaces the table (swap) and stays equal.
+    let o = env.run(&full).unwrap();
+    assert_eq!(o.rows_read, 3500);
+    assert_same(&env, "customers", COLS, "id");
+    assert_eq!(
+        env.ch_count(&format!("SELECT count() FROM `{}`.customers", env.name)),
+        3500,
+        "the full sync writes a fresh table"
+    );
+}
+
+#[test]
+fn rows_sharing_one_cursor_value_arrive_exactly_once() {
+    let env = Env::new();
+    env.mysql(&[CUSTOMERS]);
+    seed(&env, 1, 5000, "'2024-03-01 12:00:00'");
+    let sync = env.sync(config(700));
+    let o = env.run(&sync).unwrap();
+    assert_eq!(o.rows_read, 5000);
+    assert_eq!(o.batches, 8);
+    assert_eq!(
+        env.ch_count(&format!("SELECT count() FROM `{}`.customers", env.name)),
+        5000,
+        "no row written twice"
+    );
+    assert_eq!(
+        env.ch_count(&format!(
+            "SELECT uniqExact(id) FROM `{}`.customers",
+            env.name
+        )),
+        5000
+    );
+    assert_same(&env, "customers", COLS, "id");
+    // More rows with the same cursor value and a higher id: taken next time, and only them.
+    seed(&env, 5001, 5100, "'2024-03-01 12:00:00'");
+    let o = env.run(&sync).unwrap();
+    assert_eq!(o.rows_read, 100);
+    assert_same(&env, "customers", COLS, "id");
+}
+
+#[test]
+fn a_crashed_sync_resumes_from_its_last_confirmed_batch() {
+    let env = Env::new();
+    env.mysql(&[CUSTOMERS]);
+    seed(
+        &env,
+        1,
+        4000,
+        "TIMESTAMP('2024-01-01') + INTERVAL (seq DIV 3) SECOND",
+    );
+    let crashing = env.sync(config(500)).fail_after_batches(3);
+    let err = env.run(&crashing).unwrap_err().to_string();
+    assert!(err.contains("test hook"), "{err}");
+    let saved = env.saved_state().unwrap();
+    assert!(saved.contains("last_key"), "{saved}");
+    assert_eq!(
+        env.ch_count(&format!("SELECT count() FROM `{}`.customers", env.name)),
+        1500
+    );
+    // Rows change while the sync is down.
+    env.mysql(&["UPDATE customers SET balance = 1.23, updated_at = '2025-01-01' WHERE id IN (10, 2000, 3999)"]);
+    let o = env.run(&env.sync(config(500))).unwrap();
+    assert_eq!(
+        o.rows_read,
+        2500 + 1,
+        "resumed after row 1500; id 10 moved past the cursor"
+    );
+    assert_same(&env, "customers", COLS, "id");
+
+    // Full mode: killed after 2 batches, then resumed into the same staging table.
+    let crashing_full = env
+        .sync(SyncConfig {
+            mode: SyncMode::Full,
+            ..config(1000)
+        })
+        .fail_after_batches(2);
+    assert!(env.run(&crashing_full).is_err());
+    // Readers still see the complete previous table.
+    assert_same(&env, "customers", COLS, "id");
+    let o = env
+        .run(&env.sync(SyncConfig {
+            mode: SyncMode::Full,
+            ..config(1000)
+        }))
+        .unwrap();
+    assert_eq!(o.rows_read, 2000, "resumed after 2 of 4 batches");
+    assert_same(&env, "customers", COLS, "id");
+}
+
+#[test]
+fn errors_name_the_problem_and_leave_the_cursor_alone() {
+    let env = Env::new();
+    env.mysql(&[CUSTOMERS]);
+    seed(
+        &env,
+        1,
+        100,
+        "TIMESTAMP('2024-01-01') + INTERVAL seq SECOND",
+    );
+    env.run(&env.sync(config(50))).unwrap();
+    let before = env.saved_state().unwrap();
+
+    let e = env
+        .run(&env.sync(SyncConfig {
+            source_table: "no_such_table".into(),
+            ..config(50)
+        }))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no_such_table") && e.contains("not found") && e.contains("127.0.0.1:3306"),
+        "{e}"
+    );
+
+    let e = env
+        .run(&env.sync(SyncConfig {
+            cursor_column: Some("modified".into()),
+            ..config(50)
+        }))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cursor column `modified` not found") && e.contains("customers"),
+        "{e}"
+    );
+    assert_eq!(env.saved_state().unwrap(), before);
+
+    // Unreachable MySQL host.
+    let mut s = sync_support::mysql_settings(&env.name);
+    s.port = 1;
+    s.connect_timeout = std::time::Duration::from_secs(2);
+    let bad = dagster_pipeline::resources::MysqlResource::new("mysql_replica", s).unwrap();
+    let e = env
+        .sync(config(50))
+        .run(
+            &bad,
+            &env.dst,
+            env.kv.as_ref(),
+            "reporting/test",
+            &Default::default(),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("mysql_replica") && e.contains("127.0.0.1:1") && e.contains("cannot connect"),
+        "{e}"
+    );
+
+    // Wrong password: the message names the resource and address, never the password.
+    let mut s = sync_support::mysql_settings(&env.name);
+    s.password = Some("s3cr3t-pw".into());
+    let bad = dagster_pipeline::resources::MysqlResource::new("mysql_replica", s).unwrap();
+    let e = env
+        .sync(config(50))
+        .run(
+            &bad,
+            &env.dst,
+            env.kv.as_ref(),
+            "reporting/test",
+            &Default::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+    let text = format!("{e:#} {e:?}");
+    assert!(
+        text.contains("mysql_replica")
+            && text.contains("127.0.0.1:3306")
+            && text.contains("Access denied"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cr3t-pw"), "{text}");
+
+    // ClickHouse: wrong password and unreachable.
+    let mut c = sync_support::ch_settings(&env.name);
+    c.password = Some("s3cr3t-pw".into());
+    let bad = dagster_pipeline::resources::ClickhouseResource::new("reporting", c).unwrap();
+    let e = env
+        .sync(config(50))
+        .run(
+            &env.src,
+            &bad,
+            env.kv.as_ref(),
+            "reporting/test",
+            &Default::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+    let text = format!("{e:#} {e:?}");
+    assert!(
+        text.contains("reporting") && text.contains("127.0.0.1:8123") && text.contains("password"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cr3t-pw"), "{text}");
+    let mut c = sync_support::ch_settings(&env.name);
+    c.url = "http://127.0.0.1:1".into();
+    let bad = dagster_pipeline::resources::ClickhouseResource::new("reporting", c).unwrap();
+    let e = env
+        .sync(config(50))
+        .run(
+            &env.src,
+            &bad,
+            env.kv.as_ref(),
+            "reporting/test",
+            &Default::default(),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("reporting") && e.contains("127.0.0.1:1") && e.contains("cannot connect"),
+        "{e}"
+    );
+
+    assert_eq!(
+        env.saved_state().unwrap(),
+        before,
+        "the cursor did not move"
+    );
+}
+
+#[test]
+fn types_round_trip_exactly() {
+    let env = Env::new();
+    env.mysql(&[
+        "CREATE TABLE t (
+           id INT NOT NULL PRIMARY KEY,
+           i8 TINYINT NULL, u8 TINYINT UNSIGNED NULL, i16 SMALLINT NULL, u16 SMALLINT UNSIGNED NULL,
+           i24 MEDIUMINT NULL, u24 MEDIUMINT UNSIGNED NULL, i32 INT NULL, u32 INT UNSIGNED NULL,
+           i64 BIGINT NULL, u64 BIGINT UNSIGNED NULL,
+           d_small DECIMAL(5,2) NULL, d_mid DECIMAL(18,6) NULL, d_big DECIMAL(38,10) NULL, d_huge DECIMAL(65,4) NULL,
+           f FLOAT NULL, g DOUBLE NULL, flag BOOLEAN NULL,
+           dt DATE NULL, ts DATETIME NULL, tsf DATETIME(3) NULL, tstamp TIMESTAMP NULL DEFAULT NULL,
+           e ENUM('a','ü') NULL, st SET('x','y') NULL, j JSON NULL, c CHAR(3) NULL, v VARCHAR(20) NULL,
+           b BLOB NULL, bits BIT(10) NULL, tm TIME NULL, yr YEAR NULL,
+           updated_at DATETIME NOT NULL
+         ) DEFAULT CHARSET=utf8mb4",
+        "INSERT INTO t VALUES
+          (1, -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295,
+           -9223372036854775808, 18446744073709551615,
+           -999.99, 123456789012.123456, 1234567890123456789012345678.0123456789, 12345678901234567890123456789012345678901234567890.1234,
+           1.5, 2.2250738585072014e-308, TRUE,
+           '2024-02-29', '2038-01-19 03:14:07', '2024-01-01 00:00:00.123', '2024-06-01 12:00:00',
+           'ü', 'x,y', '{\"k\": [1, \"é\"]}', 'abc', 'Grüße 🎉 \"q\" \\t', X'00FF10', b'1010101010', '-838:59:59', 2155,
+           '2024-01-01'),
+          (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-01-01'),
+          (3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, FALSE, '1970-01-01', '1970-01-01 00:00:00',
+           '1999-12-31 23:59:59.999', '2000-01-01 00:00:00', 'a', '', '[]', '', '', '', b'0', '00:00:00', 1901,
+           '2024-01-01')",
+    ]);
+    // A zero date needs a non-strict session.
+    {
+        use mysql::prelude::Queryable;
+        let mut conn = env.src.connection().unwrap();
+        conn.query_drop("SET SESSION sql_mode = ''").unwrap();
+        conn.query_drop("INSERT INTO t (id, dt, ts, updated_at) VALUES (4, '0000-00-00', '0000-00-00 00:00:00', '2024-01-01')").unwrap();
+    }
+    let sync = env.sync(SyncConfig::incremental(
+        "",
+        "t",
+        "",
+        "t",
+        "updated_at",
+        &["id"],
+    ));
+    let o = env.run(&sync).unwrap();
+    assert_eq!(o.rows_read, 4);
+    assert_eq!(
+        o.invalid_dates, 2,
+        "the zero date and zero datetime of row 4"
+    );
+
+    let types = env.ch_rows(&format!(
+        "SELECT name, type FROM system.columns WHERE database = '{}' AND table = 't'",
+        env.name
+    ));
+    let types: Vec<String> = types
+        .into_iter()
+        .map(|r| format!("{} {}", r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect();
+    for expected in [
+        "id Int32",
+        "i8 Nullable(Int8)",
+        "u8 Nullable(UInt8)",
+        "i16 Nullable(Int16)",
+        "u16 Nullable(UInt16)",
+        "i24 Nullable(Int32)",
+        "u24 Nullable(UInt32)",
+        "u32 Nullable(UInt32)",
+        "i64 Nullable(Int64)",
+        "u64 Nullable(UInt64)",
+        "d_small Nullable(Decimal(5, 2))",
+        "d_mid Nullable(Decimal(18, 6))",
+        "d_big Nullable(Decimal(38, 10))",
+        "d_huge Nullable(String)",
+        "f Nullable(Float32)",
+        "g Nullable(Float64)",
+        "flag Nullable(UInt8)",
+        "dt Nullable(Date)",
+        "ts Nullable(DateTime('UTC'))",
+        "e Nullable(String)",
+        "bits Nullable(UInt64)",
+        "tm Nullable(String)",
+        "yr Nullable(UInt16)",
+        "updated_at DateTime('UTC')",
+        "_version UInt64",
+        "_is_deleted UInt8",
+    ] {
+        assert!(
+            types.iter().any(|t| t == expected),
+            "missing `{expected}` in {types:?}"
+        );
+    }
+
+    let cols = "i8, u8, i16, u16, i24, u24, i32, u32, i64, u64, d_small, d_mid, d_big, d_huge, f, g, flag, dt, ts, tsf, tstamp, e, st, j, c, v, bits, tm, yr";
+    let rows = env.ch_rows(&format!(
+        "SELECT id, {cols}, hex(b) FROM `{}`.t_dedup ORDER BY id",
+        env.name
+    ));
+    let s = |v: &str| Some(v.to_string());
+    let major: u32 = env
+        .dst
+        .server_version()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // DATETIME(3): DateTime64(3) from ClickHouse 20.1 on, whole seconds (DateTime) before.
+    let tsf = if major >= 20 {
+        "2024-01-01 00:00:00.123"
+    } else {
+        "2024-01-01 00:00:00"
+    };
+    assert_eq!(
+        rows[0],
+        vec![
+            s("1"),
+            s("-128"),
+            s("255"),
+            s("-32768"),
+            s("65535"),
+            s("-8388608"),
+            s("16777215"),
+            s("-2147483648"),
+            s("4294967295"),
+            s("-9223372036854775808"),
+            s("18446744073709551615"),
+            s("-999.99"),
+            s("123456789012.123456"),
+            s("1234567890123456789012345678.0123456789"),
+            s("12345678901234567890123456789012345678901234567890.1234"),
+            s("1.5"),
+            s("2.2250738585072014e-308"),
+            s("1"),
+            s("2024-02-29"),
+            s("2038-01-19 03:14:07"),
+            s(tsf),
+            s("2024-06-01 12:00:00"),
+            s("ü"),
+            s("x,y"),
+            s("{\"k\": [1, \"é\"]}"),
+            s("abc"),
+            s("Grüße 🎉 \"q\" \t"),
+            s("682"),
+            s("-838:59:59"),
+            s("2155"),
+            s("00FF10"),
+        ]
+    );
+    assert!(
+        rows[1][1..30].iter().all(|v| v.is_none()),
+        "NULLs stay NULL: {:?}",
+        rows[1]
+    );
+    assert_eq!(rows[2][1], s("0"));
+    // 1970-01-01 is day 0 (ClickHouse 18.x prints Date 0 as 0000-00-00).
+    assert_eq!(
+        env.ch_rows(&format!(
+            "SELECT toUInt16(dt), toUInt32(ts) FROM `{}`.t_dedup WHERE id = 3",
+            env.name
+        ))[0],
+        vec![s("0"), s("0")]
+    );
+    assert_eq!(rows[3][18], None, "zero date → NULL in a Nullable column");
+    assert_eq!(rows[3][19], None);
+}
+
+#[test]
+fn new_source_columns_are_added_without_a_restart() {
+    let env = Env::new();
+    env.mysql(&[CUSTOMERS]);
+    seed(
+        &env,
+        1,
+        300,
+        "TIMESTAMP('2024-01-01') + INTERVAL seq SECOND",
+    );
+    let sync = env.sync(config(100));
+    env.run(&sync).unwrap();
+    env.mysql(&[
+        "ALTER TABLE customers ADD COLUMN loyalty DECIMAL(6,1) NULL, ADD COLUMN tier SMALLINT UNSIGNED NOT NULL DEFAULT 2",
+        "UPDATE customers SET loyalty = id / 10 WHERE id % 2 = 0",
+    ]);
+    seed_after_alter(&env);
+    let o = env.run(&sync).unwrap();
+    assert_eq!(
+        o.columns_added,
+        vec!["loyalty".to_string(), "tier".to_string()]
+    );
+    let mut cols = COLS.to_vec();
+    cols.extend(["loyalty", "tier"]);
+    assert_same(&env, "customers", &cols, "id");
+}
+
+fn seed_after_alter(env: &Env) {
+    env.mysql(&[
+        "INSERT INTO customers (id, name, status, balance, is_vip, updated_at, loyalty, tier)
+                 VALUES (1000, 'new', 'active', 1.00, 0, '2025-01-01', 99.5, 7)",
+    ]);
+}
+
+#[test]
+fn soft_deleted_rows_disappear_from_the_view() {
+    let env = Env::new();
+    env.mysql(&[
+        CUSTOMERS,
+        "ALTER TABLE customers ADD COLUMN deleted_at DATETIME NULL",
+    ]);
+    seed_with_deleted(&env);
+    let sync = env.sync(SyncConfig {
+        soft_delete_column: Some("deleted_at".into()),
+        ..config(40)
+    });
+    let o = env.run(&sync).unwrap();
+    assert_eq!(o.rows_read, 100);
+    assert_eq!(o.destination_rows, 100);
+    env.mysql(&[
+        "UPDATE customers SET deleted_at = '2024-05-01', updated_at = '2024-05-01' WHERE id <= 10",
+    ]);
+    let o = env.run(&sync).unwrap();
+    assert_eq!(o.rows_read, 10);
+    assert_eq!(o.destination_rows, 90);
+    assert_eq!(
+        env.ch_count(&format!(
+            "SELECT count() FROM `{}`.customers_dedup",
+            env.name
+        )),
+        90
+    );
+    // Undelete.
+    env.mysql(&["UPDATE customers SET deleted_at = NULL, updated_at = '2024-06-01' WHERE id = 3"]);
+    let o = env.run(&sync).unwrap();
+    assert_eq!(o.destination_rows, 91);
+}
+
+fn seed_with_deleted(env: &Env) {
+    env.mysql(&["INSERT INTO customers (id, name, status, balance, is_vip, updated_at)
+                 SELECT seq, 'n', 'active', 0, 0, TIMESTAMP('2024-01-01') + INTERVAL seq SECOND FROM seq_1_to_100"]);
+}
+
+#[test]
+fn lookback_and_column_lists() {
+    let env = Env::new();
+    env.mysql(&[CUSTOMERS]);
+    seed(
+        &env,
+        1,
+        200,
+        "TIMESTAMP('2024-01-01') + INTERVAL seq SECOND",
+    );
+    let sync = env.sync(SyncConfig {
+        lookback_seconds: Some(50),
+        exclude_columns: vec!["notes".into()],
+        ..config(64)
+    });
+    env.run(&sync).unwrap();
+    let o = env.run(&sync).unwrap();
+    assert_eq!(o.rows_read, 51, "re-reads the last 50 seconds (inclusive)");
+    let cols: Vec<&str> = COLS.iter().copied().filter(|c| *c != "notes").collect();
+    assert_same(&env, "customers", &cols, "id");
+    let e = env
+        .run(&env.sync(SyncConfig {
+            exclude_columns: vec!["updated_at".into()],
+            ..config(64)
+        }))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot exclude `updated_at`"), "{e}");
+}

@@ -1,0 +1,207 @@
+//! Shared helpers of the table sync tests: a MariaDB database and a ClickHouse database per
+//! test (random suffix, dropped on drop), an instance key-value store, a runner and a
+//! source/destination comparison.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use dagster_core::defs::CancelToken;
+use dagster_core::storage::KvStore;
+use dagster_core::test_support::TestDb;
+use dagster_pipeline::assets::table_sync::{SyncConfig, SyncOutcome, TableSync};
+use dagster_pipeline::resources::{
+    ClickhouseResource, ClickhouseSettings, MysqlResource, MysqlSettings,
+};
+use mysql::prelude::Queryable;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub const MYSQL_HOST: &str = "127.0.0.1";
+pub const CH_URL: &str = "http://127.0.0.1:8123";
+
+pub fn suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_string()
+}
+
+pub fn mysql_settings(database: &str) -> MysqlSettings {
+    let mut s = MysqlSettings::new(MYSQL_HOST, "root", database);
+    s.pool_size = 4;
+    s.connect_timeout = std::time::Duration::from_secs(5);
+    s
+}
+
+pub fn ch_settings(database: &str) -> ClickhouseSettings {
+    let mut s = ClickhouseSettings::new(CH_URL, database);
+    s.validation = false;
+    s
+}
+
+/// One test's databases: `sync_<suffix>` in MariaDB and in ClickHouse, dropped on drop.
+pub struct Env {
+    pub name: String,
+    pub src: MysqlResource,
+    pub dst: ClickhouseResource,
+    pub kv: Arc<dyn KvStore>,
+    _db: TestDb,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let name = format!("sync_{}", suffix());
+        let admin = MysqlResource::new("admin", mysql_settings("information_schema")).unwrap();
+        if let Err(e) = admin.execute(&[format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4")])
+        {
+            panic!("MariaDB is not reachable at 127.0.0.1:3306 as root without password ({e}); start it with `service mariadb start` (see .ci/run)");
+        }
+        let dst = ClickhouseResource::new("reporting", ch_settings(&name)).unwrap();
+        if let Err(e) = dst.server_version() {
+            panic!("ClickHouse is not reachable at {CH_URL} ({e}); install and start it with `apt-get install clickhouse-server && service clickhouse-server start` (see .ci/run)");
+        }
+        let src = MysqlResource::new("mysql_replica", mysql_settings(&name)).unwrap();
+        let db = TestDb::sqlite();
+        let kv: Arc<dyn KvStore> = Arc::new(db.storage());
+        Env {
+            name,
+            src,
+            dst,
+            kv,
+            _db: db,
+        }
+    }
+
+    pub fn mysql(&self, statements: &[&str]) {
+        let s: Vec<String> = statements.iter().map(|s| s.to_string()).collect();
+        self.src.execute(&s).unwrap();
+    }
+
+    /// Rows of a MySQL query as text (NULL → None), text protocol.
+    pub fn mysql_rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let mut conn = self.src.connection().unwrap();
+        let rows: Vec<mysql::Row> = conn.query(sql).unwrap();
+        rows.into_iter()
+            .map(|r| {
+                r.unwrap()
+                    .into_iter()
+                    .map(|v| match v {
+                        mysql::Value::NULL => None,
+                        mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                        other => Some(format!("{other:?}")),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Rows of a ClickHouse query (TSV; `\N` → None).
+    pub fn ch_rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        self.dst
+            .query_rows(sql)
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|v| if v == "\\N" { None } else { Some(v) })
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub fn ch_count(&self, sql: &str) -> u64 {
+        self.dst.query_value(sql).unwrap().unwrap().parse().unwrap()
+    }
+
+    pub fn sync(&self, cfg: SyncConfig) -> TableSync {
+        TableSync::new(SyncConfig {
+            source: "mysql_replica".into(),
+            destination: "reporting".into(),
+            ..cfg
+        })
+    }
+
+    pub fn run(&self, sync: &TableSync) -> anyhow::Result<SyncOutcome> {
+        sync.run(
+            &self.src,
+            &self.dst,
+            self.kv.as_ref(),
+            "reporting/test",
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+    }
+
+    pub fn saved_state(&self) -> Option<String> {
+        self.kv
+            .kv_get(&TableSync::state_key("reporting/test"))
+            .unwrap()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self
+            .src
+            .execute(&[format!("DROP DATABASE IF EXISTS `{}`", self.name)]);
+        let _ = self
+            .dst
+            .execute_on_server(&format!("DROP DATABASE IF EXISTS `{}`", self.name));
+    }
+}
+
+/// Per-column statistics: (non-NULL count, NULL count, order-independent checksum).
+pub type Stats = (u64, u64, u64);
+
+pub fn column_stats(rows: &[Vec<Option<String>>]) -> Vec<Stats> {
+    let ncols = rows.first().map_or(0, |r| r.len());
+    (0..ncols)
+        .map(|c| {
+            let mut nn = 0u64;
+            let mut nulls = 0u64;
+            let mut sum = 0u64;
+            for r in rows {
+                match &r[c] {
+                    None => nulls += 1,
+                    Some(v) => {
+                        nn += 1;
+                        sum = sum.wrapping_add(fnv(v.as_bytes()));
+                    }
+                }
+            }
+            (nn, nulls, sum)
+        })
+        .collect()
+}
+
+fn fnv(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &x in b {
+        h ^= u64::from(x);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Compares the source table with the deduplicated destination view: row count, per-column
+/// checksums and NULL counts, then row by row. `cols` are the compared columns (text forms
+/// that MySQL and ClickHouse print alike), `pk` the order.
+pub fn assert_same(env: &Env, table: &str, cols: &[&str], pk: &str) {
+    let list = cols.join(", ");
+    let src = env.mysql_rows(&format!("SELECT {list} FROM `{table}` ORDER BY {pk}"));
+    let dst = env.ch_rows(&format!(
+        "SELECT {list} FROM `{}`.`{table}_dedup` ORDER BY {pk}",
+        env.name
+    ));
+    assert_eq!(src.len(), dst.len(), "row count source vs destination");
+    let ss = column_stats(&src);
+    let ds = column_stats(&dst);
+    let named: BTreeMap<&str, (Stats, Stats)> = cols
+        .iter()
+        .copied()
+        .zip(ss.iter().copied().zip(ds.iter().copied()))
+        .collect();
+    for (c, (s, d)) in &named {
+        assert_eq!(
+            s, d,
+            "column `{c}`: (non-NULL, NULL, checksum) source vs destination"
+        );
+    }
+    assert_eq!(src, dst, "rows differ");
+}
