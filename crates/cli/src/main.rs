@@ -37,6 +37,9 @@ enum Command {
     /// Runs: list, show, logs, delete, wipe.
     #[command(subcommand)]
     Run(cmd::run::RunCommand),
+    /// Resources: list, check (connect and report).
+    #[command(subcommand)]
+    Resource(cmd::resource::ResourceCommand),
     /// Instance: info, migrate.
     #[command(subcommand)]
     Instance(cmd::instance::InstanceCommand),
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Job(c) => cmd::job::run(c),
         Command::Asset(c) => cmd::asset::run(c),
         Command::Run(c) => cmd::run::run(c),
+        Command::Resource(c) => cmd::resource::run(c),
         Command::Instance(c) => cmd::instance::run(c),
         Command::Definitions(c) => cmd::definitions::run(c),
         Command::Api(c) => cmd::api::run(c),

@@ -42,32 +42,8 @@ pub fn run(cmd: DefinitionsCommand) -> Result<ExitCode> {
         d.sensors.len(),
         d.resources.len()
     );
-    if connect {
-        let mut failed = false;
-        for r in d.resources.values() {
-            let result = d
-                .registry
-                .resource_types
-                .get(&r.type_name)
-                .ok_or_else(|| anyhow::anyhow!("unknown resource type `{}`", r.type_name))
-                .and_then(|t| t.build(r))
-                .and_then(|res| res.check());
-            match result {
-                Ok(msg) => println!("resource {}: ok: {msg}", r.name),
-                Err(e) => {
-                    failed = true;
-                    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-                    println!(
-                        "resource {}: FAILED: {}",
-                        r.name,
-                        chain.join(": caused by: ")
-                    );
-                }
-            }
-        }
-        if failed {
-            return Ok(ExitCode::from(common::EXIT_RUN_FAILED));
-        }
+    if connect && !crate::cmd::resource::check_resources(d, None) {
+        return Ok(ExitCode::from(common::EXIT_RUN_FAILED));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,4 +6,5 @@ pub mod definitions;
 pub mod dev;
 pub mod instance;
 pub mod job;
+pub mod resource;
 pub mod run;
