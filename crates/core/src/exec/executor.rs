@@ -276,6 +276,10 @@ async fn execute_run_inner(
     );
 
     let resources = build_resources(ctx, &plan, &writer, &ev).await;
+    // Resources may block when dropped (pools closing, a client's own runtime shutting down),
+    // which must not happen on an async worker: keep a handle and drop the last one below on
+    // a blocking thread.
+    let resources_handle = resources.clone();
     let env = Arc::new(StepEnv {
         ev: ev.clone(),
         writer: writer.clone(),
@@ -287,6 +291,7 @@ async fn execute_run_inner(
         kv: ctx.storage.clone(),
     });
     let result = schedule(ctx, &plan, env, max_concurrent, &stop_tx).await;
+    let _ = tokio::task::spawn_blocking(move || drop(resources_handle)).await;
 
     poller.abort();
     heartbeat.abort();
