@@ -7,7 +7,6 @@ mod sync_support;
 
 use dagster_core::domain::{EventData, EventType, MetadataValue, RunStatus};
 use dagster_core::exec::{self, CreateRun, ExecContext, ExecOptions};
-use dagster_core::storage::{EventLogStore, RunStore};
 use dagster_core::test_support::TestDb;
 use std::sync::Arc;
 use sync_support::Env;
