@@ -11,6 +11,7 @@ pub mod defs;
 pub mod domain;
 pub mod exec;
 pub mod instance;
+pub mod schedule;
 pub mod storage;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
