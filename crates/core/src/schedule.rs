@@ -12,7 +12,7 @@
 //! local time that does not exist (spring forward) fires at the first valid instant after the
 //! transition, an ambiguous one (fall back) fires once, at its later occurrence.
 
-use crate::defs::{CatchupPolicy, Definitions, DefaultStatus, ScheduleDef};
+use crate::defs::{CatchupPolicy, DefaultStatus, Definitions, ScheduleDef};
 use crate::domain::{tags, ErrorInfo, RunStatus, RunsFilter};
 use crate::exec::{create_run, submit_run, CoordinatorKind, CreateRun, DefaultRunLauncher};
 use crate::storage::{InstigatorState, Storage, StorageError, Tick};
@@ -97,7 +97,13 @@ fn python_json(v: &serde_json::Value) -> String {
 
 /// SHA-1 (FIPS 180-4), used only for content ids, not for security.
 fn sha1_hex(data: &[u8]) -> String {
-    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
     let mut msg = data.to_vec();
     let bit_len = (data.len() as u64).wrapping_mul(8);
     msg.push(0x80);
@@ -166,11 +172,7 @@ fn resolve_local(tz: Tz, naive: NaiveDateTime) -> Option<DateTime<Tz>> {
                 n += Duration::minutes(1);
                 n = n
                     .date()
-                    .and_hms_opt(
-                        chrono::Timelike::hour(&n),
-                        chrono::Timelike::minute(&n),
-                        0,
-                    )
+                    .and_hms_opt(chrono::Timelike::hour(&n), chrono::Timelike::minute(&n), 0)
                     .unwrap_or(n);
                 match tz.from_local_datetime(&n) {
                     LocalResult::Single(t) => return Some(t),
@@ -399,7 +401,14 @@ pub fn evaluate_schedule(
             tracing::debug!(schedule = %def.name, time = %iso_utc(ts), "tick already taken");
             continue;
         };
-        outcomes.push(finish_tick(storage, launcher, coordinator, defs, def, &tick));
+        outcomes.push(finish_tick(
+            storage,
+            launcher,
+            coordinator,
+            defs,
+            def,
+            &tick,
+        ));
     }
     body.cron = def.cron.clone();
     body.timezone = def.timezone.name().to_string();
@@ -431,7 +440,11 @@ fn finish_tick(
             ],
             ..Default::default()
         };
-        if let Some(existing) = storage.list_runs(&filter, None, Some(1))?.into_iter().next() {
+        if let Some(existing) = storage
+            .list_runs(&filter, None, Some(1))?
+            .into_iter()
+            .next()
+        {
             if existing.status == RunStatus::NotStarted {
                 submit_run(storage, launcher, coordinator, &existing)?;
             }
@@ -462,8 +475,8 @@ fn finish_tick(
         }
         Err(e) => {
             tracing::error!(schedule = %def.name, time = %iso, error = %e, "schedule tick failed");
-            body["error"] = serde_json::to_value(ErrorInfo::from_error(e.as_ref()))
-                .unwrap_or_default();
+            body["error"] =
+                serde_json::to_value(ErrorInfo::from_error(e.as_ref())).unwrap_or_default();
             ("FAILURE", Vec::new())
         }
     };
@@ -553,7 +566,10 @@ mod tests {
         )
         .unwrap();
         let got: Vec<String> = t.iter().map(|t| t.to_rfc3339()).collect();
-        assert_eq!(got, ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"]);
+        assert_eq!(
+            got,
+            ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"]
+        );
         // Every minute across the gap: 01:59 EST then 03:00 EDT, once.
         let t = tick_times(
             "s",
@@ -589,6 +605,9 @@ mod tests {
         )
         .unwrap();
         let got: Vec<String> = t.iter().map(|t| t.to_rfc3339()).collect();
-        assert_eq!(got, ["2026-11-01T01:30:00-05:00", "2026-11-02T01:30:00-05:00"]);
+        assert_eq!(
+            got,
+            ["2026-11-01T01:30:00-05:00", "2026-11-02T01:30:00-05:00"]
+        );
     }
 }

@@ -32,7 +32,10 @@ use std::path::{Path, PathBuf};
 /// `queue.*` means a field of the queued run coordinator (`run_queue`, or
 /// `run_coordinator.config` of a `QueuedRunCoordinator`).
 pub const NOT_ACTED_ON_YET: &[(&str, &str)] = &[
-    ("run_monitoring", "the daemon does not monitor runs yet"),
+    (
+        "run_monitoring",
+        "monitoring is always on; only start_timeout_seconds, cancel_timeout_seconds and max_runtime_seconds are used (2 s poll, no worker resume)",
+    ),
     ("run_retries", "the daemon does not retry failed runs yet"),
     ("retention", "the daemon does not purge old ticks yet"),
     (

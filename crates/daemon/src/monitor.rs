@@ -1,0 +1,164 @@
+//! Run monitoring (always on): dead workers, start/cancel timeouts, `dagster/max_runtime`.
+//!
+//! Every transition goes through a conditional run-lifecycle event, so a run that finished
+//! meanwhile is never changed (storage refuses the event).
+
+use anyhow::Result;
+use dagster_core::config::instance::RunMonitoringConfig;
+use dagster_core::domain::{
+    tags, ErrorInfo, EventData, EventType, LogLevel, NewEvent, Run, RunStatus, RunsFilter,
+};
+use dagster_core::storage::Storage;
+use std::collections::BTreeMap;
+
+/// Settings of one monitoring pass.
+#[derive(Debug, Clone)]
+pub struct MonitorSettings {
+    pub start_timeout_seconds: f64,
+    pub cancel_timeout_seconds: f64,
+    /// The executor's worker heartbeat interval; a worker is dead after two missed.
+    pub worker_heartbeat_interval: f64,
+    /// 0 = unlimited (a `dagster/max_runtime` tag overrides it).
+    pub max_runtime_seconds: f64,
+}
+
+impl MonitorSettings {
+    pub fn from_config(c: &RunMonitoringConfig) -> Self {
+        MonitorSettings {
+            start_timeout_seconds: c.start_timeout_seconds as f64,
+            cancel_timeout_seconds: c.cancel_timeout_seconds as f64,
+            worker_heartbeat_interval: std::env::var("DAGSTER_WORKER_HEARTBEAT_INTERVAL")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5.0),
+            max_runtime_seconds: c.max_runtime_seconds as f64,
+        }
+    }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    // Signal 0: existence check (EPERM also means it exists).
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
+fn fail_run(storage: &dyn Storage, run: &Run, message: &str, reason: &str) -> Result<bool> {
+    let ev = NewEvent::new(
+        &run.run_id,
+        &run.job_name,
+        Some(EventType::RunFailure),
+        message,
+    )
+    .level(LogLevel::Error)
+    .data(EventData::Failure {
+        error: ErrorInfo::new(message),
+        reason: Some(reason.to_string()),
+    });
+    let outcome = storage.store_events(&[ev])?;
+    if !outcome.rejected.is_empty() {
+        return Ok(false);
+    }
+    let mut t = BTreeMap::new();
+    t.insert(tags::FAILURE_REASON.to_string(), reason.to_string());
+    storage.add_run_tags(&run.run_id, &t)?;
+    tracing::warn!(run.id = %run.run_id, reason, "{message}");
+    Ok(true)
+}
+
+fn kill_worker(storage: &dyn Storage, run: &Run) {
+    if let Ok(Some((pid, _))) = storage.worker_heartbeat(&run.run_id) {
+        if pid_alive(pid) {
+            let _ = dagster_core::exec::launcher::terminate_process_group(pid);
+        }
+    }
+}
+
+/// One pass over active runs at `now`. Returns how many runs it changed.
+pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -> Result<usize> {
+    let runs = storage.list_runs(
+        &RunsFilter {
+            statuses: Some(vec![
+                RunStatus::Starting,
+                RunStatus::Started,
+                RunStatus::Canceling,
+            ]),
+            ..Default::default()
+        },
+        None,
+        None,
+    )?;
+    let mut changed = 0;
+    for run in runs {
+        match run.status {
+            RunStatus::Starting if now - run.update_time > s.start_timeout_seconds => {
+                kill_worker(storage, &run);
+                let msg = format!(
+                    "Run timed out due to taking longer than {} seconds to start.",
+                    s.start_timeout_seconds
+                );
+                changed += usize::from(fail_run(storage, &run, &msg, "START_TIMEOUT")?);
+            }
+            RunStatus::Started => {
+                let hb = storage.worker_heartbeat(&run.run_id)?;
+                let since = hb
+                    .map(|(_, t)| t)
+                    .or(run.start_time)
+                    .unwrap_or(run.update_time);
+                let dead_pid = hb.is_some_and(|(pid, _)| !pid_alive(pid));
+                if dead_pid || now - since > 2.0 * s.worker_heartbeat_interval {
+                    kill_worker(storage, &run);
+                    let msg = if dead_pid {
+                        "The run worker process exited without finishing the run.".to_string()
+                    } else {
+                        format!(
+                            "The run worker stopped heartbeating ({:.0} s since its last heartbeat).",
+                            now - since
+                        )
+                    };
+                    changed += usize::from(fail_run(storage, &run, &msg, "RUN_WORKER_DIED")?);
+                    continue;
+                }
+                let max_runtime = run
+                    .tags
+                    .get(tags::MAX_RUNTIME)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(s.max_runtime_seconds);
+                let started = run.start_time.unwrap_or(run.create_time);
+                if max_runtime > 0.0 && now - started > max_runtime {
+                    let canceling = NewEvent::new(
+                        &run.run_id,
+                        &run.job_name,
+                        Some(EventType::RunCanceling),
+                        "Sending run termination request.",
+                    );
+                    storage.store_events(&[canceling])?;
+                    kill_worker(storage, &run);
+                    let msg = format!("Exceeded maximum runtime of {max_runtime} seconds.");
+                    changed +=
+                        usize::from(fail_run(storage, &run, &msg, "RUN_EXCEEDED_MAX_RUNTIME")?);
+                }
+            }
+            RunStatus::Canceling if now - run.update_time > s.cancel_timeout_seconds => {
+                kill_worker(storage, &run);
+                let ev = NewEvent::new(
+                        &run.run_id,
+                        &run.job_name,
+                        Some(EventType::RunCanceled),
+                        format!(
+                            "Run was not canceled by its worker within {} seconds; marking it canceled.",
+                            s.cancel_timeout_seconds
+                        ),
+                    );
+                let outcome = storage.store_events(&[ev])?;
+                changed += usize::from(outcome.rejected.is_empty());
+            }
+            _ => {}
+        }
+    }
+    Ok(changed)
+}
