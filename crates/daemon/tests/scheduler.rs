@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a test failure
 //! Schedule tick evaluation against real storage (SQLite and a Postgres schema), with an
 //! injected "now": exactly one run per (schedule, time) even with two evaluators racing,
 //! crash resume, catch-up policies, no re-fire after a cron edit.
