@@ -46,6 +46,9 @@ enum Command {
     /// Internal API used by run launchers.
     #[command(subcommand)]
     Api(cmd::api::ApiCommand),
+    /// Schedules: list, start, stop, preview, logs.
+    #[command(subcommand)]
+    Schedule(cmd::schedule::ScheduleCommand),
     /// Start a local deployment: webserver and daemon together on this instance.
     Dev(cmd::dev::DevArgs),
 }
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Definitions(c) => cmd::definitions::run(c),
         Command::Api(c) => cmd::api::run(c),
         Command::Dev(c) => cmd::dev::run(c),
+        Command::Schedule(c) => cmd::schedule::run(c),
     };
     match result {
         Ok(code) => code,

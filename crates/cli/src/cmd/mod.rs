@@ -7,3 +7,4 @@ pub mod dev;
 pub mod instance;
 pub mod job;
 pub mod run;
+pub mod schedule;
