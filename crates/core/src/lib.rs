@@ -12,6 +12,7 @@ pub mod domain;
 pub mod exec;
 pub mod instance;
 pub mod schedule;
+pub mod sensor;
 pub mod storage;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;

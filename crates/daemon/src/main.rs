@@ -8,6 +8,8 @@
 //!   code path for both backends). Priority, FIFO, `max_concurrent_runs`, tag limits; each claim
 //!   is the conditional QUEUED → STARTING transition in storage, safe with several daemons.
 //! * `MONITORING` ([`monitor`]): every 2 s: dead workers, start/cancel timeouts, max runtime.
+//! * `SENSOR`: every second on the leader; each RUNNING sensor ticks when its
+//!   `minimum_interval_seconds` passed (`dagster_core::sensor`).
 //! * `SCHEDULER`: at each minute boundary (a plain "sleep until the next minute" wake-up: the
 //!   database decides which ticks exist, so no cron-scheduler library is needed to wake us),
 //!   only on the daemon holding the leader lease ([`KvStore::kv_try_lease`], TTL 15 s, renewed
@@ -36,6 +38,7 @@ use std::time::Duration;
 
 const QUEUED_RUN_COORDINATOR: &str = "QUEUED_RUN_COORDINATOR";
 const SCHEDULER: &str = "SCHEDULER";
+const SENSOR: &str = "SENSOR";
 const MONITORING: &str = "MONITORING";
 const LEADER_LEASE: &str = "daemon/leader";
 const LEASE_TTL: f64 = 15.0;
@@ -96,7 +99,7 @@ fn open() -> Result<Instance> {
 }
 
 fn required_daemons(inst: &Instance) -> Vec<&'static str> {
-    let mut d = vec![SCHEDULER, MONITORING];
+    let mut d = vec![SCHEDULER, SENSOR, MONITORING];
     if let RunCoordinatorConfig::Queued(_) = inst.config.run_coordinator {
         d.push(QUEUED_RUN_COORDINATOR);
     }
@@ -184,6 +187,7 @@ struct Daemon {
     last_lease: f64,
     next_schedule: f64,
     last_monitor: f64,
+    last_sensors: f64,
     failures: u32,
 }
 
@@ -279,6 +283,37 @@ impl Daemon {
                 (now / 60.0).floor() * 60.0 + 60.001
             };
         }
+        // Sensors: every second on the leader; each sensor runs when its
+        // minimum_interval_seconds has passed.
+        if self.leader && now - self.last_sensors >= 1.0 {
+            self.last_sensors = now;
+            let results = dagster_core::sensor::evaluate_all(
+                self.storage(),
+                &self.launcher,
+                self.inst.coordinator_kind(),
+                &self.locations,
+                now,
+            );
+            for (name, r) in results {
+                match r {
+                    Ok(Some(t)) if t.status == "FAILURE" => {
+                        let e = anyhow::anyhow!(
+                            "sensor `{name}`: tick {} failed (see `dagster sensor logs`)",
+                            t.tick_id
+                        );
+                        self.record(SENSOR, "sensor tick", &e);
+                    }
+                    Ok(Some(t)) => {
+                        tracing::info!(sensor = %name, tick = t.tick_id, status = %t.status, runs = ?t.run_ids, skip_reason = ?t.skip_reason, "sensor tick")
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let e = anyhow::Error::new(e).context(format!("sensor `{name}`"));
+                        self.record(SENSOR, "sensor pass", &e);
+                    }
+                }
+            }
+        }
         let hb_interval = std::env::var("DAGSTER_DAEMON_HEARTBEAT_INTERVAL")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -361,6 +396,7 @@ fn run(
         last_lease: 0.0,
         next_schedule: 0.0,
         last_monitor: 0.0,
+        last_sensors: 0.0,
         failures: 0,
     };
     let rt = tokio::runtime::Builder::new_current_thread()

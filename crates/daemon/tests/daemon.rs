@@ -250,7 +250,12 @@ fn liveness_check_and_heartbeats() {
         live().status.success()
     });
     let out = String::from_utf8_lossy(&live().stdout).to_string();
-    for t in ["SCHEDULER", "QUEUED_RUN_COORDINATOR", "MONITORING"] {
+    for t in [
+        "SCHEDULER",
+        "SENSOR",
+        "QUEUED_RUN_COORDINATOR",
+        "MONITORING",
+    ] {
         assert!(out.contains(&format!("{t}: healthy")), "{out}");
     }
     assert_eq!(sigterm(&mut d), 0);

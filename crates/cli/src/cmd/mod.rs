@@ -8,3 +8,4 @@ pub mod instance;
 pub mod job;
 pub mod run;
 pub mod schedule;
+pub mod sensor;
