@@ -12,7 +12,7 @@
 //!   `minimum_interval_seconds` passed (`dagster_core::sensor`).
 //! * `SCHEDULER`: at each minute boundary (a plain "sleep until the next minute" wake-up: the
 //!   database decides which ticks exist, so no cron-scheduler library is needed to wake us),
-//!   only on the daemon holding the leader lease ([`KvStore::kv_try_lease`], TTL 15 s, renewed
+//!   only on the daemon holding the leader lease (`KvStore::kv_try_lease`, TTL 15 s, renewed
 //!   every 5 s), so a standby takes over within ~15 s of the leader dying.
 //!
 //! The workspace is reloaded every 60 s; a broken one is logged and the previous definitions
@@ -41,8 +41,9 @@ const SCHEDULER: &str = "SCHEDULER";
 const SENSOR: &str = "SENSOR";
 const MONITORING: &str = "MONITORING";
 const LEADER_LEASE: &str = "daemon/leader";
+/// Leader lease TTL (`DAGSTER_DAEMON_LEASE_TTL_SECONDS` overrides it, e.g. in tests); it is
+/// renewed every third of the TTL.
 const LEASE_TTL: f64 = 15.0;
-const LEASE_RENEW: f64 = 5.0;
 const RELOAD_SECONDS: f64 = 60.0;
 const HEARTBEAT_INTERVAL_SECONDS: f64 = 30.0;
 const MAX_ERRORS: usize = 5;
@@ -189,6 +190,7 @@ struct Daemon {
     last_monitor: f64,
     last_sensors: f64,
     failures: u32,
+    lease_ttl: f64,
 }
 
 impl Daemon {
@@ -219,10 +221,10 @@ impl Daemon {
                 ),
             }
         }
-        if now - self.last_lease >= LEASE_RENEW || !self.leader {
+        if now - self.last_lease >= self.lease_ttl / 3.0 || !self.leader {
             match self
                 .storage()
-                .kv_try_lease(LEADER_LEASE, &self.daemon_id, now, LEASE_TTL)
+                .kv_try_lease(LEADER_LEASE, &self.daemon_id, now, self.lease_ttl)
             {
                 Ok(l) => {
                     if l && !self.leader {
@@ -370,17 +372,24 @@ fn run(
     let launcher = DefaultRunLauncher::new(dagster_bin, inst.home.root().to_path_buf());
     let mut files = workspace;
     if files.is_empty() && pipeline_config.is_none() {
+        let cwd = PathBuf::from("workspace.yaml");
         let default = inst.home.workspace_yaml();
-        if default.is_file() {
+        if cwd.is_file() {
+            files.push(cwd);
+        } else if default.is_file() {
             files.push(default);
         } else {
-            tracing::warn!(
-                "no workspace (-w, -f or $DAGSTER_HOME/workspace.yaml): no schedules are evaluated"
-            );
+            tracing::warn!("no workspace (-w, -f, ./workspace.yaml or $DAGSTER_HOME/workspace.yaml): no schedules or sensors are evaluated");
         }
     }
-    let locations = load_workspace(&files, pipeline_config.as_deref())
-        .map_err(|e| anyhow::anyhow!("the workspace has errors:\n{e}"))?;
+    // A broken workspace does not stop the daemon (the queue and monitoring do not need it):
+    // it is logged and loaded again every 60 s.
+    let locations = load_workspace(&files, pipeline_config.as_deref()).unwrap_or_else(|e| {
+        tracing::error!(
+            "the workspace has errors; schedules and sensors wait for a fixed one:\n{e}"
+        );
+        Vec::new()
+    });
     let mut d = Daemon {
         inst,
         launcher,
@@ -398,6 +407,11 @@ fn run(
         last_monitor: 0.0,
         last_sensors: 0.0,
         failures: 0,
+        lease_ttl: std::env::var("DAGSTER_DAEMON_LEASE_TTL_SECONDS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|t| *t >= 1.0)
+            .unwrap_or(LEASE_TTL),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -425,7 +439,7 @@ fn run(
     })?;
     if d.leader {
         if let Err(e) = d.storage().kv_release_lease(LEADER_LEASE, &d.daemon_id) {
-            tracing::warn!(error = %e, "could not release the leader lease; it expires in {LEASE_TTL} s");
+            tracing::warn!(error = %e, "could not release the leader lease; it expires in {} s", d.lease_ttl);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -61,15 +61,24 @@ impl Home {
     }
 
     fn daemon(&self) -> Child {
+        self.daemon_logging_to("daemon.log")
+    }
+
+    fn daemon_logging_to(&self, log: &str) -> Child {
         let _ = dagster_bin();
         Command::new(daemon_bin())
             .args(["run"])
             .env("DAGSTER_HOME", self.path())
             .env("DAGSTER_DAEMON_HEARTBEAT_INTERVAL", "1")
+            .env("DAGSTER_DAEMON_LEASE_TTL_SECONDS", "3")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.path().join("daemon.log")).unwrap())
+            .stderr(std::fs::File::create(self.path().join(log)).unwrap())
             .spawn()
             .unwrap()
+    }
+
+    fn log(&self, log: &str) -> String {
+        std::fs::read_to_string(self.path().join(log)).unwrap_or_default()
     }
 
     fn enqueue(&self, inst: &Instance, job: &str, tags: &[(&str, &str)]) -> String {
@@ -259,4 +268,73 @@ fn liveness_check_and_heartbeats() {
         assert!(out.contains(&format!("{t}: healthy")), "{out}");
     }
     assert_eq!(sigterm(&mut d), 0);
+}
+
+#[test]
+fn standby_takes_over_after_the_leader_is_killed_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.db");
+    let sql = |q: &str| {
+        let o = Command::new("sqlite3").arg(&src).arg(q).output().unwrap();
+        assert!(o.status.success(), "sqlite3: {o:?}");
+    };
+    sql("CREATE TABLE orders(id INTEGER PRIMARY KEY); INSERT INTO orders DEFAULT VALUES;");
+    let pipeline = format!(
+        r#"location_name: t
+resources:
+  src:
+    type: sqlite
+    config: {{path: "{}"}}
+pipeline_configs:
+  a:
+    kind: command
+    args: [echo, sync]
+jobs:
+  sync:
+    selection: [a]
+sensors:
+  new_rows:
+    job: sync
+    kind: table_rows
+    resource: src
+    table: orders
+    minimum_interval_seconds: 1
+    default_status: RUNNING
+"#,
+        src.display()
+    );
+    let home = Home::new(Some(TestDb::postgres()), "", &pipeline);
+    let inst = home.instance();
+    let mut a = home.daemon_logging_to("a.log");
+    wait_until("daemon a to lead", Duration::from_secs(20), || {
+        home.log("a.log").contains("now the leader")
+    });
+    let mut b = home.daemon_logging_to("b.log");
+    let runs_with = |key: &str| {
+        inst.storage
+            .count_runs(&RunsFilter {
+                tags: vec![("dagster/run_key".into(), key.into())],
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    wait_until("the first batch", Duration::from_secs(20), || {
+        runs_with("rows:1") == 1
+    });
+    assert!(!home.log("b.log").contains("now the leader"), "two leaders");
+    a.kill().unwrap(); // SIGKILL: the lease is not released
+    let _ = a.wait();
+    sql("INSERT INTO orders DEFAULT VALUES; INSERT INTO orders DEFAULT VALUES;");
+    let killed = Instant::now();
+    wait_until(
+        "the standby to launch the next batch",
+        Duration::from_secs(30),
+        || runs_with("rows:3") == 1,
+    );
+    assert!(killed.elapsed() < Duration::from_secs(30));
+    assert!(home.log("b.log").contains("now the leader"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(runs_with("rows:1"), 1);
+    assert_eq!(runs_with("rows:3"), 1);
+    assert_eq!(sigterm(&mut b), 0);
 }
