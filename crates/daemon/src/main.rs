@@ -8,6 +8,8 @@
 //!   code path for both backends). Priority, FIFO, `max_concurrent_runs`, tag limits; each claim
 //!   is the conditional QUEUED → STARTING transition in storage, safe with several daemons.
 //! * `MONITORING` ([`monitor`]): every 2 s: dead workers, start/cancel timeouts, max runtime.
+//! * `EVENT_LOG_CONSUMER` ([`retry`], with `run_retries.enabled`): every 2 s on the leader,
+//!   re-executes failed runs their `dagster/max_retries` allows.
 //! * `SENSOR`: every second on the leader; each RUNNING sensor ticks when its
 //!   `minimum_interval_seconds` passed (`dagster_core::sensor`).
 //! * `SCHEDULER`: at each minute boundary (a plain "sleep until the next minute" wake-up: the
@@ -22,6 +24,7 @@
 
 mod monitor;
 mod queue;
+mod retry;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -39,6 +42,7 @@ use std::time::Duration;
 const QUEUED_RUN_COORDINATOR: &str = "QUEUED_RUN_COORDINATOR";
 const SCHEDULER: &str = "SCHEDULER";
 const SENSOR: &str = "SENSOR";
+const EVENT_LOG_CONSUMER: &str = "EVENT_LOG_CONSUMER";
 const MONITORING: &str = "MONITORING";
 const LEADER_LEASE: &str = "daemon/leader";
 /// Leader lease TTL (`DAGSTER_DAEMON_LEASE_TTL_SECONDS` overrides it, e.g. in tests); it is
@@ -103,6 +107,9 @@ fn required_daemons(inst: &Instance) -> Vec<&'static str> {
     let mut d = vec![SCHEDULER, SENSOR, MONITORING];
     if let RunCoordinatorConfig::Queued(_) = inst.config.run_coordinator {
         d.push(QUEUED_RUN_COORDINATOR);
+    }
+    if inst.config.run_retries.enabled {
+        d.push(EVENT_LOG_CONSUMER);
     }
     d.sort_unstable();
     d
@@ -249,6 +256,18 @@ impl Daemon {
             }
         }
         if now - self.last_monitor >= 2.0 {
+            if self.leader && self.inst.config.run_retries.enabled {
+                let cfg = self.inst.config.run_retries.clone();
+                if let Err(e) = retry::retry_iteration(
+                    self.storage(),
+                    &cfg,
+                    &self.launcher,
+                    self.inst.coordinator_kind(),
+                    &self.locations,
+                ) {
+                    self.record(EVENT_LOG_CONSUMER, "run retries pass", &e);
+                }
+            }
             self.last_monitor = now;
             let s = monitor::MonitorSettings::from_config(&self.inst.config.run_monitoring);
             if let Err(e) = monitor::monitor_iteration(self.storage(), &s, now) {

@@ -338,3 +338,63 @@ sensors:
     assert_eq!(runs_with("rows:3"), 1);
     assert_eq!(sigterm(&mut b), 0);
 }
+
+#[test]
+fn failed_run_is_retried_from_failure() {
+    let marker = tempfile::tempdir().unwrap();
+    let m = marker.path().join("ran-once");
+    let pipeline = format!(
+        r#"location_name: t
+pipeline_configs:
+  ok_first:
+    kind: command
+    args: [echo, fine]
+  flaky:
+    kind: command
+    deps: [ok_first]
+    args: [sh, -c, "if [ -f '{m}' ]; then echo recovered; else touch '{m}'; exit 1; fi"]
+jobs:
+  j:
+    selection: [ok_first, flaky]
+"#,
+        m = m.display()
+    );
+    let home = Home::new(
+        None,
+        "run_retries:\n  enabled: true\n  max_retries: 1\n",
+        &pipeline,
+    );
+    let inst = home.instance();
+    let id = home.enqueue(&inst, "j", &[]);
+    let mut d = home.daemon();
+    let retry_of = || {
+        inst.storage
+            .list_runs(
+                &RunsFilter {
+                    tags: vec![("dagster/parent_run_id".into(), id.clone())],
+                    ..Default::default()
+                },
+                None,
+                None,
+            )
+            .unwrap()
+    };
+    wait_until("the retry to succeed", Duration::from_secs(60), || {
+        retry_of()
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Success)
+    });
+    let parent = inst.storage.get_run(&id).unwrap().unwrap();
+    assert_eq!(parent.status, RunStatus::Failure);
+    let retries = retry_of();
+    assert_eq!(retries.len(), 1);
+    let retry = &retries[0];
+    assert_eq!(retry.tags["dagster/retry_number"], "1");
+    assert_eq!(parent.tags["dagster/auto_retry_run_id"], retry.run_id);
+    // FROM_FAILURE: only the failed step runs again.
+    assert_eq!(
+        retry.step_keys_to_execute.as_deref(),
+        Some(&["flaky".to_string()][..])
+    );
+    assert_eq!(sigterm(&mut d), 0);
+}
