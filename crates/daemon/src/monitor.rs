@@ -130,17 +130,12 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
                     .unwrap_or(s.max_runtime_seconds);
                 let started = run.start_time.unwrap_or(run.create_time);
                 if max_runtime > 0.0 && now - started > max_runtime {
-                    let canceling = NewEvent::new(
-                        &run.run_id,
-                        &run.job_name,
-                        Some(EventType::RunCanceling),
-                        "Sending run termination request.",
-                    );
-                    storage.store_events(&[canceling])?;
-                    kill_worker(storage, &run);
+                    // FAILURE first (storage does not allow CANCELING → FAILURE), then the
+                    // worker's process group is terminated; its later events are refused.
                     let msg = format!("Exceeded maximum runtime of {max_runtime} seconds.");
-                    changed +=
-                        usize::from(fail_run(storage, &run, &msg, "RUN_EXCEEDED_MAX_RUNTIME")?);
+                    let failed = fail_run(storage, &run, &msg, "RUN_EXCEEDED_MAX_RUNTIME")?;
+                    kill_worker(storage, &run);
+                    changed += usize::from(failed);
                 }
             }
             RunStatus::Canceling if now - run.update_time > s.cancel_timeout_seconds => {
@@ -161,4 +156,117 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
         }
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dagster_core::domain::NewRun;
+    use dagster_core::storage::RunStore;
+    use dagster_core::test_support::TestDb;
+    use std::os::unix::process::CommandExt;
+
+    fn settings() -> MonitorSettings {
+        MonitorSettings {
+            start_timeout_seconds: 180.0,
+            cancel_timeout_seconds: 180.0,
+            worker_heartbeat_interval: 5.0,
+            max_runtime_seconds: 0.0,
+        }
+    }
+
+    fn run_in(storage: &dyn Storage, events: &[EventType], tags: &[(&str, &str)]) -> Run {
+        let run = storage
+            .add_run(NewRun {
+                job_name: "j".into(),
+                tags: tags
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                run_config: serde_json::json!({}),
+                ..Default::default()
+            })
+            .unwrap();
+        let evs: Vec<NewEvent> = events
+            .iter()
+            .map(|t| NewEvent::new(&run.run_id, "j", Some(*t), ""))
+            .collect();
+        assert!(storage.store_events(&evs).unwrap().rejected.is_empty());
+        storage.get_run(&run.run_id).unwrap().unwrap()
+    }
+
+    /// A stand-in worker in its own process group (so killing it never hits the test).
+    fn fake_worker() -> std::process::Child {
+        std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn timeouts_dead_workers_and_max_runtime() {
+        let db = TestDb::sqlite();
+        let s = db.storage();
+        let st = settings();
+        let starting = run_in(&s, &[EventType::RunStarting], &[]);
+        let canceling = run_in(&s, &[EventType::RunStarting, EventType::RunCanceling], &[]);
+        let mut w1 = fake_worker();
+        let silent = run_in(&s, &[EventType::RunStarting, EventType::RunStart], &[]);
+        s.record_worker_heartbeat(&silent.run_id, w1.id(), silent.update_time)
+            .unwrap();
+        let mut w2 = fake_worker();
+        let long = run_in(
+            &s,
+            &[EventType::RunStarting, EventType::RunStart],
+            &[(tags::MAX_RUNTIME, "1")],
+        );
+        let healthy = run_in(&s, &[EventType::RunStarting, EventType::RunStart], &[]);
+        let mut w3 = fake_worker();
+        let now = starting.update_time;
+        s.record_worker_heartbeat(&long.run_id, w2.id(), now + 3.0)
+            .unwrap();
+        s.record_worker_heartbeat(&healthy.run_id, w3.id(), now + 3.0)
+            .unwrap();
+
+        // Nothing is due yet.
+        assert_eq!(monitor_iteration(&s, &st, now + 0.5).unwrap(), 0);
+        // 4 s later: the silent worker is still within 2 intervals; max runtime (1 s) exceeded.
+        assert_eq!(monitor_iteration(&s, &st, now + 4.0).unwrap(), 1);
+        let r = s.get_run(&long.run_id).unwrap().unwrap();
+        assert_eq!(r.status, RunStatus::Failure);
+        assert_eq!(r.tags[tags::FAILURE_REASON], "RUN_EXCEEDED_MAX_RUNTIME");
+        // 11 s: the silent worker missed two heartbeats.
+        assert_eq!(monitor_iteration(&s, &st, now + 11.0).unwrap(), 1);
+        let r = s.get_run(&silent.run_id).unwrap().unwrap();
+        assert_eq!(r.status, RunStatus::Failure);
+        assert_eq!(r.tags[tags::FAILURE_REASON], "RUN_WORKER_DIED");
+        // Both fake workers were killed.
+        assert!(w1.wait().unwrap().signal().is_some());
+        assert!(w2.wait().unwrap().signal().is_some());
+        // 181 s: start and cancel timeouts.
+        s.record_worker_heartbeat(&healthy.run_id, w3.id(), now + 180.0)
+            .unwrap();
+        assert_eq!(monitor_iteration(&s, &st, now + 181.0).unwrap(), 2);
+        let r = s.get_run(&starting.run_id).unwrap().unwrap();
+        assert_eq!(r.status, RunStatus::Failure);
+        assert_eq!(r.tags[tags::FAILURE_REASON], "START_TIMEOUT");
+        assert_eq!(
+            s.get_run(&canceling.run_id).unwrap().unwrap().status,
+            RunStatus::Canceled
+        );
+        // The healthy run is untouched; finished runs never change again.
+        assert_eq!(
+            s.get_run(&healthy.run_id).unwrap().unwrap().status,
+            RunStatus::Started
+        );
+        assert_eq!(monitor_iteration(&s, &st, now + 10_000.0).unwrap(), 1);
+        assert_eq!(
+            s.get_run(&long.run_id).unwrap().unwrap().status,
+            RunStatus::Failure
+        );
+        assert!(w3.wait().unwrap().signal().is_some());
+    }
+
+    use std::os::unix::process::ExitStatusExt;
 }
