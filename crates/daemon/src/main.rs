@@ -103,6 +103,37 @@ fn open() -> Result<Instance> {
     Ok(Instance::open(home)?)
 }
 
+/// Opens the instance; while the database is unreachable, retries with backoff (up to 30 s)
+/// until it answers or SIGTERM/SIGINT arrives (`None`). Configuration errors end the process.
+async fn open_with_retry() -> Result<Option<Instance>> {
+    use dagster_core::instance::InstanceError;
+    use dagster_core::storage::StorageError;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut wait = 1.0_f64;
+    loop {
+        match open() {
+            Ok(i) => return Ok(Some(i)),
+            Err(e)
+                if e.chain().any(|c| {
+                    matches!(
+                        c.downcast_ref::<InstanceError>(),
+                        Some(InstanceError::Storage(StorageError::Connect { .. }))
+                    )
+                }) =>
+            {
+                tracing::error!(error = %format!("{e:#}"), "cannot reach the storage; retrying in {wait:.0} s");
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
+            _ = term.recv() => return Ok(None),
+            _ = tokio::signal::ctrl_c() => return Ok(None),
+        }
+        wait = (wait * 2.0).min(30.0);
+    }
+}
+
 fn required_daemons(inst: &Instance) -> Vec<&'static str> {
     let mut d = vec![SCHEDULER, SENSOR, MONITORING];
     if let RunCoordinatorConfig::Queued(_) = inst.config.run_coordinator {
@@ -374,7 +405,12 @@ fn run(
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let inst = open()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let Some(inst) = rt.block_on(open_with_retry())? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     for w in &inst.warnings {
         tracing::warn!("{w}");
     }
@@ -432,9 +468,6 @@ fn run(
             .filter(|t| *t >= 1.0)
             .unwrap_or(LEASE_TTL),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut backoff = 0.1_f64;

@@ -398,3 +398,28 @@ jobs:
     );
     assert_eq!(sigterm(&mut d), 0);
 }
+
+#[test]
+fn unreachable_database_is_retried_until_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("dagster.yaml"),
+        "storage:\n  postgres:\n    postgres_url: \"postgres://postgres@127.0.0.1:1/nothing\"\n",
+    )
+    .unwrap();
+    let log = dir.path().join("daemon.log");
+    let mut d = Command::new(daemon_bin())
+        .arg("run")
+        .env("DAGSTER_HOME", dir.path())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_until("a retry message", Duration::from_secs(20), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("cannot reach the storage; retrying")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(d.try_wait().unwrap().is_none(), "the daemon exited");
+    assert_eq!(sigterm(&mut d), 0);
+}
