@@ -191,3 +191,91 @@ sensors:
     assert_eq!(eval(now + 4.0).unwrap().status, "SKIPPED");
     assert_eq!(count_with_key(&storage, &run.run_id), 1);
 }
+
+#[test]
+fn asset_materialized_sensor_launches_per_materialization() {
+    use dagster_core::domain::{AssetKey, EventData, Materialization};
+    let tdb = TestDb::sqlite();
+    let storage = tdb.storage();
+    let dir = tempfile::tempdir().unwrap();
+    let defs = load(
+        dir.path(),
+        r#"location_name: loc
+pipeline_configs:
+  up:
+    kind: command
+    args: [echo, up]
+  down:
+    kind: command
+    args: [echo, down]
+jobs:
+  up_job:
+    selection: [up]
+  down_job:
+    selection: [down]
+sensors:
+  on_up:
+    job: down_job
+    kind: asset_materialized
+    asset: up
+    minimum_interval_seconds: 1
+    default_status: RUNNING
+"#,
+    );
+    let def = defs.sensors["on_up"].clone();
+    let eval = |now: f64| {
+        evaluate_sensor(
+            &storage,
+            &launcher(),
+            CoordinatorKind::Queued,
+            &defs,
+            &def,
+            now,
+        )
+        .unwrap()
+    };
+    let t = eval(100.0).unwrap();
+    assert_eq!(t.status, "SKIPPED");
+    let materialize = || {
+        let run = create_run(
+            &storage,
+            &defs,
+            CreateRun {
+                job_name: "up_job".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let ev = NewEvent::new(
+            &run.run_id,
+            "up_job",
+            Some(EventType::AssetMaterialization),
+            "",
+        )
+        .step("up")
+        .data(EventData::Asset(Materialization {
+            asset_key: AssetKey::from_user_string("up"),
+            description: None,
+            metadata: Vec::new(),
+            partition: None,
+            tags: Default::default(),
+        }));
+        storage.store_events(&[ev]).unwrap();
+    };
+    materialize();
+    let t = eval(102.0).unwrap();
+    assert_eq!(t.status, "SUCCESS", "{t:?}");
+    assert_eq!(t.run_ids.len(), 1);
+    assert_eq!(eval(104.0).unwrap().status, "SKIPPED");
+    materialize();
+    materialize();
+    let t = eval(106.0).unwrap();
+    assert_eq!(t.run_ids.len(), 2, "{t:?}");
+    let down = storage
+        .count_runs(&RunsFilter {
+            job_name: Some("down_job".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(down, 3);
+}
