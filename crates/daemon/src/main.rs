@@ -75,6 +75,17 @@ enum Cmd {
     },
     /// Exit 0 if every required daemon has a recent heartbeat.
     LivenessCheck,
+    /// Delete every daemon heartbeat.
+    Wipe,
+    /// Heartbeat debugging.
+    #[command(subcommand)]
+    Debug(DebugCmd),
+}
+
+#[derive(Subcommand)]
+enum DebugCmd {
+    /// Print the stored heartbeats as JSON.
+    HeartbeatDump,
 }
 
 fn main() -> ExitCode {
@@ -86,6 +97,18 @@ fn main() -> ExitCode {
             pipeline_config,
         } => run(&log_level, workspace, pipeline_config),
         Cmd::LivenessCheck => liveness(),
+        Cmd::Wipe => open().and_then(|i| {
+            i.storage.wipe_heartbeats()?;
+            println!("Daemon heartbeats wiped.");
+            Ok(ExitCode::SUCCESS)
+        }),
+        Cmd::Debug(DebugCmd::HeartbeatDump) => open().and_then(|i| {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&i.storage.heartbeats()?)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }),
     };
     match result {
         Ok(code) => code,

@@ -423,3 +423,54 @@ fn unreachable_database_is_retried_until_sigterm() {
     assert!(d.try_wait().unwrap().is_none(), "the daemon exited");
     assert_eq!(sigterm(&mut d), 0);
 }
+
+#[test]
+fn failing_sensor_is_reported_in_the_heartbeat_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = format!(
+        r#"location_name: t
+resources:
+  src:
+    type: sqlite
+    config: {{path: "{}"}}
+pipeline_configs:
+  a:
+    kind: command
+    args: [echo, a]
+jobs:
+  sync:
+    selection: [a]
+sensors:
+  broken:
+    job: sync
+    kind: table_rows
+    resource: src
+    table: no_such_table
+    minimum_interval_seconds: 1
+    default_status: RUNNING
+"#,
+        dir.path().join("src.db").display()
+    );
+    let home = Home::new(None, "", &pipeline);
+    let inst = home.instance();
+    let mut d = home.daemon();
+    let sensor_errors = || {
+        inst.storage
+            .heartbeats()
+            .unwrap()
+            .into_iter()
+            .find(|h| h.daemon_type == "SENSOR")
+            .map(|h| h.errors.len())
+            .unwrap_or(0)
+    };
+    wait_until(
+        "two sensor errors in the heartbeat",
+        Duration::from_secs(20),
+        || sensor_errors() >= 2,
+    );
+    assert!(
+        d.try_wait().unwrap().is_none(),
+        "the daemon must keep running"
+    );
+    assert_eq!(sigterm(&mut d), 0);
+}
