@@ -70,7 +70,17 @@ fn fail_run(storage: &dyn Storage, run: &Run, message: &str, reason: &str) -> Re
     Ok(true)
 }
 
-fn kill_worker(storage: &dyn Storage, run: &Run) {
+/// Whether the run's worker was launched on this host (so its pid means something here).
+fn local_worker(run: &Run, host: &str) -> bool {
+    run.tags
+        .get(dagster_core::exec::launcher::WORKER_HOST_TAG)
+        .is_some_and(|h| h == host)
+}
+
+fn kill_worker(storage: &dyn Storage, run: &Run, host: &str) {
+    if !local_worker(run, host) {
+        return;
+    }
     if let Ok(Some((pid, _))) = storage.worker_heartbeat(&run.run_id) {
         if pid_alive(pid) {
             let _ = dagster_core::exec::launcher::terminate_process_group(pid);
@@ -92,11 +102,12 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
         None,
         None,
     )?;
+    let host = dagster_core::exec::launcher::local_host();
     let mut changed = 0;
     for run in runs {
         match run.status {
             RunStatus::Starting if now - run.update_time > s.start_timeout_seconds => {
-                kill_worker(storage, &run);
+                kill_worker(storage, &run, &host);
                 let msg = format!(
                     "Run timed out due to taking longer than {} seconds to start.",
                     s.start_timeout_seconds
@@ -109,9 +120,12 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
                     .map(|(_, t)| t)
                     .or(run.start_time)
                     .unwrap_or(run.update_time);
-                let dead_pid = hb.is_some_and(|(pid, _)| !pid_alive(pid));
+                // The pid is only meaningful on the host that launched the worker (another
+                // daemon replica may run elsewhere); there the heartbeat age decides.
+                let dead_pid =
+                    local_worker(&run, &host) && hb.is_some_and(|(pid, _)| !pid_alive(pid));
                 if dead_pid || now - since > 2.0 * s.worker_heartbeat_interval {
-                    kill_worker(storage, &run);
+                    kill_worker(storage, &run, &host);
                     let msg = if dead_pid {
                         "The run worker process exited without finishing the run.".to_string()
                     } else {
@@ -134,12 +148,12 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
                     // worker's process group is terminated; its later events are refused.
                     let msg = format!("Exceeded maximum runtime of {max_runtime} seconds.");
                     let failed = fail_run(storage, &run, &msg, "RUN_EXCEEDED_MAX_RUNTIME")?;
-                    kill_worker(storage, &run);
+                    kill_worker(storage, &run, &host);
                     changed += usize::from(failed);
                 }
             }
             RunStatus::Canceling if now - run.update_time > s.cancel_timeout_seconds => {
-                kill_worker(storage, &run);
+                kill_worker(storage, &run, &host);
                 let ev = NewEvent::new(
                         &run.run_id,
                         &run.job_name,
@@ -176,13 +190,19 @@ mod tests {
     }
 
     fn run_in(storage: &dyn Storage, events: &[EventType], tags: &[(&str, &str)]) -> Run {
+        let mut tags: BTreeMap<String, String> = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        // Launched on this host, as the launcher tags it.
+        tags.insert(
+            dagster_core::exec::launcher::WORKER_HOST_TAG.into(),
+            dagster_core::exec::launcher::local_host(),
+        );
         let run = storage
             .add_run(NewRun {
                 job_name: "j".into(),
-                tags: tags
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
+                tags,
                 run_config: serde_json::json!({}),
                 ..Default::default()
             })
@@ -223,7 +243,17 @@ mod tests {
         );
         let healthy = run_in(&s, &[EventType::RunStarting, EventType::RunStart], &[]);
         let mut w3 = fake_worker();
+        // A worker on another host: its pid means nothing here, only its heartbeat counts.
+        let remote = run_in(&s, &[EventType::RunStarting, EventType::RunStart], &[]);
+        let mut elsewhere = BTreeMap::new();
+        elsewhere.insert(
+            dagster_core::exec::launcher::WORKER_HOST_TAG.to_string(),
+            "another-host".to_string(),
+        );
+        s.add_run_tags(&remote.run_id, &elsewhere).unwrap();
         let now = starting.update_time;
+        s.record_worker_heartbeat(&remote.run_id, 999_999_999, now + 3.0)
+            .unwrap();
         s.record_worker_heartbeat(&long.run_id, w2.id(), now + 3.0)
             .unwrap();
         s.record_worker_heartbeat(&healthy.run_id, w3.id(), now + 3.0)
@@ -237,13 +267,30 @@ mod tests {
         assert_eq!(r.status, RunStatus::Failure);
         assert_eq!(r.tags[tags::FAILURE_REASON], "RUN_EXCEEDED_MAX_RUNTIME");
         // 11 s: the silent worker missed two heartbeats.
+        assert_eq!(
+            s.get_run(&remote.run_id).unwrap().unwrap().status,
+            RunStatus::Started
+        );
+        // 11 s: the silent worker missed two heartbeats (the remote one is still fresh).
         assert_eq!(monitor_iteration(&s, &st, now + 11.0).unwrap(), 1);
+        assert_eq!(
+            s.get_run(&remote.run_id).unwrap().unwrap().status,
+            RunStatus::Started
+        );
         let r = s.get_run(&silent.run_id).unwrap().unwrap();
         assert_eq!(r.status, RunStatus::Failure);
         assert_eq!(r.tags[tags::FAILURE_REASON], "RUN_WORKER_DIED");
         // Both fake workers were killed.
         assert!(w1.wait().unwrap().signal().is_some());
         assert!(w2.wait().unwrap().signal().is_some());
+        // 14 s: the remote worker's heartbeat is stale too (the healthy one beat at 12 s).
+        s.record_worker_heartbeat(&healthy.run_id, w3.id(), now + 12.0)
+            .unwrap();
+        assert_eq!(monitor_iteration(&s, &st, now + 14.0).unwrap(), 1);
+        assert_eq!(
+            s.get_run(&remote.run_id).unwrap().unwrap().status,
+            RunStatus::Failure
+        );
         // 181 s: start and cancel timeouts.
         s.record_worker_heartbeat(&healthy.run_id, w3.id(), now + 180.0)
             .unwrap();
