@@ -3,7 +3,6 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use dagster_core::config::home::DagsterHome;
-use dagster_core::config::workspace::Workspace;
 use dagster_core::config::yaml::{ConfigErrors, Diagnostic};
 use dagster_core::defs::Definitions;
 use dagster_core::instance::{Instance, SchemaCheck};
@@ -94,51 +93,57 @@ pub struct Location {
 /// Resolves the workspace and loads the selected location's definitions. Configuration
 /// problems are returned as [`ConfigErrors`] (exit code 2).
 pub fn load_location(args: &WorkspaceArgs, home: Option<&DagsterHome>) -> Result<Location> {
-    let mut warnings = Vec::new();
-    let (name, config_path) = if let Some(p) = &args.pipeline_config {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| "pipeline".into());
-        (args.location.clone().unwrap_or(name), p.clone())
-    } else {
-        let files = workspace_files(args, home)?;
-        let mut locations = Vec::new();
-        for f in &files {
-            let (ws, w) = Workspace::load(f, &dagster_core::config::yaml::process_env)?;
-            warnings.extend(w);
-            locations.extend(ws.locations);
-        }
-        let loc = match &args.location {
-            Some(n) => locations
-                .into_iter()
-                .find(|l| &l.name == n)
-                .ok_or_else(|| {
-                    bad_input(format!(
-                        "no code location named `{n}` in {}",
-                        display_paths(&files)
-                    ))
-                })?,
-            None => {
-                if locations.len() > 1 {
-                    let names: Vec<String> = locations.iter().map(|l| l.name.clone()).collect();
-                    return Err(bad_input(format!(
-                        "the workspace has several code locations ({}): choose one with -l",
-                        names.join(", ")
-                    )));
-                }
-                locations.into_iter().next().ok_or_else(|| {
-                    bad_input(format!("no code location in {}", display_paths(&files)))
-                })?
+    let mut all = load_all_locations(args, home)?;
+    if args.pipeline_config.is_some() {
+        let (name, mut defs) = all
+            .pop()
+            .ok_or_else(|| bad_input("the pipeline config defines no code location"))?;
+        let name = args.location.clone().unwrap_or(name);
+        defs.location_name = name.clone();
+        return Ok(Location { name, defs });
+    }
+    let (name, defs) = match &args.location {
+        Some(n) => all
+            .into_iter()
+            .find(|(name, _)| name == n)
+            .ok_or_else(|| bad_input(format!("no code location named `{n}` in the workspace")))?,
+        None => {
+            if all.len() > 1 {
+                let names: Vec<String> = all.iter().map(|(n, _)| n.clone()).collect();
+                return Err(bad_input(format!(
+                    "the workspace has several code locations ({}): choose one with -l",
+                    names.join(", ")
+                )));
             }
-        };
-        (loc.name, loc.pipeline_config)
+            all.pop()
+                .ok_or_else(|| bad_input("no code location in the workspace"))?
+        }
     };
-    let (mut defs, w) = dagster_pipeline::load(&config_path)?;
-    warnings.extend(w);
-    print_warnings(&warnings);
-    defs.location_name = name.clone();
     Ok(Location { name, defs })
+}
+
+/// Loads every code location of the workspace (or the single `-f` pipeline config) through
+/// the shared loader [`dagster_pipeline::workspace::load_locations`]; prints the warnings.
+pub fn load_all_locations(
+    args: &WorkspaceArgs,
+    home: Option<&DagsterHome>,
+) -> Result<Vec<(String, Definitions)>> {
+    let files = if args.pipeline_config.is_some() {
+        Vec::new()
+    } else {
+        workspace_files(args, home)?
+    };
+    let loaded =
+        dagster_pipeline::workspace::load_locations(&files, args.pipeline_config.as_deref())
+            .with_context(|| {
+                if files.is_empty() {
+                    "loading the pipeline config".to_string()
+                } else {
+                    format!("loading the workspace {}", display_paths(&files))
+                }
+            })?;
+    print_warnings(&loaded.warnings);
+    Ok(loaded.locations)
 }
 
 fn display_paths(files: &[PathBuf]) -> String {

@@ -49,6 +49,12 @@ enum Command {
     /// Internal API used by run launchers.
     #[command(subcommand)]
     Api(cmd::api::ApiCommand),
+    /// Schedules: list, start, stop, preview, logs.
+    #[command(subcommand)]
+    Schedule(cmd::schedule::ScheduleCommand),
+    /// Sensors: list, start, stop, preview, cursor.
+    #[command(subcommand)]
+    Sensor(cmd::sensor::SensorCommand),
     /// Start a local deployment: webserver and daemon together on this instance.
     Dev(cmd::dev::DevArgs),
 }
@@ -65,6 +71,8 @@ fn main() -> ExitCode {
         Command::Definitions(c) => cmd::definitions::run(c),
         Command::Api(c) => cmd::api::run(c),
         Command::Dev(c) => cmd::dev::run(c),
+        Command::Schedule(c) => cmd::schedule::run(c),
+        Command::Sensor(c) => cmd::sensor::run(c),
     };
     match result {
         Ok(code) => code,

@@ -1275,6 +1275,12 @@ mod wrapped {
         fn kv_delete(&self, k: &str) -> Result<()> {
             self.inner.kv_delete(k)
         }
+        fn kv_try_lease(&self, k: &str, o: &str, now: f64, ttl: f64) -> Result<bool> {
+            self.inner.kv_try_lease(k, o, now, ttl)
+        }
+        fn kv_release_lease(&self, k: &str, o: &str) -> Result<()> {
+            self.inner.kv_release_lease(k, o)
+        }
     }
     impl Storage for Wrapped {
         fn describe(&self) -> String {

@@ -1,25 +1,57 @@
 //! `dagster-daemon`: the background process of the deployment.
 //!
-//! This first version runs the queued run coordinator loop (dequeue QUEUED runs up to
-//! `max_concurrent_runs`, highest `dagster/priority` first, FIFO within a priority; each claim
-//! is a conditional QUEUED → STARTING transition in storage, so two daemons never launch the
-//! same run) and writes its heartbeat. Schedules, sensors, run monitoring and tag concurrency
-//! limits are built in their own work item. `liveness-check` exits 0 when every daemon this
-//! process runs has a fresh heartbeat.
+//! One loop, waking every 100 ms, runs the daemon types (each heartbeats with its recent
+//! errors, compat §7.2):
+//!
+//! * `QUEUED_RUN_COORDINATOR` ([`queue`]): every pass, so a new QUEUED run is picked up within
+//!   ~100 ms (a poll, also on Postgres: two indexed queries per pass are cheap, and it keeps one
+//!   code path for both backends). Priority, FIFO, `max_concurrent_runs`, tag limits; each claim
+//!   is the conditional QUEUED → STARTING transition in storage, safe with several daemons.
+//! * `MONITORING` ([`monitor`]): every 2 s: dead workers, start/cancel timeouts, max runtime.
+//! * `EVENT_LOG_CONSUMER` ([`retry`], with `run_retries.enabled`): every 2 s on the leader,
+//!   re-executes failed runs their `dagster/max_retries` allows.
+//! * `SENSOR`: every second on the leader; each RUNNING sensor ticks when its
+//!   `minimum_interval_seconds` passed (`dagster_core::sensor`).
+//! * `SCHEDULER`: at each minute boundary (a plain "sleep until the next minute" wake-up: the
+//!   database decides which ticks exist, so no cron-scheduler library is needed to wake us),
+//!   only on the daemon holding the leader lease (`KvStore::kv_try_lease`, TTL 15 s, renewed
+//!   every 5 s), so a standby takes over within ~15 s of the leader dying.
+//!
+//! The workspace is reloaded every 60 s; a broken one is logged and the previous definitions
+//! are kept. A failing pass is logged and retried (with backoff while the database is
+//! unreachable); it never ends the process. SIGTERM/SIGINT: the pass in flight finishes, the
+//! lease is released, exit 0.
+
+mod monitor;
+mod queue;
+mod retry;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use dagster_core::config::home::DagsterHome;
 use dagster_core::config::instance::RunCoordinatorConfig;
-use dagster_core::domain::{now_ts, tags, RunStatus, RunsFilter};
+use dagster_core::domain::{now_ts, ErrorInfo};
 use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::instance::Instance;
-use dagster_core::storage::DaemonHeartbeat;
+use dagster_core::storage::{DaemonHeartbeat, Storage};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 const QUEUED_RUN_COORDINATOR: &str = "QUEUED_RUN_COORDINATOR";
+const SCHEDULER: &str = "SCHEDULER";
+const SENSOR: &str = "SENSOR";
+const EVENT_LOG_CONSUMER: &str = "EVENT_LOG_CONSUMER";
+const MONITORING: &str = "MONITORING";
+const LEADER_LEASE: &str = "daemon/leader";
+/// Leader lease TTL (`DAGSTER_DAEMON_LEASE_TTL_SECONDS` overrides it, e.g. in tests); it is
+/// renewed every third of the TTL.
+const LEASE_TTL: f64 = 15.0;
+const RELOAD_SECONDS: f64 = 60.0;
 const HEARTBEAT_INTERVAL_SECONDS: f64 = 30.0;
+const MAX_ERRORS: usize = 5;
+const ERROR_WINDOW: f64 = 300.0;
 
 #[derive(Parser)]
 #[command(name = "dagster-daemon", version)]
@@ -32,7 +64,7 @@ struct Cli {
 enum Cmd {
     /// Run the daemon until SIGTERM/SIGINT.
     Run {
-        /// Workspace file(s) (accepted for compatibility; runs carry their code location).
+        /// Workspace file(s) (default: $DAGSTER_HOME/workspace.yaml): schedules come from here.
         #[arg(short = 'w', long = "workspace")]
         workspace: Vec<std::path::PathBuf>,
         /// Pipeline config file instead of a workspace.
@@ -43,13 +75,40 @@ enum Cmd {
     },
     /// Exit 0 if every required daemon has a recent heartbeat.
     LivenessCheck,
+    /// Delete every daemon heartbeat.
+    Wipe,
+    /// Heartbeat debugging.
+    #[command(subcommand)]
+    Debug(DebugCmd),
+}
+
+#[derive(Subcommand)]
+enum DebugCmd {
+    /// Print the stored heartbeats as JSON.
+    HeartbeatDump,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Run { log_level, .. } => run(&log_level),
+        Cmd::Run {
+            log_level,
+            workspace,
+            pipeline_config,
+        } => run(&log_level, workspace, pipeline_config),
         Cmd::LivenessCheck => liveness(),
+        Cmd::Wipe => open().and_then(|i| {
+            i.storage.wipe_heartbeats()?;
+            println!("Daemon heartbeats wiped.");
+            Ok(ExitCode::SUCCESS)
+        }),
+        Cmd::Debug(DebugCmd::HeartbeatDump) => open().and_then(|i| {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&i.storage.heartbeats()?)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }),
     };
     match result {
         Ok(code) => code,
@@ -67,11 +126,47 @@ fn open() -> Result<Instance> {
     Ok(Instance::open(home)?)
 }
 
-fn required_daemons(inst: &Instance) -> Vec<&'static str> {
-    match inst.config.run_coordinator {
-        RunCoordinatorConfig::Queued(_) => vec![QUEUED_RUN_COORDINATOR],
-        _ => vec![],
+/// Opens the instance; while the database is unreachable, retries with backoff (up to 30 s)
+/// until it answers or SIGTERM/SIGINT arrives (`None`). Configuration errors end the process.
+async fn open_with_retry() -> Result<Option<Instance>> {
+    use dagster_core::instance::InstanceError;
+    use dagster_core::storage::StorageError;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut wait = 1.0_f64;
+    loop {
+        match open() {
+            Ok(i) => return Ok(Some(i)),
+            Err(e)
+                if e.chain().any(|c| {
+                    matches!(
+                        c.downcast_ref::<InstanceError>(),
+                        Some(InstanceError::Storage(StorageError::Connect { .. }))
+                    )
+                }) =>
+            {
+                tracing::error!(error = %format!("{e:#}"), "cannot reach the storage; retrying in {wait:.0} s");
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
+            _ = term.recv() => return Ok(None),
+            _ = tokio::signal::ctrl_c() => return Ok(None),
+        }
+        wait = (wait * 2.0).min(30.0);
     }
+}
+
+fn required_daemons(inst: &Instance) -> Vec<&'static str> {
+    let mut d = vec![SCHEDULER, SENSOR, MONITORING];
+    if let RunCoordinatorConfig::Queued(_) = inst.config.run_coordinator {
+        d.push(QUEUED_RUN_COORDINATOR);
+    }
+    if inst.config.run_retries.enabled {
+        d.push(EVENT_LOG_CONSUMER);
+    }
+    d.sort_unstable();
+    d
 }
 
 fn liveness() -> Result<ExitCode> {
@@ -105,7 +200,227 @@ fn liveness() -> Result<ExitCode> {
     })
 }
 
-fn run(log_level: &str) -> Result<ExitCode> {
+/// Loads the workspace; errors are returned as text (logged by the caller).
+fn load_workspace(
+    files: &[PathBuf],
+    pipeline_config: Option<&Path>,
+) -> std::result::Result<Vec<(String, dagster_core::defs::Definitions)>, String> {
+    if files.is_empty() && pipeline_config.is_none() {
+        return Ok(Vec::new());
+    }
+    match dagster_pipeline::workspace::load_locations(files, pipeline_config) {
+        Ok(l) => {
+            for w in &l.warnings {
+                tracing::warn!("{w}");
+            }
+            Ok(l.locations)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Recent errors of one daemon type (≤ 5, from the last 300 s).
+#[derive(Default)]
+struct Errors(VecDeque<(f64, ErrorInfo)>);
+
+impl Errors {
+    fn push(&mut self, now: f64, e: ErrorInfo) {
+        self.0.push_front((now, e));
+        self.0.truncate(MAX_ERRORS);
+    }
+    fn current(&mut self, now: f64) -> Vec<ErrorInfo> {
+        self.0.retain(|(t, _)| now - *t <= ERROR_WINDOW);
+        self.0.iter().map(|(_, e)| e.clone()).collect()
+    }
+}
+
+struct Daemon {
+    inst: Instance,
+    launcher: DefaultRunLauncher,
+    daemon_id: String,
+    daemons: Vec<&'static str>,
+    files: Vec<PathBuf>,
+    pipeline_config: Option<PathBuf>,
+    locations: Vec<(String, dagster_core::defs::Definitions)>,
+    last_reload: f64,
+    errors: BTreeMap<&'static str, Errors>,
+    last_hb: f64,
+    leader: bool,
+    last_lease: f64,
+    next_schedule: f64,
+    last_monitor: f64,
+    last_sensors: f64,
+    failures: u32,
+    lease_ttl: f64,
+}
+
+impl Daemon {
+    fn storage(&self) -> &dyn Storage {
+        &*self.inst.storage
+    }
+
+    fn record(&mut self, daemon: &'static str, what: &str, e: &anyhow::Error) {
+        tracing::error!(daemon, error = %format!("{e:#}"), "{what} failed; retrying");
+        self.errors
+            .entry(daemon)
+            .or_default()
+            .push(now_ts(), ErrorInfo::from_anyhow(e));
+        self.failures += 1;
+        self.last_hb = 0.0; // report the error at once
+    }
+
+    /// One pass of every daemon type that is due.
+    fn pass(&mut self) {
+        let now = now_ts();
+        self.failures = 0;
+        if now - self.last_reload >= RELOAD_SECONDS {
+            self.last_reload = now;
+            match load_workspace(&self.files, self.pipeline_config.as_deref()) {
+                Ok(l) => self.locations = l,
+                Err(e) => tracing::error!(
+                    "the workspace has errors; keeping the previous definitions:\n{e}"
+                ),
+            }
+        }
+        if now - self.last_lease >= self.lease_ttl / 3.0 || !self.leader {
+            match self
+                .storage()
+                .kv_try_lease(LEADER_LEASE, &self.daemon_id, now, self.lease_ttl)
+            {
+                Ok(l) => {
+                    if l && !self.leader {
+                        tracing::info!("this daemon is now the leader (evaluates schedules)");
+                        self.next_schedule = now;
+                    } else if !l && self.leader {
+                        tracing::warn!("lost the leader lease; another daemon evaluates schedules");
+                    }
+                    self.leader = l;
+                    self.last_lease = now;
+                }
+                Err(e) => {
+                    self.leader = false;
+                    self.record(SCHEDULER, "renewing the leader lease", &e.into());
+                }
+            }
+        }
+        if let RunCoordinatorConfig::Queued(q) = &self.inst.config.run_coordinator {
+            let q = q.clone();
+            if let Err(e) = queue::dequeue_iteration(self.storage(), &q, &self.launcher) {
+                self.record(QUEUED_RUN_COORDINATOR, "queued run coordinator pass", &e);
+            }
+        }
+        if now - self.last_monitor >= 2.0 {
+            if self.leader && self.inst.config.run_retries.enabled {
+                let cfg = self.inst.config.run_retries.clone();
+                if let Err(e) = retry::retry_iteration(
+                    self.storage(),
+                    &cfg,
+                    &self.launcher,
+                    self.inst.coordinator_kind(),
+                    &self.locations,
+                ) {
+                    self.record(EVENT_LOG_CONSUMER, "run retries pass", &e);
+                }
+            }
+            self.last_monitor = now;
+            let s = monitor::MonitorSettings::from_config(&self.inst.config.run_monitoring);
+            if let Err(e) = monitor::monitor_iteration(self.storage(), &s, now) {
+                self.record(MONITORING, "run monitoring pass", &e);
+            }
+        }
+        if self.leader && now >= self.next_schedule {
+            let results = dagster_core::schedule::evaluate_all(
+                self.storage(),
+                &self.launcher,
+                self.inst.coordinator_kind(),
+                &self.locations,
+                now,
+            );
+            let mut failed = false;
+            for (name, r) in results {
+                match r {
+                    Ok(ticks) => {
+                        for t in ticks {
+                            tracing::info!(schedule = %name, tick = t.tick_id, status = %t.status, runs = ?t.run_ids, "schedule tick at {}", dagster_core::schedule::iso_utc(t.scheduled_time));
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        let e = anyhow::Error::new(e).context(format!("schedule `{name}`"));
+                        self.record(SCHEDULER, "scheduler pass", &e);
+                    }
+                }
+            }
+            // Next minute boundary (+1 ms like Dagster); after an error retry in 5 s.
+            self.next_schedule = if failed {
+                now + 5.0
+            } else {
+                (now / 60.0).floor() * 60.0 + 60.001
+            };
+        }
+        // Sensors: every second on the leader; each sensor runs when its
+        // minimum_interval_seconds has passed.
+        if self.leader && now - self.last_sensors >= 1.0 {
+            self.last_sensors = now;
+            let results = dagster_core::sensor::evaluate_all(
+                self.storage(),
+                &self.launcher,
+                self.inst.coordinator_kind(),
+                &self.locations,
+                now,
+            );
+            for (name, r) in results {
+                match r {
+                    Ok(Some(t)) if t.status == "FAILURE" => {
+                        let e = anyhow::anyhow!(
+                            "sensor `{name}`: tick {} failed (see `dagster sensor logs`)",
+                            t.tick_id
+                        );
+                        self.record(SENSOR, "sensor tick", &e);
+                    }
+                    Ok(Some(t)) => {
+                        tracing::info!(sensor = %name, tick = t.tick_id, status = %t.status, runs = ?t.run_ids, skip_reason = ?t.skip_reason, "sensor tick")
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let e = anyhow::Error::new(e).context(format!("sensor `{name}`"));
+                        self.record(SENSOR, "sensor pass", &e);
+                    }
+                }
+            }
+        }
+        let hb_interval = std::env::var("DAGSTER_DAEMON_HEARTBEAT_INTERVAL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(HEARTBEAT_INTERVAL_SECONDS);
+        if now - self.last_hb >= hb_interval {
+            let mut ok = true;
+            for d in self.daemons.clone() {
+                let errors = self.errors.entry(d).or_default().current(now);
+                let hb = DaemonHeartbeat {
+                    daemon_type: d.to_string(),
+                    daemon_id: self.daemon_id.clone(),
+                    timestamp: now,
+                    errors,
+                };
+                if let Err(e) = self.inst.storage.add_heartbeat(&hb) {
+                    tracing::error!(error = %e, "writing the heartbeat failed; retrying");
+                    ok = false;
+                    self.failures += 1;
+                }
+            }
+            if ok {
+                self.last_hb = now;
+            }
+        }
+    }
+}
+
+fn run(
+    log_level: &str,
+    workspace: Vec<PathBuf>,
+    pipeline_config: Option<PathBuf>,
+) -> Result<ExitCode> {
     let filter = tracing_subscriber::EnvFilter::try_new(log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -113,7 +428,12 @@ fn run(log_level: &str) -> Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let inst = open()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let Some(inst) = rt.block_on(open_with_retry())? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     for w in &inst.warnings {
         tracing::warn!("{w}");
     }
@@ -128,89 +448,74 @@ fn run(log_level: &str) -> Result<ExitCode> {
         .map(|p| p.join("dagster"))
         .context("locating the dagster binary")?;
     let launcher = DefaultRunLauncher::new(dagster_bin, inst.home.root().to_path_buf());
-    let daemon_id = uuid::Uuid::new_v4().to_string();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
+    let mut files = workspace;
+    if files.is_empty() && pipeline_config.is_none() {
+        let cwd = PathBuf::from("workspace.yaml");
+        let default = inst.home.workspace_yaml();
+        if cwd.is_file() {
+            files.push(cwd);
+        } else if default.is_file() {
+            files.push(default);
+        } else {
+            tracing::warn!("no workspace (-w, -f, ./workspace.yaml or $DAGSTER_HOME/workspace.yaml): no schedules or sensors are evaluated");
+        }
+    }
+    // A broken workspace does not stop the daemon (the queue and monitoring do not need it):
+    // it is logged and loaded again every 60 s.
+    let locations = load_workspace(&files, pipeline_config.as_deref()).unwrap_or_else(|e| {
+        tracing::error!(
+            "the workspace has errors; schedules and sensors wait for a fixed one:\n{e}"
+        );
+        Vec::new()
+    });
+    let mut d = Daemon {
+        inst,
+        launcher,
+        daemon_id: uuid::Uuid::new_v4().to_string(),
+        daemons,
+        files,
+        pipeline_config,
+        locations,
+        last_reload: now_ts(),
+        errors: BTreeMap::new(),
+        last_hb: 0.0,
+        leader: false,
+        last_lease: 0.0,
+        next_schedule: 0.0,
+        last_monitor: 0.0,
+        last_sensors: 0.0,
+        failures: 0,
+        lease_ttl: std::env::var("DAGSTER_DAEMON_LEASE_TTL_SECONDS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|t| *t >= 1.0)
+            .unwrap_or(LEASE_TTL),
+    };
+    rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut last_hb = 0.0;
-        let interval = match &inst.config.run_coordinator {
-            RunCoordinatorConfig::Queued(q) => Duration::from_secs(q.dequeue_interval_seconds.clamp(1, 3600)),
-            _ => Duration::from_secs(5),
-        };
+        let mut backoff = 0.1_f64;
         loop {
-            let mut errors = Vec::new();
-            if !daemons.is_empty() {
-                if let Err(e) = dequeue_iteration(&inst, &launcher) {
-                    tracing::error!(error = %format!("{e:#}"), "queued run coordinator iteration failed; retrying");
-                    errors.push(dagster_core::domain::ErrorInfo::from_anyhow(&e));
-                }
-            }
-            if now_ts() - last_hb >= HEARTBEAT_INTERVAL_SECONDS || !errors.is_empty() {
-                for d in &daemons {
-                    let hb = DaemonHeartbeat { daemon_type: d.to_string(), daemon_id: daemon_id.clone(), timestamp: now_ts(), errors: errors.clone() };
-                    if let Err(e) = inst.storage.add_heartbeat(&hb) {
-                        tracing::error!(error = %e, "writing the heartbeat failed; retrying");
-                    }
-                }
-                last_hb = now_ts();
-            }
+            d.pass();
+            // While the database is unreachable, back off up to 30 s; else poll every 100 ms.
+            let sleep = if d.failures > 0 {
+                backoff = (backoff * 2.0).min(30.0);
+                backoff
+            } else {
+                backoff = 0.1;
+                0.1
+            };
             tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(Duration::from_secs_f64(sleep)) => {}
                 _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
                 _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: shutting down"); break; }
             }
         }
         anyhow::Ok(())
     })?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// One pass of the queued run coordinator.
-fn dequeue_iteration(inst: &Instance, launcher: &DefaultRunLauncher) -> Result<()> {
-    let RunCoordinatorConfig::Queued(q) = &inst.config.run_coordinator else {
-        return Ok(());
-    };
-    let active = inst.storage.count_runs(&RunsFilter {
-        statuses: Some(RunStatus::ACTIVE.to_vec()),
-        ..Default::default()
-    })?;
-    let capacity = if q.max_concurrent_runs < 0 {
-        i64::MAX
-    } else {
-        q.max_concurrent_runs - active
-    };
-    if capacity <= 0 {
-        return Ok(());
-    }
-    let mut queued = inst.storage.list_runs(
-        &RunsFilter {
-            statuses: Some(vec![RunStatus::Queued]),
-            ..Default::default()
-        },
-        None,
-        None,
-    )?;
-    queued.reverse(); // oldest first
-    queued.sort_by_key(|r| {
-        std::cmp::Reverse(
-            r.tags
-                .get(tags::PRIORITY)
-                .and_then(|p| p.parse::<i64>().ok())
-                .unwrap_or(0),
-        )
-    });
-    for run in queued
-        .into_iter()
-        .take(usize::try_from(capacity).unwrap_or(usize::MAX))
-    {
-        match dagster_core::exec::start_run(&*inst.storage, launcher, &run) {
-            Ok(status) => {
-                tracing::info!(run.id = %run.run_id, job.name = %run.job_name, status = %status, "dequeued run")
-            }
-            Err(e) => tracing::error!(run.id = %run.run_id, error = %e, "launch failed"),
+    if d.leader {
+        if let Err(e) = d.storage().kv_release_lease(LEADER_LEASE, &d.daemon_id) {
+            tracing::warn!(error = %e, "could not release the leader lease; it expires in {} s", d.lease_ttl);
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

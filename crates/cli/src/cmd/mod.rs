@@ -8,3 +8,5 @@ pub mod instance;
 pub mod job;
 pub mod resource;
 pub mod run;
+pub mod schedule;
+pub mod sensor;

@@ -46,9 +46,13 @@ impl DefaultRunLauncher {
         self.home.join("history").join(run_id).join("worker.log")
     }
 
-    /// Spawns the worker for `run` and records an ENGINE_EVENT with its pid. Returns the pid.
+    /// Spawns the worker for `run`, tags the run with this host ([`WORKER_HOST_TAG`]) and
+    /// records an ENGINE_EVENT with its pid. Returns the pid.
     pub fn launch(&self, storage: &dyn Storage, run: &Run) -> Result<u32> {
         let pid = self.spawn(&run.run_id)?;
+        let mut host = std::collections::BTreeMap::new();
+        host.insert(WORKER_HOST_TAG.to_string(), local_host());
+        storage.add_run_tags(&run.run_id, &host)?;
         let event = NewEvent::new(
             &run.run_id,
             &run.job_name,
@@ -123,6 +127,21 @@ impl DefaultRunLauncher {
     pub fn terminate(&self, pid: u32) -> Result<bool> {
         terminate_process_group(pid)
     }
+}
+
+/// Hidden run tag: the host (hostname, i.e. the container) whose process table holds the
+/// worker's pid. Run monitoring checks a worker's pid only on that host; elsewhere it relies on
+/// the worker heartbeat.
+pub const WORKER_HOST_TAG: &str = ".dagster/worker_host";
+
+/// This host's name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`, else `localhost`).
+pub fn local_host() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Sends SIGTERM to process group `pid`. Returns false if there is no such group.

@@ -190,6 +190,13 @@ pub trait KvStore: Send + Sync {
     fn kv_get(&self, key: &str) -> Result<Option<String>>;
     fn kv_set(&self, key: &str, value: &str) -> Result<()>;
     fn kv_delete(&self, key: &str) -> Result<()>;
+    /// Takes or renews the lease `key` for `owner` until `now + ttl` (unix seconds). Succeeds
+    /// when the lease is free, expired, or already held by `owner`. One compare-and-swap
+    /// statement (insert-if-absent, or update-where-value-unchanged), so of several
+    /// processes racing for a free lease exactly one gets it, on SQLite and Postgres.
+    fn kv_try_lease(&self, key: &str, owner: &str, now: f64, ttl: f64) -> Result<bool>;
+    /// Gives the lease up if `owner` holds it.
+    fn kv_release_lease(&self, key: &str, owner: &str) -> Result<()>;
 }
 
 /// Everything an instance needs from storage.

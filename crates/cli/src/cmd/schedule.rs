@@ -1,0 +1,187 @@
+//! `dagster schedule list|start|stop|preview|logs` (outputs as Dagster's).
+
+use crate::common::{self, bad_input, WorkspaceArgs};
+use anyhow::Result;
+use clap::Subcommand;
+use dagster_core::defs::{Definitions, ScheduleDef};
+use dagster_core::domain::now_ts;
+use dagster_core::instance::SchemaCheck;
+use dagster_core::schedule;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum ScheduleCommand {
+    /// List schedules with their status.
+    List {
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+        /// Only running schedules.
+        #[arg(long, conflicts_with = "stopped")]
+        running: bool,
+        /// Only stopped schedules.
+        #[arg(long)]
+        stopped: bool,
+        /// Only print names.
+        #[arg(long)]
+        name: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a schedule (or every schedule).
+    Start {
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+        #[arg(required_unless_present = "start_all")]
+        schedule_name: Option<String>,
+        #[arg(long = "start-all")]
+        start_all: bool,
+    },
+    /// Stop a schedule.
+    Stop {
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+        schedule_name: String,
+    },
+    /// The next 5 tick times of a schedule, in its time zone.
+    Preview {
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+        schedule_name: String,
+    },
+    /// Recent ticks of a schedule.
+    Logs {
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+        schedule_name: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+fn find<'a>(
+    locs: &'a [(String, Definitions)],
+    name: &str,
+) -> Result<(&'a Definitions, &'a ScheduleDef)> {
+    locs.iter()
+        .find_map(|(_, d)| d.schedules.get(name).map(|s| (d, s)))
+        .ok_or_else(|| bad_input(format!("no schedule named `{name}` in the workspace")))
+}
+
+pub fn run(cmd: ScheduleCommand) -> Result<ExitCode> {
+    let home = common::resolve_home()?;
+    let ws = match &cmd {
+        ScheduleCommand::List { ws, .. }
+        | ScheduleCommand::Start { ws, .. }
+        | ScheduleCommand::Stop { ws, .. }
+        | ScheduleCommand::Preview { ws, .. }
+        | ScheduleCommand::Logs { ws, .. } => ws.clone(),
+    };
+    let locs = common::load_all_locations(&ws, Some(&home.home))?;
+    let locs: Vec<(String, Definitions)> = match &ws.location {
+        Some(l) => locs.into_iter().filter(|(n, _)| n == l).collect(),
+        None => locs,
+    };
+    if let ScheduleCommand::Preview { schedule_name, .. } = &cmd {
+        let (_, def) = find(&locs, schedule_name)?;
+        for t in schedule::next_ticks(def, now_ts(), 5)? {
+            println!("{}", t.format("%Y-%m-%d %H:%M:%S%z"));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let inst = common::open_instance(&home.home, SchemaCheck::Normal)?;
+    let storage = &*inst.storage;
+    match cmd {
+        ScheduleCommand::List {
+            running,
+            stopped,
+            name,
+            json,
+            ..
+        } => {
+            let mut out = Vec::new();
+            for (loc, defs) in &locs {
+                for def in defs.schedules.values() {
+                    let state = schedule::schedule_state(storage, loc, def)?;
+                    let status = schedule::effective_status(state.as_ref(), def);
+                    if (running && status != schedule::RUNNING)
+                        || (stopped && status != schedule::STOPPED)
+                    {
+                        continue;
+                    }
+                    out.push((loc.clone(), def, status));
+                }
+            }
+            if json {
+                let v: Vec<serde_json::Value> = out
+                    .iter()
+                    .map(|(loc, d, s)| {
+                        serde_json::json!({"name": d.name, "location": loc, "status": s, "cron_schedule": d.cron,
+                            "execution_timezone": d.timezone.name(), "job": d.job})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else if name {
+                for (_, d, _) in &out {
+                    println!("{}", d.name);
+                }
+            } else {
+                for (_, d, s) in &out {
+                    let title = format!("Schedule: {} [{s}]", d.name);
+                    println!("{title}\n{}", "*".repeat(title.len()));
+                    println!("Cron Schedule: {}", d.cron);
+                }
+            }
+        }
+        ScheduleCommand::Start {
+            schedule_name,
+            start_all,
+            ..
+        } => {
+            let names: Vec<String> = if start_all {
+                locs.iter()
+                    .flat_map(|(_, d)| d.schedules.keys().cloned())
+                    .collect()
+            } else {
+                schedule_name.into_iter().collect()
+            };
+            for n in names {
+                let (defs, def) = find(&locs, &n)?;
+                schedule::start_schedule(storage, &defs.location_name, def, now_ts())?;
+                println!("Started schedule {n}");
+            }
+        }
+        ScheduleCommand::Stop { schedule_name, .. } => {
+            let (defs, def) = find(&locs, &schedule_name)?;
+            schedule::stop_schedule(storage, &defs.location_name, def, now_ts())?;
+            println!("Stopped schedule {schedule_name}");
+        }
+        ScheduleCommand::Logs {
+            schedule_name,
+            limit,
+            ..
+        } => {
+            let (defs, _) = find(&locs, &schedule_name)?;
+            let sel = schedule::selector_id(&defs.location_name, &schedule_name);
+            for t in storage.list_ticks(&sel, limit)? {
+                let runs = t.body.get("run_ids").cloned().unwrap_or_default();
+                let mut line = format!(
+                    "{}  {:<8} tick {}  runs {}",
+                    schedule::iso_utc(t.timestamp),
+                    t.status,
+                    t.id,
+                    runs
+                );
+                if let Some(e) = t.body.get("error").and_then(|e| e.get("message")) {
+                    line.push_str(&format!("  error: {e}"));
+                }
+                if let Some(r) = t.body.get("skip_reason").and_then(|r| r.as_str()) {
+                    line.push_str(&format!("  skipped: {r}"));
+                }
+                println!("{line}");
+            }
+        }
+        ScheduleCommand::Preview { .. } => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,319 @@
+//! Run monitoring (always on): dead workers, start/cancel timeouts, `dagster/max_runtime`.
+//!
+//! Every transition goes through a conditional run-lifecycle event, so a run that finished
+//! meanwhile is never changed (storage refuses the event).
+
+use anyhow::Result;
+use dagster_core::config::instance::RunMonitoringConfig;
+use dagster_core::domain::{
+    tags, ErrorInfo, EventData, EventType, LogLevel, NewEvent, Run, RunStatus, RunsFilter,
+};
+use dagster_core::storage::Storage;
+use std::collections::BTreeMap;
+
+/// Settings of one monitoring pass.
+#[derive(Debug, Clone)]
+pub struct MonitorSettings {
+    pub start_timeout_seconds: f64,
+    pub cancel_timeout_seconds: f64,
+    /// The executor's worker heartbeat interval; a worker is dead after two missed.
+    pub worker_heartbeat_interval: f64,
+    /// 0 = unlimited (a `dagster/max_runtime` tag overrides it).
+    pub max_runtime_seconds: f64,
+}
+
+impl MonitorSettings {
+    pub fn from_config(c: &RunMonitoringConfig) -> Self {
+        MonitorSettings {
+            start_timeout_seconds: c.start_timeout_seconds as f64,
+            cancel_timeout_seconds: c.cancel_timeout_seconds as f64,
+            worker_heartbeat_interval: std::env::var("DAGSTER_WORKER_HEARTBEAT_INTERVAL")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5.0),
+            max_runtime_seconds: c.max_runtime_seconds as f64,
+        }
+    }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    // Signal 0: existence check (EPERM also means it exists).
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
+fn fail_run(storage: &dyn Storage, run: &Run, message: &str, reason: &str) -> Result<bool> {
+    let ev = NewEvent::new(
+        &run.run_id,
+        &run.job_name,
+        Some(EventType::RunFailure),
+        message,
+    )
+    .level(LogLevel::Error)
+    .data(EventData::Failure {
+        error: ErrorInfo::new(message),
+        reason: Some(reason.to_string()),
+    });
+    let outcome = storage.store_events(&[ev])?;
+    if !outcome.rejected.is_empty() {
+        return Ok(false);
+    }
+    let mut t = BTreeMap::new();
+    t.insert(tags::FAILURE_REASON.to_string(), reason.to_string());
+    storage.add_run_tags(&run.run_id, &t)?;
+    tracing::warn!(run.id = %run.run_id, reason, "{message}");
+    Ok(true)
+}
+
+/// Whether the run's worker was launched on this host (so its pid means something here).
+fn local_worker(run: &Run, host: &str) -> bool {
+    run.tags
+        .get(dagster_core::exec::launcher::WORKER_HOST_TAG)
+        .is_some_and(|h| h == host)
+}
+
+fn kill_worker(storage: &dyn Storage, run: &Run, host: &str) {
+    if !local_worker(run, host) {
+        return;
+    }
+    if let Ok(Some((pid, _))) = storage.worker_heartbeat(&run.run_id) {
+        if pid_alive(pid) {
+            let _ = dagster_core::exec::launcher::terminate_process_group(pid);
+        }
+    }
+}
+
+/// One pass over active runs at `now`. Returns how many runs it changed.
+pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -> Result<usize> {
+    let runs = storage.list_runs(
+        &RunsFilter {
+            statuses: Some(vec![
+                RunStatus::Starting,
+                RunStatus::Started,
+                RunStatus::Canceling,
+            ]),
+            ..Default::default()
+        },
+        None,
+        None,
+    )?;
+    let host = dagster_core::exec::launcher::local_host();
+    let mut changed = 0;
+    for run in runs {
+        match run.status {
+            RunStatus::Starting if now - run.update_time > s.start_timeout_seconds => {
+                kill_worker(storage, &run, &host);
+                let msg = format!(
+                    "Run timed out due to taking longer than {} seconds to start.",
+                    s.start_timeout_seconds
+                );
+                changed += usize::from(fail_run(storage, &run, &msg, "START_TIMEOUT")?);
+            }
+            RunStatus::Started => {
+                let hb = storage.worker_heartbeat(&run.run_id)?;
+                let since = hb
+                    .map(|(_, t)| t)
+                    .or(run.start_time)
+                    .unwrap_or(run.update_time);
+                // The pid is only meaningful on the host that launched the worker (another
+                // daemon replica may run elsewhere); there the heartbeat age decides.
+                let dead_pid =
+                    local_worker(&run, &host) && hb.is_some_and(|(pid, _)| !pid_alive(pid));
+                if dead_pid || now - since > 2.0 * s.worker_heartbeat_interval {
+                    kill_worker(storage, &run, &host);
+                    let msg = if dead_pid {
+                        "The run worker process exited without finishing the run.".to_string()
+                    } else {
+                        format!(
+                            "The run worker stopped heartbeating ({:.0} s since its last heartbeat).",
+                            now - since
+                        )
+                    };
+                    changed += usize::from(fail_run(storage, &run, &msg, "RUN_WORKER_DIED")?);
+                    continue;
+                }
+                let max_runtime = run
+                    .tags
+                    .get(tags::MAX_RUNTIME)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(s.max_runtime_seconds);
+                let started = run.start_time.unwrap_or(run.create_time);
+                if max_runtime > 0.0 && now - started > max_runtime {
+                    // FAILURE first (storage does not allow CANCELING → FAILURE), then the
+                    // worker's process group is terminated; its later events are refused.
+                    let msg = format!("Exceeded maximum runtime of {max_runtime} seconds.");
+                    let failed = fail_run(storage, &run, &msg, "RUN_EXCEEDED_MAX_RUNTIME")?;
+                    kill_worker(storage, &run, &host);
+                    changed += usize::from(failed);
+                }
+            }
+            RunStatus::Canceling if now - run.update_time > s.cancel_timeout_seconds => {
+                kill_worker(storage, &run, &host);
+                let ev = NewEvent::new(
+                        &run.run_id,
+                        &run.job_name,
+                        Some(EventType::RunCanceled),
+                        format!(
+                            "Run was not canceled by its worker within {} seconds; marking it canceled.",
+                            s.cancel_timeout_seconds
+                        ),
+                    );
+                let outcome = storage.store_events(&[ev])?;
+                changed += usize::from(outcome.rejected.is_empty());
+            }
+            _ => {}
+        }
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dagster_core::domain::NewRun;
+    use dagster_core::storage::RunStore;
+    use dagster_core::test_support::TestDb;
+    use std::os::unix::process::CommandExt;
+
+    fn settings() -> MonitorSettings {
+        MonitorSettings {
+            start_timeout_seconds: 180.0,
+            cancel_timeout_seconds: 180.0,
+            worker_heartbeat_interval: 5.0,
+            max_runtime_seconds: 0.0,
+        }
+    }
+
+    fn run_in(storage: &dyn Storage, events: &[EventType], tags: &[(&str, &str)]) -> Run {
+        let mut tags: BTreeMap<String, String> = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        // Launched on this host, as the launcher tags it.
+        tags.insert(
+            dagster_core::exec::launcher::WORKER_HOST_TAG.into(),
+            dagster_core::exec::launcher::local_host(),
+        );
+        let run = storage
+            .add_run(NewRun {
+                job_name: "j".into(),
+                tags,
+                run_config: serde_json::json!({}),
+                ..Default::default()
+            })
+            .unwrap();
+        let evs: Vec<NewEvent> = events
+            .iter()
+            .map(|t| NewEvent::new(&run.run_id, "j", Some(*t), ""))
+            .collect();
+        assert!(storage.store_events(&evs).unwrap().rejected.is_empty());
+        storage.get_run(&run.run_id).unwrap().unwrap()
+    }
+
+    /// A stand-in worker in its own process group (so killing it never hits the test).
+    fn fake_worker() -> std::process::Child {
+        std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn timeouts_dead_workers_and_max_runtime() {
+        let db = TestDb::sqlite();
+        let s = db.storage();
+        let st = settings();
+        let starting = run_in(&s, &[EventType::RunStarting], &[]);
+        let canceling = run_in(&s, &[EventType::RunStarting, EventType::RunCanceling], &[]);
+        let mut w1 = fake_worker();
+        let silent = run_in(&s, &[EventType::RunStarting, EventType::RunStart], &[]);
+        s.record_worker_heartbeat(&silent.run_id, w1.id(), silent.update_time)
+            .unwrap();
+        let mut w2 = fake_worker();
+        let long = run_in(
+            &s,
+            &[EventType::RunStarting, EventType::RunStart],
+            &[(tags::MAX_RUNTIME, "1")],
+        );
+        let healthy = run_in(&s, &[EventType::RunStarting, EventType::RunStart], &[]);
+        let mut w3 = fake_worker();
+        // A worker on another host: its pid means nothing here, only its heartbeat counts.
+        let remote = run_in(&s, &[EventType::RunStarting, EventType::RunStart], &[]);
+        let mut elsewhere = BTreeMap::new();
+        elsewhere.insert(
+            dagster_core::exec::launcher::WORKER_HOST_TAG.to_string(),
+            "another-host".to_string(),
+        );
+        s.add_run_tags(&remote.run_id, &elsewhere).unwrap();
+        let now = starting.update_time;
+        s.record_worker_heartbeat(&remote.run_id, 999_999_999, now + 3.0)
+            .unwrap();
+        s.record_worker_heartbeat(&long.run_id, w2.id(), now + 3.0)
+            .unwrap();
+        s.record_worker_heartbeat(&healthy.run_id, w3.id(), now + 3.0)
+            .unwrap();
+
+        // Nothing is due yet.
+        assert_eq!(monitor_iteration(&s, &st, now + 0.5).unwrap(), 0);
+        // 4 s later: the silent worker is still within 2 intervals; max runtime (1 s) exceeded.
+        assert_eq!(monitor_iteration(&s, &st, now + 4.0).unwrap(), 1);
+        let r = s.get_run(&long.run_id).unwrap().unwrap();
+        assert_eq!(r.status, RunStatus::Failure);
+        assert_eq!(r.tags[tags::FAILURE_REASON], "RUN_EXCEEDED_MAX_RUNTIME");
+        // 11 s: the silent worker missed two heartbeats.
+        assert_eq!(
+            s.get_run(&remote.run_id).unwrap().unwrap().status,
+            RunStatus::Started
+        );
+        // 11 s: the silent worker missed two heartbeats (the remote one is still fresh).
+        assert_eq!(monitor_iteration(&s, &st, now + 11.0).unwrap(), 1);
+        assert_eq!(
+            s.get_run(&remote.run_id).unwrap().unwrap().status,
+            RunStatus::Started
+        );
+        let r = s.get_run(&silent.run_id).unwrap().unwrap();
+        assert_eq!(r.status, RunStatus::Failure);
+        assert_eq!(r.tags[tags::FAILURE_REASON], "RUN_WORKER_DIED");
+        // Both fake workers were killed.
+        assert!(w1.wait().unwrap().signal().is_some());
+        assert!(w2.wait().unwrap().signal().is_some());
+        // 14 s: the remote worker's heartbeat is stale too (the healthy one beat at 12 s).
+        s.record_worker_heartbeat(&healthy.run_id, w3.id(), now + 12.0)
+            .unwrap();
+        assert_eq!(monitor_iteration(&s, &st, now + 14.0).unwrap(), 1);
+        assert_eq!(
+            s.get_run(&remote.run_id).unwrap().unwrap().status,
+            RunStatus::Failure
+        );
+        // 181 s: start and cancel timeouts.
+        s.record_worker_heartbeat(&healthy.run_id, w3.id(), now + 180.0)
+            .unwrap();
+        assert_eq!(monitor_iteration(&s, &st, now + 181.0).unwrap(), 2);
+        let r = s.get_run(&starting.run_id).unwrap().unwrap();
+        assert_eq!(r.status, RunStatus::Failure);
+        assert_eq!(r.tags[tags::FAILURE_REASON], "START_TIMEOUT");
+        assert_eq!(
+            s.get_run(&canceling.run_id).unwrap().unwrap().status,
+            RunStatus::Canceled
+        );
+        // The healthy run is untouched; finished runs never change again.
+        assert_eq!(
+            s.get_run(&healthy.run_id).unwrap().unwrap().status,
+            RunStatus::Started
+        );
+        assert_eq!(monitor_iteration(&s, &st, now + 10_000.0).unwrap(), 1);
+        assert_eq!(
+            s.get_run(&long.run_id).unwrap().unwrap().status,
+            RunStatus::Failure
+        );
+        assert!(w3.wait().unwrap().signal().is_some());
+    }
+
+    use std::os::unix::process::ExitStatusExt;
+}
