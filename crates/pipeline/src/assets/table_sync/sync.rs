@@ -13,7 +13,6 @@ use dagster_core::storage::KvStore;
 use mysql::prelude::Queryable;
 use mysql::Value;
 use serde::{Deserialize, Serialize};
-use std::sync::mpsc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Extra ClickHouse columns written by the sync.
@@ -23,8 +22,6 @@ pub const DELETED_COLUMN: &str = "_is_deleted";
 pub const VIEW_SUFFIX: &str = "_dedup";
 const STAGING_SUFFIX: &str = "__full_sync";
 const OLD_SUFFIX: &str = "__old_sync";
-/// Batches read ahead of the writer (bounded memory: at most this many + 2 batches in flight).
-const READ_AHEAD: usize = 1;
 
 /// A table sync asset (see the module documentation of `table_sync`).
 #[derive(Debug, Clone)]
@@ -199,7 +196,16 @@ struct SavedState {
 struct FullState {
     staging: String,
     upper: Option<KeyVal>,
+    /// Last primary key confirmed by the destination (a full sync reads in primary key order).
     last_key: Option<Vec<KeyVal>>,
+    /// True when `last_key` is a primary key (states written before full syncs read in primary
+    /// key order hold a (cursor, primary key) position: such a sync starts over).
+    #[serde(default)]
+    by_pk: bool,
+    /// The largest (cursor, primary key) when the full sync started: the incremental position
+    /// once it is done.
+    #[serde(default)]
+    upper_key: Option<Vec<KeyVal>>,
 }
 
 /// Where reading starts.
@@ -212,10 +218,15 @@ enum Start {
     After(Vec<Value>),
 }
 
-struct Batch {
+/// A piece of a batch, sent from the reader thread to the writer: RowBinary of whole rows.
+struct Chunk {
     data: Vec<u8>,
     rows: u64,
+    /// Order key of the last row read so far (of this chunk, or of the batch's previous chunk
+    /// when this one is empty).
     last_key: Vec<Value>,
+    /// The last chunk of a batch: the writer ends the INSERT and saves `last_key`.
+    end_of_batch: bool,
     stats: EncodeStats,
 }
 
@@ -223,14 +234,26 @@ struct Batch {
 struct ReadPlan {
     table_sql: String,
     select_sql: String,
-    key_cols_sql: Vec<String>,
-    key_idx: Vec<usize>,
-    /// Upper bound on the first key column (the cursor), if there is a cursor.
+    /// The columns the reader orders and pages by (keyset): (cursor, primary key) in incremental
+    /// mode, the primary key in full mode.
+    order_sql: Vec<String>,
+    order_idx: Vec<usize>,
+    /// `column <= upper`: the cursor column and its upper bound fixed when the sync started.
+    bound_sql: Option<String>,
     upper: Option<Value>,
+    /// Rows per confirmed batch (one INSERT, one cursor save).
     batch_size: usize,
     columns: Vec<Column>,
     soft_delete_idx: Option<usize>,
 }
+
+/// Rows per SELECT (a batch is read in pages of at most this many rows).
+const PAGE_ROWS: usize = 100_000;
+/// Encoded bytes per chunk handed to the writer.
+const CHUNK_BYTES: usize = 1 << 20;
+/// Chunks buffered between the reader and the writer (memory stays at a few MB whatever the
+/// table or batch size).
+const CHANNEL_CHUNKS: usize = 4;
 
 fn mysql_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
@@ -251,11 +274,11 @@ fn now_micros() -> u64 {
 }
 
 impl ReadPlan {
-    /// SQL and parameters of the next batch.
-    fn query(&self, start: &Start) -> (String, Vec<Value>) {
+    /// SQL and parameters of the next page of at most `limit` rows.
+    fn query(&self, start: &Start, limit: usize) -> (String, Vec<Value>) {
         let mut conds: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
-        let k = &self.key_cols_sql;
+        let k = &self.order_sql;
         match start {
             Start::Beginning => {}
             Start::AtLeast(v) => {
@@ -281,8 +304,8 @@ impl ReadPlan {
                 conds.push(format!("({})", ors.join(" OR ")));
             }
         }
-        if let Some(u) = &self.upper {
-            conds.push(format!("{} <= ?", k[0]));
+        if let (Some(b), Some(u)) = (&self.bound_sql, &self.upper) {
+            conds.push(format!("{b} <= ?"));
             params.push(u.clone());
         }
         let where_sql = if conds.is_empty() {
@@ -292,32 +315,38 @@ impl ReadPlan {
         };
         (
             format!(
-                "SELECT {} FROM {}{} ORDER BY {} LIMIT {}",
+                "SELECT {} FROM {}{} ORDER BY {} LIMIT {limit}",
                 self.select_sql,
                 self.table_sql,
                 where_sql,
                 k.join(", "),
-                self.batch_size
             ),
             params,
         )
     }
 }
 
-/// Reads batches until the end (or until the writer hangs up), sending them over `tx`.
-fn read_batches(
+/// Reads pages until the end (or until the writer hangs up), encoding rows as RowBinary and
+/// sending them to the writer in chunks; the last chunk of every batch is marked.
+fn read_chunks(
     conn: &mut mysql::PooledConn,
     plan: &ReadPlan,
     mut start: Start,
-    tx: &mpsc::SyncSender<Result<Batch, String>>,
+    tx: &tokio::sync::mpsc::Sender<Result<Chunk, String>>,
     cancel: &CancelToken,
 ) -> Result<(), String> {
     let mut version = now_micros();
+    let mut rows_in_batch = 0usize;
+    let mut key: Vec<Value> = Vec::new();
+    let key_of = |values: &[Value]| -> Vec<Value> {
+        plan.order_idx.iter().map(|&i| values[i].clone()).collect()
+    };
     loop {
         if cancel.is_cancelled() {
             return Err("cancelled".into());
         }
-        let (sql, params) = plan.query(&start);
+        let limit = PAGE_ROWS.min(plan.batch_size - rows_in_batch).max(1);
+        let (sql, params) = plan.query(&start, limit);
         let stmt = conn
             .prep(&sql)
             .map_err(|e| format!("preparing `{sql}`: {e}"))?;
@@ -325,8 +354,9 @@ fn read_batches(
             .exec_iter(&stmt, mysql::Params::Positional(params))
             .map_err(|e| format!("reading a batch: {e}"))?;
         version = now_micros().max(version + 1);
-        let mut data = Vec::with_capacity(plan.batch_size.saturating_mul(64).min(64 << 20));
-        let mut rows = 0u64;
+        let mut data = Vec::with_capacity(CHUNK_BYTES + (64 << 10));
+        let mut chunk_rows = 0u64;
+        let mut page_rows = 0usize;
         let mut stats = EncodeStats::default();
         let mut last: Vec<Value> = Vec::new();
         for row in result {
@@ -334,7 +364,8 @@ fn read_batches(
             let values = row.unwrap();
             for (col, v) in plan.columns.iter().zip(values.iter()) {
                 if let Err(e) = encode_value(&mut data, col, v, &mut stats) {
-                    let key: Vec<Value> = plan.key_idx.iter().map(|&i| values[i].clone()).collect();
+                    let key: Vec<Value> =
+                        plan.order_idx.iter().map(|&i| values[i].clone()).collect();
                     return Err(format!(
                         "column `{}` ({}) of the row with key {}: {e}",
                         col.source.name,
@@ -348,30 +379,118 @@ fn read_batches(
                 .soft_delete_idx
                 .is_some_and(|i| values.get(i).is_some_and(is_truthy));
             data.push(u8::from(deleted));
-            rows += 1;
+            chunk_rows += 1;
+            page_rows += 1;
             last = values;
+            if data.len() >= CHUNK_BYTES {
+                key = key_of(&last);
+                let chunk = Chunk {
+                    data: std::mem::replace(
+                        &mut data,
+                        Vec::with_capacity(CHUNK_BYTES + (64 << 10)),
+                    ),
+                    rows: chunk_rows,
+                    last_key: key.clone(),
+                    end_of_batch: false,
+                    stats: std::mem::take(&mut stats),
+                };
+                chunk_rows = 0;
+                if tx.blocking_send(Ok(chunk)).is_err() {
+                    return Ok(()); // the writer stopped; it reports why
+                }
+            }
         }
-        if rows == 0 {
-            return Ok(());
+        if page_rows > 0 {
+            key = key_of(&last);
         }
-        let last_key: Vec<Value> = plan.key_idx.iter().map(|&i| last[i].clone()).collect();
-        let full = rows >= plan.batch_size as u64;
-        start = Start::After(last_key.clone());
-        if tx
-            .send(Ok(Batch {
+        rows_in_batch += page_rows;
+        let exhausted = page_rows < limit;
+        let end_of_batch = exhausted || rows_in_batch >= plan.batch_size;
+        if chunk_rows > 0 || (end_of_batch && rows_in_batch > 0) {
+            let chunk = Chunk {
                 data,
-                rows,
-                last_key,
+                rows: chunk_rows,
+                last_key: key.clone(),
+                end_of_batch,
                 stats,
-            }))
-            .is_err()
-        {
-            return Ok(()); // the writer stopped; it reports why
+            };
+            if tx.blocking_send(Ok(chunk)).is_err() {
+                return Ok(());
+            }
         }
-        if !full {
+        if end_of_batch {
+            rows_in_batch = 0;
+        }
+        if exhausted {
             return Ok(());
+        }
+        start = Start::After(key.clone());
+    }
+}
+
+/// How one batch ended on the writer side.
+enum BatchEnd {
+    /// Inserted and confirmed (possibly 0 rows when the reader had nothing more).
+    Done {
+        rows: u64,
+        bytes: u64,
+        last_key: Option<Vec<Value>>,
+        stats: EncodeStats,
+        /// The reader has finished: no more batches.
+        finished: bool,
+    },
+    ReaderFailed(String),
+    Cancelled,
+}
+
+/// Streams the chunks of one batch into one `INSERT ... FORMAT RowBinary` and waits for
+/// ClickHouse to confirm it. An INSERT whose batch is not complete (reader error,
+/// cancellation) is dropped, which aborts it.
+async fn write_batch(
+    client: &clickhouse::Client,
+    sql: &str,
+    rx: &mut tokio::sync::mpsc::Receiver<Result<Chunk, String>>,
+    cancel: &CancelToken,
+) -> clickhouse::error::Result<BatchEnd> {
+    let mut insert: Option<clickhouse::insert_formatted::InsertFormatted> = None;
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    let mut last_key = None;
+    let mut stats = EncodeStats::default();
+    let mut finished = false;
+    loop {
+        let Some(msg) = rx.recv().await else {
+            finished = true;
+            break;
+        };
+        let chunk = match msg {
+            Ok(c) => c,
+            Err(e) => return Ok(BatchEnd::ReaderFailed(e)),
+        };
+        if cancel.is_cancelled() {
+            return Ok(BatchEnd::Cancelled);
+        }
+        if !chunk.data.is_empty() {
+            bytes += chunk.data.len() as u64;
+            let ins = insert.get_or_insert_with(|| client.insert_formatted_with(sql.to_string()));
+            ins.send(bytes::Bytes::from(chunk.data)).await?;
+        }
+        rows += chunk.rows;
+        stats.invalid_dates += chunk.stats.invalid_dates;
+        last_key = Some(chunk.last_key);
+        if chunk.end_of_batch {
+            break;
         }
     }
+    if let Some(ins) = insert {
+        ins.end().await?;
+    }
+    Ok(BatchEnd::Done {
+        rows,
+        bytes,
+        last_key,
+        stats,
+        finished,
+    })
 }
 
 impl TableSync {
@@ -738,6 +857,28 @@ impl TableSync {
             .filter(|v| !matches!(v, Value::NULL)))
     }
 
+    /// The largest (cursor, primary key) of the source, or `None` without a cursor column or
+    /// when no row has a cursor value.
+    fn upper_key(&self, src: &MysqlResource) -> anyhow::Result<Option<Vec<Value>>> {
+        let Some(c) = &self.config.cursor_column else {
+            return Ok(None);
+        };
+        let mut conn = src.connection()?;
+        let key: Vec<String> = self.key_columns().iter().map(|k| mysql_ident(k)).collect();
+        let desc: Vec<String> = key.iter().map(|k| format!("{k} DESC")).collect();
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} IS NOT NULL ORDER BY {} LIMIT 1",
+            key.join(", "),
+            mysql_table(&self.config.source_table),
+            mysql_ident(c),
+            desc.join(", ")
+        );
+        let row: Option<mysql::Row> = conn
+            .exec_first(&sql, ())
+            .map_err(|e| src.query_error(format!("`{sql}`: {e}")))?;
+        Ok(row.map(|r| r.unwrap()))
+    }
+
     fn lookback_start(
         &self,
         src: &MysqlResource,
@@ -847,7 +988,7 @@ impl TableSync {
                 let resume = state
                     .full
                     .as_ref()
-                    .filter(|f| f.staging == staging)
+                    .filter(|f| f.staging == staging && f.by_pk)
                     .cloned();
                 let (existed, _) = match &resume {
                     Some(_) => self.ensure_table(dst, &staging, &columns)?,
@@ -873,11 +1014,15 @@ impl TableSync {
                             Self::ch_table(dst, &staging)
                         ))?;
                         self.ensure_table(dst, &staging, &columns)?;
-                        let upper = self.upper_bound(src)?;
+                        let upper_key = self.upper_key(src)?;
+                        let upper = upper_key.as_ref().and_then(|k| k.first().cloned());
                         state.full = Some(FullState {
                             staging: staging.clone(),
                             upper: upper.as_ref().map(KeyVal::from_value),
                             last_key: None,
+                            by_pk: true,
+                            upper_key: upper_key
+                                .map(|k| k.iter().map(KeyVal::from_value).collect()),
                         });
                         Self::save_state(kv, &state_key, &state)?;
                         (Start::Beginning, upper)
@@ -888,7 +1033,13 @@ impl TableSync {
         };
         let upper_text = upper.as_ref().map(value_text);
 
-        let key_idx: Vec<usize> = key_columns
+        // Full mode reads in primary key order (the clustered index of InnoDB: no secondary
+        // index lookups), incremental mode in (cursor, primary key) order.
+        let order_columns: Vec<String> = match cfg.mode {
+            SyncMode::Full => cfg.primary_key.clone(),
+            SyncMode::Incremental => key_columns.clone(),
+        };
+        let order_idx: Vec<usize> = order_columns
             .iter()
             .map(|k| columns.iter().position(|c| &c.source.name == k))
             .collect::<Option<Vec<_>>>()
@@ -904,8 +1055,9 @@ impl TableSync {
                 .map(|c| mysql_ident(&c.source.name))
                 .collect::<Vec<_>>()
                 .join(", "),
-            key_cols_sql: key_columns.iter().map(|c| mysql_ident(c)).collect(),
-            key_idx,
+            order_sql: order_columns.iter().map(|c| mysql_ident(c)).collect(),
+            order_idx,
+            bound_sql: cfg.cursor_column.as_ref().map(|c| mysql_ident(c)),
             upper: upper.clone(),
             batch_size: cfg.batch_size,
             columns: columns.clone(),
@@ -927,58 +1079,79 @@ impl TableSync {
         let nothing_to_read = cfg.cursor_column.is_some() && upper.is_none();
         if !nothing_to_read {
             let mut conn = src.connection()?;
-            let (tx, rx) = mpsc::sync_channel::<Result<Batch, String>>(READ_AHEAD);
+            let (tx, mut rx) =
+                tokio::sync::mpsc::channel::<Result<Chunk, String>>(CHANNEL_CHUNKS);
             let reader_cancel = cancel.clone();
             let start_pos = std::mem::replace(&mut start, Start::Beginning);
+            let cols: Vec<String> = insert_columns.iter().map(|c| quote_ident(c)).collect();
+            let insert_sql = format!(
+                "INSERT INTO {target_sql} ({}) FORMAT RowBinary",
+                cols.join(", ")
+            );
             let write_result: anyhow::Result<()> = std::thread::scope(|scope| {
                 let plan_ref = &plan;
                 let reader = scope.spawn(move || {
-                    let r = read_batches(&mut conn, plan_ref, start_pos, &tx, &reader_cancel);
+                    let r = read_chunks(&mut conn, plan_ref, start_pos, &tx, &reader_cancel);
                     if let Err(e) = r {
-                        let _ = tx.send(Err(e));
+                        let _ = tx.blocking_send(Err(e));
                     }
                 });
                 let result = (|| -> anyhow::Result<()> {
-                    for msg in &rx {
-                        let batch =
-                            msg.map_err(|e| anyhow!("reading {}: {e}", self.src_where(src)))?;
-                        if cancel.is_cancelled() {
-                            bail!("cancelled after {batches} batches ({rows_written} rows written); the cursor is saved");
-                        }
-                        rows_read += batch.rows;
-                        let n = batch.data.len() as u64;
-                        dst.insert_row_binary(
-                            &target_sql,
-                            &insert_columns,
-                            bytes::Bytes::from(batch.data),
+                    loop {
+                        let end = dst.block_on(
+                            &insert_sql,
+                            write_batch(dst.client(), &insert_sql, &mut rx, cancel),
                         )?;
-                        // Confirmed by ClickHouse: only now move the cursor.
-                        rows_written += batch.rows;
-                        batches += 1;
-                        bytes += n;
-                        invalid_dates += batch.stats.invalid_dates;
-                        let saved: Vec<KeyVal> =
-                            batch.last_key.iter().map(KeyVal::from_value).collect();
-                        match cfg.mode {
-                            SyncMode::Incremental => state.last_key = Some(saved),
-                            SyncMode::Full => {
-                                if let Some(f) = state.full.as_mut() {
-                                    f.last_key = Some(saved);
+                        let (rows, n, last_key, stats, finished) = match end {
+                            BatchEnd::ReaderFailed(e) => {
+                                bail!("reading {}: {e}", self.src_where(src))
+                            }
+                            BatchEnd::Cancelled => bail!(
+                                "cancelled after {batches} batches ({rows_written} rows written); the cursor is saved"
+                            ),
+                            BatchEnd::Done {
+                                rows,
+                                bytes,
+                                last_key,
+                                stats,
+                                finished,
+                            } => (rows, bytes, last_key, stats, finished),
+                        };
+                        if let (true, Some(last_key)) = (rows > 0, last_key) {
+                            // Confirmed by ClickHouse: only now move the cursor.
+                            rows_read += rows;
+                            rows_written += rows;
+                            batches += 1;
+                            bytes += n;
+                            invalid_dates += stats.invalid_dates;
+                            let saved: Vec<KeyVal> =
+                                last_key.iter().map(KeyVal::from_value).collect();
+                            match cfg.mode {
+                                SyncMode::Incremental => state.last_key = Some(saved),
+                                SyncMode::Full => {
+                                    if let Some(f) = state.full.as_mut() {
+                                        f.last_key = Some(saved);
+                                    }
                                 }
                             }
+                            Self::save_state(kv, &state_key, &state)?;
+                            last_key_text = Some(key_text(&last_key));
+                            log(&format!(
+                                "batch {batches}: {rows} rows ({rows_written} in total), {} {}",
+                                match cfg.mode {
+                                    SyncMode::Full => "primary key",
+                                    SyncMode::Incremental => "cursor",
+                                },
+                                last_key_text.as_deref().unwrap_or("")
+                            ));
+                            if self.fail_after_batches == Some(batches) {
+                                bail!("test hook: failing after {batches} batches");
+                            }
                         }
-                        Self::save_state(kv, &state_key, &state)?;
-                        last_key_text = Some(key_text(&batch.last_key));
-                        log(&format!(
-                            "batch {batches}: {} rows ({rows_written} in total), cursor {}",
-                            batch.rows,
-                            last_key_text.as_deref().unwrap_or("")
-                        ));
-                        if self.fail_after_batches == Some(batches) {
-                            bail!("test hook: failing after {batches} batches");
+                        if finished {
+                            return Ok(());
                         }
                     }
-                    Ok(())
                 })();
                 drop(rx);
                 let joined = reader.join();
@@ -1008,7 +1181,14 @@ impl TableSync {
             } else {
                 dst.execute(&format!("RENAME TABLE {staging_name} TO {final_name}"))?;
             }
-            let last = state.full.take().and_then(|f| f.last_key);
+            // The incremental position after a full sync: every row up to the largest
+            // (cursor, primary key) seen when it started has been read. Without a cursor column
+            // the key is the primary key, the order the full sync read in.
+            let full = state.full.take();
+            let last = match &cfg.cursor_column {
+                Some(_) => full.and_then(|f| f.upper_key),
+                None => full.and_then(|f| f.last_key),
+            };
             if last.is_some() {
                 state.last_key = last;
             } else if nothing_to_read {
