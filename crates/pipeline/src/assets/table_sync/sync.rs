@@ -28,6 +28,7 @@ const OLD_SUFFIX: &str = "__old_sync";
 pub struct TableSync {
     config: SyncConfig,
     fail_after_batches: Option<u64>,
+    page_rows: usize,
 }
 
 /// What a sync did (also returned as materialization metadata).
@@ -206,6 +207,18 @@ struct FullState {
     /// once it is done.
     #[serde(default)]
     upper_key: Option<Vec<KeyVal>>,
+    /// Disjoint primary key ranges read in parallel (empty: one reader, `last_key`).
+    #[serde(default)]
+    ranges: Vec<RangeState>,
+}
+
+/// One primary key range of a full sync read by its own reader: `after < pk <= upto`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RangeState {
+    after: Option<KeyVal>,
+    upto: Option<KeyVal>,
+    /// Last primary key of this range confirmed by the destination.
+    last_key: Option<Vec<KeyVal>>,
 }
 
 /// Where reading starts.
@@ -228,6 +241,8 @@ struct Chunk {
     /// The last chunk of a batch: the writer ends the INSERT and saves `last_key`.
     end_of_batch: bool,
     stats: EncodeStats,
+    /// The reader (primary key range) the rows come from.
+    range: usize,
 }
 
 /// What the reader thread needs.
@@ -243,17 +258,25 @@ struct ReadPlan {
     upper: Option<Value>,
     /// Rows per confirmed batch (one INSERT, one cursor save).
     batch_size: usize,
+    /// Rows per SELECT.
+    page_rows: usize,
     columns: Vec<Column>,
     soft_delete_idx: Option<usize>,
 }
 
 /// Rows per SELECT (a batch is read in pages of at most this many rows).
 const PAGE_ROWS: usize = 100_000;
-/// Encoded bytes per chunk handed to the writer.
-const CHUNK_BYTES: usize = 1 << 20;
+/// Readers of a full sync over disjoint primary key ranges, when the key is one integer column
+/// and spans at least two pages: MariaDB serves each connection on one thread, so two readers
+/// keep both cores busy while ClickHouse parses.
+const FULL_SYNC_READERS: u64 = 2;
+/// Encoded bytes per chunk handed to the writer. Below the allocator's mmap threshold
+/// (128 KiB), so chunk buffers are recycled by the heap instead of being mapped, page-faulted
+/// and zeroed one by one.
+const CHUNK_BYTES: usize = 96 << 10;
 /// Chunks buffered between the reader and the writer (memory stays at a few MB whatever the
 /// table or batch size).
-const CHANNEL_CHUNKS: usize = 4;
+const CHANNEL_CHUNKS: usize = 48;
 
 fn mysql_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
@@ -275,7 +298,7 @@ fn now_micros() -> u64 {
 
 impl ReadPlan {
     /// SQL and parameters of the next page of at most `limit` rows.
-    fn query(&self, start: &Start, limit: usize) -> (String, Vec<Value>) {
+    fn query(&self, start: &Start, upto: Option<&Value>, limit: usize) -> (String, Vec<Value>) {
         let mut conds: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
         let k = &self.order_sql;
@@ -304,6 +327,10 @@ impl ReadPlan {
                 conds.push(format!("({})", ors.join(" OR ")));
             }
         }
+        if let Some(u) = upto {
+            conds.push(format!("{} <= ?", k[0]));
+            params.push(u.clone());
+        }
         if let (Some(b), Some(u)) = (&self.bound_sql, &self.upper) {
             conds.push(format!("{b} <= ?"));
             params.push(u.clone());
@@ -326,15 +353,30 @@ impl ReadPlan {
     }
 }
 
+/// What one reader reads: where it starts, where its primary key range ends, and whether it
+/// is the only reader (then it cuts the batches: the last chunk of every batch is marked).
+struct ReadRange {
+    index: usize,
+    start: Start,
+    upto: Option<Value>,
+    only: bool,
+}
+
 /// Reads pages until the end (or until the writer hangs up), encoding rows as RowBinary and
-/// sending them to the writer in chunks; the last chunk of every batch is marked.
+/// sending them to the writer in chunks.
 fn read_chunks(
     conn: &mut mysql::PooledConn,
     plan: &ReadPlan,
-    mut start: Start,
+    range: ReadRange,
     tx: &tokio::sync::mpsc::Sender<Result<Chunk, String>>,
     cancel: &CancelToken,
 ) -> Result<(), String> {
+    let mut start = range.start;
+    let batch_size = if range.only {
+        plan.batch_size
+    } else {
+        usize::MAX
+    };
     let mut version = now_micros();
     let mut rows_in_batch = 0usize;
     let mut key: Vec<Value> = Vec::new();
@@ -345,8 +387,8 @@ fn read_chunks(
         if cancel.is_cancelled() {
             return Err("cancelled".into());
         }
-        let limit = PAGE_ROWS.min(plan.batch_size - rows_in_batch).max(1);
-        let (sql, params) = plan.query(&start, limit);
+        let limit = plan.page_rows.min(batch_size - rows_in_batch).max(1);
+        let (sql, params) = plan.query(&start, range.upto.as_ref(), limit);
         let stmt = conn
             .prep(&sql)
             .map_err(|e| format!("preparing `{sql}`: {e}"))?;
@@ -354,7 +396,7 @@ fn read_chunks(
             .exec_iter(&stmt, mysql::Params::Positional(params))
             .map_err(|e| format!("reading a batch: {e}"))?;
         version = now_micros().max(version + 1);
-        let mut data = Vec::with_capacity(CHUNK_BYTES + (64 << 10));
+        let mut data = Vec::with_capacity(CHUNK_BYTES + (16 << 10));
         let mut chunk_rows = 0u64;
         let mut page_rows = 0usize;
         let mut stats = EncodeStats::default();
@@ -387,12 +429,13 @@ fn read_chunks(
                 let chunk = Chunk {
                     data: std::mem::replace(
                         &mut data,
-                        Vec::with_capacity(CHUNK_BYTES + (64 << 10)),
+                        Vec::with_capacity(CHUNK_BYTES + (16 << 10)),
                     ),
                     rows: chunk_rows,
                     last_key: key.clone(),
                     end_of_batch: false,
                     stats: std::mem::take(&mut stats),
+                    range: range.index,
                 };
                 chunk_rows = 0;
                 if tx.blocking_send(Ok(chunk)).is_err() {
@@ -405,7 +448,7 @@ fn read_chunks(
         }
         rows_in_batch += page_rows;
         let exhausted = page_rows < limit;
-        let end_of_batch = exhausted || rows_in_batch >= plan.batch_size;
+        let end_of_batch = range.only && (exhausted || rows_in_batch >= batch_size);
         if chunk_rows > 0 || (end_of_batch && rows_in_batch > 0) {
             let chunk = Chunk {
                 data,
@@ -413,12 +456,13 @@ fn read_chunks(
                 last_key: key.clone(),
                 end_of_batch,
                 stats,
+                range: range.index,
             };
             if tx.blocking_send(Ok(chunk)).is_err() {
                 return Ok(());
             }
         }
-        if end_of_batch {
+        if end_of_batch || !range.only {
             rows_in_batch = 0;
         }
         if exhausted {
@@ -434,7 +478,8 @@ enum BatchEnd {
     Done {
         rows: u64,
         bytes: u64,
-        last_key: Option<Vec<Value>>,
+        /// Last key confirmed, per reader.
+        last_keys: Vec<Option<Vec<Value>>>,
         stats: EncodeStats,
         /// The reader has finished: no more batches.
         finished: bool,
@@ -444,17 +489,20 @@ enum BatchEnd {
 }
 
 /// Streams the chunks of one batch into one `INSERT ... FORMAT RowBinary` and waits for
-/// ClickHouse to confirm it. An INSERT whose batch is not complete (reader error,
-/// cancellation) is dropped, which aborts it.
+/// ClickHouse to confirm it. A batch ends with a chunk marked as its last (one reader) or once
+/// it has `max_rows` rows (several readers). An INSERT whose batch is not complete (reader
+/// error, cancellation) is dropped, which aborts it.
 async fn write_batch(
     client: &clickhouse::Client,
     sql: &str,
     rx: &mut tokio::sync::mpsc::Receiver<Result<Chunk, String>>,
     cancel: &CancelToken,
+    readers: usize,
+    max_rows: u64,
 ) -> clickhouse::error::Result<BatchEnd> {
     let mut insert: Option<clickhouse::insert_formatted::InsertFormatted> = None;
     let (mut rows, mut bytes) = (0u64, 0u64);
-    let mut last_key = None;
+    let mut last_keys: Vec<Option<Vec<Value>>> = vec![None; readers];
     let mut stats = EncodeStats::default();
     let mut finished = false;
     loop {
@@ -476,8 +524,10 @@ async fn write_batch(
         }
         rows += chunk.rows;
         stats.invalid_dates += chunk.stats.invalid_dates;
-        last_key = Some(chunk.last_key);
-        if chunk.end_of_batch {
+        if let Some(k) = last_keys.get_mut(chunk.range) {
+            *k = Some(chunk.last_key);
+        }
+        if chunk.end_of_batch || rows >= max_rows {
             break;
         }
     }
@@ -487,7 +537,7 @@ async fn write_batch(
     Ok(BatchEnd::Done {
         rows,
         bytes,
-        last_key,
+        last_keys,
         stats,
         finished,
     })
@@ -498,6 +548,7 @@ impl TableSync {
         TableSync {
             config,
             fail_after_batches: None,
+            page_rows: PAGE_ROWS,
         }
     }
 
@@ -510,6 +561,87 @@ impl TableSync {
     pub fn fail_after_batches(mut self, n: u64) -> Self {
         self.fail_after_batches = Some(n);
         self
+    }
+
+    /// Test hook: rows per SELECT (default 100,000). A full sync whose integer primary key spans
+    /// at least two pages reads with several readers over disjoint key ranges.
+    pub fn page_rows(mut self, n: usize) -> Self {
+        self.page_rows = n.max(1);
+        self
+    }
+
+    /// The key ranges of a full sync's parallel readers (empty: one reader): a primary key of
+    /// one integer column spanning at least two pages, split in equal parts.
+    fn full_sync_ranges(
+        &self,
+        src: &MysqlResource,
+        columns: &[Column],
+    ) -> anyhow::Result<Vec<RangeState>> {
+        let [pk] = self.config.primary_key.as_slice() else {
+            return Ok(Vec::new());
+        };
+        let integer = columns.iter().any(|c| {
+            &c.source.name == pk
+                && c.conv == super::types::Conv::Plain
+                && matches!(
+                    c.ch,
+                    ChType::Int8
+                        | ChType::Int16
+                        | ChType::Int32
+                        | ChType::Int64
+                        | ChType::UInt8
+                        | ChType::UInt16
+                        | ChType::UInt32
+                        | ChType::UInt64
+                )
+        });
+        if !integer {
+            return Ok(Vec::new());
+        }
+        let mut conn = src.connection()?;
+        let sql = format!(
+            "SELECT MIN({0}), MAX({0}) FROM {1}",
+            mysql_ident(pk),
+            mysql_table(&self.config.source_table)
+        );
+        let row: Option<mysql::Row> = conn
+            .exec_first(&sql, ())
+            .map_err(|e| src.query_error(format!("`{sql}`: {e}")))?;
+        let as_int = |v: &Value| match v {
+            Value::Int(i) => Some(i128::from(*i)),
+            Value::UInt(u) => Some(i128::from(*u)),
+            _ => None,
+        };
+        let Some(vals) = row.map(|r| r.unwrap()) else {
+            return Ok(Vec::new());
+        };
+        let (Some(min), Some(max)) = (
+            vals.first().and_then(as_int),
+            vals.get(1).and_then(as_int),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let span = max - min + 1;
+        let readers = i128::from(FULL_SYNC_READERS);
+        if span < 2 * i128::try_from(self.page_rows).unwrap_or(i128::MAX) {
+            return Ok(Vec::new());
+        }
+        let key_val = |n: i128| match i64::try_from(n) {
+            Ok(i) => KeyVal::Int(i),
+            Err(_) => KeyVal::UInt(u64::try_from(n).unwrap_or(u64::MAX)),
+        };
+        let mut out = Vec::new();
+        let mut after: Option<KeyVal> = None;
+        for i in 1..=readers {
+            let upto = (i < readers).then(|| key_val(min - 1 + span * i / readers));
+            out.push(RangeState {
+                after: after.clone(),
+                upto: upto.clone(),
+                last_key: None,
+            });
+            after = upto;
+        }
+        Ok(out)
     }
 
     /// The key under which the cursor state is saved.
@@ -953,6 +1085,7 @@ impl TableSync {
 
         // Target table, start position and upper bound.
         let mut schema_unchanged = false;
+        let mut ranges: Vec<RangeState> = Vec::new();
         let (target, mut start, upper, columns_added) = match cfg.mode {
             SyncMode::Incremental => {
                 let (existed, added) = self.ensure_table(dst, &cfg.destination_table, &columns)?;
@@ -997,6 +1130,7 @@ impl TableSync {
                 let (start, upper) = match resume {
                     Some(f) if existed => {
                         log("resuming the unfinished full sync");
+                        ranges = f.ranges.clone();
                         (
                             f.last_key
                                 .map(|k| Start::After(k.iter().map(KeyVal::to_value).collect()))
@@ -1016,6 +1150,7 @@ impl TableSync {
                         self.ensure_table(dst, &staging, &columns)?;
                         let upper_key = self.upper_key(src)?;
                         let upper = upper_key.as_ref().and_then(|k| k.first().cloned());
+                        ranges = self.full_sync_ranges(src, &columns)?;
                         state.full = Some(FullState {
                             staging: staging.clone(),
                             upper: upper.as_ref().map(KeyVal::from_value),
@@ -1023,6 +1158,7 @@ impl TableSync {
                             by_pk: true,
                             upper_key: upper_key
                                 .map(|k| k.iter().map(KeyVal::from_value).collect()),
+                            ranges: ranges.clone(),
                         });
                         Self::save_state(kv, &state_key, &state)?;
                         (Start::Beginning, upper)
@@ -1060,6 +1196,7 @@ impl TableSync {
             bound_sql: cfg.cursor_column.as_ref().map(|c| mysql_ident(c)),
             upper: upper.clone(),
             batch_size: cfg.batch_size,
+            page_rows: self.page_rows,
             columns: columns.clone(),
             soft_delete_idx,
         };
@@ -1078,11 +1215,38 @@ impl TableSync {
         // With a cursor column and no upper bound the source has no rows with a cursor value.
         let nothing_to_read = cfg.cursor_column.is_some() && upper.is_none();
         if !nothing_to_read {
-            let mut conn = src.connection()?;
+            let read_ranges: Vec<ReadRange> = if ranges.is_empty() {
+                vec![ReadRange {
+                    index: 0,
+                    start: std::mem::replace(&mut start, Start::Beginning),
+                    upto: None,
+                    only: true,
+                }]
+            } else {
+                ranges
+                    .iter()
+                    .enumerate()
+                    .map(|(index, r)| ReadRange {
+                        index,
+                        start: match (&r.last_key, &r.after) {
+                            (Some(k), _) => {
+                                Start::After(k.iter().map(KeyVal::to_value).collect())
+                            }
+                            (None, Some(a)) => Start::After(vec![a.to_value()]),
+                            (None, None) => Start::Beginning,
+                        },
+                        upto: r.upto.as_ref().map(KeyVal::to_value),
+                        only: false,
+                    })
+                    .collect()
+            };
+            let readers = read_ranges.len();
+            let mut conns = Vec::with_capacity(readers);
+            for _ in 0..readers {
+                conns.push(src.connection()?);
+            }
             let (tx, mut rx) =
                 tokio::sync::mpsc::channel::<Result<Chunk, String>>(CHANNEL_CHUNKS);
-            let reader_cancel = cancel.clone();
-            let start_pos = std::mem::replace(&mut start, Start::Beginning);
             let cols: Vec<String> = insert_columns.iter().map(|c| quote_ident(c)).collect();
             let insert_sql = format!(
                 "INSERT INTO {target_sql} ({}) FORMAT RowBinary",
@@ -1090,19 +1254,32 @@ impl TableSync {
             );
             let write_result: anyhow::Result<()> = std::thread::scope(|scope| {
                 let plan_ref = &plan;
-                let reader = scope.spawn(move || {
-                    let r = read_chunks(&mut conn, plan_ref, start_pos, &tx, &reader_cancel);
-                    if let Err(e) = r {
-                        let _ = tx.blocking_send(Err(e));
-                    }
-                });
+                let mut handles = Vec::with_capacity(readers);
+                for (mut conn, range) in conns.into_iter().zip(read_ranges) {
+                    let tx = tx.clone();
+                    let reader_cancel = cancel.clone();
+                    handles.push(scope.spawn(move || {
+                        let r = read_chunks(&mut conn, plan_ref, range, &tx, &reader_cancel);
+                        if let Err(e) = r {
+                            let _ = tx.blocking_send(Err(e));
+                        }
+                    }));
+                }
+                drop(tx);
                 let result = (|| -> anyhow::Result<()> {
                     loop {
                         let end = dst.block_on(
                             &insert_sql,
-                            write_batch(dst.client(), &insert_sql, &mut rx, cancel),
+                            write_batch(
+                                dst.client(),
+                                &insert_sql,
+                                &mut rx,
+                                cancel,
+                                readers,
+                                cfg.batch_size as u64,
+                            ),
                         )?;
-                        let (rows, n, last_key, stats, finished) = match end {
+                        let (rows, n, last_keys, stats, finished) = match end {
                             BatchEnd::ReaderFailed(e) => {
                                 bail!("reading {}: {e}", self.src_where(src))
                             }
@@ -1112,30 +1289,42 @@ impl TableSync {
                             BatchEnd::Done {
                                 rows,
                                 bytes,
-                                last_key,
+                                last_keys,
                                 stats,
                                 finished,
-                            } => (rows, bytes, last_key, stats, finished),
+                            } => (rows, bytes, last_keys, stats, finished),
                         };
-                        if let (true, Some(last_key)) = (rows > 0, last_key) {
+                        if rows > 0 {
                             // Confirmed by ClickHouse: only now move the cursor.
                             rows_read += rows;
                             rows_written += rows;
                             batches += 1;
                             bytes += n;
                             invalid_dates += stats.invalid_dates;
-                            let saved: Vec<KeyVal> =
-                                last_key.iter().map(KeyVal::from_value).collect();
-                            match cfg.mode {
-                                SyncMode::Incremental => state.last_key = Some(saved),
-                                SyncMode::Full => {
-                                    if let Some(f) = state.full.as_mut() {
-                                        f.last_key = Some(saved);
+                            let saved = |k: &Vec<Value>| -> Vec<KeyVal> {
+                                k.iter().map(KeyVal::from_value).collect()
+                            };
+                            for (i, k) in last_keys.iter().enumerate() {
+                                let Some(k) = k else { continue };
+                                match (cfg.mode, state.full.as_mut()) {
+                                    (SyncMode::Incremental, _) => {
+                                        state.last_key = Some(saved(k))
                                     }
+                                    (SyncMode::Full, Some(f)) if f.ranges.is_empty() => {
+                                        f.last_key = Some(saved(k))
+                                    }
+                                    (SyncMode::Full, Some(f)) => {
+                                        if let Some(r) = f.ranges.get_mut(i) {
+                                            r.last_key = Some(saved(k));
+                                        }
+                                    }
+                                    (SyncMode::Full, None) => {}
                                 }
                             }
                             Self::save_state(kv, &state_key, &state)?;
-                            last_key_text = Some(key_text(&last_key));
+                            let shown: Vec<String> =
+                                last_keys.iter().flatten().map(|k| key_text(k)).collect();
+                            last_key_text = Some(shown.join(" / "));
                             log(&format!(
                                 "batch {batches}: {rows} rows ({rows_written} in total), {} {}",
                                 match cfg.mode {
@@ -1154,9 +1343,12 @@ impl TableSync {
                     }
                 })();
                 drop(rx);
-                let joined = reader.join();
-                if joined.is_err() && result.is_ok() {
-                    return Err(anyhow!("the reader thread panicked"));
+                let mut panicked = false;
+                for h in handles {
+                    panicked |= h.join().is_err();
+                }
+                if panicked && result.is_ok() {
+                    return Err(anyhow!("a reader thread panicked"));
                 }
                 result
             });
@@ -1185,9 +1377,12 @@ impl TableSync {
             // (cursor, primary key) seen when it started has been read. Without a cursor column
             // the key is the primary key, the order the full sync read in.
             let full = state.full.take();
-            let last = match &cfg.cursor_column {
-                Some(_) => full.and_then(|f| f.upper_key),
-                None => full.and_then(|f| f.last_key),
+            let last = match (&cfg.cursor_column, full) {
+                (Some(_), full) => full.and_then(|f| f.upper_key),
+                (None, Some(f)) if !f.ranges.is_empty() => {
+                    f.ranges.into_iter().rev().find_map(|r| r.last_key)
+                }
+                (None, full) => full.and_then(|f| f.last_key),
             };
             if last.is_some() {
                 state.last_key = last;
