@@ -500,7 +500,10 @@ async fn write_batch(
     readers: usize,
     max_rows: u64,
 ) -> clickhouse::error::Result<BatchEnd> {
-    let mut insert: Option<clickhouse::insert_formatted::InsertFormatted> = None;
+    // One INSERT per reader: each one's rows arrive in key order, so ClickHouse writes sorted
+    // parts without re-sorting interleaved rows.
+    let mut inserts: Vec<Option<clickhouse::insert_formatted::InsertFormatted>> =
+        (0..readers).map(|_| None).collect();
     let (mut rows, mut bytes) = (0u64, 0u64);
     let mut last_keys: Vec<Option<Vec<Value>>> = vec![None; readers];
     let mut stats = EncodeStats::default();
@@ -519,8 +522,10 @@ async fn write_batch(
         }
         if !chunk.data.is_empty() {
             bytes += chunk.data.len() as u64;
-            let ins = insert.get_or_insert_with(|| client.insert_formatted_with(sql.to_string()));
-            ins.send(bytes::Bytes::from(chunk.data)).await?;
+            if let Some(slot) = inserts.get_mut(chunk.range) {
+                let ins = slot.get_or_insert_with(|| client.insert_formatted_with(sql.to_string()));
+                ins.send(bytes::Bytes::from(chunk.data)).await?;
+            }
         }
         rows += chunk.rows;
         stats.invalid_dates += chunk.stats.invalid_dates;
@@ -531,8 +536,26 @@ async fn write_batch(
             break;
         }
     }
-    if let Some(ins) = insert {
-        ins.end().await?;
+    // End every INSERT at once (ClickHouse writes their parts in parallel), then wait for all.
+    let ends: Vec<_> = inserts
+        .into_iter()
+        .flatten()
+        .map(|ins| tokio::spawn(ins.end()))
+        .collect();
+    let mut first_error = None;
+    for end in ends {
+        let r = match end.await {
+            Ok(r) => r,
+            Err(e) => Err(clickhouse::error::Error::Custom(format!(
+                "the INSERT task failed: {e}"
+            ))),
+        };
+        if let (Err(e), None) = (r, &first_error) {
+            first_error = Some(e);
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
     Ok(BatchEnd::Done {
         rows,
@@ -1086,6 +1109,8 @@ impl TableSync {
         // Target table, start position and upper bound.
         let mut schema_unchanged = false;
         let mut ranges: Vec<RangeState> = Vec::new();
+        // A full sync that ran start to end in this run read every key exactly once.
+        let mut fresh_full = false;
         let (target, mut start, upper, columns_added) = match cfg.mode {
             SyncMode::Incremental => {
                 let (existed, added) = self.ensure_table(dst, &cfg.destination_table, &columns)?;
@@ -1151,6 +1176,7 @@ impl TableSync {
                         let upper_key = self.upper_key(src)?;
                         let upper = upper_key.as_ref().and_then(|k| k.first().cloned());
                         ranges = self.full_sync_ranges(src, &columns)?;
+                        fresh_full = true;
                         state.full = Some(FullState {
                             staging: staging.clone(),
                             upper: upper.as_ref().map(KeyVal::from_value),
@@ -1405,6 +1431,20 @@ impl TableSync {
         }
         let destination_rows = match state.destination_rows {
             Some(n) if view_exists && rows_written == 0 => n,
+            _ if fresh_full && cfg.soft_delete_column.is_none() => {
+                // Every key was written once: the plain row count (table metadata, no scan)
+                // is the deduplicated count.
+                let n = dst
+                    .query_value(&format!(
+                        "SELECT count() FROM {}",
+                        Self::ch_table(dst, &cfg.destination_table)
+                    ))?
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                state.destination_rows = Some(n);
+                Self::save_state(kv, &state_key, &state)?;
+                n
+            }
             _ => {
                 let n = self.dest_row_count(dst, &cfg.destination_table)?;
                 state.destination_rows = Some(n);
