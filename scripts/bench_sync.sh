@@ -168,7 +168,7 @@ ma=$(col a 2 | median); mb=$(col b 2 | median); mc=$(col c 2 | median); md=$(col
 ra=$(col a 3 | maxof); rc=$(col c 3 | maxof); rd=$(col d 3 | maxof)
 ratio=$(awk -v a="$ma" -v b="$mb" 'BEGIN{printf "%.2f", a/b}')
 ms() { awk -v s="$1" 'BEGIN{printf "%.1f ms", s*1000}'; }
-mb_() { awk -v k="$1" 'BEGIN{printf "%.1f MB", k/1024}'; }
+mb_() { awk -v k="$1" 'BEGIN{printf "%.1f MiB", k/1024}'; }
 echo
 echo "| what (median of $runs) | wall | peak RSS (max) | target |"
 echo "|---|---|---|---|"

@@ -638,10 +638,8 @@ impl TableSync {
         let Some(vals) = row.map(|r| r.unwrap()) else {
             return Ok(Vec::new());
         };
-        let (Some(min), Some(max)) = (
-            vals.first().and_then(as_int),
-            vals.get(1).and_then(as_int),
-        ) else {
+        let (Some(min), Some(max)) = (vals.first().and_then(as_int), vals.get(1).and_then(as_int))
+        else {
             return Ok(Vec::new());
         };
         let span = max - min + 1;
@@ -1255,9 +1253,7 @@ impl TableSync {
                     .map(|(index, r)| ReadRange {
                         index,
                         start: match (&r.last_key, &r.after) {
-                            (Some(k), _) => {
-                                Start::After(k.iter().map(KeyVal::to_value).collect())
-                            }
+                            (Some(k), _) => Start::After(k.iter().map(KeyVal::to_value).collect()),
                             (None, Some(a)) => Start::After(vec![a.to_value()]),
                             (None, None) => Start::Beginning,
                         },
@@ -1271,8 +1267,7 @@ impl TableSync {
             for _ in 0..readers {
                 conns.push(src.connection()?);
             }
-            let (tx, mut rx) =
-                tokio::sync::mpsc::channel::<Result<Chunk, String>>(CHANNEL_CHUNKS);
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, String>>(CHANNEL_CHUNKS);
             let cols: Vec<String> = insert_columns.iter().map(|c| quote_ident(c)).collect();
             let insert_sql = format!(
                 "INSERT INTO {target_sql} ({}) FORMAT RowBinary",
@@ -1333,9 +1328,7 @@ impl TableSync {
                             for (i, k) in last_keys.iter().enumerate() {
                                 let Some(k) = k else { continue };
                                 match (cfg.mode, state.full.as_mut()) {
-                                    (SyncMode::Incremental, _) => {
-                                        state.last_key = Some(saved(k))
-                                    }
+                                    (SyncMode::Incremental, _) => state.last_key = Some(saved(k)),
                                     (SyncMode::Full, Some(f)) if f.ranges.is_empty() => {
                                         f.last_key = Some(saved(k))
                                     }
