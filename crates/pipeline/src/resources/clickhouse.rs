@@ -253,8 +253,20 @@ pub struct ClickhouseResource {
     client: clickhouse::Client,
     /// The same client without a default database (to create it).
     server_client: clickhouse::Client,
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped (taken by `Drop` to shut it down without blocking).
+    runtime: Option<tokio::runtime::Runtime>,
     version: std::sync::OnceLock<String>,
+}
+
+impl Drop for ClickhouseResource {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks until its tasks stop, which panics when the resource is
+        // dropped inside an async context (the CLI drops resources there): stop it without
+        // waiting instead.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for ClickhouseResource {
@@ -309,7 +321,7 @@ impl ClickhouseResource {
             timeout: settings.timeout,
             client,
             server_client,
-            runtime,
+            runtime: Some(runtime),
             version: std::sync::OnceLock::new(),
         })
     }
@@ -336,9 +348,14 @@ impl ClickhouseResource {
         fut: impl Future<Output = clickhouse::error::Result<T>>,
     ) -> Result<T, ClickhouseResourceError> {
         let timeout = self.timeout;
-        let out = self
-            .runtime
-            .block_on(async move { tokio::time::timeout(timeout, fut).await });
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Err(ClickhouseResourceError::Other {
+                resource: self.name.clone(),
+                addr: self.addr.clone(),
+                cause: "the client runtime has been shut down".into(),
+            });
+        };
+        let out = runtime.block_on(async move { tokio::time::timeout(timeout, fut).await });
         match out {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(self.error(what, &e)),

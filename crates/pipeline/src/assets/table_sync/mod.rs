@@ -13,7 +13,7 @@
 //!     mode: incremental              # or full
 //!     cursor_column: updated_at      # required for incremental
 //!     primary_key: [id]
-//!     batch_size: 50000
+//!     batch_size: 500000
 //!     soft_delete_column: deleted_at # optional: non-NULL/non-zero = deleted
 //!     lookback_seconds: 0            # optional: re-read this much before the cursor
 //!     columns: [...]                 # optional include list (key columns are always kept)
@@ -38,7 +38,7 @@ use dagster_core::config::yaml::Map;
 use dagster_core::defs::{AssetCompute, AssetKind};
 use std::sync::Arc;
 
-pub const DEFAULT_BATCH_SIZE: usize = 50_000;
+pub const DEFAULT_BATCH_SIZE: usize = 500_000;
 
 /// `mode:` of a table sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,6 @@ use dagster_core::storage::KvStore;
 use mysql::prelude::Queryable;
 use mysql::Value;
 use serde::{Deserialize, Serialize};
-use std::sync::mpsc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Extra ClickHouse columns written by the sync.
@@ -23,14 +22,13 @@ pub const DELETED_COLUMN: &str = "_is_deleted";
 pub const VIEW_SUFFIX: &str = "_dedup";
 const STAGING_SUFFIX: &str = "__full_sync";
 const OLD_SUFFIX: &str = "__old_sync";
-/// Batches read ahead of the writer (bounded memory: at most this many + 2 batches in flight).
-const READ_AHEAD: usize = 1;
 
 /// A table sync asset (see the module documentation of `table_sync`).
 #[derive(Debug, Clone)]
 pub struct TableSync {
     config: SyncConfig,
     fail_after_batches: Option<u64>,
+    page_rows: usize,
 }
 
 /// What a sync did (also returned as materialization metadata).
@@ -199,6 +197,27 @@ struct SavedState {
 struct FullState {
     staging: String,
     upper: Option<KeyVal>,
+    /// Last primary key confirmed by the destination (a full sync reads in primary key order).
+    last_key: Option<Vec<KeyVal>>,
+    /// True when `last_key` is a primary key (states written before full syncs read in primary
+    /// key order hold a (cursor, primary key) position: such a sync starts over).
+    #[serde(default)]
+    by_pk: bool,
+    /// The largest (cursor, primary key) when the full sync started: the incremental position
+    /// once it is done.
+    #[serde(default)]
+    upper_key: Option<Vec<KeyVal>>,
+    /// Disjoint primary key ranges read in parallel (empty: one reader, `last_key`).
+    #[serde(default)]
+    ranges: Vec<RangeState>,
+}
+
+/// One primary key range of a full sync read by its own reader: `after < pk <= upto`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RangeState {
+    after: Option<KeyVal>,
+    upto: Option<KeyVal>,
+    /// Last primary key of this range confirmed by the destination.
     last_key: Option<Vec<KeyVal>>,
 }
 
@@ -212,25 +231,52 @@ enum Start {
     After(Vec<Value>),
 }
 
-struct Batch {
+/// A piece of a batch, sent from the reader thread to the writer: RowBinary of whole rows.
+struct Chunk {
     data: Vec<u8>,
     rows: u64,
+    /// Order key of the last row read so far (of this chunk, or of the batch's previous chunk
+    /// when this one is empty).
     last_key: Vec<Value>,
+    /// The last chunk of a batch: the writer ends the INSERT and saves `last_key`.
+    end_of_batch: bool,
     stats: EncodeStats,
+    /// The reader (primary key range) the rows come from.
+    range: usize,
 }
 
 /// What the reader thread needs.
 struct ReadPlan {
     table_sql: String,
     select_sql: String,
-    key_cols_sql: Vec<String>,
-    key_idx: Vec<usize>,
-    /// Upper bound on the first key column (the cursor), if there is a cursor.
+    /// The columns the reader orders and pages by (keyset): (cursor, primary key) in incremental
+    /// mode, the primary key in full mode.
+    order_sql: Vec<String>,
+    order_idx: Vec<usize>,
+    /// `column <= upper`: the cursor column and its upper bound fixed when the sync started.
+    bound_sql: Option<String>,
     upper: Option<Value>,
+    /// Rows per confirmed batch (one INSERT, one cursor save).
     batch_size: usize,
+    /// Rows per SELECT.
+    page_rows: usize,
     columns: Vec<Column>,
     soft_delete_idx: Option<usize>,
 }
+
+/// Rows per SELECT (a batch is read in pages of at most this many rows).
+const PAGE_ROWS: usize = 100_000;
+/// Readers of a full sync over disjoint primary key ranges, when the key is one integer column
+/// and spans at least two pages: MariaDB serves each connection on one thread, so two readers
+/// keep both cores busy while ClickHouse parses.
+const FULL_SYNC_READERS: u64 = 2;
+/// Encoded bytes per chunk handed to the writer. Below the allocator's mmap threshold
+/// (128 KiB), so chunk buffers are recycled by the heap instead of being mapped, page-faulted
+/// and zeroed one by one.
+const CHUNK_BYTES: usize = 96 << 10;
+/// Chunks buffered between the reader and the writer (memory stays at a few MB whatever the
+/// table or batch size).
+const CHANNEL_CHUNKS: usize = 48;
 
 fn mysql_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
@@ -251,11 +297,11 @@ fn now_micros() -> u64 {
 }
 
 impl ReadPlan {
-    /// SQL and parameters of the next batch.
-    fn query(&self, start: &Start) -> (String, Vec<Value>) {
+    /// SQL and parameters of the next page of at most `limit` rows.
+    fn query(&self, start: &Start, upto: Option<&Value>, limit: usize) -> (String, Vec<Value>) {
         let mut conds: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
-        let k = &self.key_cols_sql;
+        let k = &self.order_sql;
         match start {
             Start::Beginning => {}
             Start::AtLeast(v) => {
@@ -281,8 +327,12 @@ impl ReadPlan {
                 conds.push(format!("({})", ors.join(" OR ")));
             }
         }
-        if let Some(u) = &self.upper {
+        if let Some(u) = upto {
             conds.push(format!("{} <= ?", k[0]));
+            params.push(u.clone());
+        }
+        if let (Some(b), Some(u)) = (&self.bound_sql, &self.upper) {
+            conds.push(format!("{b} <= ?"));
             params.push(u.clone());
         }
         let where_sql = if conds.is_empty() {
@@ -292,32 +342,53 @@ impl ReadPlan {
         };
         (
             format!(
-                "SELECT {} FROM {}{} ORDER BY {} LIMIT {}",
+                "SELECT {} FROM {}{} ORDER BY {} LIMIT {limit}",
                 self.select_sql,
                 self.table_sql,
                 where_sql,
                 k.join(", "),
-                self.batch_size
             ),
             params,
         )
     }
 }
 
-/// Reads batches until the end (or until the writer hangs up), sending them over `tx`.
-fn read_batches(
+/// What one reader reads: where it starts, where its primary key range ends, and whether it
+/// is the only reader (then it cuts the batches: the last chunk of every batch is marked).
+struct ReadRange {
+    index: usize,
+    start: Start,
+    upto: Option<Value>,
+    only: bool,
+}
+
+/// Reads pages until the end (or until the writer hangs up), encoding rows as RowBinary and
+/// sending them to the writer in chunks.
+fn read_chunks(
     conn: &mut mysql::PooledConn,
     plan: &ReadPlan,
-    mut start: Start,
-    tx: &mpsc::SyncSender<Result<Batch, String>>,
+    range: ReadRange,
+    tx: &tokio::sync::mpsc::Sender<Result<Chunk, String>>,
     cancel: &CancelToken,
 ) -> Result<(), String> {
+    let mut start = range.start;
+    let batch_size = if range.only {
+        plan.batch_size
+    } else {
+        usize::MAX
+    };
     let mut version = now_micros();
+    let mut rows_in_batch = 0usize;
+    let mut key: Vec<Value> = Vec::new();
+    let key_of = |values: &[Value]| -> Vec<Value> {
+        plan.order_idx.iter().map(|&i| values[i].clone()).collect()
+    };
     loop {
         if cancel.is_cancelled() {
             return Err("cancelled".into());
         }
-        let (sql, params) = plan.query(&start);
+        let limit = plan.page_rows.min(batch_size - rows_in_batch).max(1);
+        let (sql, params) = plan.query(&start, range.upto.as_ref(), limit);
         let stmt = conn
             .prep(&sql)
             .map_err(|e| format!("preparing `{sql}`: {e}"))?;
@@ -325,8 +396,9 @@ fn read_batches(
             .exec_iter(&stmt, mysql::Params::Positional(params))
             .map_err(|e| format!("reading a batch: {e}"))?;
         version = now_micros().max(version + 1);
-        let mut data = Vec::with_capacity(plan.batch_size.saturating_mul(64).min(64 << 20));
-        let mut rows = 0u64;
+        let mut data = Vec::with_capacity(CHUNK_BYTES + (16 << 10));
+        let mut chunk_rows = 0u64;
+        let mut page_rows = 0usize;
         let mut stats = EncodeStats::default();
         let mut last: Vec<Value> = Vec::new();
         for row in result {
@@ -334,7 +406,8 @@ fn read_batches(
             let values = row.unwrap();
             for (col, v) in plan.columns.iter().zip(values.iter()) {
                 if let Err(e) = encode_value(&mut data, col, v, &mut stats) {
-                    let key: Vec<Value> = plan.key_idx.iter().map(|&i| values[i].clone()).collect();
+                    let key: Vec<Value> =
+                        plan.order_idx.iter().map(|&i| values[i].clone()).collect();
                     return Err(format!(
                         "column `{}` ({}) of the row with key {}: {e}",
                         col.source.name,
@@ -348,30 +421,149 @@ fn read_batches(
                 .soft_delete_idx
                 .is_some_and(|i| values.get(i).is_some_and(is_truthy));
             data.push(u8::from(deleted));
-            rows += 1;
+            chunk_rows += 1;
+            page_rows += 1;
             last = values;
+            if data.len() >= CHUNK_BYTES {
+                key = key_of(&last);
+                let chunk = Chunk {
+                    data: std::mem::replace(
+                        &mut data,
+                        Vec::with_capacity(CHUNK_BYTES + (16 << 10)),
+                    ),
+                    rows: chunk_rows,
+                    last_key: key.clone(),
+                    end_of_batch: false,
+                    stats: std::mem::take(&mut stats),
+                    range: range.index,
+                };
+                chunk_rows = 0;
+                if tx.blocking_send(Ok(chunk)).is_err() {
+                    return Ok(()); // the writer stopped; it reports why
+                }
+            }
         }
-        if rows == 0 {
-            return Ok(());
+        if page_rows > 0 {
+            key = key_of(&last);
         }
-        let last_key: Vec<Value> = plan.key_idx.iter().map(|&i| last[i].clone()).collect();
-        let full = rows >= plan.batch_size as u64;
-        start = Start::After(last_key.clone());
-        if tx
-            .send(Ok(Batch {
+        rows_in_batch += page_rows;
+        let exhausted = page_rows < limit;
+        let end_of_batch = range.only && (exhausted || rows_in_batch >= batch_size);
+        if chunk_rows > 0 || (end_of_batch && rows_in_batch > 0) {
+            let chunk = Chunk {
                 data,
-                rows,
-                last_key,
+                rows: chunk_rows,
+                last_key: key.clone(),
+                end_of_batch,
                 stats,
-            }))
-            .is_err()
-        {
-            return Ok(()); // the writer stopped; it reports why
+                range: range.index,
+            };
+            if tx.blocking_send(Ok(chunk)).is_err() {
+                return Ok(());
+            }
         }
-        if !full {
+        if end_of_batch || !range.only {
+            rows_in_batch = 0;
+        }
+        if exhausted {
             return Ok(());
+        }
+        start = Start::After(key.clone());
+    }
+}
+
+/// How one batch ended on the writer side.
+enum BatchEnd {
+    /// Inserted and confirmed (possibly 0 rows when the reader had nothing more).
+    Done {
+        rows: u64,
+        bytes: u64,
+        /// Last key confirmed, per reader.
+        last_keys: Vec<Option<Vec<Value>>>,
+        stats: EncodeStats,
+        /// The reader has finished: no more batches.
+        finished: bool,
+    },
+    ReaderFailed(String),
+    Cancelled,
+}
+
+/// Streams the chunks of one batch into one `INSERT ... FORMAT RowBinary` and waits for
+/// ClickHouse to confirm it. A batch ends with a chunk marked as its last (one reader) or once
+/// it has `max_rows` rows (several readers). An INSERT whose batch is not complete (reader
+/// error, cancellation) is dropped, which aborts it.
+async fn write_batch(
+    client: &clickhouse::Client,
+    sql: &str,
+    rx: &mut tokio::sync::mpsc::Receiver<Result<Chunk, String>>,
+    cancel: &CancelToken,
+    readers: usize,
+    max_rows: u64,
+) -> clickhouse::error::Result<BatchEnd> {
+    // One INSERT per reader: each one's rows arrive in key order, so ClickHouse writes sorted
+    // parts without re-sorting interleaved rows.
+    let mut inserts: Vec<Option<clickhouse::insert_formatted::InsertFormatted>> =
+        (0..readers).map(|_| None).collect();
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    let mut last_keys: Vec<Option<Vec<Value>>> = vec![None; readers];
+    let mut stats = EncodeStats::default();
+    let mut finished = false;
+    loop {
+        let Some(msg) = rx.recv().await else {
+            finished = true;
+            break;
+        };
+        let chunk = match msg {
+            Ok(c) => c,
+            Err(e) => return Ok(BatchEnd::ReaderFailed(e)),
+        };
+        if cancel.is_cancelled() {
+            return Ok(BatchEnd::Cancelled);
+        }
+        if !chunk.data.is_empty() {
+            bytes += chunk.data.len() as u64;
+            if let Some(slot) = inserts.get_mut(chunk.range) {
+                let ins = slot.get_or_insert_with(|| client.insert_formatted_with(sql.to_string()));
+                ins.send(bytes::Bytes::from(chunk.data)).await?;
+            }
+        }
+        rows += chunk.rows;
+        stats.invalid_dates += chunk.stats.invalid_dates;
+        if let Some(k) = last_keys.get_mut(chunk.range) {
+            *k = Some(chunk.last_key);
+        }
+        if chunk.end_of_batch || rows >= max_rows {
+            break;
         }
     }
+    // End every INSERT at once (ClickHouse writes their parts in parallel), then wait for all.
+    let ends: Vec<_> = inserts
+        .into_iter()
+        .flatten()
+        .map(|ins| tokio::spawn(ins.end()))
+        .collect();
+    let mut first_error = None;
+    for end in ends {
+        let r = match end.await {
+            Ok(r) => r,
+            Err(e) => Err(clickhouse::error::Error::Custom(format!(
+                "the INSERT task failed: {e}"
+            ))),
+        };
+        if let (Err(e), None) = (r, &first_error) {
+            first_error = Some(e);
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(BatchEnd::Done {
+        rows,
+        bytes,
+        last_keys,
+        stats,
+        finished,
+    })
 }
 
 impl TableSync {
@@ -379,6 +571,7 @@ impl TableSync {
         TableSync {
             config,
             fail_after_batches: None,
+            page_rows: PAGE_ROWS,
         }
     }
 
@@ -391,6 +584,85 @@ impl TableSync {
     pub fn fail_after_batches(mut self, n: u64) -> Self {
         self.fail_after_batches = Some(n);
         self
+    }
+
+    /// Test hook: rows per SELECT (default 100,000). A full sync whose integer primary key spans
+    /// at least two pages reads with several readers over disjoint key ranges.
+    pub fn page_rows(mut self, n: usize) -> Self {
+        self.page_rows = n.max(1);
+        self
+    }
+
+    /// The key ranges of a full sync's parallel readers (empty: one reader): a primary key of
+    /// one integer column spanning at least two pages, split in equal parts.
+    fn full_sync_ranges(
+        &self,
+        src: &MysqlResource,
+        columns: &[Column],
+    ) -> anyhow::Result<Vec<RangeState>> {
+        let [pk] = self.config.primary_key.as_slice() else {
+            return Ok(Vec::new());
+        };
+        let integer = columns.iter().any(|c| {
+            &c.source.name == pk
+                && c.conv == super::types::Conv::Plain
+                && matches!(
+                    c.ch,
+                    ChType::Int8
+                        | ChType::Int16
+                        | ChType::Int32
+                        | ChType::Int64
+                        | ChType::UInt8
+                        | ChType::UInt16
+                        | ChType::UInt32
+                        | ChType::UInt64
+                )
+        });
+        if !integer {
+            return Ok(Vec::new());
+        }
+        let mut conn = src.connection()?;
+        let sql = format!(
+            "SELECT MIN({0}), MAX({0}) FROM {1}",
+            mysql_ident(pk),
+            mysql_table(&self.config.source_table)
+        );
+        let row: Option<mysql::Row> = conn
+            .exec_first(&sql, ())
+            .map_err(|e| src.query_error(format!("`{sql}`: {e}")))?;
+        let as_int = |v: &Value| match v {
+            Value::Int(i) => Some(i128::from(*i)),
+            Value::UInt(u) => Some(i128::from(*u)),
+            _ => None,
+        };
+        let Some(vals) = row.map(|r| r.unwrap()) else {
+            return Ok(Vec::new());
+        };
+        let (Some(min), Some(max)) = (vals.first().and_then(as_int), vals.get(1).and_then(as_int))
+        else {
+            return Ok(Vec::new());
+        };
+        let span = max - min + 1;
+        let readers = i128::from(FULL_SYNC_READERS);
+        if span < 2 * i128::try_from(self.page_rows).unwrap_or(i128::MAX) {
+            return Ok(Vec::new());
+        }
+        let key_val = |n: i128| match i64::try_from(n) {
+            Ok(i) => KeyVal::Int(i),
+            Err(_) => KeyVal::UInt(u64::try_from(n).unwrap_or(u64::MAX)),
+        };
+        let mut out = Vec::new();
+        let mut after: Option<KeyVal> = None;
+        for i in 1..=readers {
+            let upto = (i < readers).then(|| key_val(min - 1 + span * i / readers));
+            out.push(RangeState {
+                after: after.clone(),
+                upto: upto.clone(),
+                last_key: None,
+            });
+            after = upto;
+        }
+        Ok(out)
     }
 
     /// The key under which the cursor state is saved.
@@ -738,6 +1010,28 @@ impl TableSync {
             .filter(|v| !matches!(v, Value::NULL)))
     }
 
+    /// The largest (cursor, primary key) of the source, or `None` without a cursor column or
+    /// when no row has a cursor value.
+    fn upper_key(&self, src: &MysqlResource) -> anyhow::Result<Option<Vec<Value>>> {
+        let Some(c) = &self.config.cursor_column else {
+            return Ok(None);
+        };
+        let mut conn = src.connection()?;
+        let key: Vec<String> = self.key_columns().iter().map(|k| mysql_ident(k)).collect();
+        let desc: Vec<String> = key.iter().map(|k| format!("{k} DESC")).collect();
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} IS NOT NULL ORDER BY {} LIMIT 1",
+            key.join(", "),
+            mysql_table(&self.config.source_table),
+            mysql_ident(c),
+            desc.join(", ")
+        );
+        let row: Option<mysql::Row> = conn
+            .exec_first(&sql, ())
+            .map_err(|e| src.query_error(format!("`{sql}`: {e}")))?;
+        Ok(row.map(|r| r.unwrap()))
+    }
+
     fn lookback_start(
         &self,
         src: &MysqlResource,
@@ -812,6 +1106,9 @@ impl TableSync {
 
         // Target table, start position and upper bound.
         let mut schema_unchanged = false;
+        let mut ranges: Vec<RangeState> = Vec::new();
+        // A full sync that ran start to end in this run read every key exactly once.
+        let mut fresh_full = false;
         let (target, mut start, upper, columns_added) = match cfg.mode {
             SyncMode::Incremental => {
                 let (existed, added) = self.ensure_table(dst, &cfg.destination_table, &columns)?;
@@ -847,7 +1144,7 @@ impl TableSync {
                 let resume = state
                     .full
                     .as_ref()
-                    .filter(|f| f.staging == staging)
+                    .filter(|f| f.staging == staging && f.by_pk)
                     .cloned();
                 let (existed, _) = match &resume {
                     Some(_) => self.ensure_table(dst, &staging, &columns)?,
@@ -856,6 +1153,7 @@ impl TableSync {
                 let (start, upper) = match resume {
                     Some(f) if existed => {
                         log("resuming the unfinished full sync");
+                        ranges = f.ranges.clone();
                         (
                             f.last_key
                                 .map(|k| Start::After(k.iter().map(KeyVal::to_value).collect()))
@@ -873,11 +1171,18 @@ impl TableSync {
                             Self::ch_table(dst, &staging)
                         ))?;
                         self.ensure_table(dst, &staging, &columns)?;
-                        let upper = self.upper_bound(src)?;
+                        let upper_key = self.upper_key(src)?;
+                        let upper = upper_key.as_ref().and_then(|k| k.first().cloned());
+                        ranges = self.full_sync_ranges(src, &columns)?;
+                        fresh_full = true;
                         state.full = Some(FullState {
                             staging: staging.clone(),
                             upper: upper.as_ref().map(KeyVal::from_value),
                             last_key: None,
+                            by_pk: true,
+                            upper_key: upper_key
+                                .map(|k| k.iter().map(KeyVal::from_value).collect()),
+                            ranges: ranges.clone(),
                         });
                         Self::save_state(kv, &state_key, &state)?;
                         (Start::Beginning, upper)
@@ -888,7 +1193,13 @@ impl TableSync {
         };
         let upper_text = upper.as_ref().map(value_text);
 
-        let key_idx: Vec<usize> = key_columns
+        // Full mode reads in primary key order (the clustered index of InnoDB: no secondary
+        // index lookups), incremental mode in (cursor, primary key) order.
+        let order_columns: Vec<String> = match cfg.mode {
+            SyncMode::Full => cfg.primary_key.clone(),
+            SyncMode::Incremental => key_columns.clone(),
+        };
+        let order_idx: Vec<usize> = order_columns
             .iter()
             .map(|k| columns.iter().position(|c| &c.source.name == k))
             .collect::<Option<Vec<_>>>()
@@ -904,10 +1215,12 @@ impl TableSync {
                 .map(|c| mysql_ident(&c.source.name))
                 .collect::<Vec<_>>()
                 .join(", "),
-            key_cols_sql: key_columns.iter().map(|c| mysql_ident(c)).collect(),
-            key_idx,
+            order_sql: order_columns.iter().map(|c| mysql_ident(c)).collect(),
+            order_idx,
+            bound_sql: cfg.cursor_column.as_ref().map(|c| mysql_ident(c)),
             upper: upper.clone(),
             batch_size: cfg.batch_size,
+            page_rows: self.page_rows,
             columns: columns.clone(),
             soft_delete_idx,
         };
@@ -926,64 +1239,135 @@ impl TableSync {
         // With a cursor column and no upper bound the source has no rows with a cursor value.
         let nothing_to_read = cfg.cursor_column.is_some() && upper.is_none();
         if !nothing_to_read {
-            let mut conn = src.connection()?;
-            let (tx, rx) = mpsc::sync_channel::<Result<Batch, String>>(READ_AHEAD);
-            let reader_cancel = cancel.clone();
-            let start_pos = std::mem::replace(&mut start, Start::Beginning);
+            let read_ranges: Vec<ReadRange> = if ranges.is_empty() {
+                vec![ReadRange {
+                    index: 0,
+                    start: std::mem::replace(&mut start, Start::Beginning),
+                    upto: None,
+                    only: true,
+                }]
+            } else {
+                ranges
+                    .iter()
+                    .enumerate()
+                    .map(|(index, r)| ReadRange {
+                        index,
+                        start: match (&r.last_key, &r.after) {
+                            (Some(k), _) => Start::After(k.iter().map(KeyVal::to_value).collect()),
+                            (None, Some(a)) => Start::After(vec![a.to_value()]),
+                            (None, None) => Start::Beginning,
+                        },
+                        upto: r.upto.as_ref().map(KeyVal::to_value),
+                        only: false,
+                    })
+                    .collect()
+            };
+            let readers = read_ranges.len();
+            let mut conns = Vec::with_capacity(readers);
+            for _ in 0..readers {
+                conns.push(src.connection()?);
+            }
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, String>>(CHANNEL_CHUNKS);
+            let cols: Vec<String> = insert_columns.iter().map(|c| quote_ident(c)).collect();
+            let insert_sql = format!(
+                "INSERT INTO {target_sql} ({}) FORMAT RowBinary",
+                cols.join(", ")
+            );
             let write_result: anyhow::Result<()> = std::thread::scope(|scope| {
                 let plan_ref = &plan;
-                let reader = scope.spawn(move || {
-                    let r = read_batches(&mut conn, plan_ref, start_pos, &tx, &reader_cancel);
-                    if let Err(e) = r {
-                        let _ = tx.send(Err(e));
-                    }
-                });
-                let result = (|| -> anyhow::Result<()> {
-                    for msg in &rx {
-                        let batch =
-                            msg.map_err(|e| anyhow!("reading {}: {e}", self.src_where(src)))?;
-                        if cancel.is_cancelled() {
-                            bail!("cancelled after {batches} batches ({rows_written} rows written); the cursor is saved");
+                let mut handles = Vec::with_capacity(readers);
+                for (mut conn, range) in conns.into_iter().zip(read_ranges) {
+                    let tx = tx.clone();
+                    let reader_cancel = cancel.clone();
+                    handles.push(scope.spawn(move || {
+                        let r = read_chunks(&mut conn, plan_ref, range, &tx, &reader_cancel);
+                        if let Err(e) = r {
+                            let _ = tx.blocking_send(Err(e));
                         }
-                        rows_read += batch.rows;
-                        let n = batch.data.len() as u64;
-                        dst.insert_row_binary(
-                            &target_sql,
-                            &insert_columns,
-                            bytes::Bytes::from(batch.data),
+                    }));
+                }
+                drop(tx);
+                let result = (|| -> anyhow::Result<()> {
+                    loop {
+                        let end = dst.block_on(
+                            &insert_sql,
+                            write_batch(
+                                dst.client(),
+                                &insert_sql,
+                                &mut rx,
+                                cancel,
+                                readers,
+                                cfg.batch_size as u64,
+                            ),
                         )?;
-                        // Confirmed by ClickHouse: only now move the cursor.
-                        rows_written += batch.rows;
-                        batches += 1;
-                        bytes += n;
-                        invalid_dates += batch.stats.invalid_dates;
-                        let saved: Vec<KeyVal> =
-                            batch.last_key.iter().map(KeyVal::from_value).collect();
-                        match cfg.mode {
-                            SyncMode::Incremental => state.last_key = Some(saved),
-                            SyncMode::Full => {
-                                if let Some(f) = state.full.as_mut() {
-                                    f.last_key = Some(saved);
+                        let (rows, n, last_keys, stats, finished) = match end {
+                            BatchEnd::ReaderFailed(e) => {
+                                bail!("reading {}: {e}", self.src_where(src))
+                            }
+                            BatchEnd::Cancelled => bail!(
+                                "cancelled after {batches} batches ({rows_written} rows written); the cursor is saved"
+                            ),
+                            BatchEnd::Done {
+                                rows,
+                                bytes,
+                                last_keys,
+                                stats,
+                                finished,
+                            } => (rows, bytes, last_keys, stats, finished),
+                        };
+                        if rows > 0 {
+                            // Confirmed by ClickHouse: only now move the cursor.
+                            rows_read += rows;
+                            rows_written += rows;
+                            batches += 1;
+                            bytes += n;
+                            invalid_dates += stats.invalid_dates;
+                            let saved = |k: &Vec<Value>| -> Vec<KeyVal> {
+                                k.iter().map(KeyVal::from_value).collect()
+                            };
+                            for (i, k) in last_keys.iter().enumerate() {
+                                let Some(k) = k else { continue };
+                                match (cfg.mode, state.full.as_mut()) {
+                                    (SyncMode::Incremental, _) => state.last_key = Some(saved(k)),
+                                    (SyncMode::Full, Some(f)) if f.ranges.is_empty() => {
+                                        f.last_key = Some(saved(k))
+                                    }
+                                    (SyncMode::Full, Some(f)) => {
+                                        if let Some(r) = f.ranges.get_mut(i) {
+                                            r.last_key = Some(saved(k));
+                                        }
+                                    }
+                                    (SyncMode::Full, None) => {}
                                 }
                             }
+                            Self::save_state(kv, &state_key, &state)?;
+                            let shown: Vec<String> =
+                                last_keys.iter().flatten().map(|k| key_text(k)).collect();
+                            last_key_text = Some(shown.join(" / "));
+                            log(&format!(
+                                "batch {batches}: {rows} rows ({rows_written} in total), {} {}",
+                                match cfg.mode {
+                                    SyncMode::Full => "primary key",
+                                    SyncMode::Incremental => "cursor",
+                                },
+                                last_key_text.as_deref().unwrap_or("")
+                            ));
+                            if self.fail_after_batches == Some(batches) {
+                                bail!("test hook: failing after {batches} batches");
+                            }
                         }
-                        Self::save_state(kv, &state_key, &state)?;
-                        last_key_text = Some(key_text(&batch.last_key));
-                        log(&format!(
-                            "batch {batches}: {} rows ({rows_written} in total), cursor {}",
-                            batch.rows,
-                            last_key_text.as_deref().unwrap_or("")
-                        ));
-                        if self.fail_after_batches == Some(batches) {
-                            bail!("test hook: failing after {batches} batches");
+                        if finished {
+                            return Ok(());
                         }
                     }
-                    Ok(())
                 })();
                 drop(rx);
-                let joined = reader.join();
-                if joined.is_err() && result.is_ok() {
-                    return Err(anyhow!("the reader thread panicked"));
+                let mut panicked = false;
+                for h in handles {
+                    panicked |= h.join().is_err();
+                }
+                if panicked && result.is_ok() {
+                    return Err(anyhow!("a reader thread panicked"));
                 }
                 result
             });
@@ -1008,7 +1392,17 @@ impl TableSync {
             } else {
                 dst.execute(&format!("RENAME TABLE {staging_name} TO {final_name}"))?;
             }
-            let last = state.full.take().and_then(|f| f.last_key);
+            // The incremental position after a full sync: every row up to the largest
+            // (cursor, primary key) seen when it started has been read. Without a cursor column
+            // the key is the primary key, the order the full sync read in.
+            let full = state.full.take();
+            let last = match (&cfg.cursor_column, full) {
+                (Some(_), full) => full.and_then(|f| f.upper_key),
+                (None, Some(f)) if !f.ranges.is_empty() => {
+                    f.ranges.into_iter().rev().find_map(|r| r.last_key)
+                }
+                (None, full) => full.and_then(|f| f.last_key),
+            };
             if last.is_some() {
                 state.last_key = last;
             } else if nothing_to_read {
@@ -1030,6 +1424,20 @@ impl TableSync {
         }
         let destination_rows = match state.destination_rows {
             Some(n) if view_exists && rows_written == 0 => n,
+            _ if fresh_full && cfg.soft_delete_column.is_none() => {
+                // Every key was written once: the plain row count (table metadata, no scan)
+                // is the deduplicated count.
+                let n = dst
+                    .query_value(&format!(
+                        "SELECT count() FROM {}",
+                        Self::ch_table(dst, &cfg.destination_table)
+                    ))?
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                state.destination_rows = Some(n);
+                Self::save_state(kv, &state_key, &state)?;
+                n
+            }
             _ => {
                 let n = self.dest_row_count(dst, &cfg.destination_table)?;
                 state.destination_rows = Some(n);
