@@ -17,7 +17,10 @@ printf 'load_from:\n  - pipeline_config: {path: %s, location_name: bench}\n' "$w
 "$bin/dagster-daemon" run > "$work/daemon.log" 2>&1 & echo $! > "$work/daemon.pid"
 sleep 12
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
-echo "idle daemon RSS after 12 s: $(ps -o rss= -p "$(cat "$work/daemon.pid")") KB"
+pid=$(cat "$work/daemon.pid")
+echo "idle daemon RSS after 12 s: $(ps -o rss= -p "$pid") KB"
+t1=$(awk '{print $14+$15}' "/proc/$pid/stat"); sleep 10; t2=$(awk '{print $14+$15}' "/proc/$pid/stat")
+echo "idle daemon CPU over 10 s: $(( (t2 - t1) * 10 )) ms"
 python3 - "$bin/dagster" "$DAGSTER_HOME/storage/dagster.db" "$work/one.yaml" "$runs" <<'PY'
 import sqlite3, statistics, subprocess, sys, time
 dagster, db, cfg, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
