@@ -1,6 +1,6 @@
 //! GraphQL object types, interfaces and unions, with Dagster's type names (compat doc §2.4,
-#![allow(dead_code)] // union members and error types that exist so the schema matches Dagster's
 //! §3.3) so the official client's fragments validate.
+#![allow(dead_code)] // union members and error types that exist so the schema matches Dagster's
 
 use super::Ctx;
 use dagster_core::domain::{ErrorInfo, Run as DomainRun, RunStatus as DomainStatus};
