@@ -160,13 +160,18 @@ fn parse_variables(v: Option<serde_json::Value>) -> Result<Variables<DefaultScal
 async fn execute(server: &Server, req: GqlRequest) -> HttpResponse {
     use actix_web::http::StatusCode;
     let Some(query) = req.query.filter(|q| !q.trim().is_empty()) else {
-        return text(StatusCode::BAD_REQUEST, "No GraphQL query found in the request");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "No GraphQL query found in the request",
+        );
     };
     let depth = nesting_depth(&query);
     if depth > MAX_QUERY_DEPTH {
         return graphql_errors(
             StatusCode::BAD_REQUEST,
-            &format!("Query is nested too deeply ({depth} levels; the limit is {MAX_QUERY_DEPTH})."),
+            &format!(
+                "Query is nested too deeply ({depth} levels; the limit is {MAX_QUERY_DEPTH})."
+            ),
         );
     }
     let variables = match parse_variables(req.variables) {
@@ -183,9 +188,7 @@ async fn execute(server: &Server, req: GqlRequest) -> HttpResponse {
         }
         Ok((data, errors)) => HttpResponse::InternalServerError()
             .json(serde_json::json!({ "data": data, "errors": errors })),
-        Err(e) => {
-            HttpResponse::BadRequest().json(serde_json::json!({ "data": null, "errors": e }))
-        }
+        Err(e) => HttpResponse::BadRequest().json(serde_json::json!({ "data": null, "errors": e })),
     }
 }
 

@@ -14,8 +14,8 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::{Context, Result};
 use clap::Parser;
 use dagster_core::config::home::DagsterHome;
-use dagster_core::instance::Instance;
 use dagster_core::exec::DefaultRunLauncher;
+use dagster_core::instance::Instance;
 use std::sync::{Arc, RwLock};
 
 pub(crate) const VERSION: &str = "1.13.27";

@@ -217,7 +217,10 @@ impl Query {
         })
     }
 
-    fn workspace_location_entry_or_error(ctx: &Ctx, name: String) -> Option<WorkspaceLocationEntry> {
+    fn workspace_location_entry_or_error(
+        ctx: &Ctx,
+        name: String,
+    ) -> Option<WorkspaceLocationEntry> {
         ctx.state
             .locations()
             .into_iter()
@@ -231,7 +234,10 @@ pub struct Mutation;
 #[graphql_object]
 #[graphql(context = Ctx)]
 impl Mutation {
-    async fn launch_pipeline_execution(ctx: &Ctx, execution_params: ExecutionParams) -> LaunchRunResult {
+    async fn launch_pipeline_execution(
+        ctx: &Ctx,
+        execution_params: ExecutionParams,
+    ) -> LaunchRunResult {
         launch(ctx, execution_params).await
     }
 
@@ -260,10 +266,14 @@ impl Mutation {
         })
         .await;
         match res {
-            Ok(entries) => match entries.into_iter().find(|e| e.name == repository_location_name)
+            Ok(entries) => match entries
+                .into_iter()
+                .find(|e| e.name == repository_location_name)
             {
                 Some(e) => R::WorkspaceLocationEntry(WorkspaceLocationEntry(e)),
-                None => R::RepositoryLocationNotFound(location_not_found(&repository_location_name)),
+                None => {
+                    R::RepositoryLocationNotFound(location_not_found(&repository_location_name))
+                }
             },
             Err(e) => R::PythonError(e),
         }
@@ -398,7 +408,10 @@ async fn launch(ctx: &Ctx, params: ExecutionParams) -> LaunchRunResult {
             preset: p.clone(),
         });
     }
-    let repo = sel.repository_name.clone().unwrap_or_else(|| REPOSITORY_NAME.into());
+    let repo = sel
+        .repository_name
+        .clone()
+        .unwrap_or_else(|| REPOSITORY_NAME.into());
     let loc_name = sel.repository_location_name.clone().unwrap_or_default();
     if repo != REPOSITORY_NAME {
         return pipeline_not_found(
@@ -447,11 +460,11 @@ async fn launch(ctx: &Ctx, params: ExecutionParams) -> LaunchRunResult {
                         format!("Could not find Pipeline {job} in any loaded code location"),
                     )
                 }
-                _ => {
-                    return R::ConflictingExecutionParamsError(ConflictingExecutionParamsError {
-                        message: format!("job {job} exists in several code locations: give repositoryLocationName"),
-                    })
-                }
+                _ => return R::ConflictingExecutionParamsError(ConflictingExecutionParamsError {
+                    message: format!(
+                        "job {job} exists in several code locations: give repositoryLocationName"
+                    ),
+                }),
             }
         }
     };
@@ -518,11 +531,9 @@ async fn launch(ctx: &Ctx, params: ExecutionParams) -> LaunchRunResult {
             }),
             ExecError::UnknownAsset { .. }
             | ExecError::AssetNotInJob { .. }
-            | ExecError::EmptyStepSelection { .. } => {
-                R::InvalidSubsetError(InvalidSubsetError {
-                    message: e.to_string(),
-                })
-            }
+            | ExecError::EmptyStepSelection { .. } => R::InvalidSubsetError(InvalidSubsetError {
+                message: e.to_string(),
+            }),
             ExecError::InvalidRunConfig { message, .. } => config_invalid(&job, message),
             other => R::PythonError(PythonError::from_error(&other)),
         },
@@ -586,7 +597,9 @@ async fn terminate(
     .await;
     match res {
         Ok(Ok(None)) => R::RunNotFoundError(RunNotFoundError::new(&run_id)),
-        Ok(Ok(Some((run, Ok(_))))) => R::TerminateRunSuccess(TerminateRunSuccess { run: Run::new(run) }),
+        Ok(Ok(Some((run, Ok(_))))) => {
+            R::TerminateRunSuccess(TerminateRunSuccess { run: Run::new(run) })
+        }
         Ok(Ok(Some((run, Err(ExecError::RunNotFound(_)))))) => {
             let _ = run;
             R::RunNotFoundError(RunNotFoundError::new(&run_id))

@@ -3,8 +3,8 @@
 #![allow(dead_code)] // union members and error types that exist so the schema matches Dagster's
 
 use super::Ctx;
-use dagster_core::domain::{ErrorInfo, Run as DomainRun, RunStatus as DomainStatus};
 use dagster_core::defs::Definitions;
+use dagster_core::domain::{ErrorInfo, Run as DomainRun, RunStatus as DomainStatus};
 use juniper::{graphql_interface, graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion, ID};
 use std::sync::Arc;
 
