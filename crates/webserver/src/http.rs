@@ -200,12 +200,12 @@ struct QueryParams {
     operation_name: Option<String>,
 }
 
-fn from_query_string(req: &HttpRequest) -> Result<GqlRequest, HttpResponse> {
+fn from_query_string(req: &HttpRequest) -> Result<GqlRequest, Box<HttpResponse>> {
     let p = web::Query::<QueryParams>::from_query(req.query_string()).map_err(|e| {
-        text(
+        Box::new(text(
             actix_web::http::StatusCode::BAD_REQUEST,
             format!("Invalid query string: {e}"),
-        )
+        ))
     })?;
     let p = p.into_inner();
     Ok(GqlRequest {
@@ -229,7 +229,7 @@ pub async fn graphql_get(server: web::Data<Server>, req: HttpRequest) -> HttpRes
     }
     match from_query_string(&req) {
         Ok(g) => execute(&server, g).await,
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -312,7 +312,7 @@ pub async fn graphql_post(
     } else {
         match from_query_string(&req) {
             Ok(g) => g,
-            Err(r) => return r,
+            Err(r) => return *r,
         }
     };
     execute(&server, gql).await

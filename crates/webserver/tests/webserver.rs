@@ -90,6 +90,7 @@ fn start(dagster_yaml: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Serve
             "webserver did not answer /server_info within 30 s; log:\n{}",
             std::fs::read_to_string(server.home.path().join("webserver.log")).unwrap_or_default()
         );
+        #[allow(clippy::disallowed_methods)] // a plain test thread
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -460,11 +460,13 @@ async fn launch(ctx: &Ctx, params: ExecutionParams) -> LaunchRunResult {
                         format!("Could not find Pipeline {job} in any loaded code location"),
                     )
                 }
-                _ => return R::ConflictingExecutionParamsError(ConflictingExecutionParamsError {
-                    message: format!(
+                _ => {
+                    return R::ConflictingExecutionParamsError(ConflictingExecutionParamsError {
+                        message: format!(
                         "job {job} exists in several code locations: give repositoryLocationName"
                     ),
-                }),
+                    })
+                }
             }
         }
     };
