@@ -1,18 +1,24 @@
 //! `dagster-webserver`: the HTTP side of the deployment.
 //!
-//! This first version serves `/server_info` (and the legacy `/dagit_info`) and a health route
-//! for container health checks (`/health`, which also checks that storage answers). The
-//! GraphQL API and the UI are built on top of this binary in their own work items.
-//! Flags and `DAGSTER_WEBSERVER_*` environment variables follow Dagster's.
+//! Routes: `/server_info` (and the legacy `/dagit_info`), a health route for container health
+//! checks (`/health`, which also checks that storage answers), `/graphql` (juniper; see
+//! [`http`] and [`schema`]) and `/` (redirects to GraphiQL). Flags and `DAGSTER_WEBSERVER_*`
+//! environment variables follow Dagster's. `DAGSTER_WEBSERVER_TOKEN` enables bearer-token
+//! access control for everything but `/server_info`, `/dagit_info` and `/health`.
+
+mod http;
+mod schema;
+mod state;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::{Context, Result};
 use clap::Parser;
 use dagster_core::config::home::DagsterHome;
+use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::instance::Instance;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-const VERSION: &str = "1.13.27";
+pub(crate) const VERSION: &str = "1.13.27";
 
 #[derive(Parser, Debug)]
 #[command(name = "dagster-webserver", version, disable_help_flag = true)]
@@ -62,10 +68,6 @@ struct Args {
     log_level: String,
 }
 
-struct AppState {
-    instance: Instance,
-}
-
 async fn server_info() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "dagster_webserver_version": VERSION,
@@ -74,8 +76,8 @@ async fn server_info() -> HttpResponse {
     }))
 }
 
-async fn health(state: web::Data<Arc<AppState>>) -> HttpResponse {
-    let st = state.clone();
+async fn health(server: web::Data<http::Server>) -> HttpResponse {
+    let st = server.state.clone();
     let check = web::block(move || st.instance.storage.kv_get("__health__")).await;
     match check {
         Ok(Ok(_)) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
@@ -84,6 +86,14 @@ async fn health(state: web::Data<Arc<AppState>>) -> HttpResponse {
         Err(e) => HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"status": "error", "error": e.to_string()})),
     }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn main() -> Result<()> {
@@ -103,9 +113,56 @@ fn main() -> Result<()> {
         tracing::warn!("{w}");
     }
     if args.read_only {
-        tracing::info!("read-only mode");
+        tracing::info!("read-only mode: every mutation answers UnauthorizedError");
     }
-    let state = Arc::new(AppState { instance });
+    let token = std::env::var("DAGSTER_WEBSERVER_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    if token.is_none() && !is_loopback(&args.host) {
+        tracing::warn!(
+            "binding {} (not a loopback address) without DAGSTER_WEBSERVER_TOKEN: anyone who can reach this port can launch and terminate runs",
+            args.host
+        );
+    }
+    let exe = std::env::current_exe().context("locating the dagster-webserver binary")?;
+    let dagster_bin = exe
+        .parent()
+        .map(|p| p.join("dagster"))
+        .context("locating the dagster binary next to dagster-webserver")?;
+    if !dagster_bin.is_file() {
+        tracing::warn!(
+            "{} not found: runs launched by this process (DefaultRunCoordinator) will fail to start",
+            dagster_bin.display()
+        );
+    }
+    let launcher = DefaultRunLauncher::new(dagster_bin, instance.home.root().to_path_buf());
+    let mut sources = state::Sources {
+        workspace_files: args.workspace.clone(),
+        pipeline_config: args.pipeline_config.clone(),
+    };
+    if sources.workspace_files.is_empty() && sources.pipeline_config.is_none() {
+        let cwd = std::path::PathBuf::from("workspace.yaml");
+        let default = instance.home.workspace_yaml();
+        if cwd.is_file() {
+            sources.workspace_files.push(cwd);
+        } else if default.is_file() {
+            sources.workspace_files.push(default);
+        } else {
+            tracing::warn!("no workspace (-w, -f, ./workspace.yaml or $DAGSTER_HOME/workspace.yaml): no code locations are loaded");
+        }
+    }
+    let locations = if sources.workspace_files.is_empty() && sources.pipeline_config.is_none() {
+        Vec::new()
+    } else {
+        state::load(&sources, &[])
+    };
+    let state = Arc::new(state::AppState {
+        instance,
+        launcher,
+        read_only: args.read_only,
+        sources,
+        locations: RwLock::new(locations),
+    });
     let prefix = args.path_prefix.trim_end_matches('/').to_string();
     let bind = (args.host.clone(), args.port);
     tracing::info!(
@@ -117,11 +174,19 @@ fn main() -> Result<()> {
     );
     actix_web::rt::System::new().block_on(async move {
         HttpServer::new(move || {
-            App::new().app_data(web::Data::new(state.clone())).service(
+            let server = web::Data::new(http::Server {
+                state: state.clone(),
+                schema: schema::schema(),
+                token: token.clone(),
+            });
+            App::new().app_data(server).service(
                 web::scope(&prefix)
                     .route("/server_info", web::get().to(server_info))
                     .route("/dagit_info", web::get().to(server_info))
-                    .route("/health", web::get().to(health)),
+                    .route("/health", web::get().to(health))
+                    .route("/graphql", web::get().to(http::graphql_get))
+                    .route("/graphql", web::post().to(http::graphql_post))
+                    .route("/", web::get().to(http::root)),
             )
         })
         .workers(2)

@@ -1,0 +1,807 @@
+//! GraphQL object types, interfaces and unions, with Dagster's type names (compat doc §2.4,
+//! §3.3) so the official client's fragments validate.
+#![allow(dead_code)] // union members and error types that exist so the schema matches Dagster's
+
+use super::Ctx;
+use dagster_core::defs::Definitions;
+use dagster_core::domain::{ErrorInfo, Run as DomainRun, RunStatus as DomainStatus};
+use juniper::{graphql_interface, graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion, ID};
+use std::sync::Arc;
+
+pub const REPOSITORY_NAME: &str = "__repository__";
+
+// ---------------------------------------------------------------------------------------------
+// Interfaces
+
+/// `interface Error { message: String! }`
+#[graphql_interface]
+#[graphql(
+    name = "Error",
+    context = Ctx,
+    for = [
+        PythonError, UnauthorizedError, RunNotFoundError, PipelineRunNotFoundErrorIfaceValue,
+        PipelineNotFoundError, RepositoryLocationNotFound, ReloadNotSupported, RunConflict,
+        InvalidSubsetError, PresetNotFoundError, ConflictingExecutionParamsError,
+        NoModeProvidedError, RepositoryNotFoundError
+    ]
+)]
+pub struct ErrorIface {
+    pub message: String,
+}
+
+#[graphql_interface]
+#[graphql(
+    name = "PipelineRunNotFoundError",
+    context = Ctx,
+    impl = ErrorIfaceValue,
+    for = RunNotFoundError
+)]
+pub struct PipelineRunNotFoundErrorIface {
+    pub run_id: String,
+    pub message: String,
+}
+
+#[graphql_interface]
+#[graphql(name = "PipelineRunConflict", context = Ctx, for = RunConflict)]
+pub struct PipelineRunConflictIface {
+    pub message: String,
+}
+
+#[graphql_interface]
+#[graphql(name = "LaunchPipelineRunSuccess", context = Ctx, for = LaunchRunSuccess)]
+pub struct LaunchPipelineRunSuccessIface {
+    pub run: Run,
+}
+
+#[graphql_interface]
+#[graphql(
+    name = "PipelineConfigValidationInvalid",
+    context = Ctx,
+    for = RunConfigValidationInvalid
+)]
+pub struct PipelineConfigValidationInvalidIface {
+    pub pipeline_name: String,
+    pub errors: Vec<PipelineConfigValidationErrorIfaceValue>,
+}
+
+#[graphql_interface]
+#[graphql(
+    name = "PipelineConfigValidationError",
+    context = Ctx,
+    for = [RuntimeMismatchConfigError, FieldNotDefinedConfigError]
+)]
+pub struct PipelineConfigValidationErrorIface {
+    pub message: String,
+    pub path: Vec<String>,
+    pub stack: EvaluationStack,
+    pub reason: EvaluationErrorReason,
+}
+
+#[graphql_interface]
+#[graphql(name = "PipelineRun", context = Ctx, for = Run)]
+pub struct PipelineRunIface {
+    pub id: ID,
+    pub run_id: String,
+    pub status: RunStatus,
+    pub pipeline_name: String,
+    pub job_name: String,
+    pub solid_selection: Option<Vec<String>>,
+    pub step_keys_to_execute: Option<Vec<String>>,
+    pub run_config_yaml: String,
+    pub mode: String,
+    pub tags: Vec<PipelineTag>,
+    pub root_run_id: Option<String>,
+    pub parent_run_id: Option<String>,
+    pub can_terminate: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+#[derive(Debug, Clone)]
+pub struct PythonError {
+    pub message: String,
+    pub class_name: Option<String>,
+    pub stack: Vec<String>,
+    pub cause: Option<Box<PythonError>>,
+}
+
+impl PythonError {
+    pub fn new(message: impl Into<String>) -> Self {
+        PythonError {
+            message: message.into(),
+            class_name: None,
+            stack: Vec::new(),
+            cause: None,
+        }
+    }
+
+    pub fn from_info(e: &ErrorInfo) -> Self {
+        PythonError {
+            message: e.message.clone(),
+            class_name: e.class_name.clone(),
+            stack: e.stack.clone(),
+            cause: e.cause.as_deref().map(|c| Box::new(Self::from_info(c))),
+        }
+    }
+
+    pub fn from_error(e: &(dyn std::error::Error + 'static)) -> Self {
+        Self::from_info(&ErrorInfo::from_error(e))
+    }
+}
+
+#[graphql_object]
+#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+impl PythonError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+    fn class_name(&self) -> Option<&str> {
+        self.class_name.as_deref()
+    }
+    fn stack(&self) -> &[String] {
+        &self.stack
+    }
+    fn cause(&self) -> Option<PythonError> {
+        self.cause.as_deref().cloned()
+    }
+    fn causes(&self) -> Vec<PythonError> {
+        let mut out = Vec::new();
+        let mut c = self.cause.as_deref();
+        while let Some(e) = c {
+            out.push(e.clone());
+            c = e.cause.as_deref();
+        }
+        out
+    }
+    fn error_chain(&self) -> Vec<ErrorChainLink> {
+        self.causes()
+            .into_iter()
+            .map(|error| ErrorChainLink {
+                message: error.message.clone(),
+                error,
+                is_explicit_link: true,
+            })
+            .collect()
+    }
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct ErrorChainLink {
+    pub message: String,
+    pub error: PythonError,
+    pub is_explicit_link: bool,
+}
+
+macro_rules! message_error {
+    ($name:ident) => {
+        #[derive(GraphQLObject, Debug, Clone)]
+        #[graphql(context = Ctx, impl = ErrorIfaceValue)]
+        pub struct $name {
+            pub message: String,
+        }
+    };
+}
+
+message_error!(RepositoryLocationNotFound);
+message_error!(ReloadNotSupported);
+message_error!(ConflictingExecutionParamsError);
+message_error!(InvalidSubsetError);
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+pub struct UnauthorizedError {
+    pub message: String,
+}
+
+impl UnauthorizedError {
+    pub fn new() -> Self {
+        UnauthorizedError {
+            message: "Authorization failed".into(),
+        }
+    }
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = [ErrorIfaceValue, PipelineRunConflictIfaceValue])]
+pub struct RunConflict {
+    pub message: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = [PipelineRunNotFoundErrorIfaceValue, ErrorIfaceValue])]
+pub struct RunNotFoundError {
+    pub run_id: String,
+    pub message: String,
+}
+
+impl RunNotFoundError {
+    pub fn new(run_id: &str) -> Self {
+        RunNotFoundError {
+            run_id: run_id.to_string(),
+            message: format!("Pipeline run {run_id} could not be found."),
+        }
+    }
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+pub struct PipelineNotFoundError {
+    pub message: String,
+    pub pipeline_name: String,
+    pub repository_name: String,
+    pub repository_location_name: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+pub struct RepositoryNotFoundError {
+    pub message: String,
+    pub repository_name: String,
+    pub repository_location_name: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+pub struct PresetNotFoundError {
+    pub message: String,
+    pub preset: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+pub struct NoModeProvidedError {
+    pub message: String,
+    pub pipeline_name: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct InvalidStepError {
+    pub invalid_step_key: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct InvalidOutputError {
+    pub step_key: String,
+    pub invalid_output_name: String,
+}
+
+#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvaluationErrorReason {
+    RuntimeTypeMismatch,
+    MissingRequiredField,
+    MissingRequiredFields,
+    FieldNotDefined,
+    FieldsNotDefined,
+    SelectorFieldError,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct EvaluationStackPathEntry {
+    pub field_name: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct EvaluationStackListItemEntry {
+    pub list_index: i32,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum EvaluationStackEntry {
+    EvaluationStackPathEntry(EvaluationStackPathEntry),
+    EvaluationStackListItemEntry(EvaluationStackListItemEntry),
+}
+
+#[derive(GraphQLObject, Debug, Clone, Default)]
+#[graphql(context = Ctx)]
+pub struct EvaluationStack {
+    pub entries: Vec<EvaluationStackEntry>,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = PipelineConfigValidationErrorIfaceValue)]
+pub struct RuntimeMismatchConfigError {
+    pub message: String,
+    pub path: Vec<String>,
+    pub stack: EvaluationStack,
+    pub reason: EvaluationErrorReason,
+    pub value_rep: Option<String>,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = PipelineConfigValidationErrorIfaceValue)]
+pub struct FieldNotDefinedConfigError {
+    pub message: String,
+    pub path: Vec<String>,
+    pub stack: EvaluationStack,
+    pub reason: EvaluationErrorReason,
+    pub field_name: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = PipelineConfigValidationInvalidIfaceValue)]
+pub struct RunConfigValidationInvalid {
+    pub pipeline_name: String,
+    pub errors: Vec<PipelineConfigValidationErrorIfaceValue>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+
+#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Queued,
+    NotStarted,
+    Managed,
+    Starting,
+    Started,
+    Suspended,
+    Success,
+    Failure,
+    Canceling,
+    Canceled,
+}
+
+impl From<DomainStatus> for RunStatus {
+    fn from(s: DomainStatus) -> Self {
+        match s {
+            DomainStatus::Queued => RunStatus::Queued,
+            DomainStatus::NotStarted => RunStatus::NotStarted,
+            DomainStatus::Managed => RunStatus::Managed,
+            DomainStatus::Starting => RunStatus::Starting,
+            DomainStatus::Started => RunStatus::Started,
+            DomainStatus::Suspended => RunStatus::Suspended,
+            DomainStatus::Success => RunStatus::Success,
+            DomainStatus::Failure => RunStatus::Failure,
+            DomainStatus::Canceling => RunStatus::Canceling,
+            DomainStatus::Canceled => RunStatus::Canceled,
+        }
+    }
+}
+
+#[derive(GraphQLObject, Debug, Clone, PartialEq, Eq)]
+#[graphql(context = Ctx)]
+pub struct PipelineTag {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone, PartialEq, Eq)]
+#[graphql(context = Ctx)]
+pub struct AssetKey {
+    pub path: Vec<String>,
+}
+
+/// `Run` (implements `PipelineRun`).
+#[derive(Debug, Clone)]
+pub struct Run(pub Arc<DomainRun>);
+
+impl Run {
+    pub fn new(r: DomainRun) -> Self {
+        Run(Arc::new(r))
+    }
+}
+
+#[graphql_object]
+#[graphql(context = Ctx, impl = PipelineRunIfaceValue)]
+impl Run {
+    fn id(&self) -> ID {
+        ID::new(&self.0.run_id)
+    }
+    fn run_id(&self) -> &str {
+        &self.0.run_id
+    }
+    fn status(&self) -> RunStatus {
+        self.0.status.into()
+    }
+    fn run_status(&self) -> RunStatus {
+        self.0.status.into()
+    }
+    fn pipeline_name(&self) -> &str {
+        &self.0.job_name
+    }
+    fn job_name(&self) -> &str {
+        &self.0.job_name
+    }
+    fn mode(&self) -> &str {
+        "default"
+    }
+    fn solid_selection(&self) -> Option<Vec<String>> {
+        None
+    }
+    fn resolved_op_selection(&self) -> Option<Vec<String>> {
+        None
+    }
+    fn step_keys_to_execute(&self) -> Option<Vec<String>> {
+        self.0.step_keys_to_execute.clone()
+    }
+    fn asset_selection(&self) -> Option<Vec<AssetKey>> {
+        self.0.asset_selection.as_ref().map(|keys| {
+            keys.iter()
+                .map(|k| AssetKey { path: k.0.clone() })
+                .collect()
+        })
+    }
+    fn run_config_yaml(&self) -> String {
+        run_config_yaml(&self.0.run_config)
+    }
+    /// Tags without the hidden `.dagster/*` ones.
+    fn tags(&self) -> Vec<PipelineTag> {
+        self.0
+            .tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with(".dagster/"))
+            .map(|(k, v)| PipelineTag {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect()
+    }
+    fn root_run_id(&self) -> Option<&str> {
+        self.0.root_run_id.as_deref()
+    }
+    fn parent_run_id(&self) -> Option<&str> {
+        self.0.parent_run_id.as_deref()
+    }
+    fn can_terminate(&self) -> bool {
+        matches!(self.0.status, DomainStatus::Queued | DomainStatus::Started)
+    }
+    fn creation_time(&self) -> f64 {
+        self.0.create_time
+    }
+    fn start_time(&self) -> Option<f64> {
+        self.0.start_time
+    }
+    fn end_time(&self) -> Option<f64> {
+        self.0.end_time
+    }
+    fn update_time(&self) -> Option<f64> {
+        Some(self.0.update_time)
+    }
+    fn pipeline_snapshot_id(&self) -> Option<String> {
+        None
+    }
+    fn parent_pipeline_snapshot_id(&self) -> Option<String> {
+        None
+    }
+}
+
+/// `{}\n` for an empty config, YAML otherwise.
+pub fn run_config_yaml(config: &serde_json::Value) -> String {
+    match config {
+        serde_json::Value::Null => "{}\n".into(),
+        serde_json::Value::Object(o) if o.is_empty() => "{}\n".into(),
+        other => serde_yaml::to_string(other).unwrap_or_else(|_| "{}\n".into()),
+    }
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum RunOrError {
+    Run(Run),
+    RunNotFoundError(RunNotFoundError),
+    PythonError(PythonError),
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct Runs {
+    pub results: Vec<Run>,
+    pub count: Option<i32>,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct InvalidPipelineRunsFilterError {
+    pub message: String,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum RunsOrError {
+    Runs(Runs),
+    InvalidPipelineRunsFilterError(InvalidPipelineRunsFilterError),
+    PythonError(PythonError),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Launch
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = LaunchPipelineRunSuccessIfaceValue)]
+pub struct LaunchRunSuccess {
+    pub run: Run,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum LaunchRunResult {
+    LaunchRunSuccess(LaunchRunSuccess),
+    InvalidStepError(InvalidStepError),
+    InvalidOutputError(InvalidOutputError),
+    RunConfigValidationInvalid(RunConfigValidationInvalid),
+    PipelineNotFoundError(PipelineNotFoundError),
+    RunConflict(RunConflict),
+    UnauthorizedError(UnauthorizedError),
+    PythonError(PythonError),
+    InvalidSubsetError(InvalidSubsetError),
+    PresetNotFoundError(PresetNotFoundError),
+    ConflictingExecutionParamsError(ConflictingExecutionParamsError),
+    NoModeProvidedError(NoModeProvidedError),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Terminate
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct TerminateRunSuccess {
+    pub run: Run,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct TerminateRunFailure {
+    pub run: Run,
+    pub message: String,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum TerminateRunResult {
+    TerminateRunSuccess(TerminateRunSuccess),
+    TerminateRunFailure(TerminateRunFailure),
+    RunNotFoundError(RunNotFoundError),
+    UnauthorizedError(UnauthorizedError),
+    PythonError(PythonError),
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct TerminateRunsResult {
+    pub terminate_run_results: Vec<TerminateRunResult>,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum TerminateRunsResultOrError {
+    TerminateRunsResult(TerminateRunsResult),
+    PythonError(PythonError),
+}
+
+#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminateRunPolicy {
+    SafeTerminate,
+    MarkAsCanceledImmediately,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workspace
+
+/// A job (`Pipeline` and `Job` share the fields we serve).
+#[derive(Debug, Clone)]
+pub struct JobInfo {
+    pub location: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub is_asset_job: bool,
+}
+
+macro_rules! job_object {
+    ($name:ident) => {
+        #[derive(Debug, Clone)]
+        pub struct $name(pub JobInfo);
+
+        #[graphql_object]
+        #[graphql(context = Ctx)]
+        impl $name {
+            fn id(&self) -> ID {
+                ID::new(format!(
+                    "{}:{}:{}",
+                    self.0.location, REPOSITORY_NAME, self.0.name
+                ))
+            }
+            fn name(&self) -> &str {
+                &self.0.name
+            }
+            fn description(&self) -> Option<&str> {
+                self.0.description.as_deref()
+            }
+            fn is_job(&self) -> bool {
+                true
+            }
+            fn is_asset_job(&self) -> bool {
+                self.0.is_asset_job
+            }
+            fn graph_name(&self) -> &str {
+                &self.0.name
+            }
+        }
+    };
+}
+
+job_object!(Pipeline);
+job_object!(Job);
+
+fn jobs_of(location: &str, defs: &Definitions) -> Vec<JobInfo> {
+    let mut out: Vec<JobInfo> = Vec::new();
+    if !defs.assets.is_empty() {
+        if let Some(j) = defs.job(dagster_core::defs::ASSET_JOB_NAME) {
+            out.push(JobInfo {
+                location: location.to_string(),
+                name: j.name,
+                description: j.description,
+                is_asset_job: true,
+            });
+        }
+    }
+    out.extend(defs.jobs.values().map(|j| JobInfo {
+        location: location.to_string(),
+        name: j.name.clone(),
+        description: j.description.clone(),
+        is_asset_job: true,
+    }));
+    out
+}
+
+#[derive(Debug, Clone)]
+pub struct Repository {
+    pub location: String,
+    pub defs: Arc<Definitions>,
+}
+
+#[graphql_object]
+#[graphql(context = Ctx)]
+impl Repository {
+    fn id(&self) -> ID {
+        ID::new(format!("{}:{}", self.location, REPOSITORY_NAME))
+    }
+    fn name(&self) -> &str {
+        REPOSITORY_NAME
+    }
+    fn location(&self) -> RepositoryLocation {
+        RepositoryLocation {
+            name: self.location.clone(),
+            defs: self.defs.clone(),
+        }
+    }
+    fn pipelines(&self) -> Vec<Pipeline> {
+        jobs_of(&self.location, &self.defs)
+            .into_iter()
+            .map(Pipeline)
+            .collect()
+    }
+    fn jobs(&self) -> Vec<Job> {
+        jobs_of(&self.location, &self.defs)
+            .into_iter()
+            .map(Job)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RepositoryLocation {
+    pub name: String,
+    pub defs: Arc<Definitions>,
+}
+
+#[graphql_object]
+#[graphql(context = Ctx)]
+impl RepositoryLocation {
+    fn id(&self) -> ID {
+        ID::new(&self.name)
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn is_reload_supported(&self) -> bool {
+        true
+    }
+    fn environment_path(&self) -> Option<String> {
+        None
+    }
+    fn server_id(&self) -> Option<String> {
+        None
+    }
+    fn repositories(&self) -> Vec<Repository> {
+        vec![Repository {
+            location: self.name.clone(),
+            defs: self.defs.clone(),
+        }]
+    }
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum RepositoryLocationOrLoadError {
+    RepositoryLocation(RepositoryLocation),
+    PythonError(PythonError),
+}
+
+#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepositoryLocationLoadStatus {
+    Loading,
+    Loaded,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkspaceLocationEntry(pub crate::state::LocationEntry);
+
+#[graphql_object]
+#[graphql(context = Ctx)]
+impl WorkspaceLocationEntry {
+    fn id(&self) -> ID {
+        ID::new(&self.0.name)
+    }
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+    fn location_or_load_error(&self) -> Option<RepositoryLocationOrLoadError> {
+        Some(match &self.0.defs {
+            Ok(defs) => RepositoryLocationOrLoadError::RepositoryLocation(RepositoryLocation {
+                name: self.0.name.clone(),
+                defs: defs.clone(),
+            }),
+            Err(message) => RepositoryLocationOrLoadError::PythonError(PythonError {
+                message: message.clone(),
+                class_name: Some("DagsterUserCodeLoadError".into()),
+                stack: Vec::new(),
+                cause: None,
+            }),
+        })
+    }
+    fn load_status(&self) -> RepositoryLocationLoadStatus {
+        RepositoryLocationLoadStatus::Loaded
+    }
+    fn updated_timestamp(&self) -> f64 {
+        self.0.updated
+    }
+    fn version_key(&self) -> String {
+        format!("{}", self.0.updated)
+    }
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum ReloadRepositoryLocationMutationResult {
+    WorkspaceLocationEntry(WorkspaceLocationEntry),
+    ReloadNotSupported(ReloadNotSupported),
+    RepositoryLocationNotFound(RepositoryLocationNotFound),
+    UnauthorizedError(UnauthorizedError),
+    PythonError(PythonError),
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct ShutdownRepositoryLocationSuccess {
+    pub repository_location_name: String,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum ShutdownRepositoryLocationMutationResult {
+    ShutdownRepositoryLocationSuccess(ShutdownRepositoryLocationSuccess),
+    RepositoryLocationNotFound(RepositoryLocationNotFound),
+    UnauthorizedError(UnauthorizedError),
+    PythonError(PythonError),
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct RepositoryConnection {
+    pub nodes: Vec<Repository>,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum RepositoriesOrError {
+    RepositoryConnection(RepositoryConnection),
+    RepositoryNotFoundError(RepositoryNotFoundError),
+    PythonError(PythonError),
+}

@@ -1,0 +1,113 @@
+//! The webserver's shared state: the instance, the run launcher and the loaded code
+//! locations (behind a `RwLock`, replaced as a whole on reload).
+
+use dagster_core::defs::Definitions;
+use dagster_core::exec::DefaultRunLauncher;
+use dagster_core::instance::Instance;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+/// Where the code locations are read from (the `-w` / `-f` flags).
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub workspace_files: Vec<PathBuf>,
+    pub pipeline_config: Option<PathBuf>,
+}
+
+/// One code location as the webserver sees it: loaded definitions or the load error.
+#[derive(Debug, Clone)]
+pub struct LocationEntry {
+    pub name: String,
+    pub defs: Result<Arc<Definitions>, String>,
+    /// Unix seconds of the last (re)load.
+    pub updated: f64,
+}
+
+pub struct AppState {
+    pub instance: Instance,
+    pub launcher: DefaultRunLauncher,
+    pub read_only: bool,
+    pub sources: Sources,
+    pub locations: RwLock<Vec<LocationEntry>>,
+}
+
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// A name for the whole workspace when it failed before any location name was known.
+fn fallback_name(sources: &Sources) -> String {
+    if let Some(p) = &sources.pipeline_config {
+        return dagster_pipeline::workspace::location_name_for_file(p);
+    }
+    sources
+        .workspace_files
+        .first()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "workspace".into())
+}
+
+/// Loads every code location (blocking: reads files). On failure the previous entries are
+/// kept and marked with the error; with no previous entries one entry carries it.
+pub fn load(sources: &Sources, previous: &[LocationEntry]) -> Vec<LocationEntry> {
+    let at = now();
+    match dagster_pipeline::workspace::load_locations(
+        &sources.workspace_files,
+        sources.pipeline_config.as_deref(),
+    ) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                tracing::warn!("{w}");
+            }
+            loaded
+                .locations
+                .into_iter()
+                .map(|(name, defs)| LocationEntry {
+                    name,
+                    defs: Ok(Arc::new(defs)),
+                    updated: at,
+                })
+                .collect()
+        }
+        Err(e) => {
+            let message = e.to_string();
+            tracing::error!("loading the code locations failed:\n{message}");
+            if previous.is_empty() {
+                vec![LocationEntry {
+                    name: fallback_name(sources),
+                    defs: Err(message),
+                    updated: at,
+                }]
+            } else {
+                previous
+                    .iter()
+                    .map(|p| LocationEntry {
+                        name: p.name.clone(),
+                        defs: Err(message.clone()),
+                        updated: at,
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+impl AppState {
+    /// A snapshot of the current locations (cheap: definitions are shared).
+    pub fn locations(&self) -> Vec<LocationEntry> {
+        match self.locations.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set_locations(&self, entries: Vec<LocationEntry>) {
+        match self.locations.write() {
+            Ok(mut g) => *g = entries,
+            Err(poisoned) => *poisoned.into_inner() = entries,
+        }
+    }
+}

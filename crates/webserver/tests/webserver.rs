@@ -1,0 +1,453 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a test failure
+//! End-to-end tests of the `dagster-webserver` binary: each test starts its own server on a free
+//! port with its own temp DAGSTER_HOME (SQLite) and talks HTTP to it.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PIPELINE: &str = r#"location_name: loc
+pipeline_configs:
+  a:
+    kind: command
+    args: [echo, hello]
+  slow:
+    kind: command
+    args: [sleep, "30"]
+jobs:
+  quick:
+    selection: [a]
+  long:
+    selection: [slow]
+"#;
+
+const DEFAULT_COORDINATOR: &str =
+    "run_coordinator:\n  module: dagster\n  class: DefaultRunCoordinator\n";
+
+struct Server {
+    child: Child,
+    port: u16,
+    home: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn dagster_bin() -> PathBuf {
+    let web = PathBuf::from(env!("CARGO_BIN_EXE_dagster-webserver"));
+    let bin = web.parent().unwrap().join("dagster");
+    assert!(
+        bin.is_file(),
+        "{} is missing: the webserver launches runs with the `dagster` binary next to it; build it first with `cargo build -p dagster-cli`",
+        bin.display()
+    );
+    bin
+}
+
+/// Starts the webserver with the test pipeline; `dagster_yaml` is written to the home.
+fn start(dagster_yaml: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Server {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("pipeline.yaml"), PIPELINE).unwrap();
+    std::fs::write(home.path().join("dagster.yaml"), dagster_yaml).unwrap();
+    let port = free_port();
+    let log = std::fs::File::create(home.path().join("webserver.log")).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dagster-webserver"));
+    cmd.args(["-p", &port.to_string(), "-f"])
+        .arg(home.path().join("pipeline.yaml"))
+        .args(extra_args)
+        .env("DAGSTER_HOME", home.path())
+        .env_remove("DAGSTER_WEBSERVER_TOKEN")
+        .env_remove("DAGSTER_WEBSERVER_READ_ONLY")
+        .current_dir(home.path())
+        .stdout(Stdio::null())
+        .stderr(log);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    let server = Server { child, port, home };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok((200, _)) = try_http(port, "GET", "/server_info", &[], b"") {
+            return server;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "webserver did not answer /server_info within 30 s; log:\n{}",
+            std::fs::read_to_string(server.home.path().join("webserver.log")).unwrap_or_default()
+        );
+        #[allow(clippy::disallowed_methods)] // a plain test thread
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    // A server may answer (413) before reading the whole body; ignore write errors then.
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {text:?}")))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    try_http(port, method, path, headers, body).unwrap()
+}
+
+fn gql(port: u16, query: &str, variables: serde_json::Value) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({"query": query, "variables": variables}).to_string();
+    let (status, text) = http(
+        port,
+        "POST",
+        "/graphql",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, v)
+}
+
+const LAUNCH: &str = "mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename ... on LaunchRunSuccess { run { runId status tags { key value } } } ... on Error { message } } }";
+
+fn launch_quick(port: u16) -> serde_json::Value {
+    let (status, v) = gql(
+        port,
+        LAUNCH,
+        serde_json::json!({"p": {"selector": {"jobName": "quick"}, "runConfigData": "{}", "executionMetadata": {"tags": [{"key": "k", "value": "v"}]}}}),
+    );
+    assert_eq!(status, 200, "{v}");
+    v["data"]["launchRun"].clone()
+}
+
+#[test]
+fn python_client_six_calls() {
+    dagster_bin();
+    let venv = std::env::var("DAGSTER_GRAPHQL_VENV").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python-venv"),
+        PathBuf::from,
+    );
+    let python = venv.join("bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/python-venv.sh (creates a virtualenv with dagster-graphql==1.13.27 from PyPI), or point DAGSTER_GRAPHQL_VENV at one",
+        python.display()
+    );
+    let server = start(DEFAULT_COORDINATOR, &[], &[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python_client.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(server.port.to_string())
+        .arg("pipeline.yaml")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python client failed ({:?})\nstdout:\n{}\nstderr:\n{}\nwebserver log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(server.home.path().join("webserver.log")).unwrap_or_default()
+    );
+}
+
+#[test]
+fn queued_coordinator_writes_queued_run_and_cancels_it_at_once() {
+    let server = start("", &[], &[]);
+    let launched = launch_quick(server.port);
+    assert_eq!(launched["__typename"], "LaunchRunSuccess", "{launched}");
+    assert_eq!(launched["run"]["status"], "QUEUED", "{launched}");
+    let tags = launched["run"]["tags"].as_array().unwrap();
+    assert!(tags.iter().any(|t| t["key"] == "k" && t["value"] == "v"));
+    assert!(!tags
+        .iter()
+        .any(|t| t["key"].as_str().unwrap().starts_with(".dagster/")));
+    let run_id = launched["run"]["runId"].as_str().unwrap().to_string();
+    let (_, v) = gql(
+        server.port,
+        "mutation($id: String!) { terminateRun(runId: $id) { __typename ... on TerminateRunSuccess { run { status canTerminate } } } }",
+        serde_json::json!({"id": run_id}),
+    );
+    assert_eq!(
+        v["data"]["terminateRun"]["__typename"], "TerminateRunSuccess",
+        "{v}"
+    );
+    assert_eq!(
+        v["data"]["terminateRun"]["run"]["status"], "CANCELED",
+        "{v}"
+    );
+    let (_, v) = gql(
+        server.port,
+        "query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status runConfigYaml jobName mode } } runsOrError(limit: 5) { ... on Runs { count results { runId } } } }",
+        serde_json::json!({"id": run_id}),
+    );
+    assert_eq!(v["data"]["runOrError"]["status"], "CANCELED", "{v}");
+    assert_eq!(v["data"]["runOrError"]["runConfigYaml"], "{}\n", "{v}");
+    assert_eq!(v["data"]["runsOrError"]["count"], 1, "{v}");
+}
+
+#[test]
+fn launch_errors_are_union_members() {
+    let server = start("", &[], &[]);
+    let (_, v) = gql(
+        server.port,
+        LAUNCH,
+        serde_json::json!({"p": {"selector": {"jobName": "nope", "repositoryLocationName": "pipeline.yaml", "repositoryName": "__repository__"}}}),
+    );
+    assert_eq!(
+        v["data"]["launchRun"]["__typename"], "PipelineNotFoundError",
+        "{v}"
+    );
+    let (_, v) = gql(
+        server.port,
+        LAUNCH,
+        serde_json::json!({"p": {"selector": {"jobName": "quick"}, "runConfigData": "ops: [1"}}),
+    );
+    assert_eq!(
+        v["data"]["launchRun"]["__typename"], "RunConfigValidationInvalid",
+        "{v}"
+    );
+    let (_, v) = gql(
+        server.port,
+        LAUNCH,
+        serde_json::json!({"p": {"selector": {"jobName": "quick", "assetSelection": [{"path": ["slow"]}]}}}),
+    );
+    assert_eq!(
+        v["data"]["launchRun"]["__typename"], "InvalidSubsetError",
+        "{v}"
+    );
+}
+
+#[test]
+fn read_only_refuses_every_mutation() {
+    let server = start("", &["--read-only"], &[]);
+    let launched = launch_quick(server.port);
+    assert_eq!(launched["__typename"], "UnauthorizedError", "{launched}");
+    assert_eq!(launched["message"], "Authorization failed");
+    for m in [
+        "mutation { terminateRun(runId: \"x\") { __typename } }",
+        "mutation { terminateRuns(runIds: [\"x\"]) { ... on TerminateRunsResult { terminateRunResults { __typename } } } }",
+        "mutation { reloadRepositoryLocation(repositoryLocationName: \"pipeline.yaml\") { __typename } }",
+        "mutation { shutdownRepositoryLocation(repositoryLocationName: \"pipeline.yaml\") { __typename } }",
+    ] {
+        let (status, v) = gql(server.port, m, serde_json::json!({}));
+        assert_eq!(status, 200, "{m}: {v}");
+        assert!(v.to_string().contains("UnauthorizedError"), "{m}: {v}");
+    }
+    // queries still work
+    let (status, v) = gql(server.port, "{ version }", serde_json::json!(null));
+    assert_eq!(
+        (status, v["data"]["version"].as_str()),
+        (200, Some("1.13.27"))
+    );
+}
+
+#[test]
+fn token_mode_requires_bearer_token() {
+    let server = start("", &[], &[("DAGSTER_WEBSERVER_TOKEN", "s3cret")]);
+    let p = server.port;
+    let q = br#"{"query": "{ version }"}"#;
+    let json = ("Content-Type", "application/json");
+    let (status, body) = http(p, "POST", "/graphql", &[json], q);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("Unauthorized"), "{body}");
+    let (status, _) = http(
+        p,
+        "POST",
+        "/graphql",
+        &[json, ("Authorization", "Bearer wrong")],
+        q,
+    );
+    assert_eq!(status, 401);
+    let (status, body) = http(
+        p,
+        "POST",
+        "/graphql",
+        &[json, ("Authorization", "Bearer s3cret")],
+        q,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = http(p, "GET", "/graphql?query=%7Bversion%7D", &[], b"");
+    assert_eq!(status, 401);
+    for open in ["/server_info", "/dagit_info", "/health"] {
+        let (status, body) = http(p, "GET", open, &[], b"");
+        assert_eq!(status, 200, "{open}: {body}");
+    }
+}
+
+#[test]
+fn http_rules_and_malformed_requests() {
+    let server = start("", &[], &[]);
+    let p = server.port;
+    let json = ("Content-Type", "application/json");
+
+    // GET with a query string; variables as a JSON string
+    let (status, body) = http(p, "GET", "/graphql?query=%7Bversion%7D", &[], b"");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("1.13.27"));
+    let (status, body) = http(
+        p,
+        "POST",
+        "/graphql",
+        &[json],
+        br#"{"query": "query($id: ID!) { runOrError(runId: $id) { __typename } }", "variables": "{\"id\": \"x\"}"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("RunNotFoundError"), "{body}");
+    // application/graphql
+    let (status, body) = http(
+        p,
+        "POST",
+        "/graphql",
+        &[("Content-Type", "application/graphql")],
+        b"{ version }",
+    );
+    assert_eq!(status, 200, "{body}");
+    // GraphiQL for browsers
+    let (status, body) = http(p, "GET", "/graphql", &[("Accept", "text/html")], b"");
+    assert_eq!(status, 200);
+    assert!(body.contains("GraphiQL"));
+
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("bad JSON", b"{\"query\": ".to_vec(), 400, "invalid JSON"),
+        (
+            "missing query",
+            b"{}".to_vec(),
+            400,
+            "No GraphQL query found",
+        ),
+        (
+            "unknown field",
+            br#"{"query": "{ nope }"}"#.to_vec(),
+            400,
+            "nope",
+        ),
+        (
+            "parse error",
+            br#"{"query": "{ version "}"#.to_vec(),
+            400,
+            "errors",
+        ),
+        (
+            "variables not an object",
+            br#"{"query": "{ version }", "variables": [1]}"#.to_vec(),
+            400,
+            "errors",
+        ),
+        (
+            "deep nesting",
+            format!("{{\"query\": \"{}\"}}", "{a".repeat(5000)).into_bytes(),
+            400,
+            "nested too deeply",
+        ),
+        ("huge body", vec![b' '; 2 * 1024 * 1024], 413, "larger than"),
+        (
+            "unknown operation",
+            br#"{"query": "{ version }", "operationName": "X"}"#.to_vec(),
+            400,
+            "errors",
+        ),
+    ];
+    for (name, body, want, needle) in cases {
+        let (status, text) = http(p, "POST", "/graphql", &[json], &body);
+        assert_eq!(status, want, "{name}: {text}");
+        assert!(text.contains(needle), "{name}: {text}");
+    }
+    let (status, v) = gql(p, "{ nope }", serde_json::json!({}));
+    assert_eq!(status, 400);
+    assert!(
+        v["data"].is_null() && v["errors"][0]["message"].is_string(),
+        "{v}"
+    );
+
+    // random garbage: always a 4xx with a body, and the server stays up
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let pieces: [&[u8]; 14] = [
+        b"{",
+        b"}",
+        b"[",
+        b"\"query\"",
+        b":",
+        b"\"",
+        b"mutation",
+        b"{ version }",
+        b"$x",
+        b"\\u0000",
+        b"\xff\xfe",
+        b"variables",
+        b"null",
+        b"runConfigData",
+    ];
+    for i in 0..300 {
+        let n = (next() % 40) as usize;
+        let mut body = Vec::new();
+        for _ in 0..n {
+            body.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+        }
+        let ct = if i % 3 == 0 {
+            "application/graphql"
+        } else {
+            "application/json"
+        };
+        let (status, text) = http(p, "POST", "/graphql", &[("Content-Type", ct)], &body);
+        assert!(
+            (400..500).contains(&status) || status == 200,
+            "case {i} {:?}: {status} {text}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(!text.is_empty(), "case {i}: empty body");
+    }
+    let (status, _) = http(p, "GET", "/health", &[], b"");
+    assert_eq!(status, 200);
+}
