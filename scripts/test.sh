@@ -13,6 +13,8 @@ echo "== guard: dagster-core must not depend on actix-web or juniper"
 if cargo tree -p dagster-core -e normal 2>/dev/null | grep -Eq '^[^a-z]*(actix-web|juniper) '; then
   echo "dagster-core depends on actix-web or juniper" >&2; exit 1
 fi
+echo "== python venv with the official dagster-graphql client (webserver tests)"
+scripts/python-venv.sh
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --no-fail-fast

@@ -649,7 +649,7 @@ fn duplicate_yaml_keys_and_unreadable_files() {
 fn location_name_defaults_to_the_file_name_and_empty_files_load() {
     let (_f, r) = load(&registry(), "# nothing yet\n");
     let (defs, _) = ok_of(r);
-    assert_eq!(defs.location_name, "pipeline");
+    assert_eq!(defs.location_name, "pipeline.yaml");
     assert!(defs.assets.is_empty() && defs.jobs.is_empty());
 }
 

@@ -18,7 +18,8 @@ pub struct LoadedWorkspace {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// The location name used for a pipeline config given directly (`-f file`): its file name.
+/// A name for a pipeline config given directly (`-f file`) that could not be loaded: its file
+/// name (a loaded one is named by its `location_name`, which defaults to the file name too).
 pub fn location_name_for_file(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -47,9 +48,10 @@ pub fn load_locations_with_env(
 ) -> Result<LoadedWorkspace, ConfigErrors> {
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
-    let mut targets: Vec<(String, PathBuf)> = Vec::new();
+    // (location name from the workspace, or None: the config's own `location_name`)
+    let mut targets: Vec<(Option<String>, PathBuf)> = Vec::new();
     if let Some(p) = pipeline_config {
-        targets.push((location_name_for_file(p), p.to_path_buf()));
+        targets.push((None, p.to_path_buf()));
     } else {
         for f in files {
             match Workspace::load(f, env) {
@@ -58,7 +60,7 @@ pub fn load_locations_with_env(
                     targets.extend(
                         ws.locations
                             .into_iter()
-                            .map(|l| (l.name, l.pipeline_config)),
+                            .map(|l| (Some(l.name), l.pipeline_config)),
                     );
                 }
                 Err(e) => errors.extend(e.0),
@@ -70,8 +72,10 @@ pub fn load_locations_with_env(
         match crate::load_with_env(&path, env) {
             Ok((mut defs, w)) => {
                 warnings.extend(w);
-                defs.location_name = name.clone();
-                locations.push((name, defs));
+                if let Some(name) = name {
+                    defs.location_name = name;
+                }
+                locations.push((defs.location_name.clone(), defs));
             }
             Err(e) => errors.extend(e.0),
         }

@@ -183,7 +183,7 @@ fn python_client_six_calls() {
     let out = Command::new(&python)
         .arg(&script)
         .arg(server.port.to_string())
-        .arg("pipeline.yaml")
+        .arg("loc")
         .output()
         .unwrap();
     assert!(
@@ -237,7 +237,7 @@ fn launch_errors_are_union_members() {
     let (_, v) = gql(
         server.port,
         LAUNCH,
-        serde_json::json!({"p": {"selector": {"jobName": "nope", "repositoryLocationName": "pipeline.yaml", "repositoryName": "__repository__"}}}),
+        serde_json::json!({"p": {"selector": {"jobName": "nope", "repositoryLocationName": "loc", "repositoryName": "__repository__"}}}),
     );
     assert_eq!(
         v["data"]["launchRun"]["__typename"], "PipelineNotFoundError",

@@ -5,7 +5,7 @@
 //! Every key is optional unless marked *required*; every scalar may be written `{env: VAR}`.
 //!
 //! ```yaml
-//! location_name: dagster-pipeline        # default: the file name without extension
+//! location_name: dagster-pipeline        # default: the file name (as Dagster names a python_file location)
 //! resources:
 //!   demo_db:
 //!     type: sqlite                       # required: a registered ResourceType
@@ -443,7 +443,7 @@ impl<'a> Loader<'_, 'a> {
             Some(n) if !n.trim().is_empty() => n,
             _ => self
                 .path
-                .file_stem()
+                .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "pipeline".into()),
         };
