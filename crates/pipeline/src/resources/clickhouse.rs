@@ -24,7 +24,7 @@
 //! their own threads), never from a tokio worker thread. Building the resource does not connect.
 //! Errors name the resource, `host:port` and the cause, never the password.
 
-use super::mysql::int_in;
+use super::int_in;
 use dagster_core::config::yaml::Map;
 use dagster_core::defs::{Resource, ResourceDef, ResourceType, SqlResource};
 use std::any::Any;

@@ -53,3 +53,60 @@ pub(crate) fn preview(sql: &str) -> String {
         one_line
     }
 }
+
+/// `host:port`, with IPv6 hosts in brackets.
+pub(crate) fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// An integer config value within `[min, max]` (an error at the value otherwise).
+pub(crate) fn int_in(v: &dagster_core::config::yaml::Value<'_>, min: i64, max: i64) -> Option<i64> {
+    let n = v.as_int()?;
+    if n < min || n > max {
+        v.error(format!("must be between {min} and {max}, found {n}"));
+        return None;
+    }
+    Some(n)
+}
+
+/// The settings every database-server resource shares, read back from the resolved JSON config
+/// that its `read_config` produced.
+pub(crate) struct ServerConfig {
+    pub host: String,
+    pub user: String,
+    pub database: String,
+    pub password: Option<String>,
+    pub port: Option<u16>,
+    pub pool_size: Option<u32>,
+    pub connect_timeout: Option<std::time::Duration>,
+}
+
+impl ServerConfig {
+    pub fn from_json(config: &serde_json::Value) -> Result<Self, String> {
+        let text = |key: &str| config.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        let required = |key: &str| text(key).ok_or_else(|| format!("`{key}` is missing"));
+        let port = match config.get("port").and_then(|v| v.as_u64()) {
+            Some(p) => Some(u16::try_from(p).map_err(|_| format!("port {p} is out of range"))?),
+            None => None,
+        };
+        Ok(ServerConfig {
+            host: required("host")?,
+            user: required("user")?,
+            database: required("database")?,
+            password: text("password"),
+            port,
+            pool_size: config
+                .get("pool_size")
+                .and_then(|v| v.as_u64())
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX).max(1)),
+            connect_timeout: config
+                .get("connect_timeout_seconds")
+                .and_then(|v| v.as_u64())
+                .map(|t| std::time::Duration::from_secs(t.max(1))),
+        })
+    }
+}

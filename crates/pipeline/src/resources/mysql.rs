@@ -26,6 +26,7 @@
 //! Building the resource does not connect: connections are opened on first use (or
 //! [`Resource::check`]). Errors name the resource, `host:port` and the cause, never the password.
 
+use super::int_in;
 use super::{error_chain, preview};
 use dagster_core::config::yaml::Map;
 use dagster_core::defs::{Resource, ResourceDef, ResourceType, SqlResource};
@@ -116,11 +117,7 @@ impl MysqlSettings {
 
     /// `host:port` (IPv6 hosts in brackets).
     pub fn addr(&self) -> String {
-        if self.host.contains(':') && !self.host.starts_with('[') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        super::host_port(&self.host, self.port)
     }
 
     /// Reads the JSON config produced by [`MysqlResourceType::read_config`].
@@ -132,29 +129,17 @@ impl MysqlSettings {
             resource: resource.into(),
             message,
         };
-        let text = |key: &str| -> Result<String, MysqlResourceError> {
-            config
-                .get(key)
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-                .ok_or_else(|| err(format!("`{key}` is missing")))
-        };
-        let mut s = MysqlSettings::new(&text("host")?, &text("user")?, &text("database")?);
-        s.password = config
-            .get("password")
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
-        if let Some(p) = config.get("port").and_then(|v| v.as_u64()) {
-            s.port = u16::try_from(p).map_err(|_| err(format!("port {p} is out of range")))?;
+        let c = super::ServerConfig::from_json(config).map_err(err)?;
+        let mut s = MysqlSettings::new(&c.host, &c.user, &c.database);
+        s.password = c.password;
+        if let Some(p) = c.port {
+            s.port = p;
         }
-        if let Some(n) = config.get("pool_size").and_then(|v| v.as_u64()) {
-            s.pool_size = u32::try_from(n).unwrap_or(u32::MAX).max(1);
+        if let Some(n) = c.pool_size {
+            s.pool_size = n;
         }
-        if let Some(t) = config
-            .get("connect_timeout_seconds")
-            .and_then(|v| v.as_u64())
-        {
-            s.connect_timeout = Duration::from_secs(t.max(1));
+        if let Some(t) = c.connect_timeout {
+            s.connect_timeout = t;
         }
         if let Some(t) = config.get("read_timeout_seconds").and_then(|v| v.as_u64()) {
             s.read_timeout = Duration::from_secs(t.max(1));
@@ -168,15 +153,6 @@ impl MysqlSettings {
 
 /// The `mysql` resource type.
 pub struct MysqlResourceType;
-
-pub(crate) fn int_in(v: &dagster_core::config::yaml::Value<'_>, min: i64, max: i64) -> Option<i64> {
-    let n = v.as_int()?;
-    if n < min || n > max {
-        v.error(format!("must be between {min} and {max}, found {n}"));
-        return None;
-    }
-    Some(n)
-}
 
 impl ResourceType for MysqlResourceType {
     fn type_name(&self) -> &'static str {
