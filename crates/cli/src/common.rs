@@ -146,6 +146,27 @@ pub fn load_all_locations(
     Ok(loaded.locations)
 }
 
+/// The code locations a command acts on: all of them, or the one named with `-l`.
+pub fn selected_locations(
+    args: &WorkspaceArgs,
+    home: Option<&DagsterHome>,
+) -> Result<Vec<(String, Definitions)>> {
+    let all = load_all_locations(args, home)?;
+    match &args.location {
+        Some(l) if args.pipeline_config.is_none() => {
+            let picked: Vec<(String, Definitions)> =
+                all.into_iter().filter(|(n, _)| n == l).collect();
+            if picked.is_empty() {
+                return Err(bad_input(format!(
+                    "no code location named `{l}` in the workspace"
+                )));
+            }
+            Ok(picked)
+        }
+        _ => Ok(all),
+    }
+}
+
 fn display_paths(files: &[PathBuf]) -> String {
     files
         .iter()

@@ -77,11 +77,7 @@ pub fn run(cmd: ScheduleCommand) -> Result<ExitCode> {
         | ScheduleCommand::Preview { ws, .. }
         | ScheduleCommand::Logs { ws, .. } => ws.clone(),
     };
-    let locs = common::load_all_locations(&ws, Some(&home.home))?;
-    let locs: Vec<(String, Definitions)> = match &ws.location {
-        Some(l) => locs.into_iter().filter(|(n, _)| n == l).collect(),
-        None => locs,
-    };
+    let locs = common::selected_locations(&ws, Some(&home.home))?;
     if let ScheduleCommand::Preview { schedule_name, .. } = &cmd {
         let (_, def) = find(&locs, schedule_name)?;
         for t in schedule::next_ticks(def, now_ts(), 5)? {

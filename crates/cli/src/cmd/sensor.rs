@@ -79,11 +79,7 @@ pub fn run(cmd: SensorCommand) -> Result<ExitCode> {
         | SensorCommand::Preview { ws, .. }
         | SensorCommand::Cursor { ws, .. } => ws.clone(),
     };
-    let locs = common::load_all_locations(&ws, Some(&home.home))?;
-    let locs: Vec<(String, Definitions)> = match &ws.location {
-        Some(l) => locs.into_iter().filter(|(n, _)| n == l).collect(),
-        None => locs,
-    };
+    let locs = common::selected_locations(&ws, Some(&home.home))?;
     let inst = common::open_instance(&home.home, SchemaCheck::Normal)?;
     let storage = &*inst.storage;
     match cmd {
