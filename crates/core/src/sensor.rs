@@ -17,7 +17,9 @@
 //! Exactly once: a run request carries a run_key; a run already tagged with the same
 //! `dagster/sensor_name` and `dagster/run_key` is not created again (also inside one tick), and
 //! the cursor only advances after the runs were created, so a crash in between re-derives the
-//! same run_keys and creates nothing twice.
+//! same run_keys and creates nothing twice. Two evaluators racing on one cursor (two daemons)
+//! serialize per run key on a storage lease (`sensor_run_key/<selector>/<key>`), so the
+//! check-then-create is never interleaved.
 
 use crate::defs::{DefaultStatus, Definitions, SensorDef};
 use crate::domain::{tags, AssetKey, ErrorInfo, RunStatus, RunsFilter};
@@ -32,6 +34,9 @@ pub const SENSOR: &str = "SENSOR";
 pub const SENSOR_NAME_TAG: &str = "dagster/sensor_name";
 /// Run tag holding the run key.
 pub const RUN_KEY_TAG: &str = "dagster/run_key";
+/// Seconds a run-key claim (see [`evaluate_sensor_with`]) outlives an evaluator that crashed
+/// before creating the run.
+const RUN_KEY_CLAIM_TTL: f64 = 300.0;
 
 /// Errors of sensor operations.
 #[derive(Debug, thiserror::Error)]
@@ -458,6 +463,7 @@ pub fn evaluate_sensor_with(
                 source,
             })?;
         let mut run_ids = Vec::new();
+        let claim_owner = format!("sensor_tick:{}", tick.id);
         let mut keys_seen = BTreeSet::new();
         let mut run_keys = Vec::new();
         for req in result.run_requests {
@@ -466,6 +472,13 @@ pub fn evaluate_sensor_with(
                     continue; // duplicate inside this tick
                 }
                 run_keys.push(k.clone());
+                // Two evaluators (daemons) on the same cursor: the one holding the claim
+                // checks and creates; the other skips the key. Released once the run exists,
+                // so a later evaluation finds it; a crash in between frees it after the TTL.
+                let claim = format!("sensor_run_key/{sel}/{k}");
+                if !storage.kv_try_lease(&claim, &claim_owner, now, RUN_KEY_CLAIM_TTL)? {
+                    continue;
+                }
                 let existing = storage.list_runs(
                     &RunsFilter {
                         tags: vec![
@@ -483,6 +496,7 @@ pub fn evaluate_sensor_with(
                         submit_run(storage, launcher, coordinator, &r)?;
                         run_ids.push(r.run_id);
                     }
+                    storage.kv_release_lease(&claim, &claim_owner)?;
                     continue;
                 }
             }
@@ -503,6 +517,9 @@ pub fn evaluate_sensor_with(
             )?;
             submit_run(storage, launcher, coordinator, &run)?;
             run_ids.push(run.run_id);
+            if let Some(k) = &req.run_key {
+                storage.kv_release_lease(&format!("sensor_run_key/{sel}/{k}"), &claim_owner)?;
+            }
         }
         Ok((run_ids, result.cursor, result.skip_reason, run_keys))
     })();
