@@ -142,7 +142,7 @@ fn runs_with_key(s: &DbStorage, key: &str) -> usize {
 }
 
 fn all_runs(s: &DbStorage) -> i64 {
-    s.count_runs(&RunsFilter::default()).unwrap() as i64
+    s.count_runs(&RunsFilter::default()).unwrap()
 }
 
 #[test]
