@@ -56,6 +56,7 @@ enum Command {
     #[command(subcommand)]
     Sensor(cmd::sensor::SensorCommand),
     /// Start a local deployment: webserver and daemon together on this instance.
+    #[command(disable_help_flag = true)]
     Dev(cmd::dev::DevArgs),
 }
 
@@ -77,5 +78,16 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => common::report_error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_definition_is_well_formed() {
+        Cli::command().debug_assert();
     }
 }

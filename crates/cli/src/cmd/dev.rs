@@ -7,6 +7,9 @@ use std::process::{Command, ExitCode};
 
 #[derive(Args)]
 pub struct DevArgs {
+    /// Print help (`-h` is the host, as in Dagster).
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Webserver port.
     #[arg(short = 'p', long, default_value_t = 3000)]
     pub port: u16,
@@ -53,7 +56,17 @@ pub fn run(args: DevArgs) -> Result<ExitCode> {
     );
     let rt = common::runtime()?;
     rt.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
     });
     eprintln!("Shutting down webserver and daemon...");
     for child in [&mut web, &mut daemon] {
