@@ -24,7 +24,7 @@
 //! their own threads), never from a tokio worker thread. Building the resource does not connect.
 //! Errors name the resource, `host:port` and the cause, never the password.
 
-use super::int_in;
+use super::int_or;
 use dagster_core::config::yaml::Map;
 use dagster_core::defs::{Resource, ResourceDef, ResourceType, SqlResource};
 use std::any::Any;
@@ -172,10 +172,6 @@ impl ResourceType for ClickhouseResourceType {
         "clickhouse"
     }
 
-    fn secret_keys(&self) -> &'static [&'static str] {
-        &["password"]
-    }
-
     fn read_config(&self, config: &Map<'_>) -> Option<serde_json::Value> {
         let url = config.req_str("url");
         let database = config.req_str("database");
@@ -196,10 +192,9 @@ impl ResourceType for ClickhouseResourceType {
                 None => None,
             },
         };
-        let timeout = match config.get("timeout_seconds") {
-            Some(v) => int_in(&v, 1, 86_400),
-            None => i64::try_from(DEFAULT_TIMEOUT_SECONDS).ok(),
-        };
+        let timeout = i64::try_from(DEFAULT_TIMEOUT_SECONDS)
+            .ok()
+            .and_then(|d| int_or(config, "timeout_seconds", 1, 86_400, d));
         let url_ok = match (&url, config.get("url")) {
             (Some(u), Some(v)) => {
                 if u.starts_with("https://") {

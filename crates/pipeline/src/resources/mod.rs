@@ -73,6 +73,20 @@ pub(crate) fn int_in(v: &dagster_core::config::yaml::Value<'_>, min: i64, max: i
     Some(n)
 }
 
+/// The integer at `key` within `[min, max]`, or `default` when the key is absent.
+pub(crate) fn int_or(
+    config: &dagster_core::config::yaml::Map<'_>,
+    key: &str,
+    min: i64,
+    max: i64,
+    default: i64,
+) -> Option<i64> {
+    match config.get(key) {
+        Some(v) => int_in(&v, min, max),
+        None => Some(default),
+    }
+}
+
 /// The settings every database-server resource shares, read back from the resolved JSON config
 /// that its `read_config` produced.
 pub(crate) struct ServerConfig {

@@ -26,7 +26,7 @@
 //! Building the resource does not connect: connections are opened on first use (or
 //! [`Resource::check`]). Errors name the resource, `host:port` and the cause, never the password.
 
-use super::int_in;
+use super::int_or;
 use super::{error_chain, preview};
 use dagster_core::config::yaml::Map;
 use dagster_core::defs::{Resource, ResourceDef, ResourceType, SqlResource};
@@ -159,19 +159,13 @@ impl ResourceType for MysqlResourceType {
         "mysql"
     }
 
-    fn secret_keys(&self) -> &'static [&'static str] {
-        &["password"]
-    }
-
     fn read_config(&self, config: &Map<'_>) -> Option<serde_json::Value> {
         let host = config.req_str("host");
         let user = config.req_str("user");
         let database = config.req_str("database");
         let password = config.str("password");
-        let num = |key: &str, min: i64, max: i64, default: i64| match config.get(key) {
-            Some(v) => int_in(&v, min, max),
-            None => Some(default),
-        };
+        let num =
+            |key: &str, min: i64, max: i64, default: i64| int_or(config, key, min, max, default);
         let port = num("port", 1, 65_535, i64::from(DEFAULT_PORT));
         let pool_size = num("pool_size", 1, 1_000, i64::from(DEFAULT_POOL_SIZE));
         let connect_timeout = num("connect_timeout_seconds", 1, 3_600, 10);

@@ -27,7 +27,7 @@
 //! transaction, each string through the simple query protocol (so it may hold several
 //! statements).
 
-use super::int_in;
+use super::int_or;
 use super::{error_chain, preview};
 use dagster_core::config::yaml::Map;
 use dagster_core::defs::{Resource, ResourceDef, ResourceType, SqlResource};
@@ -154,27 +154,16 @@ impl ResourceType for PostgresResourceType {
         "postgres"
     }
 
-    fn secret_keys(&self) -> &'static [&'static str] {
-        &["password"]
-    }
-
     fn read_config(&self, config: &Map<'_>) -> Option<serde_json::Value> {
         let host = config.req_str("host");
         let user = config.req_str("user");
         let database = config.req_str("database");
         let password = config.str("password");
-        let port = match config.get("port") {
-            Some(v) => int_in(&v, 1, 65_535),
-            None => Some(i64::from(DEFAULT_PORT)),
-        };
-        let pool_size = match config.get("pool_size") {
-            Some(v) => int_in(&v, 1, 1_000),
-            None => Some(i64::from(DEFAULT_POOL_SIZE)),
-        };
-        let connect_timeout = match config.get("connect_timeout_seconds") {
-            Some(v) => int_in(&v, 1, 3_600),
-            None => i64::try_from(DEFAULT_CONNECT_TIMEOUT_SECONDS).ok(),
-        };
+        let port = int_or(config, "port", 1, 65_535, i64::from(DEFAULT_PORT));
+        let pool_size = int_or(config, "pool_size", 1, 1_000, i64::from(DEFAULT_POOL_SIZE));
+        let connect_timeout = i64::try_from(DEFAULT_CONNECT_TIMEOUT_SECONDS)
+            .ok()
+            .and_then(|d| int_or(config, "connect_timeout_seconds", 1, 3_600, d));
         let sslmode_ok = match config.get("sslmode") {
             None => true,
             Some(v) => match v.as_str() {
