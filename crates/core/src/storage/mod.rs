@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod db;
+pub mod notify;
 mod schema;
 
 pub use db::{DbStorage, OpenOptions, StorageBackend};
