@@ -24,6 +24,7 @@
 
 mod monitor;
 mod queue;
+mod retention;
 mod retry;
 
 use anyhow::{Context, Result};
@@ -254,6 +255,7 @@ struct Daemon {
     next_schedule: f64,
     last_monitor: f64,
     last_sensors: f64,
+    last_purge: f64,
     failures: u32,
     lease_ttl: f64,
 }
@@ -337,19 +339,33 @@ impl Daemon {
                 self.record(MONITORING, "run monitoring pass", &e);
             }
         }
+        if self.leader && now - self.last_purge >= retention::PURGE_INTERVAL_SECONDS {
+            self.last_purge = now;
+            if let Err(e) =
+                retention::purge_iteration(self.storage(), &self.inst.config.retention, now)
+            {
+                self.record(SCHEDULER, "purging old ticks (retention)", &e);
+            }
+        }
         if self.leader && now >= self.next_schedule {
+            let opts = dagster_core::schedule::ScheduleOptions {
+                max_tick_retries: self.inst.config.scheduler.max_tick_retries,
+            };
             let results = dagster_core::schedule::evaluate_all(
                 self.storage(),
                 &self.launcher,
                 self.inst.coordinator_kind(),
                 &self.locations,
                 now,
+                &opts,
             );
             let mut failed = false;
             for (name, r) in results {
                 match r {
                     Ok(ticks) => {
                         for t in ticks {
+                            // A failed tick with retries left is evaluated again in 5 s.
+                            failed |= t.status == "FAILURE" && opts.max_tick_retries > 0;
                             tracing::info!(schedule = %name, tick = t.tick_id, status = %t.status, runs = ?t.run_ids, "schedule tick at {}", dagster_core::schedule::iso_utc(t.scheduled_time));
                         }
                     }
@@ -360,7 +376,8 @@ impl Daemon {
                     }
                 }
             }
-            // Next minute boundary (+1 ms like Dagster); after an error retry in 5 s.
+            // Next minute boundary (+1 ms like Dagster); after an error (or a failed tick that
+            // may be retried) again in 5 s.
             self.next_schedule = if failed {
                 now + 5.0
             } else {
@@ -493,6 +510,7 @@ fn run(
         next_schedule: 0.0,
         last_monitor: 0.0,
         last_sensors: 0.0,
+        last_purge: 0.0,
         failures: 0,
         lease_ttl: std::env::var("DAGSTER_DAEMON_LEASE_TTL_SECONDS")
             .ok()

@@ -1640,6 +1640,41 @@ impl InstigatorStore for DbStorage {
         })
     }
 
+    fn transition_tick(
+        &self,
+        id: i64,
+        from: &str,
+        to: &str,
+        body: &serde_json::Value,
+    ) -> Result<bool> {
+        with_conn!(self, |c| {
+            let n = diesel::update(
+                job_ticks::table
+                    .filter(job_ticks::id.eq(id))
+                    .filter(job_ticks::status.eq(from)),
+            )
+            .set((
+                job_ticks::status.eq(to),
+                job_ticks::tick_body.eq(to_json("tick body", body)?),
+                job_ticks::update_timestamp.eq(now_dt()),
+            ))
+            .execute(c)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn purge_ticks(&self, tick_type: &str, status: &str, before: f64) -> Result<usize> {
+        with_conn!(self, |c| {
+            Ok(diesel::delete(
+                job_ticks::table
+                    .filter(job_ticks::tick_type.eq(tick_type))
+                    .filter(job_ticks::status.eq(status))
+                    .filter(job_ticks::timestamp.lt(before)),
+            )
+            .execute(c)?)
+        })
+    }
+
     fn list_ticks(&self, selector_id: &str, limit: usize) -> Result<Vec<Tick>> {
         with_conn!(self, |c| {
             let rows: Vec<TickRow> = job_ticks::table
