@@ -1,12 +1,13 @@
 //! `dagster-daemon`: the background process of the deployment.
 //!
-//! One loop, waking every 100 ms, runs the daemon types (each heartbeats with its recent
-//! errors, compat §7.2):
+//! One loop runs the daemon types (each heartbeats with its recent errors, compat §7.2). It
+//! sleeps 20 ms between passes on SQLite; on Postgres a `LISTEN` connection
+//! ([`RunListener`]) wakes it when a run becomes QUEUED or CANCELING, with a 1 s poll as the
+//! fallback (20 ms while that connection is down).
 //!
 //! * `QUEUED_RUN_COORDINATOR` ([`queue`]): every pass, so a new QUEUED run is picked up within
-//!   ~100 ms (a poll, also on Postgres: two indexed queries per pass are cheap, and it keeps one
-//!   code path for both backends). Priority, FIFO, `max_concurrent_runs`, tag limits; each claim
-//!   is the conditional QUEUED → STARTING transition in storage, safe with several daemons.
+//!   milliseconds. Priority, FIFO, `max_concurrent_runs`, tag limits; each claim is the
+//!   conditional QUEUED → STARTING transition in storage, safe with several daemons.
 //! * `MONITORING` ([`monitor`]): every 2 s: dead workers, start/cancel timeouts, max runtime.
 //! * `EVENT_LOG_CONSUMER` ([`retry`], with `run_retries.enabled`): every 2 s on the leader,
 //!   re-executes failed runs their `dagster/max_retries` allows.
@@ -15,7 +16,9 @@
 //! * `SCHEDULER`: at each minute boundary (a plain "sleep until the next minute" wake-up: the
 //!   database decides which ticks exist, so no cron-scheduler library is needed to wake us),
 //!   only on the daemon holding the leader lease (`KvStore::kv_try_lease`, TTL 15 s, renewed
-//!   every 5 s), so a standby takes over within ~15 s of the leader dying.
+//!   every 5 s), so a standby takes over within ~15 s of the leader dying. A FAILURE tick is
+//!   retried while `scheduler.max_tick_retries` allows.
+//! * Tick retention ([`retention`]): hourly on the leader.
 //!
 //! The workspace is reloaded every 60 s; a broken one is logged and the previous definitions
 //! are kept. A failing pass is logged and retried (with backoff while the database is
