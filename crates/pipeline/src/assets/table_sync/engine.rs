@@ -134,11 +134,11 @@ fn read_rows(
 ) -> Result<(), String> {
     enum Conn {
         My(mysql::PooledConn),
-        Pg(r2d2::PooledConnection<crate::resources::postgres::Manager>),
+        Pg(Box<r2d2::PooledConnection<crate::resources::postgres::Manager>>),
     }
     let mut conn = match src {
         SourceRef::Mysql(m) => Conn::My(m.connection().map_err(|e| e.to_string())?),
-        SourceRef::Postgres(p) => Conn::Pg(p.connection().map_err(|e| e.to_string())?),
+        SourceRef::Postgres(p) => Conn::Pg(Box::new(p.connection().map_err(|e| e.to_string())?)),
     };
     let key_of = |row: &[Value]| -> Vec<Value> {
         plan.order
@@ -298,8 +298,8 @@ impl ChSink<'_> {
 }
 
 enum Sink<'a> {
-    Ch(ChSink<'a>),
-    Pg(PgSink),
+    Ch(Box<ChSink<'a>>),
+    Pg(Box<PgSink>),
 }
 
 impl Sink<'_> {
@@ -554,7 +554,7 @@ impl TableSync {
     }
 
     /// `FROM` clause of the source.
-    fn from_sql(&self, src: SourceRef<'_>) -> String {
+    fn source_from_sql(&self, src: SourceRef<'_>) -> String {
         match (&self.config.source_query, src) {
             (Some(q), _) => format!("({}) AS src", q.trim().trim_end_matches(';')),
             (None, SourceRef::Mysql(_)) => mysql_table(&self.config.source_table),
@@ -570,7 +570,7 @@ impl TableSync {
         tail: &str,
         src_where: &str,
     ) -> anyhow::Result<Option<Vec<Value>>> {
-        let from = self.from_sql(src);
+        let from = self.source_from_sql(src);
         match src {
             SourceRef::Mysql(m) => {
                 let list: Vec<String> = cols.iter().map(|c| mysql_ident(&c.0)).collect();
@@ -904,7 +904,7 @@ impl TableSync {
                     .join(", "),
             ),
         };
-        let from = self.from_sql(src);
+        let from = self.source_from_sql(src);
         let mysql_plan = matches!(src, SourceRef::Mysql(_)).then(|| ReadPlan {
             table_sql: from.clone(),
             select_sql: select.clone(),
@@ -944,7 +944,7 @@ impl TableSync {
                     .collect();
                 names.push(quote_ident(VERSION_COLUMN));
                 names.push(quote_ident(DELETED_COLUMN));
-                Sink::Ch(ChSink {
+                Sink::Ch(Box::new(ChSink {
                     dst: c,
                     sql: format!(
                         "INSERT INTO {} ({}) FORMAT RowBinary",
@@ -958,15 +958,15 @@ impl TableSync {
                     version: 0,
                     stats: EncodeStats::default(),
                     bytes: 0,
-                })
+                }))
             }
-            DestRef::Postgres(p) => Sink::Pg(PgSink::new(
+            DestRef::Postgres(p) => Sink::Pg(Box::new(PgSink::new(
                 p,
                 &target,
                 pg_dest_cols.clone(),
                 &cfg.primary_key,
                 cfg.soft_delete_column.as_deref(),
-            )?),
+            )?)),
         };
 
         let mut rows_written = 0u64;
@@ -1109,7 +1109,7 @@ impl TableSync {
         kind: PgKind,
         src_where: &str,
     ) -> anyhow::Result<Option<Value>> {
-        let from = self.from_sql(src);
+        let from = self.source_from_sql(src);
         match src {
             SourceRef::Mysql(m) => {
                 let sql = format!("SELECT MAX({quoted}) FROM {from}");

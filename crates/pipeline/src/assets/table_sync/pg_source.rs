@@ -310,7 +310,7 @@ pub fn param_text(v: &Value, kind: PgKind) -> Option<String> {
         Value::Time(neg, days, h, m, s, us) => Some(format!(
             "{}{:02}:{m:02}:{s:02}.{us:06}",
             if *neg { "-" } else { "" },
-            u32::from(*days) * 24 + u32::from(*h)
+            *days * 24 + u32::from(*h)
         )),
         Value::Bytes(b) if kind == PgKind::Bytea => {
             let mut s = String::from("\\x");

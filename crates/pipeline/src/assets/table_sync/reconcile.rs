@@ -31,6 +31,9 @@ enum Part {
 
 type Key = Vec<Part>;
 
+/// Fetches the page of keys after a key (or the first page).
+type Fetch<'f> = Box<dyn FnMut(Option<&Key>) -> anyhow::Result<Vec<Key>> + 'f>;
+
 /// A key column: its name, integer or text, and its Postgres type (source or destination).
 #[derive(Debug, Clone)]
 struct KeyCol {
@@ -61,7 +64,7 @@ fn parse_part(int: bool, text: &str) -> anyhow::Result<Part> {
 
 /// Keys of one side, read page by page.
 struct Paged<'f> {
-    fetch: Box<dyn FnMut(Option<&Key>) -> anyhow::Result<Vec<Key>> + 'f>,
+    fetch: Fetch<'f>,
     buf: VecDeque<Key>,
     last: Option<Key>,
     done: bool,
