@@ -1,4 +1,5 @@
-//! `kind: table_sync`: copies a MySQL/MariaDB table into ClickHouse, incrementally and exactly.
+//! `kind: table_sync`: copies a MySQL/MariaDB or Postgres table (or query) into ClickHouse or
+//! Postgres, incrementally and exactly.
 //!
 //! ```yaml
 //! pipeline_configs:
@@ -6,9 +7,9 @@
 //!     kind: table_sync
 //!     key: reporting/customers
 //!     group: replica_sync
-//!     source: mysql_replica          # a `mysql` resource
-//!     source_table: customers
-//!     destination: reporting         # a `clickhouse` resource
+//!     source: mysql_replica          # a `mysql` or `postgres` resource
+//!     source_table: customers        # or source_query: SELECT ... (exactly one)
+//!     destination: reporting         # a `clickhouse` or `postgres` resource
 //!     destination_table: customers
 //!     mode: incremental              # or full
 //!     cursor_column: updated_at      # required for incremental
@@ -18,6 +19,8 @@
 //!     lookback_seconds: 0            # optional: re-read this much before the cursor
 //!     columns: [...]                 # optional include list (key columns are always kept)
 //!     exclude_columns: [...]         # optional
+//!     reconcile_deletes: false       # optional: hard-delete reconciliation every run
+//!     reconcile_every_runs: 24       # optional: ... or every N-th incremental run
 //! ```
 //!
 //! How it stays exact (docs/SYNC.md has the details and the type mapping):

@@ -639,6 +639,31 @@ mod tests {
     }
 
     #[test]
+    fn enum_labels() {
+        assert_eq!(
+            parse_enum_labels("enum('a','it''s','ü',' x')"),
+            Some(vec!["a".into(), "it's".into(), "ü".into(), " x".into()])
+        );
+        assert_eq!(parse_enum_labels("enum"), None);
+        let c = map_column(
+            &SourceColumn {
+                name: "e".into(),
+                data_type: "enum".into(),
+                column_type: "enum('a','b')".into(),
+                nullable: true,
+                precision: None,
+                scale: None,
+                datetime_precision: None,
+            },
+            false,
+        );
+        assert_eq!(c.ch_sql(), "Nullable(Enum8('' = 0, 'a' = 1, 'b' = 2))");
+        assert_eq!(c.enum_value(b"b"), Some(2));
+        assert_eq!(c.enum_value(b""), Some(0));
+        assert_eq!(c.enum_value(b"z"), None);
+    }
+
+    #[test]
     fn varint() {
         let mut out = Vec::new();
         put_varint(&mut out, 300);
