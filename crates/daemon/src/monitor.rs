@@ -88,6 +88,57 @@ fn kill_worker(storage: &dyn Storage, run: &Run, host: &str) {
     }
 }
 
+/// kvs key of a daemon process's liveness lease (`KvStore::kv_try_lease`, renewed with the
+/// leader lease, released on SIGTERM): while it is unexpired, the runs that daemon claimed
+/// are its to launch.
+pub fn alive_key(daemon_id: &str) -> String {
+    format!("daemon/alive/{daemon_id}")
+}
+
+/// Whether the daemon `daemon_id` is gone: its liveness lease is missing or expired at `now`.
+fn claimer_gone(storage: &dyn Storage, daemon_id: &str, now: f64) -> Result<bool> {
+    let Some(v) = storage.kv_get(&alive_key(daemon_id))? else {
+        return Ok(true);
+    };
+    let expires = serde_json::from_str::<serde_json::Value>(&v)
+        .ok()
+        .and_then(|l| l.get("expires").and_then(serde_json::Value::as_f64));
+    Ok(expires.is_none_or(|e| e < now))
+}
+
+/// Whether the launcher recorded a spawned worker for the run ("Started process" event).
+fn worker_spawned(storage: &dyn Storage, run_id: &str) -> Result<bool> {
+    let mut after = None;
+    loop {
+        let page = storage.events_for_run(run_id, after, 500)?;
+        if page.events.iter().any(|e| {
+            e.event.event_type == Some(EventType::EngineEvent)
+                && e.event.message.starts_with("Started process for run")
+        }) {
+            return Ok(true);
+        }
+        if !page.has_more {
+            return Ok(false);
+        }
+        after = page.cursor;
+    }
+}
+
+/// A STARTING run claimed by a queue daemon that died between its claim and the spawn of the
+/// worker: no worker will ever start it. Returns the claiming daemon's id if so.
+fn orphaned_claim(storage: &dyn Storage, run: &Run, now: f64) -> Result<Option<String>> {
+    let Some(claimer) = run.tags.get(crate::queue::CLAIMED_BY_TAG) else {
+        return Ok(None);
+    };
+    if !claimer_gone(storage, claimer, now)?
+        || storage.worker_heartbeat(&run.run_id)?.is_some()
+        || worker_spawned(storage, &run.run_id)?
+    {
+        return Ok(None);
+    }
+    Ok(Some(claimer.clone()))
+}
+
 /// One pass over active runs at `now`. Returns how many runs it changed.
 pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -> Result<usize> {
     let runs = storage.list_runs(
@@ -106,7 +157,20 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
     let mut changed = 0;
     for run in runs {
         match run.status {
-            RunStatus::Starting if now - run.update_time > s.start_timeout_seconds => {
+            RunStatus::Starting if now - run.update_time <= s.start_timeout_seconds => {
+                // Not timed out yet; but if the daemon that claimed it died before spawning
+                // its worker, nothing will ever start it: fail it now (never re-queue it: a
+                // worker spawned just before the daemon died could still be starting, and a
+                // FAILURE is final, so the run never executes twice; run retries re-execute it).
+                if let Some(claimer) = orphaned_claim(storage, &run, now)? {
+                    let msg = format!(
+                        "The daemon that claimed this run ({claimer}) stopped before it started a run worker."
+                    );
+                    changed +=
+                        usize::from(fail_run(storage, &run, &msg, "UNEXPECTED_TERMINATION")?);
+                }
+            }
+            RunStatus::Starting => {
                 kill_worker(storage, &run, &host);
                 let msg = format!(
                     "Run timed out due to taking longer than {} seconds to start.",
