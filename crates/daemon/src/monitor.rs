@@ -240,7 +240,7 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
 mod tests {
     use super::*;
     use dagster_core::domain::NewRun;
-    use dagster_core::storage::RunStore;
+    use dagster_core::storage::{EventLogStore, KvStore, RunStore};
     use dagster_core::test_support::TestDb;
     use std::os::unix::process::CommandExt;
 
@@ -377,6 +377,66 @@ mod tests {
             RunStatus::Failure
         );
         assert!(w3.wait().unwrap().signal().is_some());
+    }
+
+    /// A STARTING run claimed by `claimer` (as the queue daemon tags it).
+    fn claimed(storage: &dyn Storage, claimer: &str) -> Run {
+        let run = run_in(storage, &[EventType::RunEnqueued], &[]);
+        let mut t = BTreeMap::new();
+        t.insert(
+            crate::queue::CLAIMED_BY_TAG.to_string(),
+            claimer.to_string(),
+        );
+        let ev = NewEvent::new(&run.run_id, "j", Some(EventType::RunStarting), "").with_run_tags(t);
+        assert!(storage.store_events(&[ev]).unwrap().rejected.is_empty());
+        storage.get_run(&run.run_id).unwrap().unwrap()
+    }
+
+    #[test]
+    fn runs_claimed_by_a_dead_daemon_and_never_launched_fail_at_once() {
+        for db in [TestDb::sqlite(), TestDb::postgres()] {
+            let s = db.storage();
+            let st = settings();
+            let now = dagster_core::domain::now_ts();
+            // A live claimer (its liveness lease is fresh) is still launching: untouched.
+            assert!(s
+                .kv_try_lease(&alive_key("live"), "live", now, 15.0)
+                .unwrap());
+            let live = claimed(&s, "live");
+            // The claimer's lease expired (SIGKILL) or was never written: failed at once,
+            // long before start_timeout_seconds.
+            assert!(s
+                .kv_try_lease(&alive_key("killed"), "killed", now - 60.0, 15.0)
+                .unwrap());
+            let orphan = claimed(&s, "killed");
+            let never = claimed(&s, "unknown");
+            // The claimer died after spawning the worker: the worker may still start it, so
+            // only start_timeout applies.
+            let spawned = claimed(&s, "killed");
+            let pid_event = dagster_core::exec::launcher::started_event(&spawned, 4242);
+            s.store_events(&[pid_event]).unwrap();
+            // The worker already heartbeats (and is about to write RUN_START): untouched.
+            let beating = claimed(&s, "killed");
+            s.record_worker_heartbeat(&beating.run_id, 4243, now)
+                .unwrap();
+            // A run launched by an older daemon has no claim tag: untouched.
+            let untagged = run_in(&s, &[EventType::RunStarting], &[]);
+
+            assert_eq!(monitor_iteration(&s, &st, now + 1.0).unwrap(), 2);
+            for r in [&orphan, &never] {
+                let r = s.get_run(&r.run_id).unwrap().unwrap();
+                assert_eq!(r.status, RunStatus::Failure);
+                assert_eq!(r.tags[tags::FAILURE_REASON], "UNEXPECTED_TERMINATION");
+            }
+            for r in [&live, &spawned, &beating, &untagged] {
+                assert_eq!(
+                    s.get_run(&r.run_id).unwrap().unwrap().status,
+                    RunStatus::Starting
+                );
+            }
+            // Failed runs never change again; the others wait for their start timeout.
+            assert_eq!(monitor_iteration(&s, &st, now + 2.0).unwrap(), 0);
+        }
     }
 
     use std::os::unix::process::ExitStatusExt;

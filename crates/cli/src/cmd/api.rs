@@ -22,7 +22,7 @@ pub enum ApiCommand {
 }
 
 /// Storage connections of one run worker.
-const WORKER_POOL_SIZE: u32 = 3;
+const WORKER_POOL_SIZE: u32 = 2;
 
 pub fn run(cmd: ApiCommand) -> Result<ExitCode> {
     let ApiCommand::ExecuteRun { run_id, mut ws } = cmd;
@@ -34,7 +34,10 @@ pub fn run(cmd: ApiCommand) -> Result<ExitCode> {
         pool_size: WORKER_POOL_SIZE,
         ..Default::default()
     };
-    let inst = common::open_instance_with(&home.home, SchemaCheck::Normal, &opts)?;
+    // The process that created and launched the run opened this storage with the schema
+    // check; skipping it here saves a write-locked transaction per worker start (SQLite:
+    // `BEGIN IMMEDIATE`; Postgres: an advisory lock all workers would queue on).
+    let inst = common::open_instance_with(&home.home, SchemaCheck::Unchecked, &opts)?;
     let run = inst.storage.get_run(&run_id)?.ok_or_else(|| {
         bad_input(format!(
             "run {run_id} not found in {}",
