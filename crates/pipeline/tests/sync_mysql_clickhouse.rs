@@ -665,3 +665,102 @@ fn a_full_sync_with_parallel_readers_is_exact_and_resumes_each_key_range() {
     assert_eq!(o.rows_read, 5000);
     assert_same(&env, "customers", COLS, "id");
 }
+
+#[test]
+fn rows_committed_during_a_sync_are_taken_by_the_next_run_exactly_once() {
+    let env = Env::new();
+    env.mysql(&[CUSTOMERS]);
+    seed(
+        &env,
+        1,
+        20_000,
+        "TIMESTAMP('2024-01-01') + INTERVAL seq SECOND",
+    );
+    let bound = "2024-01-01 05:33:20"; // MAX(updated_at) when the first run starts
+    let db = env.name.clone();
+    // Batches (and pages) of 200 rows: the reader is at most the writer's channel (48 chunks
+    // of one page each) ahead, so the last rows are still unread after the first batch.
+    let sync = env.sync(config(200));
+    let moved = "5, 19990, 19991, 19992, 19993, 19994, 19995, 19996, 19997, 19998, 19999";
+    let mut changed = false;
+    let first = sync
+        .run(
+            &env.src,
+            &env.dst,
+            env.kv.as_ref(),
+            "reporting/test",
+            &dagster_core::defs::CancelToken::new(),
+            &mut |line| {
+                if changed || !line.starts_with("batch 1:") {
+                    return;
+                }
+                changed = true;
+                // While the sync runs (its upper bound is fixed): 500 new rows above the bound,
+                // one new row at the bound (after every existing key with that value), and
+                // updates that move rows above the bound, one already read, ten not yet.
+                seed(
+                    &env,
+                    20_001,
+                    20_500,
+                    "TIMESTAMP('2030-01-01') + INTERVAL seq SECOND",
+                );
+                seed(&env, 20_501, 20_501, &format!("'{bound}'"));
+                env.mysql(&[&format!(
+                    "UPDATE customers SET balance = 7.77, phone = NULL, updated_at = '2030-06-01' WHERE id IN ({moved})"
+                )]);
+            },
+        )
+        .unwrap();
+    assert!(changed, "the first batch was confirmed while the sync ran");
+    assert_eq!(first.upper_bound.as_deref(), Some(bound));
+    // The running sync took nothing above its bound...
+    assert_eq!(
+        env.ch_count(&format!(
+            "SELECT count() FROM `{db}`.customers WHERE updated_at > '{bound}' OR id BETWEEN 20001 AND 20500"
+        )),
+        0
+    );
+    // ...lost none of the unchanged rows, read each row once, and the rows moved above the
+    // bound before it reached them were left for the next run.
+    assert_eq!(
+        env.ch_count(&format!(
+            "SELECT count() FROM `{db}`.customers WHERE id <= 20000 AND id NOT IN ({moved})"
+        )),
+        20_000 - 11
+    );
+    let distinct = env.ch_count(&format!("SELECT uniqExact(id) FROM `{db}`.customers"));
+    assert_eq!(first.rows_read, distinct);
+    assert_eq!(
+        env.ch_count(&format!("SELECT count() FROM `{db}`.customers")),
+        distinct
+    );
+    let moved_unread = env.ch_count(&format!(
+        "SELECT 11 - count() FROM `{db}`.customers WHERE id IN ({moved})"
+    ));
+    assert!(
+        moved_unread >= 10,
+        "ids 19990-19999 were updated before the reader reached them ({moved_unread} moved rows unread)"
+    );
+    let at_bound_first = env.ch_count(&format!(
+        "SELECT count() FROM `{db}`.customers WHERE id = 20501"
+    ));
+
+    // The next run takes them, exactly once.
+    let second = env.run(&sync).unwrap();
+    assert_eq!(second.rows_read, 500 + 11 + (1 - at_bound_first));
+    assert_eq!(
+        env.ch_count(&format!(
+            "SELECT count() FROM `{db}`.customers WHERE id > 20000"
+        )),
+        501,
+        "every new row written once"
+    );
+    assert_eq!(
+        env.ch_count(&format!(
+            "SELECT count() FROM `{db}`.customers WHERE id IN ({moved}) AND updated_at = '2030-06-01 00:00:00'"
+        )),
+        11
+    );
+    assert_same(&env, "customers", COLS, "id");
+    assert_eq!(env.run(&sync).unwrap().rows_read, 0);
+}
