@@ -379,11 +379,25 @@ fn types_round_trip_exactly() {
         "updated_at",
         &["id"],
     ));
-    let o = env.run(&sync).unwrap();
+    let mut lines = Vec::new();
+    let o = sync
+        .run(
+            &env.src,
+            &env.dst,
+            env.kv.as_ref(),
+            "reporting/test",
+            &dagster_core::defs::CancelToken::new(),
+            &mut |l| lines.push(l.to_string()),
+        )
+        .unwrap();
     assert_eq!(o.rows_read, 4);
     assert_eq!(
         o.invalid_dates, 2,
         "the zero date and zero datetime of row 4"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("through the mysql crate")),
+        "the sync's own row reader was used: {lines:?}"
     );
 
     let types = env.ch_rows(&format!(
@@ -501,6 +515,36 @@ fn types_round_trip_exactly() {
     );
     assert_eq!(rows[3][18], None, "zero date → NULL in a Nullable column");
     assert_eq!(rows[3][19], None);
+
+    // The same rows read through the `mysql` crate (the fallback reader) arrive identical.
+    let via_crate = env
+        .sync(SyncConfig::incremental(
+            "",
+            "t",
+            "",
+            "t_crate",
+            "updated_at",
+            &["id"],
+        ))
+        .crate_reader(true);
+    let o = via_crate
+        .run(
+            &env.src,
+            &env.dst,
+            env.kv.as_ref(),
+            "reporting/test_crate",
+            &dagster_core::defs::CancelToken::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!((o.rows_read, o.invalid_dates), (4, 2));
+    let all = |table: &str| {
+        env.ch_rows(&format!(
+            "SELECT id, {cols}, hex(b), updated_at FROM `{}`.{table}_dedup ORDER BY id",
+            env.name
+        ))
+    };
+    assert_eq!(all("t_crate"), all("t"));
 }
 
 #[test]

@@ -31,6 +31,7 @@
 
 mod sync;
 pub mod types;
+mod wire;
 
 pub use sync::{SyncOutcome, TableSync};
 

@@ -1,8 +1,10 @@
 //! The sync itself: schema, cursor state, the reader thread and the writer loop.
 
 use super::types::{
-    encode_value, is_truthy, map_column, value_text, ChType, Column, EncodeStats, SourceColumn,
+    encode_ref, is_truthy_ref, map_column, value_text, ChType, Column, EncodeStats, SourceColumn,
+    ValRef,
 };
+use super::wire::{WireConn, WireError};
 use super::{SyncConfig, SyncMode};
 use crate::resources::clickhouse::{quote_ident, quote_str};
 use crate::resources::{ClickhouseResource, MysqlResource};
@@ -29,6 +31,7 @@ pub struct TableSync {
     config: SyncConfig,
     fail_after_batches: Option<u64>,
     page_rows: usize,
+    crate_reader: bool,
 }
 
 /// What a sync did (also returned as materialization metadata).
@@ -362,10 +365,139 @@ struct ReadRange {
     only: bool,
 }
 
+/// Where a reader's rows come from.
+pub(super) enum RowReader {
+    /// The sync's own in-place row reader (`wire.rs`): no allocation per row or value.
+    Wire(Box<WireConn>),
+    /// The `mysql` crate, for servers whose authentication the own reader does not speak.
+    Crate(mysql::PooledConn),
+}
+
+/// A `Vec` of borrowed values emptied and re-typed for another borrow, keeping its allocation.
+fn recycle<'b>(mut v: Vec<ValRef<'_>>) -> Vec<ValRef<'b>> {
+    v.clear();
+    v.into_iter().map(|_| ValRef::Null).collect()
+}
+
+/// Encodes the rows of one reader into chunks and hands them to the writer.
+struct ChunkEncoder<'a> {
+    plan: &'a ReadPlan,
+    tx: &'a tokio::sync::mpsc::Sender<Result<Chunk, String>>,
+    range: usize,
+    version: u64,
+    data: Vec<u8>,
+    chunk_rows: u64,
+    stats: EncodeStats,
+    /// Order key of the last row encoded.
+    key: Vec<Value>,
+}
+
+impl ChunkEncoder<'_> {
+    /// Encodes one row; flushes a full chunk. `Ok(false)`: the writer stopped (it reports why).
+    fn row(&mut self, vals: &[ValRef<'_>]) -> Result<bool, String> {
+        let plan = self.plan;
+        if vals.len() != plan.columns.len() {
+            return Err(format!(
+                "the server returned {} columns, {} expected",
+                vals.len(),
+                plan.columns.len()
+            ));
+        }
+        for (col, &v) in plan.columns.iter().zip(vals) {
+            if let Err(e) = encode_ref(&mut self.data, col, v, &mut self.stats) {
+                let key: Vec<Value> = plan.order_idx.iter().map(|&i| vals[i].to_value()).collect();
+                return Err(format!(
+                    "column `{}` ({}) of the row with key {}: {e}",
+                    col.source.name,
+                    col.source.column_type,
+                    key_text(&key)
+                ));
+            }
+        }
+        self.data.extend_from_slice(&self.version.to_le_bytes());
+        let deleted = plan.soft_delete_idx.is_some_and(|i| is_truthy_ref(vals[i]));
+        self.data.push(u8::from(deleted));
+        for (slot, &i) in self.key.iter_mut().zip(&plan.order_idx) {
+            *slot = vals[i].to_value();
+        }
+        self.chunk_rows += 1;
+        if self.data.len() >= CHUNK_BYTES {
+            return Ok(self.flush(false));
+        }
+        Ok(true)
+    }
+
+    /// Sends the rows encoded so far (and, with `end_of_batch`, the end of the batch).
+    /// `false`: the writer stopped.
+    fn flush(&mut self, end_of_batch: bool) -> bool {
+        let chunk = Chunk {
+            data: std::mem::replace(&mut self.data, Vec::with_capacity(CHUNK_BYTES + (16 << 10))),
+            rows: std::mem::take(&mut self.chunk_rows),
+            last_key: self.key.clone(),
+            end_of_batch,
+            stats: std::mem::take(&mut self.stats),
+            range: self.range,
+        };
+        self.tx.blocking_send(Ok(chunk)).is_ok()
+    }
+}
+
+/// Reads one page into `enc`; returns the rows read, or `None` when the writer stopped.
+fn read_page(
+    reader: &mut RowReader,
+    sql: &str,
+    params: Vec<Value>,
+    enc: &mut ChunkEncoder<'_>,
+) -> Result<Option<usize>, String> {
+    let mut rows = 0usize;
+    match reader {
+        RowReader::Wire(conn) => {
+            conn.execute(sql, &params)
+                .map_err(|e| format!("reading a batch: {e}"))?;
+            let mut spare: Vec<ValRef<'static>> = Vec::with_capacity(conn.columns());
+            loop {
+                let mut vals = recycle(std::mem::take(&mut spare));
+                if !conn
+                    .next_row(&mut vals)
+                    .map_err(|e| format!("reading a batch: {e}"))?
+                {
+                    break;
+                }
+                rows += 1;
+                if !enc.row(&vals)? {
+                    return Ok(None);
+                }
+                spare = recycle(vals);
+            }
+        }
+        RowReader::Crate(conn) => {
+            let stmt = conn
+                .prep(sql)
+                .map_err(|e| format!("preparing `{sql}`: {e}"))?;
+            let result = conn
+                .exec_iter(&stmt, mysql::Params::Positional(params))
+                .map_err(|e| format!("reading a batch: {e}"))?;
+            let mut spare: Vec<ValRef<'static>> = Vec::new();
+            for row in result {
+                let row = row.map_err(|e| format!("reading a batch: {e}"))?;
+                let values = row.unwrap();
+                let mut vals = recycle(std::mem::take(&mut spare));
+                vals.extend(values.iter().map(ValRef::from));
+                rows += 1;
+                if !enc.row(&vals)? {
+                    return Ok(None);
+                }
+                spare = recycle(vals);
+            }
+        }
+    }
+    Ok(Some(rows))
+}
+
 /// Reads pages until the end (or until the writer hangs up), encoding rows as RowBinary and
 /// sending them to the writer in chunks.
 fn read_chunks(
-    conn: &mut mysql::PooledConn,
+    reader: &mut RowReader,
     plan: &ReadPlan,
     range: ReadRange,
     tx: &tokio::sync::mpsc::Sender<Result<Chunk, String>>,
@@ -377,90 +509,32 @@ fn read_chunks(
     } else {
         usize::MAX
     };
-    let mut version = now_micros();
-    let mut rows_in_batch = 0usize;
-    let mut key: Vec<Value> = Vec::new();
-    let key_of = |values: &[Value]| -> Vec<Value> {
-        plan.order_idx.iter().map(|&i| values[i].clone()).collect()
+    let mut enc = ChunkEncoder {
+        plan,
+        tx,
+        range: range.index,
+        version: now_micros(),
+        data: Vec::with_capacity(CHUNK_BYTES + (16 << 10)),
+        chunk_rows: 0,
+        stats: EncodeStats::default(),
+        key: vec![Value::NULL; plan.order_idx.len()],
     };
+    let mut rows_in_batch = 0usize;
     loop {
         if cancel.is_cancelled() {
             return Err("cancelled".into());
         }
         let limit = plan.page_rows.min(batch_size - rows_in_batch).max(1);
         let (sql, params) = plan.query(&start, range.upto.as_ref(), limit);
-        let stmt = conn
-            .prep(&sql)
-            .map_err(|e| format!("preparing `{sql}`: {e}"))?;
-        let result = conn
-            .exec_iter(&stmt, mysql::Params::Positional(params))
-            .map_err(|e| format!("reading a batch: {e}"))?;
-        version = now_micros().max(version + 1);
-        let mut data = Vec::with_capacity(CHUNK_BYTES + (16 << 10));
-        let mut chunk_rows = 0u64;
-        let mut page_rows = 0usize;
-        let mut stats = EncodeStats::default();
-        let mut last: Vec<Value> = Vec::new();
-        for row in result {
-            let row = row.map_err(|e| format!("reading a batch: {e}"))?;
-            let values = row.unwrap();
-            for (col, v) in plan.columns.iter().zip(values.iter()) {
-                if let Err(e) = encode_value(&mut data, col, v, &mut stats) {
-                    let key: Vec<Value> =
-                        plan.order_idx.iter().map(|&i| values[i].clone()).collect();
-                    return Err(format!(
-                        "column `{}` ({}) of the row with key {}: {e}",
-                        col.source.name,
-                        col.source.column_type,
-                        key_text(&key)
-                    ));
-                }
-            }
-            data.extend_from_slice(&version.to_le_bytes());
-            let deleted = plan
-                .soft_delete_idx
-                .is_some_and(|i| values.get(i).is_some_and(is_truthy));
-            data.push(u8::from(deleted));
-            chunk_rows += 1;
-            page_rows += 1;
-            last = values;
-            if data.len() >= CHUNK_BYTES {
-                key = key_of(&last);
-                let chunk = Chunk {
-                    data: std::mem::replace(
-                        &mut data,
-                        Vec::with_capacity(CHUNK_BYTES + (16 << 10)),
-                    ),
-                    rows: chunk_rows,
-                    last_key: key.clone(),
-                    end_of_batch: false,
-                    stats: std::mem::take(&mut stats),
-                    range: range.index,
-                };
-                chunk_rows = 0;
-                if tx.blocking_send(Ok(chunk)).is_err() {
-                    return Ok(()); // the writer stopped; it reports why
-                }
-            }
-        }
-        if page_rows > 0 {
-            key = key_of(&last);
-        }
+        enc.version = now_micros().max(enc.version + 1);
+        let Some(page_rows) = read_page(reader, &sql, params, &mut enc)? else {
+            return Ok(()); // the writer stopped; it reports why
+        };
         rows_in_batch += page_rows;
         let exhausted = page_rows < limit;
         let end_of_batch = range.only && (exhausted || rows_in_batch >= batch_size);
-        if chunk_rows > 0 || (end_of_batch && rows_in_batch > 0) {
-            let chunk = Chunk {
-                data,
-                rows: chunk_rows,
-                last_key: key.clone(),
-                end_of_batch,
-                stats,
-                range: range.index,
-            };
-            if tx.blocking_send(Ok(chunk)).is_err() {
-                return Ok(());
-            }
+        if (enc.chunk_rows > 0 || (end_of_batch && rows_in_batch > 0)) && !enc.flush(end_of_batch) {
+            return Ok(());
         }
         if end_of_batch || !range.only {
             rows_in_batch = 0;
@@ -468,7 +542,7 @@ fn read_chunks(
         if exhausted {
             return Ok(());
         }
-        start = Start::After(key.clone());
+        start = Start::After(enc.key.clone());
     }
 }
 
@@ -572,6 +646,7 @@ impl TableSync {
             config,
             fail_after_batches: None,
             page_rows: PAGE_ROWS,
+            crate_reader: false,
         }
     }
 
@@ -591,6 +666,38 @@ impl TableSync {
     pub fn page_rows(mut self, n: usize) -> Self {
         self.page_rows = n.max(1);
         self
+    }
+
+    /// Test hook: read the rows through the `mysql` crate instead of the sync's own reader
+    /// (what happens when the server's authentication plugin is one the own reader does not
+    /// speak).
+    pub fn crate_reader(mut self, yes: bool) -> Self {
+        self.crate_reader = yes;
+        self
+    }
+
+    /// A connection for one reader: the own in-place reader, or a pooled `mysql` crate
+    /// connection when the server needs something the own reader does not implement.
+    fn row_reader(
+        &self,
+        src: &MysqlResource,
+        log: &mut dyn FnMut(&str),
+    ) -> anyhow::Result<RowReader> {
+        if self.crate_reader {
+            return Ok(RowReader::Crate(src.connection()?));
+        }
+        match WireConn::connect(src.settings()) {
+            Ok(c) => Ok(RowReader::Wire(Box::new(c))),
+            Err(WireError::Unsupported(why)) => {
+                log(&format!(
+                    "reading through the mysql crate: the row reader does not support {why}"
+                ));
+                Ok(RowReader::Crate(src.connection()?))
+            }
+            Err(WireError::Failed(e)) => {
+                Err(src.query_error(format!("opening a reader: {e}")).into())
+            }
+        }
     }
 
     /// The key ranges of a full sync's parallel readers (empty: one reader): a primary key of
@@ -1265,7 +1372,7 @@ impl TableSync {
             let readers = read_ranges.len();
             let mut conns = Vec::with_capacity(readers);
             for _ in 0..readers {
-                conns.push(src.connection()?);
+                conns.push(self.row_reader(src, log)?);
             }
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, String>>(CHANNEL_CHUNKS);
             let cols: Vec<String> = insert_columns.iter().map(|c| quote_ident(c)).collect();
@@ -1281,6 +1388,7 @@ impl TableSync {
                     let reader_cancel = cancel.clone();
                     handles.push(scope.spawn(move || {
                         let r = read_chunks(&mut conn, plan_ref, range, &tx, &reader_cancel);
+                        drop(conn);
                         if let Err(e) = r {
                             let _ = tx.blocking_send(Err(e));
                         }
