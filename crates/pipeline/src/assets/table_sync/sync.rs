@@ -1,8 +1,8 @@
 //! The sync itself: schema, cursor state, the reader thread and the writer loop.
 
 use super::types::{
-    encode_ref, is_truthy_ref, map_column, value_text, ChType, Column, EncodeStats, SourceColumn,
-    ValRef,
+    encode_ref, is_truthy_ref, map_column, put_bytes, put_varint, value_text, ChType, Column,
+    ColumnBuf, EncodeStats, SourceColumn, ValRef,
 };
 use super::wire::{WireConn, WireError};
 use super::{SyncConfig, SyncMode};
@@ -234,7 +234,8 @@ enum Start {
     After(Vec<Value>),
 }
 
-/// A piece of a batch, sent from the reader thread to the writer: RowBinary of whole rows.
+/// A piece of a batch, sent from the reader thread to the writer: whole rows as one ClickHouse
+/// Native block.
 struct Chunk {
     data: Vec<u8>,
     rows: u64,
@@ -265,6 +266,9 @@ struct ReadPlan {
     page_rows: usize,
     columns: Vec<Column>,
     soft_delete_idx: Option<usize>,
+    /// Name and type of every inserted column (the synced ones, `_version`, `_is_deleted`) as
+    /// a Native block spells them.
+    native_headers: Vec<Vec<u8>>,
 }
 
 /// Rows per SELECT (a batch is read in pages of at most this many rows).
@@ -379,13 +383,18 @@ fn recycle<'b>(mut v: Vec<ValRef<'_>>) -> Vec<ValRef<'b>> {
     v.into_iter().map(|_| ValRef::Null).collect()
 }
 
-/// Encodes the rows of one reader into chunks and hands them to the writer.
+/// Encodes the rows of one reader into chunks (each one ClickHouse Native block, column by
+/// column) and hands them to the writer.
 struct ChunkEncoder<'a> {
     plan: &'a ReadPlan,
     tx: &'a tokio::sync::mpsc::Sender<Result<Chunk, String>>,
     range: usize,
     version: u64,
-    data: Vec<u8>,
+    /// The synced columns of the rows encoded so far.
+    cols: Vec<ColumnBuf>,
+    /// `_version` (UInt64) and `_is_deleted` (UInt8) of those rows.
+    versions: Vec<u8>,
+    deleted: Vec<u8>,
     chunk_rows: u64,
     stats: EncodeStats,
     /// Order key of the last row encoded.
@@ -393,6 +402,25 @@ struct ChunkEncoder<'a> {
 }
 
 impl ChunkEncoder<'_> {
+    fn new<'a>(
+        plan: &'a ReadPlan,
+        tx: &'a tokio::sync::mpsc::Sender<Result<Chunk, String>>,
+        range: usize,
+    ) -> ChunkEncoder<'a> {
+        ChunkEncoder {
+            plan,
+            tx,
+            range,
+            version: now_micros(),
+            cols: vec![ColumnBuf::default(); plan.columns.len()],
+            versions: Vec::new(),
+            deleted: Vec::new(),
+            chunk_rows: 0,
+            stats: EncodeStats::default(),
+            key: vec![Value::NULL; plan.order_idx.len()],
+        }
+    }
+
     /// Encodes one row; flushes a full chunk. `Ok(false)`: the writer stopped (it reports why).
     fn row(&mut self, vals: &[ValRef<'_>]) -> Result<bool, String> {
         let plan = self.plan;
@@ -403,8 +431,9 @@ impl ChunkEncoder<'_> {
                 plan.columns.len()
             ));
         }
-        for (col, &v) in plan.columns.iter().zip(vals) {
-            if let Err(e) = encode_ref(&mut self.data, col, v, &mut self.stats) {
+        let mut bytes = self.versions.len() + self.deleted.len();
+        for ((col, buf), &v) in plan.columns.iter().zip(self.cols.iter_mut()).zip(vals) {
+            if let Err(e) = encode_ref(buf, col, v, &mut self.stats) {
                 let key: Vec<Value> = plan.order_idx.iter().map(|&i| vals[i].to_value()).collect();
                 return Err(format!(
                     "column `{}` ({}) of the row with key {}: {e}",
@@ -413,25 +442,62 @@ impl ChunkEncoder<'_> {
                     key_text(&key)
                 ));
             }
+            bytes += buf.data.len() + buf.nulls.len();
         }
-        self.data.extend_from_slice(&self.version.to_le_bytes());
+        self.versions.extend_from_slice(&self.version.to_le_bytes());
         let deleted = plan.soft_delete_idx.is_some_and(|i| is_truthy_ref(vals[i]));
-        self.data.push(u8::from(deleted));
+        self.deleted.push(u8::from(deleted));
         for (slot, &i) in self.key.iter_mut().zip(&plan.order_idx) {
             *slot = vals[i].to_value();
         }
         self.chunk_rows += 1;
-        if self.data.len() >= CHUNK_BYTES {
+        if bytes >= CHUNK_BYTES {
             return Ok(self.flush(false));
         }
         Ok(true)
+    }
+
+    /// The rows encoded so far as one Native block (empty without rows).
+    fn block(&mut self) -> Vec<u8> {
+        if self.chunk_rows == 0 {
+            return Vec::new();
+        }
+        let plan = self.plan;
+        let size: usize = self
+            .cols
+            .iter()
+            .map(|c| c.data.len() + c.nulls.len())
+            .chain(plan.native_headers.iter().map(Vec::len))
+            .sum::<usize>()
+            + self.versions.len()
+            + self.deleted.len()
+            + 32;
+        let mut data = Vec::with_capacity(size);
+        put_varint(&mut data, plan.native_headers.len() as u64);
+        put_varint(&mut data, self.chunk_rows);
+        let mut headers = plan.native_headers.iter();
+        for (col, buf) in plan.columns.iter().zip(self.cols.iter_mut()) {
+            data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
+            if col.nullable {
+                data.extend_from_slice(&buf.nulls);
+            }
+            data.extend_from_slice(&buf.data);
+            buf.clear();
+        }
+        data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
+        data.extend_from_slice(&self.versions);
+        data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
+        data.extend_from_slice(&self.deleted);
+        self.versions.clear();
+        self.deleted.clear();
+        data
     }
 
     /// Sends the rows encoded so far (and, with `end_of_batch`, the end of the batch).
     /// `false`: the writer stopped.
     fn flush(&mut self, end_of_batch: bool) -> bool {
         let chunk = Chunk {
-            data: std::mem::replace(&mut self.data, Vec::with_capacity(CHUNK_BYTES + (16 << 10))),
+            data: self.block(),
             rows: std::mem::take(&mut self.chunk_rows),
             last_key: self.key.clone(),
             end_of_batch,
@@ -494,7 +560,7 @@ fn read_page(
     Ok(Some(rows))
 }
 
-/// Reads pages until the end (or until the writer hangs up), encoding rows as RowBinary and
+/// Reads pages until the end (or until the writer hangs up), encoding rows as Native blocks and
 /// sending them to the writer in chunks.
 fn read_chunks(
     reader: &mut RowReader,
@@ -509,16 +575,7 @@ fn read_chunks(
     } else {
         usize::MAX
     };
-    let mut enc = ChunkEncoder {
-        plan,
-        tx,
-        range: range.index,
-        version: now_micros(),
-        data: Vec::with_capacity(CHUNK_BYTES + (16 << 10)),
-        chunk_rows: 0,
-        stats: EncodeStats::default(),
-        key: vec![Value::NULL; plan.order_idx.len()],
-    };
+    let mut enc = ChunkEncoder::new(plan, tx, range.index);
     let mut rows_in_batch = 0usize;
     loop {
         if cancel.is_cancelled() {
@@ -562,7 +619,7 @@ enum BatchEnd {
     Cancelled,
 }
 
-/// Streams the chunks of one batch into one `INSERT ... FORMAT RowBinary` and waits for
+/// Streams the chunks of one batch into one `INSERT ... FORMAT Native` and waits for
 /// ClickHouse to confirm it. A batch ends with a chunk marked as its last (one reader) or once
 /// it has `max_rows` rows (several readers). An INSERT whose batch is not complete (reader
 /// error, cancellation) is dropped, which aborts it.
@@ -1330,6 +1387,20 @@ impl TableSync {
             page_rows: self.page_rows,
             columns: columns.clone(),
             soft_delete_idx,
+            native_headers: columns
+                .iter()
+                .map(|c| (c.source.name.clone(), c.ch_sql()))
+                .chain([
+                    (VERSION_COLUMN.to_string(), "UInt64".to_string()),
+                    (DELETED_COLUMN.to_string(), "UInt8".to_string()),
+                ])
+                .map(|(name, ty)| {
+                    let mut h = Vec::new();
+                    put_bytes(&mut h, name.as_bytes());
+                    put_bytes(&mut h, ty.as_bytes());
+                    h
+                })
+                .collect(),
         };
         let mut insert_columns: Vec<String> =
             columns.iter().map(|c| c.source.name.clone()).collect();
@@ -1377,7 +1448,7 @@ impl TableSync {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, String>>(CHANNEL_CHUNKS);
             let cols: Vec<String> = insert_columns.iter().map(|c| quote_ident(c)).collect();
             let insert_sql = format!(
-                "INSERT INTO {target_sql} ({}) FORMAT RowBinary",
+                "INSERT INTO {target_sql} ({}) FORMAT Native",
                 cols.join(", ")
             );
             let write_result: anyhow::Result<()> = std::thread::scope(|scope| {

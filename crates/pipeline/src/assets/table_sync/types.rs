@@ -192,7 +192,8 @@ pub struct EncodeStats {
     pub invalid_dates: u64,
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+/// Appends an unsigned LEB128 integer (RowBinary and Native lengths).
+pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;
@@ -343,6 +344,74 @@ fn float_of(v: ValRef<'_>) -> Option<f64> {
     }
 }
 
+/// Where encoded values go: one RowBinary row buffer, or the columns of a Native block.
+pub trait Sink {
+    /// A NULL of a Nullable column of type `ch`.
+    fn null(&mut self, ch: ChType);
+    /// A non-NULL value of a Nullable column: its bytes follow in [`Sink::out`].
+    fn present(&mut self);
+    /// The value bytes.
+    fn out(&mut self) -> &mut Vec<u8>;
+}
+
+/// RowBinary: a Nullable value is a 0/1 byte then the value, in one buffer.
+pub struct RowSink<'a>(pub &'a mut Vec<u8>);
+
+impl Sink for RowSink<'_> {
+    #[inline]
+    fn null(&mut self, _: ChType) {
+        self.0.push(1);
+    }
+    #[inline]
+    fn present(&mut self) {
+        self.0.push(0);
+    }
+    #[inline]
+    fn out(&mut self) -> &mut Vec<u8> {
+        self.0
+    }
+}
+
+/// One column of a Native block: the null map (Nullable columns) and the values, where a NULL
+/// row holds the type's default value.
+#[derive(Debug, Default, Clone)]
+pub struct ColumnBuf {
+    pub nulls: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+impl ColumnBuf {
+    pub fn clear(&mut self) {
+        self.nulls.clear();
+        self.data.clear();
+    }
+}
+
+impl Sink for ColumnBuf {
+    #[inline]
+    fn null(&mut self, ch: ChType) {
+        self.nulls.push(1);
+        let width = match ch {
+            ChType::Int8 | ChType::UInt8 | ChType::String => 1, // String: length 0
+            ChType::Int16 | ChType::UInt16 | ChType::Date => 2,
+            ChType::Int32 | ChType::UInt32 | ChType::Float32 | ChType::DateTime => 4,
+            ChType::Int64 | ChType::UInt64 | ChType::Float64 | ChType::DateTime64(_) => 8,
+            ChType::Decimal(p, _) if p <= 9 => 4,
+            ChType::Decimal(p, _) if p <= 18 => 8,
+            ChType::Decimal(..) => 16,
+        };
+        self.data.extend_from_slice(&[0u8; 16][..width]);
+    }
+    #[inline]
+    fn present(&mut self) {
+        self.nulls.push(0);
+    }
+    #[inline]
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.data
+    }
+}
+
 /// Encodes one value of `col` as RowBinary. Errors name the problem (the caller adds the
 /// column and row).
 pub fn encode_value(
@@ -351,7 +420,7 @@ pub fn encode_value(
     v: &Value,
     stats: &mut EncodeStats,
 ) -> Result<(), EncodeError> {
-    encode_ref(out, col, ValRef::from(v), stats)
+    encode_ref(&mut RowSink(out), col, ValRef::from(v), stats)
 }
 
 fn range_error(col: &Column, n: i128) -> EncodeError {
@@ -375,17 +444,17 @@ fn int_in(col: &Column, v: ValRef<'_>, lo: i128, hi: i128) -> Result<i128, Encod
     Ok(n)
 }
 
-/// Encodes one borrowed value of `col` as RowBinary (see [`encode_value`]).
+/// Encodes one borrowed value of `col` into `sink` (see [`encode_value`]).
 #[inline]
-pub fn encode_ref(
-    out: &mut Vec<u8>,
+pub fn encode_ref<S: Sink>(
+    sink: &mut S,
     col: &Column,
     v: ValRef<'_>,
     stats: &mut EncodeStats,
 ) -> Result<(), EncodeError> {
     if matches!(v, ValRef::Null) {
         if col.nullable {
-            out.push(1);
+            sink.null(col.ch);
             return Ok(());
         }
         return Err(EncodeError(
@@ -397,11 +466,12 @@ pub fn encode_ref(
         col.ch,
         ChType::Date | ChType::DateTime | ChType::DateTime64(_)
     ) {
-        return encode_datetime(out, col, v, stats);
+        return encode_datetime(sink, col, v, stats);
     }
     if col.nullable {
-        out.push(0);
+        sink.present();
     }
+    let out = sink.out();
     match col.ch {
         ChType::Int8 => out.push(int_in(col, v, i8::MIN.into(), i8::MAX.into())? as i8 as u8),
         ChType::Int16 => out.extend_from_slice(
@@ -477,8 +547,8 @@ pub fn encode_ref(
     Ok(())
 }
 
-fn encode_datetime(
-    out: &mut Vec<u8>,
+fn encode_datetime<S: Sink>(
+    sink: &mut S,
     col: &Column,
     v: ValRef<'_>,
     stats: &mut EncodeStats,
@@ -505,9 +575,10 @@ fn encode_datetime(
     let Some((days, secs)) = encoded else {
         stats.invalid_dates += 1;
         if col.nullable {
-            out.push(1);
+            sink.null(col.ch);
             return Ok(());
         }
+        let out = sink.out();
         match col.ch {
             ChType::Date => out.extend_from_slice(&0u16.to_le_bytes()),
             ChType::DateTime => out.extend_from_slice(&0u32.to_le_bytes()),
@@ -516,8 +587,9 @@ fn encode_datetime(
         return Ok(());
     };
     if col.nullable {
-        out.push(0);
+        sink.present();
     }
+    let out = sink.out();
     match col.ch {
         ChType::Date => out.extend_from_slice(&(days as u16).to_le_bytes()),
         ChType::DateTime => out.extend_from_slice(&(secs as u32).to_le_bytes()),
