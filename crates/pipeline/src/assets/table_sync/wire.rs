@@ -31,6 +31,9 @@ const COM_QUERY: u8 = 0x03;
 const COM_STMT_PREPARE: u8 = 0x16;
 const COM_STMT_EXECUTE: u8 = 0x17;
 const COM_QUIT: u8 = 0x01;
+const COM_STMT_CLOSE: u8 = 0x19;
+/// Prepared statements kept per connection (a sync uses a handful of distinct page queries).
+const MAX_STATEMENTS: usize = 16;
 
 /// Why the reader could not do something.
 #[derive(Debug)]
@@ -462,6 +465,13 @@ impl WireConn {
         if let Some(s) = self.stmts.get(sql) {
             return Ok(*s);
         }
+        if self.stmts.len() >= MAX_STATEMENTS {
+            // COM_STMT_CLOSE has no answer.
+            let ids: Vec<u32> = self.stmts.drain().map(|(_, s)| s.id).collect();
+            for id in ids {
+                self.command(COM_STMT_CLOSE, &id.to_le_bytes())?;
+            }
+        }
         self.command(COM_STMT_PREPARE, sql.as_bytes())?;
         let (range, _) = self.read_packet()?;
         let p = self.payload(range);
@@ -765,7 +775,76 @@ fn decode_row<'a>(p: &'a [u8], wires: &[Wire], vals: &mut Vec<ValRef<'a>>) -> Op
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::resources::MysqlResource;
+    use mysql::prelude::Queryable;
+
+    fn settings() -> MysqlSettings {
+        let mut s = MysqlSettings::new("127.0.0.1", "root", "information_schema");
+        s.connect_timeout = std::time::Duration::from_secs(5);
+        s
+    }
+
+    fn connect(s: &MysqlSettings) -> WireConn {
+        WireConn::connect(s).unwrap_or_else(|e| {
+            panic!("MariaDB at 127.0.0.1:3306 (root, no password) must be running (`service mariadb start`, see .ci/run): {e}")
+        })
+    }
+
+    /// Every wire type decodes as the `mysql` crate decodes it, on the same server.
+    #[test]
+    fn values_decode_as_the_mysql_crate_decodes_them() {
+        let sql = "SELECT CAST(? AS SIGNED), -1, CAST(18446744073709551615 AS UNSIGNED), \
+                   CAST(255 AS UNSIGNED), 1.5e0, CAST(0.1 AS FLOAT), 'Grüße 🎉', NULL, \
+                   CAST('2024-02-29 23:59:58.123456' AS DATETIME(6)), DATE '2024-02-29', \
+                   CAST('-838:59:59' AS TIME), CAST('12:00:01.5' AS TIME(1)), CAST(-1.25 AS DECIMAL(10,2)), \
+                   X'00FF', CAST(2024 AS UNSIGNED) + 0, b'1010', CAST('0000-00-00' AS DATE), ?";
+        let params = vec![Value::Int(-42), Value::Bytes(b"p".to_vec())];
+        let mut w = connect(&settings());
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            // twice: the second run reuses the prepared statement
+            w.execute(sql, &params).unwrap();
+            let mut vals = Vec::new();
+            assert!(w.next_row(&mut vals).unwrap());
+            got = vals.iter().map(|v| v.to_value()).collect::<Vec<_>>();
+            let mut vals = Vec::new();
+            assert!(!w.next_row(&mut vals).unwrap());
+        }
+        let pool = MysqlResource::new("t", settings()).unwrap();
+        let mut conn = pool.connection().unwrap();
+        let row: mysql::Row = conn.exec_first(sql, params).unwrap().unwrap();
+        assert_eq!(got, row.unwrap());
+        assert_eq!(got[0], Value::Int(-42));
+        assert_eq!(got[2], Value::UInt(u64::MAX));
+    }
+
+    #[test]
+    fn server_errors_are_named_and_the_password_never_shown() {
+        let mut s = settings();
+        s.password = Some("not-the-password-xyz".into());
+        let e = match WireConn::connect(&s) {
+            Ok(_) => panic!("root has no password on the test server"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("1045"), "{e}");
+        assert!(!e.contains("not-the-password-xyz"), "{e}");
+        let mut w = connect(&settings());
+        let e = w
+            .execute("SELECT * FROM no_such_table_x", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no_such_table_x") && e.contains("ERROR 1109 (42S02)"),
+            "{e}"
+        );
+        // The connection stays usable.
+        w.execute("SELECT 1", &[]).unwrap();
+        let mut vals = Vec::new();
+        assert!(w.next_row(&mut vals).unwrap());
+        assert_eq!(vals, vec![ValRef::Int(1)]);
+    }
 
     #[test]
     fn lenenc_round_trip() {
