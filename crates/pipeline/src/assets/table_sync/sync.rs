@@ -282,6 +282,10 @@ const FULL_SYNC_READERS: u64 = 2;
 /// about 20 % more CPU than 512 KiB ones. (glibc raises its mmap threshold to the size of the
 /// first freed chunk, so chunk buffers are recycled by the heap, not mapped and zeroed anew.)
 const CHUNK_BYTES: usize = 512 << 10;
+/// ClickHouse squashes the blocks of an INSERT up to this many rows before it writes a part
+/// (default 1,048,576: a whole batch, written only when the INSERT ends, while the readers
+/// wait). Smaller blocks let ClickHouse write parts while the rows stream in.
+const INSERT_BLOCK_ROWS: u64 = 100_000;
 /// Chunks buffered between the readers and the writer (about 6 MB: memory stays constant
 /// whatever the table or batch size).
 const CHANNEL_CHUNKS: usize = 12;
@@ -655,7 +659,11 @@ async fn write_batch(
         if !chunk.data.is_empty() {
             bytes += chunk.data.len() as u64;
             if let Some(slot) = inserts.get_mut(chunk.range) {
-                let ins = slot.get_or_insert_with(|| client.insert_formatted_with(sql.to_string()));
+                let ins = slot.get_or_insert_with(|| {
+                    client
+                        .insert_formatted_with(sql.to_string())
+                        .with_setting("min_insert_block_size_rows", INSERT_BLOCK_ROWS.to_string())
+                });
                 ins.send(bytes::Bytes::from(chunk.data)).await?;
             }
         }

@@ -1,4 +1,5 @@
-//! MySQL → ClickHouse type mapping and RowBinary encoding of the `mysql` crate's values.
+//! MySQL → ClickHouse type mapping and the encoding of source values as ClickHouse RowBinary
+//! (one row after the other) or Native (column by column) bytes.
 //!
 //! The mapping is documented as a table in docs/SYNC.md; keep both in step.
 
