@@ -168,10 +168,11 @@ fn a_crashed_sync_resumes_from_its_last_confirmed_batch() {
     assert!(err.contains("test hook"), "{err}");
     let saved = env.saved_state().unwrap();
     assert!(saved.contains("last_key"), "{saved}");
-    assert_eq!(
-        env.ch_count(&format!("SELECT count() FROM `{}`.customers", env.name)),
-        1500
-    );
+    // Three confirmed batches; the fourth was streamed while the third was being confirmed and
+    // may have reached ClickHouse too (an INSERT cut off by a crash is not reliably discarded
+    // by ClickHouse 18.x): its rows are after the saved cursor and will be sent again.
+    let written = env.ch_count(&format!("SELECT count() FROM `{}`.customers", env.name));
+    assert!((1500..=2000).contains(&written), "{written} rows written");
     // Rows change while the sync is down.
     env.mysql(&["UPDATE customers SET balance = 1.23, updated_at = '2025-01-01' WHERE id IN (10, 2000, 3999)"]);
     let o = env.run(&env.sync(config(500))).unwrap();
@@ -686,7 +687,13 @@ fn a_full_sync_with_parallel_readers_is_exact_and_resumes_each_key_range() {
     // Rows change while the sync is down; the resumed run reads only what is left of each range.
     env.mysql(&["UPDATE customers SET balance = 7.77 WHERE id IN (3, 4999)"]);
     let o = env.run(&env.sync(full()).page_rows(300)).unwrap();
-    assert_eq!(o.rows_read, 5000 - staged, "resumed in both ranges");
+    // Resumed in both ranges after their confirmed keys (2 batches of 1,000 rows or more; the
+    // rows staged beyond them, if any, belong to the batch cut off by the crash).
+    assert!(
+        (5000 - staged..=3000).contains(&o.rows_read),
+        "resumed in both ranges: {} rows read, {staged} staged",
+        o.rows_read
+    );
     assert_eq!(o.destination_rows, 5000);
     assert_eq!(
         o.cursor_after.as_deref(),
@@ -694,7 +701,10 @@ fn a_full_sync_with_parallel_readers_is_exact_and_resumes_each_key_range() {
         "the incremental position is the largest (cursor, key) when the full sync started"
     );
     assert_eq!(
-        env.ch_count(&format!("SELECT count() FROM `{}`.customers", env.name)),
+        env.ch_count(&format!(
+            "SELECT uniqExact(id) FROM `{}`.customers",
+            env.name
+        )),
         5000
     );
     // Only the rows changed after the resumed part was read differ; an incremental run
@@ -722,8 +732,8 @@ fn rows_committed_during_a_sync_are_taken_by_the_next_run_exactly_once() {
     );
     let bound = "2024-01-01 05:33:20"; // MAX(updated_at) when the first run starts
     let db = env.name.clone();
-    // Batches (and pages) of 200 rows: the reader is at most the writer's channel (48 chunks
-    // of one page each) ahead, so the last rows are still unread after the first batch.
+    // Batches (and pages) of 200 rows: the reader is at most the writer's channel (a dozen
+    // chunks of one page each) ahead, so the last rows are still unread after the first batch.
     let sync = env.sync(config(200));
     let moved = "5, 19990, 19991, 19992, 19993, 19994, 19995, 19996, 19997, 19998, 19999";
     let mut changed = false;

@@ -282,10 +282,6 @@ const FULL_SYNC_READERS: u64 = 2;
 /// about 20 % more CPU than 512 KiB ones. (glibc raises its mmap threshold to the size of the
 /// first freed chunk, so chunk buffers are recycled by the heap, not mapped and zeroed anew.)
 const CHUNK_BYTES: usize = 512 << 10;
-/// ClickHouse squashes the blocks of an INSERT up to this many rows before it writes a part
-/// (default 1,048,576: a whole batch, written only when the INSERT ends, while the readers
-/// wait). Smaller blocks let ClickHouse write parts while the rows stream in.
-const INSERT_BLOCK_ROWS: u64 = 100_000;
 /// Chunks buffered between the readers and the writer (about 6 MB: memory stays constant
 /// whatever the table or batch size).
 const CHANNEL_CHUNKS: usize = 12;
@@ -608,27 +604,43 @@ fn read_chunks(
     }
 }
 
-/// How one batch ended on the writer side.
+/// How streaming one batch ended on the writer side.
 enum BatchEnd {
-    /// Inserted and confirmed (possibly 0 rows when the reader had nothing more).
-    Done {
-        rows: u64,
-        bytes: u64,
-        /// Last key confirmed, per reader.
-        last_keys: Vec<Option<Vec<Value>>>,
-        stats: EncodeStats,
-        /// The reader has finished: no more batches.
-        finished: bool,
-    },
+    /// Every row of the batch was sent; its INSERTs are still open (not confirmed).
+    Streamed(Streamed),
     ReaderFailed(String),
     Cancelled,
 }
 
-/// Streams the chunks of one batch into one `INSERT ... FORMAT Native` and waits for
-/// ClickHouse to confirm it. A batch ends with a chunk marked as its last (one reader) or once
-/// it has `max_rows` rows (several readers). An INSERT whose batch is not complete (reader
-/// error, cancellation) is dropped, which aborts it.
-async fn write_batch(
+/// A batch whose rows have all been sent to ClickHouse.
+struct Streamed {
+    /// The open INSERTs (one per reader that sent rows); dropping them aborts them.
+    inserts: Vec<clickhouse::insert_formatted::InsertFormatted>,
+    done: BatchDone,
+    /// The readers have finished: no more batches.
+    finished: bool,
+}
+
+/// What a batch holds, recorded once ClickHouse has confirmed it.
+struct BatchDone {
+    rows: u64,
+    bytes: u64,
+    /// Last key of the batch, per reader.
+    last_keys: Vec<Option<Vec<Value>>>,
+    stats: EncodeStats,
+}
+
+/// A batch whose INSERTs have been ended and wait for ClickHouse's answer.
+struct Ending {
+    ends: Vec<tokio::task::JoinHandle<clickhouse::error::Result<()>>>,
+    done: BatchDone,
+}
+
+/// Streams the chunks of one batch into one `INSERT ... FORMAT Native` per reader, without
+/// ending them. A batch ends with a chunk marked as its last (one reader) or once it has
+/// `max_rows` rows (several readers). The INSERTs of a batch that is not complete (reader
+/// error, cancellation) are dropped, which aborts them.
+async fn stream_batch(
     client: &clickhouse::Client,
     sql: &str,
     rx: &mut tokio::sync::mpsc::Receiver<Result<Chunk, String>>,
@@ -659,11 +671,7 @@ async fn write_batch(
         if !chunk.data.is_empty() {
             bytes += chunk.data.len() as u64;
             if let Some(slot) = inserts.get_mut(chunk.range) {
-                let ins = slot.get_or_insert_with(|| {
-                    client
-                        .insert_formatted_with(sql.to_string())
-                        .with_setting("min_insert_block_size_rows", INSERT_BLOCK_ROWS.to_string())
-                });
+                let ins = slot.get_or_insert_with(|| client.insert_formatted_with(sql.to_string()));
                 ins.send(bytes::Bytes::from(chunk.data)).await?;
             }
         }
@@ -676,12 +684,35 @@ async fn write_batch(
             break;
         }
     }
-    // End every INSERT at once (ClickHouse writes their parts in parallel), then wait for all.
-    let ends: Vec<_> = inserts
-        .into_iter()
-        .flatten()
-        .map(|ins| tokio::spawn(ins.end()))
-        .collect();
+    Ok(BatchEnd::Streamed(Streamed {
+        inserts: inserts.into_iter().flatten().collect(),
+        done: BatchDone {
+            rows,
+            bytes,
+            last_keys,
+            stats,
+        },
+        finished,
+    }))
+}
+
+/// Ends the INSERTs of a streamed batch at once (ClickHouse writes their parts in parallel,
+/// while the next batch streams in); must run on the ClickHouse resource's runtime.
+async fn end_batch(streamed: Streamed) -> clickhouse::error::Result<Ending> {
+    Ok(Ending {
+        ends: streamed
+            .inserts
+            .into_iter()
+            .map(|ins| tokio::spawn(ins.end()))
+            .collect(),
+        done: streamed.done,
+    })
+}
+
+/// Waits until ClickHouse has confirmed every INSERT of a batch.
+async fn confirm_batch(
+    ends: Vec<tokio::task::JoinHandle<clickhouse::error::Result<()>>>,
+) -> clickhouse::error::Result<()> {
     let mut first_error = None;
     for end in ends {
         let r = match end.await {
@@ -694,16 +725,10 @@ async fn write_batch(
             first_error = Some(e);
         }
     }
-    if let Some(e) = first_error {
-        return Err(e);
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Ok(BatchEnd::Done {
-        rows,
-        bytes,
-        last_keys,
-        stats,
-        finished,
-    })
 }
 
 impl TableSync {
@@ -1476,10 +1501,65 @@ impl TableSync {
                 }
                 drop(tx);
                 let result = (|| -> anyhow::Result<()> {
+                    // Records a batch ClickHouse has confirmed: only now move the cursor.
+                    let mut record = |done: BatchDone| -> anyhow::Result<()> {
+                        let BatchDone {
+                            rows,
+                            bytes: n,
+                            last_keys,
+                            stats,
+                        } = done;
+                        if rows == 0 {
+                            return Ok(());
+                        }
+                        rows_read += rows;
+                        rows_written += rows;
+                        batches += 1;
+                        bytes += n;
+                        invalid_dates += stats.invalid_dates;
+                        let saved = |k: &Vec<Value>| -> Vec<KeyVal> {
+                            k.iter().map(KeyVal::from_value).collect()
+                        };
+                        for (i, k) in last_keys.iter().enumerate() {
+                            let Some(k) = k else { continue };
+                            match (cfg.mode, state.full.as_mut()) {
+                                (SyncMode::Incremental, _) => state.last_key = Some(saved(k)),
+                                (SyncMode::Full, Some(f)) if f.ranges.is_empty() => {
+                                    f.last_key = Some(saved(k))
+                                }
+                                (SyncMode::Full, Some(f)) => {
+                                    if let Some(r) = f.ranges.get_mut(i) {
+                                        r.last_key = Some(saved(k));
+                                    }
+                                }
+                                (SyncMode::Full, None) => {}
+                            }
+                        }
+                        Self::save_state(kv, &state_key, &state)?;
+                        let shown: Vec<String> =
+                            last_keys.iter().flatten().map(|k| key_text(k)).collect();
+                        last_key_text = Some(shown.join(" / "));
+                        log(&format!(
+                            "batch {batches}: {rows} rows ({rows_written} in total), {} {}",
+                            match cfg.mode {
+                                SyncMode::Full => "primary key",
+                                SyncMode::Incremental => "cursor",
+                            },
+                            last_key_text.as_deref().unwrap_or("")
+                        ));
+                        if self.fail_after_batches == Some(batches) {
+                            bail!("test hook: failing after {batches} batches");
+                        }
+                        Ok(())
+                    };
+                    // Batch N+1 streams in while ClickHouse writes the parts of batch N; N is
+                    // confirmed (and its cursor saved) before N+1's INSERTs are ended, so a
+                    // failure there aborts N+1 and the cursor never runs ahead of the data.
+                    let mut ending: Option<Ending> = None;
                     loop {
                         let end = dst.block_on(
                             &insert_sql,
-                            write_batch(
+                            stream_batch(
                                 dst.client(),
                                 &insert_sql,
                                 &mut rx,
@@ -1487,66 +1567,27 @@ impl TableSync {
                                 readers,
                                 cfg.batch_size as u64,
                             ),
-                        )?;
-                        let (rows, n, last_keys, stats, finished) = match end {
+                        );
+                        if let Some(prev) = ending.take() {
+                            dst.block_on(&insert_sql, confirm_batch(prev.ends))?;
+                            record(prev.done)?;
+                        }
+                        let streamed = match end? {
                             BatchEnd::ReaderFailed(e) => {
                                 bail!("reading {}: {e}", self.src_where(src))
                             }
                             BatchEnd::Cancelled => bail!(
                                 "cancelled after {batches} batches ({rows_written} rows written); the cursor is saved"
                             ),
-                            BatchEnd::Done {
-                                rows,
-                                bytes,
-                                last_keys,
-                                stats,
-                                finished,
-                            } => (rows, bytes, last_keys, stats, finished),
+                            BatchEnd::Streamed(s) => s,
                         };
-                        if rows > 0 {
-                            // Confirmed by ClickHouse: only now move the cursor.
-                            rows_read += rows;
-                            rows_written += rows;
-                            batches += 1;
-                            bytes += n;
-                            invalid_dates += stats.invalid_dates;
-                            let saved = |k: &Vec<Value>| -> Vec<KeyVal> {
-                                k.iter().map(KeyVal::from_value).collect()
-                            };
-                            for (i, k) in last_keys.iter().enumerate() {
-                                let Some(k) = k else { continue };
-                                match (cfg.mode, state.full.as_mut()) {
-                                    (SyncMode::Incremental, _) => state.last_key = Some(saved(k)),
-                                    (SyncMode::Full, Some(f)) if f.ranges.is_empty() => {
-                                        f.last_key = Some(saved(k))
-                                    }
-                                    (SyncMode::Full, Some(f)) => {
-                                        if let Some(r) = f.ranges.get_mut(i) {
-                                            r.last_key = Some(saved(k));
-                                        }
-                                    }
-                                    (SyncMode::Full, None) => {}
-                                }
-                            }
-                            Self::save_state(kv, &state_key, &state)?;
-                            let shown: Vec<String> =
-                                last_keys.iter().flatten().map(|k| key_text(k)).collect();
-                            last_key_text = Some(shown.join(" / "));
-                            log(&format!(
-                                "batch {batches}: {rows} rows ({rows_written} in total), {} {}",
-                                match cfg.mode {
-                                    SyncMode::Full => "primary key",
-                                    SyncMode::Incremental => "cursor",
-                                },
-                                last_key_text.as_deref().unwrap_or("")
-                            ));
-                            if self.fail_after_batches == Some(batches) {
-                                bail!("test hook: failing after {batches} batches");
-                            }
-                        }
+                        let finished = streamed.finished;
+                        let next = dst.block_on(&insert_sql, end_batch(streamed))?;
                         if finished {
-                            return Ok(());
+                            dst.block_on(&insert_sql, confirm_batch(next.ends))?;
+                            return record(next.done);
                         }
+                        ending = Some(next);
                     }
                 })();
                 drop(rx);
