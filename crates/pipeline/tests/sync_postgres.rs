@@ -675,6 +675,8 @@ fn postgres_to_postgres_lookback() {
     lookback(Src::Pg, Dst::Pg);
 }
 
+type Rows = Vec<Vec<Option<String>>>;
+
 /// Words whose byte order differs from collation order: mixed case, accents, other scripts,
 /// quotes and backslashes.
 const WORDS: &[&str] = &[
@@ -737,11 +739,7 @@ impl Case {
     }
 
     /// Rows of the source and of the live destination as text, sorted by bytes.
-    fn sorted_pair(
-        &self,
-        table: &str,
-        cols: &str,
-    ) -> (Vec<Vec<Option<String>>>, Vec<Vec<Option<String>>>) {
+    fn sorted_pair(&self, table: &str, cols: &str) -> (Rows, Rows) {
         let sql = format!("SELECT {cols} FROM {}", self.src_t(table));
         let mut s = match self.src {
             Src::My => self.env.mysql_rows(&sql),
