@@ -914,3 +914,51 @@ fn postgres_to_clickhouse_text_keys() {
 fn postgres_to_postgres_text_keys() {
     text_keys(Src::Pg, Dst::Pg);
 }
+
+/// A destination table created before ENUMs mapped to `Enum8` holds them as `String`: an
+/// incremental run keeps writing the labels into that `String` column, on the hot path and on
+/// the general engine (`source_query`).
+#[test]
+fn mysql_to_clickhouse_enum_kept_as_string() {
+    let c = Case::new(Src::My, Dst::Ch);
+    c.seed(1, 100, Ts::Step("2024-01-01"));
+    let query = "SELECT id, name, status, updated_at FROM customers";
+    let table_sync = TableSync::new(c.config(1000));
+    let query_sync = TableSync::new(SyncConfig {
+        source_table: String::new(),
+        source_query: Some(query.into()),
+        destination_table: "q".into(),
+        soft_delete_column: None,
+        ..c.config(1000)
+    });
+    for (day, sync, table) in [(1, &table_sync, "customers"), (2, &query_sync, "q")] {
+        c.run(sync).unwrap();
+        let type_of_status = || {
+            c.env.ch_rows(&format!(
+                "SELECT type FROM system.columns WHERE database = '{}' AND table = '{table}' AND name = 'status'",
+                c.env.name
+            ))[0][0]
+                .clone()
+                .unwrap()
+        };
+        assert!(type_of_status().starts_with("Enum8("), "{table}");
+        c.env
+            .dst
+            .execute(&format!(
+                "ALTER TABLE `{}`.`{table}` MODIFY COLUMN status String",
+                c.env.name
+            ))
+            .unwrap();
+        c.source_sql(
+            &format!("UPDATE {{t}} SET status = 'banned', updated_at = NOW() + INTERVAL {day} DAY WHERE id <= 10"));
+        let o = c.run(sync).unwrap();
+        assert_eq!(o.rows_read, 10, "{table}");
+        assert_eq!(type_of_status(), "String", "{table}");
+        let cols = ["id", "name", "status", "updated_at"];
+        assert_same_rows(
+            &c.source_rows(&cols.join(", "), ""),
+            &c.dest_rows(&cols.join(", "), table),
+            &cols,
+        );
+    }
+}

@@ -443,20 +443,11 @@ impl TableSync {
         }
     }
 
-    /// An existing ClickHouse column that holds a MySQL ENUM as `String` (tables created before
-    /// ENUMs mapped to `Enum8`/`Enum16`) keeps being written as `String`.
-    pub(super) fn keep_string_enums(
-        dst: &ClickhouseResource,
-        table: &str,
-        columns: &mut [Column],
-    ) -> anyhow::Result<()> {
-        if !columns
-            .iter()
-            .any(|c| matches!(c.ch, ChType::Enum8 | ChType::Enum16))
-        {
-            return Ok(());
-        }
-        let existing = Self::dest_columns(dst, table)?;
+    /// An existing ClickHouse column (`existing`: name → type of the destination table) that
+    /// holds a MySQL ENUM as `String` (tables created before ENUMs mapped to
+    /// `Enum8`/`Enum16`) keeps being written as `String`. Called by `ensure_table`, which reads
+    /// the table's columns anyway.
+    pub(super) fn keep_string_enums(existing: &[(String, String)], columns: &mut [Column]) {
         for c in columns.iter_mut() {
             if !matches!(c.ch, ChType::Enum8 | ChType::Enum16) {
                 continue;
@@ -468,7 +459,6 @@ impl TableSync {
                 }
             }
         }
-        Ok(())
     }
 
     /// Source columns: (mysql-vocabulary description, Postgres type when the source is Postgres).
@@ -670,9 +660,14 @@ impl TableSync {
             described.iter().map(|(c, _)| c.clone()).collect(),
             datetime64,
         )?;
-        if let (SyncMode::Incremental, DestRef::Clickhouse(c)) = (cfg.mode, dst) {
-            Self::keep_string_enums(c, &cfg.destination_table, &mut columns)?;
-        }
+        // ClickHouse, incremental: the table check comes first, since it keeps the existing
+        // `String` columns of ENUMs (one `system.columns` query for both).
+        let mut checked = match (cfg.mode, dst) {
+            (SyncMode::Incremental, DestRef::Clickhouse(c)) => {
+                Some(self.ensure_table(c, &cfg.destination_table, &mut columns)?)
+            }
+            _ => None,
+        };
         let pg_cols: Vec<Option<PgCol>> = columns
             .iter()
             .map(|c| {
@@ -722,7 +717,7 @@ impl TableSync {
             .collect();
         let ensure = |table: &str, columns: &[Column]| -> anyhow::Result<(bool, Vec<String>)> {
             match dst {
-                DestRef::Clickhouse(c) => self.ensure_table(c, table, columns),
+                DestRef::Clickhouse(c) => self.ensure_table(c, table, &mut columns.to_vec()),
                 DestRef::Postgres(p) => {
                     pg_dest::ensure_table(p, table, &pg_dest_cols, &cfg.primary_key)
                 }
@@ -758,7 +753,10 @@ impl TableSync {
 
         let (target, start, upper, columns_added) = match cfg.mode {
             SyncMode::Incremental => {
-                let (existed, added) = ensure(&cfg.destination_table, &columns)?;
+                let (existed, added) = match checked.take() {
+                    Some(r) => r,
+                    None => ensure(&cfg.destination_table, &columns)?,
+                };
                 if !existed && state.last_key.is_some() {
                     log("the destination table did not exist: syncing from the beginning");
                     state.last_key = None;

@@ -844,14 +844,16 @@ impl TableSync {
             .collect())
     }
 
-    /// Creates the table or adds missing columns. Returns (existed, columns added).
+    /// Creates the table or adds missing columns. Returns (existed, columns added). An ENUM
+    /// column that the existing table holds as `String` is switched to `String` in `columns`.
     pub(super) fn ensure_table(
         &self,
         dst: &ClickhouseResource,
         table: &str,
-        columns: &[Column],
+        columns: &mut [Column],
     ) -> anyhow::Result<(bool, Vec<String>)> {
         let existing = Self::dest_columns(dst, table)?;
+        Self::keep_string_enums(&existing, columns);
         let full_name = Self::ch_table(dst, table);
         if existing.is_empty() {
             dst.execute_on_server(&format!(
@@ -1107,9 +1109,6 @@ impl TableSync {
             .and_then(|m| m.parse().ok())
             .unwrap_or(0);
         let mut columns = self.select_columns(&self.src_where(src), all, major >= 20)?;
-        if cfg.mode == SyncMode::Incremental {
-            Self::keep_string_enums(dst, &cfg.destination_table, &mut columns)?;
-        }
         let destination = format!("{}.{}", dst.database(), cfg.destination_table);
         let key_columns = self.key_columns();
         let mut state = match Self::load_state(kv, &state_key)? {
@@ -1134,7 +1133,8 @@ impl TableSync {
         let mut fresh_full = false;
         let (target, mut start, upper, columns_added) = match cfg.mode {
             SyncMode::Incremental => {
-                let (existed, added) = self.ensure_table(dst, &cfg.destination_table, &columns)?;
+                let (existed, added) =
+                    self.ensure_table(dst, &cfg.destination_table, &mut columns)?;
                 schema_unchanged = existed && added.is_empty();
                 if !existed && state.last_key.is_some() {
                     log("the destination table did not exist: syncing from the beginning");
@@ -1170,7 +1170,7 @@ impl TableSync {
                     .filter(|f| f.staging == staging && f.by_pk)
                     .cloned();
                 let (existed, _) = match &resume {
-                    Some(_) => self.ensure_table(dst, &staging, &columns)?,
+                    Some(_) => self.ensure_table(dst, &staging, &mut columns)?,
                     None => (false, Vec::new()),
                 };
                 let (start, upper) = match resume {
@@ -1193,7 +1193,7 @@ impl TableSync {
                             "DROP TABLE IF EXISTS {}",
                             Self::ch_table(dst, &staging)
                         ))?;
-                        self.ensure_table(dst, &staging, &columns)?;
+                        self.ensure_table(dst, &staging, &mut columns)?;
                         let upper_key = self.upper_key(src)?;
                         let upper = upper_key.as_ref().and_then(|k| k.first().cloned());
                         ranges = self.full_sync_ranges(src, &columns)?;
