@@ -962,3 +962,85 @@ fn mysql_to_clickhouse_enum_kept_as_string() {
         );
     }
 }
+
+/// Postgres `±infinity` dates and timestamps: kept by a Postgres destination, an invalid date
+/// (NULL, or 1970-01-01 when NOT NULL) in ClickHouse; `-infinity` as a cursor value is read
+/// first; `infinity` as the cursor's maximum fails an incremental run with a message that
+/// says what to do, and leaves the cursor alone.
+#[test]
+fn postgres_infinity_dates() {
+    for dst in [Dst::Ch, Dst::Pg] {
+        let c = Case::new(Src::Pg, dst);
+        let s = &c.pg.schema;
+        c.pg.exec(&[
+            &format!("CREATE TABLE {s}.inf (id int PRIMARY KEY, d date NULL, dn date NOT NULL, t timestamp NULL, tz timestamptz NULL, updated_at timestamp NOT NULL)"),
+            &format!("INSERT INTO {s}.inf VALUES
+                (1, 'infinity', '-infinity', 'infinity', '-infinity', '2024-01-01'),
+                (2, '2024-01-02', '2024-01-02', '2024-01-02 01:02:03', '2024-01-02 01:02:03+00', '2024-01-02'),
+                (3, NULL, '2024-01-03', NULL, NULL, '-infinity')"),
+        ]);
+        let sync = TableSync::new(SyncConfig {
+            batch_size: 1,
+            lookback_seconds: Some(60),
+            ..SyncConfig::incremental(
+                "src",
+                &c.pg.t("inf"),
+                "dst",
+                &c.dst_table("inf"),
+                "updated_at",
+                &["id"],
+            )
+        });
+        let o = c.run(&sync).unwrap();
+        assert_eq!((o.rows_read, o.batches), (3, 3), "{dst:?}");
+        let (rows, invalid) = match dst {
+            Dst::Ch => (
+                c.env.ch_rows(&format!(
+                    "SELECT id, d, toUInt16(dn), t, tz FROM `{}`.inf_dedup ORDER BY id",
+                    c.env.name
+                )),
+                5, // and row 3's updated_at
+            ),
+            Dst::Pg => (
+                c.pg.rows(&format!(
+                    "SELECT id, d, dn, t, tz AT TIME ZONE 'UTC' FROM {} ORDER BY id",
+                    c.dst_table("inf")
+                )),
+                0,
+            ),
+        };
+        assert_eq!(o.invalid_dates, invalid, "{dst:?}");
+        let row1: Vec<Option<&str>> = rows[0].iter().map(|v| v.as_deref()).collect();
+        match dst {
+            Dst::Ch => assert_eq!(row1, [Some("1"), None, Some("0"), None, None]),
+            Dst::Pg => assert_eq!(
+                row1,
+                [
+                    Some("1"),
+                    Some("infinity"),
+                    Some("-infinity"),
+                    Some("infinity"),
+                    Some("-infinity")
+                ]
+            ),
+        }
+        assert_eq!(rows[1][3].as_deref(), Some("2024-01-02 01:02:03"));
+        assert_eq!(rows.len(), 3);
+        let o = c.run(&sync).unwrap();
+        assert_eq!(
+            o.rows_read, 1,
+            "{dst:?}: the lookback window of the last row"
+        );
+
+        c.pg.exec(&[&format!(
+            "UPDATE {s}.inf SET updated_at = 'infinity' WHERE id = 2"
+        )]);
+        let before = c.env.saved_state();
+        let e = c.run(&sync).unwrap_err().to_string();
+        assert!(
+            e.contains("cursor column `updated_at` holds `infinity`") && e.contains("source_query"),
+            "{e}"
+        );
+        assert_eq!(c.env.saved_state(), before, "the cursor did not move");
+    }
+}

@@ -52,6 +52,9 @@ struct Msg {
     end_of_batch: bool,
 }
 
+/// The zero date, which the encoders count as invalid.
+const INVALID_DATE: Value = Value::Date(0, 0, 0, 0, 0, 0, 0);
+
 /// Rows per message from the reader.
 const MSG_ROWS: usize = 2_000;
 /// Messages buffered between reader and writer.
@@ -260,6 +263,18 @@ impl ChSink<'_> {
         let mut data = Vec::with_capacity(rows.len() * 64);
         for row in rows {
             for (col, v) in self.columns.iter().zip(row.iter()) {
+                // Postgres ±infinity: ClickHouse has none, an invalid date (NULL / 1970-01-01).
+                let v = match v {
+                    Value::Bytes(_)
+                        if matches!(
+                            col.ch,
+                            ChType::Date | ChType::DateTime | ChType::DateTime64(_)
+                        ) && pg_source::infinity_sign(v).is_some() =>
+                    {
+                        &INVALID_DATE
+                    }
+                    _ => v,
+                };
                 if let Err(e) = encode_value(&mut data, col, v, &mut self.stats) {
                     let key: Vec<Value> = self
                         .key_idx
@@ -775,6 +790,11 @@ impl TableSync {
                             SourceRef::Postgres(_) => pg_ident(c),
                         };
                         let row = self.max_of(src, &q, cursor_cols[0].1, &src_where)?;
+                        if row.as_ref().and_then(pg_source::infinity_sign) == Some(true) {
+                            bail!(
+                                "{src_where}: cursor column `{c}` holds `infinity`, which an incremental sync can never move past; exclude those rows with a `source_query` (`… WHERE {q} <> 'infinity'`) or use `mode: full`"
+                            );
+                        }
                         row.filter(|v| !matches!(v, Value::NULL))
                     }
                     None => None,
@@ -1173,6 +1193,8 @@ fn write_one_batch(
 fn lookback(cursor: &Value, secs: u64, column: Option<&str>) -> anyhow::Result<Value> {
     let micros = i64::try_from(secs).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
     match cursor {
+        // Postgres `-infinity` (`infinity` never becomes a saved cursor of an incremental run).
+        v if pg_source::infinity_sign(v).is_some() => Ok(v.clone()),
         Value::Date(..) => {
             let us = pg_source::date_micros(cursor).ok_or_else(|| {
                 anyhow!(
