@@ -1,8 +1,10 @@
 //! The table sync with Postgres as source and as destination, against the real servers
 //! (PostgreSQL 127.0.0.1:5432, MariaDB 127.0.0.1:3306, ClickHouse http://127.0.0.1:8123):
-//! MySQL → Postgres, Postgres → ClickHouse, Postgres → Postgres, plus `source_query` and
-//! hard-delete reconciliation on MySQL → ClickHouse. Each test has its own Postgres schema,
-//! MariaDB database and ClickHouse database.
+//! MySQL → Postgres, Postgres → ClickHouse, Postgres → Postgres (lifecycle, full-mode crash
+//! resume, lookback), text and composite key reconciliation on all four combinations, plus
+//! `source_query`, reconciliation and ENUM columns on MySQL → ClickHouse and Postgres
+//! `±infinity` dates. Each test has its own Postgres schema, MariaDB database and ClickHouse
+//! database.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
