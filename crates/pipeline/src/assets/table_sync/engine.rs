@@ -790,7 +790,12 @@ impl TableSync {
                             SourceRef::Postgres(_) => pg_ident(c),
                         };
                         let row = self.max_of(src, &q, cursor_cols[0].1, &src_where)?;
-                        if row.as_ref().and_then(pg_source::infinity_sign) == Some(true) {
+                        let pg_date = matches!(
+                            cursor_cols[0].1,
+                            PgKind::Date | PgKind::Timestamp | PgKind::Timestamptz
+                        );
+                        if pg_date && row.as_ref().and_then(pg_source::infinity_sign) == Some(true)
+                        {
                             bail!(
                                 "{src_where}: cursor column `{c}` holds `infinity`, which an incremental sync can never move past; exclude those rows with a `source_query` (`… WHERE {q} <> 'infinity'`) or use `mode: full`"
                             );
