@@ -305,7 +305,7 @@ fn an_incremental_sync_killed_with_sigkill_resumes_without_loss_or_duplicates() 
     );
     // Everything after the saved cursor, plus id 10 (moved past it); id 59990 moved too.
     let saved = saved_rows(&cursor);
-    assert!(saved >= BATCH && saved < 59_990, "cursor {cursor}");
+    assert!((BATCH..59_990).contains(&saved), "cursor {cursor}");
     assert_eq!(
         rows_read,
         ROWS - saved + 1,
