@@ -760,8 +760,8 @@ impl TableSync {
 
     /// Test hook: fail (like a crash) right after the n-th batch was confirmed and its cursor
     /// saved. On the MySQL → ClickHouse hot path the next batch has been streamed by then
-    /// (batches are pipelined); its INSERTs are
-    /// dropped unfinished, which ClickHouse 18.x may or may not keep.
+    /// (batches are pipelined); its INSERTs are dropped unfinished, which ClickHouse 18.x may
+    /// or may not keep.
     pub fn fail_after_batches(mut self, n: u64) -> Self {
         self.fail_after_batches = Some(n);
         self
