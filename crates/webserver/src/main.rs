@@ -160,6 +160,7 @@ fn main() -> Result<()> {
         instance,
         launcher,
         read_only: args.read_only,
+        path_prefix: args.path_prefix.trim_end_matches('/').to_string(),
         sources,
         locations: RwLock::new(locations),
     });
