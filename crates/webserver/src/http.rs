@@ -459,11 +459,14 @@ pub async fn graphql_post(
     if let Some(r) = check_token(&server, &req) {
         return r;
     }
+    // The rest of the body is not read: the connection is closed after the answer.
     let too_large = || {
-        graphql_errors(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("Request body is larger than {MAX_BODY_BYTES} bytes."),
-        )
+        HttpResponse::PayloadTooLarge()
+            .force_close()
+            .json(serde_json::json!({
+                "data": null,
+                "errors": [{"message": format!("Request body is larger than {MAX_BODY_BYTES} bytes.")}],
+            }))
     };
     let declared = req
         .headers()
@@ -540,7 +543,12 @@ pub async fn logs_download(server: web::Data<Server>, req: HttpRequest) -> HttpR
     }
     let tail = req.match_info().get("tail").unwrap_or("");
     let parts: Vec<&str> = tail.split('/').collect();
-    let bad = |why: &str| text(StatusCode::BAD_REQUEST, format!("Invalid log path /logs/{tail}: {why}"));
+    let bad = |why: &str| {
+        text(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid log path /logs/{tail}: {why}"),
+        )
+    };
     let [run_id, dir, file_key, ext] = parts.as_slice() else {
         return bad("expected /logs/<run id>/compute_logs/<file key>/out|err");
     };
@@ -567,13 +575,24 @@ pub async fn logs_download(server: web::Data<Server>, req: HttpRequest) -> HttpR
     let file = match web::block(move || std::fs::File::open(path)).await {
         Ok(Ok(f)) => f,
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            return text(StatusCode::NOT_FOUND, format!("No captured log at /logs/{tail}"))
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("No captured log at /logs/{tail}"),
+            )
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, path = %tail, "reading a compute log failed");
-            return text(StatusCode::INTERNAL_SERVER_ERROR, format!("Cannot read /logs/{tail}: {e}"));
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Cannot read /logs/{tail}: {e}"),
+            );
         }
-        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("blocking task failed: {e}")),
+        Err(e) => {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("blocking task failed: {e}"),
+            )
+        }
     };
     // Streams the file in 64 KiB chunks read on the blocking pool.
     let body = juniper::futures::stream::unfold(Some(file), |state| async move {
@@ -600,6 +619,17 @@ pub async fn logs_download(server: web::Data<Server>, req: HttpRequest) -> HttpR
             format!("attachment; filename=\"{filename}\""),
         ))
         .streaming(body)
+}
+
+/// Every unknown route or method: 404 with a GraphQL-style error body (never an empty answer).
+/// The connection is closed after the answer, since the request body was not read.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    HttpResponse::NotFound()
+        .force_close()
+        .json(serde_json::json!({
+            "data": null,
+            "errors": [{"message": format!("Not found: {} {}", req.method(), req.path())}],
+        }))
 }
 
 fn graphiql(req: &HttpRequest) -> HttpResponse {
@@ -664,11 +694,16 @@ mod tests {
         assert!(out.contains(&format!("runConfigData: {lit}")), "{out}");
         assert!(out.ends_with("}) { __typename } }"), "{out}");
         // strings and comments are left alone; strings as values are untouched
-        let q = "# runConfigData: {a: 1}\n{ f(x: \"runConfigData: {\", runConfigData: \"ops: {}\") }";
+        let q =
+            "# runConfigData: {a: 1}\n{ f(x: \"runConfigData: {\", runConfigData: \"ops: {}\") }";
         assert_eq!(inline_run_config_literals(q).unwrap(), q);
         assert!(inline_run_config_literals("{ f(runConfigData: {a: $v}) }").is_err());
         assert!(inline_run_config_literals("{ f(runConfigData: {a: ").is_err());
-        assert!(inline_run_config_literals(&format!("{{ f(runConfigData: {}) }}", "[".repeat(100))).is_err());
+        assert!(inline_run_config_literals(&format!(
+            "{{ f(runConfigData: {}) }}",
+            "[".repeat(100)
+        ))
+        .is_err());
     }
 
     #[test]
