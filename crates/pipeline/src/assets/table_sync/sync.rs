@@ -1,11 +1,13 @@
 //! The sync itself: schema, cursor state, the reader thread and the writer loop.
 
 use super::types::{
-    encode_value, is_truthy, map_column, value_text, ChType, Column, EncodeStats, SourceColumn,
+    encode_ref, is_truthy_ref, map_column, put_bytes, put_varint, value_text, ChType, Column,
+    ColumnBuf, EncodeStats, SourceColumn, ValRef,
 };
+use super::wire::{WireConn, WireError};
 use super::{SyncConfig, SyncMode};
 use crate::resources::clickhouse::{quote_ident, quote_str};
-use crate::resources::{ClickhouseResource, MysqlResource};
+use crate::resources::{ClickhouseResource, MysqlResource, PostgresResource};
 use anyhow::{anyhow, bail, Context as _};
 use dagster_core::defs::{AssetCompute, CancelToken, MaterializeResult, StepContext};
 use dagster_core::domain::MetadataValue;
@@ -20,15 +22,16 @@ pub const VERSION_COLUMN: &str = "_version";
 pub const DELETED_COLUMN: &str = "_is_deleted";
 /// Suffix of the deduplicating view created next to the destination table.
 pub const VIEW_SUFFIX: &str = "_dedup";
-const STAGING_SUFFIX: &str = "__full_sync";
-const OLD_SUFFIX: &str = "__old_sync";
+pub(super) const STAGING_SUFFIX: &str = "__full_sync";
+pub(super) const OLD_SUFFIX: &str = "__old_sync";
 
 /// A table sync asset (see the module documentation of `table_sync`).
 #[derive(Debug, Clone)]
 pub struct TableSync {
-    config: SyncConfig,
-    fail_after_batches: Option<u64>,
-    page_rows: usize,
+    pub(super) config: SyncConfig,
+    pub(super) fail_after_batches: Option<u64>,
+    pub(super) page_rows: usize,
+    pub(super) crate_reader: bool,
 }
 
 /// What a sync did (also returned as materialization metadata).
@@ -47,6 +50,8 @@ pub struct SyncOutcome {
     pub invalid_dates: u64,
     pub columns_added: Vec<String>,
     pub destination: String,
+    /// Keys deleted by hard-delete reconciliation (`None`: no reconciliation this run).
+    pub rows_hard_deleted: Option<u64>,
 }
 
 impl SyncOutcome {
@@ -92,6 +97,9 @@ impl SyncOutcome {
         if self.invalid_dates > 0 {
             r = r.with("invalid_dates", int(self.invalid_dates));
         }
+        if let Some(n) = self.rows_hard_deleted {
+            r = r.with("rows_hard_deleted", int(n));
+        }
         if !self.columns_added.is_empty() {
             r = r.with(
                 "columns_added",
@@ -105,7 +113,7 @@ impl SyncOutcome {
 /// A key value as saved in the cursor state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", content = "v", rename_all = "snake_case")]
-enum KeyVal {
+pub(super) enum KeyVal {
     Null,
     Int(i64),
     UInt(u64),
@@ -117,7 +125,7 @@ enum KeyVal {
 }
 
 impl KeyVal {
-    fn from_value(v: &Value) -> KeyVal {
+    pub(super) fn from_value(v: &Value) -> KeyVal {
         match v {
             Value::NULL => KeyVal::Null,
             Value::Int(i) => KeyVal::Int(*i),
@@ -135,7 +143,7 @@ impl KeyVal {
         }
     }
 
-    fn to_value(&self) -> Value {
+    pub(super) fn to_value(&self) -> Value {
         match self {
             KeyVal::Null => Value::NULL,
             KeyVal::Int(i) => Value::Int(*i),
@@ -150,7 +158,7 @@ impl KeyVal {
     }
 }
 
-fn parse_dt(s: &str) -> Option<Value> {
+pub(super) fn parse_dt(s: &str) -> Option<Value> {
     let (date, time) = s.split_once(' ')?;
     let mut d = date.split('-');
     let (y, mo, da) = (
@@ -168,7 +176,7 @@ fn parse_dt(s: &str) -> Option<Value> {
     Some(Value::Date(y, mo, da, h, mi, se, frac.parse().ok()?))
 }
 
-fn key_text(key: &[Value]) -> String {
+pub(super) fn key_text(key: &[Value]) -> String {
     let parts: Vec<String> = key.iter().map(value_text).collect();
     if parts.len() == 1 {
         parts.into_iter().next().unwrap_or_default()
@@ -179,51 +187,54 @@ fn key_text(key: &[Value]) -> String {
 
 /// The state saved in the instance key-value store, under `table_sync/<asset key>`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct SavedState {
+pub(super) struct SavedState {
     /// `database.table` of the destination the cursor belongs to.
-    destination: String,
+    pub(super) destination: String,
     /// Cursor column then primary key columns.
-    key_columns: Vec<String>,
+    pub(super) key_columns: Vec<String>,
     /// Last key confirmed by the destination (incremental position).
-    last_key: Option<Vec<KeyVal>>,
+    pub(super) last_key: Option<Vec<KeyVal>>,
     /// An unfinished full sync.
-    full: Option<FullState>,
+    pub(super) full: Option<FullState>,
     /// Deduplicated destination row count after the last run (reused when a run writes nothing).
     #[serde(default)]
-    destination_rows: Option<u64>,
+    pub(super) destination_rows: Option<u64>,
+    /// Incremental runs since the last hard-delete reconciliation.
+    #[serde(default)]
+    pub(super) runs_since_reconcile: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct FullState {
-    staging: String,
-    upper: Option<KeyVal>,
+pub(super) struct FullState {
+    pub(super) staging: String,
+    pub(super) upper: Option<KeyVal>,
     /// Last primary key confirmed by the destination (a full sync reads in primary key order).
-    last_key: Option<Vec<KeyVal>>,
+    pub(super) last_key: Option<Vec<KeyVal>>,
     /// True when `last_key` is a primary key (states written before full syncs read in primary
     /// key order hold a (cursor, primary key) position: such a sync starts over).
     #[serde(default)]
-    by_pk: bool,
+    pub(super) by_pk: bool,
     /// The largest (cursor, primary key) when the full sync started: the incremental position
     /// once it is done.
     #[serde(default)]
-    upper_key: Option<Vec<KeyVal>>,
+    pub(super) upper_key: Option<Vec<KeyVal>>,
     /// Disjoint primary key ranges read in parallel (empty: one reader, `last_key`).
     #[serde(default)]
-    ranges: Vec<RangeState>,
+    pub(super) ranges: Vec<RangeState>,
 }
 
 /// One primary key range of a full sync read by its own reader: `after < pk <= upto`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct RangeState {
-    after: Option<KeyVal>,
-    upto: Option<KeyVal>,
+pub(super) struct RangeState {
+    pub(super) after: Option<KeyVal>,
+    pub(super) upto: Option<KeyVal>,
     /// Last primary key of this range confirmed by the destination.
-    last_key: Option<Vec<KeyVal>>,
+    pub(super) last_key: Option<Vec<KeyVal>>,
 }
 
 /// Where reading starts.
 #[derive(Debug, Clone)]
-enum Start {
+pub(super) enum Start {
     Beginning,
     /// `cursor >= value` (lookback).
     AtLeast(Value),
@@ -231,7 +242,8 @@ enum Start {
     After(Vec<Value>),
 }
 
-/// A piece of a batch, sent from the reader thread to the writer: RowBinary of whole rows.
+/// A piece of a batch, sent from the reader thread to the writer: whole rows as one ClickHouse
+/// Native block.
 struct Chunk {
     data: Vec<u8>,
     rows: u64,
@@ -246,22 +258,25 @@ struct Chunk {
 }
 
 /// What the reader thread needs.
-struct ReadPlan {
-    table_sql: String,
-    select_sql: String,
+pub(super) struct ReadPlan {
+    pub(super) table_sql: String,
+    pub(super) select_sql: String,
     /// The columns the reader orders and pages by (keyset): (cursor, primary key) in incremental
     /// mode, the primary key in full mode.
-    order_sql: Vec<String>,
-    order_idx: Vec<usize>,
+    pub(super) order_sql: Vec<String>,
+    pub(super) order_idx: Vec<usize>,
     /// `column <= upper`: the cursor column and its upper bound fixed when the sync started.
-    bound_sql: Option<String>,
-    upper: Option<Value>,
+    pub(super) bound_sql: Option<String>,
+    pub(super) upper: Option<Value>,
     /// Rows per confirmed batch (one INSERT, one cursor save).
-    batch_size: usize,
+    pub(super) batch_size: usize,
     /// Rows per SELECT.
-    page_rows: usize,
-    columns: Vec<Column>,
-    soft_delete_idx: Option<usize>,
+    pub(super) page_rows: usize,
+    pub(super) columns: Vec<Column>,
+    pub(super) soft_delete_idx: Option<usize>,
+    /// Name and type of every inserted column (the synced ones, `_version`, `_is_deleted`) as
+    /// a Native block spells them (hot path only; empty in the general engine).
+    pub(super) native_headers: Vec<Vec<u8>>,
 }
 
 /// Rows per SELECT (a batch is read in pages of at most this many rows).
@@ -270,26 +285,27 @@ const PAGE_ROWS: usize = 100_000;
 /// and spans at least two pages: MariaDB serves each connection on one thread, so two readers
 /// keep both cores busy while ClickHouse parses.
 const FULL_SYNC_READERS: u64 = 2;
-/// Encoded bytes per chunk handed to the writer. Below the allocator's mmap threshold
-/// (128 KiB), so chunk buffers are recycled by the heap instead of being mapped, page-faulted
-/// and zeroed one by one.
-const CHUNK_BYTES: usize = 96 << 10;
-/// Chunks buffered between the reader and the writer (memory stays at a few MB whatever the
-/// table or batch size).
-const CHANNEL_CHUNKS: usize = 48;
+/// Encoded bytes per chunk handed to the writer; a chunk is one Native block (about 3,500 rows
+/// of the bench table). ClickHouse's cost per block is what limits this: 96 KiB blocks cost it
+/// about 20 % more CPU than 512 KiB ones. (glibc raises its mmap threshold to the size of the
+/// first freed chunk, so chunk buffers are recycled by the heap, not mapped and zeroed anew.)
+const CHUNK_BYTES: usize = 512 << 10;
+/// Chunks buffered between the readers and the writer (about 6 MB: memory stays constant
+/// whatever the table or batch size).
+const CHANNEL_CHUNKS: usize = 12;
 
-fn mysql_ident(name: &str) -> String {
+pub(super) fn mysql_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-fn mysql_table(name: &str) -> String {
+pub(super) fn mysql_table(name: &str) -> String {
     match name.split_once('.') {
         Some((db, t)) => format!("{}.{}", mysql_ident(db), mysql_ident(t)),
         None => mysql_ident(name),
     }
 }
 
-fn now_micros() -> u64 {
+pub(super) fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
@@ -298,7 +314,12 @@ fn now_micros() -> u64 {
 
 impl ReadPlan {
     /// SQL and parameters of the next page of at most `limit` rows.
-    fn query(&self, start: &Start, upto: Option<&Value>, limit: usize) -> (String, Vec<Value>) {
+    pub(super) fn query(
+        &self,
+        start: &Start,
+        upto: Option<&Value>,
+        limit: usize,
+    ) -> (String, Vec<Value>) {
         let mut conds: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
         let k = &self.order_sql;
@@ -362,10 +383,201 @@ struct ReadRange {
     only: bool,
 }
 
-/// Reads pages until the end (or until the writer hangs up), encoding rows as RowBinary and
+/// Where a reader's rows come from.
+pub(super) enum RowReader {
+    /// The sync's own in-place row reader (`wire.rs`): no allocation per row or value.
+    Wire(Box<WireConn>),
+    /// The `mysql` crate, for servers whose authentication the own reader does not speak.
+    Crate(mysql::PooledConn),
+}
+
+/// A `Vec` of borrowed values emptied and re-typed for another borrow, keeping its allocation.
+fn recycle<'b>(mut v: Vec<ValRef<'_>>) -> Vec<ValRef<'b>> {
+    v.clear();
+    v.into_iter().map(|_| ValRef::Null).collect()
+}
+
+/// Encodes the rows of one reader into chunks (each one ClickHouse Native block, column by
+/// column) and hands them to the writer.
+struct ChunkEncoder<'a> {
+    plan: &'a ReadPlan,
+    tx: &'a tokio::sync::mpsc::Sender<Result<Chunk, String>>,
+    range: usize,
+    version: u64,
+    /// The synced columns of the rows encoded so far.
+    cols: Vec<ColumnBuf>,
+    /// `_version` (UInt64) and `_is_deleted` (UInt8) of those rows.
+    versions: Vec<u8>,
+    deleted: Vec<u8>,
+    chunk_rows: u64,
+    stats: EncodeStats,
+    /// Order key of the last row encoded.
+    key: Vec<Value>,
+}
+
+impl ChunkEncoder<'_> {
+    fn new<'a>(
+        plan: &'a ReadPlan,
+        tx: &'a tokio::sync::mpsc::Sender<Result<Chunk, String>>,
+        range: usize,
+    ) -> ChunkEncoder<'a> {
+        ChunkEncoder {
+            plan,
+            tx,
+            range,
+            version: now_micros(),
+            cols: vec![ColumnBuf::default(); plan.columns.len()],
+            versions: Vec::new(),
+            deleted: Vec::new(),
+            chunk_rows: 0,
+            stats: EncodeStats::default(),
+            key: vec![Value::NULL; plan.order_idx.len()],
+        }
+    }
+
+    /// Encodes one row; flushes a full chunk. `Ok(false)`: the writer stopped (it reports why).
+    fn row(&mut self, vals: &[ValRef<'_>]) -> Result<bool, String> {
+        let plan = self.plan;
+        if vals.len() != plan.columns.len() {
+            return Err(format!(
+                "the server returned {} columns, {} expected",
+                vals.len(),
+                plan.columns.len()
+            ));
+        }
+        let mut bytes = self.versions.len() + self.deleted.len();
+        for ((col, buf), &v) in plan.columns.iter().zip(self.cols.iter_mut()).zip(vals) {
+            if let Err(e) = encode_ref(buf, col, v, &mut self.stats) {
+                let key: Vec<Value> = plan.order_idx.iter().map(|&i| vals[i].to_value()).collect();
+                return Err(format!(
+                    "column `{}` ({}) of the row with key {}: {e}",
+                    col.source.name,
+                    col.source.column_type,
+                    key_text(&key)
+                ));
+            }
+            bytes += buf.data.len() + buf.nulls.len();
+        }
+        self.versions.extend_from_slice(&self.version.to_le_bytes());
+        let deleted = plan.soft_delete_idx.is_some_and(|i| is_truthy_ref(vals[i]));
+        self.deleted.push(u8::from(deleted));
+        for (slot, &i) in self.key.iter_mut().zip(&plan.order_idx) {
+            *slot = vals[i].to_value();
+        }
+        self.chunk_rows += 1;
+        if bytes >= CHUNK_BYTES {
+            return Ok(self.flush(false));
+        }
+        Ok(true)
+    }
+
+    /// The rows encoded so far as one Native block (empty without rows).
+    fn block(&mut self) -> Vec<u8> {
+        if self.chunk_rows == 0 {
+            return Vec::new();
+        }
+        let plan = self.plan;
+        let size: usize = self
+            .cols
+            .iter()
+            .map(|c| c.data.len() + c.nulls.len())
+            .chain(plan.native_headers.iter().map(Vec::len))
+            .sum::<usize>()
+            + self.versions.len()
+            + self.deleted.len()
+            + 32;
+        let mut data = Vec::with_capacity(size);
+        put_varint(&mut data, plan.native_headers.len() as u64);
+        put_varint(&mut data, self.chunk_rows);
+        let mut headers = plan.native_headers.iter();
+        for (col, buf) in plan.columns.iter().zip(self.cols.iter_mut()) {
+            data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
+            if col.nullable {
+                data.extend_from_slice(&buf.nulls);
+            }
+            data.extend_from_slice(&buf.data);
+            buf.clear();
+        }
+        data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
+        data.extend_from_slice(&self.versions);
+        data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
+        data.extend_from_slice(&self.deleted);
+        self.versions.clear();
+        self.deleted.clear();
+        data
+    }
+
+    /// Sends the rows encoded so far (and, with `end_of_batch`, the end of the batch).
+    /// `false`: the writer stopped.
+    fn flush(&mut self, end_of_batch: bool) -> bool {
+        let chunk = Chunk {
+            data: self.block(),
+            rows: std::mem::take(&mut self.chunk_rows),
+            last_key: self.key.clone(),
+            end_of_batch,
+            stats: std::mem::take(&mut self.stats),
+            range: self.range,
+        };
+        self.tx.blocking_send(Ok(chunk)).is_ok()
+    }
+}
+
+/// Reads one page into `enc`; returns the rows read, or `None` when the writer stopped.
+fn read_page(
+    reader: &mut RowReader,
+    sql: &str,
+    params: Vec<Value>,
+    enc: &mut ChunkEncoder<'_>,
+) -> Result<Option<usize>, String> {
+    let mut rows = 0usize;
+    match reader {
+        RowReader::Wire(conn) => {
+            conn.execute(sql, &params)
+                .map_err(|e| format!("reading a batch: {e}"))?;
+            let mut spare: Vec<ValRef<'static>> = Vec::with_capacity(conn.columns());
+            loop {
+                let mut vals = recycle(std::mem::take(&mut spare));
+                if !conn
+                    .next_row(&mut vals)
+                    .map_err(|e| format!("reading a batch: {e}"))?
+                {
+                    break;
+                }
+                rows += 1;
+                if !enc.row(&vals)? {
+                    return Ok(None);
+                }
+                spare = recycle(vals);
+            }
+        }
+        RowReader::Crate(conn) => {
+            let stmt = conn
+                .prep(sql)
+                .map_err(|e| format!("preparing `{sql}`: {e}"))?;
+            let result = conn
+                .exec_iter(&stmt, mysql::Params::Positional(params))
+                .map_err(|e| format!("reading a batch: {e}"))?;
+            let mut spare: Vec<ValRef<'static>> = Vec::new();
+            for row in result {
+                let row = row.map_err(|e| format!("reading a batch: {e}"))?;
+                let values = row.unwrap();
+                let mut vals = recycle(std::mem::take(&mut spare));
+                vals.extend(values.iter().map(ValRef::from));
+                rows += 1;
+                if !enc.row(&vals)? {
+                    return Ok(None);
+                }
+                spare = recycle(vals);
+            }
+        }
+    }
+    Ok(Some(rows))
+}
+
+/// Reads pages until the end (or until the writer hangs up), encoding rows as Native blocks and
 /// sending them to the writer in chunks.
 fn read_chunks(
-    conn: &mut mysql::PooledConn,
+    reader: &mut RowReader,
     plan: &ReadPlan,
     range: ReadRange,
     tx: &tokio::sync::mpsc::Sender<Result<Chunk, String>>,
@@ -377,90 +589,23 @@ fn read_chunks(
     } else {
         usize::MAX
     };
-    let mut version = now_micros();
+    let mut enc = ChunkEncoder::new(plan, tx, range.index);
     let mut rows_in_batch = 0usize;
-    let mut key: Vec<Value> = Vec::new();
-    let key_of = |values: &[Value]| -> Vec<Value> {
-        plan.order_idx.iter().map(|&i| values[i].clone()).collect()
-    };
     loop {
         if cancel.is_cancelled() {
             return Err("cancelled".into());
         }
         let limit = plan.page_rows.min(batch_size - rows_in_batch).max(1);
         let (sql, params) = plan.query(&start, range.upto.as_ref(), limit);
-        let stmt = conn
-            .prep(&sql)
-            .map_err(|e| format!("preparing `{sql}`: {e}"))?;
-        let result = conn
-            .exec_iter(&stmt, mysql::Params::Positional(params))
-            .map_err(|e| format!("reading a batch: {e}"))?;
-        version = now_micros().max(version + 1);
-        let mut data = Vec::with_capacity(CHUNK_BYTES + (16 << 10));
-        let mut chunk_rows = 0u64;
-        let mut page_rows = 0usize;
-        let mut stats = EncodeStats::default();
-        let mut last: Vec<Value> = Vec::new();
-        for row in result {
-            let row = row.map_err(|e| format!("reading a batch: {e}"))?;
-            let values = row.unwrap();
-            for (col, v) in plan.columns.iter().zip(values.iter()) {
-                if let Err(e) = encode_value(&mut data, col, v, &mut stats) {
-                    let key: Vec<Value> =
-                        plan.order_idx.iter().map(|&i| values[i].clone()).collect();
-                    return Err(format!(
-                        "column `{}` ({}) of the row with key {}: {e}",
-                        col.source.name,
-                        col.source.column_type,
-                        key_text(&key)
-                    ));
-                }
-            }
-            data.extend_from_slice(&version.to_le_bytes());
-            let deleted = plan
-                .soft_delete_idx
-                .is_some_and(|i| values.get(i).is_some_and(is_truthy));
-            data.push(u8::from(deleted));
-            chunk_rows += 1;
-            page_rows += 1;
-            last = values;
-            if data.len() >= CHUNK_BYTES {
-                key = key_of(&last);
-                let chunk = Chunk {
-                    data: std::mem::replace(
-                        &mut data,
-                        Vec::with_capacity(CHUNK_BYTES + (16 << 10)),
-                    ),
-                    rows: chunk_rows,
-                    last_key: key.clone(),
-                    end_of_batch: false,
-                    stats: std::mem::take(&mut stats),
-                    range: range.index,
-                };
-                chunk_rows = 0;
-                if tx.blocking_send(Ok(chunk)).is_err() {
-                    return Ok(()); // the writer stopped; it reports why
-                }
-            }
-        }
-        if page_rows > 0 {
-            key = key_of(&last);
-        }
+        enc.version = now_micros().max(enc.version + 1);
+        let Some(page_rows) = read_page(reader, &sql, params, &mut enc)? else {
+            return Ok(()); // the writer stopped; it reports why
+        };
         rows_in_batch += page_rows;
         let exhausted = page_rows < limit;
         let end_of_batch = range.only && (exhausted || rows_in_batch >= batch_size);
-        if chunk_rows > 0 || (end_of_batch && rows_in_batch > 0) {
-            let chunk = Chunk {
-                data,
-                rows: chunk_rows,
-                last_key: key.clone(),
-                end_of_batch,
-                stats,
-                range: range.index,
-            };
-            if tx.blocking_send(Ok(chunk)).is_err() {
-                return Ok(());
-            }
+        if (enc.chunk_rows > 0 || (end_of_batch && rows_in_batch > 0)) && !enc.flush(end_of_batch) {
+            return Ok(());
         }
         if end_of_batch || !range.only {
             rows_in_batch = 0;
@@ -468,31 +613,47 @@ fn read_chunks(
         if exhausted {
             return Ok(());
         }
-        start = Start::After(key.clone());
+        start = Start::After(enc.key.clone());
     }
 }
 
-/// How one batch ended on the writer side.
+/// How streaming one batch ended on the writer side.
 enum BatchEnd {
-    /// Inserted and confirmed (possibly 0 rows when the reader had nothing more).
-    Done {
-        rows: u64,
-        bytes: u64,
-        /// Last key confirmed, per reader.
-        last_keys: Vec<Option<Vec<Value>>>,
-        stats: EncodeStats,
-        /// The reader has finished: no more batches.
-        finished: bool,
-    },
+    /// Every row of the batch was sent; its INSERTs are still open (not confirmed).
+    Streamed(Streamed),
     ReaderFailed(String),
     Cancelled,
 }
 
-/// Streams the chunks of one batch into one `INSERT ... FORMAT RowBinary` and waits for
-/// ClickHouse to confirm it. A batch ends with a chunk marked as its last (one reader) or once
-/// it has `max_rows` rows (several readers). An INSERT whose batch is not complete (reader
-/// error, cancellation) is dropped, which aborts it.
-async fn write_batch(
+/// A batch whose rows have all been sent to ClickHouse.
+struct Streamed {
+    /// The open INSERTs (one per reader that sent rows); dropping them aborts them.
+    inserts: Vec<clickhouse::insert_formatted::InsertFormatted>,
+    done: BatchDone,
+    /// The readers have finished: no more batches.
+    finished: bool,
+}
+
+/// What a batch holds, recorded once ClickHouse has confirmed it.
+struct BatchDone {
+    rows: u64,
+    bytes: u64,
+    /// Last key of the batch, per reader.
+    last_keys: Vec<Option<Vec<Value>>>,
+    stats: EncodeStats,
+}
+
+/// A batch whose INSERTs have been ended and wait for ClickHouse's answer.
+struct Ending {
+    ends: Vec<tokio::task::JoinHandle<clickhouse::error::Result<()>>>,
+    done: BatchDone,
+}
+
+/// Streams the chunks of one batch into one `INSERT ... FORMAT Native` per reader, without
+/// ending them. A batch ends with a chunk marked as its last (one reader) or once it has
+/// `max_rows` rows (several readers). The INSERTs of a batch that is not complete (reader
+/// error, cancellation) are dropped, which aborts them.
+async fn stream_batch(
     client: &clickhouse::Client,
     sql: &str,
     rx: &mut tokio::sync::mpsc::Receiver<Result<Chunk, String>>,
@@ -536,12 +697,35 @@ async fn write_batch(
             break;
         }
     }
-    // End every INSERT at once (ClickHouse writes their parts in parallel), then wait for all.
-    let ends: Vec<_> = inserts
-        .into_iter()
-        .flatten()
-        .map(|ins| tokio::spawn(ins.end()))
-        .collect();
+    Ok(BatchEnd::Streamed(Streamed {
+        inserts: inserts.into_iter().flatten().collect(),
+        done: BatchDone {
+            rows,
+            bytes,
+            last_keys,
+            stats,
+        },
+        finished,
+    }))
+}
+
+/// Ends the INSERTs of a streamed batch at once (ClickHouse writes their parts in parallel,
+/// while the next batch streams in); must run on the ClickHouse resource's runtime.
+async fn end_batch(streamed: Streamed) -> clickhouse::error::Result<Ending> {
+    Ok(Ending {
+        ends: streamed
+            .inserts
+            .into_iter()
+            .map(|ins| tokio::spawn(ins.end()))
+            .collect(),
+        done: streamed.done,
+    })
+}
+
+/// Waits until ClickHouse has confirmed every INSERT of a batch.
+async fn confirm_batch(
+    ends: Vec<tokio::task::JoinHandle<clickhouse::error::Result<()>>>,
+) -> clickhouse::error::Result<()> {
     let mut first_error = None;
     for end in ends {
         let r = match end.await {
@@ -554,16 +738,10 @@ async fn write_batch(
             first_error = Some(e);
         }
     }
-    if let Some(e) = first_error {
-        return Err(e);
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Ok(BatchEnd::Done {
-        rows,
-        bytes,
-        last_keys,
-        stats,
-        finished,
-    })
 }
 
 impl TableSync {
@@ -572,6 +750,7 @@ impl TableSync {
             config,
             fail_after_batches: None,
             page_rows: PAGE_ROWS,
+            crate_reader: false,
         }
     }
 
@@ -580,7 +759,9 @@ impl TableSync {
     }
 
     /// Test hook: fail (like a crash) right after the n-th batch was confirmed and its cursor
-    /// saved.
+    /// saved. On the MySQL → ClickHouse hot path the next batch has been streamed by then
+    /// (batches are pipelined); its INSERTs are dropped unfinished, which ClickHouse 18.x may
+    /// or may not keep.
     pub fn fail_after_batches(mut self, n: u64) -> Self {
         self.fail_after_batches = Some(n);
         self
@@ -591,6 +772,38 @@ impl TableSync {
     pub fn page_rows(mut self, n: usize) -> Self {
         self.page_rows = n.max(1);
         self
+    }
+
+    /// Test hook: read the rows through the `mysql` crate instead of the sync's own reader
+    /// (what happens when the server's authentication plugin is one the own reader does not
+    /// speak).
+    pub fn crate_reader(mut self, yes: bool) -> Self {
+        self.crate_reader = yes;
+        self
+    }
+
+    /// A connection for one reader: the own in-place reader, or a pooled `mysql` crate
+    /// connection when the server needs something the own reader does not implement.
+    fn row_reader(
+        &self,
+        src: &MysqlResource,
+        log: &mut dyn FnMut(&str),
+    ) -> anyhow::Result<RowReader> {
+        if self.crate_reader {
+            return Ok(RowReader::Crate(src.connection()?));
+        }
+        match WireConn::connect(src.settings()) {
+            Ok(c) => Ok(RowReader::Wire(Box::new(c))),
+            Err(WireError::Unsupported(why)) => {
+                log(&format!(
+                    "reading through the mysql crate: the row reader does not support {why}"
+                ));
+                Ok(RowReader::Crate(src.connection()?))
+            }
+            Err(WireError::Failed(e)) => {
+                Err(src.query_error(format!("opening a reader: {e}")).into())
+            }
+        }
     }
 
     /// The key ranges of a full sync's parallel readers (empty: one reader): a primary key of
@@ -679,7 +892,7 @@ impl TableSync {
         )
     }
 
-    fn describe_source(&self, src: &MysqlResource) -> anyhow::Result<Vec<SourceColumn>> {
+    pub(super) fn describe_source(&self, src: &MysqlResource) -> anyhow::Result<Vec<SourceColumn>> {
         let mut conn = src.connection()?;
         let (schema, table) = match self.config.source_table.split_once('.') {
             Some((s, t)) => (Some(s.to_string()), t.to_string()),
@@ -725,24 +938,23 @@ impl TableSync {
     }
 
     /// Key columns: the cursor (if any) then the primary key.
-    fn key_columns(&self) -> Vec<String> {
+    pub(super) fn key_columns(&self) -> Vec<String> {
         let mut k: Vec<String> = self.config.cursor_column.iter().cloned().collect();
         k.extend(self.config.primary_key.iter().cloned());
         k
     }
 
     /// The synced columns after include/exclude, checked for the key columns.
-    fn select_columns(
+    pub(super) fn select_columns(
         &self,
-        src: &MysqlResource,
+        src_where: &str,
         all: Vec<SourceColumn>,
         datetime64: bool,
     ) -> anyhow::Result<Vec<Column>> {
         let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
         let missing = |what: &str, c: &str| {
             anyhow!(
-                "{what} `{c}` not found in {} (columns: {})",
-                self.src_where(src),
+                "{what} `{c}` not found in {src_where} (columns: {})",
                 names.join(", ")
             )
         };
@@ -791,8 +1003,7 @@ impl TableSync {
             if keep {
                 if c.name == VERSION_COLUMN || c.name == DELETED_COLUMN {
                     bail!(
-                        "{} has a column named `{}`, which the sync reserves; exclude it",
-                        self.src_where(src),
+                        "{src_where} has a column named `{}`, which the sync reserves; exclude it",
                         c.name
                     );
                 }
@@ -802,21 +1013,20 @@ impl TableSync {
         for c in &out {
             if self.config.primary_key.contains(&c.source.name) && c.nullable {
                 bail!(
-                    "primary key column `{}` of {} is NULLable; ClickHouse cannot order by it",
+                    "primary key column `{}` of {src_where} is NULLable; ClickHouse cannot order by it",
                     c.source.name,
-                    self.src_where(src)
                 );
             }
         }
         Ok(out)
     }
 
-    fn ch_table(dst: &ClickhouseResource, table: &str) -> String {
+    pub(super) fn ch_table(dst: &ClickhouseResource, table: &str) -> String {
         format!("{}.{}", quote_ident(dst.database()), quote_ident(table))
     }
 
     /// `name → type` of an existing destination table (empty if it does not exist).
-    fn dest_columns(
+    pub(super) fn dest_columns(
         dst: &ClickhouseResource,
         table: &str,
     ) -> anyhow::Result<Vec<(String, String)>> {
@@ -834,14 +1044,16 @@ impl TableSync {
             .collect())
     }
 
-    /// Creates the table or adds missing columns. Returns (existed, columns added).
-    fn ensure_table(
+    /// Creates the table or adds missing columns. Returns (existed, columns added). An ENUM
+    /// column that the existing table holds as `String` is switched to `String` in `columns`.
+    pub(super) fn ensure_table(
         &self,
         dst: &ClickhouseResource,
         table: &str,
-        columns: &[Column],
+        columns: &mut [Column],
     ) -> anyhow::Result<(bool, Vec<String>)> {
         let existing = Self::dest_columns(dst, table)?;
+        Self::keep_string_enums(&existing, columns);
         let full_name = Self::ch_table(dst, table);
         if existing.is_empty() {
             dst.execute_on_server(&format!(
@@ -908,7 +1120,7 @@ impl TableSync {
     }
 
     /// (Re)creates the deduplicating view `<table>_dedup` from the table's current columns.
-    fn ensure_view(&self, dst: &ClickhouseResource, table: &str) -> anyhow::Result<()> {
+    pub(super) fn ensure_view(&self, dst: &ClickhouseResource, table: &str) -> anyhow::Result<()> {
         let cols = Self::dest_columns(dst, table)?;
         let view = format!("{table}{VIEW_SUFFIX}");
         let pk = &self.config.primary_key;
@@ -952,14 +1164,20 @@ impl TableSync {
         Ok(())
     }
 
-    fn dest_row_count(&self, dst: &ClickhouseResource, table: &str) -> anyhow::Result<u64> {
+    pub(super) fn dest_row_count(
+        &self,
+        dst: &ClickhouseResource,
+        table: &str,
+    ) -> anyhow::Result<u64> {
         let pk_sql: Vec<String> = self
             .config
             .primary_key
             .iter()
             .map(|c| quote_ident(c))
             .collect();
-        let sql = if self.config.soft_delete_column.is_some() {
+        let sql = if self.config.soft_delete_column.is_some()
+            || self.config.reconcile_every_runs.is_some()
+        {
             format!(
                 "SELECT count() FROM (SELECT argMax({}, {}) AS d FROM {} GROUP BY {}) WHERE d = 0",
                 quote_ident(DELETED_COLUMN),
@@ -979,14 +1197,18 @@ impl TableSync {
         Ok(v.and_then(|s| s.trim().parse().ok()).unwrap_or(0))
     }
 
-    fn load_state(kv: &dyn KvStore, key: &str) -> anyhow::Result<Option<SavedState>> {
+    pub(super) fn load_state(kv: &dyn KvStore, key: &str) -> anyhow::Result<Option<SavedState>> {
         let Some(text) = kv.kv_get(key).context("reading the saved sync cursor")? else {
             return Ok(None);
         };
         Ok(serde_json::from_str(&text).ok())
     }
 
-    fn save_state(kv: &dyn KvStore, key: &str, state: &SavedState) -> anyhow::Result<()> {
+    pub(super) fn save_state(
+        kv: &dyn KvStore,
+        key: &str,
+        state: &SavedState,
+    ) -> anyhow::Result<()> {
         let text = serde_json::to_string(state)?;
         kv.kv_set(key, &text).context("saving the sync cursor")?;
         Ok(())
@@ -1086,7 +1308,7 @@ impl TableSync {
             .next()
             .and_then(|m| m.parse().ok())
             .unwrap_or(0);
-        let columns = self.select_columns(src, all, major >= 20)?;
+        let mut columns = self.select_columns(&self.src_where(src), all, major >= 20)?;
         let destination = format!("{}.{}", dst.database(), cfg.destination_table);
         let key_columns = self.key_columns();
         let mut state = match Self::load_state(kv, &state_key)? {
@@ -1111,7 +1333,8 @@ impl TableSync {
         let mut fresh_full = false;
         let (target, mut start, upper, columns_added) = match cfg.mode {
             SyncMode::Incremental => {
-                let (existed, added) = self.ensure_table(dst, &cfg.destination_table, &columns)?;
+                let (existed, added) =
+                    self.ensure_table(dst, &cfg.destination_table, &mut columns)?;
                 schema_unchanged = existed && added.is_empty();
                 if !existed && state.last_key.is_some() {
                     log("the destination table did not exist: syncing from the beginning");
@@ -1147,7 +1370,7 @@ impl TableSync {
                     .filter(|f| f.staging == staging && f.by_pk)
                     .cloned();
                 let (existed, _) = match &resume {
-                    Some(_) => self.ensure_table(dst, &staging, &columns)?,
+                    Some(_) => self.ensure_table(dst, &staging, &mut columns)?,
                     None => (false, Vec::new()),
                 };
                 let (start, upper) = match resume {
@@ -1170,7 +1393,7 @@ impl TableSync {
                             "DROP TABLE IF EXISTS {}",
                             Self::ch_table(dst, &staging)
                         ))?;
-                        self.ensure_table(dst, &staging, &columns)?;
+                        self.ensure_table(dst, &staging, &mut columns)?;
                         let upper_key = self.upper_key(src)?;
                         let upper = upper_key.as_ref().and_then(|k| k.first().cloned());
                         ranges = self.full_sync_ranges(src, &columns)?;
@@ -1223,6 +1446,20 @@ impl TableSync {
             page_rows: self.page_rows,
             columns: columns.clone(),
             soft_delete_idx,
+            native_headers: columns
+                .iter()
+                .map(|c| (c.source.name.clone(), c.ch_sql()))
+                .chain([
+                    (VERSION_COLUMN.to_string(), "UInt64".to_string()),
+                    (DELETED_COLUMN.to_string(), "UInt8".to_string()),
+                ])
+                .map(|(name, ty)| {
+                    let mut h = Vec::new();
+                    put_bytes(&mut h, name.as_bytes());
+                    put_bytes(&mut h, ty.as_bytes());
+                    h
+                })
+                .collect(),
         };
         let mut insert_columns: Vec<String> =
             columns.iter().map(|c| c.source.name.clone()).collect();
@@ -1265,12 +1502,12 @@ impl TableSync {
             let readers = read_ranges.len();
             let mut conns = Vec::with_capacity(readers);
             for _ in 0..readers {
-                conns.push(src.connection()?);
+                conns.push(self.row_reader(src, log)?);
             }
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, String>>(CHANNEL_CHUNKS);
             let cols: Vec<String> = insert_columns.iter().map(|c| quote_ident(c)).collect();
             let insert_sql = format!(
-                "INSERT INTO {target_sql} ({}) FORMAT RowBinary",
+                "INSERT INTO {target_sql} ({}) FORMAT Native",
                 cols.join(", ")
             );
             let write_result: anyhow::Result<()> = std::thread::scope(|scope| {
@@ -1281,6 +1518,7 @@ impl TableSync {
                     let reader_cancel = cancel.clone();
                     handles.push(scope.spawn(move || {
                         let r = read_chunks(&mut conn, plan_ref, range, &tx, &reader_cancel);
+                        drop(conn);
                         if let Err(e) = r {
                             let _ = tx.blocking_send(Err(e));
                         }
@@ -1288,10 +1526,65 @@ impl TableSync {
                 }
                 drop(tx);
                 let result = (|| -> anyhow::Result<()> {
+                    // Records a batch ClickHouse has confirmed: only now move the cursor.
+                    let mut record = |done: BatchDone| -> anyhow::Result<()> {
+                        let BatchDone {
+                            rows,
+                            bytes: n,
+                            last_keys,
+                            stats,
+                        } = done;
+                        if rows == 0 {
+                            return Ok(());
+                        }
+                        rows_read += rows;
+                        rows_written += rows;
+                        batches += 1;
+                        bytes += n;
+                        invalid_dates += stats.invalid_dates;
+                        let saved = |k: &Vec<Value>| -> Vec<KeyVal> {
+                            k.iter().map(KeyVal::from_value).collect()
+                        };
+                        for (i, k) in last_keys.iter().enumerate() {
+                            let Some(k) = k else { continue };
+                            match (cfg.mode, state.full.as_mut()) {
+                                (SyncMode::Incremental, _) => state.last_key = Some(saved(k)),
+                                (SyncMode::Full, Some(f)) if f.ranges.is_empty() => {
+                                    f.last_key = Some(saved(k))
+                                }
+                                (SyncMode::Full, Some(f)) => {
+                                    if let Some(r) = f.ranges.get_mut(i) {
+                                        r.last_key = Some(saved(k));
+                                    }
+                                }
+                                (SyncMode::Full, None) => {}
+                            }
+                        }
+                        Self::save_state(kv, &state_key, &state)?;
+                        let shown: Vec<String> =
+                            last_keys.iter().flatten().map(|k| key_text(k)).collect();
+                        last_key_text = Some(shown.join(" / "));
+                        log(&format!(
+                            "batch {batches}: {rows} rows ({rows_written} in total), {} {}",
+                            match cfg.mode {
+                                SyncMode::Full => "primary key",
+                                SyncMode::Incremental => "cursor",
+                            },
+                            last_key_text.as_deref().unwrap_or("")
+                        ));
+                        if self.fail_after_batches == Some(batches) {
+                            bail!("test hook: failing after {batches} batches");
+                        }
+                        Ok(())
+                    };
+                    // Batch N+1 streams in while ClickHouse writes the parts of batch N; N is
+                    // confirmed (and its cursor saved) before N+1's INSERTs are ended, so a
+                    // failure there aborts N+1 and the cursor never runs ahead of the data.
+                    let mut ending: Option<Ending> = None;
                     loop {
                         let end = dst.block_on(
                             &insert_sql,
-                            write_batch(
+                            stream_batch(
                                 dst.client(),
                                 &insert_sql,
                                 &mut rx,
@@ -1299,66 +1592,27 @@ impl TableSync {
                                 readers,
                                 cfg.batch_size as u64,
                             ),
-                        )?;
-                        let (rows, n, last_keys, stats, finished) = match end {
+                        );
+                        if let Some(prev) = ending.take() {
+                            dst.block_on(&insert_sql, confirm_batch(prev.ends))?;
+                            record(prev.done)?;
+                        }
+                        let streamed = match end? {
                             BatchEnd::ReaderFailed(e) => {
                                 bail!("reading {}: {e}", self.src_where(src))
                             }
                             BatchEnd::Cancelled => bail!(
                                 "cancelled after {batches} batches ({rows_written} rows written); the cursor is saved"
                             ),
-                            BatchEnd::Done {
-                                rows,
-                                bytes,
-                                last_keys,
-                                stats,
-                                finished,
-                            } => (rows, bytes, last_keys, stats, finished),
+                            BatchEnd::Streamed(s) => s,
                         };
-                        if rows > 0 {
-                            // Confirmed by ClickHouse: only now move the cursor.
-                            rows_read += rows;
-                            rows_written += rows;
-                            batches += 1;
-                            bytes += n;
-                            invalid_dates += stats.invalid_dates;
-                            let saved = |k: &Vec<Value>| -> Vec<KeyVal> {
-                                k.iter().map(KeyVal::from_value).collect()
-                            };
-                            for (i, k) in last_keys.iter().enumerate() {
-                                let Some(k) = k else { continue };
-                                match (cfg.mode, state.full.as_mut()) {
-                                    (SyncMode::Incremental, _) => state.last_key = Some(saved(k)),
-                                    (SyncMode::Full, Some(f)) if f.ranges.is_empty() => {
-                                        f.last_key = Some(saved(k))
-                                    }
-                                    (SyncMode::Full, Some(f)) => {
-                                        if let Some(r) = f.ranges.get_mut(i) {
-                                            r.last_key = Some(saved(k));
-                                        }
-                                    }
-                                    (SyncMode::Full, None) => {}
-                                }
-                            }
-                            Self::save_state(kv, &state_key, &state)?;
-                            let shown: Vec<String> =
-                                last_keys.iter().flatten().map(|k| key_text(k)).collect();
-                            last_key_text = Some(shown.join(" / "));
-                            log(&format!(
-                                "batch {batches}: {rows} rows ({rows_written} in total), {} {}",
-                                match cfg.mode {
-                                    SyncMode::Full => "primary key",
-                                    SyncMode::Incremental => "cursor",
-                                },
-                                last_key_text.as_deref().unwrap_or("")
-                            ));
-                            if self.fail_after_batches == Some(batches) {
-                                bail!("test hook: failing after {batches} batches");
-                            }
-                        }
+                        let finished = streamed.finished;
+                        let next = dst.block_on(&insert_sql, end_batch(streamed))?;
                         if finished {
-                            return Ok(());
+                            dst.block_on(&insert_sql, confirm_batch(next.ends))?;
+                            return record(next.done);
                         }
+                        ending = Some(next);
                     }
                 })();
                 drop(rx);
@@ -1376,6 +1630,20 @@ impl TableSync {
         if rows_read != rows_written {
             bail!("{rows_read} rows read but {rows_written} written");
         }
+        let rows_hard_deleted = if cfg.mode == SyncMode::Incremental {
+            self.maybe_reconcile(
+                super::engine::SourceRef::Mysql(src),
+                super::engine::DestRef::Clickhouse(dst),
+                &columns,
+                &[],
+                &mut state,
+                kv,
+                &state_key,
+                log,
+            )?
+        } else {
+            None
+        };
 
         // Finish: swap for full mode, view, counts.
         if cfg.mode == SyncMode::Full {
@@ -1423,7 +1691,7 @@ impl TableSync {
             self.ensure_view(dst, &cfg.destination_table)?;
         }
         let destination_rows = match state.destination_rows {
-            Some(n) if view_exists && rows_written == 0 => n,
+            Some(n) if view_exists && rows_written == 0 && rows_hard_deleted.unwrap_or(0) == 0 => n,
             _ if fresh_full && cfg.soft_delete_column.is_none() => {
                 // Every key was written once: the plain row count (table metadata, no scan)
                 // is the deduplicated count.
@@ -1464,41 +1732,49 @@ impl TableSync {
             invalid_dates,
             columns_added,
             destination,
+            rows_hard_deleted,
         })
     }
 }
 
 impl AssetCompute for TableSync {
     fn compute(&self, ctx: &mut StepContext) -> anyhow::Result<MaterializeResult> {
+        use super::engine::{DestRef, SourceRef};
         let src_res = ctx.resource(&self.config.source)?.clone();
-        let src = src_res
-            .as_any()
-            .downcast_ref::<MysqlResource>()
-            .ok_or_else(|| anyhow!("resource `{}` is not a mysql resource", self.config.source))?;
+        let src = if let Some(m) = src_res.as_any().downcast_ref::<MysqlResource>() {
+            SourceRef::Mysql(m)
+        } else if let Some(p) = src_res.as_any().downcast_ref::<PostgresResource>() {
+            SourceRef::Postgres(p)
+        } else {
+            bail!(
+                "resource `{}` is neither a mysql nor a postgres resource",
+                self.config.source
+            )
+        };
         let dst_res = ctx.resource(&self.config.destination)?.clone();
-        let dst = dst_res
-            .as_any()
-            .downcast_ref::<ClickhouseResource>()
-            .ok_or_else(|| {
-                anyhow!(
-                    "resource `{}` is not a clickhouse resource",
-                    self.config.destination
-                )
-            })?;
+        let dst = if let Some(c) = dst_res.as_any().downcast_ref::<ClickhouseResource>() {
+            DestRef::Clickhouse(c)
+        } else if let Some(p) = dst_res.as_any().downcast_ref::<PostgresResource>() {
+            DestRef::Postgres(p)
+        } else {
+            bail!(
+                "resource `{}` is neither a clickhouse nor a postgres resource",
+                self.config.destination
+            )
+        };
         let kv = ctx.kv_handle()?;
         let cancel = ctx.cancel_token();
         let asset_key = ctx.asset_key.to_user_string();
         ctx.info(&format!(
-            "syncing {} ({} mode) into clickhouse {}.{}",
-            self.src_where(src),
+            "syncing {} ({} mode) into {}",
+            self.source_where(&src),
             match self.config.mode {
                 SyncMode::Full => "full",
                 SyncMode::Incremental => "incremental",
             },
-            dst.database(),
-            self.config.destination_table
+            self.dest_where(&dst),
         ));
-        let outcome = self.run(src, dst, kv.as_ref(), &asset_key, &cancel, &mut |m| {
+        let outcome = self.sync(src, dst, kv.as_ref(), &asset_key, &cancel, &mut |m| {
             ctx.info(m)
         })?;
         ctx.info(&format!(
