@@ -69,6 +69,7 @@ const SNAPSHOTS: &[&str] = &[
     "captured_logs",
     "asset_nodes",
     "asset_or_error",
+    "assets_latest_info",
     "launch_run",
     "launch_run_reexecution",
     "delete_run",
@@ -673,6 +674,23 @@ fn launch_snapshots() {
         serde_json::json!({"p": {"selector": {"jobName": "nope", "repositoryLocationName": "loc", "repositoryName": "__repository__"}}}),
     );
     assert_eq!(inline["launchPipelineExecution"]["run"]["status"], "QUEUED");
+    // the queued runs plan to materialize `a` (three runs) and `b` (none: `both` ran with an
+    // asset selection of `a` only)
+    let d = gql(
+        p,
+        "{ assetsLatestInfo(assetKeys: [{path: [\"a\"]}, {path: [\"b\"]}]) { id assetKey { path } \
+             unstartedRunIds inProgressRunIds latestRun { id } latestMaterialization { runId } } }",
+        serde_json::json!({}),
+    );
+    assert_eq!(
+        d["assetsLatestInfo"][0]["unstartedRunIds"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "{d}"
+    );
+    assert_snapshot(&server, "assets_latest_info", d);
     assert_snapshot(
         &server,
         "launch_run",

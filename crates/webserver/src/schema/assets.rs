@@ -637,6 +637,111 @@ pub async fn assets_or_error(
     })
 }
 
+/// `AssetLatestInfo`: the latest materialization and run of an asset, and the unfinished runs
+/// that plan to materialize it (from the not-finished runs, found by the status index).
+#[derive(Debug, Clone)]
+pub struct AssetLatestInfo {
+    key: DomainKey,
+    latest: Option<EventRecord>,
+    latest_run: Option<dagster_core::domain::Run>,
+    unstarted: Vec<String>,
+    in_progress: Vec<String>,
+}
+
+#[graphql_object]
+#[graphql(context = Ctx)]
+impl AssetLatestInfo {
+    fn id(&self) -> ID {
+        ID::new(format!("w.{}", escaped_user_string(&self.key)))
+    }
+    fn asset_key(&self) -> AssetKey {
+        AssetKey::from(&self.key)
+    }
+    fn latest_materialization(&self) -> Option<MaterializationEvent> {
+        self.latest
+            .clone()
+            .map(|r| MaterializationEvent::new(Arc::new(r)))
+    }
+    fn unstarted_run_ids(&self) -> &[String] {
+        &self.unstarted
+    }
+    fn in_progress_run_ids(&self) -> &[String] {
+        &self.in_progress
+    }
+    fn latest_run(&self) -> Option<super::runs::Run> {
+        self.latest_run.clone().map(super::runs::Run::new)
+    }
+}
+
+/// Most unfinished runs inspected by `assetsLatestInfo`.
+const MAX_UNFINISHED_RUNS: usize = 1000;
+
+/// `assetsLatestInfo(assetKeys)`: one index query for the latest materializations, one query
+/// for the unfinished runs, one `get_run` per asset with a latest run.
+pub async fn assets_latest_info(
+    ctx: &Ctx,
+    asset_keys: Vec<AssetKeyInput>,
+) -> Result<Vec<AssetLatestInfo>, PythonError> {
+    use dagster_core::domain::{RunStatus as S, RunsFilter};
+    let keys: Vec<DomainKey> = asset_keys.into_iter().map(|k| DomainKey(k.path)).collect();
+    let entries = ctx.state.locations();
+    let all_defs: Vec<Arc<Definitions>> = entries
+        .iter()
+        .filter_map(|e| e.defs.as_ref().ok().cloned())
+        .collect();
+    let st = ctx.state.clone();
+    blocking(move || {
+        let storage = &st.instance.storage;
+        let err = |e: dagster_core::storage::StorageError| PythonError::from_error(&e);
+        let records = storage.asset_records(Some(&keys)).map_err(err)?;
+        let filter = RunsFilter {
+            statuses: Some(S::NOT_FINISHED.to_vec()),
+            ..Default::default()
+        };
+        let unfinished = storage
+            .list_runs(&filter, None, Some(MAX_UNFINISHED_RUNS))
+            .map_err(err)?;
+        let plans = |run: &dagster_core::domain::Run, key: &DomainKey| -> bool {
+            match &run.asset_selection {
+                Some(sel) if !sel.is_empty() => sel.contains(key),
+                _ => all_defs
+                    .iter()
+                    .filter(|d| {
+                        run.code_location
+                            .as_deref()
+                            .is_none_or(|l| l == d.location_name)
+                    })
+                    .any(|d| d.job(&run.job_name).is_some_and(|j| j.assets.contains(key))),
+            }
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let rec = records.iter().find(|r| r.asset_key == key);
+            let latest_run = match rec.and_then(|r| r.last_run_id.as_deref()) {
+                Some(id) => storage.get_run(id).map_err(err)?,
+                None => None,
+            };
+            let mut unstarted = Vec::new();
+            let mut in_progress = Vec::new();
+            for run in unfinished.iter().filter(|r| plans(r, &key)) {
+                match run.status {
+                    S::Queued | S::NotStarted => unstarted.push(run.run_id.clone()),
+                    _ => in_progress.push(run.run_id.clone()),
+                }
+            }
+            out.push(AssetLatestInfo {
+                latest: rec.and_then(|r| r.last_materialization.clone()),
+                latest_run,
+                unstarted,
+                in_progress,
+                key,
+            });
+        }
+        Ok(out)
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -212,6 +212,13 @@ impl Query {
         assets::assets_or_error(ctx, prefix, asset_keys, cursor, limit).await
     }
 
+    async fn assets_latest_info(
+        ctx: &Ctx,
+        asset_keys: Vec<AssetKeyInput>,
+    ) -> Result<Vec<assets::AssetLatestInfo>, PythonError> {
+        assets::assets_latest_info(ctx, asset_keys).await
+    }
+
     fn instance() -> instance::InstanceInfo {
         instance::InstanceInfo
     }
