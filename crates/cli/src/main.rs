@@ -61,6 +61,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Output cut off by the reader (`dagster run list | head`) ends the process quietly, as for
+    // other Unix tools, instead of panicking in `println!` on a broken pipe.
+    sigpipe::reset();
     let cli = Cli::parse();
     common::init_tracing(&cli.log_level);
     let result = match cli.command {

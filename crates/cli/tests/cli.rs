@@ -380,3 +380,25 @@ fn job_and_asset_listings() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+/// `dagster run list | head -1`: the reader closing the pipe ends the process quietly (as for
+/// other Unix tools), never with a panic message.
+#[test]
+fn output_cut_off_by_the_reader_is_not_a_panic() {
+    let home = tempfile::tempdir().unwrap();
+    execute_demo(home.path());
+    // A pipe whose read end is already closed: the first write fails as it would once `head`
+    // has exited.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_dagster"))
+        .args(["run", "list"])
+        .env("DAGSTER_HOME", home.path())
+        .env_remove("DAGSTER_PG_URL")
+        .current_dir(home.path())
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -83,7 +83,7 @@ fn config_problems_are_reported_with_their_position() {
         "resources:
   src:
     type: mysql
-    config: {host: h, user: u, database: d, tls: true, port: 70000}
+    config: {host: h, user: u, database: d, tls: maybe, port: 70000}
   dst:
     type: clickhouse
     config: {url: 'https://ch:8443', database: r, compression: zstd}
@@ -91,7 +91,7 @@ fn config_problems_are_reported_with_their_position() {
     )
     .unwrap_err();
     for needle in [
-        "TLS is not supported",
+        "expected true or false, found `maybe`",
         "must be between 1 and 65535, found 70000",
         "https is not supported",
         "unknown compression `zstd`",

@@ -4,7 +4,7 @@
 //! |------|--------|-------------|
 //! | `sqlite` | [`sqlite`] | `path` (required), `busy_timeout_ms` |
 //! | `postgres` | [`postgres`] | `host`, `user`, `database` (required), `port`, `password`, `pool_size`, `connect_timeout_seconds`, `sslmode`, `application_name` |
-//! | `mysql` | [`mysql`] | `host`, `user`, `database` (required), `port`, `password`, `pool_size`, `connect_timeout_seconds`, `read_timeout_seconds`, `tls` (false only) |
+//! | `mysql` | [`mysql`] | `host`, `user`, `database` (required), `port`, `password`, `pool_size`, `connect_timeout_seconds`, `read_timeout_seconds`, `tls` (false, true or a map: `enabled`, `ca_file`, `skip_domain_validation`, `accept_invalid_certs`, `client_cert`, `client_key`) |
 //! | `clickhouse` | [`clickhouse`] | `url`, `database` (required), `user`, `password`, `validation`, `compression` (none, lz4), `timeout_seconds` |
 //!
 //! All run SQL for the `sql` asset kind ([`Resource::as_sql`](dagster_core::defs::Resource::as_sql))
@@ -20,7 +20,9 @@ pub mod sqlite;
 pub use self::clickhouse::{
     ClickhouseResource, ClickhouseResourceError, ClickhouseResourceType, ClickhouseSettings,
 };
-pub use self::mysql::{MysqlResource, MysqlResourceError, MysqlResourceType, MysqlSettings};
+pub use self::mysql::{
+    MysqlResource, MysqlResourceError, MysqlResourceType, MysqlSettings, MysqlTls,
+};
 
 pub use self::postgres::{
     PostgresResource, PostgresResourceError, PostgresResourceType, PostgresSettings,

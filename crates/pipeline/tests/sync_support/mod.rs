@@ -49,17 +49,25 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
+        Env::with_mysql(mysql_settings)
+    }
+
+    /// An environment whose source is the MariaDB server of `settings(database)` (the shared
+    /// one for [`Env::new`]).
+    pub fn with_mysql(settings: impl Fn(&str) -> MysqlSettings) -> Env {
         let name = format!("sync_{}", suffix());
-        let admin = MysqlResource::new("admin", mysql_settings("information_schema")).unwrap();
+        let admin_settings = settings("information_schema");
+        let addr = admin_settings.addr();
+        let admin = MysqlResource::new("admin", admin_settings).unwrap();
         if let Err(e) = admin.execute(&[format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4")])
         {
-            panic!("MariaDB is not reachable at 127.0.0.1:3306 as root without password ({e}); start it with `service mariadb start` (see .ci/run)");
+            panic!("MariaDB is not reachable at {addr} ({e}); start it with `service mariadb start` (see .ci/run)");
         }
         let dst = ClickhouseResource::new("reporting", ch_settings(&name)).unwrap();
         if let Err(e) = dst.server_version() {
             panic!("ClickHouse is not reachable at {CH_URL} ({e}); install and start it with `apt-get install clickhouse-server && service clickhouse-server start` (see .ci/run)");
         }
-        let src = MysqlResource::new("mysql_replica", mysql_settings(&name)).unwrap();
+        let src = MysqlResource::new("mysql_replica", settings(&name)).unwrap();
         let db = TestDb::sqlite();
         let kv: Arc<dyn KvStore> = Arc::new(db.storage());
         Env {

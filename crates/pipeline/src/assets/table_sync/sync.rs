@@ -789,12 +789,37 @@ impl TableSync {
         src: &MysqlResource,
         log: &mut dyn FnMut(&str),
     ) -> anyhow::Result<RowReader> {
+        let resource = src.name();
+        let addr = src.addr();
         if self.crate_reader {
+            tracing::debug!(
+                resource,
+                addr,
+                "table sync row reader: the mysql crate (test hook)"
+            );
+            return Ok(RowReader::Crate(src.connection()?));
+        }
+        if src.tls() {
+            // The own reader speaks plain TCP only.
+            tracing::debug!(
+                resource,
+                addr,
+                "table sync row reader: the mysql crate (TLS)"
+            );
             return Ok(RowReader::Crate(src.connection()?));
         }
         match WireConn::connect(src.settings()) {
-            Ok(c) => Ok(RowReader::Wire(Box::new(c))),
+            Ok(c) => {
+                tracing::debug!(resource, addr, "table sync row reader: the own wire reader");
+                Ok(RowReader::Wire(Box::new(c)))
+            }
             Err(WireError::Unsupported(why)) => {
+                tracing::debug!(
+                    resource,
+                    addr,
+                    why,
+                    "table sync row reader: the mysql crate"
+                );
                 log(&format!(
                     "reading through the mysql crate: the row reader does not support {why}"
                 ));
