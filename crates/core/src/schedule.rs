@@ -67,6 +67,12 @@ pub fn selector_id(location: &str, name: &str) -> String {
     sha1_hex(python_json(&json).as_bytes())
 }
 
+/// A content id as Dagster computes them: sha1 of the serialized object (sorted keys, Python's
+/// default separators).
+pub fn content_id(v: &serde_json::Value) -> String {
+    sha1_hex(python_json(v).as_bytes())
+}
+
 /// JSON with Python's default separators (`", "`, `": "`) and sorted keys.
 fn python_json(v: &serde_json::Value) -> String {
     match v {
