@@ -67,6 +67,25 @@ pub fn selector_id(location: &str, name: &str) -> String {
     sha1_hex(python_json(&json).as_bytes())
 }
 
+/// Remote origin id of a schedule or sensor: sha1 of Dagster's serialized `ExternalJobOrigin`
+/// of the instigator in `__repository__` of a registered code location. The GraphQL id of an
+/// instigator is `<origin id>::<selector id>` (Dagster's compound id).
+pub fn origin_id(location: &str, name: &str) -> String {
+    let json = serde_json::json!({
+        "__class__": "ExternalJobOrigin",
+        "external_repository_origin": {
+            "__class__": "ExternalRepositoryOrigin",
+            "repository_location_origin": {
+                "__class__": "RegisteredRepositoryLocationOrigin",
+                "location_name": location,
+            },
+            "repository_name": "__repository__",
+        },
+        "job_name": name,
+    });
+    sha1_hex(python_json(&json).as_bytes())
+}
+
 /// JSON with Python's default separators (`", "`, `": "`) and sorted keys.
 fn python_json(v: &serde_json::Value) -> String {
     match v {
@@ -290,6 +309,35 @@ pub fn stop_schedule(
     now: f64,
 ) -> Result<()> {
     set_status(storage, location, def, STOPPED, now)
+}
+
+/// Resets a schedule to its code default (`DECLARED_IN_CODE`, as Dagster's `resetSchedule`).
+/// If that starts it, `now` becomes its start (no tick before it).
+pub fn reset_schedule(
+    storage: &dyn Storage,
+    location: &str,
+    def: &ScheduleDef,
+    now: f64,
+) -> Result<()> {
+    let sel = selector_id(location, &def.name);
+    let existing = storage.get_instigator(&sel)?;
+    let was_running = effective_status(existing.as_ref(), def) == RUNNING;
+    let mut body = existing
+        .as_ref()
+        .map(body_of)
+        .unwrap_or_else(|| new_body(location, def, now));
+    if def.default_status == DefaultStatus::Running && !was_running {
+        body.start_timestamp = Some(now);
+        body.last_iteration_timestamp = Some(now);
+    }
+    storage.upsert_instigator(&InstigatorState {
+        selector_id: sel,
+        name: def.name.clone(),
+        instigator_type: SCHEDULE.into(),
+        status: DECLARED_IN_CODE.into(),
+        body: serde_json::to_value(&body).unwrap_or_default(),
+    })?;
+    Ok(())
 }
 
 fn set_status(

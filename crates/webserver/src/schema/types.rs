@@ -22,7 +22,8 @@ pub const REPOSITORY_NAME: &str = "__repository__";
         PythonError, UnauthorizedError, RunNotFoundError, PipelineRunNotFoundErrorIfaceValue,
         PipelineNotFoundError, RepositoryLocationNotFound, ReloadNotSupported, RunConflict,
         InvalidSubsetError, PresetNotFoundError, ConflictingExecutionParamsError,
-        NoModeProvidedError, RepositoryNotFoundError
+        NoModeProvidedError, RepositoryNotFoundError,
+        super::instigators::ScheduleNotFoundError, super::instigators::SensorNotFoundError,
     ]
 )]
 pub struct ErrorIface {
