@@ -274,6 +274,11 @@ fn read_only_refuses_every_mutation() {
         "mutation { terminateRuns(runIds: [\"x\"]) { ... on TerminateRunsResult { terminateRunResults { __typename } } } }",
         "mutation { reloadRepositoryLocation(repositoryLocationName: \"pipeline.yaml\") { __typename } }",
         "mutation { shutdownRepositoryLocation(repositoryLocationName: \"pipeline.yaml\") { __typename } }",
+        // schedules and sensors (tests/instigators.rs covers each of them)
+        "mutation { startSchedule(scheduleSelector: {repositoryName: \"__repository__\", repositoryLocationName: \"loc\", scheduleName: \"s\"}) { __typename } }",
+        "mutation { stopRunningSchedule(id: \"x::y\") { __typename } }",
+        "mutation { startSensor(sensorSelector: {repositoryName: \"__repository__\", repositoryLocationName: \"loc\", sensorName: \"s\"}) { __typename } }",
+        "mutation { stopSensor(id: \"x::y\") { __typename } }",
     ] {
         let (status, v) = gql(server.port, m, serde_json::json!({}));
         assert_eq!(status, 200, "{m}: {v}");
