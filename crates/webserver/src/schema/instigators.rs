@@ -395,8 +395,8 @@ impl InstigationTick {
 #[derive(Debug, Clone)]
 pub struct Sensor {
     pub location: String,
-    pub def: SensorDef,
-    pub stored: Option<StoredState>,
+    pub def: Arc<SensorDef>,
+    pub stored: Option<Box<StoredState>>,
 }
 
 #[graphql_object]
@@ -424,7 +424,7 @@ impl Sensor {
         !ctx.state.read_only
     }
     fn sensor_state(&self) -> InstigationState {
-        InstigationState::sensor(&self.location, &self.def, self.stored.as_ref())
+        InstigationState::sensor(&self.location, &self.def, self.stored.as_deref())
     }
     fn min_interval_seconds(&self) -> i32 {
         i32::try_from(self.def.minimum_interval_seconds).unwrap_or(i32::MAX)
@@ -754,8 +754,8 @@ async fn change_sensor(ctx: &Ctx, sel: SensorSelector, change: SensorChange) -> 
         let stored = sensor::sensor_state(storage, &loc, &def.name).map_err(|e| storage_err(&e))?;
         Ok(Sensor {
             location: loc,
-            def,
-            stored,
+            def: Arc::new(def),
+            stored: stored.map(Box::new),
         })
     })
     .await;
