@@ -9,13 +9,13 @@
 #       submit_job_execution then get_run_status polling) with `dagster-daemon run` as a
 #       separate process and the QueuedRunCoordinator, median over --launches runs.
 # Usage: scripts/bench_webserver.sh [--runs 100000] [--events-per-run 50] [--requests 1000]
-#        [--launches 20] [--keep] [--reuse]
+#        [--launches 20] [--keep] [--reuse] [--debug (debug build: only to check the script)]
 # Needs Postgres (DAGSTER_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test) and the
 # venv of scripts/python-venv.sh. The data goes to the schema `bench_webserver` (dropped at the
 # end unless --keep; --reuse skips seeding when that schema already holds the data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=100000; per_run=50; requests=1000; launches=20; keep=0; reuse=0
+runs=100000; per_run=50; requests=1000; launches=20; keep=0; reuse=0; profile=release
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift ;;
@@ -24,6 +24,7 @@ while [ $# -gt 0 ]; do
     --launches) launches="$2"; shift ;;
     --keep) keep=1 ;;
     --reuse) reuse=1; keep=1 ;;
+    --debug) profile=debug ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -36,10 +37,13 @@ psql_ -c 'select 1' >/dev/null || { echo "Postgres not reachable at $base_url (s
 scripts/python-venv.sh >/dev/null
 python=${DAGSTER_GRAPHQL_VENV:-$PWD/target/python-venv}/bin/python
 
-cargo build --release -p dagster-cli -p dagster-daemon -p dagster-webserver --example bench_graphql >/dev/null 2>&1 \
-  || cargo build --release -p dagster-cli -p dagster-daemon -p dagster-webserver --example bench_graphql
-bin=$PWD/target/release
-bench=$PWD/target/release/examples/bench_graphql
+flag=--release; [ "$profile" = debug ] && flag=
+for targets in "-p dagster-cli -p dagster-daemon -p dagster-webserver" "-p dagster-webserver --example bench_graphql"; do
+  # shellcheck disable=SC2086
+  cargo build $flag $targets >/dev/null 2>&1 || cargo build $flag $targets
+done
+bin=$PWD/target/$profile
+bench=$bin/examples/bench_graphql
 
 work=$(mktemp -d)
 cleanup() {
