@@ -1,12 +1,33 @@
 #!/usr/bin/env bash
-# Daemon benchmarks (issue: dagster-daemon): queued launch → daemon → run worker → SUCCESS latency
-# for a one-asset no-op run, and the idle daemon's RSS. SQLite instance in a temp DAGSTER_HOME.
-# Usage: scripts/bench_daemon.sh [--runs N]
+# Daemon benchmarks (issue: dagster-daemon), release build:
+#  1. `dagster job launch` → daemon → run worker → SUCCESS latency of a one-asset no-op run and the
+#     idle daemon's RSS/CPU, SQLite instance in a temp DAGSTER_HOME (this script, below);
+#  2. the same latency with the run enqueued in process, idle RSS/CPU, 1,000 RUNNING schedules due
+#     on the same minute (boundary → last tick stored) and dequeue throughput of 2,000 queued runs,
+#     on SQLite and on Postgres (`DAGSTER_TEST_PG_URL`, a throwaway schema):
+#     crates/daemon/examples/daemon_bench.rs.
+# Usage: scripts/bench_daemon.sh [--runs N] [--only-example]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=20
-[ "${1:-}" = "--runs" ] && runs="$2"
-cargo build --release -p dagster-cli -p dagster-daemon >/dev/null
+only_example=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --only-example) only_example=1; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+cargo build --release -p dagster-cli -p dagster-daemon --example daemon_bench >/dev/null
+ex=$PWD/target/release/examples/daemon_bench
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
+for backend in sqlite postgres; do
+  "$ex" idle "$backend"
+  "$ex" latency "$backend" "$runs"
+  "$ex" schedules "$backend" 1000
+  "$ex" dequeue "$backend" 2000
+done
+[ -n "$only_example" ] && exit 0
 bin=$PWD/target/release
 work=$(mktemp -d); trap 'kill $(cat "$work/daemon.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 export DAGSTER_HOME=$work/home; mkdir -p "$DAGSTER_HOME"
@@ -16,7 +37,6 @@ printf 'load_from:\n  - pipeline_config: {path: %s, location_name: bench}\n' "$w
 "$bin/dagster" instance migrate >/dev/null
 "$bin/dagster-daemon" run > "$work/daemon.log" 2>&1 & echo $! > "$work/daemon.pid"
 sleep 12
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
 pid=$(cat "$work/daemon.pid")
 echo "idle daemon RSS after 12 s: $(ps -o rss= -p "$pid") KB"
 t1=$(awk '{print $14+$15}' "/proc/$pid/stat"); sleep 10; t2=$(awk '{print $14+$15}' "/proc/$pid/stat")

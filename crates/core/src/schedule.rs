@@ -379,9 +379,24 @@ pub struct TickOutcome {
     pub run_ids: Vec<String>,
 }
 
-/// Evaluates one schedule at `now`: finishes interrupted ticks, then creates a tick (and a run)
-/// for each due scheduled time allowed by the catch-up policy. Ticks already taken by another
-/// evaluator are skipped silently.
+/// Instance settings of schedule evaluation (`scheduler` in `dagster.yaml`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScheduleOptions {
+    /// A FAILURE tick is evaluated again while its `failure_count` is at most this (Dagster's
+    /// `scheduler.config.max_tick_retries`, default 0: never).
+    pub max_tick_retries: u64,
+}
+
+/// How many times a tick failed (`failure_count` in its body).
+fn failure_count(t: &Tick) -> u64 {
+    t.body
+        .get("failure_count")
+        .and_then(|c| c.as_u64())
+        .unwrap_or(0)
+}
+
+/// Evaluates one schedule at `now` with default [`ScheduleOptions`]; see
+/// [`evaluate_schedule_with`].
 pub fn evaluate_schedule(
     storage: &dyn Storage,
     launcher: &DefaultRunLauncher,
@@ -390,6 +405,23 @@ pub fn evaluate_schedule(
     def: &ScheduleDef,
     now: f64,
 ) -> Result<Vec<TickOutcome>> {
+    let opts = ScheduleOptions::default();
+    evaluate_schedule_with(storage, launcher, coordinator, defs, def, now, &opts)
+}
+
+/// Evaluates one schedule at `now`: finishes interrupted ticks, retries failed ones that
+/// `max_tick_retries` allows, then creates a tick (and a run) for each due scheduled time
+/// allowed by the catch-up policy. Ticks already taken by another evaluator are skipped
+/// silently.
+pub fn evaluate_schedule_with(
+    storage: &dyn Storage,
+    launcher: &DefaultRunLauncher,
+    coordinator: CoordinatorKind,
+    defs: &Definitions,
+    def: &ScheduleDef,
+    now: f64,
+    opts: &ScheduleOptions,
+) -> Result<Vec<TickOutcome>> {
     let location = defs.location_name.as_str();
     let sel = selector_id(location, &def.name);
     let state = storage.get_instigator(&sel)?;
@@ -397,12 +429,39 @@ pub fn evaluate_schedule(
         return Ok(Vec::new());
     }
     let mut outcomes = Vec::new();
-    // Resume ticks a crashed evaluator left STARTED (older than a few seconds, so a tick
-    // another live evaluator is finishing right now is left alone).
     for t in storage.list_ticks(&sel, 5)? {
-        if t.status == "STARTED" && now - t.timestamp > 5.0 {
+        // The latest attempt: the scheduled time, or when a retry started.
+        let attempt = t
+            .body
+            .get("attempt_timestamp")
+            .and_then(|a| a.as_f64())
+            .unwrap_or(t.timestamp);
+        if t.status == "STARTED" && now - attempt > 5.0 {
+            // Left by a crashed evaluator (older than a few seconds, so a tick another live
+            // evaluator is finishing right now is left alone).
             tracing::warn!(schedule = %def.name, tick = t.id, "resuming an interrupted tick");
             outcomes.push(finish_tick(storage, launcher, coordinator, defs, def, &t));
+        } else if t.status == "FAILURE" && (1..=opts.max_tick_retries).contains(&failure_count(&t))
+        {
+            let mut body = t.body.clone();
+            body["attempt_timestamp"] = serde_json::json!(now);
+            // Conditional FAILURE -> STARTED: one evaluator retries, another skips.
+            if storage.transition_tick(t.id, "FAILURE", "STARTED", &body)? {
+                tracing::info!(schedule = %def.name, tick = t.id, failures = failure_count(&t), max_tick_retries = opts.max_tick_retries, "retrying a failed tick");
+                let retry = Tick {
+                    status: "STARTED".into(),
+                    body,
+                    ..t
+                };
+                outcomes.push(finish_tick(
+                    storage,
+                    launcher,
+                    coordinator,
+                    defs,
+                    def,
+                    &retry,
+                ));
+            }
         }
     }
     let Some(state) = state else {
@@ -519,12 +578,16 @@ fn finish_tick(
     let (status, run_ids) = match result {
         Ok(ids) => {
             body["run_ids"] = serde_json::json!(ids);
+            if let Some(o) = body.as_object_mut() {
+                o.remove("error");
+            }
             ("SUCCESS", ids)
         }
         Err(e) => {
             tracing::error!(schedule = %def.name, time = %iso, error = %e, "schedule tick failed");
             body["error"] =
                 serde_json::to_value(ErrorInfo::from_error(e.as_ref())).unwrap_or_default();
+            body["failure_count"] = serde_json::json!(failure_count(tick) + 1);
             ("FAILURE", Vec::new())
         }
     };
@@ -550,6 +613,7 @@ pub fn evaluate_all(
     coordinator: CoordinatorKind,
     locations: &[(String, Definitions)],
     now: f64,
+    opts: &ScheduleOptions,
 ) -> Vec<(String, Result<Vec<TickOutcome>>)> {
     let work: Vec<(&Definitions, &ScheduleDef)> = locations
         .iter()
@@ -567,7 +631,15 @@ pub fn evaluate_all(
                         let Some((defs, def)) = work.get(i) else {
                             break;
                         };
-                        let r = evaluate_schedule(storage, launcher, coordinator, defs, def, now);
+                        let r = evaluate_schedule_with(
+                            storage,
+                            launcher,
+                            coordinator,
+                            defs,
+                            def,
+                            now,
+                            opts,
+                        );
                         mine.push((i, def.name.clone(), r));
                     }
                     mine

@@ -1253,6 +1253,18 @@ mod wrapped {
         fn list_ticks(&self, id: &str, l: usize) -> Result<Vec<Tick>> {
             self.inner.list_ticks(id, l)
         }
+        fn transition_tick(
+            &self,
+            id: i64,
+            from: &str,
+            to: &str,
+            b: &serde_json::Value,
+        ) -> Result<bool> {
+            self.inner.transition_tick(id, from, to, b)
+        }
+        fn purge_ticks(&self, t: &str, s: &str, before: f64) -> Result<usize> {
+            self.inner.purge_ticks(t, s, before)
+        }
     }
     impl DaemonStore for Wrapped {
         fn add_heartbeat(&self, hb: &DaemonHeartbeat) -> Result<()> {

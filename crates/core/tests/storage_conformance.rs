@@ -62,6 +62,7 @@ conformance!(
     wipe_asset,
     instigators,
     unique_and_plain_ticks,
+    tick_transitions_and_purge,
     daemon_heartbeats,
     kvs,
     worker_heartbeat,
@@ -936,6 +937,52 @@ mod cases {
             s.update_tick(t1.id, "BOGUS", &done).is_err(),
             "status has a CHECK constraint"
         );
+    }
+
+    pub fn tick_transitions_and_purge(db: &TestDb) {
+        let s = db.storage();
+        let body = serde_json::json!({"run_ids": []});
+        let t = s
+            .create_tick("sched", "SCHEDULE", 100.0, true, &body)
+            .unwrap()
+            .unwrap();
+        s.update_tick(t.id, "FAILURE", &body).unwrap();
+        // Conditional: only the first FAILURE -> STARTED succeeds.
+        let retry = serde_json::json!({"run_ids": [], "failure_count": 1});
+        assert!(s
+            .transition_tick(t.id, "FAILURE", "STARTED", &retry)
+            .unwrap());
+        assert!(!s
+            .transition_tick(t.id, "FAILURE", "STARTED", &retry)
+            .unwrap());
+        assert!(!s
+            .transition_tick(999_999, "FAILURE", "STARTED", &retry)
+            .unwrap());
+        let got = &s.list_ticks("sched", 1).unwrap()[0];
+        assert_eq!((got.status.as_str(), &got.body), ("STARTED", &retry));
+        s.update_tick(t.id, "SUCCESS", &body).unwrap();
+        for (sel, ty, ts, status) in [
+            ("sched", "SCHEDULE", 200.0, "SKIPPED"),
+            ("sched", "SCHEDULE", 300.0, "SUCCESS"),
+            ("sensor", "SENSOR", 150.0, "SKIPPED"),
+            ("sensor", "SENSOR", 250.0, "SKIPPED"),
+        ] {
+            let t = s.create_tick(sel, ty, ts, false, &body).unwrap().unwrap();
+            s.update_tick(t.id, status, &body).unwrap();
+        }
+        // Only the given type and status, strictly before the cut-off.
+        assert_eq!(s.purge_ticks("SENSOR", "SKIPPED", 250.0).unwrap(), 1);
+        assert_eq!(s.purge_ticks("SENSOR", "SUCCESS", 1e12).unwrap(), 0);
+        assert_eq!(s.purge_ticks("SCHEDULE", "SUCCESS", 300.0).unwrap(), 1);
+        let left = |sel: &str| -> Vec<f64> {
+            s.list_ticks(sel, 10)
+                .unwrap()
+                .iter()
+                .map(|t| t.timestamp)
+                .collect()
+        };
+        assert_eq!(left("sched"), vec![300.0, 200.0]);
+        assert_eq!(left("sensor"), vec![250.0]);
     }
 
     pub fn daemon_heartbeats(db: &TestDb) {

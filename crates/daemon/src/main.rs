@@ -1,12 +1,13 @@
 //! `dagster-daemon`: the background process of the deployment.
 //!
-//! One loop, waking every 100 ms, runs the daemon types (each heartbeats with its recent
-//! errors, compat §7.2):
+//! One loop runs the daemon types (each heartbeats with its recent errors, compat §7.2). It
+//! sleeps 20 ms between passes on SQLite; on Postgres a `LISTEN` connection
+//! ([`RunListener`]) wakes it when a run becomes QUEUED or CANCELING, with a 1 s poll as the
+//! fallback (20 ms while that connection is down).
 //!
 //! * `QUEUED_RUN_COORDINATOR` ([`queue`]): every pass, so a new QUEUED run is picked up within
-//!   ~100 ms (a poll, also on Postgres: two indexed queries per pass are cheap, and it keeps one
-//!   code path for both backends). Priority, FIFO, `max_concurrent_runs`, tag limits; each claim
-//!   is the conditional QUEUED → STARTING transition in storage, safe with several daemons.
+//!   milliseconds. Priority, FIFO, `max_concurrent_runs`, tag limits; each claim is the
+//!   conditional QUEUED → STARTING transition in storage, safe with several daemons.
 //! * `MONITORING` ([`monitor`]): every 2 s: dead workers, start/cancel timeouts, max runtime.
 //! * `EVENT_LOG_CONSUMER` ([`retry`], with `run_retries.enabled`): every 2 s on the leader,
 //!   re-executes failed runs their `dagster/max_retries` allows.
@@ -15,7 +16,9 @@
 //! * `SCHEDULER`: at each minute boundary (a plain "sleep until the next minute" wake-up: the
 //!   database decides which ticks exist, so no cron-scheduler library is needed to wake us),
 //!   only on the daemon holding the leader lease (`KvStore::kv_try_lease`, TTL 15 s, renewed
-//!   every 5 s), so a standby takes over within ~15 s of the leader dying.
+//!   every 5 s), so a standby takes over within ~15 s of the leader dying. A FAILURE tick is
+//!   retried while `scheduler.max_tick_retries` allows.
+//! * Tick retention ([`retention`]): hourly on the leader.
 //!
 //! The workspace is reloaded every 60 s; a broken one is logged and the previous definitions
 //! are kept. A failing pass is logged and retried (with backoff while the database is
@@ -24,6 +27,7 @@
 
 mod monitor;
 mod queue;
+mod retention;
 mod retry;
 
 use anyhow::{Context, Result};
@@ -32,8 +36,9 @@ use dagster_core::config::home::DagsterHome;
 use dagster_core::config::instance::RunCoordinatorConfig;
 use dagster_core::domain::{now_ts, ErrorInfo};
 use dagster_core::exec::DefaultRunLauncher;
-use dagster_core::instance::Instance;
-use dagster_core::storage::{DaemonHeartbeat, Storage};
+use dagster_core::instance::{storage_backend, Instance};
+use dagster_core::storage::notify::RunListener;
+use dagster_core::storage::{DaemonHeartbeat, Storage, StorageError};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,8 +52,10 @@ const MONITORING: &str = "MONITORING";
 const LEADER_LEASE: &str = "daemon/leader";
 /// Leader lease TTL (`DAGSTER_DAEMON_LEASE_TTL_SECONDS` overrides it, e.g. in tests); it is
 /// renewed every third of the TTL.
-/// Pause between passes while healthy.
+/// Pause between passes while healthy (SQLite, or Postgres without a LISTEN connection).
 const IDLE_POLL_SECONDS: f64 = 0.02;
+/// Pause between passes on Postgres while the LISTEN connection is up.
+const LISTEN_FALLBACK_POLL_SECONDS: f64 = 1.0;
 const LEASE_TTL: f64 = 15.0;
 const RELOAD_SECONDS: f64 = 60.0;
 const HEARTBEAT_INTERVAL_SECONDS: f64 = 30.0;
@@ -132,7 +139,6 @@ fn open() -> Result<Instance> {
 /// until it answers or SIGTERM/SIGINT arrives (`None`). Configuration errors end the process.
 async fn open_with_retry() -> Result<Option<Instance>> {
     use dagster_core::instance::InstanceError;
-    use dagster_core::storage::StorageError;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut wait = 1.0_f64;
     loop {
@@ -252,6 +258,7 @@ struct Daemon {
     next_schedule: f64,
     last_monitor: f64,
     last_sensors: f64,
+    last_purge: f64,
     failures: u32,
     lease_ttl: f64,
 }
@@ -301,7 +308,12 @@ impl Daemon {
                 }
                 Err(e) => {
                     self.leader = false;
+                    let unreachable = matches!(e, StorageError::Connect { .. });
                     self.record(SCHEDULER, "renewing the leader lease", &e.into());
+                    if unreachable {
+                        // Every other step would wait for a connection too: back off now.
+                        return;
+                    }
                 }
             }
         }
@@ -330,19 +342,33 @@ impl Daemon {
                 self.record(MONITORING, "run monitoring pass", &e);
             }
         }
+        if self.leader && now - self.last_purge >= retention::PURGE_INTERVAL_SECONDS {
+            self.last_purge = now;
+            if let Err(e) =
+                retention::purge_iteration(self.storage(), &self.inst.config.retention, now)
+            {
+                self.record(SCHEDULER, "purging old ticks (retention)", &e);
+            }
+        }
         if self.leader && now >= self.next_schedule {
+            let opts = dagster_core::schedule::ScheduleOptions {
+                max_tick_retries: self.inst.config.scheduler.max_tick_retries,
+            };
             let results = dagster_core::schedule::evaluate_all(
                 self.storage(),
                 &self.launcher,
                 self.inst.coordinator_kind(),
                 &self.locations,
                 now,
+                &opts,
             );
             let mut failed = false;
             for (name, r) in results {
                 match r {
                     Ok(ticks) => {
                         for t in ticks {
+                            // A failed tick with retries left is evaluated again in 5 s.
+                            failed |= t.status == "FAILURE" && opts.max_tick_retries > 0;
                             tracing::info!(schedule = %name, tick = t.tick_id, status = %t.status, runs = ?t.run_ids, "schedule tick at {}", dagster_core::schedule::iso_utc(t.scheduled_time));
                         }
                     }
@@ -353,7 +379,8 @@ impl Daemon {
                     }
                 }
             }
-            // Next minute boundary (+1 ms like Dagster); after an error retry in 5 s.
+            // Next minute boundary (+1 ms like Dagster); after an error (or a failed tick that
+            // may be retried) again in 5 s.
             self.next_schedule = if failed {
                 now + 5.0
             } else {
@@ -486,6 +513,7 @@ fn run(
         next_schedule: 0.0,
         last_monitor: 0.0,
         last_sensors: 0.0,
+        last_purge: 0.0,
         failures: 0,
         lease_ttl: std::env::var("DAGSTER_DAEMON_LEASE_TTL_SECONDS")
             .ok()
@@ -493,22 +521,43 @@ fn run(
             .filter(|t| *t >= 1.0)
             .unwrap_or(LEASE_TTL),
     };
+    // Postgres: a LISTEN connection wakes the loop as soon as a run is QUEUED or CANCELING.
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let waker = wake.clone();
+    let listener = RunListener::spawn(&storage_backend(&d.inst.config), move || waker.notify_one())
+        .context("starting the LISTEN thread")?;
     rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut backoff = 0.1_f64;
         loop {
             d.pass();
-            // While the database is unreachable, back off up to 30 s; else poll every 20 ms, so
-            // a queued run starts within ~20 ms (an idle pass is two indexed queries).
+            // While the database is unreachable, back off up to 30 s. Else poll every 20 ms
+            // (SQLite, or Postgres while the LISTEN connection is down), so a queued run starts
+            // within ~20 ms (an idle pass is two indexed queries); with LISTEN, a notification
+            // wakes the loop at once and the poll is a 1 s fallback. Never past the next minute
+            // boundary on the leader.
             let sleep = if d.failures > 0 {
                 backoff = (backoff * 2.0).min(30.0);
                 backoff
             } else {
+                if backoff > 0.1 {
+                    tracing::info!("the storage answers again");
+                }
                 backoff = 0.1;
-                IDLE_POLL_SECONDS
+                let poll = if listener.as_ref().is_some_and(RunListener::is_connected) {
+                    LISTEN_FALLBACK_POLL_SECONDS
+                } else {
+                    IDLE_POLL_SECONDS
+                };
+                if d.leader {
+                    poll.min((d.next_schedule - now_ts()).max(0.0))
+                } else {
+                    poll
+                }
             };
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs_f64(sleep)) => {}
+                _ = wake.notified() => {}
                 _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
                 _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: shutting down"); break; }
             }

@@ -121,10 +121,12 @@ pub fn dequeue_iteration(
         None,
     )?;
     let mut launched = 0;
-    for run in choose_runs(q, &in_progress, queued) {
-        // start_run's RUN_STARTING is conditional on QUEUED: a run claimed by another daemon
-        // (or canceled meanwhile) is refused here and not launched.
-        match dagster_core::exec::start_run(storage, launcher, &run) {
+    let chosen = choose_runs(q, &in_progress, queued);
+    // One transaction claims them all; each RUN_STARTING is conditional on QUEUED, so a run
+    // claimed by another daemon (or canceled meanwhile) is refused and not launched.
+    let results = dagster_core::exec::start_runs(storage, launcher, &chosen)?;
+    for (run, r) in chosen.iter().zip(results) {
+        match r {
             Ok(status) => {
                 launched += 1;
                 tracing::info!(run.id = %run.run_id, job.name = %run.job_name, status = %status, "dequeued run")

@@ -22,7 +22,14 @@ fn run(db: TestDb) {
     let locs = vec![("loc".to_string(), d)];
     let l = DefaultRunLauncher::new("/x", "/tmp");
     let t = std::time::Instant::now();
-    let r = evaluate_all(&s, &l, CoordinatorKind::Queued, &locs, 1_795_500_060.5);
+    let r = evaluate_all(
+        &s,
+        &l,
+        CoordinatorKind::Queued,
+        &locs,
+        1_795_500_060.5,
+        &Default::default(),
+    );
     eprintln!("{} schedules ticked in {:?}", r.len(), t.elapsed());
     assert_eq!(r.len(), 1000);
     assert!(r.iter().all(|(_, x)| x.as_ref().unwrap().len() == 1));

@@ -248,3 +248,61 @@ fn leader_lease_has_one_holder() {
         let _ = s.describe();
     }
 }
+
+#[test]
+fn failed_tick_is_retried_up_to_max_tick_retries() {
+    use dagster_core::schedule::{evaluate_schedule_with, ScheduleOptions};
+    for db in [TestDb::sqlite(), TestDb::postgres()] {
+        let storage = db.storage();
+        let dir = tempfile::tempdir().unwrap();
+        let d = defs(dir.path(), "* * * * *", "latest");
+        let good = d.schedules["every_min"].clone();
+        // The same schedule pointing at a job that does not exist: its ticks fail.
+        let mut broken = good.clone();
+        broken.job = "no_such_job".into();
+        start_schedule(&storage, "loc", &good, ts("2026-11-24T06:20:30Z")).unwrap();
+        let sel = selector_id("loc", "every_min");
+        let eval = |def, at: &str, retries| {
+            evaluate_schedule_with(
+                &storage,
+                &launcher(),
+                CoordinatorKind::Queued,
+                &d,
+                def,
+                ts(at),
+                &ScheduleOptions {
+                    max_tick_retries: retries,
+                },
+            )
+            .unwrap()
+        };
+        let out = eval(&broken, "2026-11-24T06:21:00.5Z", 1);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status, "FAILURE");
+        let tick_id = out[0].tick_id;
+        // max_tick_retries 0: never retried.
+        assert!(eval(&good, "2026-11-24T06:21:05Z", 0).is_empty());
+        // 1: retried once (still failing), then given up.
+        let out = eval(&broken, "2026-11-24T06:21:10Z", 1);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].tick_id, out[0].status.as_str()),
+            (tick_id, "FAILURE")
+        );
+        assert!(eval(&good, "2026-11-24T06:21:15Z", 1).is_empty());
+        let t = &storage.list_ticks(&sel, 1).unwrap()[0];
+        assert_eq!(t.body["failure_count"], 2);
+        // 2: one more attempt, which now succeeds on the same tick with one run.
+        let out = eval(&good, "2026-11-24T06:21:20Z", 2);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].tick_id, out[0].status.as_str()),
+            (tick_id, "SUCCESS")
+        );
+        assert_eq!(runs_for(&storage, "2026-11-24T06:21:00+00:00"), 1);
+        let t = &storage.list_ticks(&sel, 1).unwrap()[0];
+        assert_eq!(t.status, "SUCCESS");
+        assert!(t.body.get("error").is_none(), "{:?}", t.body);
+        assert!(eval(&good, "2026-11-24T06:21:25Z", 2).is_empty());
+    }
+}

@@ -101,6 +101,67 @@ fn config_problems_are_reported_with_their_position() {
 }
 
 #[test]
+fn source_query_and_reconciliation_keys_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load(
+        dir.path(),
+        &format!(
+            "{}pipeline_configs:
+  both:
+    kind: table_sync
+    key: a/b
+    source: src
+    source_table: t
+    source_query: SELECT * FROM t
+    destination: dst
+    destination_table: t
+    cursor_column: u
+    primary_key: id
+  neither:
+    kind: table_sync
+    key: a/c
+    source: src
+    destination: dst
+    destination_table: t
+    cursor_column: u
+    primary_key: id
+    reconcile_every_runs: 0
+    reconcile_deletes: maybe
+",
+            resources_yaml("x")
+        ),
+    )
+    .unwrap_err();
+    for needle in [
+        "pipeline.yaml:10:9: error: pipeline_configs.both: give either `source_table` or `source_query`, not both",
+        "pipeline_configs.neither: missing required key `source_table` (or `source_query`)",
+        "pipeline_configs.neither.reconcile_every_runs: must be 1 or more, found 0",
+        "pipeline_configs.neither.reconcile_deletes: expected true or false, found `maybe`",
+    ] {
+        assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
+    }
+    let defs = load(
+        dir.path(),
+        &format!(
+            "{}pipeline_configs:
+  q:
+    kind: table_sync
+    key: a/q
+    source: src
+    source_query: SELECT id, u FROM t WHERE id > 0
+    destination: dst
+    destination_table: t
+    cursor_column: u
+    primary_key: id
+    reconcile_deletes: true
+",
+            resources_yaml("x")
+        ),
+    );
+    assert!(defs.is_ok(), "{:?}", defs.err());
+}
+
+#[test]
 fn resource_checks_report_what_they_reached() {
     let env = Env::new();
     let m = env.src.check().unwrap();

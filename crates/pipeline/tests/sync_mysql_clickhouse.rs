@@ -414,7 +414,7 @@ fn types_round_trip_exactly() {
         "flag Nullable(UInt8)",
         "dt Nullable(Date)",
         "ts Nullable(DateTime('UTC'))",
-        "e Nullable(String)",
+        "e Nullable(Enum8('' = 0, 'a' = 1, 'ü' = 2))",
         "bits Nullable(UInt64)",
         "tm Nullable(String)",
         "yr Nullable(UInt16)",

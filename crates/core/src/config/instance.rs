@@ -36,7 +36,6 @@ pub const NOT_ACTED_ON_YET: &[(&str, &str)] = &[
         "run_monitoring",
         "monitoring is always on; only start_timeout_seconds, cancel_timeout_seconds and max_runtime_seconds are used (2 s poll, no worker resume)",
     ),
-    ("retention", "the daemon does not purge old ticks yet"),
     (
         "schedules",
         "the scheduler daemon does not use worker threads yet",
@@ -47,8 +46,8 @@ pub const NOT_ACTED_ON_YET: &[(&str, &str)] = &[
     ),
     ("backfills", "the daemon does not run backfills yet"),
     (
-        "scheduler",
-        "the daemon does not implement these scheduler settings yet",
+        "scheduler.max_catchup_runs",
+        "each schedule's `catchup` policy (latest, none, {all: N}) bounds catch-up instead",
     ),
     (
         "concurrency.pools",
@@ -778,7 +777,6 @@ fn parse_root(root: &Map<'_>, home: &DagsterHome) -> InstanceConfig {
         };
         m.finish();
     }
-    warn_not_acted_on(root, "retention", "retention");
     if let Some(m) = root.map("retention") {
         let d = RetentionConfig::default();
         cfg.retention = RetentionConfig {
@@ -803,7 +801,6 @@ fn parse_root(root: &Map<'_>, home: &DagsterHome) -> InstanceConfig {
             m.finish();
         }
     }
-    warn_not_acted_on(root, "scheduler", "scheduler");
     if let Some(v) = root.get("scheduler") {
         if let Some(s) = parse_scheduler(&v) {
             cfg.scheduler = s;
@@ -1909,6 +1906,7 @@ fn parse_scheduler(v: &Value<'_>) -> Option<SchedulerConfig> {
     let Some(m) = c.config_map() else {
         return Some(d);
     };
+    warn_not_acted_on(&m, "max_catchup_runs", "scheduler.max_catchup_runs");
     let s = SchedulerConfig {
         max_catchup_runs: uint(&m, "max_catchup_runs", d.max_catchup_runs),
         max_tick_retries: uint(&m, "max_tick_retries", d.max_tick_retries),
@@ -2426,9 +2424,9 @@ schedules: {use_threads: true, num_workers: 8}
                 num_submit_workers: None
             }
         );
-        // not acted on yet: run_monitoring, retention, sensors, schedules
-        assert_eq!(warnings.len(), 4, "{warnings:#?}");
-        for key in ["run_monitoring", "retention", "sensors", "schedules"] {
+        // not acted on yet: run_monitoring, sensors, schedules
+        assert_eq!(warnings.len(), 3, "{warnings:#?}");
+        for key in ["run_monitoring", "sensors", "schedules"] {
             assert!(
                 warnings
                     .iter()
@@ -2764,6 +2762,13 @@ schedules: {use_threads: true, num_workers: 8}
             }
         );
         assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains("`max_catchup_runs` is accepted but not acted on yet"),
+            "{w:?}"
+        );
+        let (c, w) = ok("scheduler: {module: dagster, class: DagsterDaemonScheduler, config: {max_tick_retries: 2}}\n");
+        assert_eq!(c.scheduler.max_tick_retries, 2);
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]

@@ -50,9 +50,51 @@ pub fn start_run(
     launcher: &DefaultRunLauncher,
     run: &Run,
 ) -> Result<RunStatus> {
-    let starting = NewEvent::new(&run.run_id, &run.job_name, Some(EventType::RunStarting), "")
-        .level(LogLevel::Debug);
-    check_refused(storage.store_events(&[starting])?, &run.run_id)?;
+    check_refused(storage.store_events(&[starting_event(run)])?, &run.run_id)?;
+    launch_claimed(storage, launcher, run)
+}
+
+fn starting_event(run: &Run) -> NewEvent {
+    NewEvent::new(&run.run_id, &run.job_name, Some(EventType::RunStarting), "")
+        .level(LogLevel::Debug)
+}
+
+/// [`start_run`] for several runs (the queue daemon's pass): every RUN_STARTING is written in
+/// ONE transaction (each still conditional, so a run claimed by another daemon or canceled
+/// meanwhile is refused), then the claimed runs are launched one by one. Returns, per run in
+/// input order, its status afterwards or why it was not claimed.
+pub fn start_runs(
+    storage: &dyn Storage,
+    launcher: &DefaultRunLauncher,
+    runs: &[Run],
+) -> Result<Vec<Result<RunStatus>>> {
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let events: Vec<NewEvent> = runs.iter().map(starting_event).collect();
+    let outcome = storage.store_events(&events)?;
+    Ok(runs
+        .iter()
+        .map(
+            |run| match outcome.rejected.iter().find(|(id, _, _)| *id == run.run_id) {
+                Some((_, event, status)) => Err(ExecError::StatusRefused {
+                    run_id: run.run_id.clone(),
+                    event: event.clone(),
+                    status: status
+                        .map_or_else(|| "missing".to_string(), |s| s.as_str().to_string()),
+                }),
+                None => launch_claimed(storage, launcher, run),
+            },
+        )
+        .collect())
+}
+
+/// Launches the worker of a run already moved to STARTING.
+fn launch_claimed(
+    storage: &dyn Storage,
+    launcher: &DefaultRunLauncher,
+    run: &Run,
+) -> Result<RunStatus> {
     match launcher.launch(storage, run) {
         Ok(_pid) => Ok(RunStatus::Starting),
         Err(e) => {

@@ -30,7 +30,7 @@ pub mod run;
 pub mod writer;
 
 pub use compute_logs::{ComputeLogError, ComputeLogManager, LogChunk, LogStream};
-pub use coordinator::{request_cancel, start_run, submit_run, CoordinatorKind};
+pub use coordinator::{request_cancel, start_run, start_runs, submit_run, CoordinatorKind};
 pub use executor::{execute_run, execute_run_with_interrupt, ExecContext, ExecOptions, Interrupt};
 pub use launcher::DefaultRunLauncher;
 pub use plan::{ExecutionPlan, PlanStep};

@@ -50,6 +50,9 @@ const PG_MIGRATION_LOCK: &str =
     "SELECT pg_advisory_xact_lock(hashtextextended('dagster-rs migrations ' || current_schema(), 0))";
 /// Serializes writers of one run (bound parameter: the run id).
 const PG_RUN_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+/// `NOTIFY` of a run-queue change; the payload is `<schema> <status> <run id>`, so listeners
+/// on other schemas of the same database (channels are per database) can ignore it.
+const PG_NOTIFY_RUN: &str = "SELECT pg_notify($1, current_schema() || ' ' || $2)";
 
 /// Rows per multi-row INSERT / ids per `IN (...)` list (well under SQLite's bind limit).
 const CHUNK: usize = 500;
@@ -82,7 +85,7 @@ impl StorageBackend {
     }
 
     /// Secrets that must never appear in messages (the password, raw and percent-decoded).
-    fn secrets(&self) -> Vec<String> {
+    pub(super) fn secrets(&self) -> Vec<String> {
         match self {
             StorageBackend::Sqlite { .. } => Vec::new(),
             StorageBackend::Postgres { url } => {
@@ -521,6 +524,32 @@ impl RunLocks for PgConnection {
         for id in run_ids {
             diesel::sql_query(PG_RUN_LOCK)
                 .bind::<Text, _>(*id)
+                .execute(self)?;
+        }
+        Ok(())
+    }
+}
+
+/// Wake-ups for run-queue listeners, inside write transactions.
+trait RunNotify {
+    /// Announces that these runs became QUEUED or CANCELING (`(status, run id)`). On Postgres a
+    /// `NOTIFY` on [`super::notify::RUN_CHANNEL`] per run, delivered when the transaction
+    /// commits (never on rollback); SQLite has no listeners (the daemon polls).
+    fn notify_runs(&mut self, runs: &[(RunStatus, &str)]) -> QueryResult<()>;
+}
+
+impl RunNotify for SqliteConnection {
+    fn notify_runs(&mut self, _runs: &[(RunStatus, &str)]) -> QueryResult<()> {
+        Ok(())
+    }
+}
+
+impl RunNotify for PgConnection {
+    fn notify_runs(&mut self, runs: &[(RunStatus, &str)]) -> QueryResult<()> {
+        for (status, run_id) in runs {
+            diesel::sql_query(PG_NOTIFY_RUN)
+                .bind::<Text, _>(super::notify::RUN_CHANNEL)
+                .bind::<Text, _>(format!("{} {run_id}", status.as_str()))
                 .execute(self)?;
         }
         Ok(())
@@ -966,6 +995,9 @@ impl RunStore for DbStorage {
             if inserted == 0 {
                 return Err(StorageError::RunExists(run.run_id.clone()).into());
             }
+            if matches!(run.status, RunStatus::Queued | RunStatus::Canceling) {
+                c.notify_runs(&[(run.status, run.run_id.as_str())])?;
+            }
             let rows: Vec<_> = run
                 .tags
                 .iter()
@@ -1172,6 +1204,7 @@ impl EventLogStore for DbStorage {
             c.lock_runs(&run_ids)?;
             let mut out = StoreOutcome::default();
             let mut assets: BTreeMap<String, AssetUpdate> = BTreeMap::new();
+            let mut wake: Vec<(RunStatus, &str)> = Vec::new();
             for ev in events {
                 let mut replacement = None;
                 if let Some((event_type, target)) = ev
@@ -1217,6 +1250,9 @@ impl EventLogStore for DbStorage {
                         ));
                         replacement = Some(refusal_event(ev, event_type, target, current));
                     } else {
+                        if matches!(target, RunStatus::Queued | RunStatus::Canceling) {
+                            wake.push((target, ev.run_id.as_str()));
+                        }
                         let (body, start_time, end_time): (String, Option<f64>, Option<f64>) =
                             runs::table
                                 .filter(runs::run_id.eq(&ev.run_id))
@@ -1302,6 +1338,7 @@ impl EventLogStore for DbStorage {
                     }
                 }
             }
+            c.notify_runs(&wake)?;
             // Asset rows in key order: concurrent batches lock them in the same order.
             let now = now_dt();
             for (key, update) in assets {
@@ -1600,6 +1637,41 @@ impl InstigatorStore for DbStorage {
                 return Err(StorageError::TickNotFound(id).into());
             }
             Ok(())
+        })
+    }
+
+    fn transition_tick(
+        &self,
+        id: i64,
+        from: &str,
+        to: &str,
+        body: &serde_json::Value,
+    ) -> Result<bool> {
+        with_conn!(self, |c| {
+            let n = diesel::update(
+                job_ticks::table
+                    .filter(job_ticks::id.eq(id))
+                    .filter(job_ticks::status.eq(from)),
+            )
+            .set((
+                job_ticks::status.eq(to),
+                job_ticks::tick_body.eq(to_json("tick body", body)?),
+                job_ticks::update_timestamp.eq(now_dt()),
+            ))
+            .execute(c)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn purge_ticks(&self, tick_type: &str, status: &str, before: f64) -> Result<usize> {
+        with_conn!(self, |c| {
+            Ok(diesel::delete(
+                job_ticks::table
+                    .filter(job_ticks::tick_type.eq(tick_type))
+                    .filter(job_ticks::status.eq(status))
+                    .filter(job_ticks::timestamp.lt(before)),
+            )
+            .execute(c)?)
         })
     }
 

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod db;
+pub mod notify;
 mod schema;
 
 pub use db::{DbStorage, OpenOptions, StorageBackend};
@@ -168,6 +169,19 @@ pub trait InstigatorStore: Send + Sync {
     fn update_tick(&self, id: i64, status: &str, body: &serde_json::Value) -> Result<()>;
     /// Newest first.
     fn list_ticks(&self, selector_id: &str, limit: usize) -> Result<Vec<Tick>>;
+    /// Moves tick `id` from status `from` to `to` with a new body, only if it is still `from`
+    /// (one conditional UPDATE): of several evaluators retrying the same FAILURE tick, exactly
+    /// one gets `true`.
+    fn transition_tick(
+        &self,
+        id: i64,
+        from: &str,
+        to: &str,
+        body: &serde_json::Value,
+    ) -> Result<bool>;
+    /// Deletes the ticks of `tick_type` (SCHEDULE, SENSOR) in `status` whose timestamp is
+    /// before `before` (unix seconds); returns how many (tick retention).
+    fn purge_ticks(&self, tick_type: &str, status: &str, before: f64) -> Result<usize>;
 }
 
 /// A daemon heartbeat.

@@ -7,9 +7,12 @@
 use dagster_core::defs::CancelToken;
 use dagster_core::storage::KvStore;
 use dagster_core::test_support::TestDb;
-use dagster_pipeline::assets::table_sync::{SyncConfig, SyncOutcome, TableSync};
+use dagster_pipeline::assets::table_sync::{
+    DestRef, SourceRef, SyncConfig, SyncOutcome, TableSync,
+};
 use dagster_pipeline::resources::{
-    ClickhouseResource, ClickhouseSettings, MysqlResource, MysqlSettings,
+    ClickhouseResource, ClickhouseSettings, MysqlResource, MysqlSettings, PostgresResource,
+    PostgresSettings,
 };
 use mysql::prelude::Queryable;
 use std::collections::BTreeMap;
@@ -128,6 +131,23 @@ impl Env {
         )
     }
 
+    /// Runs a sync between any source and destination (`TableSync::sync`).
+    pub fn run_with(
+        &self,
+        sync: &TableSync,
+        src: SourceRef<'_>,
+        dst: DestRef<'_>,
+    ) -> anyhow::Result<SyncOutcome> {
+        sync.sync(
+            src,
+            dst,
+            self.kv.as_ref(),
+            "reporting/test",
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+    }
+
     pub fn saved_state(&self) -> Option<String> {
         self.kv
             .kv_get(&TableSync::state_key("reporting/test"))
@@ -200,6 +220,81 @@ pub fn assert_same(env: &Env, table: &str, cols: &[&str], pk: &str) {
     for (c, (s, d)) in &named {
         assert_eq!(
             s, d,
+            "column `{c}`: (non-NULL, NULL, checksum) source vs destination"
+        );
+    }
+    assert_eq!(src, dst, "rows differ");
+}
+
+pub const PG_HOST: &str = "127.0.0.1";
+
+/// One test's Postgres schema `sync_<suffix>` in database `test`, dropped (CASCADE) on drop.
+pub struct Pg {
+    pub res: PostgresResource,
+    pub schema: String,
+}
+
+impl Pg {
+    pub fn new() -> Pg {
+        let mut s = PostgresSettings::new(PG_HOST, "postgres", "test");
+        s.connect_timeout = std::time::Duration::from_secs(5);
+        let res = PostgresResource::new("pg", s);
+        let schema = format!("sync_{}", suffix());
+        if let Err(e) = res.execute(&[format!("CREATE SCHEMA {schema}")]) {
+            panic!("PostgreSQL is not reachable at {PG_HOST}:5432 ({e}); start it (e.g. `pg_ctlcluster 15 main start`) with trust auth for user postgres and a database `test`");
+        }
+        Pg { res, schema }
+    }
+
+    /// `<schema>.<table>`.
+    pub fn t(&self, table: &str) -> String {
+        format!("{}.{table}", self.schema)
+    }
+
+    pub fn exec(&self, statements: &[&str]) {
+        let s: Vec<String> = statements.iter().map(|s| s.to_string()).collect();
+        self.res.execute(&s).unwrap();
+    }
+
+    /// Rows of a query as text (NULL → None).
+    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let mut conn = self.res.connection().unwrap();
+        conn.simple_query(sql)
+            .unwrap()
+            .into_iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).map(|v| v.to_string()))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn count(&self, sql: &str) -> u64 {
+        self.rows(sql)[0][0].as_deref().unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let _ = self
+            .res
+            .execute(&[format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)]);
+    }
+}
+
+/// Compares two row sets: row count, per-column (non-NULL, NULL, checksum), then row by row.
+pub fn assert_same_rows(src: &[Vec<Option<String>>], dst: &[Vec<Option<String>>], cols: &[&str]) {
+    assert_eq!(src.len(), dst.len(), "row count source vs destination");
+    let ss = column_stats(src);
+    let ds = column_stats(dst);
+    for (i, c) in cols.iter().enumerate() {
+        assert_eq!(
+            ss.get(i),
+            ds.get(i),
             "column `{c}`: (non-NULL, NULL, checksum) source vs destination"
         );
     }

@@ -1,4 +1,5 @@
-//! `kind: table_sync`: copies a MySQL/MariaDB table into ClickHouse, incrementally and exactly.
+//! `kind: table_sync`: copies a MySQL/MariaDB or Postgres table (or query) into ClickHouse or
+//! Postgres, incrementally and exactly.
 //!
 //! ```yaml
 //! pipeline_configs:
@@ -6,9 +7,9 @@
 //!     kind: table_sync
 //!     key: reporting/customers
 //!     group: replica_sync
-//!     source: mysql_replica          # a `mysql` resource
-//!     source_table: customers
-//!     destination: reporting         # a `clickhouse` resource
+//!     source: mysql_replica          # a `mysql` or `postgres` resource
+//!     source_table: customers        # or source_query: SELECT ... (exactly one)
+//!     destination: reporting         # a `clickhouse` or `postgres` resource
 //!     destination_table: customers
 //!     mode: incremental              # or full
 //!     cursor_column: updated_at      # required for incremental
@@ -18,6 +19,8 @@
 //!     lookback_seconds: 0            # optional: re-read this much before the cursor
 //!     columns: [...]                 # optional include list (key columns are always kept)
 //!     exclude_columns: [...]         # optional
+//!     reconcile_deletes: false       # optional: hard-delete reconciliation every run
+//!     reconcile_every_runs: 24       # optional: ... or every N-th incremental run
 //! ```
 //!
 //! How it stays exact (docs/SYNC.md has the details and the type mapping):
@@ -29,9 +32,14 @@
 //! * `full` writes into a staging table and swaps it in at the end;
 //! * a view `<table>_dedup` reads the deduplicated rows without `FINAL`.
 
+mod engine;
+mod pg_dest;
+mod pg_source;
+mod reconcile;
 mod sync;
 pub mod types;
 
+pub use engine::{DestRef, SourceRef};
 pub use sync::{SyncOutcome, TableSync};
 
 use dagster_core::config::yaml::Map;
@@ -52,10 +60,13 @@ pub enum SyncMode {
 /// The settings of one table sync (one `pipeline_configs` entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncConfig {
-    /// Name of the `mysql` resource.
+    /// Name of the source resource (`mysql` or `postgres`).
     pub source: String,
+    /// The source table (`table` or `schema.table`); empty when `source_query` is set.
     pub source_table: String,
-    /// Name of the `clickhouse` resource.
+    /// A SELECT read as a derived table instead of `source_table`.
+    pub source_query: Option<String>,
+    /// Name of the destination resource (`clickhouse` or `postgres`).
     pub destination: String,
     pub destination_table: String,
     pub mode: SyncMode,
@@ -66,6 +77,8 @@ pub struct SyncConfig {
     pub lookback_seconds: Option<u64>,
     pub columns: Option<Vec<String>>,
     pub exclude_columns: Vec<String>,
+    /// Hard-delete reconciliation every N incremental runs (`reconcile_deletes: true` = 1).
+    pub reconcile_every_runs: Option<u64>,
 }
 
 impl SyncConfig {
@@ -81,6 +94,7 @@ impl SyncConfig {
         SyncConfig {
             source: source.into(),
             source_table: source_table.into(),
+            source_query: None,
             destination: destination.into(),
             destination_table: destination_table.into(),
             mode: SyncMode::Incremental,
@@ -91,6 +105,23 @@ impl SyncConfig {
             lookback_seconds: None,
             columns: None,
             exclude_columns: Vec::new(),
+            reconcile_every_runs: None,
+        }
+    }
+
+    /// The source for messages: `table `t`` or `query `SELECT ...``.
+    pub fn source_text(&self) -> String {
+        match &self.source_query {
+            Some(q) => {
+                let one_line = q.split_whitespace().collect::<Vec<_>>().join(" ");
+                let short: String = one_line.chars().take(80).collect();
+                if short.len() < one_line.len() {
+                    format!("source query `{short}…`")
+                } else {
+                    format!("source query `{short}`")
+                }
+            }
+            None => format!("source table `{}`", self.source_table),
         }
     }
 }
@@ -105,7 +136,23 @@ impl AssetKind for TableSyncKind {
 
     fn build(&self, entry: &Map<'_>) -> Option<(Arc<dyn AssetCompute>, Vec<String>)> {
         let source = entry.req_str("source");
-        let source_table = entry.req_str("source_table");
+        let source_table = entry.str("source_table");
+        let source_query = entry.str("source_query");
+        let source_ok = match (&source_table, &source_query) {
+            (Some(_), Some(_)) => {
+                entry.error("give either `source_table` or `source_query`, not both");
+                false
+            }
+            (None, None) => {
+                entry.error("missing required key `source_table` (or `source_query`)");
+                false
+            }
+            (None, Some(q)) if q.trim().is_empty() => {
+                entry.error("`source_query` is empty");
+                false
+            }
+            _ => true,
+        };
         let destination = entry.req_str("destination");
         let destination_table = entry.req_str("destination_table");
         let mode = match entry.get("mode") {
@@ -163,6 +210,26 @@ impl AssetKind for TableSyncKind {
         };
         let columns = entry.get("columns").map(|v| v.as_str_list());
         let exclude_columns = entry.str_list("exclude_columns");
+        let reconcile_deletes = match entry.get("reconcile_deletes") {
+            None => Some(false),
+            Some(v) => v.as_bool(),
+        };
+        let reconcile_every = match entry.get("reconcile_every_runs") {
+            None => Some(None),
+            Some(v) => match v.as_int() {
+                Some(n) if n >= 1 => Some(u64::try_from(n).ok()),
+                Some(n) => {
+                    v.error(format!("must be 1 or more, found {n}"));
+                    None
+                }
+                None => None,
+            },
+        };
+        let reconcile_every_runs = match (reconcile_deletes, reconcile_every) {
+            (Some(true), Some(None)) => Some(Some(1)),
+            (Some(_), Some(n)) => Some(n),
+            _ => None,
+        };
         if mode == Some(SyncMode::Incremental) && cursor_column.is_none() {
             entry.error("`mode: incremental` needs `cursor_column` (e.g. updated_at)");
             return None;
@@ -175,9 +242,13 @@ impl AssetKind for TableSyncKind {
                 return None;
             }
         }
+        if !source_ok {
+            return None;
+        }
         let config = SyncConfig {
             source: source?,
-            source_table: source_table?,
+            source_table: source_table.unwrap_or_default(),
+            source_query,
             destination: destination?,
             destination_table: destination_table?,
             mode: mode?,
@@ -188,6 +259,7 @@ impl AssetKind for TableSyncKind {
             lookback_seconds: lookback_seconds?,
             columns,
             exclude_columns,
+            reconcile_every_runs: reconcile_every_runs?,
         };
         let resources = vec![config.source.clone(), config.destination.clone()];
         Some((Arc::new(TableSync::new(config)), resources))

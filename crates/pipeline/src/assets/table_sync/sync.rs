@@ -5,7 +5,7 @@ use super::types::{
 };
 use super::{SyncConfig, SyncMode};
 use crate::resources::clickhouse::{quote_ident, quote_str};
-use crate::resources::{ClickhouseResource, MysqlResource};
+use crate::resources::{ClickhouseResource, MysqlResource, PostgresResource};
 use anyhow::{anyhow, bail, Context as _};
 use dagster_core::defs::{AssetCompute, CancelToken, MaterializeResult, StepContext};
 use dagster_core::domain::MetadataValue;
@@ -20,15 +20,15 @@ pub const VERSION_COLUMN: &str = "_version";
 pub const DELETED_COLUMN: &str = "_is_deleted";
 /// Suffix of the deduplicating view created next to the destination table.
 pub const VIEW_SUFFIX: &str = "_dedup";
-const STAGING_SUFFIX: &str = "__full_sync";
-const OLD_SUFFIX: &str = "__old_sync";
+pub(super) const STAGING_SUFFIX: &str = "__full_sync";
+pub(super) const OLD_SUFFIX: &str = "__old_sync";
 
 /// A table sync asset (see the module documentation of `table_sync`).
 #[derive(Debug, Clone)]
 pub struct TableSync {
-    config: SyncConfig,
-    fail_after_batches: Option<u64>,
-    page_rows: usize,
+    pub(super) config: SyncConfig,
+    pub(super) fail_after_batches: Option<u64>,
+    pub(super) page_rows: usize,
 }
 
 /// What a sync did (also returned as materialization metadata).
@@ -47,6 +47,8 @@ pub struct SyncOutcome {
     pub invalid_dates: u64,
     pub columns_added: Vec<String>,
     pub destination: String,
+    /// Keys deleted by hard-delete reconciliation (`None`: no reconciliation this run).
+    pub rows_hard_deleted: Option<u64>,
 }
 
 impl SyncOutcome {
@@ -92,6 +94,9 @@ impl SyncOutcome {
         if self.invalid_dates > 0 {
             r = r.with("invalid_dates", int(self.invalid_dates));
         }
+        if let Some(n) = self.rows_hard_deleted {
+            r = r.with("rows_hard_deleted", int(n));
+        }
         if !self.columns_added.is_empty() {
             r = r.with(
                 "columns_added",
@@ -105,7 +110,7 @@ impl SyncOutcome {
 /// A key value as saved in the cursor state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", content = "v", rename_all = "snake_case")]
-enum KeyVal {
+pub(super) enum KeyVal {
     Null,
     Int(i64),
     UInt(u64),
@@ -117,7 +122,7 @@ enum KeyVal {
 }
 
 impl KeyVal {
-    fn from_value(v: &Value) -> KeyVal {
+    pub(super) fn from_value(v: &Value) -> KeyVal {
         match v {
             Value::NULL => KeyVal::Null,
             Value::Int(i) => KeyVal::Int(*i),
@@ -135,7 +140,7 @@ impl KeyVal {
         }
     }
 
-    fn to_value(&self) -> Value {
+    pub(super) fn to_value(&self) -> Value {
         match self {
             KeyVal::Null => Value::NULL,
             KeyVal::Int(i) => Value::Int(*i),
@@ -150,7 +155,7 @@ impl KeyVal {
     }
 }
 
-fn parse_dt(s: &str) -> Option<Value> {
+pub(super) fn parse_dt(s: &str) -> Option<Value> {
     let (date, time) = s.split_once(' ')?;
     let mut d = date.split('-');
     let (y, mo, da) = (
@@ -168,7 +173,7 @@ fn parse_dt(s: &str) -> Option<Value> {
     Some(Value::Date(y, mo, da, h, mi, se, frac.parse().ok()?))
 }
 
-fn key_text(key: &[Value]) -> String {
+pub(super) fn key_text(key: &[Value]) -> String {
     let parts: Vec<String> = key.iter().map(value_text).collect();
     if parts.len() == 1 {
         parts.into_iter().next().unwrap_or_default()
@@ -179,51 +184,54 @@ fn key_text(key: &[Value]) -> String {
 
 /// The state saved in the instance key-value store, under `table_sync/<asset key>`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct SavedState {
+pub(super) struct SavedState {
     /// `database.table` of the destination the cursor belongs to.
-    destination: String,
+    pub(super) destination: String,
     /// Cursor column then primary key columns.
-    key_columns: Vec<String>,
+    pub(super) key_columns: Vec<String>,
     /// Last key confirmed by the destination (incremental position).
-    last_key: Option<Vec<KeyVal>>,
+    pub(super) last_key: Option<Vec<KeyVal>>,
     /// An unfinished full sync.
-    full: Option<FullState>,
+    pub(super) full: Option<FullState>,
     /// Deduplicated destination row count after the last run (reused when a run writes nothing).
     #[serde(default)]
-    destination_rows: Option<u64>,
+    pub(super) destination_rows: Option<u64>,
+    /// Incremental runs since the last hard-delete reconciliation.
+    #[serde(default)]
+    pub(super) runs_since_reconcile: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct FullState {
-    staging: String,
-    upper: Option<KeyVal>,
+pub(super) struct FullState {
+    pub(super) staging: String,
+    pub(super) upper: Option<KeyVal>,
     /// Last primary key confirmed by the destination (a full sync reads in primary key order).
-    last_key: Option<Vec<KeyVal>>,
+    pub(super) last_key: Option<Vec<KeyVal>>,
     /// True when `last_key` is a primary key (states written before full syncs read in primary
     /// key order hold a (cursor, primary key) position: such a sync starts over).
     #[serde(default)]
-    by_pk: bool,
+    pub(super) by_pk: bool,
     /// The largest (cursor, primary key) when the full sync started: the incremental position
     /// once it is done.
     #[serde(default)]
-    upper_key: Option<Vec<KeyVal>>,
+    pub(super) upper_key: Option<Vec<KeyVal>>,
     /// Disjoint primary key ranges read in parallel (empty: one reader, `last_key`).
     #[serde(default)]
-    ranges: Vec<RangeState>,
+    pub(super) ranges: Vec<RangeState>,
 }
 
 /// One primary key range of a full sync read by its own reader: `after < pk <= upto`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct RangeState {
-    after: Option<KeyVal>,
-    upto: Option<KeyVal>,
+pub(super) struct RangeState {
+    pub(super) after: Option<KeyVal>,
+    pub(super) upto: Option<KeyVal>,
     /// Last primary key of this range confirmed by the destination.
-    last_key: Option<Vec<KeyVal>>,
+    pub(super) last_key: Option<Vec<KeyVal>>,
 }
 
 /// Where reading starts.
 #[derive(Debug, Clone)]
-enum Start {
+pub(super) enum Start {
     Beginning,
     /// `cursor >= value` (lookback).
     AtLeast(Value),
@@ -246,22 +254,22 @@ struct Chunk {
 }
 
 /// What the reader thread needs.
-struct ReadPlan {
-    table_sql: String,
-    select_sql: String,
+pub(super) struct ReadPlan {
+    pub(super) table_sql: String,
+    pub(super) select_sql: String,
     /// The columns the reader orders and pages by (keyset): (cursor, primary key) in incremental
     /// mode, the primary key in full mode.
-    order_sql: Vec<String>,
-    order_idx: Vec<usize>,
+    pub(super) order_sql: Vec<String>,
+    pub(super) order_idx: Vec<usize>,
     /// `column <= upper`: the cursor column and its upper bound fixed when the sync started.
-    bound_sql: Option<String>,
-    upper: Option<Value>,
+    pub(super) bound_sql: Option<String>,
+    pub(super) upper: Option<Value>,
     /// Rows per confirmed batch (one INSERT, one cursor save).
-    batch_size: usize,
+    pub(super) batch_size: usize,
     /// Rows per SELECT.
-    page_rows: usize,
-    columns: Vec<Column>,
-    soft_delete_idx: Option<usize>,
+    pub(super) page_rows: usize,
+    pub(super) columns: Vec<Column>,
+    pub(super) soft_delete_idx: Option<usize>,
 }
 
 /// Rows per SELECT (a batch is read in pages of at most this many rows).
@@ -278,18 +286,18 @@ const CHUNK_BYTES: usize = 96 << 10;
 /// table or batch size).
 const CHANNEL_CHUNKS: usize = 48;
 
-fn mysql_ident(name: &str) -> String {
+pub(super) fn mysql_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-fn mysql_table(name: &str) -> String {
+pub(super) fn mysql_table(name: &str) -> String {
     match name.split_once('.') {
         Some((db, t)) => format!("{}.{}", mysql_ident(db), mysql_ident(t)),
         None => mysql_ident(name),
     }
 }
 
-fn now_micros() -> u64 {
+pub(super) fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
@@ -298,7 +306,12 @@ fn now_micros() -> u64 {
 
 impl ReadPlan {
     /// SQL and parameters of the next page of at most `limit` rows.
-    fn query(&self, start: &Start, upto: Option<&Value>, limit: usize) -> (String, Vec<Value>) {
+    pub(super) fn query(
+        &self,
+        start: &Start,
+        upto: Option<&Value>,
+        limit: usize,
+    ) -> (String, Vec<Value>) {
         let mut conds: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
         let k = &self.order_sql;
@@ -679,7 +692,7 @@ impl TableSync {
         )
     }
 
-    fn describe_source(&self, src: &MysqlResource) -> anyhow::Result<Vec<SourceColumn>> {
+    pub(super) fn describe_source(&self, src: &MysqlResource) -> anyhow::Result<Vec<SourceColumn>> {
         let mut conn = src.connection()?;
         let (schema, table) = match self.config.source_table.split_once('.') {
             Some((s, t)) => (Some(s.to_string()), t.to_string()),
@@ -725,24 +738,23 @@ impl TableSync {
     }
 
     /// Key columns: the cursor (if any) then the primary key.
-    fn key_columns(&self) -> Vec<String> {
+    pub(super) fn key_columns(&self) -> Vec<String> {
         let mut k: Vec<String> = self.config.cursor_column.iter().cloned().collect();
         k.extend(self.config.primary_key.iter().cloned());
         k
     }
 
     /// The synced columns after include/exclude, checked for the key columns.
-    fn select_columns(
+    pub(super) fn select_columns(
         &self,
-        src: &MysqlResource,
+        src_where: &str,
         all: Vec<SourceColumn>,
         datetime64: bool,
     ) -> anyhow::Result<Vec<Column>> {
         let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
         let missing = |what: &str, c: &str| {
             anyhow!(
-                "{what} `{c}` not found in {} (columns: {})",
-                self.src_where(src),
+                "{what} `{c}` not found in {src_where} (columns: {})",
                 names.join(", ")
             )
         };
@@ -791,8 +803,7 @@ impl TableSync {
             if keep {
                 if c.name == VERSION_COLUMN || c.name == DELETED_COLUMN {
                     bail!(
-                        "{} has a column named `{}`, which the sync reserves; exclude it",
-                        self.src_where(src),
+                        "{src_where} has a column named `{}`, which the sync reserves; exclude it",
                         c.name
                     );
                 }
@@ -802,21 +813,20 @@ impl TableSync {
         for c in &out {
             if self.config.primary_key.contains(&c.source.name) && c.nullable {
                 bail!(
-                    "primary key column `{}` of {} is NULLable; ClickHouse cannot order by it",
+                    "primary key column `{}` of {src_where} is NULLable; ClickHouse cannot order by it",
                     c.source.name,
-                    self.src_where(src)
                 );
             }
         }
         Ok(out)
     }
 
-    fn ch_table(dst: &ClickhouseResource, table: &str) -> String {
+    pub(super) fn ch_table(dst: &ClickhouseResource, table: &str) -> String {
         format!("{}.{}", quote_ident(dst.database()), quote_ident(table))
     }
 
     /// `name → type` of an existing destination table (empty if it does not exist).
-    fn dest_columns(
+    pub(super) fn dest_columns(
         dst: &ClickhouseResource,
         table: &str,
     ) -> anyhow::Result<Vec<(String, String)>> {
@@ -835,7 +845,7 @@ impl TableSync {
     }
 
     /// Creates the table or adds missing columns. Returns (existed, columns added).
-    fn ensure_table(
+    pub(super) fn ensure_table(
         &self,
         dst: &ClickhouseResource,
         table: &str,
@@ -908,7 +918,7 @@ impl TableSync {
     }
 
     /// (Re)creates the deduplicating view `<table>_dedup` from the table's current columns.
-    fn ensure_view(&self, dst: &ClickhouseResource, table: &str) -> anyhow::Result<()> {
+    pub(super) fn ensure_view(&self, dst: &ClickhouseResource, table: &str) -> anyhow::Result<()> {
         let cols = Self::dest_columns(dst, table)?;
         let view = format!("{table}{VIEW_SUFFIX}");
         let pk = &self.config.primary_key;
@@ -952,14 +962,20 @@ impl TableSync {
         Ok(())
     }
 
-    fn dest_row_count(&self, dst: &ClickhouseResource, table: &str) -> anyhow::Result<u64> {
+    pub(super) fn dest_row_count(
+        &self,
+        dst: &ClickhouseResource,
+        table: &str,
+    ) -> anyhow::Result<u64> {
         let pk_sql: Vec<String> = self
             .config
             .primary_key
             .iter()
             .map(|c| quote_ident(c))
             .collect();
-        let sql = if self.config.soft_delete_column.is_some() {
+        let sql = if self.config.soft_delete_column.is_some()
+            || self.config.reconcile_every_runs.is_some()
+        {
             format!(
                 "SELECT count() FROM (SELECT argMax({}, {}) AS d FROM {} GROUP BY {}) WHERE d = 0",
                 quote_ident(DELETED_COLUMN),
@@ -979,14 +995,18 @@ impl TableSync {
         Ok(v.and_then(|s| s.trim().parse().ok()).unwrap_or(0))
     }
 
-    fn load_state(kv: &dyn KvStore, key: &str) -> anyhow::Result<Option<SavedState>> {
+    pub(super) fn load_state(kv: &dyn KvStore, key: &str) -> anyhow::Result<Option<SavedState>> {
         let Some(text) = kv.kv_get(key).context("reading the saved sync cursor")? else {
             return Ok(None);
         };
         Ok(serde_json::from_str(&text).ok())
     }
 
-    fn save_state(kv: &dyn KvStore, key: &str, state: &SavedState) -> anyhow::Result<()> {
+    pub(super) fn save_state(
+        kv: &dyn KvStore,
+        key: &str,
+        state: &SavedState,
+    ) -> anyhow::Result<()> {
         let text = serde_json::to_string(state)?;
         kv.kv_set(key, &text).context("saving the sync cursor")?;
         Ok(())
@@ -1086,7 +1106,10 @@ impl TableSync {
             .next()
             .and_then(|m| m.parse().ok())
             .unwrap_or(0);
-        let columns = self.select_columns(src, all, major >= 20)?;
+        let mut columns = self.select_columns(&self.src_where(src), all, major >= 20)?;
+        if cfg.mode == SyncMode::Incremental {
+            Self::keep_string_enums(dst, &cfg.destination_table, &mut columns)?;
+        }
         let destination = format!("{}.{}", dst.database(), cfg.destination_table);
         let key_columns = self.key_columns();
         let mut state = match Self::load_state(kv, &state_key)? {
@@ -1376,6 +1399,20 @@ impl TableSync {
         if rows_read != rows_written {
             bail!("{rows_read} rows read but {rows_written} written");
         }
+        let rows_hard_deleted = if cfg.mode == SyncMode::Incremental {
+            self.maybe_reconcile(
+                super::engine::SourceRef::Mysql(src),
+                super::engine::DestRef::Clickhouse(dst),
+                &columns,
+                &[],
+                &mut state,
+                kv,
+                &state_key,
+                log,
+            )?
+        } else {
+            None
+        };
 
         // Finish: swap for full mode, view, counts.
         if cfg.mode == SyncMode::Full {
@@ -1423,7 +1460,7 @@ impl TableSync {
             self.ensure_view(dst, &cfg.destination_table)?;
         }
         let destination_rows = match state.destination_rows {
-            Some(n) if view_exists && rows_written == 0 => n,
+            Some(n) if view_exists && rows_written == 0 && rows_hard_deleted.unwrap_or(0) == 0 => n,
             _ if fresh_full && cfg.soft_delete_column.is_none() => {
                 // Every key was written once: the plain row count (table metadata, no scan)
                 // is the deduplicated count.
@@ -1464,41 +1501,49 @@ impl TableSync {
             invalid_dates,
             columns_added,
             destination,
+            rows_hard_deleted,
         })
     }
 }
 
 impl AssetCompute for TableSync {
     fn compute(&self, ctx: &mut StepContext) -> anyhow::Result<MaterializeResult> {
+        use super::engine::{DestRef, SourceRef};
         let src_res = ctx.resource(&self.config.source)?.clone();
-        let src = src_res
-            .as_any()
-            .downcast_ref::<MysqlResource>()
-            .ok_or_else(|| anyhow!("resource `{}` is not a mysql resource", self.config.source))?;
+        let src = if let Some(m) = src_res.as_any().downcast_ref::<MysqlResource>() {
+            SourceRef::Mysql(m)
+        } else if let Some(p) = src_res.as_any().downcast_ref::<PostgresResource>() {
+            SourceRef::Postgres(p)
+        } else {
+            bail!(
+                "resource `{}` is neither a mysql nor a postgres resource",
+                self.config.source
+            )
+        };
         let dst_res = ctx.resource(&self.config.destination)?.clone();
-        let dst = dst_res
-            .as_any()
-            .downcast_ref::<ClickhouseResource>()
-            .ok_or_else(|| {
-                anyhow!(
-                    "resource `{}` is not a clickhouse resource",
-                    self.config.destination
-                )
-            })?;
+        let dst = if let Some(c) = dst_res.as_any().downcast_ref::<ClickhouseResource>() {
+            DestRef::Clickhouse(c)
+        } else if let Some(p) = dst_res.as_any().downcast_ref::<PostgresResource>() {
+            DestRef::Postgres(p)
+        } else {
+            bail!(
+                "resource `{}` is neither a clickhouse nor a postgres resource",
+                self.config.destination
+            )
+        };
         let kv = ctx.kv_handle()?;
         let cancel = ctx.cancel_token();
         let asset_key = ctx.asset_key.to_user_string();
         ctx.info(&format!(
-            "syncing {} ({} mode) into clickhouse {}.{}",
-            self.src_where(src),
+            "syncing {} ({} mode) into {}",
+            self.source_where(&src),
             match self.config.mode {
                 SyncMode::Full => "full",
                 SyncMode::Incremental => "incremental",
             },
-            dst.database(),
-            self.config.destination_table
+            self.dest_where(&dst),
         ));
-        let outcome = self.run(src, dst, kv.as_ref(), &asset_key, &cancel, &mut |m| {
+        let outcome = self.sync(src, dst, kv.as_ref(), &asset_key, &cancel, &mut |m| {
             ctx.info(m)
         })?;
         ctx.info(&format!(

@@ -39,6 +39,9 @@ pub enum ChType {
     /// `DateTime64(p, 'UTC')` (servers from 20.1 on).
     DateTime64(u32),
     String,
+    /// `Enum8(...)` / `Enum16(...)`: the labels are in [`Column::labels`].
+    Enum8,
+    Enum16,
 }
 
 impl ChType {
@@ -60,6 +63,8 @@ impl ChType {
             ChType::DateTime => "DateTime('UTC')".into(),
             ChType::DateTime64(p) => format!("DateTime64({p}, 'UTC')"),
             ChType::String => "String".into(),
+            ChType::Enum8 => "Enum8".into(),
+            ChType::Enum16 => "Enum16".into(),
         }
     }
 }
@@ -82,23 +87,96 @@ pub struct Column {
     pub ch: ChType,
     pub nullable: bool,
     pub conv: Conv,
+    /// ENUM labels (value = position + 1, as MySQL numbers them); empty for other types.
+    pub labels: Vec<String>,
 }
 
 impl Column {
     /// Full ClickHouse type, e.g. `Nullable(Decimal(12, 2))`.
     pub fn ch_sql(&self) -> String {
+        let base = match self.ch {
+            ChType::Enum8 | ChType::Enum16 => enum_sql(self.ch, &self.labels),
+            _ => self.ch.sql(),
+        };
         if self.nullable {
-            format!("Nullable({})", self.ch.sql())
+            format!("Nullable({base})")
         } else {
-            self.ch.sql()
+            base
         }
     }
+
+    /// The ClickHouse value of an ENUM label: its position + 1; `''` (MySQL's index 0 for an
+    /// invalid value) is 0.
+    pub fn enum_value(&self, label: &[u8]) -> Option<i16> {
+        if label.is_empty() && !self.labels.iter().any(|l| l.is_empty()) {
+            return Some(0);
+        }
+        self.labels
+            .iter()
+            .position(|l| l.as_bytes() == label)
+            .and_then(|i| i16::try_from(i + 1).ok())
+    }
+}
+
+/// `Enum8('' = 0, 'a' = 1, ...)`: the labels numbered as MySQL numbers them, plus `'' = 0` (the
+/// value MySQL stores for an invalid label) unless `''` is a label.
+pub fn enum_sql(ch: ChType, labels: &[String]) -> String {
+    let mut items: Vec<String> = Vec::with_capacity(labels.len() + 1);
+    if !labels.iter().any(|l| l.is_empty()) {
+        items.push("'' = 0".into());
+    }
+    for (i, l) in labels.iter().enumerate() {
+        items.push(format!(
+            "'{}' = {}",
+            l.replace('\\', "\\\\").replace('\'', "\\'"),
+            i + 1
+        ));
+    }
+    let name = if ch == ChType::Enum16 {
+        "Enum16"
+    } else {
+        "Enum8"
+    };
+    format!("{name}({})", items.join(", "))
+}
+
+/// The labels of a MySQL `COLUMN_TYPE` such as `enum('a','it''s')` (`''` escapes a quote).
+pub fn parse_enum_labels(column_type: &str) -> Option<Vec<String>> {
+    let start = column_type.find('(')?;
+    let inner = column_type.get(start + 1..column_type.rfind(')')?)?;
+    let mut labels = Vec::new();
+    let mut chars = inner.chars().peekable();
+    loop {
+        match chars.next() {
+            None => break,
+            Some('\'') => {
+                let mut label = String::new();
+                loop {
+                    match chars.next() {
+                        None => return None,
+                        Some('\'') if chars.peek() == Some(&'\'') => {
+                            chars.next();
+                            label.push('\'');
+                        }
+                        Some('\'') => break,
+                        Some('\\') => label.push(chars.next()?),
+                        Some(c) => label.push(c),
+                    }
+                }
+                labels.push(label);
+            }
+            Some(',') | Some(' ') => {}
+            Some(_) => return None,
+        }
+    }
+    Some(labels)
 }
 
 /// Maps a source column. `datetime64` says whether the server has `DateTime64` (20.1+).
 pub fn map_column(c: &SourceColumn, datetime64: bool) -> Column {
     let unsigned = c.column_type.contains("unsigned");
     let mut conv = Conv::Plain;
+    let mut labels = Vec::new();
     let ch = match c.data_type.as_str() {
         "tinyint" if c.column_type.starts_with("tinyint(1)") => ChType::UInt8,
         "bool" | "boolean" => ChType::UInt8,
@@ -136,7 +214,18 @@ pub fn map_column(c: &SourceColumn, datetime64: bool) -> Column {
             conv = Conv::Time;
             ChType::String
         }
-        // char, varchar, text (all sizes), blob (all sizes), binary, varbinary, enum, set,
+        "enum" => match parse_enum_labels(&c.column_type) {
+            Some(l) if l.len() < 128 => {
+                labels = l;
+                ChType::Enum8
+            }
+            Some(l) if l.len() < 32_768 => {
+                labels = l;
+                ChType::Enum16
+            }
+            _ => ChType::String,
+        },
+        // char, varchar, text (all sizes), blob (all sizes), binary, varbinary, set,
         // json (a longtext alias on MariaDB), geometry (WKB bytes), anything unknown.
         _ => ChType::String,
     };
@@ -145,6 +234,7 @@ pub fn map_column(c: &SourceColumn, datetime64: bool) -> Column {
         ch,
         nullable: c.nullable,
         conv,
+        labels,
     }
 }
 
@@ -379,6 +469,23 @@ pub fn encode_value(
             }
             other => put_bytes(out, value_text(other).as_bytes()),
         },
+        ChType::Enum8 | ChType::Enum16 => {
+            let n = match v {
+                Value::Bytes(b) => col.enum_value(b),
+                Value::Int(_) | Value::UInt(_) => int_of(v)
+                    .and_then(|i| i16::try_from(i).ok())
+                    .filter(|&i| i >= 0 && usize::try_from(i).is_ok_and(|i| i <= col.labels.len())),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                EncodeError(format!("`{}` is not a label of the ENUM", value_text(v)))
+            })?;
+            if col.ch == ChType::Enum8 {
+                out.push(n as i8 as u8)
+            } else {
+                out.extend_from_slice(&n.to_le_bytes())
+            }
+        }
         ChType::Date | ChType::DateTime | ChType::DateTime64(_) => {}
     }
     Ok(())
@@ -529,6 +636,31 @@ mod tests {
         assert!(!valid_date(2023, 2, 29));
         assert!(valid_date(2024, 2, 29));
         assert!(!valid_date(0, 0, 0));
+    }
+
+    #[test]
+    fn enum_labels() {
+        assert_eq!(
+            parse_enum_labels("enum('a','it''s','ü',' x')"),
+            Some(vec!["a".into(), "it's".into(), "ü".into(), " x".into()])
+        );
+        assert_eq!(parse_enum_labels("enum"), None);
+        let c = map_column(
+            &SourceColumn {
+                name: "e".into(),
+                data_type: "enum".into(),
+                column_type: "enum('a','b')".into(),
+                nullable: true,
+                precision: None,
+                scale: None,
+                datetime_precision: None,
+            },
+            false,
+        );
+        assert_eq!(c.ch_sql(), "Nullable(Enum8('' = 0, 'a' = 1, 'b' = 2))");
+        assert_eq!(c.enum_value(b"b"), Some(2));
+        assert_eq!(c.enum_value(b""), Some(0));
+        assert_eq!(c.enum_value(b"z"), None);
     }
 
     #[test]
