@@ -67,23 +67,10 @@ pub fn selector_id(location: &str, name: &str) -> String {
     sha1_hex(python_json(&json).as_bytes())
 }
 
-/// Remote origin id of a schedule or sensor: sha1 of Dagster's serialized `ExternalJobOrigin`
-/// of the instigator in `__repository__` of a registered code location. The GraphQL id of an
-/// instigator is `<origin id>::<selector id>` (Dagster's compound id).
-pub fn origin_id(location: &str, name: &str) -> String {
-    let json = serde_json::json!({
-        "__class__": "ExternalJobOrigin",
-        "external_repository_origin": {
-            "__class__": "ExternalRepositoryOrigin",
-            "repository_location_origin": {
-                "__class__": "RegisteredRepositoryLocationOrigin",
-                "location_name": location,
-            },
-            "repository_name": "__repository__",
-        },
-        "job_name": name,
-    });
-    sha1_hex(python_json(&json).as_bytes())
+/// A content id as Dagster computes them: sha1 of the serialized object (sorted keys, Python's
+/// default separators).
+pub fn content_id(v: &serde_json::Value) -> String {
+    sha1_hex(python_json(v).as_bytes())
 }
 
 /// JSON with Python's default separators (`", "`, `": "`) and sorted keys.

@@ -50,7 +50,8 @@ struct Conn {
 
 impl Conn {
     fn open(host: &str, port: u16) -> Result<Conn> {
-        let s = TcpStream::connect((host, port)).with_context(|| format!("connecting to {host}:{port}"))?;
+        let s = TcpStream::connect((host, port))
+            .with_context(|| format!("connecting to {host}:{port}"))?;
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(Duration::from_secs(60)))?;
         Ok(Conn {
@@ -146,7 +147,8 @@ fn main() -> Result<()> {
         let ms = t0.elapsed().as_secs_f64() * 1000.0;
         if status != 200 || text.contains("\"errors\"") {
             errors += 1;
-            first_error.get_or_insert_with(|| format!("HTTP {status}: {}", &text[..text.len().min(500)]));
+            first_error
+                .get_or_insert_with(|| format!("HTTP {status}: {}", &text[..text.len().min(500)]));
         }
         if i >= args.warmup {
             times.push(ms);

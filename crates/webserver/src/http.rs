@@ -132,6 +132,211 @@ fn normalize_variables(v: &mut serde_json::Value) {
     }
 }
 
+/// `RunConfigData` is a string scalar and juniper refuses object literals for scalars, so an
+/// object or list literal written inline for a `runConfigData:` argument field
+/// (`runConfigData: {ops: {a: {config: {x: 1}}}}`) is rewritten into the equivalent JSON string
+/// literal before parsing. Strings, block strings and comments are skipped; a variable inside
+/// such a literal is an error (pass the whole config as a variable instead).
+pub fn inline_run_config_literals(query: &str) -> Result<String, String> {
+    const KEY: &[u8] = b"runConfigData";
+    let b = query.as_bytes();
+    let mut out = String::with_capacity(query.len());
+    let mut i = 0usize;
+    let mut copied = 0usize;
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => i = skip_string(b, i),
+            c if (c.is_ascii_alphabetic() || c == b'_')
+                && b[i..].starts_with(KEY)
+                && (i == 0 || !is_name_byte(b[i - 1]))
+                && !b.get(i + KEY.len()).is_some_and(|c| is_name_byte(*c)) =>
+            {
+                let mut j = skip_ignored(b, i + KEY.len());
+                if b.get(j) == Some(&b':') {
+                    j = skip_ignored(b, j + 1);
+                    if matches!(b.get(j), Some(b'{') | Some(b'[')) {
+                        let mut p = LiteralParser { b, i: j };
+                        let value = p.value(0)?;
+                        let text = serde_json::Value::String(value.to_string()).to_string();
+                        out.push_str(&query[copied..j]);
+                        out.push_str(&text);
+                        copied = p.i;
+                        i = p.i;
+                        continue;
+                    }
+                }
+                i += KEY.len();
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&query[copied..]);
+    Ok(out)
+}
+
+fn is_name_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Index just past the string (or block string) starting at `i`.
+fn skip_string(b: &[u8], mut i: usize) -> usize {
+    if b[i..].starts_with(b"\"\"\"") {
+        i += 3;
+        while i < b.len() && !b[i..].starts_with(b"\"\"\"") {
+            if b[i] == b'\\' {
+                i += 1;
+            }
+            i += 1;
+        }
+        return (i + 3).min(b.len());
+    }
+    i += 1;
+    while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+        if b[i] == b'\\' {
+            i += 1;
+        }
+        i += 1;
+    }
+    (i + 1).min(b.len())
+}
+
+/// Skips whitespace, commas and comments.
+fn skip_ignored(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    i
+}
+
+/// A GraphQL value literal parser producing JSON (enum values become strings).
+struct LiteralParser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl LiteralParser<'_> {
+    fn err(&self, what: &str) -> String {
+        format!("runConfigData literal: {what} at byte {}", self.i)
+    }
+
+    fn value(&mut self, depth: usize) -> Result<serde_json::Value, String> {
+        if depth > MAX_QUERY_DEPTH {
+            return Err(self.err("nested too deeply"));
+        }
+        self.i = skip_ignored(self.b, self.i);
+        let Some(&c) = self.b.get(self.i) else {
+            return Err(self.err("unexpected end of the query"));
+        };
+        match c {
+            b'{' => {
+                self.i += 1;
+                let mut map = serde_json::Map::new();
+                loop {
+                    self.i = skip_ignored(self.b, self.i);
+                    match self.b.get(self.i) {
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(serde_json::Value::Object(map));
+                        }
+                        Some(_) => {
+                            let name = self.name()?;
+                            self.i = skip_ignored(self.b, self.i);
+                            if self.b.get(self.i) != Some(&b':') {
+                                return Err(self.err("expected `:`"));
+                            }
+                            self.i += 1;
+                            let v = self.value(depth + 1)?;
+                            map.insert(name, v);
+                        }
+                        None => return Err(self.err("unterminated object")),
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                loop {
+                    self.i = skip_ignored(self.b, self.i);
+                    match self.b.get(self.i) {
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(serde_json::Value::Array(items));
+                        }
+                        Some(_) => items.push(self.value(depth + 1)?),
+                        None => return Err(self.err("unterminated list")),
+                    }
+                }
+            }
+            b'"' => {
+                let start = self.i;
+                let end = skip_string(self.b, start);
+                self.i = end;
+                let raw = std::str::from_utf8(&self.b[start..end])
+                    .map_err(|_| self.err("invalid UTF-8"))?;
+                if raw.starts_with("\"\"\"") {
+                    let inner = raw
+                        .get(3..raw.len().saturating_sub(3))
+                        .ok_or_else(|| self.err("unterminated block string"))?;
+                    return Ok(serde_json::Value::String(inner.replace("\\\"\"\"", "\"\"\"")));
+                }
+                serde_json::from_str::<String>(raw)
+                    .map(serde_json::Value::String)
+                    .map_err(|_| self.err("invalid string"))
+            }
+            b'$' => Err(self.err(
+                "variables inside an inline runConfigData literal are not supported; pass the whole config as a variable",
+            )),
+            b'-' | b'0'..=b'9' => {
+                let start = self.i;
+                while self.i < self.b.len()
+                    && matches!(self.b[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    self.i += 1;
+                }
+                let text = std::str::from_utf8(&self.b[start..self.i]).unwrap_or("");
+                serde_json::from_str::<serde_json::Number>(text)
+                    .map(serde_json::Value::Number)
+                    .map_err(|_| self.err("invalid number"))
+            }
+            _ => {
+                let name = self.name()?;
+                Ok(match name.as_str() {
+                    "true" => serde_json::Value::Bool(true),
+                    "false" => serde_json::Value::Bool(false),
+                    "null" => serde_json::Value::Null,
+                    _ => serde_json::Value::String(name),
+                })
+            }
+        }
+    }
+
+    fn name(&mut self) -> Result<String, String> {
+        let start = self.i;
+        while self.i < self.b.len() && is_name_byte(self.b[self.i]) {
+            self.i += 1;
+        }
+        if start == self.i || self.b[start].is_ascii_digit() {
+            return Err(self.err("expected a name"));
+        }
+        Ok(String::from_utf8_lossy(&self.b[start..self.i]).into_owned())
+    }
+}
+
 fn parse_variables(v: Option<serde_json::Value>) -> Result<Variables<DefaultScalarValue>, String> {
     let mut v = match v {
         None | Some(serde_json::Value::Null) => return Ok(Variables::new()),
@@ -175,6 +380,10 @@ async fn execute(server: &Server, req: GqlRequest) -> HttpResponse {
             ),
         );
     }
+    let query = match inline_run_config_literals(&query) {
+        Ok(q) => q,
+        Err(m) => return graphql_errors(StatusCode::BAD_REQUEST, &m),
+    };
     let variables = match parse_variables(req.variables) {
         Ok(v) => v,
         Err(m) => return graphql_errors(StatusCode::BAD_REQUEST, &m),
@@ -319,6 +528,97 @@ pub async fn graphql_post(
     execute(&server, gql).await
 }
 
+/// `GET /logs/<run_id>/compute_logs/<file_key>/out|err`: a step's captured stdout/stderr as
+/// an attachment (compat doc §1). Each path part must be a plain name (no `.`/`..`, separators
+/// or NUL), and the file is resolved by the compute log manager, so nothing outside the
+/// compute-log directory can be read. 404 when the file does not exist.
+pub async fn logs_download(server: web::Data<Server>, req: HttpRequest) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    use dagster_core::exec::compute_logs::COMPUTE_LOGS_DIR;
+    use dagster_core::exec::LogStream;
+    if let Some(r) = check_token(&server, &req) {
+        return r;
+    }
+    let tail = req.match_info().get("tail").unwrap_or("");
+    let parts: Vec<&str> = tail.split('/').collect();
+    let bad = |why: &str| {
+        text(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid log path /logs/{tail}: {why}"),
+        )
+    };
+    let [run_id, dir, file_key, ext] = parts.as_slice() else {
+        return bad("expected /logs/<run id>/compute_logs/<file key>/out|err");
+    };
+    if *dir != COMPUTE_LOGS_DIR {
+        return bad("expected /logs/<run id>/compute_logs/<file key>/out|err");
+    }
+    let stream = match *ext {
+        "out" => LogStream::Stdout,
+        "err" => LogStream::Stderr,
+        _ => return bad("the last part must be `out` or `err`"),
+    };
+    for p in [run_id, file_key] {
+        if p.is_empty() || *p == "." || *p == ".." || p.contains(['\\', '\0', '/']) {
+            return bad("path parts must be plain names");
+        }
+    }
+    let path = server
+        .state
+        .instance
+        .compute_logs
+        .path(run_id, file_key, stream);
+    let filename = format!("{run_id}__{COMPUTE_LOGS_DIR}__{file_key}.{ext}")
+        .replace(|c: char| c == '"' || c.is_control(), "_");
+    let file = match web::block(move || std::fs::File::open(path)).await {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("No captured log at /logs/{tail}"),
+            )
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, path = %tail, "reading a compute log failed");
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Cannot read /logs/{tail}: {e}"),
+            );
+        }
+        Err(e) => {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("blocking task failed: {e}"),
+            )
+        }
+    };
+    // Streams the file in 64 KiB chunks read on the blocking pool.
+    let body = juniper::futures::stream::unfold(Some(file), |state| async move {
+        let mut file = state?;
+        let res = web::block(move || {
+            use std::io::Read;
+            let mut buf = vec![0u8; 64 * 1024];
+            let n = file.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((file, buf))
+        })
+        .await;
+        match res {
+            Ok(Ok((_, buf))) if buf.is_empty() => None,
+            Ok(Ok((file, buf))) => Some((Ok(web::Bytes::from(buf)), Some(file))),
+            Ok(Err(e)) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
+            Err(e) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
+        }
+    });
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .streaming(body)
+}
+
 fn graphiql(req: &HttpRequest) -> HttpResponse {
     let path = req.path();
     let page = GRAPHIQL_HTML.replace("__GRAPHQL_PATH__", &path.replace(['"', '<', '>', '\\'], ""));
@@ -370,6 +670,27 @@ mod tests {
         assert_eq!(nesting_depth("{ a(x: \"{{{{\") } # {{{{"), 2);
         assert_eq!(nesting_depth("{ a(x: \"\"\"{{{\"\"\") }"), 2);
         assert_eq!(nesting_depth(&"{".repeat(1000)), 1000);
+    }
+
+    #[test]
+    fn inline_run_config_objects_become_strings() {
+        let q = r#"mutation { launchRun(executionParams: {selector: {jobName: "j"}, runConfigData: {ops: {a: {config: {x: 1, y: "s}", z: [true, null, ENUM], w: -1.5e3}}}}}) { __typename } }"#;
+        let out = inline_run_config_literals(q).unwrap();
+        let expected = serde_json::json!({"ops": {"a": {"config": {"x": 1, "y": "s}", "z": [true, null, "ENUM"], "w": -1500.0}}}});
+        let lit = serde_json::Value::String(expected.to_string()).to_string();
+        assert!(out.contains(&format!("runConfigData: {lit}")), "{out}");
+        assert!(out.ends_with("}) { __typename } }"), "{out}");
+        // strings and comments are left alone; strings as values are untouched
+        let q =
+            "# runConfigData: {a: 1}\n{ f(x: \"runConfigData: {\", runConfigData: \"ops: {}\") }";
+        assert_eq!(inline_run_config_literals(q).unwrap(), q);
+        assert!(inline_run_config_literals("{ f(runConfigData: {a: $v}) }").is_err());
+        assert!(inline_run_config_literals("{ f(runConfigData: {a: ").is_err());
+        assert!(inline_run_config_literals(&format!(
+            "{{ f(runConfigData: {}) }}",
+            "[".repeat(100)
+        ))
+        .is_err());
     }
 
     #[test]

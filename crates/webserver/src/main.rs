@@ -2,7 +2,8 @@
 //!
 //! Routes: `/server_info` (and the legacy `/dagit_info`), a health route for container health
 //! checks (`/health`, which also checks that storage answers), `/graphql` (juniper; see
-//! [`http`] and [`schema`]) and `/` (redirects to GraphiQL). Flags and `DAGSTER_WEBSERVER_*`
+//! [`http`] and [`schema`]), `/logs/<run id>/compute_logs/<file key>/out|err` (captured step
+//! output downloads) and `/` (redirects to GraphiQL). Flags and `DAGSTER_WEBSERVER_*`
 //! environment variables follow Dagster's. `DAGSTER_WEBSERVER_TOKEN` enables bearer-token
 //! access control for everything but `/server_info`, `/dagit_info` and `/health`.
 
@@ -160,6 +161,7 @@ fn main() -> Result<()> {
         instance,
         launcher,
         read_only: args.read_only,
+        path_prefix: args.path_prefix.trim_end_matches('/').to_string(),
         sources,
         locations: RwLock::new(locations),
     });
@@ -187,6 +189,7 @@ fn main() -> Result<()> {
                     .route("/health", web::get().to(health))
                     .route("/graphql", web::get().to(http::graphql_get))
                     .route("/graphql", web::post().to(http::graphql_post))
+                    .route("/logs/{tail:.*}", web::get().to(http::logs_download))
                     .route("/", web::get().to(http::root)),
             )
         })

@@ -27,6 +27,8 @@ pub struct AppState {
     pub instance: Instance,
     pub launcher: DefaultRunLauncher,
     pub read_only: bool,
+    /// `--path-prefix` without a trailing `/` (empty by default); used in URLs we return.
+    pub path_prefix: String,
     pub sources: Sources,
     pub locations: RwLock<Vec<LocationEntry>>,
 }

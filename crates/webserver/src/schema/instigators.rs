@@ -8,20 +8,20 @@
 //! reads it on its next pass. Ids: an instigator's GraphQL id is Dagster's compound id
 //! `<origin id>::<selector id>`; the selector id alone finds the stored row.
 
-use super::types::{PythonError, Run, UnauthorizedError, REPOSITORY_NAME};
+use super::runs::Run;
+use super::types::{PythonError, UnauthorizedError, REPOSITORY_NAME};
+use super::workspace::{InstigationState, InstigationStatus, InstigationType, Sensor};
 use super::{blocking, Ctx};
-use dagster_core::defs::{DefaultStatus, Definitions, ScheduleDef, SensorDef};
+use dagster_core::defs::{Definitions, ScheduleDef, SensorDef};
 use dagster_core::domain::{now_ts, tags, ErrorInfo, RunsFilter};
-use dagster_core::schedule::{self, origin_id, selector_id, DECLARED_IN_CODE, RUNNING};
+use dagster_core::schedule::{self, selector_id};
 use dagster_core::sensor;
 use dagster_core::storage::{InstigatorState as StoredState, Storage, Tick};
-use juniper::{
-    graphql_object, FieldResult, GraphQLEnum, GraphQLInputObject, GraphQLObject, GraphQLUnion, ID,
-};
+use juniper::{graphql_object, GraphQLEnum, GraphQLInputObject, GraphQLObject, GraphQLUnion, ID};
 use std::sync::Arc;
 
 // ---------------------------------------------------------------------------------------------
-// Inputs and enums
+// Inputs
 
 #[derive(GraphQLInputObject, Debug, Clone)]
 pub struct ScheduleSelector {
@@ -38,36 +38,11 @@ pub struct SensorSelector {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InstigationStatus {
-    Running,
-    Stopped,
-}
-
-#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InstigationType {
-    Schedule,
-    Sensor,
-    AutoMaterialize,
-}
-
-#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstigationTickStatus {
     Started,
     Skipped,
     Success,
     Failure,
-}
-
-#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SensorType {
-    Standard,
-    RunStatus,
-    Asset,
-    MultiAsset,
-    FreshnessPolicy,
-    AutoMaterialize,
-    Automation,
-    Unknown,
 }
 
 fn status_of(running: bool) -> InstigationStatus {
@@ -78,12 +53,9 @@ fn status_of(running: bool) -> InstigationStatus {
     }
 }
 
-fn default_status(d: DefaultStatus) -> InstigationStatus {
-    status_of(d == DefaultStatus::Running)
-}
-
 // ---------------------------------------------------------------------------------------------
-// InstigationState
+// InstigationState: how the mutations build it, and the fields `workspace::InstigationState`
+// delegates here (`typeSpecificData`, `runs`, `runsCount`, `ticks`)
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(context = Ctx)]
@@ -107,215 +79,170 @@ pub enum InstigationTypeSpecificData {
     ScheduleData(ScheduleData),
 }
 
-/// A schedule's or sensor's state as stored, with the code default applied to
-/// `DECLARED_IN_CODE` (or to no row at all), as Dagster's `get_current_instigator_state`.
-#[derive(Debug, Clone)]
-pub struct InstigationState {
-    pub location: String,
-    pub name: String,
-    pub kind: InstigationType,
-    pub status: InstigationStatus,
-    /// The stored row's body (`{}` when nothing is stored).
-    pub body: serde_json::Value,
-    /// The schedule's cron string (from the definition, else the stored body).
-    pub cron: Option<String>,
+fn schedule_state(
+    location: &str,
+    def: &ScheduleDef,
+    stored: Option<&StoredState>,
+) -> InstigationState {
+    InstigationState {
+        location: location.to_string(),
+        name: def.name.clone(),
+        kind: InstigationType::Schedule,
+        status: status_of(schedule::effective_status(stored, def) == schedule::RUNNING),
+    }
 }
 
-impl InstigationState {
-    fn sel_id(&self) -> String {
-        selector_id(&self.location, &self.name)
+fn sensor_state(location: &str, def: &SensorDef, stored: Option<&StoredState>) -> InstigationState {
+    InstigationState {
+        location: location.to_string(),
+        name: def.name.clone(),
+        kind: InstigationType::Sensor,
+        status: status_of(sensor::effective_status(stored, def) == schedule::RUNNING),
     }
+}
 
-    fn compound_id(&self) -> String {
-        compound_id(&self.location, &self.name)
-    }
-
-    fn schedule(location: &str, def: &ScheduleDef, stored: Option<&StoredState>) -> Self {
-        InstigationState {
-            location: location.to_string(),
-            name: def.name.clone(),
-            kind: InstigationType::Schedule,
-            status: status_of(schedule::effective_status(stored, def) == RUNNING),
-            body: stored.map_or_else(|| serde_json::json!({}), |s| s.body.clone()),
-            cron: Some(def.cron.clone()),
-        }
-    }
-
-    fn sensor(location: &str, def: &SensorDef, stored: Option<&StoredState>) -> Self {
-        InstigationState {
-            location: location.to_string(),
-            name: def.name.clone(),
-            kind: InstigationType::Sensor,
-            status: status_of(sensor::effective_status(stored, def) == RUNNING),
-            body: stored.map_or_else(|| serde_json::json!({}), |s| s.body.clone()),
-            cron: None,
-        }
-    }
-
-    /// A stored row whose definition is no longer loaded: its stored status as is.
-    fn orphan(stored: &StoredState) -> Self {
-        let kind = if stored.instigator_type == sensor::SENSOR {
+/// A stored row whose definition is no longer loaded: its stored status as is.
+fn orphan_state(stored: &StoredState) -> InstigationState {
+    InstigationState {
+        location: stored
+            .body
+            .get("location")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        name: stored.name.clone(),
+        kind: if stored.instigator_type == sensor::SENSOR {
             InstigationType::Sensor
         } else {
             InstigationType::Schedule
-        };
-        InstigationState {
-            location: stored
-                .body
-                .get("location")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string(),
-            name: stored.name.clone(),
-            kind,
-            status: status_of(stored.status == RUNNING),
-            body: stored.body.clone(),
-            cron: stored
-                .body
-                .get("cron")
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
-        }
-    }
-
-    fn body_f64(&self, key: &str) -> Option<f64> {
-        self.body.get(key).and_then(|v| v.as_f64())
-    }
-
-    fn body_str(&self, key: &str) -> Option<String> {
-        self.body
-            .get(key)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    }
-
-    fn runs_filter(&self) -> RunsFilter {
-        let name_tag = match self.kind {
-            InstigationType::Sensor => tags::SENSOR_NAME,
-            _ => tags::SCHEDULE_NAME,
-        };
-        RunsFilter {
-            tags: vec![
-                (name_tag.to_string(), self.name.clone()),
-                (tags::CODE_LOCATION.to_string(), self.location.clone()),
-            ],
-            ..Default::default()
-        }
+        },
+        status: status_of(stored.status == schedule::RUNNING),
     }
 }
 
-fn compound_id(location: &str, name: &str) -> String {
-    format!(
-        "{}::{}",
-        origin_id(location, name),
-        selector_id(location, name)
-    )
+async fn stored_row(
+    ctx: &Ctx,
+    state: &InstigationState,
+) -> Result<Option<StoredState>, PythonError> {
+    let st = ctx.state.clone();
+    let sel = selector_id(&state.location, &state.name);
+    blocking(move || {
+        st.instance
+            .storage
+            .get_instigator(&sel)
+            .map_err(|e| storage_err(&e))
+    })
+    .await
 }
 
-#[graphql_object]
-#[graphql(context = Ctx)]
-impl InstigationState {
-    fn id(&self) -> ID {
-        ID::new(self.compound_id())
-    }
-    fn selector_id(&self) -> String {
-        self.sel_id()
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn instigation_type(&self) -> InstigationType {
-        self.kind
-    }
-    fn status(&self) -> InstigationStatus {
-        self.status
-    }
-    fn repository_name(&self) -> &str {
-        REPOSITORY_NAME
-    }
-    fn repository_location_name(&self) -> &str {
-        &self.location
-    }
-    fn type_specific_data(&self) -> Option<InstigationTypeSpecificData> {
-        Some(match self.kind {
-            InstigationType::Sensor => InstigationTypeSpecificData::SensorData(SensorData {
-                last_tick_timestamp: self.body_f64("last_tick_timestamp"),
-                last_run_key: self.body_str("last_run_key"),
-                last_cursor: self.body_str("cursor"),
-            }),
-            _ => InstigationTypeSpecificData::ScheduleData(ScheduleData {
-                cron_schedule: self.cron.clone().unwrap_or_default(),
+/// `InstigationState.typeSpecificData`: `ScheduleData` (cron string; start while running) or
+/// `SensorData` (last tick, last run key, cursor), from the definition and the stored row.
+pub async fn type_specific_data(
+    ctx: &Ctx,
+    state: &InstigationState,
+) -> Result<Option<InstigationTypeSpecificData>, PythonError> {
+    let row = stored_row(ctx, state).await?;
+    let body = row.map(|r| r.body).unwrap_or_default();
+    let f = |k: &str| body.get(k).and_then(|v| v.as_f64());
+    let text = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    Ok(Some(match state.kind {
+        InstigationType::Sensor => InstigationTypeSpecificData::SensorData(SensorData {
+            last_tick_timestamp: f("last_tick_timestamp"),
+            last_run_key: text("last_run_key"),
+            last_cursor: text("cursor"),
+        }),
+        _ => {
+            let cron = location_defs(ctx, REPOSITORY_NAME, &state.location)
+                .and_then(|d| d.schedules.get(&state.name).map(|s| s.cron.clone()))
+                .or_else(|| text("cron"))
+                .unwrap_or_default();
+            InstigationTypeSpecificData::ScheduleData(ScheduleData {
+                cron_schedule: cron,
                 // Dagster clears the start when a schedule stops.
-                start_timestamp: if self.status == InstigationStatus::Running {
-                    self.body_f64("start_timestamp")
+                start_timestamp: if state.status == InstigationStatus::Running {
+                    f("start_timestamp")
                 } else {
                     None
                 },
-            }),
-        })
-    }
-    /// 1 while running, else 0 (as Dagster's).
-    fn running_count(&self) -> i32 {
-        i32::from(self.status == InstigationStatus::Running)
-    }
-    fn has_start_permission(ctx: &Ctx) -> bool {
-        !ctx.state.read_only
-    }
-    fn has_stop_permission(ctx: &Ctx) -> bool {
-        !ctx.state.read_only
-    }
-    /// Runs this schedule or sensor created, newest first.
-    async fn runs(&self, ctx: &Ctx, limit: Option<i32>) -> FieldResult<Vec<Run>> {
-        let st = ctx.state.clone();
-        let filter = self.runs_filter();
-        let limit = limit.map(|l| l.clamp(0, 1000) as usize);
-        let runs = blocking(move || {
-            st.instance
-                .storage
-                .list_runs(&filter, None, limit)
-                .map_err(|e| PythonError::from_error(&e))
-        })
-        .await
-        .map_err(|e| e.message)?;
-        Ok(runs.into_iter().map(Run::new).collect())
-    }
-    async fn runs_count(&self, ctx: &Ctx) -> FieldResult<i32> {
-        let st = ctx.state.clone();
-        let filter = self.runs_filter();
-        let n = blocking(move || {
-            st.instance
-                .storage
-                .count_runs(&filter)
-                .map_err(|e| PythonError::from_error(&e))
-        })
-        .await
-        .map_err(|e| e.message)?;
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
-    }
-    /// The most recent ticks, newest first (default 20, at most 1000).
-    async fn ticks(&self, ctx: &Ctx, limit: Option<i32>) -> FieldResult<Vec<InstigationTick>> {
-        let st = ctx.state.clone();
-        let sel = self.sel_id();
-        let limit = limit.map_or(20, |l| l.clamp(0, 1000) as usize);
-        let origin = origin_id(&self.location, &self.name);
-        let kind = self.kind;
-        let ticks = blocking(move || {
-            st.instance
-                .storage
-                .list_ticks(&sel, limit)
-                .map_err(|e| PythonError::from_error(&e))
-        })
-        .await
-        .map_err(|e| e.message)?;
-        Ok(ticks
-            .into_iter()
-            .map(|tick| InstigationTick {
-                origin: origin.clone(),
-                kind,
-                tick,
             })
-            .collect())
+        }
+    }))
+}
+
+fn runs_filter(state: &InstigationState) -> RunsFilter {
+    let name_tag = match state.kind {
+        InstigationType::Sensor => tags::SENSOR_NAME,
+        _ => tags::SCHEDULE_NAME,
+    };
+    RunsFilter {
+        tags: vec![
+            (name_tag.to_string(), state.name.clone()),
+            (tags::CODE_LOCATION.to_string(), state.location.clone()),
+        ],
+        ..Default::default()
     }
+}
+
+/// `InstigationState.runs(limit)`: the runs this schedule or sensor created, newest first.
+pub async fn runs(
+    ctx: &Ctx,
+    state: &InstigationState,
+    limit: Option<i32>,
+) -> Result<Vec<Run>, PythonError> {
+    let st = ctx.state.clone();
+    let filter = runs_filter(state);
+    let limit = limit.map(|l| l.clamp(0, 1000) as usize);
+    let runs = blocking(move || {
+        st.instance
+            .storage
+            .list_runs(&filter, None, limit)
+            .map_err(|e| storage_err(&e))
+    })
+    .await?;
+    Ok(runs.into_iter().map(Run::new).collect())
+}
+
+/// `InstigationState.runsCount`.
+pub async fn runs_count(ctx: &Ctx, state: &InstigationState) -> Result<i32, PythonError> {
+    let st = ctx.state.clone();
+    let filter = runs_filter(state);
+    let n = blocking(move || {
+        st.instance
+            .storage
+            .count_runs(&filter)
+            .map_err(|e| storage_err(&e))
+    })
+    .await?;
+    Ok(i32::try_from(n).unwrap_or(i32::MAX))
+}
+
+/// `InstigationState.ticks(limit)`: the most recent ticks, newest first (default 20, at most
+/// 1000).
+pub async fn ticks(
+    ctx: &Ctx,
+    state: &InstigationState,
+    limit: Option<i32>,
+) -> Result<Vec<InstigationTick>, PythonError> {
+    let st = ctx.state.clone();
+    let sel = selector_id(&state.location, &state.name);
+    let limit = limit.map_or(20, |l| l.clamp(0, 1000) as usize);
+    let ticks = blocking(move || {
+        st.instance
+            .storage
+            .list_ticks(&sel, limit)
+            .map_err(|e| storage_err(&e))
+    })
+    .await?;
+    let origin = super::workspace::instigator_id(&state.location, &state.name);
+    let origin = origin.split("::").next().unwrap_or_default().to_string();
+    Ok(ticks
+        .into_iter()
+        .map(|tick| InstigationTick {
+            origin: origin.clone(),
+            kind: state.kind,
+            tick,
+        })
+        .collect())
 }
 
 /// One schedule or sensor tick (`job_ticks` row).
@@ -385,59 +312,6 @@ impl InstigationTick {
     }
     fn instigation_type(&self) -> InstigationType {
         self.kind
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sensor
-
-/// A sensor definition with its current state.
-#[derive(Debug, Clone)]
-pub struct Sensor {
-    pub location: String,
-    pub def: Arc<SensorDef>,
-    pub stored: Option<Box<StoredState>>,
-}
-
-#[graphql_object]
-#[graphql(context = Ctx)]
-impl Sensor {
-    fn id(&self) -> ID {
-        ID::new(compound_id(&self.location, &self.def.name))
-    }
-    fn job_origin_id(&self) -> String {
-        origin_id(&self.location, &self.def.name)
-    }
-    fn name(&self) -> &str {
-        &self.def.name
-    }
-    fn default_status(&self) -> InstigationStatus {
-        default_status(self.def.default_status)
-    }
-    /// True when a stored status overrides the code default.
-    fn can_reset(&self) -> bool {
-        self.stored
-            .as_ref()
-            .is_some_and(|s| s.status != DECLARED_IN_CODE)
-    }
-    fn has_cursor_update_permissions(ctx: &Ctx) -> bool {
-        !ctx.state.read_only
-    }
-    fn sensor_state(&self) -> InstigationState {
-        InstigationState::sensor(&self.location, &self.def, self.stored.as_deref())
-    }
-    fn min_interval_seconds(&self) -> i32 {
-        i32::try_from(self.def.minimum_interval_seconds).unwrap_or(i32::MAX)
-    }
-    fn description(&self) -> Option<&str> {
-        self.def.description.as_deref()
-    }
-    fn sensor_type(&self) -> SensorType {
-        match self.def.kind.as_str() {
-            "run_status" => SensorType::RunStatus,
-            "asset_materialized" => SensorType::Asset,
-            _ => SensorType::Standard,
-        }
     }
 }
 
@@ -647,7 +521,7 @@ async fn change_schedule(
         }
         .map_err(|e| storage_err(&e))?;
         let state = schedule::schedule_state(storage, loc, &def).map_err(|e| storage_err(&e))?;
-        Ok(InstigationState::schedule(loc, &def, state.as_ref()))
+        Ok(schedule_state(loc, &def, state.as_ref()))
     })
     .await;
     match res {
@@ -695,7 +569,7 @@ pub async fn stop_running_schedule(
                     .map_err(|e| storage_err(&e))?;
                 let state =
                     schedule::schedule_state(storage, loc, &def).map_err(|e| storage_err(&e))?;
-                Ok(InstigationState::schedule(loc, &def, state.as_ref()))
+                Ok(schedule_state(loc, &def, state.as_ref()))
             }
             Target::Stored(sel) => match stored(storage, &sel)? {
                 Some(row) if row.instigator_type == schedule::SCHEDULE => {
@@ -706,7 +580,7 @@ pub async fn stop_running_schedule(
                     storage
                         .upsert_instigator(&row)
                         .map_err(|e| storage_err(&e))?;
-                    Ok(InstigationState::orphan(&row))
+                    Ok(orphan_state(&row))
                 }
                 _ => Err(PythonError::new(format!(
                     "no schedule with selector id {sel} is loaded or stored"
@@ -751,12 +625,7 @@ async fn change_sensor(ctx: &Ctx, sel: SensorSelector, change: SensorChange) -> 
             SensorChange::Cursor(c) => sensor::set_cursor(storage, &loc, &def, c),
         }
         .map_err(|e| storage_err(&e))?;
-        let stored = sensor::sensor_state(storage, &loc, &def.name).map_err(|e| storage_err(&e))?;
-        Ok(Sensor {
-            location: loc,
-            def: Arc::new(def),
-            stored: stored.map(Box::new),
-        })
+        Ok(Sensor { location: loc, def })
     })
     .await;
     match res {
@@ -812,7 +681,7 @@ pub async fn stop_sensor(
                     .map_err(|e| storage_err(&e))?;
                 let state =
                     sensor::sensor_state(storage, loc, &def.name).map_err(|e| storage_err(&e))?;
-                Ok(Some(InstigationState::sensor(loc, &def, state.as_ref())))
+                Ok(Some(sensor_state(loc, &def, state.as_ref())))
             }
             Target::Stored(sel) => match stored(storage, &sel)? {
                 Some(row) if row.instigator_type == sensor::SENSOR => {
@@ -823,7 +692,7 @@ pub async fn stop_sensor(
                     storage
                         .upsert_instigator(&row)
                         .map_err(|e| storage_err(&e))?;
-                    Ok(Some(InstigationState::orphan(&row)))
+                    Ok(Some(orphan_state(&row)))
                 }
                 _ => Err(PythonError::new(format!(
                     "no sensor with selector id {sel} is loaded or stored"

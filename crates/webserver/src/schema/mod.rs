@@ -1,21 +1,23 @@
-//! The GraphQL schema (juniper): `Query` and `Mutation` roots. Storage calls are blocking and
-//! run on actix's blocking pool (`web::block`), never on an async worker.
+//! The GraphQL schema (juniper): `Query` and `Mutation` roots, which only delegate to the
+//! area modules: [`runs`], [`logs`], [`assets`], [`instance`], [`workspace`], [`launch`] (types
+//! shared by several areas are in [`types`]). Storage calls are blocking and run on actix's
+//! blocking pool (`web::block`), never on an async worker.
 
+pub mod assets;
+pub mod instance;
 pub mod instigators;
+pub mod launch;
+pub mod logs;
+pub mod runs;
 pub mod types;
+pub mod workspace;
 
 use crate::state::{self, AppState};
 use actix_web::web;
-use dagster_core::domain::{
-    AssetKey as DomainAssetKey, EventType, LogLevel, NewEvent, RunStatus as DomainStatus,
-    RunsFilter,
-};
-use dagster_core::exec::{self, CreateRun, ExecError};
 use juniper::{
     graphql_object, EmptySubscription, GraphQLInputObject, GraphQLScalar, RootNode, Scalar,
     ScalarValue, ID,
 };
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use types::*;
 
@@ -115,23 +117,6 @@ where
     }
 }
 
-async fn get_run(state: &Arc<AppState>, run_id: String) -> RunOrError {
-    let st = state.clone();
-    let id = run_id.clone();
-    let res = blocking(move || {
-        st.instance
-            .storage
-            .get_run(&id)
-            .map_err(|e| PythonError::from_error(&e))
-    })
-    .await;
-    match res {
-        Ok(Some(r)) => RunOrError::Run(Run::new(r)),
-        Ok(None) => RunOrError::RunNotFoundError(RunNotFoundError::new(&run_id)),
-        Err(e) => RunOrError::PythonError(e),
-    }
-}
-
 pub struct Query;
 
 #[graphql_object]
@@ -143,39 +128,105 @@ impl Query {
     }
 
     async fn run_or_error(ctx: &Ctx, run_id: ID) -> RunOrError {
-        get_run(&ctx.state, run_id.to_string()).await
+        runs::run_or_error(ctx, run_id.to_string()).await
     }
 
     async fn pipeline_run_or_error(ctx: &Ctx, run_id: ID) -> RunOrError {
-        get_run(&ctx.state, run_id.to_string()).await
+        runs::run_or_error(ctx, run_id.to_string()).await
     }
 
     /// Newest first; `cursor` = run id of the last run of the previous page.
-    async fn runs_or_error(ctx: &Ctx, cursor: Option<String>, limit: Option<i32>) -> RunsOrError {
-        let st = ctx.state.clone();
-        let limit = limit.map(|l| l.clamp(0, 1000) as usize);
-        let res = blocking(move || {
-            let filter = RunsFilter::default();
-            let runs = st
-                .instance
-                .storage
-                .list_runs(&filter, cursor.as_deref(), limit)
-                .map_err(|e| PythonError::from_error(&e))?;
-            let count = st
-                .instance
-                .storage
-                .count_runs(&filter)
-                .map_err(|e| PythonError::from_error(&e))?;
-            Ok((runs, count))
-        })
-        .await;
-        match res {
-            Ok((runs, count)) => RunsOrError::Runs(Runs {
-                results: runs.into_iter().map(Run::new).collect(),
-                count: Some(i32::try_from(count).unwrap_or(i32::MAX)),
-            }),
-            Err(e) => RunsOrError::PythonError(e),
-        }
+    async fn runs_or_error(
+        ctx: &Ctx,
+        filter: Option<runs::RunsFilterInput>,
+        cursor: Option<String>,
+        limit: Option<i32>,
+    ) -> RunsOrError {
+        runs::runs_or_error(ctx, filter, cursor, limit).await
+    }
+
+    async fn pipeline_runs_or_error(
+        ctx: &Ctx,
+        filter: Option<runs::RunsFilterInput>,
+        cursor: Option<String>,
+        limit: Option<i32>,
+    ) -> RunsOrError {
+        runs::runs_or_error(ctx, filter, cursor, limit).await
+    }
+
+    /// A run's events after `afterCursor` (exclusive), ascending; poll with the returned
+    /// cursor to follow a run (there is no websocket subscription).
+    async fn logs_for_run(
+        ctx: &Ctx,
+        run_id: ID,
+        after_cursor: Option<String>,
+        limit: Option<i32>,
+    ) -> logs::EventConnectionOrError {
+        logs::logs_for_run(ctx, run_id.to_string(), after_cursor, limit).await
+    }
+
+    async fn captured_logs(
+        ctx: &Ctx,
+        log_key: Vec<String>,
+        cursor: Option<String>,
+        limit: Option<i32>,
+    ) -> Result<logs::CapturedLogs, PythonError> {
+        logs::captured_logs(ctx, log_key, cursor, limit).await
+    }
+
+    fn captured_logs_metadata(
+        ctx: &Ctx,
+        log_key: Vec<String>,
+    ) -> Result<logs::CapturedLogsMetadata, PythonError> {
+        logs::captured_logs_metadata(ctx, &log_key)
+    }
+
+    fn asset_nodes(
+        ctx: &Ctx,
+        group: Option<assets::AssetGroupSelector>,
+        pipeline: Option<assets::PipelineSelector>,
+        asset_keys: Option<Vec<AssetKeyInput>>,
+        load_materializations: Option<bool>,
+    ) -> Vec<assets::AssetNode> {
+        let _ = load_materializations; // materializations are resolved when selected
+        assets::asset_nodes(ctx, group, pipeline, asset_keys)
+    }
+
+    fn asset_node_or_error(ctx: &Ctx, asset_key: AssetKeyInput) -> assets::AssetNodeOrError {
+        assets::asset_node_or_error(ctx, asset_key)
+    }
+
+    async fn asset_or_error(
+        ctx: &Ctx,
+        asset_key: AssetKeyInput,
+    ) -> Result<assets::AssetOrError, PythonError> {
+        assets::asset_or_error(ctx, asset_key).await
+    }
+
+    async fn assets_or_error(
+        ctx: &Ctx,
+        prefix: Option<Vec<String>>,
+        asset_keys: Option<Vec<AssetKeyInput>>,
+        cursor: Option<String>,
+        limit: Option<i32>,
+    ) -> assets::AssetsOrError {
+        assets::assets_or_error(ctx, prefix, asset_keys, cursor, limit).await
+    }
+
+    fn instance() -> instance::InstanceInfo {
+        instance::InstanceInfo
+    }
+
+    fn permissions(ctx: &Ctx) -> Vec<instance::Permission> {
+        instance::permissions(ctx)
+    }
+
+    fn workspace_or_error(ctx: &Ctx) -> workspace::WorkspaceOrError {
+        workspace::workspace_or_error(ctx)
+    }
+
+    fn location_statuses_or_error(ctx: &Ctx) -> workspace::WorkspaceLocationStatusEntriesOrError {
+        workspace::location_statuses(ctx)
     }
 
     /// Loaded repositories (one `__repository__` per code location that loaded).
@@ -239,11 +290,35 @@ impl Mutation {
         ctx: &Ctx,
         execution_params: ExecutionParams,
     ) -> LaunchRunResult {
-        launch(ctx, execution_params).await
+        launch::launch(ctx, execution_params).await
     }
 
     async fn launch_run(ctx: &Ctx, execution_params: ExecutionParams) -> LaunchRunResult {
-        launch(ctx, execution_params).await
+        launch::launch(ctx, execution_params).await
+    }
+
+    async fn launch_run_reexecution(
+        ctx: &Ctx,
+        execution_params: Option<ExecutionParams>,
+        reexecution_params: Option<launch::ReexecutionParams>,
+    ) -> LaunchRunResult {
+        launch::reexecute(ctx, execution_params, reexecution_params).await
+    }
+
+    async fn launch_pipeline_reexecution(
+        ctx: &Ctx,
+        execution_params: Option<ExecutionParams>,
+        reexecution_params: Option<launch::ReexecutionParams>,
+    ) -> LaunchRunResult {
+        launch::reexecute(ctx, execution_params, reexecution_params).await
+    }
+
+    async fn delete_run(ctx: &Ctx, run_id: String) -> launch::DeletePipelineRunResult {
+        launch::delete_run(ctx, run_id).await
+    }
+
+    async fn delete_pipeline_run(ctx: &Ctx, run_id: String) -> launch::DeletePipelineRunResult {
+        launch::delete_run(ctx, run_id).await
     }
 
     /// Re-reads the workspace / pipeline config.
@@ -257,7 +332,9 @@ impl Mutation {
         }
         let before = ctx.state.locations();
         if !before.iter().any(|e| e.name == repository_location_name) {
-            return R::RepositoryLocationNotFound(location_not_found(&repository_location_name));
+            return R::RepositoryLocationNotFound(launch::location_not_found(
+                &repository_location_name,
+            ));
         }
         let st = ctx.state.clone();
         let res = blocking(move || {
@@ -272,9 +349,9 @@ impl Mutation {
                 .find(|e| e.name == repository_location_name)
             {
                 Some(e) => R::WorkspaceLocationEntry(WorkspaceLocationEntry(e)),
-                None => {
-                    R::RepositoryLocationNotFound(location_not_found(&repository_location_name))
-                }
+                None => R::RepositoryLocationNotFound(launch::location_not_found(
+                    &repository_location_name,
+                )),
             },
             Err(e) => R::PythonError(e),
         }
@@ -299,7 +376,7 @@ impl Mutation {
                 repository_location_name,
             })
         } else {
-            R::RepositoryLocationNotFound(location_not_found(&repository_location_name))
+            R::RepositoryLocationNotFound(launch::location_not_found(&repository_location_name))
         }
     }
 
@@ -308,7 +385,7 @@ impl Mutation {
         run_id: String,
         terminate_policy: Option<TerminateRunPolicy>,
     ) -> TerminateRunResult {
-        terminate(ctx, run_id, terminate_policy).await
+        launch::terminate(ctx, run_id, terminate_policy).await
     }
 
     async fn terminate_pipeline_execution(
@@ -316,7 +393,7 @@ impl Mutation {
         run_id: String,
         terminate_policy: Option<TerminateRunPolicy>,
     ) -> TerminateRunResult {
-        terminate(ctx, run_id, terminate_policy).await
+        launch::terminate(ctx, run_id, terminate_policy).await
     }
 
     async fn terminate_runs(
@@ -326,7 +403,7 @@ impl Mutation {
     ) -> TerminateRunsResultOrError {
         let mut results = Vec::with_capacity(run_ids.len());
         for id in run_ids {
-            results.push(terminate(ctx, id, terminate_policy).await);
+            results.push(launch::terminate(ctx, id, terminate_policy).await);
         }
         TerminateRunsResultOrError::TerminateRunsResult(TerminateRunsResult {
             terminate_run_results: results,
@@ -387,287 +464,5 @@ impl Mutation {
         sensor_selector: instigators::SensorSelector,
     ) -> instigators::SensorOrError {
         instigators::reset_sensor(ctx, sensor_selector).await
-    }
-}
-
-fn location_not_found(name: &str) -> RepositoryLocationNotFound {
-    RepositoryLocationNotFound {
-        message: format!("Location {name} does not exist in workspace"),
-    }
-}
-
-fn pipeline_not_found(job: &str, repo: &str, location: &str, message: String) -> LaunchRunResult {
-    LaunchRunResult::PipelineNotFoundError(PipelineNotFoundError {
-        message,
-        pipeline_name: job.to_string(),
-        repository_name: repo.to_string(),
-        repository_location_name: location.to_string(),
-    })
-}
-
-fn config_invalid(job: &str, message: String) -> LaunchRunResult {
-    let reason = if message.contains("unknown key") || message.contains("no step") {
-        EvaluationErrorReason::FieldNotDefined
-    } else {
-        EvaluationErrorReason::RuntimeTypeMismatch
-    };
-    let error = match reason {
-        EvaluationErrorReason::FieldNotDefined => {
-            PipelineConfigValidationErrorIfaceValue::FieldNotDefinedConfigError(
-                FieldNotDefinedConfigError {
-                    message,
-                    path: Vec::new(),
-                    stack: EvaluationStack::default(),
-                    reason,
-                    field_name: String::new(),
-                },
-            )
-        }
-        _ => PipelineConfigValidationErrorIfaceValue::RuntimeMismatchConfigError(
-            RuntimeMismatchConfigError {
-                message,
-                path: Vec::new(),
-                stack: EvaluationStack::default(),
-                reason,
-                value_rep: None,
-            },
-        ),
-    };
-    LaunchRunResult::RunConfigValidationInvalid(RunConfigValidationInvalid {
-        pipeline_name: job.to_string(),
-        errors: vec![error],
-    })
-}
-
-/// `launchRun` / `launchPipelineExecution`: create the run and submit it through the
-/// instance's run coordinator (queued: RUN_ENQUEUED only; default: launch a worker).
-async fn launch(ctx: &Ctx, params: ExecutionParams) -> LaunchRunResult {
-    type R = LaunchRunResult;
-    if ctx.state.read_only {
-        return R::UnauthorizedError(UnauthorizedError::new());
-    }
-    let sel = params.selector;
-    let Some(job) = sel.job_name.clone().or(sel.pipeline_name.clone()) else {
-        return R::ConflictingExecutionParamsError(ConflictingExecutionParamsError {
-            message: "the selector names no job: give jobName or pipelineName".into(),
-        });
-    };
-    if let (Some(a), Some(b)) = (&sel.job_name, &sel.pipeline_name) {
-        if a != b {
-            return R::ConflictingExecutionParamsError(ConflictingExecutionParamsError {
-                message: format!("jobName `{a}` and pipelineName `{b}` differ"),
-            });
-        }
-    }
-    if let Some(p) = &params.preset {
-        return R::PresetNotFoundError(PresetNotFoundError {
-            message: format!("Preset {p} not found in pipeline {job}."),
-            preset: p.clone(),
-        });
-    }
-    let repo = sel
-        .repository_name
-        .clone()
-        .unwrap_or_else(|| REPOSITORY_NAME.into());
-    let loc_name = sel.repository_location_name.clone().unwrap_or_default();
-    if repo != REPOSITORY_NAME {
-        return pipeline_not_found(
-            &job,
-            &repo,
-            &loc_name,
-            format!("Could not find repository {repo} in location {loc_name}: code locations have one repository, `{REPOSITORY_NAME}`"),
-        );
-    }
-    let entries = ctx.state.locations();
-    let defs = match &sel.repository_location_name {
-        Some(name) => match entries.iter().find(|e| &e.name == name) {
-            None => {
-                return pipeline_not_found(
-                    &job,
-                    &repo,
-                    name,
-                    format!("Location {name} does not exist in workspace"),
-                )
-            }
-            Some(e) => match &e.defs {
-                Ok(d) => d.clone(),
-                Err(m) => {
-                    return R::PythonError(PythonError {
-                        message: format!("code location {name} failed to load: {m}"),
-                        class_name: Some("DagsterUserCodeLoadError".into()),
-                        stack: Vec::new(),
-                        cause: None,
-                    })
-                }
-            },
-        },
-        None => {
-            let found: Vec<_> = entries
-                .iter()
-                .filter_map(|e| e.defs.as_ref().ok())
-                .filter(|d| d.job(&job).is_some())
-                .collect();
-            match found.as_slice() {
-                [one] => (*one).clone(),
-                [] => {
-                    return pipeline_not_found(
-                        &job,
-                        &repo,
-                        "",
-                        format!("Could not find Pipeline {job} in any loaded code location"),
-                    )
-                }
-                _ => {
-                    return R::ConflictingExecutionParamsError(ConflictingExecutionParamsError {
-                        message: format!(
-                        "job {job} exists in several code locations: give repositoryLocationName"
-                    ),
-                    })
-                }
-            }
-        }
-    };
-    let location = defs.location_name.clone();
-    if defs.job(&job).is_none() {
-        return pipeline_not_found(
-            &job,
-            &repo,
-            &location,
-            format!("Could not find Pipeline {location}.{REPOSITORY_NAME}.{job}"),
-        );
-    }
-    let run_config = match params.run_config_data.as_ref().map(|c| c.0.trim()) {
-        None | Some("") => serde_json::json!({}),
-        Some(text) => match serde_yaml::from_str::<serde_json::Value>(text) {
-            Ok(v) => v,
-            Err(e) => return config_invalid(&job, format!("run config is not valid YAML: {e}")),
-        },
-    };
-    let mut tags = BTreeMap::new();
-    let mut parent_run_id = None;
-    let mut root_run_id = None;
-    if let Some(meta) = params.execution_metadata {
-        for t in meta.tags.unwrap_or_default() {
-            tags.insert(t.key, t.value);
-        }
-        parent_run_id = meta.parent_run_id;
-        root_run_id = meta.root_run_id;
-    }
-    let asset_selection = sel
-        .asset_selection
-        .filter(|s| !s.is_empty())
-        .map(|s| s.into_iter().map(|k| DomainAssetKey(k.path)).collect());
-    let step_keys = params
-        .step_keys
-        .filter(|s| !s.is_empty())
-        .or(sel.solid_selection.filter(|s| !s.is_empty()));
-    let req = CreateRun {
-        job_name: job.clone(),
-        asset_selection,
-        step_keys,
-        run_config,
-        tags,
-        run_id: None,
-        parent_run_id,
-        root_run_id,
-    };
-    let st = ctx.state.clone();
-    let res = web::block(move || {
-        let storage = st.instance.storage.as_ref();
-        let run = exec::create_run(storage, &defs, req)?;
-        exec::submit_run(storage, &st.launcher, st.instance.coordinator_kind(), &run)?;
-        Ok::<_, ExecError>(storage.get_run(&run.run_id)?.unwrap_or(run))
-    })
-    .await;
-    match res {
-        Ok(Ok(run)) => R::LaunchRunSuccess(LaunchRunSuccess { run: Run::new(run) }),
-        Ok(Err(e)) => match e {
-            ExecError::UnknownJob { .. } => {
-                pipeline_not_found(&job, &repo, &location, e.to_string())
-            }
-            ExecError::UnknownStepKey { step_key, .. } => R::InvalidStepError(InvalidStepError {
-                invalid_step_key: step_key,
-            }),
-            ExecError::UnknownAsset { .. }
-            | ExecError::AssetNotInJob { .. }
-            | ExecError::EmptyStepSelection { .. } => R::InvalidSubsetError(InvalidSubsetError {
-                message: e.to_string(),
-            }),
-            ExecError::InvalidRunConfig { message, .. } => config_invalid(&job, message),
-            other => R::PythonError(PythonError::from_error(&other)),
-        },
-        Err(e) => R::PythonError(PythonError::new(format!("blocking task failed: {e}"))),
-    }
-}
-
-/// `terminateRun`: `request_cancel` (QUEUED → CANCELED at once, STARTED → CANCELING); with
-/// `MARK_AS_CANCELED_IMMEDIATELY` any unfinished run is marked CANCELED (its worker notices the
-/// final status and stops).
-async fn terminate(
-    ctx: &Ctx,
-    run_id: String,
-    policy: Option<TerminateRunPolicy>,
-) -> TerminateRunResult {
-    type R = TerminateRunResult;
-    if ctx.state.read_only {
-        return R::UnauthorizedError(UnauthorizedError::new());
-    }
-    let force = policy == Some(TerminateRunPolicy::MarkAsCanceledImmediately);
-    let st = ctx.state.clone();
-    let id = run_id.clone();
-    let res = web::block(move || {
-        let storage = st.instance.storage.as_ref();
-        let Some(run) = storage.get_run(&id)? else {
-            return Ok(None);
-        };
-        let outcome = if force && !run.status.is_finished() {
-            let mut events = Vec::new();
-            if run.status != DomainStatus::Canceling {
-                events.push(
-                    NewEvent::new(&id, &run.job_name, Some(EventType::RunCanceling), "Sending run termination request.")
-                        .level(LogLevel::Info),
-                );
-            }
-            events.push(
-                NewEvent::new(
-                    &id,
-                    &run.job_name,
-                    Some(EventType::RunCanceled),
-                    "This pipeline was forcibly marked as canceled from outside the execution context. The computational resources created by the run may not have been fully cleaned up.",
-                )
-                .level(LogLevel::Info),
-            );
-            let o = storage.store_events(&events)?;
-            if o.rejected.is_empty() {
-                Ok(DomainStatus::Canceled)
-            } else {
-                let now = storage.get_run(&id)?.map_or(run.status, |r| r.status);
-                Err(ExecError::CannotCancel {
-                    run_id: id.clone(),
-                    status: now,
-                })
-            }
-        } else {
-            exec::request_cancel(storage, &id)
-        };
-        let after = storage.get_run(&id)?.unwrap_or(run);
-        Ok::<_, ExecError>(Some((after, outcome)))
-    })
-    .await;
-    match res {
-        Ok(Ok(None)) => R::RunNotFoundError(RunNotFoundError::new(&run_id)),
-        Ok(Ok(Some((run, Ok(_))))) => {
-            R::TerminateRunSuccess(TerminateRunSuccess { run: Run::new(run) })
-        }
-        Ok(Ok(Some((run, Err(ExecError::RunNotFound(_)))))) => {
-            let _ = run;
-            R::RunNotFoundError(RunNotFoundError::new(&run_id))
-        }
-        Ok(Ok(Some((run, Err(e))))) => R::TerminateRunFailure(TerminateRunFailure {
-            run: Run::new(run),
-            message: e.to_string(),
-        }),
-        Ok(Err(e)) => R::PythonError(PythonError::from_error(&e)),
-        Err(e) => R::PythonError(PythonError::new(format!("blocking task failed: {e}"))),
     }
 }

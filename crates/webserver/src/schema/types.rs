@@ -2,9 +2,10 @@
 //! §3.3) so the official client's fragments validate.
 #![allow(dead_code)] // union members and error types that exist so the schema matches Dagster's
 
+use super::runs::{Run, Runs};
 use super::Ctx;
 use dagster_core::defs::Definitions;
-use dagster_core::domain::{ErrorInfo, Run as DomainRun, RunStatus as DomainStatus};
+use dagster_core::domain::{ErrorInfo, RunStatus as DomainStatus};
 use juniper::{graphql_interface, graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion, ID};
 use std::sync::Arc;
 
@@ -22,8 +23,9 @@ pub const REPOSITORY_NAME: &str = "__repository__";
         PythonError, UnauthorizedError, RunNotFoundError, PipelineRunNotFoundErrorIfaceValue,
         PipelineNotFoundError, RepositoryLocationNotFound, ReloadNotSupported, RunConflict,
         InvalidSubsetError, PresetNotFoundError, ConflictingExecutionParamsError,
-        NoModeProvidedError, RepositoryNotFoundError,
-        super::instigators::ScheduleNotFoundError, super::instigators::SensorNotFoundError,
+        NoModeProvidedError, RepositoryNotFoundError, super::assets::AssetNotFoundError,
+        InvalidPipelineRunsFilterError, super::instigators::ScheduleNotFoundError,
+        super::instigators::SensorNotFoundError,
     ]
 )]
 pub struct ErrorIface {
@@ -128,6 +130,14 @@ impl PythonError {
 
     pub fn from_error(e: &(dyn std::error::Error + 'static)) -> Self {
         Self::from_info(&ErrorInfo::from_error(e))
+    }
+}
+
+/// A `PythonError` returned where Dagster's schema has no error member becomes a GraphQL
+/// error of that field.
+impl<S: juniper::ScalarValue> juniper::IntoFieldError<S> for PythonError {
+    fn into_field_error(self) -> juniper::FieldError<S> {
+        juniper::FieldError::new(self.message, juniper::Value::null())
     }
 }
 
@@ -379,109 +389,6 @@ pub struct AssetKey {
     pub path: Vec<String>,
 }
 
-/// `Run` (implements `PipelineRun`).
-#[derive(Debug, Clone)]
-pub struct Run(pub Arc<DomainRun>);
-
-impl Run {
-    pub fn new(r: DomainRun) -> Self {
-        Run(Arc::new(r))
-    }
-}
-
-#[graphql_object]
-#[graphql(context = Ctx, impl = PipelineRunIfaceValue)]
-impl Run {
-    fn id(&self) -> ID {
-        ID::new(&self.0.run_id)
-    }
-    fn run_id(&self) -> &str {
-        &self.0.run_id
-    }
-    fn status(&self) -> RunStatus {
-        self.0.status.into()
-    }
-    fn run_status(&self) -> RunStatus {
-        self.0.status.into()
-    }
-    fn pipeline_name(&self) -> &str {
-        &self.0.job_name
-    }
-    fn job_name(&self) -> &str {
-        &self.0.job_name
-    }
-    fn mode(&self) -> &str {
-        "default"
-    }
-    fn solid_selection(&self) -> Option<Vec<String>> {
-        None
-    }
-    fn resolved_op_selection(&self) -> Option<Vec<String>> {
-        None
-    }
-    fn step_keys_to_execute(&self) -> Option<Vec<String>> {
-        self.0.step_keys_to_execute.clone()
-    }
-    fn asset_selection(&self) -> Option<Vec<AssetKey>> {
-        self.0.asset_selection.as_ref().map(|keys| {
-            keys.iter()
-                .map(|k| AssetKey { path: k.0.clone() })
-                .collect()
-        })
-    }
-    fn run_config_yaml(&self) -> String {
-        run_config_yaml(&self.0.run_config)
-    }
-    /// Tags without the hidden `.dagster/*` ones.
-    fn tags(&self) -> Vec<PipelineTag> {
-        self.0
-            .tags
-            .iter()
-            .filter(|(k, _)| !k.starts_with(".dagster/"))
-            .map(|(k, v)| PipelineTag {
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect()
-    }
-    fn root_run_id(&self) -> Option<&str> {
-        self.0.root_run_id.as_deref()
-    }
-    fn parent_run_id(&self) -> Option<&str> {
-        self.0.parent_run_id.as_deref()
-    }
-    fn can_terminate(&self) -> bool {
-        matches!(self.0.status, DomainStatus::Queued | DomainStatus::Started)
-    }
-    fn creation_time(&self) -> f64 {
-        self.0.create_time
-    }
-    fn start_time(&self) -> Option<f64> {
-        self.0.start_time
-    }
-    fn end_time(&self) -> Option<f64> {
-        self.0.end_time
-    }
-    fn update_time(&self) -> Option<f64> {
-        Some(self.0.update_time)
-    }
-    fn pipeline_snapshot_id(&self) -> Option<String> {
-        None
-    }
-    fn parent_pipeline_snapshot_id(&self) -> Option<String> {
-        None
-    }
-}
-
-/// `{}\n` for an empty config, YAML otherwise.
-pub fn run_config_yaml(config: &serde_json::Value) -> String {
-    match config {
-        serde_json::Value::Null => "{}\n".into(),
-        serde_json::Value::Object(o) if o.is_empty() => "{}\n".into(),
-        other => serde_yaml::to_string(other).unwrap_or_else(|_| "{}\n".into()),
-    }
-}
-
 #[derive(GraphQLUnion, Debug, Clone)]
 #[graphql(context = Ctx)]
 pub enum RunOrError {
@@ -491,14 +398,7 @@ pub enum RunOrError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
-#[graphql(context = Ctx)]
-pub struct Runs {
-    pub results: Vec<Run>,
-    pub count: Option<i32>,
-}
-
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(context = Ctx)]
+#[graphql(context = Ctx, impl = ErrorIfaceValue)]
 pub struct InvalidPipelineRunsFilterError {
     pub message: String,
 }
@@ -684,6 +584,30 @@ impl Repository {
             .map(Job)
             .collect()
     }
+    fn origin(&self) -> super::runs::RepositoryOrigin {
+        super::runs::RepositoryOrigin {
+            location: self.location.clone(),
+        }
+    }
+    fn display_metadata(&self) -> Vec<super::runs::RepositoryMetadata> {
+        Vec::new()
+    }
+    fn schedules(&self) -> Vec<super::workspace::Schedule> {
+        super::workspace::schedules_of(&self.location, &self.defs)
+    }
+    fn sensors(&self) -> Vec<super::workspace::Sensor> {
+        super::workspace::sensors_of(&self.location, &self.defs)
+    }
+    fn asset_nodes(&self) -> Vec<super::assets::AssetNode> {
+        super::workspace::asset_nodes_of(&self.defs)
+    }
+    fn asset_groups(&self) -> Vec<super::workspace::AssetGroup> {
+        super::workspace::asset_groups_of(&self.location, &self.defs)
+    }
+    /// Resources, config values redacted.
+    fn all_top_level_resource_details(&self) -> Vec<super::workspace::ResourceDetails> {
+        super::workspace::resources_of(&self.location, &self.defs)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -710,12 +634,25 @@ impl RepositoryLocation {
     fn server_id(&self) -> Option<String> {
         None
     }
+    fn dagster_library_versions(&self) -> Option<Vec<DagsterLibraryVersion>> {
+        Some(vec![DagsterLibraryVersion {
+            name: "dagster".into(),
+            version: crate::VERSION.into(),
+        }])
+    }
     fn repositories(&self) -> Vec<Repository> {
         vec![Repository {
             location: self.name.clone(),
             defs: self.defs.clone(),
         }]
     }
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct DagsterLibraryVersion {
+    pub name: String,
+    pub version: String,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
@@ -765,6 +702,12 @@ impl WorkspaceLocationEntry {
     }
     fn version_key(&self) -> String {
         format!("{}", self.0.updated)
+    }
+    fn display_metadata(&self) -> Vec<super::runs::RepositoryMetadata> {
+        Vec::new()
+    }
+    fn permissions(ctx: &Ctx) -> Vec<super::instance::Permission> {
+        super::instance::permissions(ctx)
     }
 }
 

@@ -1,0 +1,651 @@
+//! Assets (compat doc §3.6, §3.7): `assetNodes` (the asset graph of the loaded code locations,
+//! with dependency keys and, on request, the latest materialization), `assetNodeOrError`,
+//! `assetsOrError` (the catalog: every key with a definition or a record) and `assetOrError`
+//! (an asset's materialization history with metadata, newest first).
+//!
+//! Storage: the latest materialization comes from the `asset_keys` index (one query for all
+//! requested keys); history reads `event_logs` by the `(asset_key, dagster_event_type, id)`
+//! index.
+
+use super::logs::MaterializationEvent;
+use super::types::*;
+use super::{blocking, AssetKeyInput, Ctx};
+use dagster_core::defs::{AssetDef, Definitions, ASSET_JOB_NAME};
+use dagster_core::domain::{AssetKey as DomainKey, EventRecord};
+use juniper::{graphql_object, GraphQLInputObject, GraphQLObject, GraphQLUnion, ID};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Largest number of materializations one `assetMaterializations` call returns.
+pub const MAX_HISTORY: usize = 10_000;
+
+#[derive(GraphQLInputObject, Debug, Clone)]
+pub struct AssetGroupSelector {
+    pub group_name: String,
+    pub repository_name: String,
+    pub repository_location_name: String,
+}
+
+#[derive(GraphQLInputObject, Debug, Clone)]
+pub struct PipelineSelector {
+    pub pipeline_name: String,
+    pub repository_name: String,
+    pub repository_location_name: String,
+    pub solid_selection: Option<Vec<String>>,
+    pub asset_selection: Option<Vec<AssetKeyInput>>,
+    pub asset_check_selection: Option<Vec<super::AssetCheckHandleInput>>,
+}
+
+impl From<&DomainKey> for AssetKey {
+    fn from(k: &DomainKey) -> Self {
+        AssetKey { path: k.0.clone() }
+    }
+}
+
+/// Dagster's `AssetKey.to_escaped_user_string`: `\` → `\\`, `/` → `\/`, joined by `/`.
+pub fn escaped_user_string(k: &DomainKey) -> String {
+    k.0.iter()
+        .map(|p| p.replace('\\', "\\\\").replace('/', "\\/"))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct DefinitionTag {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct UserAssetOwner {
+    pub email: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct TeamAssetOwner {
+    pub team: String,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum AssetOwner {
+    UserAssetOwner(UserAssetOwner),
+    TeamAssetOwner(TeamAssetOwner),
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct AssetDependency {
+    pub asset: AssetNode,
+}
+
+/// One asset definition of a loaded code location.
+#[derive(Debug, Clone)]
+pub struct AssetNode {
+    pub defs: Arc<Definitions>,
+    pub key: DomainKey,
+}
+
+impl AssetNode {
+    fn def(&self) -> Option<&AssetDef> {
+        self.defs.assets.get(&self.key)
+    }
+    fn downstream(&self) -> Vec<DomainKey> {
+        self.defs
+            .assets
+            .values()
+            .filter(|a| a.deps.contains(&self.key))
+            .map(|a| a.key.clone())
+            .collect()
+    }
+}
+
+/// Parses `beforeTimestampMillis` / `afterTimestampMillis`.
+fn millis_arg(name: &str, v: Option<&str>) -> Result<Option<f64>, PythonError> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(|ms| Some(ms / 1000.0))
+            .ok_or_else(|| {
+                PythonError::new(format!("{name} must be unix milliseconds, got {s:?}"))
+            }),
+    }
+}
+
+/// Materializations of `key`, newest first, filtered by partition and time (exclusive bounds).
+async fn materializations(
+    ctx: &Ctx,
+    key: DomainKey,
+    partitions: Option<Vec<String>>,
+    before_ms: Option<String>,
+    after_ms: Option<String>,
+    limit: Option<i32>,
+) -> Result<Vec<MaterializationEvent>, PythonError> {
+    let before = millis_arg("beforeTimestampMillis", before_ms.as_deref())?;
+    let after = millis_arg("afterTimestampMillis", after_ms.as_deref())?;
+    let limit = match limit {
+        Some(l) if l < 0 => {
+            return Err(PythonError::new(format!(
+                "limit must not be negative (got {l})"
+            )))
+        }
+        Some(l) => (l as usize).min(MAX_HISTORY),
+        None => MAX_HISTORY,
+    };
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let st = ctx.state.clone();
+    let found = blocking(move || {
+        let mut out: Vec<EventRecord> = Vec::new();
+        let mut cursor = None;
+        let page = limit.clamp(1, 1000);
+        loop {
+            let batch = st
+                .instance
+                .storage
+                .materializations(&key, cursor, page)
+                .map_err(|e| PythonError::from_error(&e))?;
+            let exhausted = batch.len() < page;
+            cursor = batch.last().map(|r| r.storage_id);
+            for r in batch {
+                let ts = r.event.timestamp;
+                if after.is_some_and(|a| ts <= a) {
+                    return Ok(out);
+                }
+                if before.is_some_and(|b| ts >= b) {
+                    continue;
+                }
+                if let Some(parts) = &partitions {
+                    if !r
+                        .event
+                        .partition()
+                        .is_some_and(|p| parts.iter().any(|x| x == p))
+                    {
+                        continue;
+                    }
+                }
+                out.push(r);
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+            if exhausted || cursor.is_none() {
+                return Ok(out);
+            }
+        }
+    })
+    .await?;
+    Ok(found
+        .into_iter()
+        .map(|r| MaterializationEvent::new(Arc::new(r)))
+        .collect())
+}
+
+#[graphql_object]
+#[graphql(context = Ctx)]
+impl AssetNode {
+    /// Workspace-scoped id, `w.<escaped user string>`.
+    fn id(&self) -> ID {
+        ID::new(format!("w.{}", escaped_user_string(&self.key)))
+    }
+    fn asset_key(&self) -> AssetKey {
+        AssetKey::from(&self.key)
+    }
+    fn dependency_keys(&self) -> Vec<AssetKey> {
+        self.def()
+            .map(|a| a.deps.iter().map(AssetKey::from).collect())
+            .unwrap_or_default()
+    }
+    fn depended_by_keys(&self) -> Vec<AssetKey> {
+        self.downstream().iter().map(AssetKey::from).collect()
+    }
+    fn dependencies(&self) -> Vec<AssetDependency> {
+        self.def()
+            .map(|a| {
+                a.deps
+                    .iter()
+                    .map(|k| AssetDependency {
+                        asset: AssetNode {
+                            defs: self.defs.clone(),
+                            key: k.clone(),
+                        },
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    fn depended_by(&self) -> Vec<AssetDependency> {
+        self.downstream()
+            .into_iter()
+            .map(|key| AssetDependency {
+                asset: AssetNode {
+                    defs: self.defs.clone(),
+                    key,
+                },
+            })
+            .collect()
+    }
+    fn group_name(&self) -> String {
+        self.def()
+            .map_or_else(|| "default".to_string(), |a| a.group.clone())
+    }
+    fn description(&self, character_limit: Option<i32>) -> Option<String> {
+        let d = self.def()?.description.clone()?;
+        match character_limit {
+            Some(n) if n >= 0 && d.chars().count() > n as usize => {
+                Some(d.chars().take(n as usize).collect())
+            }
+            _ => Some(d),
+        }
+    }
+    fn compute_kind(&self) -> Option<String> {
+        self.def()?.kinds.first().cloned()
+    }
+    fn kinds(&self) -> Vec<String> {
+        self.def().map(|a| a.kinds.clone()).unwrap_or_default()
+    }
+    fn owners(&self) -> Vec<AssetOwner> {
+        self.def()
+            .map(|a| {
+                a.owners
+                    .iter()
+                    .map(|o| match o.strip_prefix("team:") {
+                        Some(team) => AssetOwner::TeamAssetOwner(TeamAssetOwner {
+                            team: team.to_string(),
+                        }),
+                        None => AssetOwner::UserAssetOwner(UserAssetOwner { email: o.clone() }),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    fn tags(&self) -> Vec<DefinitionTag> {
+        Vec::new()
+    }
+    fn op_tags(&self) -> Vec<DefinitionTag> {
+        Vec::new()
+    }
+    fn metadata_entries(&self) -> Vec<super::logs::MetadataEntryIfaceValue> {
+        self.def()
+            .map(|a| super::logs::metadata_entries(&a.metadata))
+            .unwrap_or_default()
+    }
+    /// The step key (one op per asset).
+    fn op_name(&self) -> Option<String> {
+        Some(self.key.to_step_key())
+    }
+    fn op_names(&self) -> Vec<String> {
+        vec![self.key.to_step_key()]
+    }
+    fn op_version(&self) -> Option<String> {
+        None
+    }
+    fn graph_name(&self) -> Option<String> {
+        None
+    }
+    /// `__ASSET_JOB` and every job that selects the asset.
+    fn job_names(&self) -> Vec<String> {
+        let mut names = vec![ASSET_JOB_NAME.to_string()];
+        names.extend(
+            self.defs
+                .jobs
+                .values()
+                .filter(|j| j.assets.contains(&self.key))
+                .map(|j| j.name.clone()),
+        );
+        names
+    }
+    fn is_materializable(&self) -> bool {
+        self.def().is_some()
+    }
+    fn is_observable(&self) -> bool {
+        false
+    }
+    fn is_executable(&self) -> bool {
+        self.def().is_some()
+    }
+    fn is_partitioned(&self) -> bool {
+        false
+    }
+    fn is_virtual(&self) -> bool {
+        false
+    }
+    fn is_auto_created_stub(&self) -> bool {
+        false
+    }
+    fn has_asset_checks(&self) -> bool {
+        false
+    }
+    fn partition_keys(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn pools(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn has_materialize_permission(ctx: &Ctx) -> bool {
+        !ctx.state.read_only
+    }
+    fn has_wipe_permission(ctx: &Ctx) -> bool {
+        !ctx.state.read_only
+    }
+    fn has_report_runless_asset_event_permission(ctx: &Ctx) -> bool {
+        !ctx.state.read_only
+    }
+    fn repository(&self) -> Repository {
+        Repository {
+            location: self.defs.location_name.clone(),
+            defs: self.defs.clone(),
+        }
+    }
+    async fn asset_materializations(
+        &self,
+        ctx: &Ctx,
+        partitions: Option<Vec<String>>,
+        before_timestamp_millis: Option<String>,
+        limit: Option<i32>,
+    ) -> Result<Vec<MaterializationEvent>, PythonError> {
+        materializations(
+            ctx,
+            self.key.clone(),
+            partitions,
+            before_timestamp_millis,
+            None,
+            limit,
+        )
+        .await
+    }
+    fn asset_observations(
+        &self,
+        partitions: Option<Vec<String>>,
+        before_timestamp_millis: Option<String>,
+        limit: Option<i32>,
+    ) -> Vec<super::logs::ObservationEvent> {
+        let _ = (partitions, before_timestamp_millis, limit);
+        Vec::new()
+    }
+}
+
+/// Every asset node of the loaded locations, in key order.
+fn all_nodes(ctx: &Ctx) -> Vec<AssetNode> {
+    let mut out = Vec::new();
+    for e in ctx.state.locations() {
+        if let Ok(defs) = &e.defs {
+            for key in defs.assets.keys() {
+                out.push(AssetNode {
+                    defs: defs.clone(),
+                    key: key.clone(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out
+}
+
+/// `assetNodes(group, pipeline, assetKeys, loadMaterializations)`.
+pub fn asset_nodes(
+    ctx: &Ctx,
+    group: Option<AssetGroupSelector>,
+    pipeline: Option<PipelineSelector>,
+    asset_keys: Option<Vec<AssetKeyInput>>,
+) -> Vec<AssetNode> {
+    let keys: Option<BTreeSet<Vec<String>>> =
+        asset_keys.map(|k| k.into_iter().map(|k| k.path).collect());
+    all_nodes(ctx)
+        .into_iter()
+        .filter(|n| keys.as_ref().is_none_or(|k| k.contains(&n.key.0)))
+        .filter(|n| {
+            group.as_ref().is_none_or(|g| {
+                n.defs.location_name == g.repository_location_name
+                    && g.repository_name == REPOSITORY_NAME
+                    && n.def().is_some_and(|a| a.group == g.group_name)
+            })
+        })
+        .filter(|n| {
+            pipeline.as_ref().is_none_or(|p| {
+                n.defs.location_name == p.repository_location_name
+                    && p.repository_name == REPOSITORY_NAME
+                    && n.defs
+                        .job(&p.pipeline_name)
+                        .is_some_and(|j| j.assets.contains(&n.key))
+            })
+        })
+        .collect()
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+pub struct AssetNotFoundError {
+    pub message: String,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum AssetNodeOrError {
+    AssetNode(AssetNode),
+    AssetNotFoundError(AssetNotFoundError),
+}
+
+pub fn asset_node_or_error(ctx: &Ctx, asset_key: AssetKeyInput) -> AssetNodeOrError {
+    let key = DomainKey(asset_key.path);
+    match all_nodes(ctx).into_iter().find(|n| n.key == key) {
+        Some(n) => AssetNodeOrError::AssetNode(n),
+        None => AssetNodeOrError::AssetNotFoundError(not_found(&key)),
+    }
+}
+
+fn not_found(key: &DomainKey) -> AssetNotFoundError {
+    AssetNotFoundError {
+        message: format!("Asset key {} not found.", key.to_user_string()),
+    }
+}
+
+/// `Asset`: an asset key with its records (and its definition, when one is loaded).
+#[derive(Debug, Clone)]
+pub struct Asset {
+    pub key: DomainKey,
+}
+
+impl Asset {
+    pub fn new(key: DomainKey) -> Self {
+        Asset { key }
+    }
+}
+
+#[graphql_object]
+#[graphql(context = Ctx)]
+impl Asset {
+    /// The key's JSON form, e.g. `["a", "b"]`.
+    fn id(&self) -> String {
+        self.key.to_db_string()
+    }
+    fn key(&self) -> AssetKey {
+        AssetKey::from(&self.key)
+    }
+    fn definition(&self, ctx: &Ctx) -> Option<AssetNode> {
+        all_nodes(ctx).into_iter().find(|n| n.key == self.key)
+    }
+    async fn asset_materializations(
+        &self,
+        ctx: &Ctx,
+        partitions: Option<Vec<String>>,
+        before_timestamp_millis: Option<String>,
+        after_timestamp_millis: Option<String>,
+        limit: Option<i32>,
+    ) -> Result<Vec<MaterializationEvent>, PythonError> {
+        materializations(
+            ctx,
+            self.key.clone(),
+            partitions,
+            before_timestamp_millis,
+            after_timestamp_millis,
+            limit,
+        )
+        .await
+    }
+    fn asset_observations(
+        &self,
+        partitions: Option<Vec<String>>,
+        before_timestamp_millis: Option<String>,
+        after_timestamp_millis: Option<String>,
+        limit: Option<i32>,
+    ) -> Vec<super::logs::ObservationEvent> {
+        let _ = (
+            partitions,
+            before_timestamp_millis,
+            after_timestamp_millis,
+            limit,
+        );
+        Vec::new()
+    }
+    /// Unix milliseconds of the latest materialization (from the asset index).
+    async fn latest_materialization_timestamp(
+        &self,
+        ctx: &Ctx,
+    ) -> Result<Option<f64>, PythonError> {
+        let st = ctx.state.clone();
+        let key = self.key.clone();
+        let rec = blocking(move || {
+            st.instance
+                .storage
+                .asset_records(Some(std::slice::from_ref(&key)))
+                .map_err(|e| PythonError::from_error(&e))
+        })
+        .await?;
+        Ok(rec
+            .into_iter()
+            .find_map(|r| r.last_materialization)
+            .map(|m| m.event.timestamp * 1000.0))
+    }
+    fn latest_observation_timestamp(&self) -> Option<f64> {
+        None
+    }
+    fn latest_failed_to_materialize_timestamp(&self) -> Option<f64> {
+        None
+    }
+    fn has_definition_or_record(&self) -> bool {
+        true
+    }
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum AssetOrError {
+    Asset(Asset),
+    AssetNotFoundError(AssetNotFoundError),
+}
+
+/// `assetOrError(assetKey)`: found when a loaded location defines it or storage has a record.
+pub async fn asset_or_error(
+    ctx: &Ctx,
+    asset_key: AssetKeyInput,
+) -> Result<AssetOrError, PythonError> {
+    let key = DomainKey(asset_key.path);
+    if all_nodes(ctx).iter().any(|n| n.key == key) {
+        return Ok(AssetOrError::Asset(Asset::new(key)));
+    }
+    let st = ctx.state.clone();
+    let k = key.clone();
+    let recs = blocking(move || {
+        st.instance
+            .storage
+            .asset_records(Some(std::slice::from_ref(&k)))
+            .map_err(|e| PythonError::from_error(&e))
+    })
+    .await?;
+    Ok(if recs.is_empty() {
+        AssetOrError::AssetNotFoundError(not_found(&key))
+    } else {
+        AssetOrError::Asset(Asset::new(key))
+    })
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub struct AssetConnection {
+    pub nodes: Vec<Asset>,
+    pub cursor: Option<String>,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum AssetsOrError {
+    AssetConnection(AssetConnection),
+    PythonError(PythonError),
+}
+
+/// `assetsOrError(prefix, assetKeys, cursor, limit)`: keys ordered by their JSON form; `cursor`
+/// = the `id` of the last asset of the previous page.
+pub async fn assets_or_error(
+    ctx: &Ctx,
+    prefix: Option<Vec<String>>,
+    asset_keys: Option<Vec<AssetKeyInput>>,
+    cursor: Option<String>,
+    limit: Option<i32>,
+) -> AssetsOrError {
+    let st = ctx.state.clone();
+    let recs = blocking(move || {
+        st.instance
+            .storage
+            .asset_records(None)
+            .map_err(|e| PythonError::from_error(&e))
+    })
+    .await;
+    let recs = match recs {
+        Ok(r) => r,
+        Err(e) => return AssetsOrError::PythonError(e),
+    };
+    let mut keys: BTreeSet<String> = recs.iter().map(|r| r.asset_key.to_db_string()).collect();
+    keys.extend(all_nodes(ctx).iter().map(|n| n.key.to_db_string()));
+    let wanted: Option<BTreeSet<String>> = asset_keys.map(|k| {
+        k.into_iter()
+            .map(|k| DomainKey(k.path).to_db_string())
+            .collect()
+    });
+    let limit = limit.map(|l| usize::try_from(l).unwrap_or(0));
+    let mut nodes = Vec::new();
+    for k in keys {
+        if cursor.as_ref().is_some_and(|c| k.as_str() <= c.as_str()) {
+            continue;
+        }
+        if wanted.as_ref().is_some_and(|w| !w.contains(&k)) {
+            continue;
+        }
+        let Some(key) = DomainKey::from_db_string(&k) else {
+            continue;
+        };
+        if let Some(p) = &prefix {
+            if !key.0.starts_with(p) {
+                continue;
+            }
+        }
+        nodes.push(Asset::new(key));
+        if limit.is_some_and(|l| nodes.len() >= l) {
+            break;
+        }
+    }
+    AssetsOrError::AssetConnection(AssetConnection {
+        cursor: nodes.last().map(|a| a.key.to_db_string()),
+        nodes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_user_string_matches_dagster() {
+        let k = DomainKey(vec!["first".into(), "second/comp".into(), "b\\s".into()]);
+        assert_eq!(escaped_user_string(&k), "first/second\\/comp/b\\\\s");
+        assert_eq!(millis_arg("x", Some("1500")).unwrap(), Some(1.5));
+        assert!(millis_arg("x", Some("abc")).is_err());
+    }
+}
