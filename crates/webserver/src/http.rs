@@ -460,11 +460,14 @@ pub async fn graphql_post(
     if let Some(r) = check_token(&server, &req) {
         return r;
     }
+    // The rest of the body is not read: the connection is closed after the answer.
     let too_large = || {
-        graphql_errors(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("Request body is larger than {MAX_BODY_BYTES} bytes."),
-        )
+        HttpResponse::PayloadTooLarge()
+            .force_close()
+            .json(serde_json::json!({
+                "data": null,
+                "errors": [{"message": format!("Request body is larger than {MAX_BODY_BYTES} bytes.")}],
+            }))
     };
     let declared = req
         .headers()
@@ -617,6 +620,17 @@ pub async fn logs_download(server: web::Data<Server>, req: HttpRequest) -> HttpR
             format!("attachment; filename=\"{filename}\""),
         ))
         .streaming(body)
+}
+
+/// Every unknown route or method: 404 with a GraphQL-style error body (never an empty answer).
+/// The connection is closed after the answer, since the request body was not read.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    HttpResponse::NotFound()
+        .force_close()
+        .json(serde_json::json!({
+            "data": null,
+            "errors": [{"message": format!("Not found: {} {}", req.method(), req.path())}],
+        }))
 }
 
 fn graphiql(req: &HttpRequest) -> HttpResponse {

@@ -182,16 +182,19 @@ fn main() -> Result<()> {
                 schema: schema.clone(),
                 token: token.clone(),
             });
-            App::new().app_data(server).service(
-                web::scope(&prefix)
-                    .route("/server_info", web::get().to(server_info))
-                    .route("/dagit_info", web::get().to(server_info))
-                    .route("/health", web::get().to(health))
-                    .route("/graphql", web::get().to(http::graphql_get))
-                    .route("/graphql", web::post().to(http::graphql_post))
-                    .route("/logs/{tail:.*}", web::get().to(http::logs_download))
-                    .route("/", web::get().to(http::root)),
-            )
+            App::new()
+                .app_data(server)
+                .service(
+                    web::scope(&prefix)
+                        .route("/server_info", web::get().to(server_info))
+                        .route("/dagit_info", web::get().to(server_info))
+                        .route("/health", web::get().to(health))
+                        .route("/graphql", web::get().to(http::graphql_get))
+                        .route("/graphql", web::post().to(http::graphql_post))
+                        .route("/logs/{tail:.*}", web::get().to(http::logs_download))
+                        .route("/", web::get().to(http::root)),
+                )
+                .default_service(web::to(http::not_found))
         })
         .workers(2)
         .bind(bind)?

@@ -274,6 +274,11 @@ fn read_only_refuses_every_mutation() {
         "mutation { terminateRuns(runIds: [\"x\"]) { ... on TerminateRunsResult { terminateRunResults { __typename } } } }",
         "mutation { reloadRepositoryLocation(repositoryLocationName: \"pipeline.yaml\") { __typename } }",
         "mutation { shutdownRepositoryLocation(repositoryLocationName: \"pipeline.yaml\") { __typename } }",
+        "mutation { launchPipelineExecution(executionParams: {selector: {jobName: \"quick\"}}) { __typename } }",
+        "mutation { launchRunReexecution(reexecutionParams: {parentRunId: \"x\", strategy: FROM_FAILURE}) { __typename } }",
+        "mutation { launchPipelineReexecution(reexecutionParams: {parentRunId: \"x\", strategy: ALL_STEPS}) { __typename } }",
+        "mutation { deleteRun(runId: \"x\") { __typename } }",
+        "mutation { deletePipelineRun(runId: \"x\") { __typename } }",
         // schedules and sensors (tests/instigators.rs covers each of them)
         "mutation { startSchedule(scheduleSelector: {repositoryName: \"__repository__\", repositoryLocationName: \"loc\", scheduleName: \"s\"}) { __typename } }",
         "mutation { stopRunningSchedule(id: \"x::y\") { __typename } }",
@@ -284,7 +289,17 @@ fn read_only_refuses_every_mutation() {
         assert_eq!(status, 200, "{m}: {v}");
         assert!(v.to_string().contains("UnauthorizedError"), "{m}: {v}");
     }
-    // queries still work
+    // permissions say so; queries still work
+    let (_, v) = gql(
+        server.port,
+        "{ permissions { permission value disabledReason } }",
+        serde_json::json!(null),
+    );
+    let perms = v["data"]["permissions"].as_array().unwrap();
+    assert!(
+        perms.len() > 10 && perms.iter().all(|p| p["value"] == false),
+        "{v}"
+    );
     let (status, v) = gql(server.port, "{ version }", serde_json::json!(null));
     assert_eq!(
         (status, v["data"]["version"].as_str()),

@@ -855,7 +855,8 @@ async fn asset_step_stats(ctx: &Ctx, r: &EventRecord) -> Result<RunStepStats, Py
         })
 }
 
-/// `union DagsterRunEvent`.
+/// `union DagsterRunEvent` (variant names are the GraphQL type names).
+#[allow(clippy::enum_variant_names)]
 #[derive(GraphQLUnion, Debug, Clone)]
 #[graphql(context = Ctx)]
 pub enum DagsterRunEvent {

@@ -1,0 +1,974 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+//! GraphQL snapshot tests (one per operation the UI uses, compat doc §3) and the
+//! malformed-request fuzz, against a real `dagster-webserver` process with its own temp
+//! SQLite DAGSTER_HOME.
+//!
+//! Snapshots live in `tests/snapshots/<name>.json` with run ids, timestamps, temp paths and
+//! digits in log text redacted (see [`redact`]). A missing or different snapshot fails the
+//! test; `UPDATE_SNAPSHOTS=1 cargo nextest run -p dagster-webserver --test graphql_api`
+//! rewrites them (review the diff). A snapshot file no test names fails
+//! `no_unreferenced_snapshots`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Two assets (b depends on a and fails), a resource with a secret, a schedule and a sensor.
+const PIPELINE: &str = r#"location_name: loc
+resources:
+  db:
+    type: mysql
+    description: a MySQL resource whose password must never be served
+    config:
+      host: 127.0.0.1
+      port: 3306
+      user: u
+      password: hunter2-secret
+      database: test
+pipeline_configs:
+  a:
+    kind: command
+    description: prints hello
+    kinds: [shell]
+    owners: ["team:data", "someone@example.com"]
+    args: [echo, hello]
+  b:
+    kind: command
+    deps: [a]
+    group: second
+    args: [sh, -c, "echo out; echo err >&2; exit 1"]
+jobs:
+  both:
+    selection: [a, b]
+  only_a:
+    selection: [a]
+schedules:
+  nightly:
+    job: only_a
+    cron: "0 3 * * *"
+    execution_timezone: UTC
+    default_status: STOPPED
+sensors:
+  after_both:
+    job: only_a
+    kind: run_status
+    monitored_job: both
+"#;
+
+const DEFAULT_COORDINATOR: &str =
+    "run_coordinator:\n  module: dagster\n  class: DefaultRunCoordinator\n";
+
+/// Every snapshot a test asserts (checked against the files on disk).
+const SNAPSHOTS: &[&str] = &[
+    "runs_or_error",
+    "run_or_error",
+    "logs_for_run",
+    "logs_for_run_paged",
+    "captured_logs",
+    "asset_nodes",
+    "asset_or_error",
+    "launch_run",
+    "launch_run_reexecution",
+    "delete_run",
+    "instance",
+    "workspace",
+];
+
+struct Server {
+    child: Child,
+    port: u16,
+    home: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(dagster_yaml: &str, extra_args: &[&str]) -> Server {
+    let web = PathBuf::from(env!("CARGO_BIN_EXE_dagster-webserver"));
+    let dagster = web.parent().unwrap().join("dagster");
+    assert!(
+        dagster.is_file(),
+        "{} is missing: the webserver launches runs with the `dagster` binary next to it; build it first with `cargo build -p dagster-cli`",
+        dagster.display()
+    );
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("pipeline.yaml"), PIPELINE).unwrap();
+    std::fs::write(home.path().join("dagster.yaml"), dagster_yaml).unwrap();
+    let port = free_port();
+    let log = std::fs::File::create(home.path().join("webserver.log")).unwrap();
+    let child = Command::new(web)
+        .args(["-p", &port.to_string(), "-f"])
+        .arg(home.path().join("pipeline.yaml"))
+        .args(extra_args)
+        .env("DAGSTER_HOME", home.path())
+        .env_remove("DAGSTER_WEBSERVER_TOKEN")
+        .env_remove("DAGSTER_WEBSERVER_READ_ONLY")
+        .current_dir(home.path())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let server = Server { child, port, home };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(
+        try_http(port, "GET", "/server_info", &[], b""),
+        Ok((200, _))
+    ) {
+        assert!(
+            Instant::now() < deadline,
+            "webserver did not answer /server_info within 30 s; log:\n{}",
+            std::fs::read_to_string(server.home.path().join("webserver.log")).unwrap_or_default()
+        );
+        #[allow(clippy::disallowed_methods)] // a plain test thread
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    let _ = s.write_all(body); // the server may answer (413) before reading everything
+                               // Read until the response is complete (Content-Length or the last chunk), not until EOF:
+                               // a server that closes lazily must not slow the test down.
+    let mut out: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        if response_complete(&out) {
+            break;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if out.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {text:?}")))?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Ok((status, body))
+}
+
+/// True when `raw` holds a whole HTTP response.
+fn response_complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = &raw[end + 4..];
+    if let Some(len) = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        return body.len() >= len;
+    }
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    false
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn http(p: u16, m: &str, path: &str, h: &[(&str, &str)], b: &[u8]) -> (u16, String) {
+    try_http(p, m, path, h, b).unwrap()
+}
+
+fn gql(port: u16, query: &str, variables: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({"query": query, "variables": variables}).to_string();
+    let (status, text) = http(
+        port,
+        "POST",
+        "/graphql",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    assert_eq!(status, 200, "{query}\n{v}");
+    assert!(v.get("errors").is_none(), "{query}\n{v}");
+    v["data"].clone()
+}
+
+/// Keys whose values change from run to run.
+const VOLATILE_KEYS: &[&str] = &[
+    "runId",
+    "timestamp",
+    "startTime",
+    "endTime",
+    "creationTime",
+    "updateTime",
+    "launchTime",
+    "enqueuedTime",
+    "lastHeartbeatTime",
+    "latestMaterializationTimestamp",
+    "updatedTimestamp",
+    "updateTimestamp",
+    "versionKey",
+    "executablePath",
+    "intValue",
+    "intRepr",
+];
+
+/// Keys whose text keeps its shape but whose digits vary (pids, durations, log timestamps).
+const DIGIT_KEYS: &[&str] = &["message", "stdout", "stderr", "text"];
+
+fn redact_str(s: &str, home: &str) -> String {
+    let mut s = s.replace(home, "[home]");
+    // UUIDs: 8-4-4-4-12 hex
+    let b = s.clone();
+    let bytes = b.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if i + 36 <= bytes.len() && is_uuid(&bytes[i..i + 36]) {
+            out.push_str("[uuid]");
+            i += 36;
+        } else {
+            let ch = b[i..].chars().next().unwrap();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    s = out;
+    s
+}
+
+fn is_uuid(b: &[u8]) -> bool {
+    b.iter().enumerate().all(|(i, c)| match i {
+        8 | 13 | 18 | 23 => *c == b'-',
+        _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
+    })
+}
+
+fn redact_digits(s: &str) -> String {
+    let mut out = String::new();
+    let mut last_digit = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !last_digit {
+                out.push('N');
+            }
+            last_digit = true;
+        } else {
+            out.push(c);
+            last_digit = false;
+        }
+    }
+    out
+}
+
+/// Redacts volatile values in place (see the module doc).
+fn redact(v: &mut serde_json::Value, home: &str) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if VOLATILE_KEYS.contains(&k.as_str()) && !val.is_null() {
+                    *val = serde_json::Value::String("[redacted]".into());
+                } else if let serde_json::Value::String(s) = val {
+                    let mut r = redact_str(s, home);
+                    if DIGIT_KEYS.contains(&k.as_str()) {
+                        r = redact_digits(&r);
+                    }
+                    *s = r;
+                } else {
+                    redact(val, home);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| redact(i, home)),
+        serde_json::Value::String(s) => *s = redact_str(s, home),
+        _ => {}
+    }
+}
+
+fn snapshot_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.json"))
+}
+
+fn assert_snapshot(server: &Server, name: &str, mut value: serde_json::Value) {
+    assert!(SNAPSHOTS.contains(&name), "add {name} to SNAPSHOTS");
+    let home = server.home.path().display().to_string();
+    redact(&mut value, &home);
+    let text = format!("{}\n", serde_json::to_string_pretty(&value).unwrap());
+    let path = snapshot_path(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "snapshot {} is missing; run with UPDATE_SNAPSHOTS=1 to create it. Got:\n{text}",
+            path.display()
+        )
+    });
+    assert!(
+        expected == text,
+        "snapshot {} differs (UPDATE_SNAPSHOTS=1 rewrites it)\n--- expected\n{expected}\n--- got\n{text}",
+        path.display()
+    );
+}
+
+/// Waits until the run has finished; returns its status.
+fn wait_finished(port: u16, run_id: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = gql(
+            port,
+            "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+            serde_json::json!({"id": run_id}),
+        );
+        let status = d["runOrError"]["status"].as_str().unwrap_or("").to_string();
+        if ["SUCCESS", "FAILURE", "CANCELED"].contains(&status.as_str()) {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run_id} did not finish within 60 s (status {status})"
+        );
+        #[allow(clippy::disallowed_methods)] // a plain test thread
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const LAUNCH: &str = "mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename ... on LaunchRunSuccess { run { runId status jobName runConfigYaml tags { key value } assetSelection { path } } } ... on PythonError { message } ... on RunConfigValidationInvalid { errors { message } } ... on PipelineNotFoundError { message } } }";
+
+/// Launches `both` (a succeeds, b fails) and waits for it to finish.
+fn launch_both(port: u16) -> String {
+    let d = gql(
+        port,
+        LAUNCH,
+        serde_json::json!({"p": {"selector": {"jobName": "both", "repositoryLocationName": "loc", "repositoryName": "__repository__"}, "runConfigData": "{}", "executionMetadata": {"tags": [{"key": "team", "value": "data"}]}}}),
+    );
+    assert_eq!(d["launchRun"]["__typename"], "LaunchRunSuccess", "{d}");
+    let id = d["launchRun"]["run"]["runId"].as_str().unwrap().to_string();
+    assert_eq!(wait_finished(port, &id), "FAILURE");
+    id
+}
+
+const RUN_FIELDS: &str = "id runId status runStatus pipelineName jobName mode runConfigYaml canTerminate \
+    tags { key value } rootRunId parentRunId stepKeysToExecute assetSelection { path } assetSelectionCount \
+    creationTime startTime endTime updateTime pipelineSnapshotId \
+    hasReExecutePermission hasTerminatePermission hasDeletePermission \
+    repositoryOrigin { repositoryLocationName repositoryName } \
+    stats { __typename ... on RunStatsSnapshot { id stepsSucceeded stepsFailed materializations expectations enqueuedTime launchTime startTime endTime } } \
+    stepStats { stepKey status startTime endTime attempts { startTime endTime } materializations { assetKey { path } } } \
+    executionPlan { artifactsPersisted assetKeys { path } steps { key kind inputs { dependsOn { key kind } } } }";
+
+#[test]
+fn runs_and_logs_snapshots() {
+    let server = start(DEFAULT_COORDINATOR, &[]);
+    let p = server.port;
+    let failed = launch_both(p);
+    // a second, successful run of another job
+    let d = gql(
+        p,
+        LAUNCH,
+        serde_json::json!({"p": {"selector": {"jobName": "only_a"}}}),
+    );
+    let ok = d["launchRun"]["run"]["runId"].as_str().unwrap().to_string();
+    assert_eq!(wait_finished(p, &ok), "SUCCESS");
+
+    // runsOrError with each filter
+    let q = format!(
+        "query($f: RunsFilter, $c: String) {{ \
+           all: runsOrError(limit: 30) {{ __typename ... on Runs {{ count results {{ jobName status }} }} }} \
+           failed: runsOrError(filter: {{statuses: [FAILURE]}}) {{ ... on Runs {{ count results {{ {RUN_FIELDS} }} }} }} \
+           byJob: runsOrError(filter: {{pipelineName: \"only_a\"}}) {{ ... on Runs {{ count results {{ jobName }} }} }} \
+           byTag: runsOrError(filter: {{tags: [{{key: \"team\", value: \"data\"}}]}}) {{ ... on Runs {{ count results {{ jobName }} }} }} \
+           byIds: runsOrError(filter: $f) {{ ... on Runs {{ count results {{ jobName }} }} }} \
+           page2: runsOrError(cursor: $c, limit: 1) {{ ... on Runs {{ count results {{ jobName }} }} }} \
+           none: runsOrError(filter: {{createdBefore: 1.0}}) {{ ... on Runs {{ count results {{ jobName }} }} }} \
+           snapshot: runsOrError(filter: {{snapshotId: \"x\"}}) {{ ... on Runs {{ count }} }} \
+           bad: runsOrError(limit: -1) {{ __typename ... on Error {{ message }} }} \
+         }}"
+    );
+    let d = gql(
+        p,
+        &q,
+        serde_json::json!({"f": {"runIds": [failed.clone(), "nope"]}, "c": ok}),
+    );
+    assert_eq!(d["all"]["count"], 2, "{d}");
+    assert_eq!(d["page2"]["results"][0]["jobName"], "both", "{d}");
+    assert_snapshot(&server, "runs_or_error", d);
+
+    // runOrError: the failed run, with everything the run page selects
+    let q = format!(
+        "query($id: ID!) {{ runOrError(runId: $id) {{ __typename ... on Run {{ {RUN_FIELDS} }} }} \
+         missing: pipelineRunOrError(runId: \"nope\") {{ __typename ... on RunNotFoundError {{ runId message }} }} }}"
+    );
+    let d = gql(p, &q, serde_json::json!({"id": failed}));
+    assert_eq!(d["runOrError"]["stats"]["stepsFailed"], 1, "{d}");
+    assert_snapshot(&server, "run_or_error", d);
+
+    // logsForRun: every event with the UI's per-type fields
+    let logs_q = "query($id: ID!, $after: String, $limit: Int) { logsForRun(runId: $id, afterCursor: $after, limit: $limit) { __typename \
+        ... on EventConnection { hasMore cursor events { __typename \
+          ... on MessageEvent { runId message timestamp level stepKey eventType } \
+          ... on DisplayableEvent { label description metadataEntries { __typename label \
+              ... on IntMetadataEntry { intValue intRepr } ... on TextMetadataEntry { text } } } \
+          ... on MarkerEvent { markerStart markerEnd } \
+          ... on ErrorEvent { error { message className } } \
+          ... on RunEvent { pipelineName } \
+          ... on ExecutionStepFailureEvent { errorSource } \
+          ... on ExecutionStepOutputEvent { outputName typeCheck { success } } \
+          ... on LogsCapturedEvent { fileKey logKey stepKeys } \
+          ... on MaterializationEvent { assetKey { path } partition tags { key value } } \
+          ... on FailedToMaterializeEvent { assetKey { path } materializationFailureReason } \
+          ... on AssetMaterializationPlannedEvent { assetKey { path } } } } \
+        ... on RunNotFoundError { message } } }";
+    let d = gql(p, logs_q, serde_json::json!({"id": failed}));
+    let events = d["logsForRun"]["events"].as_array().unwrap().clone();
+    assert!(!d["logsForRun"]["hasMore"].as_bool().unwrap());
+    assert_snapshot(&server, "logs_for_run", d);
+    // paging: 3 events, then the next 3 after the returned cursor; unknown run; bad cursor
+    let first = gql(p, logs_q, serde_json::json!({"id": failed, "limit": 3}));
+    let cursor = first["logsForRun"]["cursor"].as_str().unwrap().to_string();
+    let second = gql(
+        p,
+        logs_q,
+        serde_json::json!({"id": failed, "limit": 3, "after": cursor}),
+    );
+    assert_eq!(first["logsForRun"]["events"][0], events[0]);
+    assert_eq!(second["logsForRun"]["events"][0], events[3]);
+    assert_eq!(second["logsForRun"]["hasMore"], true);
+    let unknown = gql(p, logs_q, serde_json::json!({"id": "nope"}));
+    let bad = gql(
+        p,
+        "{ logsForRun(runId: \"x\", afterCursor: \"%%%\") { __typename } }",
+        serde_json::json!({}),
+    );
+    assert_snapshot(
+        &server,
+        "logs_for_run_paged",
+        serde_json::json!({"first": first, "second": second, "unknown": unknown, "badCursor": bad}),
+    );
+
+    // capturedLogs of the failed step, whole and in 2-byte pieces, and the /logs download
+    let q = "query($k: [String!]!, $c: String, $l: Int) { capturedLogs(logKey: $k, cursor: $c, limit: $l) { logKey stdout stderr cursor } \
+             capturedLogsMetadata(logKey: $k) { stdoutDownloadUrl stdoutLocation stderrDownloadUrl stderrLocation } }";
+    let key = serde_json::json!([failed, "compute_logs", "b"]);
+    let whole = gql(p, q, serde_json::json!({"k": key}));
+    assert_eq!(whole["capturedLogs"]["stdout"], "out\n");
+    let piece = gql(p, q, serde_json::json!({"k": key, "c": "1:0", "l": 2}));
+    assert_eq!(piece["capturedLogs"]["stdout"], "ut");
+    let url = whole["capturedLogsMetadata"]["stdoutDownloadUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = http(p, "GET", &url, &[], b"");
+    assert_eq!((status, body.as_str()), (200, "out\n"));
+    let via_run = gql(
+        p,
+        "query($id: ID!) { runOrError(runId: $id) { ... on Run { capturedLogs(fileKey: \"b\") { stdout } } } }",
+        serde_json::json!({"id": failed}),
+    );
+    assert_eq!(via_run["runOrError"]["capturedLogs"]["stdout"], "out\n");
+    assert_snapshot(
+        &server,
+        "captured_logs",
+        serde_json::json!({"whole": whole, "piece": piece}),
+    );
+    for bad in [
+        format!("/logs/{failed}/compute_logs/../out"),
+        format!("/logs/{failed}/compute_logs/b/passwd"),
+        "/logs/../../etc/passwd".to_string(),
+        "/logs/..%2F..%2Fetc/compute_logs/passwd/out".to_string(),
+        format!("/logs/{failed}/x/b/out"),
+    ] {
+        let (status, body) = http(p, "GET", &bad, &[], b"");
+        assert!(status == 400 || status == 404, "{bad}: {status} {body}");
+        assert!(!body.contains("root:"), "{bad}: {body}");
+    }
+    let (status, _) = http(p, "GET", "/logs/nope/compute_logs/b/err", &[], b"");
+    assert_eq!(status, 404);
+
+    // assets: the graph and the history
+    let d = gql(
+        p,
+        "{ assetNodes(loadMaterializations: true) { id assetKey { path } dependencyKeys { path } dependedByKeys { path } \
+             groupName opName opNames jobNames description(characterLimit: 5) computeKind kinds \
+             owners { __typename ... on TeamAssetOwner { team } ... on UserAssetOwner { email } } \
+             isMaterializable isObservable isExecutable isPartitioned hasMaterializePermission \
+             repository { name location { name } } \
+             assetMaterializations(limit: 1) { runId stepKey timestamp } } \
+           group: assetNodes(group: {groupName: \"second\", repositoryName: \"__repository__\", repositoryLocationName: \"loc\"}) { id } \
+           job: assetNodes(pipeline: {pipelineName: \"only_a\", repositoryName: \"__repository__\", repositoryLocationName: \"loc\"}) { id } \
+           keys: assetNodes(assetKeys: [{path: [\"b\"]}]) { id } \
+           node: assetNodeOrError(assetKey: {path: [\"a\"]}) { __typename ... on AssetNode { id } } }",
+        serde_json::json!({}),
+    );
+    assert_snapshot(&server, "asset_nodes", d);
+    let d = gql(
+        p,
+        "{ assetOrError(assetKey: {path: [\"a\"]}) { __typename ... on Asset { id key { path } latestMaterializationTimestamp \
+             definition { id } \
+             assetMaterializations(limit: 10) { __typename runId stepKey timestamp eventType label description \
+               metadataEntries { __typename label ... on IntMetadataEntry { intValue } ... on TextMetadataEntry { text } } \
+               runOrError { __typename ... on Run { jobName status } } \
+               stepStats { stepKey status } } \
+             none: assetMaterializations(beforeTimestampMillis: \"1000\") { runId } } } \
+           missing: assetOrError(assetKey: {path: [\"nope\"]}) { __typename ... on AssetNotFoundError { message } } \
+           catalog: assetsOrError { __typename ... on AssetConnection { cursor nodes { id key { path } } } } }",
+        serde_json::json!({}),
+    );
+    assert_eq!(
+        d["assetOrError"]["assetMaterializations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{d}"
+    );
+    assert_snapshot(&server, "asset_or_error", d);
+
+    // re-execution of the failed run: FROM_FAILURE (only b) and ALL_STEPS (a and b)
+    let q = "mutation($p: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $p) { __typename \
+             ... on LaunchRunSuccess { run { runId jobName stepKeysToExecute parentRunId rootRunId tags { key value } } } \
+             ... on PythonError { message } } }";
+    let from_failure = gql(
+        p,
+        q,
+        serde_json::json!({"p": {"parentRunId": failed, "strategy": "FROM_FAILURE"}}),
+    );
+    let all_steps = gql(
+        p,
+        q,
+        serde_json::json!({"p": {"parentRunId": failed, "strategy": "ALL_STEPS", "extraTags": [{"key": "x", "value": "y"}]}}),
+    );
+    let not_finished_or_ok = gql(
+        p,
+        q,
+        serde_json::json!({"p": {"parentRunId": ok, "strategy": "FROM_FAILURE"}}),
+    );
+    let child = from_failure["launchRunReexecution"]["run"]["runId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        from_failure["launchRunReexecution"]["run"]["parentRunId"],
+        failed.as_str()
+    );
+    wait_finished(p, &child);
+    let all_child = all_steps["launchRunReexecution"]["run"]["runId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_finished(p, &all_child);
+    assert_snapshot(
+        &server,
+        "launch_run_reexecution",
+        serde_json::json!({"fromFailure": from_failure, "allSteps": all_steps, "succeededParent": not_finished_or_ok}),
+    );
+
+    // deleteRun: the run, its events and its compute logs go
+    let q = "mutation($id: String!) { deleteRun(runId: $id) { __typename ... on DeletePipelineRunSuccess { runId } ... on RunNotFoundError { message } } }";
+    let first = gql(p, q, serde_json::json!({"id": child}));
+    let again = gql(p, q, serde_json::json!({"id": child}));
+    let after = gql(
+        p,
+        "query($id: ID!) { runOrError(runId: $id) { __typename } logsForRun(runId: $id) { __typename } }",
+        serde_json::json!({"id": child}),
+    );
+    assert_eq!(after["runOrError"]["__typename"], "RunNotFoundError");
+    let (status, _) = http(
+        p,
+        "GET",
+        &format!("/logs/{child}/compute_logs/b/out"),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 404, "compute logs of a deleted run are gone");
+    assert_snapshot(
+        &server,
+        "delete_run",
+        serde_json::json!({"first": first, "again": again, "after": after}),
+    );
+}
+
+#[test]
+fn launch_snapshots() {
+    let server = start("", &[]); // QueuedRunCoordinator: runs stay QUEUED
+    let p = server.port;
+    let yaml = gql(
+        p,
+        LAUNCH,
+        serde_json::json!({"p": {"selector": {"jobName": "both", "assetSelection": [{"path": ["a"]}]}, "runConfigData": "ops:\n  a:\n    config: {}\n", "mode": "default"}}),
+    );
+    let object = gql(
+        p,
+        LAUNCH,
+        serde_json::json!({"p": {"selector": {"pipelineName": "only_a", "repositoryLocationName": "loc", "repositoryName": "__repository__"}, "runConfigData": {"ops": {"a": {"config": {"k": [1, "two"]}}}}}}),
+    );
+    let inline = gql(
+        p,
+        "mutation { launchPipelineExecution(executionParams: {selector: {jobName: \"only_a\"}, runConfigData: {ops: {a: {config: {k: \"v\", n: 2, b: true}}}}}) { __typename ... on LaunchRunSuccess { run { status runConfigYaml } } } }",
+        serde_json::json!({}),
+    );
+    let bad_config = gql(
+        p,
+        LAUNCH,
+        serde_json::json!({"p": {"selector": {"jobName": "only_a"}, "runConfigData": {"ops": {"zzz": {}}}}}),
+    );
+    let unknown_job = gql(
+        p,
+        LAUNCH,
+        serde_json::json!({"p": {"selector": {"jobName": "nope", "repositoryLocationName": "loc", "repositoryName": "__repository__"}}}),
+    );
+    assert_eq!(inline["launchPipelineExecution"]["run"]["status"], "QUEUED");
+    assert_snapshot(
+        &server,
+        "launch_run",
+        serde_json::json!({"yaml": yaml, "object": object, "inline": inline, "badConfig": bad_config, "unknownJob": unknown_job}),
+    );
+
+    let d = gql(
+        p,
+        "{ version instance { id info hasInfo runQueuingSupported runLauncher { name } \
+             runQueueConfig { maxConcurrentRuns isOpConcurrencyAware } autoMaterializePaused supportsConcurrencyLimits \
+             daemonHealth { id allDaemonStatuses { id daemonType required healthy lastHeartbeatTime lastHeartbeatErrors { message } } \
+               backfill: daemonStatus(daemonType: \"BACKFILL\") { id required healthy } } } \
+           permissions { permission value disabledReason } }",
+        serde_json::json!({}),
+    );
+    let info = d["instance"]["info"].as_str().unwrap();
+    assert!(info.contains("QueuedRunCoordinator"), "{info}");
+    assert_snapshot(&server, "instance", d);
+
+    let d = gql(
+        p,
+        "{ workspaceOrError { __typename ... on Workspace { id locationEntries { id name loadStatus \
+             locationOrLoadError { __typename ... on RepositoryLocation { id name isReloadSupported \
+               repositories { name origin { repositoryLocationName repositoryName } \
+                 jobs { name isAssetJob } pipelines { name } \
+                 assetNodes { id groupName } assetGroups { groupName assetKeys { path } } \
+                 schedules { id name cronSchedule pipelineName executionTimezone mode \
+                   scheduleState { id selectorId name instigationType status runningCount hasStartPermission } } \
+                 sensors { id name sensorType minIntervalSeconds targets { pipelineName mode } \
+                   sensorState { id selectorId status instigationType } } \
+                 allTopLevelResourceDetails { name description resourceType isTopLevel configuredValues { key value type } } } } } } } } \
+           locationStatusesOrError { __typename ... on WorkspaceLocationStatusEntries { entries { id name loadStatus } } } \
+           repositoriesOrError { __typename ... on RepositoryConnection { nodes { name location { name } } } } }",
+        serde_json::json!({}),
+    );
+    let text = d.to_string();
+    assert!(
+        !text.contains("hunter2"),
+        "a resource secret was served: {text}"
+    );
+    assert!(text.contains("\"value\":\"***\""), "{text}");
+    assert_snapshot(&server, "workspace", d);
+}
+
+#[test]
+fn no_unreferenced_snapshots() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+                .map(str::to_string)
+        })
+        .collect();
+    on_disk.sort();
+    let mut named: Vec<String> = SNAPSHOTS.iter().map(|s| s.to_string()).collect();
+    named.sort();
+    assert_eq!(on_disk, named, "snapshot files vs SNAPSHOTS");
+}
+
+/// Seeded xorshift64*: the fuzz is reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+fn percent_encode(b: &[u8]) -> String {
+    b.iter()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                (*c as char).to_string()
+            } else {
+                format!("%{c:02X}")
+            }
+        })
+        .collect()
+}
+
+/// One malformed or oversized request: `(method, path, headers, body)`.
+fn malformed_request(rng: &mut Rng, i: usize) -> (String, String, Vec<(String, String)>, Vec<u8>) {
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        "(",
+        ")",
+        "\"query\"",
+        ":",
+        "\"",
+        ",",
+        "mutation",
+        "query",
+        "{ version }",
+        "$x",
+        "\\u0000",
+        "variables",
+        "null",
+        "runConfigData",
+        "launchRun",
+        "...",
+        "on",
+        "@skip",
+        "fragment",
+        "__typename",
+        "1e999",
+        "-",
+        "true",
+        "#",
+        "\"\"\"",
+    ];
+    const TYPES: &[&str] = &[
+        "application/json",
+        "application/graphql",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=latin1",
+        "",
+    ];
+    let kind = i % 10;
+    let json = "application/json".to_string();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let (method, path, body): (&str, String, Vec<u8>) = match kind {
+        // random bytes
+        0 => {
+            let n = rng.below(512);
+            let body = (0..n).map(|_| (rng.next() & 0xff) as u8).collect();
+            headers.push(("Content-Type".into(), rng.pick(TYPES).to_string()));
+            ("POST", "/graphql".into(), body)
+        }
+        // broken JSON / GraphQL assembled from pieces
+        1 | 2 => {
+            let n = 1 + rng.below(60);
+            let mut body = Vec::new();
+            for _ in 0..n {
+                body.extend_from_slice(rng.pick(PIECES).as_bytes());
+            }
+            // an unterminated list on a new line at the end (a `#` comment ends at the newline):
+            // never a valid document or JSON value
+            body.extend_from_slice(b"\n[");
+            headers.push(("Content-Type".into(), rng.pick(TYPES).to_string()));
+            ("POST", "/graphql".into(), body)
+        }
+        // deep nesting
+        3 => {
+            let depth = 41 + rng.below(20_000);
+            let open = *rng.pick(&["{a", "[", "(x:", "{"]);
+            let q = open.repeat(depth);
+            let body = serde_json::json!({"query": q}).to_string().into_bytes();
+            headers.push(("Content-Type".into(), json.clone()));
+            ("POST", "/graphql".into(), body)
+        }
+        // oversized body (a Content-Length over the limit, sent in full)
+        4 => {
+            let body = vec![b'{'; 1024 * 1024 + 1 + rng.below(4096)];
+            headers.push(("Content-Type".into(), json.clone()));
+            ("POST", "/graphql".into(), body)
+        }
+        // unknown fields, wrong argument types, unknown types in fragments
+        5 => {
+            let q = *rng.pick(&[
+                "{ nope }",
+                "{ runsOrError(limit: \"x\") { __typename } }",
+                "{ runOrError { __typename } }",
+                "{ version { x } }",
+                "{ ... on Nope { a } }",
+                "mutation { launchRun(executionParams: {}) { __typename } }",
+                "mutation { deleteRun(runId: 5) { __typename } }",
+                "subscription { pipelineRunLogs(runId: \"x\") { __typename } }",
+                "{ logsForRun(runId: \"x\", limit: 1.5) { __typename } }",
+                "query Q { version } query Q { version }",
+                "{ runsOrError(filter: {statuses: [NOPE]}) { __typename } }",
+                "{ capturedLogs(logKey: null) { stdout } }",
+            ]);
+            let extra = rng.below(3);
+            let body = match extra {
+                0 => serde_json::json!({"query": q}),
+                1 => {
+                    serde_json::json!({"query": q, "unknownField": [1, 2], "extensions": {"a": 1}})
+                }
+                _ => serde_json::json!({"query": q, "operationName": "Missing"}),
+            };
+            headers.push(("Content-Type".into(), json.clone()));
+            ("POST", "/graphql".into(), body.to_string().into_bytes())
+        }
+        // bad variables (each pair is invalid: wrong shape, wrong type, missing required)
+        6 => {
+            let run = "query($id: ID!) { runOrError(runId: $id) { __typename } }";
+            let launch =
+                "mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename } }";
+            let runs = "query($x: Int) { runsOrError(limit: $x) { __typename } }";
+            let (q, vars) = rng
+                .pick(&[
+                    (run, serde_json::json!([1, 2])),
+                    (run, serde_json::json!("not json")),
+                    (run, serde_json::json!("[1]")),
+                    (run, serde_json::json!(17)),
+                    (run, serde_json::json!({"id": {"nested": true}})),
+                    (run, serde_json::json!({"id": null})),
+                    (run, serde_json::json!({})),
+                    (launch, serde_json::json!({"p": {"selector": 5}})),
+                    (launch, serde_json::json!({"p": {"selector": {"jobName": "x"}, "runConfigData": 12}})),
+                    (launch, serde_json::json!({"p": {"selector": {"jobName": "x"}, "bogus": 1}})),
+                    (runs, serde_json::json!({"x": "ten"})),
+                    (runs, serde_json::json!({"x": 1e300})),
+                ])
+                .clone();
+            let body = serde_json::json!({"query": q, "variables": vars}).to_string();
+            headers.push(("Content-Type".into(), json.clone()));
+            ("POST", "/graphql".into(), body.into_bytes())
+        }
+        // GET with bad query strings
+        7 => {
+            let n = 1 + rng.below(200);
+            let raw: Vec<u8> = (0..n).map(|_| (rng.next() & 0xff) as u8).collect();
+            let qs = match rng.below(4) {
+                0 => format!("query={}", percent_encode(&raw)),
+                1 => format!("query=%7Bversion%7D&variables={}", percent_encode(&raw)),
+                2 => "query=%E0%A4%A&variables=%ZZ".to_string(),
+                _ => format!("{}=1&&&=", percent_encode(&raw)),
+            };
+            ("GET", format!("/graphql?{qs}"), Vec::new())
+        }
+        // wrong methods and content types with a valid-looking body
+        8 => {
+            let method = *rng.pick(&["PUT", "DELETE", "PATCH", "POST"]);
+            headers.push(("Content-Type".into(), rng.pick(TYPES).to_string()));
+            (method, "/graphql".into(), b"{\"query\": 1}".to_vec())
+        }
+        // truncated UTF-8 / NUL bytes in a JSON string, or a broken /logs path
+        _ => {
+            if rng.below(2) == 0 {
+                let mut body = b"{\"query\": \"{ version \xff\xfe\x00 }\"}".to_vec();
+                body.truncate(5 + rng.below(body.len() - 5));
+                headers.push(("Content-Type".into(), json.clone()));
+                ("POST", "/graphql".into(), body)
+            } else {
+                let n = rng.below(40);
+                let raw: Vec<u8> = (0..n).map(|_| (rng.next() & 0xff) as u8).collect();
+                ("GET", format!("/logs/{}", percent_encode(&raw)), Vec::new())
+            }
+        }
+    };
+    (method.to_string(), path, headers, body)
+}
+
+#[test]
+fn thousand_malformed_requests_get_4xx_with_a_body() {
+    let server = start("", &[]);
+    let p = server.port;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for i in 0..1000 {
+        let (method, path, headers, body) = malformed_request(&mut rng, i);
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (status, text) = http(p, &method, &path, &h, &body);
+        let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).to_string();
+        assert!(
+            (400..500).contains(&status),
+            "case {i} {method} {path} {shown:?}: {status} {text}"
+        );
+        assert!(!text.is_empty(), "case {i} {method} {path}: empty body");
+        if path == "/graphql" && status != 405 {
+            // GraphQL errors JSON, or the text/plain messages Dagster also answers with
+            let json_errors = serde_json::from_str::<serde_json::Value>(&text)
+                .is_ok_and(|v| v["errors"].is_array());
+            assert!(
+                json_errors
+                    || text.contains("invalid JSON")
+                    || text.contains("No GraphQL query found")
+                    || text.contains("Invalid query string")
+                    || text.contains("not UTF-8"),
+                "case {i} {method} {shown:?}: {status} {text}"
+            );
+        }
+    }
+    let (status, _) = http(p, "GET", "/health", &[], b"");
+    assert_eq!(status, 200, "the server survived");
+    let log = std::fs::read_to_string(server.home.path().join("webserver.log")).unwrap();
+    assert!(!log.contains("panicked"), "a handler panicked:\n{log}");
+}
