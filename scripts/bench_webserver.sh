@@ -31,7 +31,8 @@ while [ $# -gt 0 ]; do
 done
 base_url=${DAGSTER_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 schema=bench_webserver
-url="$base_url?options=-c%20search_path%3D$schema"
+case "$base_url" in *\?*) sep='&' ;; *) sep='?' ;; esac
+url="$base_url${sep}options=-c%20search_path%3D$schema"
 psql_() { psql "$base_url" -v ON_ERROR_STOP=1 -qtA "$@"; }
 psql_ -c 'select 1' >/dev/null || { echo "Postgres not reachable at $base_url (start it: pg_ctlcluster 15 main start)" >&2; exit 1; }
 scripts/python-venv.sh >/dev/null
