@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-cargo build --release -p dagster-cli -p dagster-daemon --example daemon_bench >/dev/null
+cargo build --release -p dagster-cli -p dagster-daemon --bins --example daemon_bench >/dev/null
 ex=$PWD/target/release/examples/daemon_bench
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for backend in sqlite postgres; do

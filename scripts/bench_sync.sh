@@ -99,7 +99,7 @@ checksum_sql_my='COUNT(*), SUM(id), COUNT(phone), COUNT(credit_limit), COUNT(not
   SUM(is_vip), SUM(UNIX_TIMESTAMP(updated_at)), SUM(LENGTH(status))'
 checksum_sql_ch="count(), sum(id), count(phone), count(credit_limit), count(notes), sum(length(email)),
   sum(length(ifNull(notes, ''))), toInt64(sum(balance) * 100), toInt64(ifNull(sum(credit_limit), toDecimal128(0, 2)) * 100),
-  sum(is_vip), sum(toUnixTimestamp(updated_at)), sum(length(status))"
+  sum(is_vip), sum(toUnixTimestamp(updated_at)), sum(length(toString(status)))"
 verify() { # source_table destination_table label
   local a b
   a=$(my "SELECT $checksum_sql_my FROM $1" | tr -s ' \t' ' ')

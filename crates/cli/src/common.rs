@@ -225,10 +225,20 @@ pub fn resolve_home() -> Result<HomeGuard> {
 }
 
 pub fn open_instance(home: &DagsterHome, check: SchemaCheck) -> Result<Instance> {
-    let inst = Instance::open_with(
+    open_instance_with(home, check, &Default::default())
+}
+
+/// [`open_instance`] with explicit storage pool options.
+pub fn open_instance_with(
+    home: &DagsterHome,
+    check: SchemaCheck,
+    opts: &dagster_core::storage::OpenOptions,
+) -> Result<Instance> {
+    let inst = Instance::open_with_pool(
         home.clone(),
         &dagster_core::config::yaml::process_env,
         check,
+        opts,
     )?;
     print_warnings(&inst.warnings);
     Ok(inst)

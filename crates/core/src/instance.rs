@@ -52,13 +52,23 @@ impl Instance {
         env: &EnvLookup,
         check: SchemaCheck,
     ) -> Result<Instance, InstanceError> {
+        Self::open_with_pool(home, env, check, &OpenOptions::default())
+    }
+
+    /// [`Instance::open_with`] with explicit pool options (a run worker uses a small pool, so
+    /// hundreds of concurrent workers stay within the database's connection limit).
+    pub fn open_with_pool(
+        home: DagsterHome,
+        env: &EnvLookup,
+        check: SchemaCheck,
+        opts: &OpenOptions,
+    ) -> Result<Instance, InstanceError> {
         let (config, warnings) = InstanceConfig::load(&home, env)?;
         home.ensure_layout()?;
         let backend = storage_backend(&config);
-        let opts = OpenOptions::default();
         let storage = match check {
-            SchemaCheck::Normal => DbStorage::open(&backend, &opts)?,
-            SchemaCheck::Unchecked => DbStorage::open_unchecked(&backend, &opts)?,
+            SchemaCheck::Normal => DbStorage::open(&backend, opts)?,
+            SchemaCheck::Unchecked => DbStorage::open_unchecked(&backend, opts)?,
         };
         let compute_logs = match &config.compute_logs {
             ComputeLogsConfig::Local { base_dir, .. } => ComputeLogManager::new(base_dir.clone()),

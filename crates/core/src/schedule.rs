@@ -416,7 +416,7 @@ pub fn evaluate_schedule_with(
         return Ok(Vec::new());
     }
     let mut outcomes = Vec::new();
-    for t in storage.list_ticks(&sel, 5)? {
+    for t in storage.ticks_to_resume(&sel, opts.max_tick_retries)? {
         // The latest attempt: the scheduled time, or when a retry started.
         let attempt = t
             .body

@@ -1265,6 +1265,9 @@ mod wrapped {
         fn purge_ticks(&self, t: &str, s: &str, before: f64) -> Result<usize> {
             self.inner.purge_ticks(t, s, before)
         }
+        fn ticks_to_resume(&self, id: &str, max: u64) -> Result<Vec<Tick>> {
+            self.inner.ticks_to_resume(id, max)
+        }
     }
     impl DaemonStore for Wrapped {
         fn add_heartbeat(&self, hb: &DaemonHeartbeat) -> Result<()> {

@@ -14,7 +14,7 @@ use dagster_core::domain::{
 };
 use dagster_core::storage::{
     DaemonHeartbeat, DaemonStore, DbStorage, EventLogStore, InstigatorState, InstigatorStore,
-    KvStore, RunStore, Storage, StorageError,
+    KvStore, RunStore, Storage, StorageBackend, StorageError,
 };
 use dagster_core::test_support::TestDb;
 use std::collections::BTreeMap;
@@ -63,6 +63,9 @@ conformance!(
     instigators,
     unique_and_plain_ticks,
     tick_transitions_and_purge,
+    ticks_to_resume_any_number,
+    lifecycle_event_sets_run_tags_with_the_transition,
+    tick_failure_count_backfilled_by_migration,
     daemon_heartbeats,
     kvs,
     worker_heartbeat,
@@ -71,6 +74,22 @@ conformance!(
     pending_migrations_require_migrate,
     data_survives_reopen,
 );
+
+/// Runs one SQL statement on the test database, outside `DbStorage` (to write rows the way
+/// an older schema had them).
+fn raw_sql(db: &TestDb, sql: &str) {
+    use diesel::{Connection, RunQueryDsl};
+    match db.backend() {
+        StorageBackend::Sqlite { path } => {
+            let mut c = diesel::SqliteConnection::establish(&path.display().to_string()).unwrap();
+            diesel::sql_query(sql).execute(&mut c).unwrap();
+        }
+        StorageBackend::Postgres { url } => {
+            let mut c = diesel::PgConnection::establish(&url).unwrap();
+            diesel::sql_query(sql).execute(&mut c).unwrap();
+        }
+    }
+}
 
 fn tagmap(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -985,6 +1004,112 @@ mod cases {
         assert_eq!(left("sensor"), vec![250.0]);
     }
 
+    pub fn ticks_to_resume_any_number(db: &TestDb) {
+        let s = db.storage();
+        let ids = |ticks: Vec<dagster_core::storage::Tick>| -> Vec<f64> {
+            ticks.iter().map(|t| t.timestamp).collect()
+        };
+        // 30 ticks: the retryable FAILURE ticks are the oldest ones, far beyond any "latest N".
+        for i in 0..30 {
+            let ts = 1000.0 + f64::from(i);
+            let (status, body) = match i {
+                0 | 1 => ("FAILURE", serde_json::json!({"failure_count": 1})),
+                2 => ("FAILURE", serde_json::json!({"failure_count": 3})),
+                3 => ("STARTED", serde_json::json!({})),
+                _ => ("SUCCESS", serde_json::json!({})),
+            };
+            let t = s
+                .create_tick("sched", "SCHEDULE", ts, true, &serde_json::json!({}))
+                .unwrap()
+                .unwrap();
+            s.update_tick(t.id, status, &body).unwrap();
+        }
+        s.create_tick("other", "SCHEDULE", 1.0, true, &serde_json::json!({}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ids(s.ticks_to_resume("sched", 0).unwrap()), vec![1003.0]);
+        assert_eq!(
+            ids(s.ticks_to_resume("sched", 2).unwrap()),
+            vec![1000.0, 1001.0, 1003.0]
+        );
+        assert_eq!(
+            ids(s.ticks_to_resume("sched", 3).unwrap()),
+            vec![1000.0, 1001.0, 1002.0, 1003.0]
+        );
+        assert_eq!(ids(s.ticks_to_resume("other", 3).unwrap()), vec![1.0]);
+        // A FAILURE tick taken for a retry (FAILURE -> STARTED) is found as STARTED; its
+        // count follows the body written with the transition.
+        let first = s.ticks_to_resume("sched", 3).unwrap()[0].clone();
+        assert!(s
+            .transition_tick(
+                first.id,
+                "FAILURE",
+                "STARTED",
+                &serde_json::json!({"failure_count": 1, "attempt_timestamp": 5.0})
+            )
+            .unwrap());
+        s.update_tick(
+            first.id,
+            "FAILURE",
+            &serde_json::json!({"failure_count": 2}),
+        )
+        .unwrap();
+        assert_eq!(
+            ids(s.ticks_to_resume("sched", 1).unwrap()),
+            vec![1001.0, 1003.0]
+        );
+    }
+
+    pub fn lifecycle_event_sets_run_tags_with_the_transition(db: &TestDb) {
+        let s = db.storage();
+        let a = add(&s, "j", &[("keep", "1")]);
+        let b = add(&s, "j", &[]);
+        s.store_events(&[ev(&a, EventType::RunEnqueued)]).unwrap();
+        // b is NOT_STARTED: its RUN_STARTING (allowed) and a second claim of a are batched
+        // with a's claim; only accepted transitions set their tags.
+        let claim = |r: &Run, who: &str| {
+            ev(r, EventType::RunStarting).with_run_tags(tagmap(&[(".dagster/claimed_by", who)]))
+        };
+        let out = s
+            .store_events(&[claim(&a, "d1"), claim(&a, "d2"), claim(&b, "d3")])
+            .unwrap();
+        assert_eq!(out.rejected.len(), 1, "{out:?}");
+        let a = s.get_run(&a.run_id).unwrap().unwrap();
+        assert_eq!(a.status, RunStatus::Starting);
+        assert_eq!(
+            a.tags,
+            tagmap(&[("keep", "1"), (".dagster/claimed_by", "d1")])
+        );
+        let filter = RunsFilter {
+            tags: tagmap(&[(".dagster/claimed_by", "d1")])
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(s.count_runs(&filter).unwrap(), 1);
+        let b = s.get_run(&b.run_id).unwrap().unwrap();
+        assert_eq!(b.tags[".dagster/claimed_by"], "d3");
+    }
+
+    pub fn tick_failure_count_backfilled_by_migration(db: &TestDb) {
+        let s = db.storage();
+        let t = s
+            .create_tick("sched", "SCHEDULE", 10.0, true, &serde_json::json!({}))
+            .unwrap()
+            .unwrap();
+        s.revert_last_migration().unwrap();
+        // Written by a binary that knew no failure_count column: only the body has it.
+        let sql = format!(
+            "UPDATE job_ticks SET status = 'FAILURE', tick_body = '{{\"failure_count\": 2}}' \
+             WHERE id = {}",
+            t.id
+        );
+        raw_sql(db, &sql);
+        s.migrate().unwrap();
+        assert_eq!(s.ticks_to_resume("sched", 1).unwrap().len(), 0);
+        assert_eq!(s.ticks_to_resume("sched", 2).unwrap()[0].id, t.id);
+    }
+
     pub fn daemon_heartbeats(db: &TestDb) {
         let s = db.storage();
         let hb = |t: &str, id: &str, ts: f64| DaemonHeartbeat {
@@ -1055,11 +1180,11 @@ mod cases {
         let s = db.storage();
         add(&s, "j", &[]);
         let reverted = s.revert_all_migrations().unwrap();
-        assert_eq!(reverted.len(), 2, "{reverted:?}");
+        assert_eq!(reverted.len(), 3, "{reverted:?}");
         assert_eq!(s.schema_version().unwrap().0, None);
         assert!(s.get_run("x").is_err(), "tables are gone");
         let applied = s.migrate().unwrap();
-        assert_eq!(applied.len(), 2, "{applied:?}");
+        assert_eq!(applied.len(), 3, "{applied:?}");
         let (current, latest) = s.schema_version().unwrap();
         assert_eq!(current.as_deref(), Some(latest.as_str()));
         assert_eq!(s.count_runs(&RunsFilter::default()).unwrap(), 0);

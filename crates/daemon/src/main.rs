@@ -255,6 +255,9 @@ struct Daemon {
     last_hb: f64,
     leader: bool,
     last_lease: f64,
+    last_alive: f64,
+    /// The last queue pass claimed a full batch.
+    backlog: bool,
     next_schedule: f64,
     last_monitor: f64,
     last_sensors: f64,
@@ -317,10 +320,27 @@ impl Daemon {
                 }
             }
         }
+        if now - self.last_alive >= self.lease_ttl / 3.0 {
+            // This process's liveness lease: run monitoring (on any daemon) fails the runs
+            // this daemon claimed but never launched once it has expired.
+            let alive = monitor::alive_key(&self.daemon_id);
+            match self
+                .storage()
+                .kv_try_lease(&alive, &self.daemon_id, now, self.lease_ttl)
+            {
+                Ok(_) => self.last_alive = now,
+                Err(e) => self.record(MONITORING, "renewing the liveness lease", &e.into()),
+            }
+        }
         if let RunCoordinatorConfig::Queued(q) = &self.inst.config.run_coordinator {
             let q = q.clone();
-            if let Err(e) = queue::dequeue_iteration(self.storage(), &q, &self.launcher) {
-                self.record(QUEUED_RUN_COORDINATOR, "queued run coordinator pass", &e);
+            match queue::dequeue_iteration(self.storage(), &q, &self.launcher, &self.daemon_id) {
+                // A full batch: more runs may be waiting; pass again at once.
+                Ok(n) => self.backlog = n >= queue::MAX_CLAIMS_PER_PASS,
+                Err(e) => {
+                    self.backlog = false;
+                    self.record(QUEUED_RUN_COORDINATOR, "queued run coordinator pass", &e);
+                }
             }
         }
         if now - self.last_monitor >= 2.0 {
@@ -510,6 +530,8 @@ fn run(
         last_hb: 0.0,
         leader: false,
         last_lease: 0.0,
+        last_alive: 0.0,
+        backlog: false,
         next_schedule: 0.0,
         last_monitor: 0.0,
         last_sensors: 0.0,
@@ -544,7 +566,9 @@ fn run(
                     tracing::info!("the storage answers again");
                 }
                 backoff = 0.1;
-                let poll = if listener.as_ref().is_some_and(RunListener::is_connected) {
+                let poll = if d.backlog {
+                    0.0
+                } else if listener.as_ref().is_some_and(RunListener::is_connected) {
                     LISTEN_FALLBACK_POLL_SECONDS
                 } else {
                     IDLE_POLL_SECONDS
@@ -564,6 +588,13 @@ fn run(
         }
         anyhow::Ok(())
     })?;
+    // Every claimed run was launched by the pass that claimed it: nothing is left to orphan.
+    if let Err(e) = d
+        .storage()
+        .kv_release_lease(&monitor::alive_key(&d.daemon_id), &d.daemon_id)
+    {
+        tracing::warn!(error = %e, "could not release the liveness lease; it expires in {} s", d.lease_ttl);
+    }
     if d.leader {
         if let Err(e) = d.storage().kv_release_lease(LEADER_LEASE, &d.daemon_id) {
             tracing::warn!(error = %e, "could not release the leader lease; it expires in {} s", d.lease_ttl);

@@ -88,6 +88,57 @@ fn kill_worker(storage: &dyn Storage, run: &Run, host: &str) {
     }
 }
 
+/// kvs key of a daemon process's liveness lease (`KvStore::kv_try_lease`, renewed with the
+/// leader lease, released on SIGTERM): while it is unexpired, the runs that daemon claimed
+/// are its to launch.
+pub fn alive_key(daemon_id: &str) -> String {
+    format!("daemon/alive/{daemon_id}")
+}
+
+/// Whether the daemon `daemon_id` is gone: its liveness lease is missing or expired at `now`.
+fn claimer_gone(storage: &dyn Storage, daemon_id: &str, now: f64) -> Result<bool> {
+    let Some(v) = storage.kv_get(&alive_key(daemon_id))? else {
+        return Ok(true);
+    };
+    let expires = serde_json::from_str::<serde_json::Value>(&v)
+        .ok()
+        .and_then(|l| l.get("expires").and_then(serde_json::Value::as_f64));
+    Ok(expires.is_none_or(|e| e < now))
+}
+
+/// Whether the launcher recorded a spawned worker for the run ("Started process" event).
+fn worker_spawned(storage: &dyn Storage, run_id: &str) -> Result<bool> {
+    let mut after = None;
+    loop {
+        let page = storage.events_for_run(run_id, after, 500)?;
+        if page.events.iter().any(|e| {
+            e.event.event_type == Some(EventType::EngineEvent)
+                && e.event.message.starts_with("Started process for run")
+        }) {
+            return Ok(true);
+        }
+        if !page.has_more {
+            return Ok(false);
+        }
+        after = page.cursor;
+    }
+}
+
+/// A STARTING run claimed by a queue daemon that died between its claim and the spawn of the
+/// worker: no worker will ever start it. Returns the claiming daemon's id if so.
+fn orphaned_claim(storage: &dyn Storage, run: &Run, now: f64) -> Result<Option<String>> {
+    let Some(claimer) = run.tags.get(crate::queue::CLAIMED_BY_TAG) else {
+        return Ok(None);
+    };
+    if !claimer_gone(storage, claimer, now)?
+        || storage.worker_heartbeat(&run.run_id)?.is_some()
+        || worker_spawned(storage, &run.run_id)?
+    {
+        return Ok(None);
+    }
+    Ok(Some(claimer.clone()))
+}
+
 /// One pass over active runs at `now`. Returns how many runs it changed.
 pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -> Result<usize> {
     let runs = storage.list_runs(
@@ -106,7 +157,20 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
     let mut changed = 0;
     for run in runs {
         match run.status {
-            RunStatus::Starting if now - run.update_time > s.start_timeout_seconds => {
+            RunStatus::Starting if now - run.update_time <= s.start_timeout_seconds => {
+                // Not timed out yet; but if the daemon that claimed it died before spawning
+                // its worker, nothing will ever start it: fail it now (never re-queue it: a
+                // worker spawned just before the daemon died could still be starting, and a
+                // FAILURE is final, so the run never executes twice; run retries re-execute it).
+                if let Some(claimer) = orphaned_claim(storage, &run, now)? {
+                    let msg = format!(
+                        "The daemon that claimed this run ({claimer}) stopped before it started a run worker."
+                    );
+                    changed +=
+                        usize::from(fail_run(storage, &run, &msg, "UNEXPECTED_TERMINATION")?);
+                }
+            }
+            RunStatus::Starting => {
                 kill_worker(storage, &run, &host);
                 let msg = format!(
                     "Run timed out due to taking longer than {} seconds to start.",
@@ -176,7 +240,7 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
 mod tests {
     use super::*;
     use dagster_core::domain::NewRun;
-    use dagster_core::storage::RunStore;
+    use dagster_core::storage::{EventLogStore, KvStore, RunStore};
     use dagster_core::test_support::TestDb;
     use std::os::unix::process::CommandExt;
 
@@ -313,6 +377,66 @@ mod tests {
             RunStatus::Failure
         );
         assert!(w3.wait().unwrap().signal().is_some());
+    }
+
+    /// A STARTING run claimed by `claimer` (as the queue daemon tags it).
+    fn claimed(storage: &dyn Storage, claimer: &str) -> Run {
+        let run = run_in(storage, &[EventType::RunEnqueued], &[]);
+        let mut t = BTreeMap::new();
+        t.insert(
+            crate::queue::CLAIMED_BY_TAG.to_string(),
+            claimer.to_string(),
+        );
+        let ev = NewEvent::new(&run.run_id, "j", Some(EventType::RunStarting), "").with_run_tags(t);
+        assert!(storage.store_events(&[ev]).unwrap().rejected.is_empty());
+        storage.get_run(&run.run_id).unwrap().unwrap()
+    }
+
+    #[test]
+    fn runs_claimed_by_a_dead_daemon_and_never_launched_fail_at_once() {
+        for db in [TestDb::sqlite(), TestDb::postgres()] {
+            let s = db.storage();
+            let st = settings();
+            let now = dagster_core::domain::now_ts();
+            // A live claimer (its liveness lease is fresh) is still launching: untouched.
+            assert!(s
+                .kv_try_lease(&alive_key("live"), "live", now, 15.0)
+                .unwrap());
+            let live = claimed(&s, "live");
+            // The claimer's lease expired (SIGKILL) or was never written: failed at once,
+            // long before start_timeout_seconds.
+            assert!(s
+                .kv_try_lease(&alive_key("killed"), "killed", now - 60.0, 15.0)
+                .unwrap());
+            let orphan = claimed(&s, "killed");
+            let never = claimed(&s, "unknown");
+            // The claimer died after spawning the worker: the worker may still start it, so
+            // only start_timeout applies.
+            let spawned = claimed(&s, "killed");
+            let pid_event = dagster_core::exec::launcher::started_event(&spawned, 4242);
+            s.store_events(&[pid_event]).unwrap();
+            // The worker already heartbeats (and is about to write RUN_START): untouched.
+            let beating = claimed(&s, "killed");
+            s.record_worker_heartbeat(&beating.run_id, 4243, now)
+                .unwrap();
+            // A run launched by an older daemon has no claim tag: untouched.
+            let untagged = run_in(&s, &[EventType::RunStarting], &[]);
+
+            assert_eq!(monitor_iteration(&s, &st, now + 1.0).unwrap(), 2);
+            for r in [&orphan, &never] {
+                let r = s.get_run(&r.run_id).unwrap().unwrap();
+                assert_eq!(r.status, RunStatus::Failure);
+                assert_eq!(r.tags[tags::FAILURE_REASON], "UNEXPECTED_TERMINATION");
+            }
+            for r in [&live, &spawned, &beating, &untagged] {
+                assert_eq!(
+                    s.get_run(&r.run_id).unwrap().unwrap().status,
+                    RunStatus::Starting
+                );
+            }
+            // Failed runs never change again; the others wait for their start timeout.
+            assert_eq!(monitor_iteration(&s, &st, now + 2.0).unwrap(), 0);
+        }
     }
 
     use std::os::unix::process::ExitStatusExt;

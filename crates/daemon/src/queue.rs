@@ -91,11 +91,21 @@ pub fn choose_runs(q: &QueueConfig, in_progress: &[Run], mut queued: Vec<Run>) -
     chosen
 }
 
-/// One pass; returns how many runs were launched.
+/// At most this many runs are claimed and launched per pass.
+pub const MAX_CLAIMS_PER_PASS: usize = 200;
+
+/// Hidden run tag set with RUN_STARTING by the queue daemon that claimed the run: its daemon
+/// id. Run monitoring fails a STARTING run whose claiming daemon is gone before its worker
+/// ever started (see `monitor`).
+pub const CLAIMED_BY_TAG: &str = ".dagster/claimed_by";
+
+/// One pass; returns how many runs were launched. `daemon_id` names this daemon in the
+/// claimed runs' [`CLAIMED_BY_TAG`].
 pub fn dequeue_iteration(
     storage: &dyn Storage,
     q: &QueueConfig,
     launcher: &DefaultRunLauncher,
+    daemon_id: &str,
 ) -> Result<usize> {
     if q.max_concurrent_runs == 0 {
         return Ok(0);
@@ -121,10 +131,18 @@ pub fn dequeue_iteration(
         None,
     )?;
     let mut launched = 0;
-    let chosen = choose_runs(q, &in_progress, queued);
-    // One transaction claims them all; each RUN_STARTING is conditional on QUEUED, so a run
-    // claimed by another daemon (or canceled meanwhile) is refused and not launched.
-    let results = dagster_core::exec::start_runs(storage, launcher, &chosen)?;
+    let mut chosen = choose_runs(q, &in_progress, queued);
+    // Bounded, so a pass (claim, spawns, pid events) stays well within the liveness lease
+    // that keeps monitoring away from runs claimed but not launched yet; the next pass
+    // follows at once.
+    chosen.truncate(MAX_CLAIMS_PER_PASS);
+    // One transaction claims them all (and tags them with this daemon and host); each
+    // RUN_STARTING is conditional on QUEUED, so a run claimed by another daemon (or canceled
+    // meanwhile) is refused and not launched. The workers are spawned without waiting, and
+    // one more transaction records their pids.
+    let mut claim = std::collections::BTreeMap::new();
+    claim.insert(CLAIMED_BY_TAG.to_string(), daemon_id.to_string());
+    let results = dagster_core::exec::start_runs(storage, launcher, &chosen, &claim)?;
     for (run, r) in chosen.iter().zip(results) {
         match r {
             Ok(status) => {

@@ -306,3 +306,46 @@ fn failed_tick_is_retried_up_to_max_tick_retries() {
         assert!(eval(&good, "2026-11-24T06:21:25Z", 2).is_empty());
     }
 }
+
+#[test]
+fn failed_tick_is_retried_behind_any_number_of_later_ticks() {
+    use dagster_core::schedule::{evaluate_schedule_with, ScheduleOptions};
+    for db in [TestDb::sqlite(), TestDb::postgres()] {
+        let storage = db.storage();
+        let dir = tempfile::tempdir().unwrap();
+        let d = defs(dir.path(), "* * * * *", "latest");
+        let good = d.schedules["every_min"].clone();
+        let mut broken = good.clone();
+        broken.job = "no_such_job".into();
+        start_schedule(&storage, "loc", &good, ts("2026-11-24T06:20:30Z")).unwrap();
+        let eval = |def, at: &str, retries| {
+            evaluate_schedule_with(
+                &storage,
+                &launcher(),
+                CoordinatorKind::Queued,
+                &d,
+                def,
+                ts(at),
+                &ScheduleOptions {
+                    max_tick_retries: retries,
+                },
+            )
+            .unwrap()
+        };
+        let failed = eval(&broken, "2026-11-24T06:21:00.5Z", 0);
+        assert_eq!(failed[0].status, "FAILURE");
+        // Eight newer ticks succeed meanwhile (retries off, so the failure waits).
+        for minute in 22..30 {
+            let out = eval(&good, &format!("2026-11-24T06:{minute}:00.5Z"), 0);
+            assert_eq!(out[0].status, "SUCCESS");
+        }
+        // Retries on: the old FAILURE tick is found and retried on its own row.
+        let out = eval(&good, "2026-11-24T06:29:10Z", 1);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].tick_id, out[0].status.as_str()),
+            (failed[0].tick_id, "SUCCESS")
+        );
+        assert_eq!(runs_for(&storage, "2026-11-24T06:21:00+00:00"), 1);
+    }
+}

@@ -21,10 +21,23 @@ pub enum ApiCommand {
     },
 }
 
+/// Storage connections of one run worker.
+const WORKER_POOL_SIZE: u32 = 2;
+
 pub fn run(cmd: ApiCommand) -> Result<ExitCode> {
     let ApiCommand::ExecuteRun { run_id, mut ws } = cmd;
     let home = common::resolve_home()?;
-    let inst = common::open_instance(&home.home, SchemaCheck::Normal)?;
+    // A small pool: the worker needs at most a few connections at once (event writer,
+    // heartbeat, cancellation poll; more wait briefly), and a burst of hundreds of workers
+    // must not exhaust the database's connection limit.
+    let opts = dagster_core::storage::OpenOptions {
+        pool_size: WORKER_POOL_SIZE,
+        ..Default::default()
+    };
+    // The process that created and launched the run opened this storage with the schema
+    // check; skipping it here saves a write-locked transaction per worker start (SQLite:
+    // `BEGIN IMMEDIATE`; Postgres: an advisory lock all workers would queue on).
+    let inst = common::open_instance_with(&home.home, SchemaCheck::Unchecked, &opts)?;
     let run = inst.storage.get_run(&run_id)?.ok_or_else(|| {
         bad_input(format!(
             "run {run_id} not found in {}",

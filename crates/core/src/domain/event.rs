@@ -311,6 +311,11 @@ pub struct NewEvent {
     #[serde(with = "event_type_opt")]
     pub event_type: Option<EventType>,
     pub data: EventData,
+    /// Tags set on the run in the same transaction when this run-lifecycle event moves the
+    /// run's status (ignored when the transition is refused, and for other events). Not part
+    /// of the stored event.
+    #[serde(skip)]
+    pub run_tags: std::collections::BTreeMap<String, String>,
 }
 
 impl NewEvent {
@@ -329,7 +334,14 @@ impl NewEvent {
             step_key: None,
             event_type,
             data: EventData::None,
+            run_tags: Default::default(),
         }
+    }
+    /// Tags to set on the run if this lifecycle event moves its status (see
+    /// [`NewEvent::run_tags`]).
+    pub fn with_run_tags(mut self, tags: std::collections::BTreeMap<String, String>) -> Self {
+        self.run_tags = tags;
+        self
     }
     pub fn step(mut self, step_key: &str) -> Self {
         self.step_key = Some(step_key.to_string());

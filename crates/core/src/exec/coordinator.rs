@@ -8,10 +8,11 @@
 //! [`RunStatus::allowed_predecessors`]), so a run canceled while queued is never started and a
 //! run started by one process is not started again by another.
 
-use super::launcher::DefaultRunLauncher;
+use super::launcher::{host_tags, started_event, DefaultRunLauncher};
 use super::{ExecError, Result};
 use crate::domain::{ErrorInfo, EventData, EventType, LogLevel, NewEvent, Run, RunStatus};
 use crate::storage::{Storage, StoreOutcome};
+use std::collections::BTreeMap;
 
 /// Which run coordinator an instance uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,85 +51,116 @@ pub fn start_run(
     launcher: &DefaultRunLauncher,
     run: &Run,
 ) -> Result<RunStatus> {
-    check_refused(storage.store_events(&[starting_event(run)])?, &run.run_id)?;
-    launch_claimed(storage, launcher, run)
+    let mut results = start_runs(
+        storage,
+        launcher,
+        std::slice::from_ref(run),
+        &BTreeMap::new(),
+    )?;
+    results
+        .pop()
+        .unwrap_or_else(|| Err(ExecError::RunNotFound(run.run_id.clone())))
 }
 
-fn starting_event(run: &Run) -> NewEvent {
+/// RUN_STARTING, which also tags the run with the launcher's host and `claim_tags`.
+fn starting_event(run: &Run, claim_tags: &BTreeMap<String, String>) -> NewEvent {
+    let mut tags = host_tags();
+    tags.extend(claim_tags.iter().map(|(k, v)| (k.clone(), v.clone())));
     NewEvent::new(&run.run_id, &run.job_name, Some(EventType::RunStarting), "")
         .level(LogLevel::Debug)
+        .with_run_tags(tags)
 }
 
-/// [`start_run`] for several runs (the queue daemon's pass): every RUN_STARTING is written in
-/// ONE transaction (each still conditional, so a run claimed by another daemon or canceled
-/// meanwhile is refused), then the claimed runs are launched one by one. Returns, per run in
-/// input order, its status afterwards or why it was not claimed.
+/// [`start_run`] for several runs (the queue daemon's pass), with two transactions in all:
+///
+/// 1. every RUN_STARTING in ONE transaction (each still conditional on the run's status, so a
+///    run claimed by another daemon or canceled meanwhile is refused), setting the worker host
+///    tag and `claim_tags` (the queue daemon names itself) on each claimed run;
+/// 2. the claimed runs' workers are spawned one after the other without waiting for them;
+/// 3. every "Started process for run (pid: N)" ENGINE_EVENT in ONE transaction (a failed
+///    spawn writes its run's failure in that batch instead).
+///
+/// Returns, per run in input order, its status afterwards or why it was not claimed.
 pub fn start_runs(
     storage: &dyn Storage,
     launcher: &DefaultRunLauncher,
     runs: &[Run],
+    claim_tags: &BTreeMap<String, String>,
 ) -> Result<Vec<Result<RunStatus>>> {
     if runs.is_empty() {
         return Ok(Vec::new());
     }
-    let events: Vec<NewEvent> = runs.iter().map(starting_event).collect();
+    let events: Vec<NewEvent> = runs.iter().map(|r| starting_event(r, claim_tags)).collect();
     let outcome = storage.store_events(&events)?;
-    Ok(runs
-        .iter()
-        .map(
-            |run| match outcome.rejected.iter().find(|(id, _, _)| *id == run.run_id) {
-                Some((_, event, status)) => Err(ExecError::StatusRefused {
-                    run_id: run.run_id.clone(),
-                    event: event.clone(),
-                    status: status
-                        .map_or_else(|| "missing".to_string(), |s| s.as_str().to_string()),
-                }),
-                None => launch_claimed(storage, launcher, run),
-            },
-        )
-        .collect())
-}
-
-/// Launches the worker of a run already moved to STARTING.
-fn launch_claimed(
-    storage: &dyn Storage,
-    launcher: &DefaultRunLauncher,
-    run: &Run,
-) -> Result<RunStatus> {
-    match launcher.launch(storage, run) {
-        Ok(_pid) => Ok(RunStatus::Starting),
-        Err(e) => {
-            tracing::error!(run.id = %run.run_id, error = %e, "launching the run worker failed");
-            let error = ErrorInfo::from_error(&e).with_class("LaunchError");
-            let engine = NewEvent::new(
-                &run.run_id,
-                &run.job_name,
-                Some(EventType::EngineEvent),
-                "Caught an error while launching the run; marking the run as failed.",
-            )
-            .level(LogLevel::Error)
-            .data(EventData::Engine {
-                metadata: Vec::new(),
-                error: Some(error.clone()),
-            });
-            let failure = NewEvent::new(
-                &run.run_id,
-                &run.job_name,
-                Some(EventType::RunFailure),
-                format!("This run failed to launch: {e}"),
-            )
-            .level(LogLevel::Error)
-            .data(EventData::Failure {
-                error,
-                reason: Some("JOB_INITIALIZATION_FAILURE".into()),
-            });
-            let outcome = storage.store_events(&[engine, failure])?;
-            if let Some((_, _, status)) = outcome.rejected.first() {
-                return Ok(status.unwrap_or(RunStatus::Failure));
+    let mut results: Vec<Result<RunStatus>> = Vec::with_capacity(runs.len());
+    let mut launched: Vec<NewEvent> = Vec::new();
+    // The runs whose spawn failed (their RUN_FAILURE is in `launched`).
+    let mut failures: Vec<usize> = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        if let Some((_, event, status)) =
+            outcome.rejected.iter().find(|(id, _, _)| *id == run.run_id)
+        {
+            results.push(Err(ExecError::StatusRefused {
+                run_id: run.run_id.clone(),
+                event: event.clone(),
+                status: status.map_or_else(|| "missing".to_string(), |s| s.as_str().to_string()),
+            }));
+            continue;
+        }
+        match launcher.spawn(&run.run_id) {
+            Ok(pid) => {
+                launched.push(started_event(run, pid));
+                results.push(Ok(RunStatus::Starting));
             }
-            Ok(RunStatus::Failure)
+            Err(e) => {
+                tracing::error!(run.id = %run.run_id, error = %e, "launching the run worker failed");
+                let [engine, failure] = launch_failure_events(run, &e);
+                launched.extend([engine, failure]);
+                failures.push(i);
+                results.push(Ok(RunStatus::Failure));
+            }
         }
     }
+    let written = storage.store_events(&launched)?;
+    for i in failures {
+        // The run moved on meanwhile (e.g. canceled): report where it is.
+        if let Some((_, _, status)) = written
+            .rejected
+            .iter()
+            .find(|(id, ..)| *id == runs[i].run_id)
+        {
+            results[i] = Ok(status.unwrap_or(RunStatus::Failure));
+        }
+    }
+    Ok(results)
+}
+
+/// The ENGINE_EVENT and RUN_FAILURE recording that a claimed run's worker could not start.
+fn launch_failure_events(run: &Run, e: &ExecError) -> [NewEvent; 2] {
+    let error = ErrorInfo::from_error(e).with_class("LaunchError");
+    let engine = NewEvent::new(
+        &run.run_id,
+        &run.job_name,
+        Some(EventType::EngineEvent),
+        "Caught an error while launching the run; marking the run as failed.",
+    )
+    .level(LogLevel::Error)
+    .data(EventData::Engine {
+        metadata: Vec::new(),
+        error: Some(error.clone()),
+    });
+    let failure = NewEvent::new(
+        &run.run_id,
+        &run.job_name,
+        Some(EventType::RunFailure),
+        format!("This run failed to launch: {e}"),
+    )
+    .level(LogLevel::Error)
+    .data(EventData::Failure {
+        error,
+        reason: Some("JOB_INITIALIZATION_FAILURE".into()),
+    });
+    [engine, failure]
 }
 
 /// Requests cancellation of a run. QUEUED / NOT_STARTED / SUSPENDED runs (no worker) are

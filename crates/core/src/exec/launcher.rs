@@ -47,31 +47,19 @@ impl DefaultRunLauncher {
     }
 
     /// Spawns the worker for `run`, tags the run with this host ([`WORKER_HOST_TAG`]) and
-    /// records an ENGINE_EVENT with its pid. Returns the pid.
+    /// records an ENGINE_EVENT with its pid. Returns the pid. (The coordinator sets the host
+    /// tag with the run's RUN_STARTING instead and batches the events: [`Self::spawn`] and
+    /// [`started_event`].)
     pub fn launch(&self, storage: &dyn Storage, run: &Run) -> Result<u32> {
         let pid = self.spawn(&run.run_id)?;
-        let mut host = std::collections::BTreeMap::new();
-        host.insert(WORKER_HOST_TAG.to_string(), local_host());
-        storage.add_run_tags(&run.run_id, &host)?;
-        let event = NewEvent::new(
-            &run.run_id,
-            &run.job_name,
-            Some(EventType::EngineEvent),
-            format!("Started process for run (pid: {pid})."),
-        )
-        .level(LogLevel::Debug)
-        .data(EventData::Engine {
-            metadata: vec![MetadataEntry::new(
-                "pid",
-                MetadataValue::Int(i64::from(pid)),
-            )],
-            error: None,
-        });
-        storage.store_events(&[event])?;
+        storage.add_run_tags(&run.run_id, &host_tags())?;
+        storage.store_events(&[started_event(run, pid)])?;
         Ok(pid)
     }
 
-    fn spawn(&self, run_id: &str) -> Result<u32> {
+    /// Spawns `dagster api execute-run <run_id>` (detached, reaped by a small thread) and
+    /// returns its pid; writes nothing to storage.
+    pub fn spawn(&self, run_id: &str) -> Result<u32> {
         if run_id.is_empty()
             || run_id.contains(['/', '\\', '\0'])
             || run_id == ".."
@@ -111,8 +99,10 @@ impl DefaultRunLauncher {
                 source,
             })?;
         let pid = child.id();
+        // A small stack: the thread only waits (hundreds of them may exist at once).
         let reaper = std::thread::Builder::new()
             .name(format!("reap-{pid}"))
+            .stack_size(64 * 1024)
             .spawn(move || {
                 let _ = child.wait();
             });
@@ -134,8 +124,39 @@ impl DefaultRunLauncher {
 /// the worker heartbeat.
 pub const WORKER_HOST_TAG: &str = ".dagster/worker_host";
 
+/// The ENGINE_EVENT "Started process for run (pid: N)." with the pid as metadata.
+pub fn started_event(run: &Run, pid: u32) -> NewEvent {
+    NewEvent::new(
+        &run.run_id,
+        &run.job_name,
+        Some(EventType::EngineEvent),
+        format!("Started process for run (pid: {pid})."),
+    )
+    .level(LogLevel::Debug)
+    .data(EventData::Engine {
+        metadata: vec![MetadataEntry::new(
+            "pid",
+            MetadataValue::Int(i64::from(pid)),
+        )],
+        error: None,
+    })
+}
+
+/// `{WORKER_HOST_TAG: local_host()}`: the tag a launcher on this host sets on the runs it
+/// starts.
+pub fn host_tags() -> std::collections::BTreeMap<String, String> {
+    let mut t = std::collections::BTreeMap::new();
+    t.insert(WORKER_HOST_TAG.to_string(), local_host());
+    t
+}
+
 /// This host's name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`, else `localhost`).
 pub fn local_host() -> String {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(read_host).clone()
+}
+
+fn read_host() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())

@@ -626,6 +626,13 @@ struct TickRow {
     tick_body: String,
 }
 
+/// A tick body's `failure_count` (the `job_ticks.failure_count` column mirrors it).
+fn body_failure_count(body: &serde_json::Value) -> i64 {
+    body.get("failure_count")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(0)
+}
+
 impl TickRow {
     fn into_tick(self) -> Result<Tick, DbErr> {
         let id = self.id;
@@ -734,6 +741,7 @@ fn refusal_event(
         message: format!("Ignored {}: run {} {why}", event_type.name(), ev.run_id),
         step_key: ev.step_key.clone(),
         event_type: Some(EventType::EngineEvent),
+        run_tags: Default::default(),
         data: EventData::Engine {
             metadata,
             error: None,
@@ -1250,7 +1258,11 @@ impl EventLogStore for DbStorage {
                         ));
                         replacement = Some(refusal_event(ev, event_type, target, current));
                     } else {
-                        if matches!(target, RunStatus::Queued | RunStatus::Canceling) {
+                        // QUEUED: a run to claim; CANCELING: a run to watch; finished: a
+                        // slot freed for a queue held back by its limits.
+                        if matches!(target, RunStatus::Queued | RunStatus::Canceling)
+                            || target.is_finished()
+                        {
                             wake.push((target, ev.run_id.as_str()));
                         }
                         let (body, start_time, end_time): (String, Option<f64>, Option<f64>) =
@@ -1277,21 +1289,28 @@ impl EventLogStore for DbStorage {
                             );
                             obj.insert("start_time".into(), serde_json::json!(start_time));
                             obj.insert("end_time".into(), serde_json::json!(end_time));
-                            if let (Some(r), Some(t)) =
-                                (reason, obj.get_mut("tags").and_then(|t| t.as_object_mut()))
-                            {
-                                t.insert(tags::FAILURE_REASON.into(), serde_json::json!(r));
+                            if let Some(t) = obj.get_mut("tags").and_then(|t| t.as_object_mut()) {
+                                if let Some(r) = reason {
+                                    t.insert(tags::FAILURE_REASON.into(), serde_json::json!(r));
+                                }
+                                for (k, val) in &ev.run_tags {
+                                    t.insert(k.clone(), serde_json::json!(val));
+                                }
                             }
                         }
                         diesel::update(runs::table.filter(runs::run_id.eq(&ev.run_id)))
                             .set(runs::run_body.eq(to_json("run body", &v)?))
                             .execute(c)?;
-                        if let Some(r) = reason {
+                        let reason_tag = reason.map(|r| (tags::FAILURE_REASON, r));
+                        let set_tags = reason_tag
+                            .into_iter()
+                            .chain(ev.run_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                        for (k, val) in set_tags {
                             diesel::insert_into(run_tags::table)
                                 .values((
                                     run_tags::run_id.eq(&ev.run_id),
-                                    run_tags::key.eq(tags::FAILURE_REASON),
-                                    run_tags::value.eq(r),
+                                    run_tags::key.eq(k),
+                                    run_tags::value.eq(val),
                                 ))
                                 .on_conflict((run_tags::run_id, run_tags::key))
                                 .do_update()
@@ -1605,6 +1624,7 @@ impl InstigatorStore for DbStorage {
                     job_ticks::timestamp.eq(timestamp),
                     job_ticks::tick_body.eq(&tick_body),
                     job_ticks::unique_key.eq(&unique_key),
+                    job_ticks::failure_count.eq(body_failure_count(body)),
                     job_ticks::create_timestamp.eq(now),
                     job_ticks::update_timestamp.eq(now),
                 ))
@@ -1630,6 +1650,7 @@ impl InstigatorStore for DbStorage {
                 .set((
                     job_ticks::status.eq(status),
                     job_ticks::tick_body.eq(to_json("tick body", body)?),
+                    job_ticks::failure_count.eq(body_failure_count(body)),
                     job_ticks::update_timestamp.eq(now_dt()),
                 ))
                 .execute(c)?;
@@ -1656,10 +1677,36 @@ impl InstigatorStore for DbStorage {
             .set((
                 job_ticks::status.eq(to),
                 job_ticks::tick_body.eq(to_json("tick body", body)?),
+                job_ticks::failure_count.eq(body_failure_count(body)),
                 job_ticks::update_timestamp.eq(now_dt()),
             ))
             .execute(c)?;
             Ok(n == 1)
+        })
+    }
+
+    fn ticks_to_resume(&self, selector_id: &str, max_failure_count: u64) -> Result<Vec<Tick>> {
+        let max = i64::try_from(max_failure_count).unwrap_or(i64::MAX);
+        with_conn!(self, |c| {
+            // Two range scans of idx_tick_selector_status: exhausted FAILURE ticks (count
+            // above the maximum) and finished ticks are never read.
+            let mut rows: Vec<TickRow> = job_ticks::table
+                .filter(job_ticks::selector_id.eq(selector_id))
+                .filter(job_ticks::status.eq("STARTED"))
+                .select(TickRow::as_select())
+                .load(c)?;
+            if max >= 1 {
+                rows.extend(
+                    job_ticks::table
+                        .filter(job_ticks::selector_id.eq(selector_id))
+                        .filter(job_ticks::status.eq("FAILURE"))
+                        .filter(job_ticks::failure_count.between(1, max))
+                        .select(TickRow::as_select())
+                        .load::<TickRow>(c)?,
+                );
+            }
+            rows.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp).then(a.id.cmp(&b.id)));
+            rows.into_iter().map(TickRow::into_tick).collect()
         })
     }
 

@@ -179,6 +179,10 @@ pub trait InstigatorStore: Send + Sync {
         to: &str,
         body: &serde_json::Value,
     ) -> Result<bool>;
+    /// The ticks of `selector_id` an evaluator may have to finish, oldest first: every
+    /// STARTED tick, and every FAILURE tick whose `failure_count` (from its body) is between 1
+    /// and `max_failure_count`. One indexed query, however many ticks the instigator has.
+    fn ticks_to_resume(&self, selector_id: &str, max_failure_count: u64) -> Result<Vec<Tick>>;
     /// Deletes the ticks of `tick_type` (SCHEDULE, SENSOR) in `status` whose timestamp is
     /// before `before` (unix seconds); returns how many (tick retention).
     fn purge_ticks(&self, tick_type: &str, status: &str, before: f64) -> Result<usize>;

@@ -1,7 +1,7 @@
 //! Postgres `LISTEN`/`NOTIFY` wake-ups for the run queue.
 //!
 //! Storage sends `NOTIFY dagster_runs` (payload `<schema> <status> <run id>`) in the transaction
-//! that makes a run QUEUED or CANCELING, so it is delivered exactly when the change is visible
+//! that makes a run QUEUED or CANCELING or finishes it (a slot freed for the queue), so it is delivered exactly when the change is visible
 //! (after commit) and never for a rolled-back change. [`RunListener`] holds one plain
 //! connection (the sync `postgres` crate: diesel cannot `LISTEN`) on its own OS thread and calls
 //! a wake-up function for every notification of its schema. It reconnects with backoff (1 s up

@@ -97,6 +97,7 @@ diesel::table! {
         unique_key -> Nullable<Text>,
         create_timestamp -> Timestamp,
         update_timestamp -> Timestamp,
+        failure_count -> BigInt,
     }
 }
 

@@ -16,7 +16,7 @@
 //!
 //! `validation: true` (the default) lets the crate check typed rows against the schema with
 //! `RowBinaryWithNamesAndTypes`, which ClickHouse 18.x does not know: set it to `false` there.
-//! The table sync writes its own RowBinary bytes and reads metadata as TabSeparated, so it
+//! The table sync writes its own Native blocks and reads metadata as TabSeparated, so it
 //! works either way.
 //!
 //! **Blocking API.** The crate is async; the resource owns a small current-thread tokio runtime

@@ -219,6 +219,7 @@ pub struct MysqlResource {
     database: String,
     connect_timeout: Duration,
     pool: mysql::Pool,
+    settings: MysqlSettings,
 }
 
 impl std::fmt::Debug for MysqlResource {
@@ -258,6 +259,7 @@ impl MysqlResource {
             .init(vec![SESSION_INIT])
             .pool_opts(pool_opts);
         let addr = settings.addr();
+        let kept = settings.clone();
         let pool = mysql::Pool::new(opts).map_err(|e| MysqlResourceError::Connect {
             resource: name.into(),
             addr: addr.clone(),
@@ -269,6 +271,7 @@ impl MysqlResource {
             database: settings.database,
             connect_timeout: settings.connect_timeout,
             pool,
+            settings: kept,
         })
     }
 
@@ -280,6 +283,12 @@ impl MysqlResource {
     /// `host:port`.
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// The resolved settings (for connections opened outside the pool, e.g. the table sync's
+    /// row reader). Holds the password: never log them (their `Debug` hides it).
+    pub(crate) fn settings(&self) -> &MysqlSettings {
+        &self.settings
     }
 
     /// The configured database.

@@ -52,6 +52,9 @@ struct Msg {
     end_of_batch: bool,
 }
 
+/// The zero date, which the encoders count as invalid.
+const INVALID_DATE: Value = Value::Date(0, 0, 0, 0, 0, 0, 0);
+
 /// Rows per message from the reader.
 const MSG_ROWS: usize = 2_000;
 /// Messages buffered between reader and writer.
@@ -260,6 +263,18 @@ impl ChSink<'_> {
         let mut data = Vec::with_capacity(rows.len() * 64);
         for row in rows {
             for (col, v) in self.columns.iter().zip(row.iter()) {
+                // Postgres ±infinity: ClickHouse has none, an invalid date (NULL / 1970-01-01).
+                let v = match v {
+                    Value::Bytes(_)
+                        if matches!(
+                            col.ch,
+                            ChType::Date | ChType::DateTime | ChType::DateTime64(_)
+                        ) && pg_source::infinity_sign(v).is_some() =>
+                    {
+                        &INVALID_DATE
+                    }
+                    _ => v,
+                };
                 if let Err(e) = encode_value(&mut data, col, v, &mut self.stats) {
                     let key: Vec<Value> = self
                         .key_idx
@@ -443,20 +458,11 @@ impl TableSync {
         }
     }
 
-    /// An existing ClickHouse column that holds a MySQL ENUM as `String` (tables created before
-    /// ENUMs mapped to `Enum8`/`Enum16`) keeps being written as `String`.
-    pub(super) fn keep_string_enums(
-        dst: &ClickhouseResource,
-        table: &str,
-        columns: &mut [Column],
-    ) -> anyhow::Result<()> {
-        if !columns
-            .iter()
-            .any(|c| matches!(c.ch, ChType::Enum8 | ChType::Enum16))
-        {
-            return Ok(());
-        }
-        let existing = Self::dest_columns(dst, table)?;
+    /// An existing ClickHouse column (`existing`: name → type of the destination table) that
+    /// holds a MySQL ENUM as `String` (tables created before ENUMs mapped to
+    /// `Enum8`/`Enum16`) keeps being written as `String`. Called by `ensure_table`, which reads
+    /// the table's columns anyway.
+    pub(super) fn keep_string_enums(existing: &[(String, String)], columns: &mut [Column]) {
         for c in columns.iter_mut() {
             if !matches!(c.ch, ChType::Enum8 | ChType::Enum16) {
                 continue;
@@ -468,7 +474,6 @@ impl TableSync {
                 }
             }
         }
-        Ok(())
     }
 
     /// Source columns: (mysql-vocabulary description, Postgres type when the source is Postgres).
@@ -670,9 +675,14 @@ impl TableSync {
             described.iter().map(|(c, _)| c.clone()).collect(),
             datetime64,
         )?;
-        if let (SyncMode::Incremental, DestRef::Clickhouse(c)) = (cfg.mode, dst) {
-            Self::keep_string_enums(c, &cfg.destination_table, &mut columns)?;
-        }
+        // ClickHouse, incremental: the table check comes first, since it keeps the existing
+        // `String` columns of ENUMs (one `system.columns` query for both).
+        let mut checked = match (cfg.mode, dst) {
+            (SyncMode::Incremental, DestRef::Clickhouse(c)) => {
+                Some(self.ensure_table(c, &cfg.destination_table, &mut columns)?)
+            }
+            _ => None,
+        };
         let pg_cols: Vec<Option<PgCol>> = columns
             .iter()
             .map(|c| {
@@ -722,7 +732,7 @@ impl TableSync {
             .collect();
         let ensure = |table: &str, columns: &[Column]| -> anyhow::Result<(bool, Vec<String>)> {
             match dst {
-                DestRef::Clickhouse(c) => self.ensure_table(c, table, columns),
+                DestRef::Clickhouse(c) => self.ensure_table(c, table, &mut columns.to_vec()),
                 DestRef::Postgres(p) => {
                     pg_dest::ensure_table(p, table, &pg_dest_cols, &cfg.primary_key)
                 }
@@ -758,7 +768,10 @@ impl TableSync {
 
         let (target, start, upper, columns_added) = match cfg.mode {
             SyncMode::Incremental => {
-                let (existed, added) = ensure(&cfg.destination_table, &columns)?;
+                let (existed, added) = match checked.take() {
+                    Some(r) => r,
+                    None => ensure(&cfg.destination_table, &columns)?,
+                };
                 if !existed && state.last_key.is_some() {
                     log("the destination table did not exist: syncing from the beginning");
                     state.last_key = None;
@@ -777,6 +790,16 @@ impl TableSync {
                             SourceRef::Postgres(_) => pg_ident(c),
                         };
                         let row = self.max_of(src, &q, cursor_cols[0].1, &src_where)?;
+                        let pg_date = matches!(
+                            cursor_cols[0].1,
+                            PgKind::Date | PgKind::Timestamp | PgKind::Timestamptz
+                        );
+                        if pg_date && row.as_ref().and_then(pg_source::infinity_sign) == Some(true)
+                        {
+                            bail!(
+                                "{src_where}: cursor column `{c}` holds `infinity`, which an incremental sync can never move past; exclude those rows with a `source_query` (`… WHERE {q} <> 'infinity'`) or use `mode: full`"
+                            );
+                        }
                         row.filter(|v| !matches!(v, Value::NULL))
                     }
                     None => None,
@@ -916,6 +939,7 @@ impl TableSync {
             page_rows: self.page_rows.min(PAGE_ROWS),
             columns: columns.clone(),
             soft_delete_idx,
+            native_headers: Vec::new(),
         });
         let plan = Plan {
             from,
@@ -1175,6 +1199,8 @@ fn write_one_batch(
 fn lookback(cursor: &Value, secs: u64, column: Option<&str>) -> anyhow::Result<Value> {
     let micros = i64::try_from(secs).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
     match cursor {
+        // Postgres `-infinity` (`infinity` never becomes a saved cursor of an incremental run).
+        v if pg_source::infinity_sign(v).is_some() => Ok(v.clone()),
         Value::Date(..) => {
             let us = pg_source::date_micros(cursor).ok_or_else(|| {
                 anyhow!(

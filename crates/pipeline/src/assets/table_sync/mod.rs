@@ -38,6 +38,7 @@ mod pg_source;
 mod reconcile;
 mod sync;
 pub mod types;
+mod wire;
 
 pub use engine::{DestRef, SourceRef};
 pub use sync::{SyncOutcome, TableSync};

@@ -371,6 +371,21 @@ pub fn encode(
             put_field(out, &u)
         }
         PgEnc::Date | PgEnc::Timestamp | PgEnc::Timestamptz => {
+            // ±infinity from a Postgres source stays ±infinity.
+            if let Some(positive) = super::pg_source::infinity_sign(v) {
+                if col.enc == PgEnc::Date {
+                    put_field(
+                        out,
+                        &if positive { i32::MAX } else { i32::MIN }.to_be_bytes(),
+                    );
+                } else {
+                    put_field(
+                        out,
+                        &if positive { i64::MAX } else { i64::MIN }.to_be_bytes(),
+                    );
+                }
+                return Ok(());
+            }
             let micros = match v {
                 Value::Date(..) => date_micros(v),
                 Value::Bytes(b) => std::str::from_utf8(b)

@@ -4,7 +4,8 @@
 //! Values are decoded into the `mysql` crate's [`Value`] (the sync's row representation, so the
 //! ClickHouse encoder and the cursor state serve both sources): integers → `Int`, `real` /
 //! `double precision` → `Float` / `Double`, `numeric` → its exact decimal text, `boolean` →
-//! `Int(0|1)`, `date` / `timestamp` / `timestamptz` (UTC) → `Date`, `time` → `Time`, `uuid` → its
+//! `Int(0|1)`, `date` / `timestamp` / `timestamptz` (UTC) → `Date` (`±infinity` → the text
+//! `infinity` / `-infinity`), `time` → `Time`, `uuid` → its
 //! text, `jsonb` → the JSON text, text, enums and `bytea` → `Bytes`. Types without a binary
 //! decoder here (`inet`, `interval`, ranges, ...) are read as `::text`. Arrays and composite
 //! types are refused with an error naming the column.
@@ -240,6 +241,22 @@ pub fn uuid_text(raw: &[u8]) -> String {
     s
 }
 
+/// Postgres `infinity` of a `date` / `timestamp` / `timestamptz`, carried as this text (a
+/// `$n::text::<type>` parameter, a saved cursor and a Postgres destination take it as is;
+/// ClickHouse has no infinity: an invalid date there).
+pub const INFINITY: &[u8] = b"infinity";
+/// Postgres `-infinity` (see [`INFINITY`]).
+pub const NEG_INFINITY: &[u8] = b"-infinity";
+
+/// `±infinity` of a Postgres date or timestamp: `Some(true)` for `infinity`.
+pub fn infinity_sign(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bytes(b) if b == INFINITY => Some(true),
+        Value::Bytes(b) if b == NEG_INFINITY => Some(false),
+        _ => None,
+    }
+}
+
 /// Decodes one binary value.
 pub fn decode(kind: PgKind, raw: &[u8]) -> Result<Value, String> {
     Ok(match kind {
@@ -257,16 +274,20 @@ pub fn decode(kind: PgKind, raw: &[u8]) -> Result<Value, String> {
         PgKind::Uuid => Value::Bytes(uuid_text(raw).into_bytes()),
         PgKind::Date => {
             let d = i32::from_be_bytes(be(raw)?);
-            if d == i32::MAX || d == i32::MIN {
-                Value::Date(0, 0, 0, 0, 0, 0, 0) // ±infinity
+            if d == i32::MAX {
+                Value::Bytes(INFINITY.to_vec())
+            } else if d == i32::MIN {
+                Value::Bytes(NEG_INFINITY.to_vec())
             } else {
                 date_value((i64::from(d) + PG_EPOCH_DAYS) * 86_400_000_000)
             }
         }
         PgKind::Timestamp | PgKind::Timestamptz => {
             let us = i64::from_be_bytes(be(raw)?);
-            if us == i64::MAX || us == i64::MIN {
-                Value::Date(0, 0, 0, 0, 0, 0, 0)
+            if us == i64::MAX {
+                Value::Bytes(INFINITY.to_vec())
+            } else if us == i64::MIN {
+                Value::Bytes(NEG_INFINITY.to_vec())
             } else {
                 date_value(us.saturating_add(PG_EPOCH_DAYS * 86_400_000_000))
             }
@@ -462,6 +483,21 @@ mod tests {
         let v = date_value(1_700_000_000_123_456);
         assert_eq!(v, Value::Date(2023, 11, 14, 22, 13, 20, 123_456));
         assert_eq!(date_micros(&v), Some(1_700_000_000_123_456));
+    }
+
+    #[test]
+    fn infinities_decode_as_text() {
+        let inf = decode(PgKind::Date, &i32::MAX.to_be_bytes()).unwrap();
+        assert_eq!(infinity_sign(&inf), Some(true));
+        let ninf = decode(PgKind::Timestamptz, &i64::MIN.to_be_bytes()).unwrap();
+        assert_eq!(infinity_sign(&ninf), Some(false));
+        assert_eq!(
+            param_text(&ninf, PgKind::Timestamptz).as_deref(),
+            Some("-infinity")
+        );
+        let day = decode(PgKind::Date, &0i32.to_be_bytes()).unwrap();
+        assert_eq!(day, Value::Date(2000, 1, 1, 0, 0, 0, 0));
+        assert_eq!(infinity_sign(&day), None);
     }
 
     #[test]

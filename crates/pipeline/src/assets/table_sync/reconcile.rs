@@ -20,7 +20,8 @@ use mysql::prelude::Queryable;
 use mysql::Value;
 use std::collections::VecDeque;
 
-/// Keys per page read from either side, and per delete statement.
+/// Keys per page read from either side (at most; fewer with the `page_rows` test hook), and per
+/// delete statement.
 const PAGE: usize = 50_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,15 +66,17 @@ fn parse_part(int: bool, text: &str) -> anyhow::Result<Part> {
 /// Keys of one side, read page by page.
 struct Paged<'f> {
     fetch: Fetch<'f>,
+    page: usize,
     buf: VecDeque<Key>,
     last: Option<Key>,
     done: bool,
 }
 
 impl<'f> Paged<'f> {
-    fn new(fetch: impl FnMut(Option<&Key>) -> anyhow::Result<Vec<Key>> + 'f) -> Self {
+    fn new(page: usize, fetch: impl FnMut(Option<&Key>) -> anyhow::Result<Vec<Key>> + 'f) -> Self {
         Paged {
             fetch: Box::new(fetch),
+            page,
             buf: VecDeque::new(),
             last: None,
             done: false,
@@ -83,7 +86,7 @@ impl<'f> Paged<'f> {
     fn next(&mut self) -> anyhow::Result<Option<Key>> {
         if self.buf.is_empty() && !self.done {
             let page = (self.fetch)(self.last.as_ref())?;
-            if page.len() < PAGE {
+            if page.len() < self.page {
                 self.done = true;
             }
             if let Some(l) = page.last() {
@@ -107,6 +110,7 @@ fn pg_keys(
     from: &str,
     cols: &[KeyCol],
     after: Option<&Key>,
+    page: usize,
     what: &str,
 ) -> anyhow::Result<Vec<Key>> {
     let lhs: Vec<String> = cols
@@ -143,7 +147,7 @@ fn pg_keys(
         where_sql = format!(" WHERE ({}) > ({})", lhs.join(", "), rhs.join(", "));
     }
     let sql = format!(
-        "SELECT {} FROM {from}{where_sql} ORDER BY {} LIMIT {PAGE}",
+        "SELECT {} FROM {from}{where_sql} ORDER BY {} LIMIT {page}",
         select.join(", "),
         lhs.join(", ")
     );
@@ -177,6 +181,7 @@ pub(super) fn reconcile(
     log: &mut dyn FnMut(&str),
 ) -> anyhow::Result<u64> {
     let cfg = &sync.config;
+    let page = sync.page_rows.clamp(1, PAGE);
     let src_where = sync.source_where(&src);
     let dst_where = sync.dest_where(&dst);
     // Key columns, as integers or text.
@@ -243,70 +248,76 @@ pub(super) fn reconcile(
     let src_cols = cols.clone();
     let src_from = from.clone();
     let src_what = src_where.clone();
-    let mut source = Paged::new(move |after: Option<&Key>| -> anyhow::Result<Vec<Key>> {
-        if let Some(conn) = pg_src_conn.as_mut() {
-            return pg_keys(conn, &src_from, &src_cols, after, &src_what);
-        }
-        let Some(conn) = my_conn.as_mut() else {
-            bail!("no source connection");
-        };
-        let exprs: Vec<String> = src_cols
-            .iter()
-            .map(|c| {
-                if c.int {
-                    mysql_ident(&c.name)
-                } else {
-                    format!("CAST({} AS BINARY)", mysql_ident(&c.name))
-                }
-            })
-            .collect();
-        let names: Vec<String> = src_cols.iter().map(|c| mysql_ident(&c.name)).collect();
-        let mut params: Vec<Value> = Vec::new();
-        let mut where_sql = String::new();
-        if let Some(k) = after {
-            for p in k {
-                params.push(match p {
-                    Part::Int(i) => match i64::try_from(*i) {
-                        Ok(v) => Value::Int(v),
-                        Err(_) => Value::UInt(u64::try_from(*i).unwrap_or(u64::MAX)),
-                    },
-                    Part::Text(b) => Value::Bytes(b.clone()),
-                });
+    let mut source = Paged::new(
+        page,
+        move |after: Option<&Key>| -> anyhow::Result<Vec<Key>> {
+            if let Some(conn) = pg_src_conn.as_mut() {
+                return pg_keys(conn, &src_from, &src_cols, after, page, &src_what);
             }
-            let marks: Vec<&str> = k.iter().map(|_| "?").collect();
-            where_sql = if exprs.len() == 1 {
-                format!(" WHERE {} > ?", exprs[0])
-            } else {
-                format!(" WHERE ({}) > ({})", exprs.join(", "), marks.join(", "))
+            let Some(conn) = my_conn.as_mut() else {
+                bail!("no source connection");
             };
-        }
-        let sql = format!(
-            "SELECT {} FROM {src_from}{where_sql} ORDER BY {} LIMIT {PAGE}",
-            names.join(", "),
-            exprs.join(", ")
-        );
-        let rows: Vec<mysql::Row> = conn
-            .exec(&sql, mysql::Params::Positional(params))
-            .map_err(|e| anyhow!("{src_what}: `{sql}`: {e}"))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let vals = row.unwrap();
-            let mut key = Vec::with_capacity(src_cols.len());
-            for (c, v) in src_cols.iter().zip(vals) {
-                key.push(match (&v, c.int) {
-                    (Value::Int(i), true) => Part::Int(i128::from(*i)),
-                    (Value::UInt(u), true) => Part::Int(i128::from(*u)),
-                    (Value::Bytes(b), false) => Part::Text(b.clone()),
-                    (Value::NULL, _) => {
-                        bail!("{src_what}: NULL in key column `{}`", c.name)
+            let exprs: Vec<String> = src_cols
+                .iter()
+                .map(|c| {
+                    if c.int {
+                        mysql_ident(&c.name)
+                    } else {
+                        // The UTF-8 bytes whatever the column's character set (a latin1 column
+                        // compared as its own bytes would sort `€` (0x80) before `é` (0xE9)).
+                        format!(
+                            "CAST(CONVERT({} USING utf8mb4) AS BINARY)",
+                            mysql_ident(&c.name)
+                        )
                     }
-                    (other, int) => parse_part(int, &value_text(other))?,
-                });
+                })
+                .collect();
+            let mut params: Vec<Value> = Vec::new();
+            let mut where_sql = String::new();
+            if let Some(k) = after {
+                for p in k {
+                    params.push(match p {
+                        Part::Int(i) => match i64::try_from(*i) {
+                            Ok(v) => Value::Int(v),
+                            Err(_) => Value::UInt(u64::try_from(*i).unwrap_or(u64::MAX)),
+                        },
+                        Part::Text(b) => Value::Bytes(b.clone()),
+                    });
+                }
+                let marks: Vec<&str> = k.iter().map(|_| "?").collect();
+                where_sql = if exprs.len() == 1 {
+                    format!(" WHERE {} > ?", exprs[0])
+                } else {
+                    format!(" WHERE ({}) > ({})", exprs.join(", "), marks.join(", "))
+                };
             }
-            out.push(key);
-        }
-        Ok(out)
-    });
+            let sql = format!(
+                "SELECT {e} FROM {src_from}{where_sql} ORDER BY {e} LIMIT {page}",
+                e = exprs.join(", ")
+            );
+            let rows: Vec<mysql::Row> = conn
+                .exec(&sql, mysql::Params::Positional(params))
+                .map_err(|e| anyhow!("{src_what}: `{sql}`: {e}"))?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let vals = row.unwrap();
+                let mut key = Vec::with_capacity(src_cols.len());
+                for (c, v) in src_cols.iter().zip(vals) {
+                    key.push(match (&v, c.int) {
+                        (Value::Int(i), true) => Part::Int(i128::from(*i)),
+                        (Value::UInt(u), true) => Part::Int(i128::from(*u)),
+                        (Value::Bytes(b), false) => Part::Text(b.clone()),
+                        (Value::NULL, _) => {
+                            bail!("{src_what}: NULL in key column `{}`", c.name)
+                        }
+                        (other, int) => parse_part(int, &value_text(other))?,
+                    });
+                }
+                out.push(key);
+            }
+            Ok(out)
+        },
+    );
 
     // The destination side (live keys only).
     let table = cfg.destination_table.clone();
@@ -333,51 +344,54 @@ pub(super) fn reconcile(
     let dst_what = dst_where.clone();
     let dst_table = table.clone();
     let dcols = dest_cols.clone();
-    let mut dest = Paged::new(move |after: Option<&Key>| -> anyhow::Result<Vec<Key>> {
-        match dst {
-            DestRef::Postgres(_) => {
-                let Some(conn) = pg_dst_conn.as_mut() else {
-                    bail!("no destination connection");
-                };
-                pg_keys(conn, &pg_table(&dst_table), &dcols, after, &dst_what)
-            }
-            DestRef::Clickhouse(c) => {
-                let names: Vec<String> = dcols.iter().map(|k| quote_ident(&k.name)).collect();
-                let mut where_sql = String::new();
-                if let Some(k) = after {
-                    let lits: Vec<String> = k
-                        .iter()
-                        .map(|p| match p {
-                            Part::Int(i) => i.to_string(),
-                            Part::Text(b) => quote_str(&String::from_utf8_lossy(b)),
-                        })
-                        .collect();
-                    where_sql = if names.len() == 1 {
-                        format!(" WHERE {} > {}", names[0], lits[0])
-                    } else {
-                        format!(" WHERE ({}) > ({})", names.join(", "), lits.join(", "))
+    let mut dest = Paged::new(
+        page,
+        move |after: Option<&Key>| -> anyhow::Result<Vec<Key>> {
+            match dst {
+                DestRef::Postgres(_) => {
+                    let Some(conn) = pg_dst_conn.as_mut() else {
+                        bail!("no destination connection");
                     };
+                    pg_keys(conn, &pg_table(&dst_table), &dcols, after, page, &dst_what)
                 }
-                let sql = format!(
-                    "SELECT {n} FROM {}{where_sql} GROUP BY {n} HAVING argMax({}, {}) = 0 ORDER BY {n} LIMIT {PAGE}",
+                DestRef::Clickhouse(c) => {
+                    let names: Vec<String> = dcols.iter().map(|k| quote_ident(&k.name)).collect();
+                    let mut where_sql = String::new();
+                    if let Some(k) = after {
+                        let lits: Vec<String> = k
+                            .iter()
+                            .map(|p| match p {
+                                Part::Int(i) => i.to_string(),
+                                Part::Text(b) => quote_str(&String::from_utf8_lossy(b)),
+                            })
+                            .collect();
+                        where_sql = if names.len() == 1 {
+                            format!(" WHERE {} > {}", names[0], lits[0])
+                        } else {
+                            format!(" WHERE ({}) > ({})", names.join(", "), lits.join(", "))
+                        };
+                    }
+                    let sql = format!(
+                    "SELECT {n} FROM {}{where_sql} GROUP BY {n} HAVING argMax({}, {}) = 0 ORDER BY {n} LIMIT {page}",
                     TableSync::ch_table(c, &dst_table),
                     quote_ident(DELETED_COLUMN),
                     quote_ident(VERSION_COLUMN),
                     n = names.join(", "),
                 );
-                let rows = c.query_rows(&sql)?;
-                let mut out = Vec::with_capacity(rows.len());
-                for r in rows {
-                    let mut key = Vec::with_capacity(dcols.len());
-                    for (k, v) in dcols.iter().zip(r) {
-                        key.push(parse_part(k.int, &v)?);
+                    let rows = c.query_rows(&sql)?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for r in rows {
+                        let mut key = Vec::with_capacity(dcols.len());
+                        for (k, v) in dcols.iter().zip(r) {
+                            key.push(parse_part(k.int, &v)?);
+                        }
+                        out.push(key);
                     }
-                    out.push(key);
+                    Ok(out)
                 }
-                Ok(out)
             }
-        }
-    });
+        },
+    );
 
     // Merge.
     let mut gone: Vec<Key> = Vec::new();

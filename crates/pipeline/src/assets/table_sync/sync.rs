@@ -1,8 +1,10 @@
 //! The sync itself: schema, cursor state, the reader thread and the writer loop.
 
 use super::types::{
-    encode_value, is_truthy, map_column, value_text, ChType, Column, EncodeStats, SourceColumn,
+    encode_ref, is_truthy_ref, map_column, put_bytes, put_varint, value_text, ChType, Column,
+    ColumnBuf, EncodeStats, SourceColumn, ValRef,
 };
+use super::wire::{WireConn, WireError};
 use super::{SyncConfig, SyncMode};
 use crate::resources::clickhouse::{quote_ident, quote_str};
 use crate::resources::{ClickhouseResource, MysqlResource, PostgresResource};
@@ -29,6 +31,7 @@ pub struct TableSync {
     pub(super) config: SyncConfig,
     pub(super) fail_after_batches: Option<u64>,
     pub(super) page_rows: usize,
+    pub(super) crate_reader: bool,
 }
 
 /// What a sync did (also returned as materialization metadata).
@@ -239,7 +242,8 @@ pub(super) enum Start {
     After(Vec<Value>),
 }
 
-/// A piece of a batch, sent from the reader thread to the writer: RowBinary of whole rows.
+/// A piece of a batch, sent from the reader thread to the writer: whole rows as one ClickHouse
+/// Native block.
 struct Chunk {
     data: Vec<u8>,
     rows: u64,
@@ -270,6 +274,9 @@ pub(super) struct ReadPlan {
     pub(super) page_rows: usize,
     pub(super) columns: Vec<Column>,
     pub(super) soft_delete_idx: Option<usize>,
+    /// Name and type of every inserted column (the synced ones, `_version`, `_is_deleted`) as
+    /// a Native block spells them (hot path only; empty in the general engine).
+    pub(super) native_headers: Vec<Vec<u8>>,
 }
 
 /// Rows per SELECT (a batch is read in pages of at most this many rows).
@@ -278,13 +285,14 @@ const PAGE_ROWS: usize = 100_000;
 /// and spans at least two pages: MariaDB serves each connection on one thread, so two readers
 /// keep both cores busy while ClickHouse parses.
 const FULL_SYNC_READERS: u64 = 2;
-/// Encoded bytes per chunk handed to the writer. Below the allocator's mmap threshold
-/// (128 KiB), so chunk buffers are recycled by the heap instead of being mapped, page-faulted
-/// and zeroed one by one.
-const CHUNK_BYTES: usize = 96 << 10;
-/// Chunks buffered between the reader and the writer (memory stays at a few MB whatever the
-/// table or batch size).
-const CHANNEL_CHUNKS: usize = 48;
+/// Encoded bytes per chunk handed to the writer; a chunk is one Native block (about 3,500 rows
+/// of the bench table). ClickHouse's cost per block is what limits this: 96 KiB blocks cost it
+/// about 20 % more CPU than 512 KiB ones. (glibc raises its mmap threshold to the size of the
+/// first freed chunk, so chunk buffers are recycled by the heap, not mapped and zeroed anew.)
+const CHUNK_BYTES: usize = 512 << 10;
+/// Chunks buffered between the readers and the writer (about 6 MB: memory stays constant
+/// whatever the table or batch size).
+const CHANNEL_CHUNKS: usize = 12;
 
 pub(super) fn mysql_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
@@ -375,10 +383,201 @@ struct ReadRange {
     only: bool,
 }
 
-/// Reads pages until the end (or until the writer hangs up), encoding rows as RowBinary and
+/// Where a reader's rows come from.
+pub(super) enum RowReader {
+    /// The sync's own in-place row reader (`wire.rs`): no allocation per row or value.
+    Wire(Box<WireConn>),
+    /// The `mysql` crate, for servers whose authentication the own reader does not speak.
+    Crate(mysql::PooledConn),
+}
+
+/// A `Vec` of borrowed values emptied and re-typed for another borrow, keeping its allocation.
+fn recycle<'b>(mut v: Vec<ValRef<'_>>) -> Vec<ValRef<'b>> {
+    v.clear();
+    v.into_iter().map(|_| ValRef::Null).collect()
+}
+
+/// Encodes the rows of one reader into chunks (each one ClickHouse Native block, column by
+/// column) and hands them to the writer.
+struct ChunkEncoder<'a> {
+    plan: &'a ReadPlan,
+    tx: &'a tokio::sync::mpsc::Sender<Result<Chunk, String>>,
+    range: usize,
+    version: u64,
+    /// The synced columns of the rows encoded so far.
+    cols: Vec<ColumnBuf>,
+    /// `_version` (UInt64) and `_is_deleted` (UInt8) of those rows.
+    versions: Vec<u8>,
+    deleted: Vec<u8>,
+    chunk_rows: u64,
+    stats: EncodeStats,
+    /// Order key of the last row encoded.
+    key: Vec<Value>,
+}
+
+impl ChunkEncoder<'_> {
+    fn new<'a>(
+        plan: &'a ReadPlan,
+        tx: &'a tokio::sync::mpsc::Sender<Result<Chunk, String>>,
+        range: usize,
+    ) -> ChunkEncoder<'a> {
+        ChunkEncoder {
+            plan,
+            tx,
+            range,
+            version: now_micros(),
+            cols: vec![ColumnBuf::default(); plan.columns.len()],
+            versions: Vec::new(),
+            deleted: Vec::new(),
+            chunk_rows: 0,
+            stats: EncodeStats::default(),
+            key: vec![Value::NULL; plan.order_idx.len()],
+        }
+    }
+
+    /// Encodes one row; flushes a full chunk. `Ok(false)`: the writer stopped (it reports why).
+    fn row(&mut self, vals: &[ValRef<'_>]) -> Result<bool, String> {
+        let plan = self.plan;
+        if vals.len() != plan.columns.len() {
+            return Err(format!(
+                "the server returned {} columns, {} expected",
+                vals.len(),
+                plan.columns.len()
+            ));
+        }
+        let mut bytes = self.versions.len() + self.deleted.len();
+        for ((col, buf), &v) in plan.columns.iter().zip(self.cols.iter_mut()).zip(vals) {
+            if let Err(e) = encode_ref(buf, col, v, &mut self.stats) {
+                let key: Vec<Value> = plan.order_idx.iter().map(|&i| vals[i].to_value()).collect();
+                return Err(format!(
+                    "column `{}` ({}) of the row with key {}: {e}",
+                    col.source.name,
+                    col.source.column_type,
+                    key_text(&key)
+                ));
+            }
+            bytes += buf.data.len() + buf.nulls.len();
+        }
+        self.versions.extend_from_slice(&self.version.to_le_bytes());
+        let deleted = plan.soft_delete_idx.is_some_and(|i| is_truthy_ref(vals[i]));
+        self.deleted.push(u8::from(deleted));
+        for (slot, &i) in self.key.iter_mut().zip(&plan.order_idx) {
+            *slot = vals[i].to_value();
+        }
+        self.chunk_rows += 1;
+        if bytes >= CHUNK_BYTES {
+            return Ok(self.flush(false));
+        }
+        Ok(true)
+    }
+
+    /// The rows encoded so far as one Native block (empty without rows).
+    fn block(&mut self) -> Vec<u8> {
+        if self.chunk_rows == 0 {
+            return Vec::new();
+        }
+        let plan = self.plan;
+        let size: usize = self
+            .cols
+            .iter()
+            .map(|c| c.data.len() + c.nulls.len())
+            .chain(plan.native_headers.iter().map(Vec::len))
+            .sum::<usize>()
+            + self.versions.len()
+            + self.deleted.len()
+            + 32;
+        let mut data = Vec::with_capacity(size);
+        put_varint(&mut data, plan.native_headers.len() as u64);
+        put_varint(&mut data, self.chunk_rows);
+        let mut headers = plan.native_headers.iter();
+        for (col, buf) in plan.columns.iter().zip(self.cols.iter_mut()) {
+            data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
+            if col.nullable {
+                data.extend_from_slice(&buf.nulls);
+            }
+            data.extend_from_slice(&buf.data);
+            buf.clear();
+        }
+        data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
+        data.extend_from_slice(&self.versions);
+        data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
+        data.extend_from_slice(&self.deleted);
+        self.versions.clear();
+        self.deleted.clear();
+        data
+    }
+
+    /// Sends the rows encoded so far (and, with `end_of_batch`, the end of the batch).
+    /// `false`: the writer stopped.
+    fn flush(&mut self, end_of_batch: bool) -> bool {
+        let chunk = Chunk {
+            data: self.block(),
+            rows: std::mem::take(&mut self.chunk_rows),
+            last_key: self.key.clone(),
+            end_of_batch,
+            stats: std::mem::take(&mut self.stats),
+            range: self.range,
+        };
+        self.tx.blocking_send(Ok(chunk)).is_ok()
+    }
+}
+
+/// Reads one page into `enc`; returns the rows read, or `None` when the writer stopped.
+fn read_page(
+    reader: &mut RowReader,
+    sql: &str,
+    params: Vec<Value>,
+    enc: &mut ChunkEncoder<'_>,
+) -> Result<Option<usize>, String> {
+    let mut rows = 0usize;
+    match reader {
+        RowReader::Wire(conn) => {
+            conn.execute(sql, &params)
+                .map_err(|e| format!("reading a batch: {e}"))?;
+            let mut spare: Vec<ValRef<'static>> = Vec::with_capacity(conn.columns());
+            loop {
+                let mut vals = recycle(std::mem::take(&mut spare));
+                if !conn
+                    .next_row(&mut vals)
+                    .map_err(|e| format!("reading a batch: {e}"))?
+                {
+                    break;
+                }
+                rows += 1;
+                if !enc.row(&vals)? {
+                    return Ok(None);
+                }
+                spare = recycle(vals);
+            }
+        }
+        RowReader::Crate(conn) => {
+            let stmt = conn
+                .prep(sql)
+                .map_err(|e| format!("preparing `{sql}`: {e}"))?;
+            let result = conn
+                .exec_iter(&stmt, mysql::Params::Positional(params))
+                .map_err(|e| format!("reading a batch: {e}"))?;
+            let mut spare: Vec<ValRef<'static>> = Vec::new();
+            for row in result {
+                let row = row.map_err(|e| format!("reading a batch: {e}"))?;
+                let values = row.unwrap();
+                let mut vals = recycle(std::mem::take(&mut spare));
+                vals.extend(values.iter().map(ValRef::from));
+                rows += 1;
+                if !enc.row(&vals)? {
+                    return Ok(None);
+                }
+                spare = recycle(vals);
+            }
+        }
+    }
+    Ok(Some(rows))
+}
+
+/// Reads pages until the end (or until the writer hangs up), encoding rows as Native blocks and
 /// sending them to the writer in chunks.
 fn read_chunks(
-    conn: &mut mysql::PooledConn,
+    reader: &mut RowReader,
     plan: &ReadPlan,
     range: ReadRange,
     tx: &tokio::sync::mpsc::Sender<Result<Chunk, String>>,
@@ -390,90 +589,23 @@ fn read_chunks(
     } else {
         usize::MAX
     };
-    let mut version = now_micros();
+    let mut enc = ChunkEncoder::new(plan, tx, range.index);
     let mut rows_in_batch = 0usize;
-    let mut key: Vec<Value> = Vec::new();
-    let key_of = |values: &[Value]| -> Vec<Value> {
-        plan.order_idx.iter().map(|&i| values[i].clone()).collect()
-    };
     loop {
         if cancel.is_cancelled() {
             return Err("cancelled".into());
         }
         let limit = plan.page_rows.min(batch_size - rows_in_batch).max(1);
         let (sql, params) = plan.query(&start, range.upto.as_ref(), limit);
-        let stmt = conn
-            .prep(&sql)
-            .map_err(|e| format!("preparing `{sql}`: {e}"))?;
-        let result = conn
-            .exec_iter(&stmt, mysql::Params::Positional(params))
-            .map_err(|e| format!("reading a batch: {e}"))?;
-        version = now_micros().max(version + 1);
-        let mut data = Vec::with_capacity(CHUNK_BYTES + (16 << 10));
-        let mut chunk_rows = 0u64;
-        let mut page_rows = 0usize;
-        let mut stats = EncodeStats::default();
-        let mut last: Vec<Value> = Vec::new();
-        for row in result {
-            let row = row.map_err(|e| format!("reading a batch: {e}"))?;
-            let values = row.unwrap();
-            for (col, v) in plan.columns.iter().zip(values.iter()) {
-                if let Err(e) = encode_value(&mut data, col, v, &mut stats) {
-                    let key: Vec<Value> =
-                        plan.order_idx.iter().map(|&i| values[i].clone()).collect();
-                    return Err(format!(
-                        "column `{}` ({}) of the row with key {}: {e}",
-                        col.source.name,
-                        col.source.column_type,
-                        key_text(&key)
-                    ));
-                }
-            }
-            data.extend_from_slice(&version.to_le_bytes());
-            let deleted = plan
-                .soft_delete_idx
-                .is_some_and(|i| values.get(i).is_some_and(is_truthy));
-            data.push(u8::from(deleted));
-            chunk_rows += 1;
-            page_rows += 1;
-            last = values;
-            if data.len() >= CHUNK_BYTES {
-                key = key_of(&last);
-                let chunk = Chunk {
-                    data: std::mem::replace(
-                        &mut data,
-                        Vec::with_capacity(CHUNK_BYTES + (16 << 10)),
-                    ),
-                    rows: chunk_rows,
-                    last_key: key.clone(),
-                    end_of_batch: false,
-                    stats: std::mem::take(&mut stats),
-                    range: range.index,
-                };
-                chunk_rows = 0;
-                if tx.blocking_send(Ok(chunk)).is_err() {
-                    return Ok(()); // the writer stopped; it reports why
-                }
-            }
-        }
-        if page_rows > 0 {
-            key = key_of(&last);
-        }
+        enc.version = now_micros().max(enc.version + 1);
+        let Some(page_rows) = read_page(reader, &sql, params, &mut enc)? else {
+            return Ok(()); // the writer stopped; it reports why
+        };
         rows_in_batch += page_rows;
         let exhausted = page_rows < limit;
         let end_of_batch = range.only && (exhausted || rows_in_batch >= batch_size);
-        if chunk_rows > 0 || (end_of_batch && rows_in_batch > 0) {
-            let chunk = Chunk {
-                data,
-                rows: chunk_rows,
-                last_key: key.clone(),
-                end_of_batch,
-                stats,
-                range: range.index,
-            };
-            if tx.blocking_send(Ok(chunk)).is_err() {
-                return Ok(());
-            }
+        if (enc.chunk_rows > 0 || (end_of_batch && rows_in_batch > 0)) && !enc.flush(end_of_batch) {
+            return Ok(());
         }
         if end_of_batch || !range.only {
             rows_in_batch = 0;
@@ -481,31 +613,47 @@ fn read_chunks(
         if exhausted {
             return Ok(());
         }
-        start = Start::After(key.clone());
+        start = Start::After(enc.key.clone());
     }
 }
 
-/// How one batch ended on the writer side.
+/// How streaming one batch ended on the writer side.
 enum BatchEnd {
-    /// Inserted and confirmed (possibly 0 rows when the reader had nothing more).
-    Done {
-        rows: u64,
-        bytes: u64,
-        /// Last key confirmed, per reader.
-        last_keys: Vec<Option<Vec<Value>>>,
-        stats: EncodeStats,
-        /// The reader has finished: no more batches.
-        finished: bool,
-    },
+    /// Every row of the batch was sent; its INSERTs are still open (not confirmed).
+    Streamed(Streamed),
     ReaderFailed(String),
     Cancelled,
 }
 
-/// Streams the chunks of one batch into one `INSERT ... FORMAT RowBinary` and waits for
-/// ClickHouse to confirm it. A batch ends with a chunk marked as its last (one reader) or once
-/// it has `max_rows` rows (several readers). An INSERT whose batch is not complete (reader
-/// error, cancellation) is dropped, which aborts it.
-async fn write_batch(
+/// A batch whose rows have all been sent to ClickHouse.
+struct Streamed {
+    /// The open INSERTs (one per reader that sent rows); dropping them aborts them.
+    inserts: Vec<clickhouse::insert_formatted::InsertFormatted>,
+    done: BatchDone,
+    /// The readers have finished: no more batches.
+    finished: bool,
+}
+
+/// What a batch holds, recorded once ClickHouse has confirmed it.
+struct BatchDone {
+    rows: u64,
+    bytes: u64,
+    /// Last key of the batch, per reader.
+    last_keys: Vec<Option<Vec<Value>>>,
+    stats: EncodeStats,
+}
+
+/// A batch whose INSERTs have been ended and wait for ClickHouse's answer.
+struct Ending {
+    ends: Vec<tokio::task::JoinHandle<clickhouse::error::Result<()>>>,
+    done: BatchDone,
+}
+
+/// Streams the chunks of one batch into one `INSERT ... FORMAT Native` per reader, without
+/// ending them. A batch ends with a chunk marked as its last (one reader) or once it has
+/// `max_rows` rows (several readers). The INSERTs of a batch that is not complete (reader
+/// error, cancellation) are dropped, which aborts them.
+async fn stream_batch(
     client: &clickhouse::Client,
     sql: &str,
     rx: &mut tokio::sync::mpsc::Receiver<Result<Chunk, String>>,
@@ -549,12 +697,35 @@ async fn write_batch(
             break;
         }
     }
-    // End every INSERT at once (ClickHouse writes their parts in parallel), then wait for all.
-    let ends: Vec<_> = inserts
-        .into_iter()
-        .flatten()
-        .map(|ins| tokio::spawn(ins.end()))
-        .collect();
+    Ok(BatchEnd::Streamed(Streamed {
+        inserts: inserts.into_iter().flatten().collect(),
+        done: BatchDone {
+            rows,
+            bytes,
+            last_keys,
+            stats,
+        },
+        finished,
+    }))
+}
+
+/// Ends the INSERTs of a streamed batch at once (ClickHouse writes their parts in parallel,
+/// while the next batch streams in); must run on the ClickHouse resource's runtime.
+async fn end_batch(streamed: Streamed) -> clickhouse::error::Result<Ending> {
+    Ok(Ending {
+        ends: streamed
+            .inserts
+            .into_iter()
+            .map(|ins| tokio::spawn(ins.end()))
+            .collect(),
+        done: streamed.done,
+    })
+}
+
+/// Waits until ClickHouse has confirmed every INSERT of a batch.
+async fn confirm_batch(
+    ends: Vec<tokio::task::JoinHandle<clickhouse::error::Result<()>>>,
+) -> clickhouse::error::Result<()> {
     let mut first_error = None;
     for end in ends {
         let r = match end.await {
@@ -567,16 +738,10 @@ async fn write_batch(
             first_error = Some(e);
         }
     }
-    if let Some(e) = first_error {
-        return Err(e);
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Ok(BatchEnd::Done {
-        rows,
-        bytes,
-        last_keys,
-        stats,
-        finished,
-    })
 }
 
 impl TableSync {
@@ -585,6 +750,7 @@ impl TableSync {
             config,
             fail_after_batches: None,
             page_rows: PAGE_ROWS,
+            crate_reader: false,
         }
     }
 
@@ -593,7 +759,9 @@ impl TableSync {
     }
 
     /// Test hook: fail (like a crash) right after the n-th batch was confirmed and its cursor
-    /// saved.
+    /// saved. On the MySQL → ClickHouse hot path the next batch has been streamed by then
+    /// (batches are pipelined); its INSERTs are dropped unfinished, which ClickHouse 18.x may
+    /// or may not keep.
     pub fn fail_after_batches(mut self, n: u64) -> Self {
         self.fail_after_batches = Some(n);
         self
@@ -604,6 +772,38 @@ impl TableSync {
     pub fn page_rows(mut self, n: usize) -> Self {
         self.page_rows = n.max(1);
         self
+    }
+
+    /// Test hook: read the rows through the `mysql` crate instead of the sync's own reader
+    /// (what happens when the server's authentication plugin is one the own reader does not
+    /// speak).
+    pub fn crate_reader(mut self, yes: bool) -> Self {
+        self.crate_reader = yes;
+        self
+    }
+
+    /// A connection for one reader: the own in-place reader, or a pooled `mysql` crate
+    /// connection when the server needs something the own reader does not implement.
+    fn row_reader(
+        &self,
+        src: &MysqlResource,
+        log: &mut dyn FnMut(&str),
+    ) -> anyhow::Result<RowReader> {
+        if self.crate_reader {
+            return Ok(RowReader::Crate(src.connection()?));
+        }
+        match WireConn::connect(src.settings()) {
+            Ok(c) => Ok(RowReader::Wire(Box::new(c))),
+            Err(WireError::Unsupported(why)) => {
+                log(&format!(
+                    "reading through the mysql crate: the row reader does not support {why}"
+                ));
+                Ok(RowReader::Crate(src.connection()?))
+            }
+            Err(WireError::Failed(e)) => {
+                Err(src.query_error(format!("opening a reader: {e}")).into())
+            }
+        }
     }
 
     /// The key ranges of a full sync's parallel readers (empty: one reader): a primary key of
@@ -844,14 +1044,16 @@ impl TableSync {
             .collect())
     }
 
-    /// Creates the table or adds missing columns. Returns (existed, columns added).
+    /// Creates the table or adds missing columns. Returns (existed, columns added). An ENUM
+    /// column that the existing table holds as `String` is switched to `String` in `columns`.
     pub(super) fn ensure_table(
         &self,
         dst: &ClickhouseResource,
         table: &str,
-        columns: &[Column],
+        columns: &mut [Column],
     ) -> anyhow::Result<(bool, Vec<String>)> {
         let existing = Self::dest_columns(dst, table)?;
+        Self::keep_string_enums(&existing, columns);
         let full_name = Self::ch_table(dst, table);
         if existing.is_empty() {
             dst.execute_on_server(&format!(
@@ -1107,9 +1309,6 @@ impl TableSync {
             .and_then(|m| m.parse().ok())
             .unwrap_or(0);
         let mut columns = self.select_columns(&self.src_where(src), all, major >= 20)?;
-        if cfg.mode == SyncMode::Incremental {
-            Self::keep_string_enums(dst, &cfg.destination_table, &mut columns)?;
-        }
         let destination = format!("{}.{}", dst.database(), cfg.destination_table);
         let key_columns = self.key_columns();
         let mut state = match Self::load_state(kv, &state_key)? {
@@ -1134,7 +1333,8 @@ impl TableSync {
         let mut fresh_full = false;
         let (target, mut start, upper, columns_added) = match cfg.mode {
             SyncMode::Incremental => {
-                let (existed, added) = self.ensure_table(dst, &cfg.destination_table, &columns)?;
+                let (existed, added) =
+                    self.ensure_table(dst, &cfg.destination_table, &mut columns)?;
                 schema_unchanged = existed && added.is_empty();
                 if !existed && state.last_key.is_some() {
                     log("the destination table did not exist: syncing from the beginning");
@@ -1170,7 +1370,7 @@ impl TableSync {
                     .filter(|f| f.staging == staging && f.by_pk)
                     .cloned();
                 let (existed, _) = match &resume {
-                    Some(_) => self.ensure_table(dst, &staging, &columns)?,
+                    Some(_) => self.ensure_table(dst, &staging, &mut columns)?,
                     None => (false, Vec::new()),
                 };
                 let (start, upper) = match resume {
@@ -1193,7 +1393,7 @@ impl TableSync {
                             "DROP TABLE IF EXISTS {}",
                             Self::ch_table(dst, &staging)
                         ))?;
-                        self.ensure_table(dst, &staging, &columns)?;
+                        self.ensure_table(dst, &staging, &mut columns)?;
                         let upper_key = self.upper_key(src)?;
                         let upper = upper_key.as_ref().and_then(|k| k.first().cloned());
                         ranges = self.full_sync_ranges(src, &columns)?;
@@ -1246,6 +1446,20 @@ impl TableSync {
             page_rows: self.page_rows,
             columns: columns.clone(),
             soft_delete_idx,
+            native_headers: columns
+                .iter()
+                .map(|c| (c.source.name.clone(), c.ch_sql()))
+                .chain([
+                    (VERSION_COLUMN.to_string(), "UInt64".to_string()),
+                    (DELETED_COLUMN.to_string(), "UInt8".to_string()),
+                ])
+                .map(|(name, ty)| {
+                    let mut h = Vec::new();
+                    put_bytes(&mut h, name.as_bytes());
+                    put_bytes(&mut h, ty.as_bytes());
+                    h
+                })
+                .collect(),
         };
         let mut insert_columns: Vec<String> =
             columns.iter().map(|c| c.source.name.clone()).collect();
@@ -1288,12 +1502,12 @@ impl TableSync {
             let readers = read_ranges.len();
             let mut conns = Vec::with_capacity(readers);
             for _ in 0..readers {
-                conns.push(src.connection()?);
+                conns.push(self.row_reader(src, log)?);
             }
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, String>>(CHANNEL_CHUNKS);
             let cols: Vec<String> = insert_columns.iter().map(|c| quote_ident(c)).collect();
             let insert_sql = format!(
-                "INSERT INTO {target_sql} ({}) FORMAT RowBinary",
+                "INSERT INTO {target_sql} ({}) FORMAT Native",
                 cols.join(", ")
             );
             let write_result: anyhow::Result<()> = std::thread::scope(|scope| {
@@ -1304,6 +1518,7 @@ impl TableSync {
                     let reader_cancel = cancel.clone();
                     handles.push(scope.spawn(move || {
                         let r = read_chunks(&mut conn, plan_ref, range, &tx, &reader_cancel);
+                        drop(conn);
                         if let Err(e) = r {
                             let _ = tx.blocking_send(Err(e));
                         }
@@ -1311,10 +1526,65 @@ impl TableSync {
                 }
                 drop(tx);
                 let result = (|| -> anyhow::Result<()> {
+                    // Records a batch ClickHouse has confirmed: only now move the cursor.
+                    let mut record = |done: BatchDone| -> anyhow::Result<()> {
+                        let BatchDone {
+                            rows,
+                            bytes: n,
+                            last_keys,
+                            stats,
+                        } = done;
+                        if rows == 0 {
+                            return Ok(());
+                        }
+                        rows_read += rows;
+                        rows_written += rows;
+                        batches += 1;
+                        bytes += n;
+                        invalid_dates += stats.invalid_dates;
+                        let saved = |k: &Vec<Value>| -> Vec<KeyVal> {
+                            k.iter().map(KeyVal::from_value).collect()
+                        };
+                        for (i, k) in last_keys.iter().enumerate() {
+                            let Some(k) = k else { continue };
+                            match (cfg.mode, state.full.as_mut()) {
+                                (SyncMode::Incremental, _) => state.last_key = Some(saved(k)),
+                                (SyncMode::Full, Some(f)) if f.ranges.is_empty() => {
+                                    f.last_key = Some(saved(k))
+                                }
+                                (SyncMode::Full, Some(f)) => {
+                                    if let Some(r) = f.ranges.get_mut(i) {
+                                        r.last_key = Some(saved(k));
+                                    }
+                                }
+                                (SyncMode::Full, None) => {}
+                            }
+                        }
+                        Self::save_state(kv, &state_key, &state)?;
+                        let shown: Vec<String> =
+                            last_keys.iter().flatten().map(|k| key_text(k)).collect();
+                        last_key_text = Some(shown.join(" / "));
+                        log(&format!(
+                            "batch {batches}: {rows} rows ({rows_written} in total), {} {}",
+                            match cfg.mode {
+                                SyncMode::Full => "primary key",
+                                SyncMode::Incremental => "cursor",
+                            },
+                            last_key_text.as_deref().unwrap_or("")
+                        ));
+                        if self.fail_after_batches == Some(batches) {
+                            bail!("test hook: failing after {batches} batches");
+                        }
+                        Ok(())
+                    };
+                    // Batch N+1 streams in while ClickHouse writes the parts of batch N; N is
+                    // confirmed (and its cursor saved) before N+1's INSERTs are ended, so a
+                    // failure there aborts N+1 and the cursor never runs ahead of the data.
+                    let mut ending: Option<Ending> = None;
                     loop {
                         let end = dst.block_on(
                             &insert_sql,
-                            write_batch(
+                            stream_batch(
                                 dst.client(),
                                 &insert_sql,
                                 &mut rx,
@@ -1322,66 +1592,27 @@ impl TableSync {
                                 readers,
                                 cfg.batch_size as u64,
                             ),
-                        )?;
-                        let (rows, n, last_keys, stats, finished) = match end {
+                        );
+                        if let Some(prev) = ending.take() {
+                            dst.block_on(&insert_sql, confirm_batch(prev.ends))?;
+                            record(prev.done)?;
+                        }
+                        let streamed = match end? {
                             BatchEnd::ReaderFailed(e) => {
                                 bail!("reading {}: {e}", self.src_where(src))
                             }
                             BatchEnd::Cancelled => bail!(
                                 "cancelled after {batches} batches ({rows_written} rows written); the cursor is saved"
                             ),
-                            BatchEnd::Done {
-                                rows,
-                                bytes,
-                                last_keys,
-                                stats,
-                                finished,
-                            } => (rows, bytes, last_keys, stats, finished),
+                            BatchEnd::Streamed(s) => s,
                         };
-                        if rows > 0 {
-                            // Confirmed by ClickHouse: only now move the cursor.
-                            rows_read += rows;
-                            rows_written += rows;
-                            batches += 1;
-                            bytes += n;
-                            invalid_dates += stats.invalid_dates;
-                            let saved = |k: &Vec<Value>| -> Vec<KeyVal> {
-                                k.iter().map(KeyVal::from_value).collect()
-                            };
-                            for (i, k) in last_keys.iter().enumerate() {
-                                let Some(k) = k else { continue };
-                                match (cfg.mode, state.full.as_mut()) {
-                                    (SyncMode::Incremental, _) => state.last_key = Some(saved(k)),
-                                    (SyncMode::Full, Some(f)) if f.ranges.is_empty() => {
-                                        f.last_key = Some(saved(k))
-                                    }
-                                    (SyncMode::Full, Some(f)) => {
-                                        if let Some(r) = f.ranges.get_mut(i) {
-                                            r.last_key = Some(saved(k));
-                                        }
-                                    }
-                                    (SyncMode::Full, None) => {}
-                                }
-                            }
-                            Self::save_state(kv, &state_key, &state)?;
-                            let shown: Vec<String> =
-                                last_keys.iter().flatten().map(|k| key_text(k)).collect();
-                            last_key_text = Some(shown.join(" / "));
-                            log(&format!(
-                                "batch {batches}: {rows} rows ({rows_written} in total), {} {}",
-                                match cfg.mode {
-                                    SyncMode::Full => "primary key",
-                                    SyncMode::Incremental => "cursor",
-                                },
-                                last_key_text.as_deref().unwrap_or("")
-                            ));
-                            if self.fail_after_batches == Some(batches) {
-                                bail!("test hook: failing after {batches} batches");
-                            }
-                        }
+                        let finished = streamed.finished;
+                        let next = dst.block_on(&insert_sql, end_batch(streamed))?;
                         if finished {
-                            return Ok(());
+                            dst.block_on(&insert_sql, confirm_batch(next.ends))?;
+                            return record(next.done);
                         }
+                        ending = Some(next);
                     }
                 })();
                 drop(rx);

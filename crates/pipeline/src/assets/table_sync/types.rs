@@ -1,4 +1,5 @@
-//! MySQL → ClickHouse type mapping and RowBinary encoding of the `mysql` crate's values.
+//! MySQL → ClickHouse type mapping and the encoding of source values as ClickHouse RowBinary
+//! (one row after the other) or Native (column by column) bytes.
 //!
 //! The mapping is documented as a table in docs/SYNC.md; keep both in step.
 
@@ -282,7 +283,8 @@ pub struct EncodeStats {
     pub invalid_dates: u64,
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+/// Appends an unsigned LEB128 integer (RowBinary and Native lengths).
+pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;
@@ -339,39 +341,211 @@ pub fn parse_decimal(text: &[u8], scale: u32) -> Option<i128> {
     Some(if neg { -v } else { v })
 }
 
-fn int_of(v: &Value) -> Option<i128> {
+/// A source value borrowed from wherever it was decoded: a `mysql::Value`, or a row packet read
+/// in place by the sync's own reader (`wire.rs`), which allocates nothing per value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValRef<'a> {
+    Null,
+    Int(i64),
+    UInt(u64),
+    Float(f32),
+    Double(f64),
+    Bytes(&'a [u8]),
+    /// year, month, day, hour, minute, second, microsecond
+    Date(u16, u8, u8, u8, u8, u8, u32),
+    /// negative, days, hours, minutes, seconds, microseconds
+    Time(bool, u32, u8, u8, u8, u32),
+}
+
+impl<'a> From<&'a Value> for ValRef<'a> {
+    fn from(v: &'a Value) -> Self {
+        match v {
+            Value::NULL => ValRef::Null,
+            Value::Int(i) => ValRef::Int(*i),
+            Value::UInt(u) => ValRef::UInt(*u),
+            Value::Float(f) => ValRef::Float(*f),
+            Value::Double(f) => ValRef::Double(*f),
+            Value::Bytes(b) => ValRef::Bytes(b),
+            Value::Date(y, mo, d, h, mi, s, us) => ValRef::Date(*y, *mo, *d, *h, *mi, *s, *us),
+            Value::Time(n, d, h, m, s, us) => ValRef::Time(*n, *d, *h, *m, *s, *us),
+        }
+    }
+}
+
+impl ValRef<'_> {
+    /// The owned `mysql::Value` (as the `mysql` crate would have decoded it).
+    pub fn to_value(self) -> Value {
+        match self {
+            ValRef::Null => Value::NULL,
+            ValRef::Int(i) => Value::Int(i),
+            ValRef::UInt(u) => Value::UInt(u),
+            ValRef::Float(f) => Value::Float(f),
+            ValRef::Double(f) => Value::Double(f),
+            ValRef::Bytes(b) => Value::Bytes(b.to_vec()),
+            ValRef::Date(y, mo, d, h, mi, s, us) => Value::Date(y, mo, d, h, mi, s, us),
+            ValRef::Time(n, d, h, m, s, us) => Value::Time(n, d, h, m, s, us),
+        }
+    }
+
+    fn text(self) -> String {
+        value_text(&self.to_value())
+    }
+}
+
+/// Parses ASCII decimal digits (optionally signed) without going through `str`.
+fn parse_int_ascii(b: &[u8]) -> Option<i128> {
+    let b = b.trim_ascii();
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 38 {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i128::from(c - b'0');
+    }
+    Some(if neg { -v } else { v })
+}
+
+fn int_of(v: ValRef<'_>) -> Option<i128> {
     match v {
-        Value::Int(i) => Some(i128::from(*i)),
-        Value::UInt(u) => Some(i128::from(*u)),
-        Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse::<i128>().ok(),
-        Value::Float(f) if f.fract() == 0.0 => Some(*f as i128),
-        Value::Double(f) if f.fract() == 0.0 => Some(*f as i128),
+        ValRef::Int(i) => Some(i128::from(i)),
+        ValRef::UInt(u) => Some(i128::from(u)),
+        ValRef::Bytes(b) => parse_int_ascii(b),
+        ValRef::Float(f) if f.fract() == 0.0 => Some(f as i128),
+        ValRef::Double(f) if f.fract() == 0.0 => Some(f as i128),
         _ => None,
     }
 }
 
-fn float_of(v: &Value) -> Option<f64> {
+fn float_of(v: ValRef<'_>) -> Option<f64> {
     match v {
-        Value::Float(f) => Some(f64::from(*f)),
-        Value::Double(f) => Some(*f),
-        Value::Int(i) => Some(*i as f64),
-        Value::UInt(u) => Some(*u as f64),
-        Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse::<f64>().ok(),
+        ValRef::Float(f) => Some(f64::from(f)),
+        ValRef::Double(f) => Some(f),
+        ValRef::Int(i) => Some(i as f64),
+        ValRef::UInt(u) => Some(u as f64),
+        ValRef::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse::<f64>().ok(),
         _ => None,
     }
 }
 
-/// Encodes one value of `col` as RowBinary. `Ok(false)` is never returned; errors name the
-/// problem (the caller adds the column and row).
+/// Where encoded values go: one RowBinary row buffer, or the columns of a Native block.
+pub trait Sink {
+    /// A NULL of a Nullable column of type `ch`.
+    fn null(&mut self, ch: ChType);
+    /// A non-NULL value of a Nullable column: its bytes follow in [`Sink::out`].
+    fn present(&mut self);
+    /// The value bytes.
+    fn out(&mut self) -> &mut Vec<u8>;
+}
+
+/// RowBinary: a Nullable value is a 0/1 byte then the value, in one buffer.
+pub struct RowSink<'a>(pub &'a mut Vec<u8>);
+
+impl Sink for RowSink<'_> {
+    #[inline]
+    fn null(&mut self, _: ChType) {
+        self.0.push(1);
+    }
+    #[inline]
+    fn present(&mut self) {
+        self.0.push(0);
+    }
+    #[inline]
+    fn out(&mut self) -> &mut Vec<u8> {
+        self.0
+    }
+}
+
+/// One column of a Native block: the null map (Nullable columns) and the values, where a NULL
+/// row holds the type's default value.
+#[derive(Debug, Default, Clone)]
+pub struct ColumnBuf {
+    pub nulls: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+impl ColumnBuf {
+    pub fn clear(&mut self) {
+        self.nulls.clear();
+        self.data.clear();
+    }
+}
+
+impl Sink for ColumnBuf {
+    #[inline]
+    fn null(&mut self, ch: ChType) {
+        self.nulls.push(1);
+        let width = match ch {
+            ChType::Int8 | ChType::UInt8 | ChType::Enum8 | ChType::String => 1, // String: length 0
+            ChType::Int16 | ChType::UInt16 | ChType::Enum16 | ChType::Date => 2,
+            ChType::Int32 | ChType::UInt32 | ChType::Float32 | ChType::DateTime => 4,
+            ChType::Int64 | ChType::UInt64 | ChType::Float64 | ChType::DateTime64(_) => 8,
+            ChType::Decimal(p, _) if p <= 9 => 4,
+            ChType::Decimal(p, _) if p <= 18 => 8,
+            ChType::Decimal(..) => 16,
+        };
+        self.data.extend_from_slice(&[0u8; 16][..width]);
+    }
+    #[inline]
+    fn present(&mut self) {
+        self.nulls.push(0);
+    }
+    #[inline]
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.data
+    }
+}
+
+/// Encodes one value of `col` as RowBinary. Errors name the problem (the caller adds the
+/// column and row).
 pub fn encode_value(
     out: &mut Vec<u8>,
     col: &Column,
     v: &Value,
     stats: &mut EncodeStats,
 ) -> Result<(), EncodeError> {
-    if matches!(v, Value::NULL) {
+    encode_ref(&mut RowSink(out), col, ValRef::from(v), stats)
+}
+
+fn range_error(col: &Column, n: i128) -> EncodeError {
+    EncodeError(format!("{n} does not fit {}", col.ch.sql()))
+}
+
+/// An integer of `col` within `lo..=hi`.
+#[inline]
+fn int_in(col: &Column, v: ValRef<'_>, lo: i128, hi: i128) -> Result<i128, EncodeError> {
+    // The common case first: a binary integer that fits.
+    if let ValRef::Int(i) = v {
+        let n = i128::from(i);
+        if n >= lo && n <= hi {
+            return Ok(n);
+        }
+    }
+    let n = int_of(v).ok_or_else(|| EncodeError(format!("expected an integer, found {v:?}")))?;
+    if n < lo || n > hi {
+        return Err(range_error(col, n));
+    }
+    Ok(n)
+}
+
+/// Encodes one borrowed value of `col` into `sink` (see [`encode_value`]).
+#[inline]
+pub fn encode_ref<S: Sink>(
+    sink: &mut S,
+    col: &Column,
+    v: ValRef<'_>,
+    stats: &mut EncodeStats,
+) -> Result<(), EncodeError> {
+    if matches!(v, ValRef::Null) {
         if col.nullable {
-            out.push(1);
+            sink.null(col.ch);
             return Ok(());
         }
         return Err(EncodeError(
@@ -383,43 +557,36 @@ pub fn encode_value(
         col.ch,
         ChType::Date | ChType::DateTime | ChType::DateTime64(_)
     ) {
-        return encode_datetime(out, col, v, stats);
+        return encode_datetime(sink, col, v, stats);
     }
     if col.nullable {
-        out.push(0);
+        sink.present();
     }
-    let range = |lo: i128, hi: i128| -> Result<i128, EncodeError> {
-        let n =
-            int_of(v).ok_or_else(|| EncodeError(format!("expected an integer, found {v:?}")))?;
-        if n < lo || n > hi {
-            return Err(EncodeError(format!("{n} does not fit {}", col.ch.sql())));
-        }
-        Ok(n)
-    };
+    let out = sink.out();
     match col.ch {
-        ChType::Int8 => out.push(range(i8::MIN.into(), i8::MAX.into())? as i8 as u8),
-        ChType::Int16 => {
-            out.extend_from_slice(&(range(i16::MIN.into(), i16::MAX.into())? as i16).to_le_bytes())
+        ChType::Int8 => out.push(int_in(col, v, i8::MIN.into(), i8::MAX.into())? as i8 as u8),
+        ChType::Int16 => out.extend_from_slice(
+            &(int_in(col, v, i16::MIN.into(), i16::MAX.into())? as i16).to_le_bytes(),
+        ),
+        ChType::Int32 => out.extend_from_slice(
+            &(int_in(col, v, i32::MIN.into(), i32::MAX.into())? as i32).to_le_bytes(),
+        ),
+        ChType::Int64 => out.extend_from_slice(
+            &(int_in(col, v, i64::MIN.into(), i64::MAX.into())? as i64).to_le_bytes(),
+        ),
+        ChType::UInt8 => out.push(int_in(col, v, 0, u8::MAX.into())? as u8),
+        ChType::UInt16 => {
+            out.extend_from_slice(&(int_in(col, v, 0, u16::MAX.into())? as u16).to_le_bytes())
         }
-        ChType::Int32 => {
-            out.extend_from_slice(&(range(i32::MIN.into(), i32::MAX.into())? as i32).to_le_bytes())
+        ChType::UInt32 => {
+            out.extend_from_slice(&(int_in(col, v, 0, u32::MAX.into())? as u32).to_le_bytes())
         }
-        ChType::Int64 => {
-            out.extend_from_slice(&(range(i64::MIN.into(), i64::MAX.into())? as i64).to_le_bytes())
-        }
-        ChType::UInt8 => out.push(range(0, u8::MAX.into())? as u8),
-        ChType::UInt16 => out.extend_from_slice(&(range(0, u16::MAX.into())? as u16).to_le_bytes()),
-        ChType::UInt32 => out.extend_from_slice(&(range(0, u32::MAX.into())? as u32).to_le_bytes()),
         ChType::UInt64 => {
-            let n = if col.conv == Conv::Bit {
-                match v {
-                    Value::Bytes(b) if b.len() <= 8 => {
-                        b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
-                    }
-                    _ => range(0, u64::MAX.into())? as u64,
+            let n = match (col.conv, v) {
+                (Conv::Bit, ValRef::Bytes(b)) if b.len() <= 8 => {
+                    b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
                 }
-            } else {
-                range(0, u64::MAX.into())? as u64
+                _ => int_in(col, v, 0, u64::MAX.into())? as u64,
             };
             out.extend_from_slice(&n.to_le_bytes())
         }
@@ -435,17 +602,14 @@ pub fn encode_value(
         }
         ChType::Decimal(p, s) => {
             let n = match v {
-                Value::Bytes(b) => parse_decimal(b, s),
-                Value::Int(_) | Value::UInt(_) => {
+                ValRef::Bytes(b) => parse_decimal(b, s),
+                ValRef::Int(_) | ValRef::UInt(_) => {
                     int_of(v).and_then(|i| i.checked_mul(10i128.checked_pow(s)?))
                 }
                 _ => None,
             }
             .ok_or_else(|| {
-                EncodeError(format!(
-                    "`{}` is not a Decimal({p}, {s}) value",
-                    value_text(v)
-                ))
+                EncodeError(format!("`{}` is not a Decimal({p}, {s}) value", v.text()))
             })?;
             if p <= 9 {
                 out.extend_from_slice(&(n as i32).to_le_bytes())
@@ -456,30 +620,28 @@ pub fn encode_value(
             }
         }
         ChType::String => match v {
-            Value::Bytes(b) => put_bytes(out, b),
-            Value::Time(neg, days, h, m, s, us) => {
-                let hours = u64::from(*days) * 24 + u64::from(*h);
-                let sign = if *neg { "-" } else { "" };
-                let text = if *us == 0 {
+            ValRef::Bytes(b) => put_bytes(out, b),
+            ValRef::Time(neg, days, h, m, s, us) => {
+                let hours = u64::from(days) * 24 + u64::from(h);
+                let sign = if neg { "-" } else { "" };
+                let text = if us == 0 {
                     format!("{sign}{hours:02}:{m:02}:{s:02}")
                 } else {
                     format!("{sign}{hours:02}:{m:02}:{s:02}.{us:06}")
                 };
                 put_bytes(out, text.as_bytes())
             }
-            other => put_bytes(out, value_text(other).as_bytes()),
+            other => put_bytes(out, other.text().as_bytes()),
         },
         ChType::Enum8 | ChType::Enum16 => {
             let n = match v {
-                Value::Bytes(b) => col.enum_value(b),
-                Value::Int(_) | Value::UInt(_) => int_of(v)
+                ValRef::Bytes(b) => col.enum_value(b),
+                ValRef::Int(_) | ValRef::UInt(_) => int_of(v)
                     .and_then(|i| i16::try_from(i).ok())
                     .filter(|&i| i >= 0 && usize::try_from(i).is_ok_and(|i| i <= col.labels.len())),
                 _ => None,
             }
-            .ok_or_else(|| {
-                EncodeError(format!("`{}` is not a label of the ENUM", value_text(v)))
-            })?;
+            .ok_or_else(|| EncodeError(format!("`{}` is not a label of the ENUM", v.text())))?;
             if col.ch == ChType::Enum8 {
                 out.push(n as i8 as u8)
             } else {
@@ -491,16 +653,16 @@ pub fn encode_value(
     Ok(())
 }
 
-fn encode_datetime(
-    out: &mut Vec<u8>,
+fn encode_datetime<S: Sink>(
+    sink: &mut S,
     col: &Column,
-    v: &Value,
+    v: ValRef<'_>,
     stats: &mut EncodeStats,
 ) -> Result<(), EncodeError> {
     let (y, mo, d, h, mi, s, us) = match v {
-        Value::Date(y, mo, d, h, mi, s, us) => (*y, *mo, *d, *h, *mi, *s, *us),
-        Value::Bytes(b) => parse_datetime_text(b)
-            .ok_or_else(|| EncodeError(format!("`{}` is not a date", value_text(v))))?,
+        ValRef::Date(y, mo, d, h, mi, s, us) => (y, mo, d, h, mi, s, us),
+        ValRef::Bytes(b) => parse_datetime_text(b)
+            .ok_or_else(|| EncodeError(format!("`{}` is not a date", v.text())))?,
         other => return Err(EncodeError(format!("expected a date, found {other:?}"))),
     };
     let encoded: Option<(i64, i64)> = if valid_date(y, mo, d) {
@@ -519,9 +681,10 @@ fn encode_datetime(
     let Some((days, secs)) = encoded else {
         stats.invalid_dates += 1;
         if col.nullable {
-            out.push(1);
+            sink.null(col.ch);
             return Ok(());
         }
+        let out = sink.out();
         match col.ch {
             ChType::Date => out.extend_from_slice(&0u16.to_le_bytes()),
             ChType::DateTime => out.extend_from_slice(&0u32.to_le_bytes()),
@@ -530,8 +693,9 @@ fn encode_datetime(
         return Ok(());
     };
     if col.nullable {
-        out.push(0);
+        sink.present();
     }
+    let out = sink.out();
     match col.ch {
         ChType::Date => out.extend_from_slice(&(days as u16).to_le_bytes()),
         ChType::DateTime => out.extend_from_slice(&(secs as u32).to_le_bytes()),
@@ -596,16 +760,21 @@ pub fn value_text(v: &Value) -> String {
 
 /// True if a soft-delete column value means "deleted": not NULL, not zero, not empty.
 pub fn is_truthy(v: &Value) -> bool {
+    is_truthy_ref(ValRef::from(v))
+}
+
+/// [`is_truthy`] of a borrowed value.
+pub fn is_truthy_ref(v: ValRef<'_>) -> bool {
     match v {
-        Value::NULL => false,
-        Value::Int(i) => *i != 0,
-        Value::UInt(u) => *u != 0,
-        Value::Float(f) => *f != 0.0,
-        Value::Double(f) => *f != 0.0,
-        Value::Bytes(b) => {
+        ValRef::Null => false,
+        ValRef::Int(i) => i != 0,
+        ValRef::UInt(u) => u != 0,
+        ValRef::Float(f) => f != 0.0,
+        ValRef::Double(f) => f != 0.0,
+        ValRef::Bytes(b) => {
             !(b.is_empty() || b.iter().all(|&c| c == b'0' || c == b'.') || b == b"false")
         }
-        Value::Date(..) | Value::Time(..) => true,
+        ValRef::Date(..) | ValRef::Time(..) => true,
     }
 }
 
