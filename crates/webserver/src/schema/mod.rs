@@ -272,12 +272,14 @@ impl Query {
     fn workspace_location_entry_or_error(
         ctx: &Ctx,
         name: String,
-    ) -> Option<WorkspaceLocationEntry> {
+    ) -> Option<WorkspaceLocationEntryOrError> {
         ctx.state
             .locations()
             .into_iter()
             .find(|e| e.name == name)
-            .map(WorkspaceLocationEntry)
+            .map(|e| {
+                WorkspaceLocationEntryOrError::WorkspaceLocationEntry(WorkspaceLocationEntry(e))
+            })
     }
 }
 
@@ -301,16 +303,20 @@ impl Mutation {
         ctx: &Ctx,
         execution_params: Option<ExecutionParams>,
         reexecution_params: Option<launch::ReexecutionParams>,
-    ) -> LaunchRunResult {
-        launch::reexecute(ctx, execution_params, reexecution_params).await
+    ) -> LaunchRunReexecutionResult {
+        launch::reexecute(ctx, execution_params, reexecution_params)
+            .await
+            .into()
     }
 
     async fn launch_pipeline_reexecution(
         ctx: &Ctx,
         execution_params: Option<ExecutionParams>,
         reexecution_params: Option<launch::ReexecutionParams>,
-    ) -> LaunchRunResult {
-        launch::reexecute(ctx, execution_params, reexecution_params).await
+    ) -> LaunchRunReexecutionResult {
+        launch::reexecute(ctx, execution_params, reexecution_params)
+            .await
+            .into()
     }
 
     async fn delete_run(ctx: &Ctx, run_id: String) -> launch::DeletePipelineRunResult {

@@ -8,7 +8,7 @@
 //! they are selected.
 
 use super::assets::Asset;
-use super::logs::{self, CapturedLogs, EventConnection, MaterializationEvent};
+use super::logs::{self, CapturedLogs, EventConnection, ExpectationResult, MaterializationEvent};
 use super::types::*;
 use super::{blocking, Ctx, ExecutionTag};
 use dagster_core::domain::{
@@ -92,8 +92,15 @@ impl RunStatus {
     }
 }
 
+#[juniper::graphql_interface]
+#[graphql(name = "PipelineRuns", context = Ctx, for = Runs)]
+pub struct PipelineRunsIface {
+    pub results: Vec<Run>,
+    pub count: Option<i32>,
+}
+
 #[derive(GraphQLObject, Debug, Clone)]
-#[graphql(context = Ctx)]
+#[graphql(context = Ctx, impl = PipelineRunsIfaceValue)]
 pub struct Runs {
     pub results: Vec<Run>,
     pub count: i32,
@@ -227,8 +234,23 @@ pub struct AssetCheckhandle {
     pub asset_key: AssetKey,
 }
 
+#[juniper::graphql_interface]
+#[graphql(name = "PipelineRunStatsSnapshot", context = Ctx, for = RunStatsSnapshot)]
+pub struct PipelineRunStatsSnapshotIface {
+    pub id: String,
+    pub run_id: String,
+    pub steps_succeeded: i32,
+    pub steps_failed: i32,
+    pub materializations: i32,
+    pub expectations: i32,
+    pub enqueued_time: Option<f64>,
+    pub launch_time: Option<f64>,
+    pub start_time: Option<f64>,
+    pub end_time: Option<f64>,
+}
+
 #[derive(GraphQLObject, Debug, Clone)]
-#[graphql(context = Ctx)]
+#[graphql(context = Ctx, impl = PipelineRunStatsSnapshotIfaceValue)]
 pub struct RunStatsSnapshot {
     pub id: String,
     pub run_id: String,
@@ -264,16 +286,20 @@ pub struct RunMarker {
     pub end_time: Option<f64>,
 }
 
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(context = Ctx)]
-pub struct ExpectationResult {
-    pub label: Option<String>,
-    pub description: Option<String>,
-    pub success: bool,
+#[juniper::graphql_interface]
+#[graphql(name = "PipelineRunStepStats", context = Ctx, for = RunStepStats)]
+pub struct PipelineRunStepStatsIface {
+    pub run_id: String,
+    pub step_key: String,
+    pub status: Option<StepEventStatus>,
+    pub start_time: Option<f64>,
+    pub end_time: Option<f64>,
+    pub materializations: Vec<MaterializationEvent>,
+    pub expectation_results: Vec<ExpectationResult>,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
-#[graphql(context = Ctx)]
+#[graphql(context = Ctx, impl = PipelineRunStepStatsIfaceValue)]
 pub struct RunStepStats {
     pub run_id: String,
     pub step_key: String,
@@ -414,6 +440,7 @@ impl ExecutionStep {
     fn key(&self) -> &str {
         &self.key
     }
+    #[graphql(name = "solidHandleID")]
     fn solid_handle_id(&self) -> &str {
         &self.key
     }

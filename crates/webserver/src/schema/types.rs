@@ -24,7 +24,7 @@ pub const REPOSITORY_NAME: &str = "__repository__";
         PipelineNotFoundError, RepositoryLocationNotFound, ReloadNotSupported, RunConflict,
         InvalidSubsetError, PresetNotFoundError, ConflictingExecutionParamsError,
         NoModeProvidedError, RepositoryNotFoundError, super::assets::AssetNotFoundError,
-        InvalidPipelineRunsFilterError, super::instigators::ScheduleNotFoundError,
+        InvalidPipelineRunsFilterError, ErrorChainLink, super::instigators::ScheduleNotFoundError,
         super::instigators::SensorNotFoundError,
     ]
 )]
@@ -178,7 +178,7 @@ impl PythonError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
-#[graphql(context = Ctx)]
+#[graphql(context = Ctx, impl = ErrorIfaceValue)]
 pub struct ErrorChainLink {
     pub message: String,
     pub error: PythonError,
@@ -440,14 +440,27 @@ pub enum LaunchRunResult {
 // ---------------------------------------------------------------------------------------------
 // Terminate
 
+#[graphql_interface]
+#[graphql(name = "TerminatePipelineExecutionSuccess", context = Ctx, for = TerminateRunSuccess)]
+pub struct TerminatePipelineExecutionSuccessIface {
+    pub run: Run,
+}
+
+#[graphql_interface]
+#[graphql(name = "TerminatePipelineExecutionFailure", context = Ctx, for = TerminateRunFailure)]
+pub struct TerminatePipelineExecutionFailureIface {
+    pub run: Run,
+    pub message: String,
+}
+
 #[derive(GraphQLObject, Debug, Clone)]
-#[graphql(context = Ctx)]
+#[graphql(context = Ctx, impl = TerminatePipelineExecutionSuccessIfaceValue)]
 pub struct TerminateRunSuccess {
     pub run: Run,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
-#[graphql(context = Ctx)]
+#[graphql(context = Ctx, impl = TerminatePipelineExecutionFailureIfaceValue)]
 pub struct TerminateRunFailure {
     pub run: Run,
     pub message: String,
@@ -595,8 +608,14 @@ impl Repository {
     fn schedules(&self) -> Vec<super::workspace::Schedule> {
         super::workspace::schedules_of(&self.location, &self.defs)
     }
-    fn sensors(&self) -> Vec<super::workspace::Sensor> {
+    fn sensors(
+        &self,
+        sensor_type: Option<super::workspace::SensorType>,
+    ) -> Vec<super::workspace::Sensor> {
         super::workspace::sensors_of(&self.location, &self.defs)
+            .into_iter()
+            .filter(|s| sensor_type.is_none_or(|t| s.kind() == t))
+            .collect()
     }
     fn asset_nodes(&self) -> Vec<super::assets::AssetNode> {
         super::workspace::asset_nodes_of(&self.defs)
@@ -708,6 +727,52 @@ impl WorkspaceLocationEntry {
     }
     fn permissions(ctx: &Ctx) -> Vec<super::instance::Permission> {
         super::instance::permissions(ctx)
+    }
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum WorkspaceLocationEntryOrError {
+    WorkspaceLocationEntry(WorkspaceLocationEntry),
+    PythonError(PythonError),
+}
+
+/// `LaunchRunReexecutionResult`: the members of `LaunchRunResult`.
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(context = Ctx)]
+pub enum LaunchRunReexecutionResult {
+    LaunchRunSuccess(LaunchRunSuccess),
+    InvalidStepError(InvalidStepError),
+    InvalidOutputError(InvalidOutputError),
+    RunConfigValidationInvalid(RunConfigValidationInvalid),
+    PipelineNotFoundError(PipelineNotFoundError),
+    RunConflict(RunConflict),
+    UnauthorizedError(UnauthorizedError),
+    PythonError(PythonError),
+    InvalidSubsetError(InvalidSubsetError),
+    PresetNotFoundError(PresetNotFoundError),
+    ConflictingExecutionParamsError(ConflictingExecutionParamsError),
+    NoModeProvidedError(NoModeProvidedError),
+}
+
+impl From<LaunchRunResult> for LaunchRunReexecutionResult {
+    fn from(r: LaunchRunResult) -> Self {
+        use LaunchRunReexecutionResult as X;
+        use LaunchRunResult as L;
+        match r {
+            L::LaunchRunSuccess(v) => X::LaunchRunSuccess(v),
+            L::InvalidStepError(v) => X::InvalidStepError(v),
+            L::InvalidOutputError(v) => X::InvalidOutputError(v),
+            L::RunConfigValidationInvalid(v) => X::RunConfigValidationInvalid(v),
+            L::PipelineNotFoundError(v) => X::PipelineNotFoundError(v),
+            L::RunConflict(v) => X::RunConflict(v),
+            L::UnauthorizedError(v) => X::UnauthorizedError(v),
+            L::PythonError(v) => X::PythonError(v),
+            L::InvalidSubsetError(v) => X::InvalidSubsetError(v),
+            L::PresetNotFoundError(v) => X::PresetNotFoundError(v),
+            L::ConflictingExecutionParamsError(v) => X::ConflictingExecutionParamsError(v),
+            L::NoModeProvidedError(v) => X::NoModeProvidedError(v),
+        }
     }
 }
 

@@ -262,11 +262,7 @@ impl Sensor {
         !ctx.state.read_only
     }
     fn sensor_type(&self) -> SensorType {
-        match self.def.kind.as_str() {
-            "run_status" => SensorType::RunStatus,
-            "asset_materialized" => SensorType::Asset,
-            _ => SensorType::Standard,
-        }
+        self.kind()
     }
     fn targets(&self) -> Option<Vec<Target>> {
         Some(vec![Target {
@@ -287,6 +283,16 @@ impl Sensor {
             self.def.default_status,
         )
         .await
+    }
+}
+
+impl Sensor {
+    pub fn kind(&self) -> SensorType {
+        match self.def.kind.as_str() {
+            "run_status" => SensorType::RunStatus,
+            "asset_materialized" => SensorType::Asset,
+            _ => SensorType::Standard,
+        }
     }
 }
 
