@@ -298,6 +298,35 @@ pub fn stop_schedule(
     set_status(storage, location, def, STOPPED, now)
 }
 
+/// Resets a schedule to its code default (`DECLARED_IN_CODE`, as Dagster's `resetSchedule`).
+/// If that starts it, `now` becomes its start (no tick before it).
+pub fn reset_schedule(
+    storage: &dyn Storage,
+    location: &str,
+    def: &ScheduleDef,
+    now: f64,
+) -> Result<()> {
+    let sel = selector_id(location, &def.name);
+    let existing = storage.get_instigator(&sel)?;
+    let was_running = effective_status(existing.as_ref(), def) == RUNNING;
+    let mut body = existing
+        .as_ref()
+        .map(body_of)
+        .unwrap_or_else(|| new_body(location, def, now));
+    if def.default_status == DefaultStatus::Running && !was_running {
+        body.start_timestamp = Some(now);
+        body.last_iteration_timestamp = Some(now);
+    }
+    storage.upsert_instigator(&InstigatorState {
+        selector_id: sel,
+        name: def.name.clone(),
+        instigator_type: SCHEDULE.into(),
+        status: DECLARED_IN_CODE.into(),
+        body: serde_json::to_value(&body).unwrap_or_default(),
+    })?;
+    Ok(())
+}
+
 fn set_status(
     storage: &dyn Storage,
     location: &str,

@@ -374,6 +374,23 @@ pub fn set_running(
     )
 }
 
+/// Resets a sensor to its code default (`DECLARED_IN_CODE`, as Dagster's `resetSensor`); the
+/// cursor is kept. If that starts it, `now` becomes its start.
+pub fn reset_sensor(
+    storage: &dyn Storage,
+    location: &str,
+    def: &SensorDef,
+    now: f64,
+) -> Result<()> {
+    let state = sensor_state(storage, location, &def.name)?;
+    let was_running = effective_status(state.as_ref(), def) == RUNNING;
+    let (_, mut body) = current(storage, location, &def.name)?;
+    if def.default_status == DefaultStatus::Running && !was_running {
+        body.start_timestamp = Some(now);
+    }
+    save(storage, location, &def.name, DECLARED_IN_CODE, &body)
+}
+
 /// Sets (`Some`) or clears the cursor.
 pub fn set_cursor(
     storage: &dyn Storage,

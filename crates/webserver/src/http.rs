@@ -16,7 +16,8 @@ pub const MAX_QUERY_DEPTH: usize = 40;
 
 pub struct Server {
     pub state: Arc<AppState>,
-    pub schema: Schema,
+    /// Built once, shared by the workers.
+    pub schema: Arc<Schema>,
     /// `DAGSTER_WEBSERVER_TOKEN`, if set.
     pub token: Option<String>,
 }

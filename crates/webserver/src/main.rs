@@ -174,11 +174,12 @@ fn main() -> Result<()> {
         prefix,
         std::process::id()
     );
+    let schema = Arc::new(schema::schema());
     actix_web::rt::System::new().block_on(async move {
         HttpServer::new(move || {
             let server = web::Data::new(http::Server {
                 state: state.clone(),
-                schema: schema::schema(),
+                schema: schema.clone(),
                 token: token.clone(),
             });
             App::new()

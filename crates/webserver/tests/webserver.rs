@@ -279,6 +279,11 @@ fn read_only_refuses_every_mutation() {
         "mutation { launchPipelineReexecution(reexecutionParams: {parentRunId: \"x\", strategy: ALL_STEPS}) { __typename } }",
         "mutation { deleteRun(runId: \"x\") { __typename } }",
         "mutation { deletePipelineRun(runId: \"x\") { __typename } }",
+        // schedules and sensors (tests/instigators.rs covers each of them)
+        "mutation { startSchedule(scheduleSelector: {repositoryName: \"__repository__\", repositoryLocationName: \"loc\", scheduleName: \"s\"}) { __typename } }",
+        "mutation { stopRunningSchedule(id: \"x::y\") { __typename } }",
+        "mutation { startSensor(sensorSelector: {repositoryName: \"__repository__\", repositoryLocationName: \"loc\", sensorName: \"s\"}) { __typename } }",
+        "mutation { stopSensor(id: \"x::y\") { __typename } }",
     ] {
         let (status, v) = gql(server.port, m, serde_json::json!({}));
         assert_eq!(status, 200, "{m}: {v}");

@@ -5,6 +5,7 @@
 
 pub mod assets;
 pub mod instance;
+pub mod instigators;
 pub mod launch;
 pub mod logs;
 pub mod runs;
@@ -420,5 +421,61 @@ impl Mutation {
         TerminateRunsResultOrError::TerminateRunsResult(TerminateRunsResult {
             terminate_run_results: results,
         })
+    }
+
+    // Schedule and sensor mutations: see `instigators`.
+
+    async fn start_schedule(
+        ctx: &Ctx,
+        schedule_selector: instigators::ScheduleSelector,
+    ) -> instigators::ScheduleMutationResult {
+        instigators::start_schedule(ctx, schedule_selector).await
+    }
+
+    async fn stop_running_schedule(
+        ctx: &Ctx,
+        id: Option<String>,
+        schedule_origin_id: Option<String>,
+        schedule_selector_id: Option<String>,
+    ) -> instigators::ScheduleMutationResult {
+        instigators::stop_running_schedule(ctx, id, schedule_origin_id, schedule_selector_id).await
+    }
+
+    async fn reset_schedule(
+        ctx: &Ctx,
+        schedule_selector: instigators::ScheduleSelector,
+    ) -> instigators::ScheduleMutationResult {
+        instigators::reset_schedule(ctx, schedule_selector).await
+    }
+
+    async fn start_sensor(
+        ctx: &Ctx,
+        sensor_selector: instigators::SensorSelector,
+    ) -> instigators::SensorOrError {
+        instigators::start_sensor(ctx, sensor_selector).await
+    }
+
+    async fn set_sensor_cursor(
+        ctx: &Ctx,
+        cursor: Option<String>,
+        sensor_selector: instigators::SensorSelector,
+    ) -> instigators::SensorOrError {
+        instigators::set_sensor_cursor(ctx, cursor, sensor_selector).await
+    }
+
+    async fn stop_sensor(
+        ctx: &Ctx,
+        id: Option<String>,
+        job_origin_id: Option<String>,
+        job_selector_id: Option<String>,
+    ) -> instigators::StopSensorMutationResultOrError {
+        instigators::stop_sensor(ctx, id, job_origin_id, job_selector_id).await
+    }
+
+    async fn reset_sensor(
+        ctx: &Ctx,
+        sensor_selector: instigators::SensorSelector,
+    ) -> instigators::SensorOrError {
+        instigators::reset_sensor(ctx, sensor_selector).await
     }
 }

@@ -24,7 +24,8 @@ pub const REPOSITORY_NAME: &str = "__repository__";
         PipelineNotFoundError, RepositoryLocationNotFound, ReloadNotSupported, RunConflict,
         InvalidSubsetError, PresetNotFoundError, ConflictingExecutionParamsError,
         NoModeProvidedError, RepositoryNotFoundError, super::assets::AssetNotFoundError,
-        InvalidPipelineRunsFilterError, ErrorChainLink
+        InvalidPipelineRunsFilterError, ErrorChainLink, super::instigators::ScheduleNotFoundError,
+        super::instigators::SensorNotFoundError,
     ]
 )]
 pub struct ErrorIface {

@@ -81,6 +81,30 @@ impl InstigationState {
     fn has_stop_permission(ctx: &Ctx) -> bool {
         !ctx.state.read_only
     }
+    // The fields below read the stored row or the runs and ticks: see `instigators`.
+    async fn type_specific_data(
+        &self,
+        ctx: &Ctx,
+    ) -> Result<Option<super::instigators::InstigationTypeSpecificData>, PythonError> {
+        super::instigators::type_specific_data(ctx, self).await
+    }
+    async fn runs(
+        &self,
+        ctx: &Ctx,
+        limit: Option<i32>,
+    ) -> Result<Vec<super::runs::Run>, PythonError> {
+        super::instigators::runs(ctx, self, limit).await
+    }
+    async fn runs_count(&self, ctx: &Ctx) -> Result<i32, PythonError> {
+        super::instigators::runs_count(ctx, self).await
+    }
+    async fn ticks(
+        &self,
+        ctx: &Ctx,
+        limit: Option<i32>,
+    ) -> Result<Vec<super::instigators::InstigationTick>, PythonError> {
+        super::instigators::ticks(ctx, self, limit).await
+    }
 }
 
 async fn state_of(

@@ -1,0 +1,161 @@
+//! Helpers shared by the webserver test files that start `dagster-webserver` (and
+//! `dagster-daemon`) as OS processes: free ports, raw HTTP, GraphQL calls, the binaries next to
+//! the test's webserver binary, the Python virtualenv with the official client.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn webserver_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_dagster-webserver"))
+}
+
+/// A workspace binary next to `dagster-webserver` (`dagster`, `dagster-daemon`).
+pub fn sibling_bin(name: &str, package: &str) -> PathBuf {
+    let bin = webserver_bin().with_file_name(name);
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it first with `cargo build -p {package}` (cargo nextest/test of the workspace builds it)",
+        bin.display()
+    );
+    bin
+}
+
+/// The Python of the virtualenv with `dagster-graphql==1.13.27` (scripts/python-venv.sh).
+pub fn venv_python() -> PathBuf {
+    let venv = std::env::var("DAGSTER_GRAPHQL_VENV").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python-venv"),
+        PathBuf::from,
+    );
+    let python = venv.join("bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/python-venv.sh (creates a virtualenv with dagster-graphql==1.13.27 from PyPI), or point DAGSTER_GRAPHQL_VENV at one",
+        python.display()
+    );
+    python
+}
+
+/// A child process stopped on drop (SIGTERM, then SIGKILL after 10 s).
+pub struct Proc {
+    pub child: Child,
+    pub name: &'static str,
+}
+
+impl Proc {
+    /// SIGTERM and wait (up to 10 s, then SIGKILL); returns the exit code (-1 if killed).
+    pub fn stop(&mut self) -> i32 {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return status.code().unwrap_or(-1);
+        }
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code().unwrap_or(-1);
+            }
+            #[allow(clippy::disallowed_methods)] // a plain test thread
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        -1
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Polls `f` every 100 ms until it is true; panics with `what` after `timeout` (a deadline,
+/// not a timing assertion).
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        #[allow(clippy::disallowed_methods)] // a plain test thread
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {text:?}")))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Waits (up to 30 s) until the webserver on `port` answers `/server_info`.
+pub fn wait_for_server(port: u16, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok((200, _)) = try_http(port, "GET", "/server_info", &[], b"") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "webserver did not answer /server_info within 30 s; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        #[allow(clippy::disallowed_methods)] // a plain test thread
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// POSTs a GraphQL request; returns the HTTP status and the JSON body.
+pub fn gql(port: u16, query: &str, variables: serde_json::Value) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({"query": query, "variables": variables}).to_string();
+    let (status, text) = try_http(
+        port,
+        "POST",
+        "/graphql",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .unwrap();
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, v)
+}
