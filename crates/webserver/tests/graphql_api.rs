@@ -9,6 +9,9 @@
 //! rewrites them (review the diff). A snapshot file no test names fails
 //! `no_unreferenced_snapshots`.
 
+mod common;
+
+use common::free_port;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -88,14 +91,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(dagster_yaml: &str, extra_args: &[&str]) -> Server {
