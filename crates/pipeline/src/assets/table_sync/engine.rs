@@ -709,20 +709,8 @@ impl TableSync {
             DestRef::Postgres(_) => format!("postgres:{}", cfg.destination_table),
         };
         let key_columns = self.key_columns();
-        let mut state = match Self::load_state(kv, &state_key)? {
-            Some(s) if s.destination == destination && s.key_columns == key_columns => s,
-            Some(_) => {
-                log("the saved cursor belongs to another destination or key; starting from the beginning");
-                SavedState::default()
-            }
-            None => SavedState::default(),
-        };
-        state.destination = destination.clone();
-        state.key_columns = key_columns.clone();
-        let cursor_before = state
-            .last_key
-            .as_ref()
-            .map(|k| key_text(&k.iter().map(KeyVal::to_value).collect::<Vec<_>>()));
+        let (mut state, cursor_before) =
+            self.resume_state(kv, &state_key, &destination, &key_columns, log)?;
         let idx = |name: &str| columns.iter().position(|c| c.source.name == name);
         let cursor_idx = cfg.cursor_column.as_deref().and_then(idx);
         let pg_dest_cols: Vec<PgDestCol> = columns

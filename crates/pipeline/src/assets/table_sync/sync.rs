@@ -1222,6 +1222,34 @@ impl TableSync {
         Ok(v.and_then(|s| s.trim().parse().ok()).unwrap_or(0))
     }
 
+    /// The saved state to resume from for `destination` (a fresh one when the saved cursor
+    /// belongs to another destination or key), stamped with them, and the cursor before this
+    /// run as text.
+    pub(super) fn resume_state(
+        &self,
+        kv: &dyn KvStore,
+        state_key: &str,
+        destination: &str,
+        key_columns: &[String],
+        log: &mut dyn FnMut(&str),
+    ) -> anyhow::Result<(SavedState, Option<String>)> {
+        let mut state = match Self::load_state(kv, state_key)? {
+            Some(s) if s.destination == destination && s.key_columns == key_columns => s,
+            Some(_) => {
+                log("the saved cursor belongs to another destination or key; starting from the beginning");
+                SavedState::default()
+            }
+            None => SavedState::default(),
+        };
+        state.destination = destination.to_string();
+        state.key_columns = key_columns.to_vec();
+        let cursor_before = state
+            .last_key
+            .as_ref()
+            .map(|k| key_text(&k.iter().map(KeyVal::to_value).collect::<Vec<_>>()));
+        Ok((state, cursor_before))
+    }
+
     pub(super) fn load_state(kv: &dyn KvStore, key: &str) -> anyhow::Result<Option<SavedState>> {
         let Some(text) = kv.kv_get(key).context("reading the saved sync cursor")? else {
             return Ok(None);
@@ -1336,20 +1364,8 @@ impl TableSync {
         let mut columns = self.select_columns(&self.src_where(src), all, major >= 20)?;
         let destination = format!("{}.{}", dst.database(), cfg.destination_table);
         let key_columns = self.key_columns();
-        let mut state = match Self::load_state(kv, &state_key)? {
-            Some(s) if s.destination == destination && s.key_columns == key_columns => s,
-            Some(_) => {
-                log("the saved cursor belongs to another destination or key; starting from the beginning");
-                SavedState::default()
-            }
-            None => SavedState::default(),
-        };
-        state.destination = destination.clone();
-        state.key_columns = key_columns.clone();
-        let cursor_before = state
-            .last_key
-            .as_ref()
-            .map(|k| key_text(&k.iter().map(KeyVal::to_value).collect::<Vec<_>>()));
+        let (mut state, cursor_before) =
+            self.resume_state(kv, &state_key, &destination, &key_columns, log)?;
 
         // Target table, start position and upper bound.
         let mut schema_unchanged = false;
