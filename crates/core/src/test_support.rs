@@ -98,6 +98,7 @@ impl TestDb {
         OpenOptions {
             pool_size: 4,
             connect_timeout: Duration::from_secs(10),
+            ..OpenOptions::default()
         }
     }
 

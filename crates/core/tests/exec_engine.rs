@@ -1296,6 +1296,9 @@ mod wrapped {
         fn kv_release_lease(&self, k: &str, o: &str) -> Result<()> {
             self.inner.kv_release_lease(k, o)
         }
+        fn kv_purge_expired_leases(&self, p: &str, before: f64) -> Result<usize> {
+            self.inner.kv_purge_expired_leases(p, before)
+        }
     }
     impl Storage for Wrapped {
         fn describe(&self) -> String {

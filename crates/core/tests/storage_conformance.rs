@@ -68,6 +68,7 @@ conformance!(
     tick_failure_count_backfilled_by_migration,
     daemon_heartbeats,
     kvs,
+    expired_leases_purged_by_prefix,
     worker_heartbeat,
     fresh_database_is_migrated,
     migrations_down_and_up,
@@ -1144,6 +1145,41 @@ mod cases {
         assert_eq!(s.kv_get("k").unwrap(), None);
     }
 
+    pub fn expired_leases_purged_by_prefix(db: &TestDb) {
+        let s = db.storage();
+        let now = 1_800_000_000.0;
+        assert!(s
+            .kv_try_lease("daemon/alive/dead", "dead", now - 7200.0, 30.0)
+            .unwrap());
+        assert!(s
+            .kv_try_lease("daemon/alive/live", "live", now, 30.0)
+            .unwrap());
+        assert!(s
+            .kv_try_lease("other/old", "x", now - 7200.0, 30.0)
+            .unwrap());
+        // `_` in the prefix is literal: this key does not start with "daemon/alive/".
+        assert!(s
+            .kv_try_lease("daemonXalive/old", "x", now - 7200.0, 30.0)
+            .unwrap());
+        s.kv_set("daemon/alive/not-a-lease", "plain text").unwrap();
+        assert!(s
+            .kv_try_lease("daemon_alive/old", "x", now - 7200.0, 30.0)
+            .unwrap());
+        assert_eq!(
+            s.kv_purge_expired_leases("daemon/alive/", now - 3600.0)
+                .unwrap(),
+            1
+        );
+        assert_eq!(s.kv_get("daemon/alive/dead").unwrap(), None);
+        assert!(s.kv_get("daemon/alive/live").unwrap().is_some());
+        assert!(s.kv_get("daemon/alive/not-a-lease").unwrap().is_some());
+        assert!(s.kv_get("other/old").unwrap().is_some());
+        assert!(s.kv_get("daemonXalive/old").unwrap().is_some());
+        assert_eq!(s.kv_purge_expired_leases("daemon_", now).unwrap(), 1);
+        assert!(s.kv_get("daemonXalive/old").unwrap().is_some());
+        assert_eq!(s.kv_get("daemon_alive/old").unwrap(), None);
+    }
+
     pub fn worker_heartbeat(db: &TestDb) {
         let s = db.storage();
         let r = add(&s, "j", &[]);
@@ -1240,6 +1276,7 @@ fn postgres_password_never_shown() {
     let opts = dagster_core::storage::OpenOptions {
         pool_size: 1,
         connect_timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
     };
     let err = DbStorage::open(&backend, &opts).unwrap_err();
     let shown = format!("{err} / {err:?}");
@@ -1258,6 +1295,7 @@ fn postgres_keyword_password_never_shown() {
     let opts = dagster_core::storage::OpenOptions {
         pool_size: 1,
         connect_timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
     };
     let err = DbStorage::open(&backend, &opts).unwrap_err();
     let shown = format!("{err} / {err:?} / {backend:?}");

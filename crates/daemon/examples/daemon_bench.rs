@@ -115,11 +115,17 @@ fn stop(mut d: Child) {
 
 const ONE: &str = "location_name: bench\npipeline_configs:\n  one:\n    kind: noop\njobs:\n  one_job: {selection: [one]}\n";
 
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+fn wait_until(what: &str, timeout: Duration, f: impl FnMut() -> bool) {
+    wait_every(what, timeout, Duration::from_millis(5), f)
+}
+
+/// [`wait_until`] polling every `every` (the dequeue mode measures from event timestamps, so it
+/// polls slowly and its count queries do not compete with the daemon and the workers).
+fn wait_every(what: &str, timeout: Duration, every: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(every);
     }
 }
 
@@ -214,9 +220,12 @@ fn dequeue(backend: &str, n: usize) {
             })
             .unwrap() as usize
     };
-    wait_until("every run to finish", Duration::from_secs(1800), || {
-        count(RunStatus::Success) + count(RunStatus::Failure) == n
-    });
+    wait_every(
+        "every run to finish",
+        Duration::from_secs(1800),
+        Duration::from_millis(250),
+        || count(RunStatus::Success) + count(RunStatus::Failure) == n,
+    );
     stop(d);
     let mut starting: Vec<f64> = ids
         .iter()

@@ -369,6 +369,9 @@ impl Daemon {
             {
                 self.record(SCHEDULER, "purging old ticks (retention)", &e);
             }
+            if let Err(e) = retention::purge_dead_daemon_leases(self.storage(), now) {
+                self.record(MONITORING, "deleting liveness leases of dead daemons", &e);
+            }
         }
         if self.leader && now >= self.next_schedule {
             let opts = dagster_core::schedule::ScheduleOptions {

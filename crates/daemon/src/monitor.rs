@@ -92,8 +92,11 @@ fn kill_worker(storage: &dyn Storage, run: &Run, host: &str) {
 /// leader lease, released on SIGTERM): while it is unexpired, the runs that daemon claimed
 /// are its to launch.
 pub fn alive_key(daemon_id: &str) -> String {
-    format!("daemon/alive/{daemon_id}")
+    format!("{ALIVE_PREFIX}{daemon_id}")
 }
+
+/// Key prefix of the daemons' liveness leases in `kvs`.
+pub const ALIVE_PREFIX: &str = "daemon/alive/";
 
 /// Whether the daemon `daemon_id` is gone: its liveness lease is missing or expired at `now`.
 fn claimer_gone(storage: &dyn Storage, daemon_id: &str, now: f64) -> Result<bool> {

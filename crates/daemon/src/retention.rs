@@ -1,6 +1,7 @@
 //! Tick retention (`retention` in `dagster.yaml`): ticks older than `purge_after_days` are
 //! deleted, per tick type (schedule, sensor) and status; -1 keeps them forever. Runs on the
-//! leader once at start and then hourly.
+//! leader once at start and then hourly. The same pass deletes the liveness leases daemons
+//! killed while holding them left behind ([`purge_dead_daemon_leases`]).
 
 use anyhow::Result;
 use dagster_core::config::instance::{RetentionConfig, TickRetention};
@@ -42,6 +43,24 @@ pub fn purge_iteration(storage: &dyn Storage, cfg: &RetentionConfig, now: f64) -
         }
     }
     Ok(purged)
+}
+
+/// How long after expiry a daemon's liveness lease is deleted. Run monitoring fails the runs
+/// of a dead claimer within seconds of expiry and treats a missing lease the same way, so
+/// after an hour the row is only clutter left by a daemon that was killed.
+pub const LIVENESS_PURGE_AFTER_SECONDS: f64 = 3600.0;
+
+/// Deletes the liveness leases of daemons that died holding them (SIGKILL, lost container);
+/// returns how many.
+pub fn purge_dead_daemon_leases(storage: &dyn Storage, now: f64) -> Result<usize> {
+    let n = storage.kv_purge_expired_leases(
+        crate::monitor::ALIVE_PREFIX,
+        now - LIVENESS_PURGE_AFTER_SECONDS,
+    )?;
+    if n > 0 {
+        tracing::info!("deleted {n} expired liveness lease(s) of daemons that are gone");
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -112,6 +131,24 @@ mod tests {
         );
         // Nothing more to do.
         assert_eq!(purge_iteration(&s, &cfg, now).unwrap(), 0);
+    }
+
+    #[test]
+    fn dead_daemons_liveness_leases_deleted_an_hour_after_expiry() {
+        use dagster_core::storage::KvStore;
+        let s = TestDb::sqlite().storage();
+        let now = 1_800_000_000.0;
+        let lease = |id: &str, at: f64| {
+            let key = crate::monitor::alive_key(id);
+            assert!(s.kv_try_lease(&key, id, at, 30.0).unwrap());
+        };
+        lease("killed-yesterday", now - DAY);
+        lease("killed-a-minute-ago", now - 60.0);
+        lease("alive", now);
+        assert_eq!(purge_dead_daemon_leases(&s, now).unwrap(), 1);
+        let has = |id: &str| s.kv_get(&crate::monitor::alive_key(id)).unwrap().is_some();
+        assert!(!has("killed-yesterday"));
+        assert!(has("killed-a-minute-ago") && has("alive"));
     }
 
     #[test]

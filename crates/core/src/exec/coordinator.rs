@@ -96,23 +96,30 @@ pub fn start_runs(
     let mut launched: Vec<NewEvent> = Vec::new();
     // The runs whose spawn failed (their RUN_FAILURE is in `launched`).
     let mut failures: Vec<usize> = Vec::new();
-    for (i, run) in runs.iter().enumerate() {
-        if let Some((_, event, status)) =
-            outcome.rejected.iter().find(|(id, _, _)| *id == run.run_id)
-        {
+    let refused = |run: &Run| {
+        outcome
+            .rejected
+            .iter()
+            .find(|(id, _, _)| *id == run.run_id)
+            .map(|(_, event, status)| (event.clone(), *status))
+    };
+    let spawned = spawn_all(launcher, runs, |r| refused(r).is_none());
+    for ((i, run), spawn) in runs.iter().enumerate().zip(spawned) {
+        if let Some((event, status)) = refused(run) {
             results.push(Err(ExecError::StatusRefused {
                 run_id: run.run_id.clone(),
-                event: event.clone(),
+                event,
                 status: status.map_or_else(|| "missing".to_string(), |s| s.as_str().to_string()),
             }));
             continue;
         }
-        match launcher.spawn(&run.run_id) {
-            Ok(pid) => {
-                launched.push(started_event(run, pid));
+        match spawn {
+            Some(Ok(started)) => {
+                launched.push(started);
                 results.push(Ok(RunStatus::Starting));
             }
-            Err(e) => {
+            None => continue, // refused above
+            Some(Err(e)) => {
                 tracing::error!(run.id = %run.run_id, error = %e, "launching the run worker failed");
                 let [engine, failure] = launch_failure_events(run, &e);
                 launched.extend([engine, failure]);
@@ -134,6 +141,43 @@ pub fn start_runs(
     }
     Ok(results)
 }
+
+/// Spawns the workers of the runs `wanted` accepts, on up to [`SPAWN_THREADS`] threads at once:
+/// a spawn waits until the new process has exec'd, which on a busy machine means waiting for
+/// the child to be scheduled, so one thread spawning a burst of workers in turn would be paced
+/// by the CPU contention of the workers it already started. Results are in `runs` order
+/// (`None` for the runs not wanted), each the worker's "Started process" event, stamped when
+/// it was spawned.
+fn spawn_all(
+    launcher: &DefaultRunLauncher,
+    runs: &[Run],
+    wanted: impl Fn(&Run) -> bool + Sync,
+) -> Vec<Option<Result<NewEvent>>> {
+    let mut out: Vec<Option<Result<NewEvent>>> = Vec::with_capacity(runs.len());
+    out.resize_with(runs.len(), || None);
+    let threads = SPAWN_THREADS.min(runs.len()).max(1);
+    let chunk = runs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        for (slots, part) in out.chunks_mut(chunk).zip(runs.chunks(chunk)) {
+            let wanted = &wanted;
+            scope.spawn(move || {
+                for (slot, run) in slots.iter_mut().zip(part) {
+                    if wanted(run) {
+                        *slot = Some(
+                            launcher
+                                .spawn(&run.run_id)
+                                .map(|pid| started_event(run, pid)),
+                        );
+                    }
+                }
+            });
+        }
+    });
+    out
+}
+
+/// Threads spawning run workers at once in [`start_runs`].
+const SPAWN_THREADS: usize = 8;
 
 /// The ENGINE_EVENT and RUN_FAILURE recording that a claimed run's worker could not start.
 fn launch_failure_events(run: &Run, e: &ExecError) -> [NewEvent; 2] {

@@ -288,6 +288,11 @@ pub struct OpenOptions {
     pub pool_size: u32,
     /// How long to wait for a connection, at open and at every checkout (default 10 s).
     pub connect_timeout: Duration,
+    /// Idle connections the pool keeps open (default 1: opening checks the database answers,
+    /// and a long-lived process has one ready). A short-lived run worker uses 0, so it opens
+    /// one connection when it first needs it instead of a spare beside it (a second
+    /// Postgres backend per worker).
+    pub min_idle: u32,
 }
 
 impl Default for OpenOptions {
@@ -295,6 +300,7 @@ impl Default for OpenOptions {
         OpenOptions {
             pool_size: 8,
             connect_timeout: Duration::from_secs(10),
+            min_idle: 1,
         }
     }
 }
@@ -947,7 +953,7 @@ fn pool_builder<C: diesel::r2d2::R2D2Connection + 'static>(
 ) -> diesel::r2d2::Builder<ConnectionManager<C>> {
     Pool::builder()
         .max_size(opts.pool_size.max(1))
-        .min_idle(Some(1))
+        .min_idle(Some(opts.min_idle.min(opts.pool_size.max(1))))
         .connection_timeout(opts.connect_timeout.max(Duration::from_millis(100)))
 }
 
@@ -1858,6 +1864,42 @@ impl KvStore for DbStorage {
                 }
             }
             Ok(())
+        })
+    }
+
+    fn kv_purge_expired_leases(&self, prefix: &str, before: f64) -> Result<usize> {
+        // LIKE with `prefix` escaped, so `_`/`%` in it match themselves.
+        let mut pattern = String::with_capacity(prefix.len() + 1);
+        for ch in prefix.chars() {
+            if matches!(ch, '\\' | '%' | '_') {
+                pattern.push('\\');
+            }
+            pattern.push(ch);
+        }
+        pattern.push('%');
+        with_conn!(self, |c| {
+            let rows: Vec<(String, String)> = kvs::table
+                .filter(kvs::key.like(&pattern).escape('\\'))
+                .select((kvs::key, kvs::value))
+                .load(c)?;
+            let mut purged = 0;
+            for (key, value) in rows {
+                let held: serde_json::Value = serde_json::from_str(&value).unwrap_or_default();
+                let Some(expires) = held.get("expires").and_then(|e| e.as_f64()) else {
+                    continue; // not a lease
+                };
+                if expires >= before {
+                    continue;
+                }
+                // Compare-and-delete: a lease renewed since it was read stays.
+                purged += diesel::delete(
+                    kvs::table
+                        .filter(kvs::key.eq(&key))
+                        .filter(kvs::value.eq(&value)),
+                )
+                .execute(c)?;
+            }
+            Ok(purged)
         })
     }
 }

@@ -215,6 +215,10 @@ pub trait KvStore: Send + Sync {
     fn kv_try_lease(&self, key: &str, owner: &str, now: f64, ttl: f64) -> Result<bool>;
     /// Gives the lease up if `owner` holds it.
     fn kv_release_lease(&self, key: &str, owner: &str) -> Result<()>;
+    /// Deletes the leases whose key starts with `prefix` and that expired before `before`
+    /// (left behind by processes that died holding them); a lease renewed meanwhile is kept.
+    /// Returns how many were deleted.
+    fn kv_purge_expired_leases(&self, prefix: &str, before: f64) -> Result<usize>;
 }
 
 /// Everything an instance needs from storage.
