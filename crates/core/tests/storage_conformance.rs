@@ -410,7 +410,10 @@ mod cases {
             tags: vec![("team".into(), "data".into())],
             ..roots.clone()
         };
-        assert_eq!(ids(&s.list_runs(&f, None, None).unwrap()), [a.run_id.as_str()]);
+        assert_eq!(
+            ids(&s.list_runs(&f, None, None).unwrap()),
+            [a.run_id.as_str()]
+        );
         assert_eq!(s.count_runs(&f).unwrap(), 1);
         let page = s.list_runs(&roots, Some(&d.run_id), Some(1)).unwrap();
         assert_eq!(ids(&page), [c.run_id.as_str()]);
@@ -443,9 +446,17 @@ mod cases {
         let s = db.storage();
         assert!(s.run_tag_keys().unwrap().is_empty());
         assert!(s.run_tag_values(None, None, None).unwrap().is_empty());
-        add(&s, "j", &[("team", "data"), ("env", "prod"), (".dagster/h", "x")]);
+        add(
+            &s,
+            "j",
+            &[("team", "data"), ("env", "prod"), (".dagster/h", "x")],
+        );
         add(&s, "j", &[("team", "web"), ("env", "prod")]);
-        add(&s, "j", &[("team", "Data"), ("env", "dev"), ("p%", "50%_off")]);
+        add(
+            &s,
+            "j",
+            &[("team", "Data"), ("env", "dev"), ("p%", "50%_off")],
+        );
         add(&s, "j", &[("team", "datum"), ("lang", "日本語")]);
         assert_eq!(
             s.run_tag_keys().unwrap(),
@@ -479,7 +490,10 @@ mod cases {
             s.run_tag_values(None, Some("50%_"), None).unwrap(),
             owned(&[("p%", &["50%_off"])])
         );
-        assert!(s.run_tag_values(None, Some("5_%"), None).unwrap().is_empty());
+        assert!(s
+            .run_tag_values(None, Some("5_%"), None)
+            .unwrap()
+            .is_empty());
         assert_eq!(
             s.run_tag_values(None, Some("日本"), None).unwrap(),
             owned(&[("lang", &["日本語"])])

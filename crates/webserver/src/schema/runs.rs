@@ -665,9 +665,10 @@ impl Run {
             return false;
         }
         tags::RUN_METRICS.iter().any(|k| {
-            self.0.tags.get(*k).is_some_and(|v| {
-                !matches!(v.to_lowercase().as_str(), "false" | "none" | "0" | "")
-            })
+            self.0
+                .tags
+                .get(*k)
+                .is_some_and(|v| !matches!(v.to_lowercase().as_str(), "false" | "none" | "0" | ""))
         })
     }
     /// The `dagster/external_job_source` tag, lowercased.

@@ -367,7 +367,14 @@ mod tests {
 
     #[test]
     fn malformed_cursors_are_errors_naming_the_cursor() {
-        for bad in ["abc", "a::b", "a::b::c::d", "a::::NaN", "a::::inf", "a::::12x"] {
+        for bad in [
+            "abc",
+            "a::b",
+            "a::b::c::d",
+            "a::::NaN",
+            "a::::inf",
+            "a::::12x",
+        ] {
             let e = FeedCursor::parse(bad).unwrap_err();
             assert!(e.contains(&format!("{bad:?}")), "{e}");
         }
