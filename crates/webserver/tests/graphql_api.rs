@@ -861,7 +861,7 @@ fn runs_feed_snapshots() {
             .clone()
     };
     let roots1 = page(None, "ROOTS", 2, serde_json::Value::Null);
-    assert_eq!(feed_ids(&roots1), [r4.clone(), r3.clone()], "{roots1}");
+    assert_eq!(feed_ids(&roots1), [r4.as_str(), r3.as_str()], "{roots1}");
     assert_eq!(roots1["hasMore"], true);
     let cursor1 = roots1["cursor"].as_str().unwrap().to_string();
     let (run_part, ts_part) = cursor1.split_once("::::").unwrap();
@@ -872,7 +872,7 @@ fn runs_feed_snapshots() {
         "the cursor holds the last run's creation time"
     );
     let roots2 = page(Some(&cursor1), "ROOTS", 2, serde_json::Value::Null);
-    assert_eq!(feed_ids(&roots2), [r1.clone()], "{roots2}");
+    assert_eq!(feed_ids(&roots2), [r1.as_str()], "{roots2}");
     assert_eq!(roots2["hasMore"], false);
     let roots3 = page(
         roots2["cursor"].as_str(),
@@ -888,7 +888,7 @@ fn runs_feed_snapshots() {
     let runs = page(None, "RUNS", 30, serde_json::Value::Null);
     assert_eq!(
         feed_ids(&runs),
-        [r4.clone(), r3.clone(), r2.clone(), r1.clone()]
+        [r4.as_str(), r3.as_str(), r2.as_str(), r1.as_str()]
     );
     assert_eq!(runs["hasMore"], false);
     // exactly one page's worth: no further page
@@ -897,16 +897,16 @@ fn runs_feed_snapshots() {
     let backfills = page(None, "BACKFILLS", 30, serde_json::Value::Null);
     let team_data = serde_json::json!({"tags": [{"key": "team", "value": "data"}]});
     let roots_data = page(None, "ROOTS", 30, team_data.clone());
-    assert_eq!(feed_ids(&roots_data), [r1.clone()]);
+    assert_eq!(feed_ids(&roots_data), [r1.as_str()]);
     let runs_data = page(None, "RUNS", 30, team_data.clone());
-    assert_eq!(feed_ids(&runs_data), [r2.clone(), r1.clone()]);
+    assert_eq!(feed_ids(&runs_data), [r2.as_str(), r1.as_str()]);
     let runs_only_a = page(
         None,
         "RUNS",
         1,
         serde_json::json!({"pipelineName": "only_a", "statuses": ["QUEUED"]}),
     );
-    assert_eq!(feed_ids(&runs_only_a), [r4.clone()]);
+    assert_eq!(feed_ids(&runs_only_a), [r4.as_str()]);
     assert_eq!(runs_only_a["hasMore"], true, "r3 is next");
     let succeeded = page(
         None,
@@ -967,6 +967,7 @@ fn runs_feed_snapshots() {
            all: runTagsOrError { ... on RunTags { tags { key values } } } \
            hidden: runTagsOrError(tagKeys: [\".dagster/note\"]) { ... on RunTags { tags { key values } } } \
            none: runTagsOrError(tagKeys: []) { ... on RunTags { tags { key } } } \
+           zero: runTagsOrError(tagKeys: [\"team\"], limit: 0) { ... on RunTags { tags { key values } } } \
            badLimit: runTagsOrError(limit: -1) { __typename ... on PythonError { message } } }",
         serde_json::json!({}),
     );

@@ -308,15 +308,15 @@ pub async fn run_tag_keys_or_error(ctx: &Ctx) -> RunTagKeysOrError {
 }
 
 /// `runTagsOrError(tagKeys, valuePrefix, limit)`: the distinct values of the given tag keys
-/// (every key when absent) starting with `valuePrefix`, at most `limit` (key, value) pairs;
-/// hidden keys left out.
+/// (every key when absent) starting with `valuePrefix`, at most `limit` (key, value) pairs
+/// (`0`, like no limit, means all, as in Dagster); hidden keys left out.
 pub async fn run_tags_or_error(
     ctx: &Ctx,
     tag_keys: Option<Vec<String>>,
     value_prefix: Option<String>,
     limit: Option<i32>,
 ) -> RunTagsOrError {
-    let limit = match limit.map(usize::try_from).transpose() {
+    let limit = match limit.filter(|l| *l != 0).map(usize::try_from).transpose() {
         Ok(l) => l,
         Err(_) => {
             return RunTagsOrError::PythonError(PythonError::new(format!(
