@@ -1176,6 +1176,17 @@ mod wrapped {
         fn count_runs(&self, f: &RunsFilter) -> Result<i64> {
             self.inner.count_runs(f)
         }
+        fn run_tag_keys(&self) -> Result<Vec<String>> {
+            self.inner.run_tag_keys()
+        }
+        fn run_tag_values(
+            &self,
+            keys: Option<&[String]>,
+            value_prefix: Option<&str>,
+            limit: Option<usize>,
+        ) -> Result<Vec<(String, Vec<String>)>> {
+            self.inner.run_tag_values(keys, value_prefix, limit)
+        }
         fn add_run_tags(&self, run_id: &str, tags: &BTreeMap<String, String>) -> Result<()> {
             self.inner.add_run_tags(run_id, tags)
         }

@@ -47,6 +47,8 @@ conformance!(
     add_run_with_existing_id_is_refused,
     list_runs_newest_first_with_cursor,
     list_and_count_filters,
+    exclude_subruns_leaves_out_backfill_runs,
+    run_tag_keys_and_values,
     add_run_tags_adds_and_replaces,
     large_tag_values,
     delete_and_wipe_runs,
@@ -385,6 +387,139 @@ mod cases {
                 ..Default::default()
             },
             &[&c, &b, &a],
+        );
+    }
+
+    pub fn exclude_subruns_leaves_out_backfill_runs(db: &TestDb) {
+        let s = db.storage();
+        let a = add(&s, "etl", &[("team", "data")]);
+        let b = add(&s, "etl", &[(tags::BACKFILL, "bf1"), ("team", "data")]);
+        let c = add(&s, "etl", &[]);
+        let d = add(&s, "report", &[("team", "data")]);
+        // A run that joins a backfill after it was created is left out too.
+        s.add_run_tags(&d.run_id, &tagmap(&[(tags::BACKFILL, "bf2")]))
+            .unwrap();
+        let roots = RunsFilter {
+            exclude_subruns: true,
+            ..Default::default()
+        };
+        let got = s.list_runs(&roots, None, None).unwrap();
+        assert_eq!(ids(&got), [c.run_id.as_str(), a.run_id.as_str()]);
+        assert_eq!(s.count_runs(&roots).unwrap(), 2);
+        // Combined with other conditions, a cursor and a limit.
+        let f = RunsFilter {
+            tags: vec![("team".into(), "data".into())],
+            ..roots.clone()
+        };
+        assert_eq!(
+            ids(&s.list_runs(&f, None, None).unwrap()),
+            [a.run_id.as_str()]
+        );
+        assert_eq!(s.count_runs(&f).unwrap(), 1);
+        let page = s.list_runs(&roots, Some(&d.run_id), Some(1)).unwrap();
+        assert_eq!(ids(&page), [c.run_id.as_str()]);
+        let page = s.list_runs(&roots, Some(&c.run_id), Some(1)).unwrap();
+        assert_eq!(ids(&page), [a.run_id.as_str()]);
+        // Asking for a backfill's runs while excluding them matches nothing.
+        let f = RunsFilter {
+            tags: vec![(tags::BACKFILL.into(), "bf1".into())],
+            ..roots.clone()
+        };
+        assert!(s.list_runs(&f, None, None).unwrap().is_empty());
+        // Without the flag every run is listed.
+        assert_eq!(s.count_runs(&RunsFilter::default()).unwrap(), 4);
+        assert_eq!(
+            s.list_runs(
+                &RunsFilter {
+                    tags: vec![(tags::BACKFILL.into(), "bf1".into())],
+                    ..Default::default()
+                },
+                None,
+                None
+            )
+            .unwrap()[0]
+                .run_id,
+            b.run_id
+        );
+    }
+
+    pub fn run_tag_keys_and_values(db: &TestDb) {
+        let s = db.storage();
+        assert!(s.run_tag_keys().unwrap().is_empty());
+        assert!(s.run_tag_values(None, None, None).unwrap().is_empty());
+        add(
+            &s,
+            "j",
+            &[("team", "data"), ("env", "prod"), (".dagster/h", "x")],
+        );
+        add(&s, "j", &[("team", "web"), ("env", "prod")]);
+        add(
+            &s,
+            "j",
+            &[("team", "Data"), ("env", "dev"), ("p%", "50%_off")],
+        );
+        add(&s, "j", &[("team", "datum"), ("lang", "日本語")]);
+        assert_eq!(
+            s.run_tag_keys().unwrap(),
+            [".dagster/h", "env", "lang", "p%", "team"]
+        );
+        let owned = |v: &[(&str, &[&str])]| -> Vec<(String, Vec<String>)> {
+            v.iter()
+                .map(|(k, vs)| (k.to_string(), vs.iter().map(|x| x.to_string()).collect()))
+                .collect()
+        };
+        let keys = |k: &[&str]| -> Vec<String> { k.iter().map(|x| x.to_string()).collect() };
+        // Distinct values, keys and values sorted.
+        assert_eq!(
+            s.run_tag_values(Some(&keys(&["team", "env"])), None, None)
+                .unwrap(),
+            owned(&[
+                ("env", &["dev", "prod"]),
+                ("team", &["Data", "data", "datum", "web"])
+            ])
+        );
+        // Every key when none are given.
+        assert_eq!(s.run_tag_values(None, None, None).unwrap().len(), 5);
+        assert!(s.run_tag_values(Some(&[]), None, None).unwrap().is_empty());
+        // The prefix is exact and case-sensitive; LIKE wildcards are plain characters.
+        assert_eq!(
+            s.run_tag_values(Some(&keys(&["team"])), Some("dat"), None)
+                .unwrap(),
+            owned(&[("team", &["data", "datum"])])
+        );
+        assert_eq!(
+            s.run_tag_values(None, Some("50%_"), None).unwrap(),
+            owned(&[("p%", &["50%_off"])])
+        );
+        assert!(s
+            .run_tag_values(None, Some("5_%"), None)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            s.run_tag_values(None, Some("日本"), None).unwrap(),
+            owned(&[("lang", &["日本語"])])
+        );
+        // An empty prefix is no prefix; the limit counts (key, value) pairs across keys.
+        assert_eq!(
+            s.run_tag_values(Some(&keys(&["lang", "env"])), Some(""), Some(3))
+                .unwrap(),
+            owned(&[("env", &["dev", "prod"]), ("lang", &["日本語"])])
+        );
+        assert_eq!(
+            s.run_tag_values(Some(&keys(&["lang", "env"])), None, Some(2))
+                .unwrap(),
+            owned(&[("env", &["dev", "prod"])])
+        );
+        assert!(s
+            .run_tag_values(Some(&keys(&["team"])), None, Some(0))
+            .unwrap()
+            .is_empty());
+        // More keys than one IN list holds.
+        let mut many: Vec<String> = (0..1200).map(|i| format!("k{i}")).collect();
+        many.push("lang".into());
+        assert_eq!(
+            s.run_tag_values(Some(&many), None, Some(10)).unwrap(),
+            owned(&[("lang", &["日本語"])])
         );
     }
 

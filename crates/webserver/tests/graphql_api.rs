@@ -78,6 +78,10 @@ const SNAPSHOTS: &[&str] = &[
     "delete_run",
     "instance",
     "workspace",
+    "runs_feed",
+    "runs_feed_count",
+    "run_tags",
+    "runs_feed_root_query",
 ];
 
 struct Server {
@@ -731,6 +735,286 @@ fn launch_snapshots() {
     );
     assert!(text.contains("\"value\":\"***\""), "{text}");
     assert_snapshot(&server, "workspace", d);
+}
+
+/// The UI's runs page query (compat doc §3.2: `RunsFeedRootQuery` with its entry and actions
+/// fragments; the `PartitionBackfill` fragment is left out, that type is not served).
+const RUNS_FEED_ROOT_QUERY: &str = "query RunsFeedRootQuery($limit: Int!, $cursor: String, $filter: RunsFilter, $view: RunsFeedView!) {
+  runsFeedOrError(limit: $limit, cursor: $cursor, filter: $filter, view: $view) {
+    ... on RunsFeedConnection { cursor hasMore results { id ...RunsFeedTableEntryFragment } }
+    ...PythonErrorFragment
+  }
+}
+fragment RunsFeedTableEntryFragment on RunsFeedEntry {
+  __typename id runStatus creationTime startTime endTime tags { key value } jobName
+  assetSelection { ... on AssetKey { path } }
+  assetCheckSelection { name assetKey { path } }
+  ... on Run {
+    repositoryOrigin { id repositoryLocationName repositoryName }
+    assetSelectionPreview: assetSelection(limit: 25) { ... on AssetKey { path } }
+    assetSelectionCount
+    assetCheckSelectionPreview: assetCheckSelection(limit: 25) { name assetKey { path } }
+    assetCheckSelectionCount
+    externalJobSource
+    ...RunActionsMenuRunFragment
+  }
+}
+fragment RunActionsMenuRunFragment on Run {
+  id assetCheckSelectionCount tags { key value } hasReExecutePermission hasTerminatePermission
+  hasDeletePermission canTerminate mode status pipelineName pipelineSnapshotId
+  repositoryOrigin { id repositoryName repositoryLocationName } hasRunMetricsEnabled
+}
+fragment PythonErrorFragment on PythonError {
+  message stack errorChain { isExplicitLink error { message stack } }
+}";
+
+/// Replaces the timestamp part of runs feed cursors (`<run id>::<backfill id>::<timestamp>`).
+fn redact_feed_cursors(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                match val {
+                    serde_json::Value::String(c) if k == "cursor" && c.contains("::") => {
+                        if let Some((head, ts)) = c.rsplit_once("::") {
+                            if !ts.is_empty() {
+                                *c = format!("{head}::[timestamp]");
+                            }
+                        }
+                    }
+                    other => redact_feed_cursors(other),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_feed_cursors),
+        _ => {}
+    }
+}
+
+fn feed_ids(page: &serde_json::Value) -> Vec<String> {
+    page["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results in {page}"))
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn runs_feed_snapshots() {
+    let server = start("", &[]); // QueuedRunCoordinator without a daemon: runs stay QUEUED
+    let p = server.port;
+    let launch = |job: &str, tags: serde_json::Value| -> String {
+        let mut selector = serde_json::json!({"jobName": job});
+        if job == "both" {
+            selector["assetSelection"] = serde_json::json!([{"path": ["a"]}, {"path": ["b"]}]);
+        }
+        let d = gql(
+            p,
+            LAUNCH,
+            serde_json::json!({"p": {"selector": selector, "executionMetadata": {"tags": tags}}}),
+        );
+        assert_eq!(d["launchRun"]["__typename"], "LaunchRunSuccess", "{d}");
+        d["launchRun"]["run"]["runId"].as_str().unwrap().to_string()
+    };
+    let tag = |k: &str, v: &str| serde_json::json!({"key": k, "value": v});
+    let r1 = launch(
+        "both",
+        serde_json::json!([tag("n", "1"), tag("team", "data")]),
+    );
+    let r2 = launch(
+        "both",
+        serde_json::json!([
+            tag("n", "2"),
+            tag("team", "data"),
+            tag("dagster/backfill", "bf1")
+        ]),
+    );
+    let r3 = launch(
+        "only_a",
+        serde_json::json!([
+            tag("n", "3"),
+            tag("team", "dev"),
+            tag(".dagster/note", "hidden")
+        ]),
+    );
+    let r4 = launch(
+        "only_a",
+        serde_json::json!([
+            tag("n", "4"),
+            tag("team", "web"),
+            tag("dagster/external_job_source", "AIRFLOW")
+        ]),
+    );
+
+    // runsFeedOrError: ROOTS over two pages (and the empty third), RUNS, BACKFILLS, filters
+    let q = "query($c: String, $view: RunsFeedView!, $limit: Int!, $f: RunsFilter) { \
+               runsFeedOrError(limit: $limit, cursor: $c, view: $view, filter: $f) { __typename \
+                 ... on RunsFeedConnection { cursor hasMore results { __typename id runStatus jobName tags { key value } \
+                   ... on Run { runId creationTime } } } \
+                 ... on PythonError { message } } }";
+    let page = |c: Option<&str>, view: &str, limit: i64, f: serde_json::Value| {
+        gql(
+            p,
+            q,
+            serde_json::json!({"c": c, "view": view, "limit": limit, "f": f}),
+        )["runsFeedOrError"]
+            .clone()
+    };
+    let roots1 = page(None, "ROOTS", 2, serde_json::Value::Null);
+    assert_eq!(feed_ids(&roots1), [r4.as_str(), r3.as_str()], "{roots1}");
+    assert_eq!(roots1["hasMore"], true);
+    let cursor1 = roots1["cursor"].as_str().unwrap().to_string();
+    let (run_part, ts_part) = cursor1.split_once("::::").unwrap();
+    assert_eq!(run_part, r3, "the cursor names the last run of the page");
+    assert_eq!(
+        ts_part.parse::<f64>().unwrap(),
+        roots1["results"][1]["creationTime"].as_f64().unwrap(),
+        "the cursor holds the last run's creation time"
+    );
+    let roots2 = page(Some(&cursor1), "ROOTS", 2, serde_json::Value::Null);
+    assert_eq!(feed_ids(&roots2), [r1.as_str()], "{roots2}");
+    assert_eq!(roots2["hasMore"], false);
+    let roots3 = page(
+        roots2["cursor"].as_str(),
+        "ROOTS",
+        2,
+        serde_json::Value::Null,
+    );
+    assert_eq!(feed_ids(&roots3), Vec::<String>::new());
+    assert_eq!(
+        roots3["cursor"], roots2["cursor"],
+        "an empty page keeps the cursor"
+    );
+    let runs = page(None, "RUNS", 30, serde_json::Value::Null);
+    assert_eq!(
+        feed_ids(&runs),
+        [r4.as_str(), r3.as_str(), r2.as_str(), r1.as_str()]
+    );
+    assert_eq!(runs["hasMore"], false);
+    // exactly one page's worth: no further page
+    let runs_exact = page(None, "RUNS", 4, serde_json::Value::Null);
+    assert_eq!(runs_exact["hasMore"], false);
+    let backfills = page(None, "BACKFILLS", 30, serde_json::Value::Null);
+    let team_data = serde_json::json!({"tags": [{"key": "team", "value": "data"}]});
+    let roots_data = page(None, "ROOTS", 30, team_data.clone());
+    assert_eq!(feed_ids(&roots_data), [r1.as_str()]);
+    let runs_data = page(None, "RUNS", 30, team_data.clone());
+    assert_eq!(feed_ids(&runs_data), [r2.as_str(), r1.as_str()]);
+    let runs_only_a = page(
+        None,
+        "RUNS",
+        1,
+        serde_json::json!({"pipelineName": "only_a", "statuses": ["QUEUED"]}),
+    );
+    assert_eq!(feed_ids(&runs_only_a), [r4.as_str()]);
+    assert_eq!(runs_only_a["hasMore"], true, "r3 is next");
+    let succeeded = page(
+        None,
+        "ROOTS",
+        30,
+        serde_json::json!({"statuses": ["SUCCESS"]}),
+    );
+    // malformed cursors and limits are errors naming what was wrong; an unknown run is the end
+    let bad_cursor = page(Some("not-a-cursor"), "ROOTS", 2, serde_json::Value::Null);
+    assert_eq!(bad_cursor["__typename"], "PythonError");
+    assert!(
+        bad_cursor["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"not-a-cursor\""),
+        "{bad_cursor}"
+    );
+    let bad_timestamp = page(Some("x::::soon"), "ROOTS", 2, serde_json::Value::Null);
+    assert_eq!(bad_timestamp["__typename"], "PythonError");
+    let unknown_run = page(Some("nope::::"), "ROOTS", 2, serde_json::Value::Null);
+    assert_eq!(unknown_run["results"], serde_json::json!([]));
+    let bad_limit = page(None, "ROOTS", -1, serde_json::Value::Null);
+    assert_eq!(bad_limit["__typename"], "PythonError");
+    let mut d = serde_json::json!({
+        "roots1": roots1, "roots2": roots2, "roots3": roots3, "runs": runs, "backfills": backfills,
+        "rootsTeamData": roots_data, "runsTeamData": runs_data, "runsOnlyA": runs_only_a,
+        "succeeded": succeeded, "badCursor": bad_cursor, "badTimestamp": bad_timestamp,
+        "unknownRun": unknown_run, "badLimit": bad_limit,
+    });
+    redact_feed_cursors(&mut d);
+    assert_snapshot(&server, "runs_feed", d);
+
+    // runsFeedCountOrError
+    let d = gql(
+        p,
+        "query($f: RunsFilter) { \
+           roots: runsFeedCountOrError(view: ROOTS) { __typename ... on RunsFeedCount { count } } \
+           runs: runsFeedCountOrError(view: RUNS) { ... on RunsFeedCount { count } } \
+           backfills: runsFeedCountOrError(view: BACKFILLS) { ... on RunsFeedCount { count } } \
+           rootsTeamData: runsFeedCountOrError(view: ROOTS, filter: $f) { ... on RunsFeedCount { count } } \
+           runsTeamData: runsFeedCountOrError(view: RUNS, filter: $f) { ... on RunsFeedCount { count } } \
+           snapshot: runsFeedCountOrError(view: RUNS, filter: {snapshotId: \"x\"}) { ... on RunsFeedCount { count } } }",
+        serde_json::json!({"f": team_data}),
+    );
+    assert_eq!(d["roots"]["count"], 3, "{d}");
+    assert_eq!(d["runs"]["count"], 4, "{d}");
+    assert_eq!(d["rootsTeamData"]["count"], 1, "{d}");
+    assert_eq!(d["runsTeamData"]["count"], 2, "{d}");
+    assert_snapshot(&server, "runs_feed_count", d);
+
+    // runTagKeysOrError / runTagsOrError
+    let d = gql(
+        p,
+        "{ runTagKeysOrError { __typename ... on RunTagKeys { keys } ... on PythonError { message } } \
+           byKeys: runTagsOrError(tagKeys: [\"team\", \"n\"]) { __typename ... on RunTags { tags { key values } } } \
+           prefix: runTagsOrError(tagKeys: [\"team\"], valuePrefix: \"d\") { ... on RunTags { tags { key values } } } \
+           limited: runTagsOrError(tagKeys: [\"n\", \"team\"], limit: 5) { ... on RunTags { tags { key values } } } \
+           all: runTagsOrError { ... on RunTags { tags { key values } } } \
+           hidden: runTagsOrError(tagKeys: [\".dagster/note\"]) { ... on RunTags { tags { key values } } } \
+           none: runTagsOrError(tagKeys: []) { ... on RunTags { tags { key } } } \
+           zero: runTagsOrError(tagKeys: [\"team\"], limit: 0) { ... on RunTags { tags { key values } } } \
+           badLimit: runTagsOrError(limit: -1) { __typename ... on PythonError { message } } }",
+        serde_json::json!({}),
+    );
+    let keys = d["runTagKeysOrError"]["keys"].as_array().unwrap();
+    assert!(keys.iter().any(|k| k == "dagster/backfill"), "{d}");
+    assert!(
+        !d.to_string().contains("\".dagster/"),
+        "hidden tags were served: {d}"
+    );
+    assert_eq!(
+        d["prefix"]["tags"],
+        serde_json::json!([{"key": "team", "values": ["data", "dev"]}])
+    );
+    assert_snapshot(&server, "run_tags", d);
+
+    // the UI's RunsFeedRootQuery and RunFeedTabsCountQuery validate and execute
+    let root = gql(
+        p,
+        RUNS_FEED_ROOT_QUERY,
+        serde_json::json!({"limit": 30, "view": "ROOTS", "filter": {}}),
+    );
+    assert_eq!(
+        root["runsFeedOrError"]["results"][0]["externalJobSource"],
+        "airflow"
+    );
+    let oldest = &root["runsFeedOrError"]["results"][2];
+    assert_eq!(oldest["assetSelectionCount"], 2, "{root}");
+    assert_eq!(
+        oldest["assetSelectionPreview"],
+        serde_json::json!([{"path": ["a"]}, {"path": ["b"]}])
+    );
+    let bad = gql(
+        p,
+        RUNS_FEED_ROOT_QUERY,
+        serde_json::json!({"limit": 30, "view": "ROOTS", "cursor": "::"}),
+    );
+    let tabs = gql(
+        p,
+        "query RunFeedTabsCountQuery($queuedFilter: RunsFilter!, $inProgressFilter: RunsFilter!, $view: RunsFeedView!) { \
+           queuedCount: runsFeedCountOrError(filter: $queuedFilter, view: $view) { ... on RunsFeedCount { count } } \
+           inProgressCount: runsFeedCountOrError(filter: $inProgressFilter, view: $view) { ... on RunsFeedCount { count } } }",
+        serde_json::json!({"queuedFilter": {"statuses": ["QUEUED"]}, "inProgressFilter": {"statuses": ["STARTED", "CANCELING"]}, "view": "ROOTS"}),
+    );
+    assert_eq!(tabs["queuedCount"]["count"], 3, "{tabs}");
+    let mut d = serde_json::json!({"root": root, "badCursor": bad, "tabs": tabs});
+    redact_feed_cursors(&mut d);
+    assert_snapshot(&server, "runs_feed_root_query", d);
 }
 
 #[test]

@@ -40,4 +40,10 @@ pub mod tags {
     pub const ROOT_RUN_ID: &str = "dagster/root_run_id";
     pub const IS_RESUME_RETRY: &str = "dagster/is_resume_retry";
     pub const STEP_SELECTION: &str = "dagster/step_selection";
+    /// Id of the backfill a run belongs to.
+    pub const BACKFILL: &str = "dagster/backfill";
+    /// How the run was launched from outside Dagster (`Run.externalJobSource`, lowercased).
+    pub const EXTERNAL_JOB_SOURCE: &str = "dagster/external_job_source";
+    /// Run metrics switches (`Run.hasRunMetricsEnabled`); the public one is deprecated.
+    pub const RUN_METRICS: [&str; 2] = [".dagster/run_metrics", "dagster/run_metrics"];
 }

@@ -169,6 +169,10 @@ pub struct RunsFilter {
     pub updated_before: Option<f64>,
     pub created_after: Option<f64>,
     pub created_before: Option<f64>,
+    /// Leaves out runs that belong to a backfill (tagged `dagster/backfill`): the runs feed's
+    /// `ROOTS` view (Dagster's `exclude_subruns`).
+    #[serde(default)]
+    pub exclude_subruns: bool,
 }
 
 #[cfg(test)]

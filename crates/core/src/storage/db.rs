@@ -502,8 +502,21 @@ macro_rules! filter_runs {
         if let Some(t) = f.created_before {
             q = q.filter(runs::create_timestamp.lt(ts_to_dt(t)));
         }
+        if f.exclude_subruns {
+            // Correlated on the unique (run_id, key) index: one probe per candidate run.
+            q = q.filter(diesel::dsl::not(diesel::dsl::exists(
+                run_tags::table
+                    .filter(run_tags::run_id.eq(runs::run_id))
+                    .filter(run_tags::key.eq(tags::BACKFILL)),
+            )));
+        }
         q
     }};
+}
+
+diesel::define_sql_function! {
+    /// `substr(text, start, length)`: characters on both backends (1-based start).
+    fn substr(x: Text, start: diesel::sql_types::Integer, len: diesel::sql_types::Integer) -> Text;
 }
 
 diesel::define_sql_function! {
@@ -999,7 +1012,7 @@ impl RunStore for DbStorage {
                     runs::run_body.eq(&body),
                     runs::partition.eq(tag(&run.tags, "dagster/partition")),
                     runs::partition_set.eq(tag(&run.tags, "dagster/partition_set")),
-                    runs::backfill_id.eq(tag(&run.tags, "dagster/backfill")),
+                    runs::backfill_id.eq(tag(&run.tags, tags::BACKFILL)),
                     runs::create_timestamp.eq(now),
                     runs::update_timestamp.eq(now),
                 ))
@@ -1107,6 +1120,69 @@ impl RunStore for DbStorage {
             );
             Ok(q.get_result::<i64>(c)?)
         })
+    }
+
+    fn run_tag_keys(&self) -> Result<Vec<String>> {
+        with_conn!(self, |c| {
+            Ok(run_tags::table
+                .select(run_tags::key)
+                .distinct()
+                .order(run_tags::key.asc())
+                .load(c)?)
+        })
+    }
+
+    fn run_tag_values(
+        &self,
+        keys: Option<&[String]>,
+        value_prefix: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<(String, Vec<String>)>> {
+        // An exact, case-sensitive prefix test on both backends (SQLite's LIKE ignores ASCII
+        // case; Postgres' range comparisons follow the database collation).
+        let prefix = value_prefix
+            .filter(|p| !p.is_empty())
+            .map(|p| (p, i32::try_from(p.chars().count()).unwrap_or(i32::MAX)));
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let key_chunks: Vec<Option<&[String]>> = match keys {
+            Some(keys) => keys.chunks(CHUNK).map(Some).collect(),
+            None => vec![None],
+        };
+        // Keys are disjoint between chunks and each chunk is ordered by (key, value), so the
+        // chunks' results concatenated and sorted stay ordered; the limit applies overall.
+        with_conn!(self, |c| {
+            for chunk in &key_chunks {
+                let mut q = run_tags::table
+                    .select((run_tags::key, run_tags::value))
+                    .distinct()
+                    .order((run_tags::key.asc(), run_tags::value.asc()))
+                    .into_boxed();
+                if let Some(chunk) = chunk {
+                    q = q.filter(run_tags::key.eq_any(*chunk));
+                }
+                if let Some((p, n)) = prefix {
+                    q = q.filter(substr(run_tags::value, 1, n).eq(p));
+                }
+                if let Some(limit) = limit {
+                    q = q.limit(to_i64(limit));
+                }
+                let rows: Vec<(String, String)> = q.load(c)?;
+                pairs.extend(rows);
+            }
+            Ok(())
+        })?;
+        pairs.sort();
+        if let Some(limit) = limit {
+            pairs.truncate(limit);
+        }
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for (k, v) in pairs {
+            match out.last_mut() {
+                Some((last, values)) if *last == k => values.push(v),
+                _ => out.push((k, vec![v])),
+            }
+        }
+        Ok(out)
     }
 
     fn add_run_tags(&self, run_id: &str, new_tags: &BTreeMap<String, String>) -> Result<()> {

@@ -91,6 +91,17 @@ pub trait RunStore: Send + Sync {
         limit: Option<usize>,
     ) -> Result<Vec<Run>>;
     fn count_runs(&self, filter: &RunsFilter) -> Result<i64>;
+    /// Every distinct run tag key (hidden `.dagster/*` ones included), sorted.
+    fn run_tag_keys(&self) -> Result<Vec<String>>;
+    /// Distinct tag values per key, keys and values sorted (bytewise): only the `keys` given
+    /// (all when `None`), only values starting with `value_prefix` (exact, case-sensitive), at
+    /// most `limit` (key, value) pairs in all (the first ones in the database's order).
+    fn run_tag_values(
+        &self,
+        keys: Option<&[String]>,
+        value_prefix: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<(String, Vec<String>)>>;
     /// Adds or replaces tags on a run.
     fn add_run_tags(&self, run_id: &str, tags: &BTreeMap<String, String>) -> Result<()>;
     /// Deletes a run, its tags and its events. Returns false if it did not exist.

@@ -9,6 +9,7 @@ pub mod instigators;
 pub mod launch;
 pub mod logs;
 pub mod runs;
+pub mod runs_feed;
 pub mod types;
 pub mod workspace;
 
@@ -152,6 +153,43 @@ impl Query {
         limit: Option<i32>,
     ) -> RunsOrError {
         runs::runs_or_error(ctx, filter, cursor, limit).await
+    }
+
+    /// The runs page: runs newest first (`ROOTS`: not part of a backfill; `RUNS`: all;
+    /// `BACKFILLS`: none, there are no backfills). `cursor` is the `cursor` of the previous
+    /// page.
+    async fn runs_feed_or_error(
+        ctx: &Ctx,
+        limit: i32,
+        cursor: Option<String>,
+        view: runs_feed::RunsFeedView,
+        filter: Option<runs::RunsFilterInput>,
+    ) -> runs_feed::RunsFeedConnectionOrError {
+        runs_feed::runs_feed_or_error(ctx, limit, cursor, filter, view).await
+    }
+
+    /// How many entries `runsFeedOrError` has for this view and filter.
+    async fn runs_feed_count_or_error(
+        ctx: &Ctx,
+        view: runs_feed::RunsFeedView,
+        filter: Option<runs::RunsFilterInput>,
+    ) -> runs_feed::RunsFeedCountOrError {
+        runs_feed::runs_feed_count_or_error(ctx, view, filter).await
+    }
+
+    /// The distinct tag keys of all runs (hidden `.dagster/*` keys left out).
+    async fn run_tag_keys_or_error(ctx: &Ctx) -> Option<runs_feed::RunTagKeysOrError> {
+        Some(runs_feed::run_tag_keys_or_error(ctx).await)
+    }
+
+    /// The distinct values of run tags, per key.
+    async fn run_tags_or_error(
+        ctx: &Ctx,
+        tag_keys: Option<Vec<String>>,
+        value_prefix: Option<String>,
+        limit: Option<i32>,
+    ) -> Option<runs_feed::RunTagsOrError> {
+        Some(runs_feed::run_tags_or_error(ctx, tag_keys, value_prefix, limit).await)
     }
 
     /// A run's events after `afterCursor` (exclusive), ascending; poll with the returned

@@ -9,10 +9,11 @@
 
 use super::assets::Asset;
 use super::logs::{self, CapturedLogs, EventConnection, ExpectationResult, MaterializationEvent};
+use super::runs_feed::RunsFeedEntryIfaceValue;
 use super::types::*;
 use super::{blocking, Ctx, ExecutionTag};
 use dagster_core::domain::{
-    EventRecord, EventType, Run as DomainRun, RunStatus as DomainStatus, RunsFilter,
+    tags, EventRecord, EventType, Run as DomainRun, RunStatus as DomainStatus, RunsFilter,
 };
 use dagster_core::exec::ExecutionPlan as CorePlan;
 use juniper::{graphql_object, GraphQLEnum, GraphQLInputObject, GraphQLObject, GraphQLUnion, ID};
@@ -71,6 +72,7 @@ impl RunsFilterInput {
             updated_before: self.updated_before,
             created_after: self.created_after,
             created_before: self.created_before,
+            exclude_subruns: false,
         })
     }
 }
@@ -229,7 +231,7 @@ pub struct RepositoryMetadata {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(context = Ctx)]
-pub struct AssetCheckhandle {
+pub struct AssetCheckHandle {
     pub name: String,
     pub asset_key: AssetKey,
 }
@@ -486,7 +488,7 @@ pub struct ExecutionPlan {
     pub artifacts_persisted: bool,
     pub asset_selection: Vec<String>,
     pub asset_keys: Vec<AssetKey>,
-    pub asset_check_keys: Vec<AssetCheckhandle>,
+    pub asset_check_keys: Vec<AssetCheckHandle>,
 }
 
 impl ExecutionPlan {
@@ -516,7 +518,7 @@ impl ExecutionPlan {
     }
 }
 
-/// `Run` (implements `PipelineRun`).
+/// `Run` (implements `PipelineRun` and `RunsFeedEntry`).
 #[derive(Debug, Clone)]
 pub struct Run(pub Arc<DomainRun>);
 
@@ -527,7 +529,7 @@ impl Run {
 }
 
 #[graphql_object]
-#[graphql(context = Ctx, impl = PipelineRunIfaceValue)]
+#[graphql(context = Ctx, impl = [PipelineRunIfaceValue, RunsFeedEntryIfaceValue])]
 impl Run {
     fn id(&self) -> ID {
         ID::new(&self.0.run_id)
@@ -577,14 +579,14 @@ impl Run {
             .as_ref()
             .map_or(0, |k| i32::try_from(k.len()).unwrap_or(i32::MAX))
     }
-    fn asset_check_selection(&self, limit: Option<i32>) -> Option<Vec<AssetCheckhandle>> {
+    fn asset_check_selection(&self, limit: Option<i32>) -> Option<Vec<AssetCheckHandle>> {
         let _ = limit;
         None
     }
     fn asset_check_selection_count(&self) -> i32 {
         0
     }
-    fn asset_checks(&self) -> Option<Vec<AssetCheckhandle>> {
+    fn asset_checks(&self) -> Option<Vec<AssetCheckHandle>> {
         None
     }
     fn run_config_yaml(&self) -> String {
@@ -654,11 +656,28 @@ impl Run {
     fn has_unconstrained_root_nodes(&self) -> bool {
         true
     }
+    /// A run metrics tag set to a true value, once the run has started.
     fn has_run_metrics_enabled(&self) -> bool {
-        false
+        if matches!(
+            self.0.status,
+            DomainStatus::Queued | DomainStatus::NotStarted | DomainStatus::Starting
+        ) {
+            return false;
+        }
+        tags::RUN_METRICS.iter().any(|k| {
+            self.0
+                .tags
+                .get(*k)
+                .is_some_and(|v| !matches!(v.to_lowercase().as_str(), "false" | "none" | "0" | ""))
+        })
     }
+    /// The `dagster/external_job_source` tag, lowercased.
     fn external_job_source(&self) -> Option<String> {
-        None
+        self.0
+            .tags
+            .get(tags::EXTERNAL_JOB_SOURCE)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.to_lowercase())
     }
     async fn stats(&self, ctx: &Ctx) -> RunStatsSnapshotOrError {
         match run_events(ctx, &self.0.run_id).await {
