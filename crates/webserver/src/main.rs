@@ -1,15 +1,18 @@
 //! `dagster-webserver`: the HTTP side of the deployment.
 //!
 //! Routes: `/server_info` (and the legacy `/dagit_info`), a health route for container health
-//! checks (`/health`, which also checks that storage answers), `/graphql` (juniper; see
-//! [`http`] and [`schema`]), `/logs/<run id>/compute_logs/<file key>/out|err` (captured step
-//! output downloads) and `/` (redirects to GraphiQL). Flags and `DAGSTER_WEBSERVER_*`
+//! checks (`/health`, which also checks that storage answers), `/graphql` (juniper over HTTP,
+//! see [`http`] and [`schema`]; subscriptions over websocket on the same path, see [`ws`] and
+//! [`tailer`]), `/logs/<run id>/compute_logs/<file key>/out|err` (captured step output
+//! downloads) and `/` (redirects to GraphiQL). Flags and `DAGSTER_WEBSERVER_*`
 //! environment variables follow Dagster's. `DAGSTER_WEBSERVER_TOKEN` enables bearer-token
 //! access control for everything but `/server_info`, `/dagit_info` and `/health`.
 
 mod http;
 mod schema;
 mod state;
+mod tailer;
+mod ws;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::{Context, Result};
@@ -164,6 +167,8 @@ fn main() -> Result<()> {
         path_prefix: args.path_prefix.trim_end_matches('/').to_string(),
         sources,
         locations: RwLock::new(locations),
+        latest_event: tokio::sync::watch::Sender::new(None),
+        location_events: tokio::sync::broadcast::Sender::new(64),
     });
     let prefix = args.path_prefix.trim_end_matches('/').to_string();
     let bind = (args.host.clone(), args.port);
@@ -176,6 +181,7 @@ fn main() -> Result<()> {
     );
     let schema = Arc::new(schema::schema());
     actix_web::rt::System::new().block_on(async move {
+        actix_web::rt::spawn(tailer::run(state.clone()));
         HttpServer::new(move || {
             let server = web::Data::new(http::Server {
                 state: state.clone(),
