@@ -36,6 +36,9 @@ pub struct AppState {
     pub latest_event: tokio::sync::watch::Sender<Option<i64>>,
     /// Code location changes (reloads), for `locationStateChangeEvents`.
     pub location_events: tokio::sync::broadcast::Sender<LocationChange>,
+    /// Set to true when the process got a stop signal: open websocket connections close (the
+    /// graceful shutdown would otherwise wait for them).
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// What happened to a code location (`LocationStateChangeEvent`).

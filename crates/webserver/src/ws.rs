@@ -27,7 +27,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::AggregatedMessage;
 use juniper::futures::{future, SinkExt, StreamExt};
 use juniper::{DefaultScalarValue, ExecutionError, FieldError, Value, Variables};
-use juniper_graphql_ws::graphql_ws::{ClientMessage, Connection};
+use juniper_graphql_ws::graphql_ws::{ClientMessage, Connection, ServerMessage};
 use juniper_graphql_ws::{ArcSchema, ConnectionConfig};
 use std::pin::pin;
 use std::time::Duration;
@@ -96,7 +96,9 @@ fn parse_frame(text: &str) -> Result<ClientMessage<DefaultScalarValue>, (Option<
     let invalid = |m: String| (id.clone(), m);
     if obj.get("type").and_then(|t| t.as_str()) == Some("start") {
         let Some(payload) = obj.get_mut("payload").and_then(|p| p.as_object_mut()) else {
-            return Err(invalid("Invalid start message: `payload` must be an object".into()));
+            return Err(invalid(
+                "Invalid start message: `payload` must be an object".into(),
+            ));
         };
         let Some(query) = payload.get("query").and_then(|q| q.as_str()) else {
             return Err(invalid(
@@ -117,7 +119,9 @@ fn parse_frame(text: &str) -> Result<ClientMessage<DefaultScalarValue>, (Option<
                     serde_json::Value::Null
                 } else {
                     serde_json::from_str(s).map_err(|e| {
-                        invalid(format!("Invalid start message: variables are invalid JSON ({e})"))
+                        invalid(format!(
+                            "Invalid start message: variables are invalid JSON ({e})"
+                        ))
                     })?
                 };
             }
@@ -203,8 +207,46 @@ pub async fn graphql_ws(
         })
     };
     let connection = Connection::new(ArcSchema(server.schema.clone()), init);
-    actix_web::rt::spawn(serve(connection, session, messages));
+    let shutdown = server.state.shutdown.subscribe();
+    actix_web::rt::spawn(serve(connection, session, messages, shutdown));
     response
+}
+
+/// The operation ids of one connection: running ones, and stopped ones whose `complete` is
+/// still to come (and to be dropped).
+#[derive(Default)]
+struct Operations {
+    /// connection_init was received (before it, `start` is ignored by the protocol).
+    initialized: bool,
+    running: std::collections::HashSet<String>,
+    stopped: std::collections::HashMap<String, usize>,
+}
+
+impl Operations {
+    fn started(&mut self, id: &str) {
+        if self.initialized {
+            self.running.insert(id.to_string());
+        }
+    }
+
+    fn stopped(&mut self, id: &str) {
+        if self.running.remove(id) {
+            *self.stopped.entry(id.to_string()).or_default() += 1;
+        }
+    }
+
+    /// A `complete` for `id` came from the protocol: whether to send it.
+    fn completed(&mut self, id: &str) -> bool {
+        if let Some(n) = self.stopped.get_mut(id) {
+            *n -= 1;
+            if *n == 0 {
+                self.stopped.remove(id);
+            }
+            return false;
+        }
+        self.running.remove(id);
+        true
+    }
 }
 
 /// Pumps one websocket connection: client frames into the protocol state machine, its
@@ -213,14 +255,24 @@ async fn serve<S, I>(
     connection: Connection<S, I>,
     session: actix_ws::Session,
     mut messages: actix_ws::AggregatedMessageStream,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
     S: juniper_graphql_ws::Schema<ScalarValue = DefaultScalarValue>,
     I: juniper_graphql_ws::Init<DefaultScalarValue, S::Context> + Send,
 {
     let (mut to_protocol, mut from_protocol) = connection.split();
+    // juniper answers `stop` with a `complete` for that id; Dagster sends nothing more for a
+    // stopped operation, so that `complete` is dropped. Both futures run on this one task.
+    let ops = std::rc::Rc::new(std::cell::RefCell::new(Operations::default()));
+    let ops_out = ops.clone();
     let mut out = session.clone();
     let output = async move {
         while let Some(msg) = from_protocol.next().await {
+            if let ServerMessage::Complete { id } = &msg {
+                if !ops_out.borrow_mut().completed(id) {
+                    continue;
+                }
+            }
             let text = match serde_json::to_string(&msg) {
                 Ok(t) => t,
                 Err(e) => {
@@ -242,7 +294,10 @@ async fn serve<S, I>(
                     Ok(t) => t,
                     Err(_) => {
                         if back
-                            .text(error_frame(None, "Invalid message: binary frame is not UTF-8"))
+                            .text(error_frame(
+                                None,
+                                "Invalid message: binary frame is not UTF-8",
+                            ))
                             .await
                             .is_err()
                         {
@@ -266,10 +321,22 @@ async fn serve<S, I>(
             };
             match parse_frame(&text) {
                 Ok(msg) => {
+                    match &msg {
+                        // Messages are handled in order: a start after init runs (if the
+                        // init is refused, the connection ends anyway).
+                        ClientMessage::ConnectionInit { .. } => ops.borrow_mut().initialized = true,
+                        ClientMessage::Start { id, .. } => ops.borrow_mut().started(id),
+                        ClientMessage::Stop { id } => ops.borrow_mut().stopped(id),
+                        _ => {}
+                    }
                     let _ = to_protocol.send(msg).await;
                 }
                 Err((id, message)) => {
-                    if back.text(error_frame(id.as_deref(), &message)).await.is_err() {
+                    if back
+                        .text(error_frame(id.as_deref(), &message))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -277,10 +344,16 @@ async fn serve<S, I>(
         }
         let _ = to_protocol.send(ClientMessage::ConnectionTerminate).await;
     };
-    future::select(pin!(input), pin!(output)).await;
-    let _ = session
-        .close(Some(actix_ws::CloseCode::Normal.into()))
-        .await;
+    let stopping = async move {
+        // An error means the state is gone: the process is ending too.
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    let code = match future::select(future::select(pin!(input), pin!(output)), pin!(stopping)).await
+    {
+        future::Either::Left(_) => actix_ws::CloseCode::Normal,
+        future::Either::Right(_) => actix_ws::CloseCode::Away,
+    };
+    let _ = session.close(Some(code.into())).await;
 }
 
 #[cfg(test)]
@@ -309,13 +382,30 @@ mod tests {
         let (id, m) = parse_frame(&deep).unwrap_err();
         assert_eq!(id.as_deref(), Some("d"));
         assert!(m.contains("nested too deeply"), "{m}");
-        assert!(parse_frame(r#"{"type":"start","id":"x","payload":{"query":"{ a }","variables":[1]}}"#).is_err());
+        assert!(parse_frame(
+            r#"{"type":"start","id":"x","payload":{"query":"{ a }","variables":[1]}}"#
+        )
+        .is_err());
         let mut p = Variables::new();
         p.insert(
             "Authorization".into(),
             juniper::InputValue::scalar("Bearer abc"),
         );
         assert_eq!(init_token(&p).as_deref(), Some("abc"));
+        // complete after stop is dropped once; starts before init are not tracked
+        let mut ops = Operations::default();
+        ops.started("early");
+        ops.stopped("early");
+        assert!(ops.completed("early"));
+        ops.initialized = true;
+        ops.started("a");
+        ops.started("b");
+        ops.stopped("a");
+        ops.stopped("never-started");
+        assert!(!ops.completed("a"));
+        assert!(ops.completed("a"));
+        assert!(ops.completed("b"));
+        assert!(ops.completed("never-started"));
         assert_eq!(
             error_frame(Some("1"), "m"),
             r#"{"id":"1","payload":[{"message":"m"}],"type":"error"}"#

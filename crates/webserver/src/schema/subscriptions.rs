@@ -29,8 +29,8 @@ use crate::state::{AppState, LocationChange};
 use dagster_core::domain::EventRecord;
 use juniper::futures::stream::{self, BoxStream, StreamExt};
 use juniper::{
-    graphql_subscription, FieldError, FieldResult, GraphQLEnum, GraphQLObject, GraphQLUnion,
-    Value, ID,
+    graphql_subscription, FieldError, FieldResult, GraphQLEnum, GraphQLObject, GraphQLUnion, Value,
+    ID,
 };
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
