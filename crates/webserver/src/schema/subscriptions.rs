@@ -77,6 +77,8 @@ pub enum PipelineRunLogsSubscriptionPayload {
     PipelineRunLogsSubscriptionFailure(PipelineRunLogsSubscriptionFailure),
 }
 
+/// Dagster's variant names (`LOCATION_UPDATED`, …).
+#[allow(clippy::enum_variant_names)]
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LocationStateChangeEventType {
     LocationUpdated,
