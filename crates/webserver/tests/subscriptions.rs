@@ -29,7 +29,7 @@ const CAPTURED: &str = "subscription($k: [String!]!, $c: String) { capturedLogs(
 /// A webserver process on a temporary DAGSTER_HOME (SQLite, or a Postgres schema of its own)
 /// plus the test's own `Instance` on the same storage.
 struct Env {
-    home: tempfile::TempDir,
+    _home: tempfile::TempDir,
     _db: Option<TestDb>,
     inst: Instance,
     port: u16,
@@ -81,7 +81,7 @@ fn start(postgres: bool, args: &[&str], env: &[(&str, &str)]) -> Env {
         )
     });
     Env {
-        home,
+        _home: home,
         _db: db,
         inst,
         port,
@@ -611,7 +611,6 @@ fn token_mode_and_path_prefix() {
     .err()
     .unwrap();
     assert_eq!(status, 404);
-    let _ = env.home.path();
 }
 
 /// A stop signal closes open websockets (code 1001), so the graceful shutdown does not wait
