@@ -1223,6 +1223,9 @@ mod wrapped {
         ) -> Result<EventPage> {
             self.inner.events_for_run(run_id, after, limit)
         }
+        fn latest_event_id(&self) -> Result<Option<i64>> {
+            self.inner.latest_event_id()
+        }
         fn asset_records(&self, keys: Option<&[AssetKey]>) -> Result<Vec<AssetRecord>> {
             self.inner.asset_records(keys)
         }

@@ -855,6 +855,7 @@ mod cases {
 
     pub fn events_pagination(db: &TestDb) {
         let s = db.storage();
+        assert_eq!(s.latest_event_id().unwrap(), None);
         let r = add(&s, "j", &[]);
         let other = add(&s, "j", &[]);
         let batch: Vec<NewEvent> = (0..25)
@@ -889,6 +890,10 @@ mod cases {
         assert!(!exact.has_more);
         let none = s.events_for_run("missing", None, 10).unwrap();
         assert!(none.events.is_empty() && !none.has_more && none.cursor.is_none());
+        // The latest id of the whole log is the other run's last event.
+        let last_other = s.events_for_run(&other.run_id, None, 100).unwrap().cursor;
+        assert_eq!(s.latest_event_id().unwrap(), last_other);
+        assert!(last_other > p3.cursor);
         // The stored event round-trips.
         assert_eq!(p1.events[0].event, batch[0]);
     }

@@ -42,6 +42,21 @@ fn eq_constant_time(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether `given` is the configured token (constant time).
+pub fn token_matches(given: &str, token: &str) -> bool {
+    eq_constant_time(given.as_bytes(), token.as_bytes())
+}
+
+/// The 401 answer of token mode.
+pub fn unauthorized() -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+        .json(serde_json::json!({
+            "data": null,
+            "errors": [{"message": "Unauthorized: this server requires `Authorization: Bearer <token>` (DAGSTER_WEBSERVER_TOKEN)"}],
+        }))
+}
+
 /// `None` when the request may proceed; otherwise the 401 answer.
 pub fn check_token(server: &Server, req: &HttpRequest) -> Option<HttpResponse> {
     let token = server.token.as_deref()?;
@@ -52,15 +67,8 @@ pub fn check_token(server: &Server, req: &HttpRequest) -> Option<HttpResponse> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match given {
-        Some(g) if eq_constant_time(g.as_bytes(), token.as_bytes()) => None,
-        _ => Some(
-            HttpResponse::Unauthorized()
-                .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-                .json(serde_json::json!({
-                    "data": null,
-                    "errors": [{"message": "Unauthorized: this server requires `Authorization: Bearer <token>` (DAGSTER_WEBSERVER_TOKEN)"}],
-                })),
-        ),
+        Some(g) if token_matches(g, token) => None,
+        _ => Some(unauthorized()),
     }
 }
 
@@ -116,7 +124,7 @@ struct GqlRequest {
 }
 
 /// Objects given for `runConfigData` become their JSON text (see `RunConfigData`).
-fn normalize_variables(v: &mut serde_json::Value) {
+pub fn normalize_variables(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
@@ -425,7 +433,16 @@ fn from_query_string(req: &HttpRequest) -> Result<GqlRequest, Box<HttpResponse>>
     })
 }
 
-pub async fn graphql_get(server: web::Data<Server>, req: HttpRequest) -> HttpResponse {
+/// `GET /graphql`: a websocket upgrade goes to [`crate::ws`]; otherwise GraphiQL for
+/// browsers, or a query from the query string.
+pub async fn graphql_get(
+    server: web::Data<Server>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    if crate::ws::is_upgrade(&req) {
+        return crate::ws::graphql_ws(server, req, payload).await;
+    }
     if let Some(r) = check_token(&server, &req) {
         return r;
     }

@@ -1,15 +1,18 @@
 //! `dagster-webserver`: the HTTP side of the deployment.
 //!
 //! Routes: `/server_info` (and the legacy `/dagit_info`), a health route for container health
-//! checks (`/health`, which also checks that storage answers), `/graphql` (juniper; see
-//! [`http`] and [`schema`]), `/logs/<run id>/compute_logs/<file key>/out|err` (captured step
-//! output downloads) and `/` (redirects to GraphiQL). Flags and `DAGSTER_WEBSERVER_*`
+//! checks (`/health`, which also checks that storage answers), `/graphql` (juniper over HTTP,
+//! see [`http`] and [`schema`]; subscriptions over websocket on the same path, see [`ws`] and
+//! [`tailer`]), `/logs/<run id>/compute_logs/<file key>/out|err` (captured step output
+//! downloads) and `/` (redirects to GraphiQL). Flags and `DAGSTER_WEBSERVER_*`
 //! environment variables follow Dagster's. `DAGSTER_WEBSERVER_TOKEN` enables bearer-token
 //! access control for everything but `/server_info`, `/dagit_info` and `/health`.
 
 mod http;
 mod schema;
 mod state;
+mod tailer;
+mod ws;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::{Context, Result};
@@ -97,6 +100,35 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// actix stops on SIGTERM (gracefully) and SIGINT/SIGQUIT; a graceful stop waits for open
+/// connections, and a websocket never ends by itself, so on the same signals every websocket
+/// connection is told to close ([`state::AppState::shutdown`]).
+async fn close_websockets_on_signal(state: Arc<state::AppState>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut streams = Vec::new();
+    for kind in [
+        SignalKind::terminate(),
+        SignalKind::interrupt(),
+        SignalKind::quit(),
+    ] {
+        match signal(kind) {
+            Ok(s) => streams.push(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for a stop signal; open websockets may delay shutdown")
+            }
+        }
+    }
+    if streams.is_empty() {
+        return;
+    }
+    let waits = streams
+        .iter_mut()
+        .map(|s| Box::pin(s.recv()))
+        .collect::<Vec<_>>();
+    let _ = juniper::futures::future::select_all(waits).await;
+    state.shutdown.send_replace(true);
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
@@ -164,6 +196,9 @@ fn main() -> Result<()> {
         path_prefix: args.path_prefix.trim_end_matches('/').to_string(),
         sources,
         locations: RwLock::new(locations),
+        latest_event: tokio::sync::watch::Sender::new(None),
+        location_events: tokio::sync::broadcast::Sender::new(64),
+        shutdown: tokio::sync::watch::Sender::new(false),
     });
     let prefix = args.path_prefix.trim_end_matches('/').to_string();
     let bind = (args.host.clone(), args.port);
@@ -176,6 +211,8 @@ fn main() -> Result<()> {
     );
     let schema = Arc::new(schema::schema());
     actix_web::rt::System::new().block_on(async move {
+        actix_web::rt::spawn(tailer::run(state.clone()));
+        actix_web::rt::spawn(close_websockets_on_signal(state.clone()));
         HttpServer::new(move || {
             let server = web::Data::new(http::Server {
                 state: state.clone(),

@@ -31,6 +31,23 @@ pub struct AppState {
     pub path_prefix: String,
     pub sources: Sources,
     pub locations: RwLock<Vec<LocationEntry>>,
+    /// The largest event storage id seen by the event tailer ([`crate::tailer`]); subscriptions
+    /// `subscribe()` to it and look at their run only when it moves.
+    pub latest_event: tokio::sync::watch::Sender<Option<i64>>,
+    /// Code location changes (reloads), for `locationStateChangeEvents`.
+    pub location_events: tokio::sync::broadcast::Sender<LocationChange>,
+    /// Set to true when the process got a stop signal: open websocket connections close (the
+    /// graceful shutdown would otherwise wait for them).
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// What happened to a code location (`LocationStateChangeEvent`).
+#[derive(Debug, Clone)]
+pub struct LocationChange {
+    pub location_name: String,
+    /// True when the location failed to load.
+    pub error: bool,
+    pub message: String,
 }
 
 pub fn now() -> f64 {
@@ -106,10 +123,26 @@ impl AppState {
         }
     }
 
+    /// Replaces the locations and announces each one to `locationStateChangeEvents`
+    /// subscribers (nobody listening is fine).
     pub fn set_locations(&self, entries: Vec<LocationEntry>) {
+        let changes: Vec<LocationChange> = entries
+            .iter()
+            .map(|e| LocationChange {
+                location_name: e.name.clone(),
+                error: e.defs.is_err(),
+                message: match &e.defs {
+                    Ok(_) => format!("Location {} has been updated.", e.name),
+                    Err(m) => format!("Error loading location {}: {m}", e.name),
+                },
+            })
+            .collect();
         match self.locations.write() {
             Ok(mut g) => *g = entries,
             Err(poisoned) => *poisoned.into_inner() = entries,
+        }
+        for c in changes {
+            let _ = self.location_events.send(c);
         }
     }
 }

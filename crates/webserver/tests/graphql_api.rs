@@ -69,6 +69,7 @@ const SNAPSHOTS: &[&str] = &[
     "run_or_error",
     "logs_for_run",
     "logs_for_run_paged",
+    "pipeline_run_logs_subscription",
     "captured_logs",
     "asset_nodes",
     "asset_or_error",
@@ -412,6 +413,20 @@ const RUN_FIELDS: &str = "id runId status runStatus pipelineName jobName mode ru
     stepStats { stepKey status startTime endTime attempts { startTime endTime } materializations { assetKey { path } } } \
     executionPlan { artifactsPersisted assetKeys { path } steps { key kind inputs { dependsOn { key kind } } } }";
 
+const EVENT_FIELDS: &str = "__typename \
+    ... on MessageEvent { runId message timestamp level stepKey eventType } \
+    ... on DisplayableEvent { label description metadataEntries { __typename label \
+        ... on IntMetadataEntry { intValue intRepr } ... on TextMetadataEntry { text } } } \
+    ... on MarkerEvent { markerStart markerEnd } \
+    ... on ErrorEvent { error { message className } } \
+    ... on RunEvent { pipelineName } \
+    ... on ExecutionStepFailureEvent { errorSource } \
+    ... on ExecutionStepOutputEvent { outputName typeCheck { success } } \
+    ... on LogsCapturedEvent { fileKey logKey stepKeys } \
+    ... on MaterializationEvent { assetKey { path } partition tags { key value } } \
+    ... on FailedToMaterializeEvent { assetKey { path } materializationFailureReason } \
+    ... on AssetMaterializationPlannedEvent { assetKey { path } }";
+
 #[test]
 fn runs_and_logs_snapshots() {
     let server = start(DEFAULT_COORDINATOR, &[]);
@@ -459,23 +474,12 @@ fn runs_and_logs_snapshots() {
     assert_snapshot(&server, "run_or_error", d);
 
     // logsForRun: every event with the UI's per-type fields
-    let logs_q = "query($id: ID!, $after: String, $limit: Int) { logsForRun(runId: $id, afterCursor: $after, limit: $limit) { __typename \
-        ... on EventConnection { hasMore cursor events { __typename \
-          ... on MessageEvent { runId message timestamp level stepKey eventType } \
-          ... on DisplayableEvent { label description metadataEntries { __typename label \
-              ... on IntMetadataEntry { intValue intRepr } ... on TextMetadataEntry { text } } } \
-          ... on MarkerEvent { markerStart markerEnd } \
-          ... on ErrorEvent { error { message className } } \
-          ... on RunEvent { pipelineName } \
-          ... on ExecutionStepFailureEvent { errorSource } \
-          ... on ExecutionStepOutputEvent { outputName typeCheck { success } } \
-          ... on LogsCapturedEvent { fileKey logKey stepKeys } \
-          ... on MaterializationEvent { assetKey { path } partition tags { key value } } \
-          ... on FailedToMaterializeEvent { assetKey { path } materializationFailureReason } \
-          ... on AssetMaterializationPlannedEvent { assetKey { path } } } } \
-        ... on RunNotFoundError { message } } }";
+    let logs_q = &format!("query($id: ID!, $after: String, $limit: Int) {{ logsForRun(runId: $id, afterCursor: $after, limit: $limit) {{ __typename \
+        ... on EventConnection {{ hasMore cursor events {{ {EVENT_FIELDS} }} }} \
+        ... on RunNotFoundError {{ message }} }} }}");
     let mut d = gql(p, logs_q, serde_json::json!({"id": failed}));
     let events = d["logsForRun"]["events"].as_array().unwrap().clone();
+    let events_cursor = d["logsForRun"]["cursor"].clone();
     assert!(!d["logsForRun"]["hasMore"].as_bool().unwrap());
     pid_event_first_after_launch(&mut d["logsForRun"]["events"]);
     assert_snapshot(&server, "logs_for_run", d);
@@ -502,6 +506,32 @@ fn runs_and_logs_snapshots() {
         &server,
         "logs_for_run_paged",
         serde_json::json!({"first": first, "second": second, "unknown": unknown, "badCursor": bad}),
+    );
+
+    // pipelineRunLogs over websocket (the UI's PipelineRunLogsSubscription): the finished
+    // run's events, the same as logsForRun's, in one chunk; the subscription then stays open.
+    let sub = format!(
+        "subscription($id: ID!, $c: String) {{ pipelineRunLogs(runId: $id, cursor: $c) {{ __typename \
+           ... on PipelineRunLogsSubscriptionSuccess {{ hasMorePastEvents cursor run {{ runId status }} messages {{ {EVENT_FIELDS} }} }} \
+           ... on PipelineRunLogsSubscriptionFailure {{ message missingRunId }} }} }}"
+    );
+    let mut ws = common::ws_connect(p, "/graphql", &[]).unwrap();
+    ws.init(serde_json::json!({}));
+    ws.start("1", &sub, serde_json::json!({"id": failed}));
+    let mut payload = ws.expect_data("1");
+    let logs = &payload["data"]["pipelineRunLogs"];
+    assert_eq!(logs["messages"].as_array().unwrap(), &events);
+    assert_eq!(logs["cursor"], events_cursor);
+    assert_eq!(logs["hasMorePastEvents"], false);
+    ws.expect_silence(Duration::from_millis(500));
+    ws.start("2", &sub, serde_json::json!({"id": "nope"}));
+    let missing = ws.expect_data("2");
+    assert_eq!(ws.expect()["type"], "complete");
+    pid_event_first_after_launch(&mut payload["data"]["pipelineRunLogs"]["messages"]);
+    assert_snapshot(
+        &server,
+        "pipeline_run_logs_subscription",
+        serde_json::json!({"history": payload, "unknown": missing}),
     );
 
     // capturedLogs of the failed step, whole and in 2-byte pieces, and the /logs download

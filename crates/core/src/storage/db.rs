@@ -1523,6 +1523,15 @@ impl EventLogStore for DbStorage {
         })
     }
 
+    fn latest_event_id(&self) -> Result<Option<i64>> {
+        with_conn!(self, |c| {
+            let id: Option<i64> = event_logs::table
+                .select(diesel::dsl::max(event_logs::id))
+                .first(c)?;
+            Ok(id)
+        })
+    }
+
     fn asset_records(&self, keys: Option<&[AssetKey]>) -> Result<Vec<AssetRecord>> {
         with_conn!(self, |c| {
             type Row = (String, Option<String>, Option<String>);

@@ -121,6 +121,10 @@ pub trait EventLogStore: Send + Sync {
     fn store_events(&self, events: &[NewEvent]) -> Result<StoreOutcome>;
     /// Events of a run with storage id > `after`, ascending, at most `limit`.
     fn events_for_run(&self, run_id: &str, after: Option<i64>, limit: usize) -> Result<EventPage>;
+    /// The largest event storage id (of any run), `None` for an empty event log. One indexed
+    /// query; followers of the log (the webserver's subscriptions) poll it to learn that
+    /// something was written.
+    fn latest_event_id(&self) -> Result<Option<i64>>;
     /// All asset keys with index records (optionally restricted to `keys`).
     fn asset_records(&self, keys: Option<&[AssetKey]>) -> Result<Vec<AssetRecord>>;
     /// Materialization events of an asset, newest first, storage id < `before`.

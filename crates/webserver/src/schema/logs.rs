@@ -5,8 +5,8 @@
 //! (`capturedLogs`, `capturedLogsMetadata`).
 //!
 //! Cursors are Dagster's: base64 of `{"type": "STORAGE_ID", "value": <event storage id>}`.
-//! The run-log subscription is not served; clients poll `logsForRun` with the returned cursor
-//! as `afterCursor` (docs/ARCHITECTURE.md, "Webserver").
+//! The same types and cursors serve the `pipelineRunLogs` / `capturedLogs` subscriptions
+//! ([`super::subscriptions`]).
 
 use super::runs::{step_stats, RunStepStats};
 use super::types::*;
@@ -1060,7 +1060,7 @@ pub fn split_log_key(log_key: &[String]) -> Result<(&str, &str), PythonError> {
 }
 
 /// Parses `"<stdout offset>:<stderr offset>"`.
-fn parse_log_cursor(cursor: Option<&str>) -> Result<(u64, u64), PythonError> {
+pub fn parse_log_cursor(cursor: Option<&str>) -> Result<(u64, u64), PythonError> {
     let Some(c) = cursor.filter(|c| !c.is_empty()) else {
         return Ok((0, 0));
     };
@@ -1083,8 +1083,7 @@ pub async fn captured_logs(
     cursor: Option<String>,
     limit: Option<i32>,
 ) -> Result<CapturedLogs, PythonError> {
-    let (run_id, file_key) = split_log_key(&log_key)?;
-    let (run_id, file_key) = (run_id.to_string(), file_key.to_string());
+    split_log_key(&log_key)?;
     let (out_off, err_off) = parse_log_cursor(cursor.as_deref())?;
     let max = match limit {
         Some(l) if l <= 0 => {
@@ -1095,6 +1094,30 @@ pub async fn captured_logs(
         Some(l) => (l as usize).min(MAX_LOG_CHUNK),
         None => MAX_LOG_CHUNK,
     };
+    Ok(read_captured(ctx, log_key, (out_off, err_off), max)
+        .await?
+        .logs)
+}
+
+/// One read of a step's captured logs ([`read_captured`]).
+pub struct CapturedRead {
+    pub logs: CapturedLogs,
+    /// Where the next read starts (stdout, stderr byte offsets).
+    pub offsets: (u64, u64),
+    /// The capture had ended (`.complete` marker) before this read.
+    pub complete: bool,
+}
+
+/// Reads up to `max` bytes of each stream of the step's captured logs after `offsets`
+/// (stdout, stderr), on the blocking pool.
+pub async fn read_captured(
+    ctx: &Ctx,
+    log_key: Vec<String>,
+    (out_off, err_off): (u64, u64),
+    max: usize,
+) -> Result<CapturedRead, PythonError> {
+    let (run_id, file_key) = split_log_key(&log_key)?;
+    let (run_id, file_key) = (run_id.to_string(), file_key.to_string());
     let st = ctx.state.clone();
     let (out, err) = blocking(move || {
         let m = &st.instance.compute_logs;
@@ -1107,11 +1130,15 @@ pub async fn captured_logs(
         Ok((out, err))
     })
     .await?;
-    Ok(CapturedLogs {
-        cursor: Some(format!("{}:{}", out.next_offset, err.next_offset)),
-        stdout: (!out.missing).then_some(out.data),
-        stderr: (!err.missing).then_some(err.data),
-        log_key,
+    Ok(CapturedRead {
+        offsets: (out.next_offset, err.next_offset),
+        complete: out.complete && err.complete,
+        logs: CapturedLogs {
+            cursor: Some(format!("{}:{}", out.next_offset, err.next_offset)),
+            stdout: (!out.missing).then_some(out.data),
+            stderr: (!err.missing).then_some(err.data),
+            log_key,
+        },
     })
 }
 

@@ -1,7 +1,8 @@
-//! The GraphQL schema (juniper): `Query` and `Mutation` roots, which only delegate to the
-//! area modules: [`runs`], [`logs`], [`assets`], [`instance`], [`workspace`], [`launch`] (types
-//! shared by several areas are in [`types`]). Storage calls are blocking and run on actix's
-//! blocking pool (`web::block`), never on an async worker.
+//! The GraphQL schema (juniper): `Query`, `Mutation` and `Subscription` roots, which only
+//! delegate to the area modules: [`runs`], [`logs`], [`assets`], [`instance`], [`workspace`],
+//! [`launch`], [`subscriptions`] (types shared by several areas are in [`types`]). Storage
+//! calls are blocking and run on actix's blocking pool (`web::block`), never on an async
+//! worker.
 
 pub mod assets;
 pub mod instance;
@@ -10,29 +11,30 @@ pub mod launch;
 pub mod logs;
 pub mod runs;
 pub mod runs_feed;
+pub mod subscriptions;
 pub mod types;
 pub mod workspace;
 
 use crate::state::{self, AppState};
 use actix_web::web;
 use juniper::{
-    graphql_object, EmptySubscription, GraphQLInputObject, GraphQLScalar, RootNode, Scalar,
-    ScalarValue, ID,
+    graphql_object, GraphQLInputObject, GraphQLScalar, RootNode, Scalar, ScalarValue, ID,
 };
 use std::sync::Arc;
 use types::*;
 
-/// Per-request context.
+/// Per-request (and per-websocket-connection) context.
+#[derive(Clone)]
 pub struct Ctx {
     pub state: Arc<AppState>,
 }
 
 impl juniper::Context for Ctx {}
 
-pub type Schema = RootNode<Query, Mutation, EmptySubscription<Ctx>>;
+pub type Schema = RootNode<Query, Mutation, subscriptions::Subscription>;
 
 pub fn schema() -> Schema {
-    Schema::new(Query, Mutation, EmptySubscription::new())
+    Schema::new(Query, Mutation, subscriptions::Subscription)
 }
 
 /// `scalar RunConfigData`: a YAML (or JSON) string. The HTTP layer turns an object given for
@@ -192,8 +194,8 @@ impl Query {
         Some(runs_feed::run_tags_or_error(ctx, tag_keys, value_prefix, limit).await)
     }
 
-    /// A run's events after `afterCursor` (exclusive), ascending; poll with the returned
-    /// cursor to follow a run (there is no websocket subscription).
+    /// A run's events after `afterCursor` (exclusive), ascending, in pages (the
+    /// `pipelineRunLogs` subscription pushes them instead).
     async fn logs_for_run(
         ctx: &Ctx,
         run_id: ID,

@@ -159,3 +159,149 @@ pub fn gql(port: u16, query: &str, variables: serde_json::Value) -> (u16, serde_
     let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
     (status, v)
 }
+
+/// What a websocket read gave.
+#[derive(Debug)]
+pub enum Frame {
+    Json(serde_json::Value),
+    /// The server closed the connection (close frame or EOF).
+    Closed,
+    /// Nothing within the wait.
+    Silent,
+}
+
+/// A blocking websocket client speaking the legacy `graphql-ws` protocol
+/// (subscriptions-transport-ws), for the subscription tests.
+pub struct WsClient {
+    pub ws: tungstenite::WebSocket<TcpStream>,
+    /// The `Sec-WebSocket-Protocol` the server chose.
+    pub protocol: Option<String>,
+}
+
+/// Opens `ws://127.0.0.1:<port><path>` offering subprotocol `graphql-ws`, with extra headers.
+/// A refused upgrade gives `Err((HTTP status, body))`.
+pub fn ws_connect(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<WsClient, (u16, String)> {
+    use tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://127.0.0.1:{port}{path}")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-ws".parse().unwrap());
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    match tungstenite::client(req, stream) {
+        Ok((ws, resp)) => Ok(WsClient {
+            ws,
+            protocol: resp
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        }),
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp))) => Err((
+            resp.status().as_u16(),
+            String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).to_string(),
+        )),
+        Err(e) => panic!("websocket handshake with 127.0.0.1:{port}{path} failed: {e}"),
+    }
+}
+
+impl WsClient {
+    pub fn send_text(&mut self, text: &str) {
+        self.ws.send(tungstenite::Message::text(text)).unwrap();
+    }
+
+    pub fn send(&mut self, v: serde_json::Value) {
+        self.send_text(&v.to_string());
+    }
+
+    /// Sends connection_init with `payload` and expects connection_ack.
+    pub fn init(&mut self, payload: serde_json::Value) {
+        self.send(serde_json::json!({"type": "connection_init", "payload": payload}));
+        let ack = self.expect();
+        assert_eq!(
+            ack,
+            serde_json::json!({"type": "connection_ack"}),
+            "expected connection_ack"
+        );
+    }
+
+    /// Starts operation `id`.
+    pub fn start(&mut self, id: &str, query: &str, variables: serde_json::Value) {
+        self.send(serde_json::json!({"id": id, "type": "start", "payload": {"query": query, "variables": variables}}));
+    }
+
+    pub fn stop(&mut self, id: &str) {
+        self.send(serde_json::json!({"id": id, "type": "stop"}));
+    }
+
+    /// The next frame within `wait` (pings and pongs are skipped).
+    pub fn next_frame(&mut self, wait: Duration) -> Frame {
+        self.ws.get_ref().set_read_timeout(Some(wait)).unwrap();
+        loop {
+            match self.ws.read() {
+                Ok(tungstenite::Message::Text(t)) => {
+                    return Frame::Json(
+                        serde_json::from_str(&t)
+                            .unwrap_or_else(|e| panic!("frame is not JSON ({e}): {t}")),
+                    )
+                }
+                Ok(tungstenite::Message::Close(_)) => return Frame::Closed,
+                Ok(tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_)) => continue,
+                Ok(other) => panic!("unexpected websocket message {other:?}"),
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Frame::Silent
+                }
+                Err(
+                    tungstenite::Error::ConnectionClosed
+                    | tungstenite::Error::AlreadyClosed
+                    | tungstenite::Error::Protocol(
+                        tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+                    ),
+                ) => return Frame::Closed,
+                Err(e) => panic!("websocket read failed: {e}"),
+            }
+        }
+    }
+
+    /// The next JSON frame (waits up to 30 s; panics otherwise).
+    pub fn expect(&mut self) -> serde_json::Value {
+        match self.next_frame(Duration::from_secs(30)) {
+            Frame::Json(v) => v,
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    /// The next `data` payload of operation `id` (other frames fail the test).
+    pub fn expect_data(&mut self, id: &str) -> serde_json::Value {
+        let f = self.expect();
+        assert_eq!(f["type"], "data", "expected data for {id}: {f}");
+        assert_eq!(f["id"], id, "{f}");
+        f["payload"].clone()
+    }
+
+    /// Asserts that no frame arrives within `wait`.
+    pub fn expect_silence(&mut self, wait: Duration) {
+        match self.next_frame(wait) {
+            Frame::Silent => {}
+            other => panic!("expected no frame within {wait:?}, got {other:?}"),
+        }
+    }
+}
