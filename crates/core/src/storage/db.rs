@@ -57,6 +57,25 @@ const PG_NOTIFY_RUN: &str = "SELECT pg_notify($1, current_schema() || ' ' || $2)
 /// Rows per multi-row INSERT / ids per `IN (...)` list (well under SQLite's bind limit).
 const CHUNK: usize = 500;
 
+/// The distinct run tag keys in ascending order, found by stepping through the key index
+/// (`idx_run_tags` on SQLite, `idx_run_tags_key` on Postgres) from one key to the next: one
+/// index probe per distinct key instead of reading every tag row (`SELECT DISTINCT` does the
+/// latter on Postgres, which has no skip scan).
+const DISTINCT_TAG_KEYS: &str = "WITH RECURSIVE tag_keys(key) AS ( \
+        SELECT MIN(key) FROM run_tags \
+        UNION ALL \
+        SELECT (SELECT MIN(t.key) FROM run_tags t WHERE t.key > tag_keys.key) \
+        FROM tag_keys WHERE tag_keys.key IS NOT NULL \
+    ) \
+    SELECT key FROM tag_keys WHERE key IS NOT NULL ORDER BY key";
+
+/// A row of [`DISTINCT_TAG_KEYS`] (`MIN` over no rows is NULL).
+#[derive(QueryableByName)]
+struct TagKeyRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    key: Option<String>,
+}
+
 /// Where the storage lives.
 #[derive(Clone, PartialEq, Eq)]
 pub enum StorageBackend {
@@ -1124,11 +1143,8 @@ impl RunStore for DbStorage {
 
     fn run_tag_keys(&self) -> Result<Vec<String>> {
         with_conn!(self, |c| {
-            Ok(run_tags::table
-                .select(run_tags::key)
-                .distinct()
-                .order(run_tags::key.asc())
-                .load(c)?)
+            let rows: Vec<TagKeyRow> = diesel::sql_query(DISTINCT_TAG_KEYS).load(c)?;
+            Ok(rows.into_iter().filter_map(|r| r.key).collect())
         })
     }
 

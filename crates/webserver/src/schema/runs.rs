@@ -229,8 +229,9 @@ pub struct RepositoryMetadata {
     pub value: String,
 }
 
+/// Dagster spells this type `AssetCheckhandle`.
 #[derive(GraphQLObject, Debug, Clone)]
-#[graphql(context = Ctx)]
+#[graphql(name = "AssetCheckhandle", context = Ctx)]
 pub struct AssetCheckHandle {
     pub name: String,
     pub asset_key: AssetKey,

@@ -12,6 +12,7 @@
 //! cursor's run; if that run was deleted meanwhile, it starts at the runs created before the
 //! cursor's timestamp instead.
 
+use super::backfills::PartitionBackfill;
 use super::runs::{AssetCheckHandle, Run, RunsFilterInput, MAX_RUNS_PAGE};
 use super::types::{AssetKey, PipelineTag, PythonError, RunStatus};
 use super::{blocking, Ctx};
@@ -29,10 +30,10 @@ pub enum RunsFeedView {
     Backfills,
 }
 
-/// `interface RunsFeedEntry`, implemented by `Run` (Dagster's `PartitionBackfill`, the other
-/// implementer, is not served).
+/// `interface RunsFeedEntry`, implemented by `Run` and `PartitionBackfill` (a type that exists
+/// for the UI's fragments; no backfill is ever listed, see [`super::backfills`]).
 #[juniper::graphql_interface]
-#[graphql(name = "RunsFeedEntry", context = Ctx, for = Run)]
+#[graphql(name = "RunsFeedEntry", context = Ctx, for = [Run, PartitionBackfill])]
 pub struct RunsFeedEntryIface {
     pub id: ID,
     pub run_status: Option<RunStatus>,

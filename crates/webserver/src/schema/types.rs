@@ -25,7 +25,7 @@ pub const REPOSITORY_NAME: &str = "__repository__";
         InvalidSubsetError, PresetNotFoundError, ConflictingExecutionParamsError,
         NoModeProvidedError, RepositoryNotFoundError, super::assets::AssetNotFoundError,
         InvalidPipelineRunsFilterError, ErrorChainLink, super::instigators::ScheduleNotFoundError,
-        super::instigators::SensorNotFoundError,
+        super::instigators::SensorNotFoundError, super::backfills::BackfillNotFoundError,
     ]
 )]
 pub struct ErrorIface {

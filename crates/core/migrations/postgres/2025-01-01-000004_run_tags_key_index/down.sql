@@ -1,0 +1,1 @@
+DROP INDEX idx_run_tags_key;
