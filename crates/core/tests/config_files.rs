@@ -72,7 +72,7 @@ fn commented_examples_in_dagster_yaml_are_valid() {
     let path = repo_root().join("dagster-home/dagster.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     let blocks = commented_blocks(&text);
-    assert_eq!(blocks.len(), 3, "{blocks:#?}");
+    assert_eq!(blocks.len(), 4, "{blocks:#?}");
     let home = DagsterHome::new("/srv/dagster");
     let parse = |b: &str| {
         InstanceConfig::from_text(&path, b, &home, &env)
@@ -102,6 +102,11 @@ fn commented_examples_in_dagster_yaml_are_valid() {
         }
         other => panic!("{other:?}"),
     }
+    let launcher = parse(&blocks[3]);
+    assert_eq!(
+        launcher.run_launcher.worker_reuse().max_runs_per_worker,
+        100
+    );
 }
 
 #[test]

@@ -48,6 +48,7 @@ conformance!(
     list_runs_newest_first_with_cursor,
     list_and_count_filters,
     exclude_subruns_leaves_out_backfill_runs,
+    list_runs_oldest_first_with_cursor_and_tags,
     run_tag_keys_and_values,
     run_tag_lookups_use_an_index,
     add_run_tags_adds_and_replaces,
@@ -424,6 +425,29 @@ mod cases {
             },
             &[&c, &b, &a],
         );
+    }
+
+    pub fn list_runs_oldest_first_with_cursor_and_tags(db: &TestDb) {
+        let s = db.storage();
+        let a = add(&s, "etl", &[("team", "data"), ("k", "1")]);
+        let b = add(&s, "etl", &[]);
+        let c = add(&s, "etl", &[("team", "ops")]);
+        let f = RunsFilter {
+            oldest_first: true,
+            ..Default::default()
+        };
+        let all = s.list_runs(&f, None, None).unwrap();
+        assert_eq!(
+            ids(&all),
+            [a.run_id.as_str(), b.run_id.as_str(), c.run_id.as_str()]
+        );
+        assert_eq!(all[0].tags, tagmap(&[("team", "data"), ("k", "1")]));
+        assert!(all[1].tags.is_empty());
+        assert_eq!(all[2].tags, tagmap(&[("team", "ops")]));
+        let page = s.list_runs(&f, Some(&a.run_id), Some(1)).unwrap();
+        assert_eq!(ids(&page), [b.run_id.as_str()]);
+        let page = s.list_runs(&f, Some(&b.run_id), None).unwrap();
+        assert_eq!(ids(&page), [c.run_id.as_str()]);
     }
 
     pub fn exclude_subruns_leaves_out_backfill_runs(db: &TestDb) {

@@ -205,8 +205,12 @@ fn event_time_where(inst: &Instance, run_id: &str, ty: EventType, prefix: &str) 
         .map(|e| e.event.timestamp)
 }
 
-fn dequeue(backend: &str, n: usize) {
-    let b = Bench::new(backend, "run_queue:\n  max_concurrent_runs: 200\n", ONE);
+fn dequeue(backend: &str, n: usize, max_concurrent: usize) {
+    let b = Bench::new(
+        backend,
+        &format!("run_queue:\n  max_concurrent_runs: {max_concurrent}\n"),
+        ONE,
+    );
     let inst = b.instance();
     let defs = b.defs();
     let ids: Vec<String> = (0..n).map(|_| b.enqueue(&inst, &defs)).collect();
@@ -245,12 +249,12 @@ fn dequeue(backend: &str, n: usize) {
         })
         .collect();
     launched.sort_by(f64::total_cmp);
-    let burst = 200.min(n);
+    let burst = max_concurrent.min(n);
     let launch_secs = launched[burst - 1] - starting[0];
     let all_launched = launched[launched.len() - 1] - starting[0];
     let e2e = success[success.len() - 1] - starting[0];
     println!(
-        "dequeue {}: {n} queued runs, max_concurrent_runs 200: first pass claimed {burst} runs in one transaction and launched them in {:.3} s ({:.0} runs/s); all {n} claimed+launched in {:.2} s ({:.0} runs/s); {} SUCCESS, first claim -> last SUCCESS {:.2} s ({:.0} runs/s end to end); daemon start -> first claim {:.2} s",
+        "dequeue {}: {n} queued runs, max_concurrent_runs {max_concurrent}: first pass claimed {burst} runs in one transaction and launched them in {:.3} s ({:.0} runs/s); all {n} claimed+launched in {:.2} s ({:.0} runs/s); {} SUCCESS, first claim -> last SUCCESS {:.2} s ({:.0} runs/s end to end); daemon start -> first claim {:.2} s",
         b.backend,
         launch_secs,
         burst as f64 / launch_secs,
@@ -340,11 +344,15 @@ fn main() {
     let n = |d: usize| args.get(2).and_then(|v| v.parse().ok()).unwrap_or(d);
     match mode {
         "schedules" => schedules(backend, n(1000)),
-        "dequeue" => dequeue(backend, n(2000)),
+        "dequeue" => dequeue(
+            backend,
+            n(2000),
+            args.get(3).and_then(|v| v.parse().ok()).unwrap_or(200),
+        ),
         "latency" => latency(backend, n(20)),
         "idle" => idle(backend),
         _ => {
-            eprintln!("usage: daemon_bench schedules|dequeue|latency|idle sqlite|postgres [N]");
+            eprintln!("usage: daemon_bench schedules|dequeue|latency|idle sqlite|postgres [N] [dequeue: max_concurrent_runs, default 200]");
             std::process::exit(2);
         }
     }

@@ -56,6 +56,11 @@ const LEADER_LEASE: &str = "daemon/leader";
 const IDLE_POLL_SECONDS: f64 = 0.02;
 /// Pause between passes on Postgres while the LISTEN connection is up.
 const LISTEN_FALLBACK_POLL_SECONDS: f64 = 1.0;
+/// Least time between the starts of two passes woken by notifications: while runs finish
+/// back to back (each one a notification), one pass claims the slots several of them freed
+/// instead of reading the queue once per finished run. A wake after a quiet spell is not
+/// delayed.
+const MIN_WOKEN_PASS_SPACING: Duration = Duration::from_millis(40);
 const LEASE_TTL: f64 = 15.0;
 const RELOAD_SECONDS: f64 = 60.0;
 const HEARTBEAT_INTERVAL_SECONDS: f64 = 30.0;
@@ -332,6 +337,10 @@ impl Daemon {
                 Err(e) => self.record(MONITORING, "renewing the liveness lease", &e.into()),
             }
         }
+        let expired = self.launcher.expire_idle_workers();
+        if expired > 0 {
+            tracing::debug!(expired, "stopped idle run workers");
+        }
         if let RunCoordinatorConfig::Queued(q) = &self.inst.config.run_coordinator {
             let q = q.clone();
             match queue::dequeue_iteration(self.storage(), &q, &self.launcher, &self.daemon_id) {
@@ -499,7 +508,10 @@ fn run(
         .parent()
         .map(|p| p.join("dagster"))
         .context("locating the dagster binary")?;
-    let launcher = DefaultRunLauncher::new(dagster_bin, inst.home.root().to_path_buf());
+    // The queue's runs go to reusable workers (`run_launcher.config`); runs launched otherwise
+    // (run retries, sensors and schedules without a queue) too.
+    let launcher = DefaultRunLauncher::new(dagster_bin, inst.home.root().to_path_buf())
+        .with_worker_reuse(inst.config.run_launcher.worker_reuse());
     let mut files = workspace;
     if files.is_empty() && pipeline_config.is_none() {
         let cwd = PathBuf::from("workspace.yaml");
@@ -555,6 +567,7 @@ fn run(
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut backoff = 0.1_f64;
         loop {
+            let pass_started = std::time::Instant::now();
             d.pass();
             // While the database is unreachable, back off up to 30 s. Else poll every 20 ms
             // (SQLite, or Postgres while the LISTEN connection is down), so a queued run starts
@@ -584,7 +597,12 @@ fn run(
             };
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs_f64(sleep)) => {}
-                _ = wake.notified() => {}
+                _ = wake.notified() => {
+                    let since = pass_started.elapsed();
+                    if since < MIN_WOKEN_PASS_SPACING {
+                        tokio::time::sleep(MIN_WOKEN_PASS_SPACING - since).await;
+                    }
+                }
                 _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
                 _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: shutting down"); break; }
             }

@@ -40,6 +40,17 @@ fn pid_alive(pid: u32) -> bool {
     let Ok(raw) = i32::try_from(pid) else {
         return false;
     };
+    // A zombie (exited, not reaped yet by its parent) is dead.
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        if stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next())
+            == Some("Z")
+        {
+            return false;
+        }
+    }
     // Signal 0: existence check (EPERM also means it exists).
     !matches!(
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None),

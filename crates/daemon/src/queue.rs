@@ -94,6 +94,9 @@ pub fn choose_runs(q: &QueueConfig, in_progress: &[Run], mut queued: Vec<Run>) -
 /// At most this many runs are claimed and launched per pass.
 pub const MAX_CLAIMS_PER_PASS: usize = 200;
 
+/// How many of the oldest queued runs a pass considers (and orders by priority).
+pub const QUEUED_WINDOW: usize = 1000;
+
 /// Hidden run tag set with RUN_STARTING by the queue daemon that claimed the run: its daemon
 /// id. Run monitoring fails a STARTING run whose claiming daemon is gone before its worker
 /// ever started (see `monitor`).
@@ -110,18 +113,6 @@ pub fn dequeue_iteration(
     if q.max_concurrent_runs == 0 {
         return Ok(0);
     }
-    let mut queued = storage.list_runs(
-        &RunsFilter {
-            statuses: Some(vec![RunStatus::Queued]),
-            ..Default::default()
-        },
-        None,
-        Some(1000),
-    )?;
-    if queued.is_empty() {
-        return Ok(0);
-    }
-    queued.reverse(); // oldest first
     let in_progress = storage.list_runs(
         &RunsFilter {
             statuses: Some(RunStatus::ACTIVE.to_vec()),
@@ -130,6 +121,24 @@ pub fn dequeue_iteration(
         None,
         None,
     )?;
+    if usize::try_from(q.max_concurrent_runs).is_ok_and(|max| in_progress.len() >= max) {
+        // No free slot: the queue need not be read (a finishing run wakes the next pass).
+        return Ok(0);
+    }
+    // The oldest QUEUED_WINDOW runs, oldest first: FIFO across passes however long the queue
+    // is; priorities order the runs within this window.
+    let queued = storage.list_runs(
+        &RunsFilter {
+            statuses: Some(vec![RunStatus::Queued]),
+            oldest_first: true,
+            ..Default::default()
+        },
+        None,
+        Some(QUEUED_WINDOW),
+    )?;
+    if queued.is_empty() {
+        return Ok(0);
+    }
     let mut launched = 0;
     let mut chosen = choose_runs(q, &in_progress, queued);
     // Bounded, so a pass (claim, spawns, pid events) stays well within the liveness lease

@@ -182,6 +182,15 @@ fn queue_respects_max_concurrent_runs_and_tag_limits() {
             == 20
     });
     assert_eq!(sigterm(&mut d), 0, "SIGTERM exits 0");
+    // The daemon reuses run workers: fewer processes than runs, each run with its own log.
+    let mut pids = std::collections::BTreeSet::new();
+    for (id, _) in &ids {
+        let (pid, _) = inst.storage.worker_heartbeat(id).unwrap().unwrap();
+        pids.insert(pid);
+        let log = home.path().join("history").join(id).join("worker.log");
+        assert!(log.is_file(), "{} is missing", log.display());
+    }
+    assert!(pids.len() < 20, "every run had its own worker: {pids:?}");
     let mut all = Vec::new();
     let mut tagged = Vec::new();
     for (id, is_tagged) in &ids {

@@ -277,7 +277,43 @@ pub enum TagLimitValue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RunLauncherConfig {
-    Default,
+    Default(WorkerReuse),
+}
+
+impl RunLauncherConfig {
+    /// How the queue daemon reuses run worker processes.
+    pub fn worker_reuse(&self) -> WorkerReuse {
+        match self {
+            RunLauncherConfig::Default(r) => *r,
+        }
+    }
+}
+
+/// Reuse of run worker processes by the queue daemon (`run_launcher.config` of
+/// `DefaultRunLauncher`; our keys, Dagster has none): a worker that finished a run waits, with
+/// its storage connection open, for the next run the daemon hands it, instead of a new process
+/// and a new database session per run. Each run still executes alone in its worker, with its
+/// own `history/<run_id>/worker.log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerReuse {
+    /// `max_runs_per_worker` (default 100): runs one worker executes before it exits; 1 starts
+    /// a new process for every run, as Dagster does.
+    pub max_runs_per_worker: u64,
+    /// `max_idle_workers` (default 32): idle workers kept waiting (each holds one storage
+    /// connection).
+    pub max_idle_workers: u64,
+    /// `worker_idle_timeout_seconds` (default 60): an idle worker is stopped after this long.
+    pub idle_timeout_seconds: u64,
+}
+
+impl Default for WorkerReuse {
+    fn default() -> Self {
+        WorkerReuse {
+            max_runs_per_worker: 100,
+            max_idle_workers: 32,
+            idle_timeout_seconds: 60,
+        }
+    }
 }
 
 /// `run_monitoring` (Dagster defaults).
@@ -533,7 +569,7 @@ impl InstanceConfig {
                 base_dir: home.storage_dir(),
             },
             run_coordinator: RunCoordinatorConfig::Queued(QueueConfig::default()),
-            run_launcher: RunLauncherConfig::Default,
+            run_launcher: RunLauncherConfig::Default(WorkerReuse::default()),
             compute_logs: ComputeLogsConfig::Local {
                 base_dir: home.logs_dir(),
                 polling_timeout: None,
@@ -739,7 +775,9 @@ fn parse_root(root: &Map<'_>, home: &DagsterHome) -> InstanceConfig {
     cfg.run_coordinator = parse_run_coordinator(root, runs.as_ref(), pools.as_ref());
 
     if let Some(v) = root.get("run_launcher") {
-        parse_run_launcher(&v);
+        if let Some(l) = parse_run_launcher(&v) {
+            cfg.run_launcher = l;
+        }
     }
     if let Some(v) = root.get("compute_logs") {
         if let Some(c) = parse_compute_logs(&v, home) {
@@ -1781,8 +1819,8 @@ const UNSUPPORTED_LAUNCHERS: &[&str] = &[
     "CeleryRunLauncher",
 ];
 
-fn parse_run_launcher(v: &Value<'_>) {
-    let Some(c) = read_class(v) else { return };
+fn parse_run_launcher(v: &Value<'_>) -> Option<RunLauncherConfig> {
+    let c = read_class(v)?;
     if c.class == "DefaultRunLauncher" {
         if c.check_module(&[
             "dagster",
@@ -1791,11 +1829,24 @@ fn parse_run_launcher(v: &Value<'_>) {
             "dagster.core.launcher",
             "dagster.core.launcher.default_run_launcher",
         ]) {
-            if let Some(m) = c.config_map() {
-                warn_no_effect(&m, "wait_for_processes", "run_launcher.wait_for_processes");
-                m.bool("wait_for_processes");
-                m.finish();
-            }
+            let d = WorkerReuse::default();
+            let Some(m) = c.config_map() else {
+                return Some(RunLauncherConfig::Default(d));
+            };
+            warn_no_effect(&m, "wait_for_processes", "run_launcher.wait_for_processes");
+            m.bool("wait_for_processes");
+            let reuse = WorkerReuse {
+                max_runs_per_worker: opt_positive(&m, "max_runs_per_worker")
+                    .unwrap_or(d.max_runs_per_worker),
+                max_idle_workers: uint(&m, "max_idle_workers", d.max_idle_workers),
+                idle_timeout_seconds: uint(
+                    &m,
+                    "worker_idle_timeout_seconds",
+                    d.idle_timeout_seconds,
+                ),
+            };
+            m.finish();
+            return Some(RunLauncherConfig::Default(reuse));
         }
     } else if UNSUPPORTED_LAUNCHERS.contains(&c.class.as_str()) {
         c.class_v.error(format!(
@@ -1808,6 +1859,7 @@ fn parse_run_launcher(v: &Value<'_>) {
             c.class
         ));
     }
+    None
 }
 
 fn parse_compute_logs(v: &Value<'_>, home: &DagsterHome) -> Option<ComputeLogsConfig> {
@@ -2725,13 +2777,28 @@ schedules: {use_threads: true, num_workers: 8}
         let (c, w) = ok("run_launcher: {module: dagster, class: DefaultRunLauncher}\n\
              compute_logs: {module: dagster._core.storage.noop_compute_log_manager, class: NoOpComputeLogManager}\n\
              local_artifact_storage: {module: dagster._core.storage.root, class: LocalArtifactStorage, config: {base_dir: art}}\n");
-        assert_eq!(c.run_launcher, RunLauncherConfig::Default);
+        assert_eq!(
+            c.run_launcher,
+            RunLauncherConfig::Default(WorkerReuse::default())
+        );
         assert_eq!(c.compute_logs, ComputeLogsConfig::NoOp);
         assert_eq!(
             c.local_artifact_storage.storage_dir(),
             PathBuf::from("/home/dh/art/storage")
         );
         assert!(w.is_empty(), "{w:?}");
+        let (c, w) = ok("run_launcher: {module: dagster, class: DefaultRunLauncher, config: {max_runs_per_worker: 1, max_idle_workers: 4, worker_idle_timeout_seconds: 5}}\n");
+        assert_eq!(
+            c.run_launcher.worker_reuse(),
+            WorkerReuse {
+                max_runs_per_worker: 1,
+                max_idle_workers: 4,
+                idle_timeout_seconds: 5
+            }
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let errs = errors("run_launcher: {module: dagster, class: DefaultRunLauncher, config: {max_runs_per_worker: 0}}\n");
+        assert!(errs[0].contains("max_runs_per_worker"), "{errs:?}");
         let errs = errors("run_launcher: {module: dagster_docker, class: DockerRunLauncher, config: {network: x}}\n");
         assert!(
             errs[0].contains("`DockerRunLauncher` is not supported"),

@@ -173,6 +173,9 @@ pub struct RunsFilter {
     /// `ROOTS` view (Dagster's `exclude_subruns`).
     #[serde(default)]
     pub exclude_subruns: bool,
+    /// Oldest first (and a cursor pages forward) instead of newest first: the run queue.
+    #[serde(default)]
+    pub oldest_first: bool,
 }
 
 #[cfg(test)]

@@ -1,26 +1,39 @@
-//! The default run launcher: one worker process per run.
+//! The default run launcher: each run executes alone in a worker process.
 //!
 //! `launch` spawns `<executable> api execute-run <run_id>` in its own process group (so a
 //! terminal's Ctrl-C does not reach it and `terminate` can signal the whole group), with stdin
 //! closed, stdout and stderr appended to `$DAGSTER_HOME/history/<run_id>/worker.log`, and
 //! `DAGSTER_HOME` set. It does not wait for the worker: a detached thread reaps it when it
 //! exits so no zombie is left behind in long-lived callers (webserver, daemon).
+//!
+//! With a [`WorkerPool`] (the queue daemon's launcher), a worker is `<executable> api
+//! run-worker` instead: it executes the runs whose ids it reads from its stdin one at a time,
+//! writes each id back on its stdout when that run is finished, and keeps its storage
+//! connection between runs; the pool hands a run to an idle worker when it has one (see
+//! [`crate::config::instance::WorkerReuse`]).
 
 use super::{ExecError, Result};
+use crate::config::instance::WorkerReuse;
 use crate::domain::{EventData, EventType, LogLevel, MetadataEntry, MetadataValue, NewEvent, Run};
 use crate::storage::Storage;
+use std::collections::HashMap;
 use std::fs;
+use std::io::{BufRead, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// Spawns run workers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct DefaultRunLauncher {
     /// The `dagster` binary.
     pub executable: PathBuf,
     /// `DAGSTER_HOME` given to workers.
     pub home: PathBuf,
+    /// Reused workers (the queue daemon); `None`: a new process per run.
+    pool: Option<Arc<WorkerPool>>,
 }
 
 impl DefaultRunLauncher {
@@ -28,7 +41,33 @@ impl DefaultRunLauncher {
         DefaultRunLauncher {
             executable: executable.into(),
             home: home.into(),
+            pool: None,
         }
+    }
+
+    /// This launcher with a pool of reusable workers (with `max_runs_per_worker: 1`, none).
+    pub fn with_worker_reuse(mut self, reuse: WorkerReuse) -> Self {
+        self.pool = (reuse.max_runs_per_worker > 1).then(|| {
+            Arc::new(WorkerPool {
+                reuse,
+                inner: Arc::new(Mutex::new(PoolInner::default())),
+            })
+        });
+        self
+    }
+
+    /// Stops the pool's workers that have been idle longer than the idle timeout (called by
+    /// the queue daemon on each pass). Returns how many were stopped.
+    pub fn expire_idle_workers(&self) -> usize {
+        self.pool.as_ref().map_or(0, |p| p.expire(Instant::now()))
+    }
+
+    /// `(idle, busy)` reusable workers of this launcher's pool.
+    pub fn pooled_workers(&self) -> (usize, usize) {
+        self.pool.as_ref().map_or((0, 0), |p| {
+            let inner = p.lock();
+            (inner.idle.len(), inner.busy.len())
+        })
     }
 
     /// A launcher that starts the currently running binary (the `dagster` CLI itself).
@@ -57,16 +96,36 @@ impl DefaultRunLauncher {
         Ok(pid)
     }
 
-    /// Spawns `dagster api execute-run <run_id>` (detached, reaped by a small thread) and
-    /// returns its pid; writes nothing to storage.
+    /// Starts `run_id` in a worker and returns the worker's pid; writes nothing to storage.
+    /// Without a pool (or with no idle worker in it) a new process is spawned (detached,
+    /// reaped by a small thread): `dagster api execute-run <run_id>`, or with a pool
+    /// `dagster api run-worker` given the run on its stdin.
     pub fn spawn(&self, run_id: &str) -> Result<u32> {
         if run_id.is_empty()
-            || run_id.contains(['/', '\\', '\0'])
+            || run_id.contains(['/', '\\', '\0', '\n', '\r'])
             || run_id == ".."
             || run_id == "."
         {
             return Err(ExecError::RunNotFound(run_id.to_string()));
         }
+        match &self.pool {
+            Some(pool) => self.spawn_pooled(pool, run_id),
+            None => self.spawn_process(run_id, None),
+        }
+    }
+
+    fn spawn_pooled(&self, pool: &Arc<WorkerPool>, run_id: &str) -> Result<u32> {
+        if let Some(pid) = pool.hand_to_idle(run_id, Instant::now()) {
+            tracing::info!(run.id = run_id, pid, "handed the run to an idle run worker");
+            return Ok(pid);
+        }
+        self.spawn_process(run_id, Some(pool))
+    }
+
+    /// Spawns a worker process for `run_id`: `api execute-run <run_id>`, or for a pool
+    /// `api run-worker` with `run_id` already written to its stdin and a thread that returns
+    /// it to the pool whenever it reports a finished run (and reaps it at the end).
+    fn spawn_process(&self, run_id: &str, pool: Option<&Arc<WorkerPool>>) -> Result<u32> {
         let log_path = self.worker_log_path(run_id);
         let io_err = |what: &str, path: &Path, source: std::io::Error| ExecError::Io {
             what: what.to_string(),
@@ -85,29 +144,57 @@ impl DefaultRunLauncher {
         let log_err = log
             .try_clone()
             .map_err(|e| io_err("cannot open the worker log", &log_path, e))?;
-        let mut child = Command::new(&self.executable)
-            .args(["api", "execute-run", run_id])
-            .env("DAGSTER_HOME", &self.home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
+        let mut cmd = Command::new(&self.executable);
+        cmd.env("DAGSTER_HOME", &self.home)
             .stderr(Stdio::from(log_err))
-            .process_group(0)
-            .spawn()
-            .map_err(|source| ExecError::Launch {
-                run_id: run_id.to_string(),
-                executable: self.executable.display().to_string(),
-                source,
-            })?;
+            .process_group(0);
+        if pool.is_some() {
+            // Until it reads its first run, the worker's output goes to that run's log.
+            cmd.args(["api", "run-worker"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped());
+            drop(log);
+        } else {
+            cmd.args(["api", "execute-run", run_id])
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(log));
+        }
+        let launch_err = |source| ExecError::Launch {
+            run_id: run_id.to_string(),
+            executable: self.executable.display().to_string(),
+            source,
+        };
+        let mut child = cmd.spawn().map_err(launch_err)?;
         let pid = child.id();
-        // A small stack: the thread only waits (hundreds of them may exist at once).
-        let reaper = std::thread::Builder::new()
-            .name(format!("reap-{pid}"))
-            .stack_size(64 * 1024)
-            .spawn(move || {
+        if let Some(pool) = pool {
+            let stdin = child.stdin.take();
+            let stdout = child.stdout.take();
+            let (Some(mut stdin), Some(stdout)) = (stdin, stdout) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(launch_err(std::io::Error::other(
+                    "the worker's pipes are missing",
+                )));
+            };
+            {
+                let mut inner = pool.lock();
+                if let Err(e) = writeln!(stdin, "{run_id}") {
+                    drop(inner);
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(launch_err(e));
+                }
+                inner.busy.insert(pid, Busy { stdin, runs: 0 });
+            }
+            let pool = pool.clone();
+            spawn_waiter(pid, move || {
+                pool.serve(pid, stdout);
                 let _ = child.wait();
             });
-        if let Err(e) = reaper {
-            tracing::warn!(error = %e, pid, "cannot start a thread to reap the run worker; it stays a zombie after exit");
+        } else {
+            spawn_waiter(pid, move || {
+                let _ = child.wait();
+            });
         }
         tracing::info!(run.id = run_id, pid, "launched run worker");
         Ok(pid)
@@ -116,6 +203,119 @@ impl DefaultRunLauncher {
     /// Sends SIGTERM to the worker's process group. Returns false if it no longer exists.
     pub fn terminate(&self, pid: u32) -> Result<bool> {
         terminate_process_group(pid)
+    }
+}
+
+/// Runs `f` (waits for a worker) on a thread with a small stack: hundreds may exist at once.
+fn spawn_waiter(pid: u32, f: impl FnOnce() + Send + 'static) {
+    let waiter = std::thread::Builder::new()
+        .name(format!("reap-{pid}"))
+        .stack_size(64 * 1024)
+        .spawn(f);
+    if let Err(e) = waiter {
+        tracing::warn!(error = %e, pid, "cannot start a thread to reap the run worker; it stays a zombie after exit");
+    }
+}
+
+/// Reusable run workers of one launcher (the queue daemon's).
+#[derive(Debug)]
+struct WorkerPool {
+    reuse: WorkerReuse,
+    inner: Arc<Mutex<PoolInner>>,
+}
+
+#[derive(Debug, Default)]
+struct PoolInner {
+    /// Waiting for a run, most recently used last.
+    idle: Vec<Idle>,
+    /// Executing a run, by pid.
+    busy: HashMap<u32, Busy>,
+}
+
+#[derive(Debug)]
+struct Idle {
+    pid: u32,
+    stdin: ChildStdin,
+    runs: u64,
+    since: Instant,
+}
+
+#[derive(Debug)]
+struct Busy {
+    stdin: ChildStdin,
+    /// Runs finished before the current one.
+    runs: u64,
+}
+
+impl WorkerPool {
+    fn lock(&self) -> MutexGuard<'_, PoolInner> {
+        // A panic while holding the lock cannot leave the maps inconsistent in a way that
+        // matters (at worst a worker is forgotten and exits at EOF): keep going.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.reuse.idle_timeout_seconds)
+    }
+
+    /// Writes `run_id` to the most recently used idle worker that takes it; `None` if no idle
+    /// worker is left. Dropping an idle worker's stdin (expired, or its pipe broken) makes it
+    /// exit.
+    fn hand_to_idle(&self, run_id: &str, now: Instant) -> Option<u32> {
+        let mut inner = self.lock();
+        while let Some(mut w) = inner.idle.pop() {
+            if now.duration_since(w.since) > self.idle_timeout() {
+                continue;
+            }
+            if writeln!(w.stdin, "{run_id}").is_ok() {
+                inner.busy.insert(
+                    w.pid,
+                    Busy {
+                        stdin: w.stdin,
+                        runs: w.runs,
+                    },
+                );
+                return Some(w.pid);
+            }
+        }
+        None
+    }
+
+    fn expire(&self, now: Instant) -> usize {
+        let timeout = self.idle_timeout();
+        let mut inner = self.lock();
+        let before = inner.idle.len();
+        inner
+            .idle
+            .retain(|w| now.duration_since(w.since) <= timeout);
+        before - inner.idle.len()
+    }
+
+    /// Reads the worker's "run finished" lines until it exits; after each, the worker goes
+    /// back to the idle list, or is told to exit (its stdin closed) when it has executed
+    /// `max_runs_per_worker` runs or enough workers are idle already.
+    fn serve(&self, pid: u32, stdout: std::process::ChildStdout) {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        while let Some(Ok(_finished)) = lines.next() {
+            let mut inner = self.lock();
+            let Some(b) = inner.busy.remove(&pid) else {
+                continue;
+            };
+            let runs = b.runs + 1;
+            let room =
+                u64::try_from(inner.idle.len()).unwrap_or(u64::MAX) < self.reuse.max_idle_workers;
+            if runs < self.reuse.max_runs_per_worker && room {
+                inner.idle.push(Idle {
+                    pid,
+                    stdin: b.stdin,
+                    runs,
+                    since: Instant::now(),
+                });
+            }
+        }
+        let mut inner = self.lock();
+        inner.busy.remove(&pid);
+        inner.idle.retain(|w| w.pid != pid);
     }
 }
 

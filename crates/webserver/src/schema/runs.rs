@@ -73,6 +73,7 @@ impl RunsFilterInput {
             created_after: self.created_after,
             created_before: self.created_before,
             exclude_subruns: false,
+            oldest_first: false,
         })
     }
 }
