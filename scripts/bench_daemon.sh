@@ -3,7 +3,8 @@
 #  1. `dagster job launch` → daemon → run worker → SUCCESS latency of a one-asset no-op run and the
 #     idle daemon's RSS/CPU, SQLite instance in a temp DAGSTER_HOME (this script, below);
 #  2. the same latency with the run enqueued in process, idle RSS/CPU, 1,000 RUNNING schedules due
-#     on the same minute (boundary → last tick stored) and dequeue throughput of 2,000 queued runs,
+#     on the same minute (boundary → last tick stored) and dequeue throughput of 2,000 queued runs
+#     (max_concurrent_runs 200, then 20),
 #     on SQLite and on Postgres (`DAGSTER_TEST_PG_URL`, a throwaway schema):
 #     crates/daemon/examples/daemon_bench.rs.
 # Usage: scripts/bench_daemon.sh [--runs N] [--only-example]
@@ -25,7 +26,8 @@ for backend in sqlite postgres; do
   "$ex" idle "$backend"
   "$ex" latency "$backend" "$runs"
   "$ex" schedules "$backend" 1000
-  "$ex" dequeue "$backend" 2000
+  "$ex" dequeue "$backend" 2000 200
+  "$ex" dequeue "$backend" 2000 20
 done
 [ -n "$only_example" ] && exit 0
 bin=$PWD/target/release

@@ -249,6 +249,28 @@ fn dequeue(backend: &str, n: usize, max_concurrent: usize) {
         })
         .collect();
     launched.sort_by(f64::total_cmp);
+    // Per run, median phase durations (ms): claim → worker handed the run, → RUN_START,
+    // → RUN_SUCCESS.
+    let mut phases: [Vec<f64>; 3] = Default::default();
+    for id in &ids {
+        let (Some(c), Some(l), Some(st), Some(su)) = (
+            event_times(&inst, id, EventType::RunStarting),
+            event_time_where(&inst, id, EventType::EngineEvent, "Started process for run"),
+            event_times(&inst, id, EventType::RunStart),
+            event_times(&inst, id, EventType::RunSuccess),
+        ) else {
+            continue;
+        };
+        phases[0].push((l - c) * 1e3);
+        phases[1].push((st - l) * 1e3);
+        phases[2].push((su - st) * 1e3);
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let [p0, p1, p2] = &mut phases;
+    let (m0, m1, m2) = (med(p0), med(p1), med(p2));
     let burst = max_concurrent.min(n);
     let launch_secs = launched[burst - 1] - starting[0];
     let all_launched = launched[launched.len() - 1] - starting[0];
@@ -264,6 +286,9 @@ fn dequeue(backend: &str, n: usize, max_concurrent: usize) {
         e2e,
         success.len() as f64 / e2e,
         starting[0] - t0,
+    );
+    println!(
+        "  per run, median: claim -> worker has it {m0:.1} ms; -> RUN_START {m1:.1} ms; -> RUN_SUCCESS {m2:.1} ms"
     );
 }
 

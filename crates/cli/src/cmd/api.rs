@@ -216,5 +216,5 @@ fn execute_current(
         options: ExecOptions::default(),
         observer: None,
     };
-    Ok(rt.block_on(exec::execute_run(&ctx, run_id))?)
+    Ok(rt.block_on(exec::execute_loaded_run(&ctx, run))?)
 }

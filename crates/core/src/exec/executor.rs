@@ -135,6 +135,17 @@ pub async fn execute_run(ctx: &ExecContext, run_id: &str) -> Result<RunStatus> {
     execute_run_with_interrupt(ctx, run_id, &Interrupt::new()).await
 }
 
+/// [`execute_run`] of a run the caller just read from storage (a run worker reads it to find
+/// its code location): saves reading it again. Its status still decides, as stored: RUN_START
+/// is conditional.
+pub async fn execute_loaded_run(ctx: &ExecContext, run: Run) -> Result<RunStatus> {
+    let span = tracing::info_span!("run", run.id = %run.run_id);
+    let run_id = run.run_id.clone();
+    execute_run_inner(ctx, &run_id, &Interrupt::new(), Some(run))
+        .instrument(span)
+        .await
+}
+
 /// [`execute_run`] that also stops when `interrupt` is triggered (e.g. by a SIGTERM/SIGINT
 /// handler in the worker binary): RUN_CANCELING, then the run ends as CANCELED like a
 /// cancellation through storage.
@@ -144,7 +155,7 @@ pub async fn execute_run_with_interrupt(
     interrupt: &Interrupt,
 ) -> Result<RunStatus> {
     let span = tracing::info_span!("run", run.id = %run_id);
-    execute_run_inner(ctx, run_id, interrupt)
+    execute_run_inner(ctx, run_id, interrupt, None)
         .instrument(span)
         .await
 }
@@ -153,12 +164,18 @@ async fn execute_run_inner(
     ctx: &ExecContext,
     run_id: &str,
     interrupt: &Interrupt,
+    loaded: Option<Run>,
 ) -> Result<RunStatus> {
-    let storage = ctx.storage.clone();
-    let id = run_id.to_string();
-    let run = blocking(move || Ok(storage.get_run(&id)?))
-        .await?
-        .ok_or_else(|| ExecError::RunNotFound(run_id.to_string()))?;
+    let run = match loaded {
+        Some(run) => run,
+        None => {
+            let storage = ctx.storage.clone();
+            let id = run_id.to_string();
+            blocking(move || Ok(storage.get_run(&id)?))
+                .await?
+                .ok_or_else(|| ExecError::RunNotFound(run_id.to_string()))?
+        }
+    };
     if run.status.is_finished() {
         return Err(ExecError::RunFinished {
             run_id: run.run_id,

@@ -31,7 +31,10 @@ pub mod writer;
 
 pub use compute_logs::{ComputeLogError, ComputeLogManager, LogChunk, LogStream};
 pub use coordinator::{request_cancel, start_run, start_runs, submit_run, CoordinatorKind};
-pub use executor::{execute_run, execute_run_with_interrupt, ExecContext, ExecOptions, Interrupt};
+pub use executor::{
+    execute_loaded_run, execute_run, execute_run_with_interrupt, ExecContext, ExecOptions,
+    Interrupt,
+};
 pub use launcher::DefaultRunLauncher;
 pub use plan::{ExecutionPlan, PlanStep};
 pub use run::{

@@ -1429,7 +1429,8 @@ impl EventLogStore for DbStorage {
                         .iter()
                         .map(|s| s.as_str())
                         .collect();
-                    let moved = diesel::update(
+                    // RETURNING: the body to update, without a second round trip.
+                    let moved: Option<(String, Option<f64>, Option<f64>)> = diesel::update(
                         runs::table
                             .filter(runs::run_id.eq(&ev.run_id))
                             .filter(runs::status.eq_any(preds)),
@@ -1440,27 +1441,10 @@ impl EventLogStore for DbStorage {
                         runs::start_time.eq(coalesce(runs::start_time, start)),
                         runs::end_time.eq(coalesce(end, runs::end_time)),
                     ))
-                    .execute(c)?;
-                    if moved == 0 {
-                        let current: Option<String> = runs::table
-                            .filter(runs::run_id.eq(&ev.run_id))
-                            .select(runs::status)
-                            .first(c)
-                            .optional()?;
-                        let current = current.as_deref().and_then(RunStatus::parse);
-                        tracing::warn!(
-                            run.id = %ev.run_id,
-                            event = event_type.name(),
-                            current = current.map(RunStatus::as_str),
-                            "refused run status transition"
-                        );
-                        out.rejected.push((
-                            ev.run_id.clone(),
-                            event_type.name().to_string(),
-                            current,
-                        ));
-                        replacement = Some(refusal_event(ev, event_type, target, current));
-                    } else {
+                    .returning((runs::run_body, runs::start_time, runs::end_time))
+                    .get_result(c)
+                    .optional()?;
+                    if let Some((body, start_time, end_time)) = moved {
                         // QUEUED: a run to claim; CANCELING: a run to watch; finished: a
                         // slot freed for a queue held back by its limits.
                         if matches!(target, RunStatus::Queued | RunStatus::Canceling)
@@ -1468,11 +1452,6 @@ impl EventLogStore for DbStorage {
                         {
                             wake.push((target, ev.run_id.as_str()));
                         }
-                        let (body, start_time, end_time): (String, Option<f64>, Option<f64>) =
-                            runs::table
-                                .filter(runs::run_id.eq(&ev.run_id))
-                                .select((runs::run_body, runs::start_time, runs::end_time))
-                                .first(c)?;
                         let mut v: serde_json::Value =
                             from_json(|| format!("runs.run_body of run {}", ev.run_id), &body)?;
                         let reason = match (&ev.data, target) {
@@ -1520,6 +1499,25 @@ impl EventLogStore for DbStorage {
                                 .set(run_tags::value.eq(excluded(run_tags::value)))
                                 .execute(c)?;
                         }
+                    } else {
+                        let current: Option<String> = runs::table
+                            .filter(runs::run_id.eq(&ev.run_id))
+                            .select(runs::status)
+                            .first(c)
+                            .optional()?;
+                        let current = current.as_deref().and_then(RunStatus::parse);
+                        tracing::warn!(
+                            run.id = %ev.run_id,
+                            event = event_type.name(),
+                            current = current.map(RunStatus::as_str),
+                            "refused run status transition"
+                        );
+                        out.rejected.push((
+                            ev.run_id.clone(),
+                            event_type.name().to_string(),
+                            current,
+                        ));
+                        replacement = Some(refusal_event(ev, event_type, target, current));
                     }
                 }
                 let written = replacement.as_ref().unwrap_or(ev);
