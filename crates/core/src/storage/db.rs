@@ -50,6 +50,10 @@ const PG_MIGRATION_LOCK: &str =
     "SELECT pg_advisory_xact_lock(hashtextextended('dagster-rs migrations ' || current_schema(), 0))";
 /// Serializes writers of one run (bound parameter: the run id).
 const PG_RUN_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+/// [`PG_RUN_LOCK`] for several runs in one round trip, taken in the order of the (sorted)
+/// array, so two writers always lock in the same order.
+const PG_RUN_LOCKS: &str = "SELECT pg_advisory_xact_lock(hashtextextended(t.id, 0)) \
+    FROM unnest($1::text[]) WITH ORDINALITY AS t(id, n) ORDER BY t.n";
 /// `NOTIFY` of a run-queue change; the payload is `<schema> <status> <run id>`, so listeners
 /// on other schemas of the same database (channels are per database) can ignore it.
 const PG_NOTIFY_RUN: &str = "SELECT pg_notify($1, current_schema() || ' ' || $2)";
@@ -642,10 +646,19 @@ impl RunLocks for SqliteConnection {
 
 impl RunLocks for PgConnection {
     fn lock_runs(&mut self, run_ids: &[&str]) -> QueryResult<()> {
-        for id in run_ids {
-            diesel::sql_query(PG_RUN_LOCK)
-                .bind::<Text, _>(*id)
-                .execute(self)?;
+        match run_ids {
+            [] => {}
+            [id] => {
+                diesel::sql_query(PG_RUN_LOCK)
+                    .bind::<Text, _>(*id)
+                    .execute(self)?;
+            }
+            // A batch (the queue's claim, its launch events): one round trip, not one per run.
+            ids => {
+                diesel::sql_query(PG_RUN_LOCKS)
+                    .bind::<diesel::sql_types::Array<Text>, _>(ids)
+                    .execute(self)?;
+            }
         }
         Ok(())
     }
