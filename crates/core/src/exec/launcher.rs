@@ -50,7 +50,7 @@ impl DefaultRunLauncher {
         self.pool = (reuse.max_runs_per_worker > 1).then(|| {
             Arc::new(WorkerPool {
                 reuse,
-                inner: Arc::new(Mutex::new(PoolInner::default())),
+                inner: Mutex::new(PoolInner::default()),
             })
         });
         self
@@ -186,13 +186,17 @@ impl DefaultRunLauncher {
                 }
                 inner.busy.insert(pid, Busy { stdin, runs: 0 });
             }
-            let pool = pool.clone();
-            spawn_waiter(pid, move || {
-                pool.serve(pid, stdout);
+            let serving = pool.clone();
+            let started = spawn_waiter(pid, move || {
+                serving.serve(pid, stdout);
                 let _ = child.wait();
             });
+            if !started {
+                // Nobody would return it to the pool: closing its stdin ends it after this run.
+                pool.lock().busy.remove(&pid);
+            }
         } else {
-            spawn_waiter(pid, move || {
+            let _ = spawn_waiter(pid, move || {
                 let _ = child.wait();
             });
         }
@@ -207,21 +211,23 @@ impl DefaultRunLauncher {
 }
 
 /// Runs `f` (waits for a worker) on a thread with a small stack: hundreds may exist at once.
-fn spawn_waiter(pid: u32, f: impl FnOnce() + Send + 'static) {
+/// Returns whether the thread started.
+fn spawn_waiter(pid: u32, f: impl FnOnce() + Send + 'static) -> bool {
     let waiter = std::thread::Builder::new()
         .name(format!("reap-{pid}"))
         .stack_size(64 * 1024)
         .spawn(f);
-    if let Err(e) = waiter {
+    if let Err(e) = &waiter {
         tracing::warn!(error = %e, pid, "cannot start a thread to reap the run worker; it stays a zombie after exit");
     }
+    waiter.is_ok()
 }
 
 /// Reusable run workers of one launcher (the queue daemon's).
 #[derive(Debug)]
 struct WorkerPool {
     reuse: WorkerReuse,
-    inner: Arc<Mutex<PoolInner>>,
+    inner: Mutex<PoolInner>,
 }
 
 #[derive(Debug, Default)]
