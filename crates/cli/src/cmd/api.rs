@@ -128,8 +128,7 @@ fn serve(
         if run_id.is_empty() {
             continue;
         }
-        // The launcher checked the id is one path component.
-        let log_path = home.root().join("history").join(run_id).join("worker.log");
+        let log_path = home.worker_log_path(run_id)?;
         match open_log(&log_path) {
             Ok(log) => {
                 let _ = std::io::stderr().flush();
