@@ -4,6 +4,9 @@
 //! * [`TestDb::postgres`]: a fresh schema `t_<uuid>` in the database named by the environment
 //!   variable `DAGSTER_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/test`); the
 //!   backend URL pins `search_path` to that schema, and the schema is dropped (CASCADE) on drop.
+//! * [`TestDb::postgres_database`]: a fresh database `t_<uuid>` on that server, for tests that
+//!   configure storage by host, port, user and database name ([`TestDb::pg_params`]); dropped
+//!   (with its sessions) on drop.
 //!
 //! Every test gets its own database, so tests run in parallel without `#[serial]`.
 //!
@@ -41,6 +44,44 @@ enum Kind {
         schema: String,
         url: String,
     },
+    PgDatabase {
+        base_url: String,
+        params: PgParams,
+        url: String,
+    },
+}
+
+/// Connection settings of a test Postgres database, as a `postgres_db` config names them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PgParams {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub dbname: String,
+}
+
+/// Splits `postgres://user[:password]@host[:port]/db[?params]` (the test server's URL).
+fn parse_pg_url(url: &str) -> Option<(PgParams, String)> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (userinfo, hostpath) = rest.rsplit_once('@')?;
+    let user = userinfo.split(':').next()?.to_string();
+    let (hostport, dbname) = hostpath.split_once('/').unwrap_or((hostpath, ""));
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), p.parse().ok()?),
+        None => (hostport.to_string(), 5432),
+    };
+    Some((
+        PgParams {
+            host,
+            port,
+            user,
+            dbname: dbname.to_string(),
+        },
+        query.to_string(),
+    ))
 }
 
 impl TestDb {
@@ -75,11 +116,52 @@ impl TestDb {
         }
     }
 
+    /// A new, empty database on the test Postgres server (see the module docs).
+    ///
+    /// Panics with instructions when the server is not reachable.
+    pub fn postgres_database() -> TestDb {
+        let base_url = std::env::var(PG_URL_ENV).unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
+        let (mut params, query) = parse_pg_url(&base_url).unwrap_or_else(|| {
+            panic!("{PG_URL_ENV}={base_url} is not a postgres://user@host:port/db URL")
+        });
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = pg_connect(&base_url);
+        // Identifiers cannot be bound; `name` is generated above from hex digits only.
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+        let prefix = &base_url[..base_url.len() - query.len()];
+        let prefix = prefix.trim_end_matches('?');
+        let without_db = &prefix[..prefix.len() - params.dbname.len()];
+        let mut url = format!("{without_db}{name}");
+        if !query.is_empty() {
+            url = format!("{url}?{query}");
+        }
+        params.dbname = name;
+        TestDb {
+            kind: Kind::PgDatabase {
+                base_url,
+                params,
+                url,
+            },
+        }
+    }
+
+    /// Host, port, user and database of a [`TestDb::postgres_database`].
+    pub fn pg_params(&self) -> Option<PgParams> {
+        match &self.kind {
+            Kind::PgDatabase { params, .. } => Some(params.clone()),
+            _ => None,
+        }
+    }
+
     /// The backend to open (for tests that open storage themselves).
     pub fn backend(&self) -> StorageBackend {
         match &self.kind {
             Kind::Sqlite { path, .. } => StorageBackend::Sqlite { path: path.clone() },
-            Kind::Postgres { url, .. } => StorageBackend::Postgres { url: url.clone() },
+            Kind::Postgres { url, .. } | Kind::PgDatabase { url, .. } => {
+                StorageBackend::Postgres { url: url.clone() }
+            }
         }
     }
 
@@ -106,7 +188,7 @@ impl TestDb {
     pub fn pg_url(&self) -> Option<String> {
         match &self.kind {
             Kind::Sqlite { .. } => None,
-            Kind::Postgres { url, .. } => Some(url.clone()),
+            Kind::Postgres { url, .. } | Kind::PgDatabase { url, .. } => Some(url.clone()),
         }
     }
 }
@@ -126,22 +208,59 @@ fn pg_connect(url: &str) -> PgConnection {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Kind::Postgres {
-            base_url, schema, ..
-        } = &self.kind
-        {
-            // Never panic in drop (the test may already be unwinding).
-            match PgConnection::establish(base_url) {
-                Ok(mut conn) => {
-                    if let Err(e) =
-                        diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                            .execute(&mut conn)
-                    {
-                        eprintln!("warning: cannot drop test schema {schema}: {e}");
-                    }
+        let (base_url, what, sql) = match &self.kind {
+            Kind::Sqlite { .. } => return,
+            Kind::Postgres {
+                base_url, schema, ..
+            } => (
+                base_url,
+                format!("schema {schema}"),
+                format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            ),
+            // FORCE: processes of the test may still hold sessions.
+            Kind::PgDatabase {
+                base_url, params, ..
+            } => (
+                base_url,
+                format!("database {}", params.dbname),
+                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", params.dbname),
+            ),
+        };
+        // Never panic in drop (the test may already be unwinding).
+        match PgConnection::establish(base_url) {
+            Ok(mut conn) => {
+                if let Err(e) = diesel::sql_query(sql).execute(&mut conn) {
+                    eprintln!("warning: cannot drop test {what}: {e}");
                 }
-                Err(e) => eprintln!("warning: cannot drop test schema {schema}: {e}"),
             }
+            Err(e) => eprintln!("warning: cannot drop test {what}: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pg_urls_split_into_params() {
+        let (p, q) = parse_pg_url("postgres://postgres@127.0.0.1:5432/test").unwrap();
+        assert_eq!(
+            p,
+            PgParams {
+                host: "127.0.0.1".into(),
+                port: 5432,
+                user: "postgres".into(),
+                dbname: "test".into()
+            }
+        );
+        assert_eq!(q, "");
+        let (p, q) = parse_pg_url("postgresql://u:pw@db/x?sslmode=disable").unwrap();
+        assert_eq!(
+            (p.host.as_str(), p.port, p.user.as_str()),
+            ("db", 5432, "u")
+        );
+        assert_eq!((p.dbname.as_str(), q.as_str()), ("x", "sslmode=disable"));
+        assert!(parse_pg_url("mysql://x@y/z").is_none());
     }
 }

@@ -69,6 +69,7 @@ conformance!(
     tick_transitions_and_purge,
     ticks_to_resume_any_number,
     lifecycle_event_sets_run_tags_with_the_transition,
+    a_batch_over_many_runs_keeps_order_and_tags,
     tick_failure_count_backfilled_by_migration,
     daemon_heartbeats,
     kvs,
@@ -305,6 +306,29 @@ mod cases {
             assert_eq!(s.count_runs(&f).unwrap(), want.len() as i64, "{f:?}");
         };
         check(RunsFilter::default(), &[&c, &b, &a]);
+        check(
+            RunsFilter {
+                tag_keys: vec!["env".into()],
+                ..Default::default()
+            },
+            &[&b, &a],
+        );
+        check(
+            RunsFilter {
+                tag_keys: vec!["env".into(), "team".into()],
+                tags: vec![("team".into(), "data".into())],
+                job_name: Some("etl".into()),
+                ..Default::default()
+            },
+            &[&b, &a],
+        );
+        check(
+            RunsFilter {
+                tag_keys: vec!["nope".into()],
+                ..Default::default()
+            },
+            &[],
+        );
         check(
             RunsFilter {
                 job_name: Some("etl".into()),
@@ -1309,6 +1333,85 @@ mod cases {
         assert_eq!(s.count_runs(&filter).unwrap(), 1);
         let b = s.get_run(&b.run_id).unwrap().unwrap();
         assert_eq!(b.tags[".dagster/claimed_by"], "d3");
+    }
+
+    /// One batch moving several runs, one of them twice, with a refusal in the middle: every
+    /// event is stored once in input order, each run ends in its last accepted status with the
+    /// tags of all its accepted transitions.
+    pub fn a_batch_over_many_runs_keeps_order_and_tags(db: &TestDb) {
+        let s = db.storage();
+        let runs: Vec<Run> = (0..3).map(|_| add(&s, "j", &[("keep", "1")])).collect();
+        let claim = |r: &Run| {
+            ev(r, EventType::RunStarting).with_run_tags(tagmap(&[(".dagster/claimed_by", "d")]))
+        };
+        let failure = ev(&runs[1], EventType::RunFailure).data(EventData::Failure {
+            error: ErrorInfo::new("worker lost"),
+            reason: Some("RUN_EXCEPTION".into()),
+        });
+        let batch = vec![
+            claim(&runs[0]),
+            claim(&runs[1]),
+            ev(&runs[1], EventType::EngineEvent),
+            ev(&runs[2], EventType::RunSuccess), // refused: NOT_STARTED
+            claim(&runs[2]),
+            ev(&runs[1], EventType::RunStart),
+            failure,
+            ev(&runs[0], EventType::EngineEvent),
+        ];
+        let out = s.store_events(&batch).unwrap();
+        assert_eq!(out.rejected.len(), 1, "{out:?}");
+        assert_eq!(out.storage_ids.len(), batch.len() - 1);
+        assert!(out.storage_ids.windows(2).all(|w| w[0] < w[1]), "{out:?}");
+        let mut stored: Vec<(i64, String, Option<EventType>)> = runs
+            .iter()
+            .flat_map(|r| all_events(&s, &r.run_id))
+            .map(|e| (e.storage_id, e.event.run_id, e.event.event_type))
+            .collect();
+        stored.sort_by_key(|(id, ..)| *id);
+        let expected: Vec<(String, Option<EventType>)> = batch
+            .iter()
+            .map(|e| match e.event_type {
+                // The refused RUN_SUCCESS is stored as an engine event in its place.
+                Some(EventType::RunSuccess) => (e.run_id.clone(), Some(EventType::EngineEvent)),
+                t => (e.run_id.clone(), t),
+            })
+            .collect();
+        assert_eq!(
+            stored
+                .iter()
+                .map(|(_, r, t)| (r.clone(), *t))
+                .collect::<Vec<_>>(),
+            expected
+        );
+        let accepted: Vec<i64> = stored
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 3)
+            .map(|(_, (id, ..))| *id)
+            .collect();
+        assert_eq!(accepted, out.storage_ids);
+        let got: Vec<Run> = runs
+            .iter()
+            .map(|r| s.get_run(&r.run_id).unwrap().unwrap())
+            .collect();
+        assert_eq!(got[0].status, RunStatus::Starting);
+        assert_eq!(got[1].status, RunStatus::Failure);
+        assert_eq!(got[2].status, RunStatus::Starting);
+        assert!(got[1].start_time.is_some() && got[1].end_time.is_some());
+        assert_eq!(
+            got[1].tags,
+            tagmap(&[
+                ("keep", "1"),
+                (".dagster/claimed_by", "d"),
+                (tags::FAILURE_REASON, "RUN_EXCEPTION")
+            ])
+        );
+        for r in [&got[0], &got[2]] {
+            assert_eq!(
+                r.tags,
+                tagmap(&[("keep", "1"), (".dagster/claimed_by", "d")])
+            );
+        }
     }
 
     pub fn tick_failure_count_backfilled_by_migration(db: &TestDb) {

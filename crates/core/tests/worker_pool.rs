@@ -41,25 +41,33 @@ fn alive(pid: u32) -> bool {
             != Some("Z")
 }
 
-fn launcher(dir: &std::path::Path, reuse: WorkerReuse) -> DefaultRunLauncher {
-    DefaultRunLauncher::new(stand_in_worker(dir), dir.join("home")).with_worker_reuse(reuse)
+fn launcher(
+    dir: &std::path::Path,
+    max_runs_per_worker: u64,
+    max_idle_workers: u64,
+    idle_timeout_seconds: u64,
+) -> DefaultRunLauncher {
+    DefaultRunLauncher::new(stand_in_worker(dir), dir.join("home")).with_worker_reuse(WorkerReuse {
+        max_runs_per_worker,
+        max_idle_workers,
+        idle_timeout_seconds,
+    })
+}
+
+/// Hands `run` to the pool and waits until its worker finished it and is the one idle worker.
+fn run_until_idle(l: &DefaultRunLauncher, run: &str) -> u32 {
+    let pid = l.spawn(run).unwrap();
+    wait_until(&format!("the worker to finish {run}"), || {
+        l.pooled_workers() == (1, 0)
+    });
+    pid
 }
 
 #[test]
 fn an_idle_worker_takes_the_next_run_until_max_runs_per_worker() {
     let dir = tempfile::tempdir().unwrap();
-    let l = launcher(
-        dir.path(),
-        WorkerReuse {
-            max_runs_per_worker: 2,
-            max_idle_workers: 4,
-            idle_timeout_seconds: 60,
-        },
-    );
-    let first = l.spawn("run-1").unwrap();
-    wait_until("the worker to finish run-1", || {
-        l.pooled_workers() == (1, 0)
-    });
+    let l = launcher(dir.path(), 2, 4, 60);
+    let first = run_until_idle(&l, "run-1");
     // Each run gets its own log file, created by the launcher for a new worker.
     assert!(dir.path().join("home/history/run-1/worker.log").is_file());
     let second = l.spawn("run-2").unwrap();
@@ -84,35 +92,15 @@ fn an_idle_worker_takes_the_next_run_until_max_runs_per_worker() {
 #[test]
 fn idle_workers_expire_and_dead_ones_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let l = launcher(
-        dir.path(),
-        WorkerReuse {
-            max_runs_per_worker: 100,
-            max_idle_workers: 1,
-            idle_timeout_seconds: 0,
-        },
-    );
-    let pid = l.spawn("run-1").unwrap();
-    wait_until("the worker to finish run-1", || {
-        l.pooled_workers() == (1, 0)
-    });
+    let l = launcher(dir.path(), 100, 1, 0);
+    let pid = run_until_idle(&l, "run-1");
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(l.expire_idle_workers(), 1);
     wait_until("the expired worker to exit", || !alive(pid));
 
     // A worker killed while idle is not handed a run: a new one is started.
-    let l = launcher(
-        dir.path(),
-        WorkerReuse {
-            max_runs_per_worker: 100,
-            max_idle_workers: 1,
-            idle_timeout_seconds: 60,
-        },
-    );
-    let pid = l.spawn("run-2").unwrap();
-    wait_until("the worker to finish run-2", || {
-        l.pooled_workers() == (1, 0)
-    });
+    let l = launcher(dir.path(), 100, 1, 60);
+    let pid = run_until_idle(&l, "run-2");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGKILL,

@@ -6,8 +6,10 @@
 //! ```text
 //! daemon_bench schedules sqlite|postgres [N]   N RUNNING `* * * * *` schedules (default 1000):
 //!                                              minute boundary -> last tick stored
-//! daemon_bench dequeue sqlite|postgres [N]     N QUEUED no-op runs (default 2000): claim rate of
-//!                                              the first pass and end-to-end runs/s to SUCCESS
+//! daemon_bench dequeue sqlite|postgres [N] [C] [I]  N QUEUED no-op runs (default 2000),
+//!                                              max_concurrent_runs C (200), max_idle_workers I
+//!                                              (32): claim rate of the first pass and end-to-end
+//!                                              runs/s to SUCCESS, median/mean/p90 phases per run
 //! daemon_bench latency sqlite|postgres [N]     enqueue (in process) -> SUCCESS, N runs (default 20)
 //! daemon_bench idle sqlite|postgres            RSS after 12 s and CPU over 10 s of an idle daemon
 //! ```
@@ -205,10 +207,12 @@ fn event_time_where(inst: &Instance, run_id: &str, ty: EventType, prefix: &str) 
         .map(|e| e.event.timestamp)
 }
 
-fn dequeue(backend: &str, n: usize, max_concurrent: usize) {
+fn dequeue(backend: &str, n: usize, max_concurrent: usize, max_idle: usize) {
     let b = Bench::new(
         backend,
-        &format!("run_queue:\n  max_concurrent_runs: {max_concurrent}\n"),
+        &format!(
+            "run_queue:\n  max_concurrent_runs: {max_concurrent}\nrun_launcher:\n  module: dagster\n  class: DefaultRunLauncher\n  config: {{max_idle_workers: {max_idle}}}\n"
+        ),
         ONE,
     );
     let inst = b.instance();
@@ -231,6 +235,7 @@ fn dequeue(backend: &str, n: usize, max_concurrent: usize) {
         || count(RunStatus::Success) + count(RunStatus::Failure) == n,
     );
     stop(d);
+    report_failures(&inst);
     let mut starting: Vec<f64> = ids
         .iter()
         .filter_map(|id| event_times(&inst, id, EventType::RunStarting))
@@ -269,6 +274,8 @@ fn dequeue(backend: &str, n: usize, max_concurrent: usize) {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
+    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let p90 = |v: &Vec<f64>| v.get(v.len() * 9 / 10).copied().unwrap_or(f64::NAN);
     let [p0, p1, p2] = &mut phases;
     let (m0, m1, m2) = (med(p0), med(p1), med(p2));
     let burst = max_concurrent.min(n);
@@ -290,6 +297,44 @@ fn dequeue(backend: &str, n: usize, max_concurrent: usize) {
     println!(
         "  per run, median: claim -> worker has it {m0:.1} ms; -> RUN_START {m1:.1} ms; -> RUN_SUCCESS {m2:.1} ms"
     );
+    println!(
+        "  per run, mean: {:.1} / {:.1} / {:.1} ms; p90: {:.1} / {:.1} / {:.1} ms",
+        mean(p0),
+        mean(p1),
+        mean(p2),
+        p90(p0),
+        p90(p1),
+        p90(p2)
+    );
+}
+
+/// Prints the failed runs (up to 5) with their error events: a benchmark counts only successes.
+fn report_failures(inst: &Instance) {
+    let failed = inst
+        .storage
+        .list_runs(
+            &RunsFilter {
+                statuses: Some(vec![RunStatus::Failure]),
+                ..Default::default()
+            },
+            None,
+            Some(5),
+        )
+        .unwrap();
+    for run in failed {
+        let page = inst
+            .storage
+            .events_for_run(&run.run_id, None, 1000)
+            .unwrap();
+        for e in page.events.iter().filter(|e| {
+            matches!(
+                e.event.event_type,
+                Some(EventType::RunFailure | EventType::EngineEvent | EventType::StepFailure)
+            )
+        }) {
+            println!("  FAILED run {}: {}", run.run_id, e.event.message);
+        }
+    }
 }
 
 fn latency(backend: &str, n: usize) {
@@ -373,11 +418,12 @@ fn main() {
             backend,
             n(2000),
             args.get(3).and_then(|v| v.parse().ok()).unwrap_or(200),
+            args.get(4).and_then(|v| v.parse().ok()).unwrap_or(32),
         ),
         "latency" => latency(backend, n(20)),
         "idle" => idle(backend),
         _ => {
-            eprintln!("usage: daemon_bench schedules|dequeue|latency|idle sqlite|postgres [N] [dequeue: max_concurrent_runs, default 200]");
+            eprintln!("usage: daemon_bench schedules|dequeue|latency|idle sqlite|postgres [N] [dequeue: max_concurrent_runs, default 200] [dequeue: max_idle_workers, default 32]");
             std::process::exit(2);
         }
     }

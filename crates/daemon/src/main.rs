@@ -496,6 +496,7 @@ fn run(
     let Some(inst) = rt.block_on(open_with_retry())? else {
         return Ok(ExitCode::SUCCESS);
     };
+    inst.home.check_writable()?;
     for w in &inst.warnings {
         tracing::warn!("{w}");
     }

@@ -6,7 +6,8 @@
 use anyhow::Result;
 use dagster_core::config::instance::RunMonitoringConfig;
 use dagster_core::domain::{
-    tags, ErrorInfo, EventData, EventType, LogLevel, NewEvent, Run, RunStatus, RunsFilter,
+    tags, ErrorInfo, EventData, EventType, LogLevel, MetadataValue, NewEvent, Run, RunStatus,
+    RunsFilter,
 };
 use dagster_core::storage::Storage;
 use std::collections::BTreeMap;
@@ -120,23 +121,41 @@ fn claimer_gone(storage: &dyn Storage, daemon_id: &str, now: f64) -> Result<bool
     Ok(expires.is_none_or(|e| e < now))
 }
 
-/// Whether the launcher recorded a spawned worker for the run ("Started process" event).
-fn worker_spawned(storage: &dyn Storage, run_id: &str) -> Result<bool> {
+/// The launcher's "Started process for run (pid: N)" event of the run, if it was written.
+fn started_process(storage: &dyn Storage, run_id: &str) -> Result<Option<NewEvent>> {
     let mut after = None;
     loop {
         let page = storage.events_for_run(run_id, after, 500)?;
-        if page.events.iter().any(|e| {
+        if let Some(e) = page.events.into_iter().find(|e| {
             e.event.event_type == Some(EventType::EngineEvent)
                 && e.event.message.starts_with("Started process for run")
         }) {
-            return Ok(true);
+            return Ok(Some(e.event));
         }
         if !page.has_more {
-            return Ok(false);
+            return Ok(None);
         }
         after = page.cursor;
     }
 }
+
+/// The worker pid a "Started process" event records (its `pid` metadata).
+fn event_pid(event: &NewEvent) -> Option<u32> {
+    let EventData::Engine { metadata, .. } = &event.data else {
+        return None;
+    };
+    metadata
+        .iter()
+        .find(|m| m.label == "pid")
+        .and_then(|m| match m.value {
+            MetadataValue::Int(pid) => u32::try_from(pid).ok(),
+            _ => None,
+        })
+}
+
+/// How long a STARTING run may go without its worker on this host being checked (a healthy
+/// worker writes RUN_START within milliseconds; the check reads the run's events).
+const STARTING_CHECK_AFTER_SECONDS: f64 = 5.0;
 
 /// A STARTING run claimed by a queue daemon that died between its claim and the spawn of the
 /// worker: no worker will ever start it. Returns the claiming daemon's id if so.
@@ -146,7 +165,7 @@ fn orphaned_claim(storage: &dyn Storage, run: &Run, now: f64) -> Result<Option<S
     };
     if !claimer_gone(storage, claimer, now)?
         || storage.worker_heartbeat(&run.run_id)?.is_some()
-        || worker_spawned(storage, &run.run_id)?
+        || started_process(storage, &run.run_id)?.is_some()
     {
         return Ok(None);
     }
@@ -182,6 +201,25 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
                     );
                     changed +=
                         usize::from(fail_run(storage, &run, &msg, "UNEXPECTED_TERMINATION")?);
+                    continue;
+                }
+                // Its worker, on this host, is gone without having started it (e.g. a reusable
+                // worker stopped just as the run was handed to it): fail it now rather than at
+                // the start timeout. A run that started or finished meanwhile is not changed
+                // (storage refuses FAILURE after a finished status; STARTED → FAILURE is right
+                // for a dead worker anyway).
+                if now - run.update_time > STARTING_CHECK_AFTER_SECONDS && local_worker(&run, &host)
+                {
+                    if let Some(pid) = started_process(storage, &run.run_id)?
+                        .as_ref()
+                        .and_then(event_pid)
+                        .filter(|pid| !pid_alive(*pid))
+                    {
+                        let msg = format!(
+                            "The run worker process (pid {pid}) exited before it started the run."
+                        );
+                        changed += usize::from(fail_run(storage, &run, &msg, "RUN_WORKER_DIED")?);
+                    }
                 }
             }
             RunStatus::Starting => {
@@ -300,6 +338,47 @@ mod tests {
             .process_group(0)
             .spawn()
             .unwrap()
+    }
+
+    #[test]
+    fn a_starting_run_whose_local_worker_died_fails_before_the_start_timeout() {
+        let db = TestDb::sqlite();
+        let s = db.storage();
+        let st = settings();
+        // A worker that exited (reaped): its pid is dead.
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let dead = run_in(&s, &[EventType::RunStarting], &[]);
+        s.store_events(&[dagster_core::exec::launcher::started_event(
+            &dead,
+            gone.id(),
+        )])
+        .unwrap();
+        let mut w = fake_worker();
+        let alive = run_in(&s, &[EventType::RunStarting], &[]);
+        s.store_events(&[dagster_core::exec::launcher::started_event(&alive, w.id())])
+            .unwrap();
+        // Not checked in its first seconds.
+        assert_eq!(
+            monitor_iteration(&s, &st, dead.update_time + 1.0).unwrap(),
+            0
+        );
+        let later = dead.update_time + STARTING_CHECK_AFTER_SECONDS + 1.0;
+        assert!(later - dead.update_time < st.start_timeout_seconds);
+        assert_eq!(monitor_iteration(&s, &st, later).unwrap(), 1);
+        let failed = s.get_run(&dead.run_id).unwrap().unwrap();
+        assert_eq!(failed.status, RunStatus::Failure);
+        assert_eq!(
+            failed.tags.get(tags::FAILURE_REASON).map(String::as_str),
+            Some("RUN_WORKER_DIED")
+        );
+        assert_eq!(
+            s.get_run(&alive.run_id).unwrap().unwrap().status,
+            RunStatus::Starting,
+            "a live worker keeps its run until the start timeout"
+        );
+        let _ = w.kill();
+        let _ = w.wait();
     }
 
     #[test]

@@ -94,7 +94,8 @@ pub fn choose_runs(q: &QueueConfig, in_progress: &[Run], mut queued: Vec<Run>) -
 /// At most this many runs are claimed and launched per pass.
 pub const MAX_CLAIMS_PER_PASS: usize = 200;
 
-/// How many of the oldest queued runs a pass considers (and orders by priority).
+/// How many of the oldest queued runs a pass considers (and orders by priority); when the queue
+/// is longer, the oldest runs tagged `dagster/priority` beyond them are considered too.
 pub const QUEUED_WINDOW: usize = 1000;
 
 /// Hidden run tag set with RUN_STARTING by the queue daemon that claimed the run: its daemon
@@ -138,6 +139,28 @@ pub fn dequeue_iteration(
     )?;
     if queued.is_empty() {
         return Ok(0);
+    }
+    let mut queued = queued;
+    if queued.len() >= QUEUED_WINDOW {
+        // A longer queue: runs with a `dagster/priority` beyond the window are considered too
+        // (newer than every run of the window, so appending them keeps FIFO within a priority).
+        let seen: std::collections::HashSet<String> =
+            queued.iter().map(|r| r.run_id.clone()).collect();
+        let prioritized = storage.list_runs(
+            &RunsFilter {
+                statuses: Some(vec![RunStatus::Queued]),
+                tag_keys: vec![tags::PRIORITY.to_string()],
+                oldest_first: true,
+                ..Default::default()
+            },
+            None,
+            Some(QUEUED_WINDOW),
+        )?;
+        queued.extend(
+            prioritized
+                .into_iter()
+                .filter(|r| !seen.contains(&r.run_id)),
+        );
     }
     let mut launched = 0;
     let mut chosen = choose_runs(q, &in_progress, queued);
@@ -188,6 +211,43 @@ mod tests {
             start_time: None,
             end_time: None,
         }
+    }
+
+    /// More queued runs than the window: the priority run at the end of the queue is still the
+    /// one claimed first.
+    #[test]
+    fn a_priority_run_beyond_the_window_goes_first() {
+        use dagster_core::domain::NewRun;
+        use dagster_core::storage::RunStore;
+        let db = dagster_core::test_support::TestDb::sqlite();
+        let s = db.storage();
+        let add = |t: &[(&str, &str)]| {
+            s.add_run(NewRun {
+                job_name: "j".into(),
+                status: Some(RunStatus::Queued),
+                tags: t
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                run_config: serde_json::json!({}),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        for _ in 0..QUEUED_WINDOW {
+            add(&[]);
+        }
+        let urgent = add(&[(tags::PRIORITY, "10")]);
+        let home = tempfile::tempdir().unwrap();
+        // A worker that exits at once: the claimed run stays STARTING, which is all this needs.
+        let launcher = DefaultRunLauncher::new("/bin/true", home.path());
+        let q = QueueConfig {
+            max_concurrent_runs: 1,
+            ..Default::default()
+        };
+        assert_eq!(dequeue_iteration(&s, &q, &launcher, "d").unwrap(), 1);
+        let got = s.get_run(&urgent.run_id).unwrap().unwrap();
+        assert_eq!(got.status, RunStatus::Starting);
     }
 
     fn ids(r: &[Run]) -> Vec<&str> {

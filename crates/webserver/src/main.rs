@@ -142,6 +142,7 @@ fn main() -> Result<()> {
         .map_err(|e| anyhow::anyhow!(e.to_string()))?
         .context("DAGSTER_HOME must be set for dagster-webserver (or use `dagster dev`)")?;
     let instance = Instance::open(home)?;
+    instance.home.check_writable()?;
     for w in &instance.warnings {
         tracing::warn!("{w}");
     }

@@ -52,6 +52,18 @@ pub enum HomeError {
     },
     #[error("invalid run id `{0}` (expected letters, digits, `-` and `_` only)")]
     InvalidRunId(String),
+    #[error(
+        "`{}` ({owner}) is not writable by this process: {source}; DAGSTER_HOME and its logs/ \
+         and history/ must be writable by the user the webserver and the daemon run as (the \
+         Docker images run as uid 1000)",
+        .path.display()
+    )]
+    NotWritable {
+        path: PathBuf,
+        /// "owned by uid N, mode 755", as far as it can be read.
+        owner: String,
+        source: std::io::Error,
+    },
 }
 
 /// An instance directory.
@@ -153,6 +165,44 @@ impl DagsterHome {
         Ok(())
     }
 
+    /// Checks that this process can create files in the home and in the directories run workers
+    /// write (`logs/`, `history/`), so that a long-running process stops at start with the
+    /// reason instead of failing its first run (in Docker: a volume owned by another user than
+    /// the image's). Directories not created yet are skipped ([`DagsterHome::ensure_layout`]
+    /// creates them).
+    pub fn check_writable(&self) -> Result<(), HomeError> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        for dir in [self.root.clone(), self.logs_dir(), self.history_dir()] {
+            if !dir.is_dir() {
+                continue;
+            }
+            let probe = dir.join(format!(".write-check-{}", std::process::id()));
+            match std::fs::File::create(&probe) {
+                Ok(_) => {
+                    let _ = std::fs::remove_file(&probe);
+                }
+                Err(source) => {
+                    let owner = std::fs::metadata(&dir).map_or_else(
+                        |_| "owner unknown".to_string(),
+                        |m| {
+                            format!(
+                                "owned by uid {}, mode {:o}",
+                                m.uid(),
+                                m.permissions().mode() & 0o7777
+                            )
+                        },
+                    );
+                    return Err(HomeError::NotWritable {
+                        path: dir,
+                        owner,
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Resolves a path from a config file: absolute paths stay, relative ones are taken
     /// relative to this home (never to the process working directory, so the webserver and
     /// the daemon agree whatever directory they were started in).
@@ -211,6 +261,30 @@ pub fn normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writable_check_names_the_directory_and_its_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = DagsterHome::new(dir.path());
+        home.ensure_layout().unwrap();
+        home.check_writable().unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            4,
+            "the probe file is removed"
+        );
+        // No process can create files in /proc, root included (tests may run as root, for whom
+        // permission bits do not stop a write).
+        let err = DagsterHome::new("/proc")
+            .check_writable()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("`/proc` (owned by uid 0, mode 555) is not writable"),
+            "{err}"
+        );
+        assert!(err.contains("uid 1000"), "{err}");
+    }
 
     #[test]
     fn unset_or_empty_is_none() {

@@ -164,6 +164,9 @@ pub struct RunsFilter {
     pub statuses: Option<Vec<RunStatus>>,
     /// Each tag must match exactly.
     pub tags: Vec<(String, String)>,
+    /// Each of these tag keys must be set (with any value).
+    #[serde(default)]
+    pub tag_keys: Vec<String>,
     /// Exclusive bounds on `update_time` / `create_time` (unix seconds).
     pub updated_after: Option<f64>,
     pub updated_before: Option<f64>,

@@ -54,9 +54,14 @@ const PG_RUN_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))
 /// array, so two writers always lock in the same order.
 const PG_RUN_LOCKS: &str = "SELECT pg_advisory_xact_lock(hashtextextended(t.id, 0)) \
     FROM unnest($1::text[]) WITH ORDINALITY AS t(id, n) ORDER BY t.n";
-/// `NOTIFY` of a run-queue change; the payload is `<schema> <status> <run id>`, so listeners
-/// on other schemas of the same database (channels are per database) can ignore it.
-const PG_NOTIFY_RUN: &str = "SELECT pg_notify($1, current_schema() || ' ' || $2)";
+/// `NOTIFY` of run-queue changes, one per element of the bound array (`<status> <run id>`), in
+/// one round trip; the payload is `<schema> <status> <run id>`, so listeners on other schemas
+/// of the same database (channels are per database) can ignore it.
+const PG_NOTIFY_RUNS: &str =
+    "SELECT pg_notify($1, current_schema() || ' ' || p) FROM unnest($2::text[]) AS p";
+/// Sets `run_body` of several runs in one round trip (bound arrays: run ids, bodies).
+const PG_SET_RUN_BODIES: &str = "UPDATE runs SET run_body = v.body \
+    FROM unnest($1::text[], $2::text[]) AS v(id, body) WHERE runs.run_id = v.id";
 
 /// Rows per multi-row INSERT / ids per `IN (...)` list (well under SQLite's bind limit).
 const CHUNK: usize = 500;
@@ -451,6 +456,30 @@ macro_rules! with_conn {
     }};
 }
 
+/// Sets run tags (`(run id, key, value)` items, each `(run id, key)` at most once), replacing
+/// existing values: one multi-row upsert per [`CHUNK`] rows.
+macro_rules! upsert_run_tags {
+    ($c:ident, $items:expr) => {{
+        let rows: Vec<_> = $items
+            .map(|(id, k, v): (&str, &str, &str)| {
+                (
+                    run_tags::run_id.eq(id),
+                    run_tags::key.eq(k),
+                    run_tags::value.eq(v),
+                )
+            })
+            .collect();
+        for chunk in rows.chunks(CHUNK) {
+            diesel::insert_into(run_tags::table)
+                .values(chunk)
+                .on_conflict((run_tags::run_id, run_tags::key))
+                .do_update()
+                .set(run_tags::value.eq(excluded(run_tags::value)))
+                .execute($c)?;
+        }
+    }};
+}
+
 /// Upserts the asset rows of a batch of stored events (`BTreeMap<key, AssetUpdate>`), in key
 /// order so that concurrent batches lock them in the same order.
 macro_rules! upsert_assets {
@@ -579,6 +608,15 @@ macro_rules! filter_runs {
                 ),
             );
         }
+        for k in &f.tag_keys {
+            q = q.filter(
+                runs::run_id.eq_any(
+                    run_tags::table
+                        .filter(run_tags::key.eq(k))
+                        .select(run_tags::run_id),
+                ),
+            );
+        }
         if let Some(t) = f.updated_after {
             q = q.filter(runs::update_timestamp.gt(ts_to_dt(t)));
         }
@@ -613,7 +651,7 @@ diesel::define_sql_function! {
     fn coalesce(x: Nullable<Double>, y: Nullable<Double>) -> Nullable<Double>;
 }
 
-/// Backend-specific locking inside write transactions.
+/// Backend-specific statements inside write transactions.
 trait RunLocks {
     /// Serializes writers of the given runs until the transaction ends. `run_ids` must be
     /// sorted (consistent lock order, no deadlocks).
@@ -624,6 +662,8 @@ trait RunLocks {
     fn assets_after_commit(&self) -> bool;
     /// `(run_id, key, value)` of the runs' tags.
     fn tags_of_runs(&mut self, run_ids: &[&str]) -> QueryResult<Vec<(String, String, String)>>;
+    /// Replaces the runs' `run_body` (`(run id, body)`).
+    fn set_run_bodies(&mut self, bodies: &[(&str, String)]) -> QueryResult<()>;
 }
 
 impl RunLocks for SqliteConnection {
@@ -641,6 +681,16 @@ impl RunLocks for SqliteConnection {
             .filter(run_tags::run_id.eq_any(run_ids))
             .select((run_tags::run_id, run_tags::key, run_tags::value))
             .load(self)
+    }
+
+    fn set_run_bodies(&mut self, bodies: &[(&str, String)]) -> QueryResult<()> {
+        // In process: a statement per run costs no round trip.
+        for (id, body) in bodies {
+            diesel::update(runs::table.filter(runs::run_id.eq(id)))
+                .set(runs::run_body.eq(body))
+                .execute(self)?;
+        }
+        Ok(())
     }
 }
 
@@ -681,6 +731,28 @@ impl RunLocks for PgConnection {
             .map(|r| (r.run_id, r.key, r.value))
             .collect())
     }
+
+    fn set_run_bodies(&mut self, bodies: &[(&str, String)]) -> QueryResult<()> {
+        match bodies {
+            [] => {}
+            [(id, body)] => {
+                diesel::update(runs::table.filter(runs::run_id.eq(id)))
+                    .set(runs::run_body.eq(body))
+                    .execute(self)?;
+            }
+            _ => {
+                for chunk in bodies.chunks(CHUNK) {
+                    let (ids, texts): (Vec<&str>, Vec<&str>) =
+                        chunk.iter().map(|(id, b)| (*id, b.as_str())).unzip();
+                    diesel::sql_query(PG_SET_RUN_BODIES)
+                        .bind::<diesel::sql_types::Array<Text>, _>(ids)
+                        .bind::<diesel::sql_types::Array<Text>, _>(texts)
+                        .execute(self)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Wake-ups for run-queue listeners, inside write transactions.
@@ -699,12 +771,17 @@ impl RunNotify for SqliteConnection {
 
 impl RunNotify for PgConnection {
     fn notify_runs(&mut self, runs: &[(RunStatus, &str)]) -> QueryResult<()> {
-        for (status, run_id) in runs {
-            diesel::sql_query(PG_NOTIFY_RUN)
-                .bind::<Text, _>(super::notify::RUN_CHANNEL)
-                .bind::<Text, _>(format!("{} {run_id}", status.as_str()))
-                .execute(self)?;
+        if runs.is_empty() {
+            return Ok(());
         }
+        let payloads: Vec<String> = runs
+            .iter()
+            .map(|(status, run_id)| format!("{} {run_id}", status.as_str()))
+            .collect();
+        diesel::sql_query(PG_NOTIFY_RUNS)
+            .bind::<Text, _>(super::notify::RUN_CHANNEL)
+            .bind::<diesel::sql_types::Array<Text>, _>(payloads)
+            .execute(self)?;
         Ok(())
     }
 }
@@ -1160,22 +1237,13 @@ impl RunStore for DbStorage {
             if matches!(run.status, RunStatus::Queued | RunStatus::Canceling) {
                 c.notify_runs(&[(run.status, run.run_id.as_str())])?;
             }
-            let rows: Vec<_> = run
-                .tags
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        run_tags::run_id.eq(&run.run_id),
-                        run_tags::key.eq(k),
-                        run_tags::value.eq(v),
-                    )
-                })
-                .collect();
-            for chunk in rows.chunks(CHUNK) {
-                diesel::insert_into(run_tags::table)
-                    .values(chunk)
-                    .execute(c)?;
-            }
+            // A new run (its id was refused above if taken): nothing to replace.
+            upsert_run_tags!(
+                c,
+                run.tags
+                    .iter()
+                    .map(|(k, v)| (run.run_id.as_str(), k.as_str(), v.as_str()))
+            );
             Ok(())
         })?;
         Ok(run)
@@ -1341,18 +1409,12 @@ impl RunStore for DbStorage {
             diesel::update(runs::table.filter(runs::run_id.eq(run_id)))
                 .set(runs::run_body.eq(to_json("run body", &v)?))
                 .execute(c)?;
-            for (k, val) in new_tags {
-                diesel::insert_into(run_tags::table)
-                    .values((
-                        run_tags::run_id.eq(run_id),
-                        run_tags::key.eq(k),
-                        run_tags::value.eq(val),
-                    ))
-                    .on_conflict((run_tags::run_id, run_tags::key))
-                    .do_update()
-                    .set(run_tags::value.eq(excluded(run_tags::value)))
-                    .execute(c)?;
-            }
+            upsert_run_tags!(
+                c,
+                new_tags
+                    .iter()
+                    .map(|(k, val)| (run_id, k.as_str(), val.as_str()))
+            );
             Ok(())
         })
     }
@@ -1429,6 +1491,14 @@ impl EventLogStore for DbStorage {
             let mut out = StoreOutcome::default();
             let mut assets: BTreeMap<String, AssetUpdate> = BTreeMap::new();
             let mut wake: Vec<(RunStatus, &str)> = Vec::new();
+            // What the batch's status changes write besides the status columns, collected and
+            // written with one statement each after the loop (a batch of claimed runs is one
+            // round trip per run, not five): each moved run's latest body (a run moving twice
+            // in one batch builds on its first move), its tags (the last value of a key wins).
+            let mut bodies: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
+            let mut set_tags: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+            // Per event, the ENGINE_EVENT stored instead of a refused status change.
+            let mut replacements: Vec<Option<NewEvent>> = Vec::with_capacity(events.len());
             for ev in events {
                 let mut replacement = None;
                 if let Some((event_type, target)) = ev
@@ -1465,8 +1535,12 @@ impl EventLogStore for DbStorage {
                         {
                             wake.push((target, ev.run_id.as_str()));
                         }
-                        let mut v: serde_json::Value =
-                            from_json(|| format!("runs.run_body of run {}", ev.run_id), &body)?;
+                        let mut v = match bodies.remove(ev.run_id.as_str()) {
+                            Some(v) => v,
+                            None => {
+                                from_json(|| format!("runs.run_body of run {}", ev.run_id), &body)?
+                            }
+                        };
                         let reason = match (&ev.data, target) {
                             (
                                 EventData::Failure {
@@ -1493,24 +1567,13 @@ impl EventLogStore for DbStorage {
                                 }
                             }
                         }
-                        diesel::update(runs::table.filter(runs::run_id.eq(&ev.run_id)))
-                            .set(runs::run_body.eq(to_json("run body", &v)?))
-                            .execute(c)?;
+                        bodies.insert(ev.run_id.as_str(), v);
                         let reason_tag = reason.map(|r| (tags::FAILURE_REASON, r));
-                        let set_tags = reason_tag
+                        for (k, val) in reason_tag
                             .into_iter()
-                            .chain(ev.run_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                        for (k, val) in set_tags {
-                            diesel::insert_into(run_tags::table)
-                                .values((
-                                    run_tags::run_id.eq(&ev.run_id),
-                                    run_tags::key.eq(k),
-                                    run_tags::value.eq(val),
-                                ))
-                                .on_conflict((run_tags::run_id, run_tags::key))
-                                .do_update()
-                                .set(run_tags::value.eq(excluded(run_tags::value)))
-                                .execute(c)?;
+                            .chain(ev.run_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                        {
+                            set_tags.insert((ev.run_id.as_str(), k), val);
                         }
                     } else {
                         let current: Option<String> = runs::table
@@ -1533,26 +1596,59 @@ impl EventLogStore for DbStorage {
                         replacement = Some(refusal_event(ev, event_type, target, current));
                     }
                 }
-                let written = replacement.as_ref().unwrap_or(ev);
-                let asset_key = written
-                    .event_type
-                    .filter(|t| t.is_asset_event())
-                    .and_then(|_| written.asset_key())
-                    .map(AssetKey::to_db_string);
-                let partition = asset_key.as_ref().and_then(|_| written.partition());
-                let id: i64 = diesel::insert_into(event_logs::table)
-                    .values((
-                        event_logs::run_id.eq(&written.run_id),
-                        event_logs::event.eq(to_json("event", written)?),
-                        event_logs::dagster_event_type
-                            .eq(written.event_type.map(EventType::stored_value)),
-                        event_logs::timestamp.eq(ts_to_dt(written.timestamp)),
-                        event_logs::step_key.eq(&written.step_key),
-                        event_logs::asset_key.eq(&asset_key),
-                        event_logs::partition.eq(partition),
-                    ))
+                replacements.push(replacement);
+            }
+            let bodies: Vec<(&str, String)> = bodies
+                .into_iter()
+                .map(|(id, v)| Ok((id, to_json("run body", &v)?)))
+                .collect::<Result<_, DbErr>>()?;
+            c.set_run_bodies(&bodies)?;
+            upsert_run_tags!(c, set_tags.into_iter().map(|((id, k), v)| (id, k, v)));
+            // The events, one multi-row INSERT per chunk. Ids come from the table's sequence
+            // (Postgres) or rowid (SQLite) in VALUES order, so the sorted returned ids are
+            // the rows' ids in input order (RETURNING itself promises no order).
+            let written: Vec<&NewEvent> = events
+                .iter()
+                .zip(&replacements)
+                .map(|(ev, r)| r.as_ref().unwrap_or(ev))
+                .collect();
+            let asset_keys: Vec<Option<String>> = written
+                .iter()
+                .map(|w| {
+                    w.event_type
+                        .filter(|t| t.is_asset_event())
+                        .and_then(|_| w.asset_key())
+                        .map(AssetKey::to_db_string)
+                })
+                .collect();
+            let mut ids: Vec<i64> = Vec::with_capacity(written.len());
+            for (chunk, keys) in written.chunks(CHUNK).zip(asset_keys.chunks(CHUNK)) {
+                let rows = chunk
+                    .iter()
+                    .zip(keys)
+                    .map(|(w, key)| {
+                        Ok((
+                            event_logs::run_id.eq(&w.run_id),
+                            event_logs::event.eq(to_json("event", w)?),
+                            event_logs::dagster_event_type
+                                .eq(w.event_type.map(EventType::stored_value)),
+                            event_logs::timestamp.eq(ts_to_dt(w.timestamp)),
+                            event_logs::step_key.eq(&w.step_key),
+                            event_logs::asset_key.eq(key),
+                            event_logs::partition.eq(key.as_ref().and_then(|_| w.partition())),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, DbErr>>()?;
+                let mut got: Vec<i64> = diesel::insert_into(event_logs::table)
+                    .values(rows)
                     .returning(event_logs::id)
-                    .get_result(c)?;
+                    .get_results(c)?;
+                got.sort_unstable();
+                ids.extend(got);
+            }
+            for (((ev, replacement), id), asset_key) in
+                events.iter().zip(&replacements).zip(ids).zip(asset_keys)
+            {
                 if replacement.is_some() {
                     continue;
                 }

@@ -68,6 +68,7 @@ impl RunsFilterInput {
                 .flatten()
                 .map(|t| (t.key.clone(), t.value.clone()))
                 .collect(),
+            tag_keys: Vec::new(),
             updated_after: self.updated_after,
             updated_before: self.updated_before,
             created_after: self.created_after,
