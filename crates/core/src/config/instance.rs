@@ -33,8 +33,20 @@ use std::path::{Path, PathBuf};
 /// `run_coordinator.config` of a `QueuedRunCoordinator`).
 pub const NOT_ACTED_ON_YET: &[(&str, &str)] = &[
     (
-        "run_monitoring",
-        "monitoring is always on; only start_timeout_seconds, cancel_timeout_seconds and max_runtime_seconds are used (2 s poll, no worker resume)",
+        "run_monitoring.enabled",
+        "run monitoring is always on (a run whose worker died never stays STARTED)",
+    ),
+    (
+        "run_monitoring.max_resume_run_attempts",
+        "a run whose worker died is failed (and retried per `run_retries`), not resumed",
+    ),
+    (
+        "run_monitoring.poll_interval_seconds",
+        "the daemon checks runs every 2 s",
+    ),
+    (
+        "run_monitoring.free_slots_after_run_end_seconds",
+        "op concurrency pools are not implemented yet",
     ),
     (
         "schedules",
@@ -799,7 +811,6 @@ fn parse_root(root: &Map<'_>, home: &DagsterHome) -> InstanceConfig {
         m.finish();
     }
 
-    warn_not_acted_on(root, "run_monitoring", "run_monitoring");
     if let Some(m) = root.map("run_monitoring") {
         cfg.run_monitoring = parse_run_monitoring(&m);
     }
@@ -1983,6 +1994,21 @@ fn parse_run_monitoring(m: &Map<'_>) -> RunMonitoringConfig {
         ),
         free_slots_after_run_end_seconds: opt_uint(m, "free_slots_after_run_end_seconds"),
     };
+    // Only what asks for something this implementation does not do is warned about: the
+    // daemon polls every 2 s and run workers check for cancellation every 250 ms, at least
+    // as often as any setting of Dagster's intervals.
+    let warn_if = |key: &str, asks: bool| {
+        if asks {
+            warn_not_acted_on(m, key, &format!("run_monitoring.{key}"));
+        }
+    };
+    warn_if("enabled", !r.enabled);
+    warn_if("max_resume_run_attempts", r.max_resume_run_attempts > 0);
+    warn_if("poll_interval_seconds", r.poll_interval_seconds < 2);
+    warn_if(
+        "free_slots_after_run_end_seconds",
+        r.free_slots_after_run_end_seconds.is_some(),
+    );
     m.finish();
     r
 }
@@ -2476,9 +2502,9 @@ schedules: {use_threads: true, num_workers: 8}
                 num_submit_workers: None
             }
         );
-        // not acted on yet: run_monitoring, sensors, schedules
-        assert_eq!(warnings.len(), 3, "{warnings:#?}");
-        for key in ["run_monitoring", "sensors", "schedules"] {
+        // not acted on yet: sensors, schedules (run_monitoring's keys are all honoured)
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        for key in ["sensors", "schedules"] {
             assert!(
                 warnings
                     .iter()
@@ -2487,10 +2513,31 @@ schedules: {use_threads: true, num_workers: 8}
             );
         }
         assert!(
-            warnings[0].starts_with("/home/dh/dagster.yaml:14:17: warning: run_monitoring:"),
-            "{}",
-            warnings[0]
+            warnings
+                .iter()
+                .any(|w| w.starts_with("/home/dh/dagster.yaml:20:10: warning: sensors:")),
+            "{warnings:#?}"
         );
+    }
+
+    #[test]
+    fn run_monitoring_warns_only_about_what_it_does_not_do() {
+        let (c, w) = ok("run_monitoring: {enabled: true, start_timeout_seconds: 60, cancel_timeout_seconds: 30, max_runtime_seconds: 3600, poll_interval_seconds: 120, cancellation_thread_poll_interval_seconds: 10, max_resume_run_attempts: 0}\n");
+        assert!(w.is_empty(), "{w:#?}");
+        assert_eq!(c.run_monitoring.start_timeout_seconds, 60);
+        assert_eq!(c.run_monitoring.cancel_timeout_seconds, 30);
+        assert_eq!(c.run_monitoring.max_runtime_seconds, 3600);
+        let (_, w) = ok("run_monitoring:\n  enabled: false\n  max_resume_run_attempts: 3\n  poll_interval_seconds: 1\n  free_slots_after_run_end_seconds: 5\n");
+        let expect = [
+            ":2:12: warning: run_monitoring.enabled: `enabled` is accepted but not acted on yet: run monitoring is always on",
+            ":3:28: warning: run_monitoring.max_resume_run_attempts: `max_resume_run_attempts` is accepted but not acted on yet: a run whose worker died is failed",
+            ":4:26: warning: run_monitoring.poll_interval_seconds: `poll_interval_seconds` is accepted but not acted on yet: the daemon checks runs every 2 s",
+            ":5:37: warning: run_monitoring.free_slots_after_run_end_seconds:",
+        ];
+        assert_eq!(w.len(), expect.len(), "{w:#?}");
+        for e in expect {
+            assert!(w.iter().any(|x| x.contains(e)), "missing `{e}` in {w:#?}");
+        }
     }
 
     #[test]
