@@ -483,10 +483,10 @@ pipeline_configs:
   e: {kind: sql, resource: db2}
 jobs:
   __ASSET_JOB: {selection: [b]}
-  j: {selection: [b], max_concurrent_steps: 0}
+  j: {selection: [b], max_concurrent_steps: 0, tags: {dagster/priority: high, team: x}}
 schedules:
   s1: {job: nojob, cron: "61 * * * *", execution_timezone: Mars/Base}
-  s2: {job: j, cron: "* * * *", default_status: PAUSED, catchup: sometimes}
+  s2: {job: j, cron: "* * * *", default_status: PAUSED, catchup: sometimes, tags: {dagster/max_runtime: 1h}}
   j_s: {job: j, cron: "0 * * * *"}
 sensors:
   j_s: {job: j, kind: table_rows, minimum_interval_second: 5}
@@ -585,6 +585,16 @@ sensors:
         "jobs.j.max_concurrent_steps",
         "must be at least 1",
     );
+    expect(
+        "j: {selection",
+        "jobs.j.tags.dagster/priority",
+        "tag `dagster/priority`: expected an integer, e.g. \"10\" or \"-1\", found `high`",
+    );
+    expect(
+        "s2:",
+        "schedules.s2.tags.dagster/max_runtime",
+        "tag `dagster/max_runtime`: expected a positive number of seconds",
+    );
     expect("s1:", "schedules.s1.job", "unknown job `nojob`");
     expect(
         "s1:",
@@ -618,7 +628,7 @@ sensors:
         "did you mean `minimum_interval_seconds`",
     );
     expect("s4:", "sensors.s4.kind", "unknown sensor kind `weird`");
-    assert_eq!(errs.len(), 28, "{got:#?}");
+    assert_eq!(errs.len(), 30, "{got:#?}");
 }
 
 #[test]

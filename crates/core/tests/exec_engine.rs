@@ -1011,6 +1011,48 @@ async fn resources_and_run_config_reach_the_step() {
     )
     .unwrap_err();
     assert!(matches!(e, ExecError::InvalidRunConfig { .. }), "{e}");
+
+    // So is a tag the daemon acts on whose value it could not read.
+    for (key, value) in [
+        ("dagster/priority", "high"),
+        ("dagster/max_retries", "-1"),
+        ("dagster/max_runtime", "0"),
+        ("dagster/retry_strategy", "SOME"),
+    ] {
+        let e = create_run(
+            h.storage.as_ref(),
+            &h.defs,
+            CreateRun {
+                job_name: ASSET_JOB_NAME.into(),
+                tags: [(key.to_string(), value.to_string())].into(),
+                ..CreateRun::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("invalid run tag `{key}` = \"{value}\": expected ")),
+            "{e}"
+        );
+    }
+    for (key, value) in [
+        ("dagster/priority", " -3 "),
+        ("dagster/max_retries", "2"),
+        ("dagster/max_runtime", "0.5"),
+        ("dagster/retry_strategy", "ALL_STEPS"),
+        ("team", "anything"),
+    ] {
+        create_run(
+            h.storage.as_ref(),
+            &h.defs,
+            CreateRun {
+                job_name: ASSET_JOB_NAME.into(),
+                tags: [(key.to_string(), value.to_string())].into(),
+                ..CreateRun::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{key}={value}: {e}"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

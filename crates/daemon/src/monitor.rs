@@ -256,7 +256,7 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
                 let max_runtime = run
                     .tags
                     .get(tags::MAX_RUNTIME)
-                    .and_then(|v| v.parse::<f64>().ok())
+                    .and_then(|v| tags::max_runtime(v))
                     .unwrap_or(s.max_runtime_seconds);
                 let started = run.start_time.unwrap_or(run.create_time);
                 if max_runtime > 0.0 && now - started > max_runtime {

@@ -69,7 +69,7 @@ pub fn choose_runs(q: &QueueConfig, in_progress: &[Run], mut queued: Vec<Run>) -
         std::cmp::Reverse(
             r.tags
                 .get(tags::PRIORITY)
-                .and_then(|p| p.parse::<i64>().ok())
+                .and_then(|p| tags::priority(p))
                 .unwrap_or(0),
         )
     });

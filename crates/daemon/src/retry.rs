@@ -29,7 +29,7 @@ pub fn retry_plan(cfg: &RunRetriesConfig, run: &Run) -> Option<(u64, Reexecution
     let max = run
         .tags
         .get(tags::MAX_RETRIES)
-        .and_then(|v| v.parse::<u64>().ok())
+        .and_then(|v| tags::max_retries(v))
         .unwrap_or(cfg.max_retries);
     let done = run
         .tags
@@ -47,7 +47,8 @@ pub fn retry_plan(cfg: &RunRetriesConfig, run: &Run) -> Option<(u64, Reexecution
     let strategy = run
         .tags
         .get(tags::RETRY_STRATEGY)
-        .and_then(|s| ReexecutionStrategy::parse(s))
+        .and_then(|s| tags::retry_strategy(s))
+        .and_then(ReexecutionStrategy::parse)
         .unwrap_or(ReexecutionStrategy::FromFailure);
     Some((done + 1, strategy))
 }

@@ -325,6 +325,22 @@ pub(crate) fn read_str_map(v: &Value<'_>) -> BTreeMap<String, String> {
     out
 }
 
+/// A `tags:` mapping of a job or schedule; the values of the tags the daemon acts on
+/// (`dagster/priority`, `dagster/max_retries`, …) are checked where they are written.
+fn read_tags(v: &Value<'_>) -> BTreeMap<String, String> {
+    let tags = read_str_map(v);
+    if let Some(m) = v.as_map() {
+        for (key, value) in &tags {
+            if let Err(expected) = crate::domain::tags::check(key, value) {
+                if let Some(item) = m.get(key) {
+                    item.error(format!("tag `{key}`: expected {expected}, found `{value}`"));
+                }
+            }
+        }
+    }
+    tags
+}
+
 fn read_status(v: &Value<'_>) -> Option<DefaultStatus> {
     let s = v.as_str()?;
     match s.to_ascii_uppercase().as_str() {
@@ -959,7 +975,7 @@ impl<'a> Loader<'_, 'a> {
             }
             let Some(m) = v.as_map() else { continue };
             let description = m.str("description");
-            let tags = m.get("tags").map(|t| read_str_map(&t)).unwrap_or_default();
+            let tags = m.get("tags").map(|t| read_tags(&t)).unwrap_or_default();
             let max_concurrent_steps = m
                 .get("max_concurrent_steps")
                 .and_then(|mv| positive_int(&mv, 1))
@@ -1048,7 +1064,7 @@ impl<'a> Loader<'_, 'a> {
                 .get("catchup")
                 .and_then(|c| read_catchup(&c))
                 .unwrap_or_default();
-            let tags = m.get("tags").map(|t| read_str_map(&t)).unwrap_or_default();
+            let tags = m.get("tags").map(|t| read_tags(&t)).unwrap_or_default();
             let run_config = match m.get("run_config") {
                 Some(rv) if rv.is_map() => rv.to_json(),
                 Some(rv) => {

@@ -46,4 +46,60 @@ pub mod tags {
     pub const EXTERNAL_JOB_SOURCE: &str = "dagster/external_job_source";
     /// Run metrics switches (`Run.hasRunMetricsEnabled`); the public one is deprecated.
     pub const RUN_METRICS: [&str; 2] = [".dagster/run_metrics", "dagster/run_metrics"];
+
+    /// `dagster/priority`: an integer (higher runs first).
+    pub fn priority(value: &str) -> Option<i64> {
+        value.trim().parse().ok()
+    }
+
+    /// `dagster/max_retries`: a non-negative integer.
+    pub fn max_retries(value: &str) -> Option<u64> {
+        value.trim().parse().ok()
+    }
+
+    /// `dagster/max_runtime`: seconds, a positive number.
+    pub fn max_runtime(value: &str) -> Option<f64> {
+        value
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0)
+    }
+
+    /// `dagster/retry_strategy`: `FROM_FAILURE` or `ALL_STEPS`.
+    pub fn retry_strategy(value: &str) -> Option<&'static str> {
+        match value.trim() {
+            "FROM_FAILURE" => Some("FROM_FAILURE"),
+            "ALL_STEPS" => Some("ALL_STEPS"),
+            _ => None,
+        }
+    }
+
+    /// Checks the value of a tag that the daemon acts on (priority, retries, runtime limit):
+    /// `Err(what is expected)` when it cannot be read. Dagster reads such a value only when it
+    /// acts on it (a bad `dagster/max_runtime` silently meant no limit); here a run, job or
+    /// schedule carrying one is refused up front. Other tags are free-form.
+    pub fn check(key: &str, value: &str) -> Result<(), &'static str> {
+        let (ok, expected) = match key {
+            PRIORITY => (
+                priority(value).is_some(),
+                "an integer, e.g. \"10\" or \"-1\"",
+            ),
+            MAX_RETRIES => (
+                max_retries(value).is_some(),
+                "a non-negative integer, e.g. \"3\"",
+            ),
+            MAX_RUNTIME => (
+                max_runtime(value).is_some(),
+                "a positive number of seconds, e.g. \"3600\"",
+            ),
+            RETRY_STRATEGY => (retry_strategy(value).is_some(), "FROM_FAILURE or ALL_STEPS"),
+            _ => (true, ""),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(expected)
+        }
+    }
 }

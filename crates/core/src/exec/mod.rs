@@ -69,6 +69,12 @@ pub enum ExecError {
     },
     #[error("job `{job}` has a dependency cycle among steps [{}]", steps.join(", "))]
     Cycle { job: String, steps: Vec<String> },
+    #[error("invalid run tag `{key}` = {value:?}: expected {expected}")]
+    InvalidTag {
+        key: String,
+        value: String,
+        expected: &'static str,
+    },
     #[error("invalid run config for job `{job}`: {message}")]
     InvalidRunConfig { job: String, message: String },
     #[error("run {0} not found")]

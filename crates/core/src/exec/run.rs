@@ -100,6 +100,14 @@ pub fn create_run(storage: &dyn Storage, defs: &Definitions, req: CreateRun) -> 
         run_tags.insert(tags::ROOT_RUN_ID.to_string(), r.clone());
     }
 
+    for (key, value) in &run_tags {
+        tags::check(key, value).map_err(|expected| ExecError::InvalidTag {
+            key: key.clone(),
+            value: value.clone(),
+            expected,
+        })?;
+    }
+
     let asset_selection = req.asset_selection.filter(|s| !s.is_empty());
     let run = storage.add_run(NewRun {
         run_id: req.run_id,
