@@ -381,6 +381,46 @@ fn job_and_asset_listings() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
 
+/// `job launch` queues the run; with no daemon heartbeating, it says so. A tag the daemon acts
+/// on with a value it cannot read is refused (exit 2), naming the tag.
+#[test]
+fn launch_without_a_daemon_says_so_and_bad_tags_are_refused() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = dagster(
+        home.path(),
+        &["job", "launch", "-j", "demo_job", "-f", &local_yaml()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("QUEUED: the daemon"), "{t}");
+    assert!(
+        t.contains("warning: no dagster-daemon is running against this instance (none has ever heartbeated)"),
+        "{t}"
+    );
+    let out = dagster(
+        home.path(),
+        &[
+            "job",
+            "launch",
+            "-j",
+            "demo_job",
+            "-f",
+            &local_yaml(),
+            "--tags",
+            r#"{"dagster/priority": "high"}"#,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(r#"invalid run tag `dagster/priority` = "high": expected an integer"#),
+        "{}",
+        text(&out)
+    );
+    // Only the first run exists.
+    let runs = json(&dagster(home.path(), &["run", "list", "--json"]));
+    assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs}");
+}
+
 /// `dagster run list | head -1`: the reader closing the pipe ends the process quietly (as for
 /// other Unix tools), never with a panic message.
 #[test]

@@ -7,6 +7,7 @@
 //! returns errors and in binaries.
 
 pub mod config;
+pub mod daemon_health;
 pub mod defs;
 pub mod domain;
 pub mod exec;

@@ -44,11 +44,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-const QUEUED_RUN_COORDINATOR: &str = "QUEUED_RUN_COORDINATOR";
-const SCHEDULER: &str = "SCHEDULER";
-const SENSOR: &str = "SENSOR";
-const EVENT_LOG_CONSUMER: &str = "EVENT_LOG_CONSUMER";
-const MONITORING: &str = "MONITORING";
+use dagster_core::daemon_health::{
+    required_daemons, EVENT_LOG_CONSUMER, HEARTBEAT_INTERVAL_SECONDS, MONITORING,
+    QUEUED_RUN_COORDINATOR, SCHEDULER, SENSOR,
+};
 const LEADER_LEASE: &str = "daemon/leader";
 /// Leader lease TTL (`DAGSTER_DAEMON_LEASE_TTL_SECONDS` overrides it, e.g. in tests); it is
 /// renewed every third of the TTL.
@@ -64,7 +63,6 @@ const LISTEN_FALLBACK_POLL_SECONDS: f64 = 1.0;
 const MIN_WOKEN_PASS_SPACING: Duration = Duration::from_millis(10);
 const LEASE_TTL: f64 = 15.0;
 const RELOAD_SECONDS: f64 = 60.0;
-const HEARTBEAT_INTERVAL_SECONDS: f64 = 30.0;
 const MAX_ERRORS: usize = 5;
 const ERROR_WINDOW: f64 = 300.0;
 
@@ -171,30 +169,18 @@ async fn open_with_retry() -> Result<Option<Instance>> {
     }
 }
 
-fn required_daemons(inst: &Instance) -> Vec<&'static str> {
-    let mut d = vec![SCHEDULER, SENSOR, MONITORING];
-    if let RunCoordinatorConfig::Queued(_) = inst.config.run_coordinator {
-        d.push(QUEUED_RUN_COORDINATOR);
-    }
-    if inst.config.run_retries.enabled {
-        d.push(EVENT_LOG_CONSUMER);
-    }
-    d.sort_unstable();
-    d
-}
-
 fn liveness() -> Result<ExitCode> {
     let inst = open()?;
     let tolerance: f64 = std::env::var("DAGSTER_DAEMON_HEARTBEAT_TOLERANCE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1800.0);
+        .unwrap_or(dagster_core::daemon_health::HEARTBEAT_TOLERANCE_SECONDS);
     let hbs = inst.storage.heartbeats()?;
     let now = now_ts();
     let mut ok = true;
-    for d in required_daemons(&inst) {
+    for d in required_daemons(&inst.config) {
         match hbs.iter().find(|h| h.daemon_type == d) {
-            Some(h) if now <= h.timestamp + HEARTBEAT_INTERVAL_SECONDS + tolerance => {
+            Some(h) if dagster_core::daemon_health::is_fresh(Some(h), now, tolerance) => {
                 println!("{d}: healthy")
             }
             Some(h) => {
@@ -500,7 +486,7 @@ fn run(
     for w in &inst.warnings {
         tracing::warn!("{w}");
     }
-    let daemons = required_daemons(&inst);
+    let daemons = required_daemons(&inst.config);
     tracing::info!(
         "Instance is configured with the following daemons: {:?}",
         daemons

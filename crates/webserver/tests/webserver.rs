@@ -187,6 +187,20 @@ fn queued_coordinator_writes_queued_run_and_cancels_it_at_once() {
     assert_eq!(v["data"]["runOrError"]["status"], "CANCELED", "{v}");
     assert_eq!(v["data"]["runOrError"]["runConfigYaml"], "{}\n", "{v}");
     assert_eq!(v["data"]["runsOrError"]["count"], 1, "{v}");
+    // No daemon runs against this instance: the log says so (once, not per launch).
+    launch_quick(server.port);
+    let log = std::fs::read_to_string(server.home.path().join("webserver.log")).unwrap();
+    let warning = "run queued, but no dagster-daemon is running against this instance (none has ever heartbeated)";
+    assert!(
+        log.lines()
+            .any(|l| l.contains(warning) && l.contains(&run_id)),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("no dagster-daemon is running").count(),
+        1,
+        "{log}"
+    );
 }
 
 #[test]
@@ -217,6 +231,21 @@ fn launch_errors_are_union_members() {
     );
     assert_eq!(
         v["data"]["launchRun"]["__typename"], "InvalidSubsetError",
+        "{v}"
+    );
+    let (_, v) = gql(
+        server.port,
+        LAUNCH,
+        serde_json::json!({"p": {"selector": {"jobName": "quick"}, "executionMetadata": {"tags": [{"key": "dagster/max_runtime", "value": "1h"}]}}}),
+    );
+    assert_eq!(v["data"]["launchRun"]["__typename"], "PythonError", "{v}");
+    assert!(
+        v["data"]["launchRun"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(
+            "invalid run tag `dagster/max_runtime` = \"1h\": expected a positive number of seconds"
+        ),
         "{v}"
     );
 }

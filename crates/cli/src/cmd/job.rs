@@ -209,10 +209,20 @@ fn launch(a: &LaunchArgs) -> Result<ExitCode> {
         exec::DefaultRunLauncher::new(std::env::current_exe()?, inst.home.root().to_path_buf());
     let status = exec::submit_run(&*inst.storage, &launcher, inst.coordinator_kind(), &run)?;
     match status {
-        RunStatus::Queued => println!(
-            "Run {} QUEUED: the daemon (`dagster-daemon run`) launches it when the queue allows",
-            run.run_id
-        ),
+        RunStatus::Queued => {
+            println!(
+                "Run {} QUEUED: the daemon (`dagster-daemon run`) launches it when the queue allows",
+                run.run_id
+            );
+            let unattended = dagster_core::daemon_health::queue_unattended(
+                &*inst.storage,
+                &inst.config,
+                dagster_core::domain::now_ts(),
+            );
+            if let Ok(Some(msg)) = unattended {
+                eprintln!("warning: {msg}");
+            }
+        }
         RunStatus::Failure => {
             println!(
                 "Run {} FAILURE: it could not be launched; see `dagster run show {}`",

@@ -12,10 +12,7 @@ use dagster_core::config::instance::RunCoordinatorConfig;
 use dagster_core::storage::DaemonHeartbeat;
 use juniper::{graphql_object, GraphQLObject, ID};
 
-/// Seconds between daemon heartbeats, and the tolerance Dagster adds before calling a daemon
-/// unhealthy.
-const HEARTBEAT_INTERVAL_SECONDS: f64 = 30.0;
-const HEARTBEAT_TOLERANCE_SECONDS: f64 = 1800.0;
+use dagster_core::daemon_health::{is_fresh, HEARTBEAT_TOLERANCE_SECONDS};
 
 /// Dagster's permission names (all granted unless `--read-only`; never
 /// `edit_app_managed_components`).
@@ -80,19 +77,9 @@ pub struct RunQueueConfig {
     pub max_concurrent_runs_all_branch_deployments: Option<i32>,
 }
 
-/// The daemon types `dagster-daemon run` starts for this instance (kept in step with
-/// `crates/daemon/src/main.rs`).
+/// The daemon types `dagster-daemon run` starts for this instance.
 pub fn required_daemons(ctx: &Ctx) -> Vec<&'static str> {
-    let config = &ctx.state.instance.config;
-    let mut d = vec!["MONITORING", "SCHEDULER", "SENSOR"];
-    if let RunCoordinatorConfig::Queued(_) = config.run_coordinator {
-        d.push("QUEUED_RUN_COORDINATOR");
-    }
-    if config.run_retries.enabled {
-        d.push("EVENT_LOG_CONSUMER");
-    }
-    d.sort_unstable();
-    d
+    dagster_core::daemon_health::required_daemons(&ctx.state.instance.config)
 }
 
 #[derive(Debug, Clone)]
@@ -120,9 +107,11 @@ impl DaemonStatus {
         if !self.required {
             return None;
         }
-        Some(self.heartbeat.as_ref().is_some_and(|h| {
-            self.now <= h.timestamp + HEARTBEAT_INTERVAL_SECONDS + HEARTBEAT_TOLERANCE_SECONDS
-        }))
+        Some(is_fresh(
+            self.heartbeat.as_ref(),
+            self.now,
+            HEARTBEAT_TOLERANCE_SECONDS,
+        ))
     }
     fn last_heartbeat_time(&self) -> Option<f64> {
         self.heartbeat.as_ref().map(|h| h.timestamp)

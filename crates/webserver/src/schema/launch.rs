@@ -244,7 +244,10 @@ async fn create_and_submit(
     let res = web::block(move || {
         let storage = st.instance.storage.as_ref();
         let run = exec::create_run(storage, &defs, req)?;
-        exec::submit_run(storage, &st.launcher, st.instance.coordinator_kind(), &run)?;
+        let status = exec::submit_run(storage, &st.launcher, st.instance.coordinator_kind(), &run)?;
+        if status == dagster_core::domain::RunStatus::Queued {
+            warn_if_no_daemon(storage, &st.instance.config, &run.run_id);
+        }
         Ok::<_, ExecError>(storage.get_run(&run.run_id)?.unwrap_or(run))
     })
     .await;
@@ -264,6 +267,27 @@ async fn create_and_submit(
             other => R::PythonError(PythonError::from_error(&other)),
         },
         Err(e) => R::PythonError(PythonError::new(format!("blocking task failed: {e}"))),
+    }
+}
+
+/// Logs a warning when a run was queued and no daemon is there to start it (at most once a
+/// minute: every launch would repeat it).
+fn warn_if_no_daemon(
+    storage: &dyn dagster_core::storage::Storage,
+    config: &dagster_core::config::instance::InstanceConfig,
+    run_id: &str,
+) {
+    static LAST_WARNING: std::sync::Mutex<f64> = std::sync::Mutex::new(f64::NEG_INFINITY);
+    let now = crate::state::now();
+    let Ok(mut last) = LAST_WARNING.lock() else {
+        return;
+    };
+    if now - *last < 60.0 {
+        return;
+    }
+    if let Ok(Some(msg)) = dagster_core::daemon_health::queue_unattended(storage, config, now) {
+        *last = now;
+        tracing::warn!(run.id = %run_id, "run queued, but {msg}");
     }
 }
 
