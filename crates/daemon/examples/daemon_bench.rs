@@ -234,6 +234,11 @@ fn dequeue(backend: &str, n: usize, max_concurrent: usize, max_idle: usize) {
         Duration::from_millis(250),
         || count(RunStatus::Success) + count(RunStatus::Failure) == n,
     );
+    // The daemon's own memory once every run is done (its idle workers are other processes).
+    let (rss, peak) = (
+        proc_field(d.id(), "status", "VmRSS:"),
+        proc_field(d.id(), "status", "VmHWM:"),
+    );
     stop(d);
     report_failures(&inst);
     let mut starting: Vec<f64> = ids
@@ -306,6 +311,7 @@ fn dequeue(backend: &str, n: usize, max_concurrent: usize, max_idle: usize) {
         p90(p1),
         p90(p2)
     );
+    println!("  daemon after {n} runs: RSS {rss}, peak {peak}");
 }
 
 /// Prints the failed runs (up to 5) with their error events: a benchmark counts only successes.

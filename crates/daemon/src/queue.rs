@@ -103,6 +103,79 @@ pub const QUEUED_WINDOW: usize = 1000;
 /// ever started (see `monitor`).
 pub const CLAIMED_BY_TAG: &str = ".dagster/claimed_by";
 
+/// The QUEUED runs a pass with tag limits considers, oldest first: the oldest [`QUEUED_WINDOW`]
+/// (FIFO across passes however long the queue is; a run blocked by a tag limit lets newer runs
+/// past it) and, when the queue is longer, the oldest runs tagged `dagster/priority` beyond them.
+fn queued_window(storage: &dyn Storage) -> Result<Vec<Run>> {
+    let mut queued = storage.list_runs(
+        &RunsFilter {
+            statuses: Some(vec![RunStatus::Queued]),
+            oldest_first: true,
+            ..Default::default()
+        },
+        None,
+        Some(QUEUED_WINDOW),
+    )?;
+    if queued.len() >= QUEUED_WINDOW {
+        // Newer than every run of the window, so appending them keeps FIFO within a priority.
+        let prioritized = queued_with_priority(storage)?;
+        append_unseen(&mut queued, prioritized);
+    }
+    Ok(queued)
+}
+
+/// Without tag limits, the runs a pass launches are the first free slots' worth in (priority,
+/// age) order, so only those are read, not a window of the queue: every run tagged
+/// `dagster/priority` (usually none), and the oldest `free + tagged` runs, which hold at least
+/// `free` untagged runs (priority 0) if the queue has them. With 5,000 queued runs and runs
+/// finishing one by one, a pass reads a few runs instead of a thousand.
+fn queued_without_tag_limits(
+    storage: &dyn Storage,
+    q: &QueueConfig,
+    in_progress: usize,
+) -> Result<Vec<Run>> {
+    let free = usize::try_from(q.max_concurrent_runs)
+        .map_or(MAX_CLAIMS_PER_PASS, |max| max.saturating_sub(in_progress))
+        .min(MAX_CLAIMS_PER_PASS);
+    let prioritized = queued_with_priority(storage)?;
+    if prioritized.len() >= QUEUED_WINDOW {
+        // Too many to be sure the untagged runs read are enough: the bounded window.
+        return queued_window(storage);
+    }
+    let mut queued = storage.list_runs(
+        &RunsFilter {
+            statuses: Some(vec![RunStatus::Queued]),
+            oldest_first: true,
+            ..Default::default()
+        },
+        None,
+        Some(free + prioritized.len()),
+    )?;
+    // The tagged runs not read are newer than every run read: appended, FIFO holds.
+    append_unseen(&mut queued, prioritized);
+    Ok(queued)
+}
+
+/// The oldest [`QUEUED_WINDOW`] QUEUED runs tagged `dagster/priority`, oldest first.
+fn queued_with_priority(storage: &dyn Storage) -> Result<Vec<Run>> {
+    Ok(storage.list_runs(
+        &RunsFilter {
+            statuses: Some(vec![RunStatus::Queued]),
+            tag_keys: vec![tags::PRIORITY.to_string()],
+            oldest_first: true,
+            ..Default::default()
+        },
+        None,
+        Some(QUEUED_WINDOW),
+    )?)
+}
+
+fn append_unseen(queued: &mut Vec<Run>, more: Vec<Run>) {
+    let seen: std::collections::HashSet<String> =
+        queued.iter().map(|r| r.run_id.clone()).collect();
+    queued.extend(more.into_iter().filter(|r| !seen.contains(&r.run_id)));
+}
+
 /// One pass; returns how many runs were launched. `daemon_id` names this daemon in the
 /// claimed runs' [`CLAIMED_BY_TAG`].
 pub fn dequeue_iteration(
@@ -126,41 +199,13 @@ pub fn dequeue_iteration(
         // No free slot: the queue need not be read (a finishing run wakes the next pass).
         return Ok(0);
     }
-    // The oldest QUEUED_WINDOW runs, oldest first: FIFO across passes however long the queue
-    // is; priorities order the runs within this window.
-    let queued = storage.list_runs(
-        &RunsFilter {
-            statuses: Some(vec![RunStatus::Queued]),
-            oldest_first: true,
-            ..Default::default()
-        },
-        None,
-        Some(QUEUED_WINDOW),
-    )?;
+    let queued = if q.tag_concurrency_limits.is_empty() {
+        queued_without_tag_limits(storage, q, in_progress.len())?
+    } else {
+        queued_window(storage)?
+    };
     if queued.is_empty() {
         return Ok(0);
-    }
-    let mut queued = queued;
-    if queued.len() >= QUEUED_WINDOW {
-        // A longer queue: runs with a `dagster/priority` beyond the window are considered too
-        // (newer than every run of the window, so appending them keeps FIFO within a priority).
-        let seen: std::collections::HashSet<String> =
-            queued.iter().map(|r| r.run_id.clone()).collect();
-        let prioritized = storage.list_runs(
-            &RunsFilter {
-                statuses: Some(vec![RunStatus::Queued]),
-                tag_keys: vec![tags::PRIORITY.to_string()],
-                oldest_first: true,
-                ..Default::default()
-            },
-            None,
-            Some(QUEUED_WINDOW),
-        )?;
-        queued.extend(
-            prioritized
-                .into_iter()
-                .filter(|r| !seen.contains(&r.run_id)),
-        );
     }
     let mut launched = 0;
     let mut chosen = choose_runs(q, &in_progress, queued);
@@ -213,41 +258,105 @@ mod tests {
         }
     }
 
-    /// More queued runs than the window: the priority run at the end of the queue is still the
-    /// one claimed first.
-    #[test]
-    fn a_priority_run_beyond_the_window_goes_first() {
+    /// Runs queued in order (tags per run), one pass with `q`; the runs it claimed, in queue
+    /// order.
+    fn one_pass(q: &QueueConfig, queue: &[Vec<(&str, &str)>]) -> Vec<usize> {
         use dagster_core::domain::NewRun;
         use dagster_core::storage::RunStore;
         let db = dagster_core::test_support::TestDb::sqlite();
         let s = db.storage();
-        let add = |t: &[(&str, &str)]| {
-            s.add_run(NewRun {
-                job_name: "j".into(),
-                status: Some(RunStatus::Queued),
-                tags: t
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                run_config: serde_json::json!({}),
-                ..Default::default()
+        let ids: Vec<String> = queue
+            .iter()
+            .map(|t| {
+                s.add_run(NewRun {
+                    job_name: "j".into(),
+                    status: Some(RunStatus::Queued),
+                    tags: t
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    run_config: serde_json::json!({}),
+                    ..Default::default()
+                })
+                .unwrap()
+                .run_id
             })
-            .unwrap()
-        };
-        for _ in 0..QUEUED_WINDOW {
-            add(&[]);
-        }
-        let urgent = add(&[(tags::PRIORITY, "10")]);
+            .collect();
         let home = tempfile::tempdir().unwrap();
         // A worker that exits at once: the claimed run stays STARTING, which is all this needs.
         let launcher = DefaultRunLauncher::new("/bin/true", home.path());
-        let q = QueueConfig {
-            max_concurrent_runs: 1,
-            ..Default::default()
-        };
-        assert_eq!(dequeue_iteration(&s, &q, &launcher, "d").unwrap(), 1);
-        let got = s.get_run(&urgent.run_id).unwrap().unwrap();
-        assert_eq!(got.status, RunStatus::Starting);
+        let n = dequeue_iteration(&s, q, &launcher, "d").unwrap();
+        let claimed: Vec<usize> = ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| s.get_run(id).unwrap().unwrap().status == RunStatus::Starting)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(claimed.len(), n);
+        claimed
+    }
+
+    /// With and without tag limits (which read the queue differently).
+    fn configs(max: i64) -> [QueueConfig; 2] {
+        [
+            QueueConfig {
+                max_concurrent_runs: max,
+                ..Default::default()
+            },
+            QueueConfig {
+                max_concurrent_runs: max,
+                tag_concurrency_limits: vec![TagConcurrencyLimit {
+                    key: "db".into(),
+                    value: TagLimitValue::Any,
+                    limit: 1,
+                }],
+                ..Default::default()
+            },
+        ]
+    }
+
+    /// More queued runs than the window: the priority run at the end of the queue is still the
+    /// one claimed first.
+    #[test]
+    fn a_priority_run_beyond_the_window_goes_first() {
+        let mut queue = vec![Vec::new(); QUEUED_WINDOW];
+        queue.push(vec![(tags::PRIORITY, "10")]);
+        for q in configs(1) {
+            assert_eq!(one_pass(&q, &queue), vec![QUEUED_WINDOW], "{q:?}");
+        }
+    }
+
+    /// Priority first, FIFO within a priority, negative priorities after untagged runs, and
+    /// only as many runs as slots are free.
+    #[test]
+    fn the_pass_takes_the_first_runs_in_priority_then_queue_order() {
+        let neg = vec![(tags::PRIORITY, "-1")];
+        let high = vec![(tags::PRIORITY, "5")];
+        let queue = vec![
+            neg.clone(),
+            neg.clone(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            high.clone(),
+            high,
+            neg,
+        ];
+        for q in configs(3) {
+            assert_eq!(one_pass(&q, &queue), vec![2, 5, 6], "{q:?}");
+        }
+        for q in configs(6) {
+            assert_eq!(one_pass(&q, &queue), vec![0, 2, 3, 4, 5, 6], "{q:?}");
+        }
+        for q in configs(-1) {
+            assert_eq!(one_pass(&q, &queue).len(), queue.len(), "{q:?}");
+        }
+        // Runs that wait behind others at the head of the queue do not hide newer runs.
+        let neg = vec![(tags::PRIORITY, "-1")];
+        let queue = vec![neg.clone(), neg.clone(), neg, Vec::new(), Vec::new()];
+        for q in configs(2) {
+            assert_eq!(one_pass(&q, &queue), vec![3, 4], "{q:?}");
+        }
     }
 
     fn ids(r: &[Run]) -> Vec<&str> {
