@@ -153,6 +153,10 @@ fn event_pid(event: &NewEvent) -> Option<u32> {
         })
 }
 
+/// How long after its creation a schedule's or sensor's NOT_STARTED run may still be submitted
+/// by the resumed tick that created it (Dagster resumes a tick for 24 h).
+const TICK_RESUME_SECONDS: f64 = 24.0 * 3600.0;
+
 /// How long a STARTING run may go without its worker on this host being checked (a healthy
 /// worker writes RUN_START within milliseconds; the check reads the run's events).
 const STARTING_CHECK_AFTER_SECONDS: f64 = 5.0;
@@ -177,6 +181,7 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
     let runs = storage.list_runs(
         &RunsFilter {
             statuses: Some(vec![
+                RunStatus::NotStarted,
                 RunStatus::Starting,
                 RunStatus::Started,
                 RunStatus::Canceling,
@@ -190,6 +195,22 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
     let mut changed = 0;
     for run in runs {
         match run.status {
+            RunStatus::NotStarted => {
+                // Created but never submitted (the process that created it stopped in
+                // between). A schedule's or sensor's run is submitted again when its tick is
+                // resumed, so it gets as long as a tick may be resumed before it is failed.
+                let limit = if run.tags.contains_key(tags::TICK) {
+                    TICK_RESUME_SECONDS + s.start_timeout_seconds
+                } else {
+                    s.start_timeout_seconds
+                };
+                if now - run.create_time > limit {
+                    let msg = format!(
+                        "Run timed out due to taking longer than {limit:.0} seconds to start (it was created but never queued or launched)."
+                    );
+                    changed += usize::from(fail_run(storage, &run, &msg, "START_TIMEOUT")?);
+                }
+            }
             RunStatus::Starting if now - run.update_time <= s.start_timeout_seconds => {
                 // Not timed out yet; but if the daemon that claimed it died before spawning
                 // its worker, nothing will ever start it: fail it now (never re-queue it: a
@@ -379,6 +400,40 @@ mod tests {
         );
         let _ = w.kill();
         let _ = w.wait();
+    }
+
+    /// A run created but never queued: failed after the start timeout (a tick's run after the
+    /// tick could no longer be resumed); a queued run is not the monitor's to time out.
+    #[test]
+    fn a_run_never_submitted_is_failed_after_the_start_timeout() {
+        let db = TestDb::sqlite();
+        let s = db.storage();
+        let st = settings();
+        let lost = run_in(&s, &[], &[]);
+        let of_tick = run_in(&s, &[], &[(tags::TICK, "7")]);
+        let queued = run_in(&s, &[EventType::RunEnqueued], &[]);
+        let t0 = lost.create_time;
+        assert_eq!(monitor_iteration(&s, &st, t0 + 170.0).unwrap(), 0);
+        assert_eq!(monitor_iteration(&s, &st, t0 + 181.0).unwrap(), 1);
+        let r = s.get_run(&lost.run_id).unwrap().unwrap();
+        assert_eq!(r.status, RunStatus::Failure);
+        assert_eq!(r.tags[tags::FAILURE_REASON], "START_TIMEOUT");
+        assert_eq!(
+            s.get_run(&of_tick.run_id).unwrap().unwrap().status,
+            RunStatus::NotStarted
+        );
+        assert_eq!(
+            monitor_iteration(&s, &st, t0 + TICK_RESUME_SECONDS + 181.0).unwrap(),
+            1
+        );
+        assert_eq!(
+            s.get_run(&of_tick.run_id).unwrap().unwrap().status,
+            RunStatus::Failure
+        );
+        assert_eq!(
+            s.get_run(&queued.run_id).unwrap().unwrap().status,
+            RunStatus::Queued
+        );
     }
 
     #[test]

@@ -171,8 +171,7 @@ fn queued_with_priority(storage: &dyn Storage) -> Result<Vec<Run>> {
 }
 
 fn append_unseen(queued: &mut Vec<Run>, more: Vec<Run>) {
-    let seen: std::collections::HashSet<String> =
-        queued.iter().map(|r| r.run_id.clone()).collect();
+    let seen: std::collections::HashSet<String> = queued.iter().map(|r| r.run_id.clone()).collect();
     queued.extend(more.into_iter().filter(|r| !seen.contains(&r.run_id)));
 }
 
