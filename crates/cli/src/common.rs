@@ -29,14 +29,7 @@ pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
 }
 
 pub fn init_tracing(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
+    dagster_core::logging::init(level, "warn", Default::default(), false);
 }
 
 /// Prints an error with its causes and picks the exit code.

@@ -12,6 +12,7 @@ pub mod defs;
 pub mod domain;
 pub mod exec;
 pub mod instance;
+pub mod logging;
 pub mod schedule;
 pub mod sensor;
 pub mod storage;

@@ -48,6 +48,7 @@ use dagster_core::daemon_health::{
     required_daemons, EVENT_LOG_CONSUMER, HEARTBEAT_INTERVAL_SECONDS, MONITORING,
     QUEUED_RUN_COORDINATOR, SCHEDULER, SENSOR,
 };
+use dagster_core::logging::{LogFormat, LOG_FORMATS};
 const LEADER_LEASE: &str = "daemon/leader";
 /// Leader lease TTL (`DAGSTER_DAEMON_LEASE_TTL_SECONDS` overrides it, e.g. in tests); it is
 /// renewed every third of the TTL.
@@ -85,6 +86,9 @@ enum Cmd {
         pipeline_config: Option<std::path::PathBuf>,
         #[arg(long = "log-level", default_value = "info")]
         log_level: String,
+        /// How log lines are written: colored (text), json (one object per line) or rich.
+        #[arg(long = "log-format", default_value = "colored", value_parser = clap::builder::PossibleValuesParser::new(LOG_FORMATS))]
+        log_format: String,
     },
     /// Exit 0 if every required daemon has a recent heartbeat.
     LivenessCheck,
@@ -106,9 +110,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Run {
             log_level,
+            log_format,
             workspace,
             pipeline_config,
-        } => run(&log_level, workspace, pipeline_config),
+        } => run(
+            &log_level,
+            log_format.parse().unwrap_or_default(),
+            workspace,
+            pipeline_config,
+        ),
         Cmd::LivenessCheck => liveness(),
         Cmd::Wipe => open().and_then(|i| {
             i.storage.wipe_heartbeats()?;
@@ -466,16 +476,11 @@ impl Daemon {
 
 fn run(
     log_level: &str,
+    log_format: LogFormat,
     workspace: Vec<PathBuf>,
     pipeline_config: Option<PathBuf>,
 ) -> Result<ExitCode> {
-    let filter = tracing_subscriber::EnvFilter::try_new(log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    dagster_core::logging::init(log_level, "info", log_format, true);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

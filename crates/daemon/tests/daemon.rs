@@ -65,9 +65,14 @@ impl Home {
     }
 
     fn daemon_logging_to(&self, log: &str) -> Child {
+        self.daemon_with(log, &[])
+    }
+
+    fn daemon_with(&self, log: &str, args: &[&str]) -> Child {
         let _ = dagster_bin();
         Command::new(daemon_bin())
             .args(["run"])
+            .args(args)
             .env("DAGSTER_HOME", self.path())
             .env("DAGSTER_DAEMON_HEARTBEAT_INTERVAL", "1")
             .env("DAGSTER_DAEMON_LEASE_TTL_SECONDS", "3")
@@ -277,6 +282,41 @@ fn liveness_check_and_heartbeats() {
         assert!(out.contains(&format!("{t}: healthy")), "{out}");
     }
     assert_eq!(sigterm(&mut d), 0);
+}
+
+/// `--log-format json`: every line the daemon writes is one JSON object (for log collectors).
+#[test]
+fn json_log_format_writes_one_object_per_line() {
+    let home = Home::new(None, "", SLEEPY);
+    let inst = home.instance();
+    let mut d = home.daemon_with("daemon.log", &["--log-format", "json"]);
+    let run_id = home.enqueue(&inst, "j", &[]);
+    wait_until("the run to finish", Duration::from_secs(30), || {
+        inst.storage
+            .get_run(&run_id)
+            .unwrap()
+            .is_some_and(|r| r.status.is_finished())
+    });
+    assert_eq!(sigterm(&mut d), 0);
+    let log = home.log("daemon.log");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "INFO"
+            && l["fields"]["message"] == "dequeued run"
+            && l["fields"]["run.id"] == run_id.as_str()),
+        "{log}"
+    );
+    // An unknown format is refused before anything starts.
+    let out = Command::new(daemon_bin())
+        .args(["run", "--log-format", "xml"])
+        .env("DAGSTER_HOME", home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("possible values: colored, json, rich"));
 }
 
 #[test]

@@ -70,6 +70,14 @@ struct Args {
         env = "DAGSTER_WEBSERVER_LOG_LEVEL"
     )]
     log_level: String,
+    /// How log lines are written: colored (text), json (one object per line) or rich.
+    #[arg(
+        long = "log-format",
+        default_value = "colored",
+        env = "DAGSTER_WEBSERVER_LOG_FORMAT",
+        value_parser = clap::builder::PossibleValuesParser::new(LOG_FORMATS)
+    )]
+    log_format: String,
 }
 
 async fn server_info() -> HttpResponse {
@@ -129,15 +137,16 @@ async fn close_websockets_on_signal(state: Arc<state::AppState>) {
     state.shutdown.send_replace(true);
 }
 
+use dagster_core::logging::LOG_FORMATS;
+
 fn main() -> Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    dagster_core::logging::init(
+        &args.log_level,
+        "info",
+        args.log_format.parse().unwrap_or_default(),
+        true,
+    );
     let home = DagsterHome::from_env()
         .map_err(|e| anyhow::anyhow!(e.to_string()))?
         .context("DAGSTER_HOME must be set for dagster-webserver (or use `dagster dev`)")?;

@@ -16,6 +16,9 @@ pub struct DevArgs {
     /// Webserver host.
     #[arg(short = 'h', long, default_value = "127.0.0.1")]
     pub host: String,
+    /// How the webserver and daemon write log lines: colored (text), json or rich.
+    #[arg(long = "log-format", default_value = "colored", value_parser = clap::builder::PossibleValuesParser::new(dagster_core::logging::LOG_FORMATS))]
+    pub log_format: String,
     #[command(flatten)]
     pub ws: WorkspaceArgs,
 }
@@ -38,12 +41,14 @@ pub fn run(args: DevArgs) -> Result<ExitCode> {
     let root = home.home.root().to_path_buf();
     let mut web = Command::new(dir.join("dagster-webserver"))
         .args(["-h", &args.host, "-p", &args.port.to_string()])
+        .args(["--log-format", &args.log_format])
         .args(&ws_flags)
         .env("DAGSTER_HOME", &root)
         .spawn()
         .with_context(|| format!("starting {}", dir.join("dagster-webserver").display()))?;
     let mut daemon = Command::new(dir.join("dagster-daemon"))
         .arg("run")
+        .args(["--log-format", &args.log_format])
         .args(&ws_flags)
         .env("DAGSTER_HOME", &root)
         .spawn()
