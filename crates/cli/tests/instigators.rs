@@ -84,8 +84,32 @@ fn schedule_commands() {
         "{out}"
     );
     assert_eq!(ok(dagster(p, &["schedule", "logs", "every_min"])), "");
+    assert_eq!(
+        ok(dagster(p, &["schedule", "restart", "every_min"])).trim(),
+        "Restarted schedule every_min"
+    );
+    assert_eq!(
+        ok(dagster(
+            p,
+            &["schedule", "restart", "--restart-all-running"]
+        ))
+        .trim(),
+        "Restarted schedule every_min"
+    );
+    assert!(ok(dagster(p, &["schedule", "list"])).contains("[RUNNING]"));
     ok(dagster(p, &["schedule", "stop", "every_min"]));
     assert!(ok(dagster(p, &["schedule", "list"])).contains("[STOPPED]"));
+    let bad = dagster(p, &["schedule", "restart", "every_min"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("Cannot restart a schedule that is not running: `every_min` is STOPPED"));
+    assert_eq!(
+        ok(dagster(
+            p,
+            &["schedule", "restart", "--restart-all-running"]
+        )),
+        ""
+    );
     let bad = dagster(p, &["schedule", "start", "nope"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no schedule named `nope`"));

@@ -1,4 +1,4 @@
-//! `dagster schedule list|start|stop|preview|logs` (outputs as Dagster's).
+//! `dagster schedule list|start|stop|restart|preview|logs` (outputs as Dagster's).
 
 use crate::common::{self, bad_input, WorkspaceArgs};
 use anyhow::Result;
@@ -43,6 +43,16 @@ pub enum ScheduleCommand {
         ws: WorkspaceArgs,
         schedule_name: String,
     },
+    /// Restart a running schedule (stop, then start: it ticks from now on, with no catch-up).
+    Restart {
+        #[command(flatten)]
+        ws: WorkspaceArgs,
+        #[arg(required_unless_present = "restart_all_running")]
+        schedule_name: Option<String>,
+        /// Restart every running schedule.
+        #[arg(long = "restart-all-running")]
+        restart_all_running: bool,
+    },
     /// The next 5 tick times of a schedule, in its time zone.
     Preview {
         #[command(flatten)]
@@ -74,6 +84,7 @@ pub fn run(cmd: ScheduleCommand) -> Result<ExitCode> {
         ScheduleCommand::List { ws, .. }
         | ScheduleCommand::Start { ws, .. }
         | ScheduleCommand::Stop { ws, .. }
+        | ScheduleCommand::Restart { ws, .. }
         | ScheduleCommand::Preview { ws, .. }
         | ScheduleCommand::Logs { ws, .. } => ws.clone(),
     };
@@ -151,6 +162,41 @@ pub fn run(cmd: ScheduleCommand) -> Result<ExitCode> {
             let (defs, def) = find(&locs, &schedule_name)?;
             schedule::stop_schedule(storage, &defs.location_name, def, now_ts())?;
             println!("Stopped schedule {schedule_name}");
+        }
+        ScheduleCommand::Restart {
+            schedule_name,
+            restart_all_running,
+            ..
+        } => {
+            let mut targets = Vec::new();
+            for (loc, defs) in &locs {
+                for def in defs.schedules.values() {
+                    if restart_all_running || schedule_name.as_deref() == Some(def.name.as_str()) {
+                        let state = schedule::schedule_state(storage, loc, def)?;
+                        targets.push((defs, def, schedule::effective_status(state.as_ref(), def)));
+                    }
+                }
+            }
+            if let Some(n) = schedule_name.as_deref().filter(|_| targets.is_empty()) {
+                return Err(bad_input(format!(
+                    "no schedule named `{n}` in the workspace"
+                )));
+            }
+            for (defs, def, status) in targets {
+                if status != schedule::RUNNING {
+                    if restart_all_running {
+                        continue;
+                    }
+                    return Err(bad_input(format!(
+                        "Cannot restart a schedule that is not running: `{}` is {status}",
+                        def.name
+                    )));
+                }
+                let now = now_ts();
+                schedule::stop_schedule(storage, &defs.location_name, def, now)?;
+                schedule::start_schedule(storage, &defs.location_name, def, now)?;
+                println!("Restarted schedule {}", def.name);
+            }
         }
         ScheduleCommand::Logs {
             schedule_name,
