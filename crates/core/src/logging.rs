@@ -34,8 +34,9 @@ impl FromStr for LogFormat {
 /// `warn,dagster_daemon=debug`, …); an invalid one falls back to `fallback`. `with_target`
 /// prints the module each line comes from. A second call changes nothing.
 pub fn init(level: &str, fallback: &str, format: LogFormat, with_target: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(fallback));
+    let parsed = tracing_subscriber::EnvFilter::try_new(directive(level));
+    let invalid = parsed.as_ref().err().map(ToString::to_string);
+    let filter = parsed.unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(fallback));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -46,11 +47,38 @@ pub fn init(level: &str, fallback: &str, format: LogFormat, with_target: bool) {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init(),
     };
+    if let Some(e) = invalid {
+        tracing::warn!("invalid log level `{level}` ({e}); logging at `{fallback}`");
+    }
+}
+
+/// Dagster's level names (`--log-level warning`, `critical`, any case) as tracing's; anything
+/// else is an `EnvFilter` directive as given.
+fn directive(level: &str) -> String {
+    match level.trim().to_ascii_lowercase().as_str() {
+        "critical" | "fatal" | "error" => "error".into(),
+        "warning" | "warn" => "warn".into(),
+        "info" => "info".into(),
+        "debug" => "debug".into(),
+        "trace" => "trace".into(),
+        _ => level.to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dagsters_level_names_are_accepted() {
+        assert_eq!(directive("WARNING"), "warn");
+        assert_eq!(directive("critical"), "error");
+        assert_eq!(directive("Info"), "info");
+        assert_eq!(
+            directive("info,dagster_daemon::queue=debug"),
+            "info,dagster_daemon::queue=debug"
+        );
+    }
 
     #[test]
     fn formats_parse_as_dagsters() {
