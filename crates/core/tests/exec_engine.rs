@@ -1013,13 +1013,8 @@ async fn resources_and_run_config_reach_the_step() {
     assert!(matches!(e, ExecError::InvalidRunConfig { .. }), "{e}");
 
     // So is a tag the daemon acts on whose value it could not read.
-    for (key, value) in [
-        ("dagster/priority", "high"),
-        ("dagster/max_retries", "-1"),
-        ("dagster/max_runtime", "0"),
-        ("dagster/retry_strategy", "SOME"),
-    ] {
-        let e = create_run(
+    let with_tag = |key: &str, value: &str| {
+        create_run(
             h.storage.as_ref(),
             &h.defs,
             CreateRun {
@@ -1028,7 +1023,14 @@ async fn resources_and_run_config_reach_the_step() {
                 ..CreateRun::default()
             },
         )
-        .unwrap_err();
+    };
+    for (key, value) in [
+        ("dagster/priority", "high"),
+        ("dagster/max_retries", "-1"),
+        ("dagster/max_runtime", "0"),
+        ("dagster/retry_strategy", "SOME"),
+    ] {
+        let e = with_tag(key, value).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with(&format!("invalid run tag `{key}` = \"{value}\": expected ")),
@@ -1042,16 +1044,7 @@ async fn resources_and_run_config_reach_the_step() {
         ("dagster/retry_strategy", "ALL_STEPS"),
         ("team", "anything"),
     ] {
-        create_run(
-            h.storage.as_ref(),
-            &h.defs,
-            CreateRun {
-                job_name: ASSET_JOB_NAME.into(),
-                tags: [(key.to_string(), value.to_string())].into(),
-                ..CreateRun::default()
-            },
-        )
-        .unwrap_or_else(|e| panic!("{key}={value}: {e}"));
+        with_tag(key, value).unwrap_or_else(|e| panic!("{key}={value}: {e}"));
     }
 }
 

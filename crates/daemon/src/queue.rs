@@ -107,15 +107,7 @@ pub const CLAIMED_BY_TAG: &str = ".dagster/claimed_by";
 /// (FIFO across passes however long the queue is; a run blocked by a tag limit lets newer runs
 /// past it) and, when the queue is longer, the oldest runs tagged `dagster/priority` beyond them.
 fn queued_window(storage: &dyn Storage) -> Result<Vec<Run>> {
-    let mut queued = storage.list_runs(
-        &RunsFilter {
-            statuses: Some(vec![RunStatus::Queued]),
-            oldest_first: true,
-            ..Default::default()
-        },
-        None,
-        Some(QUEUED_WINDOW),
-    )?;
+    let mut queued = oldest_queued(storage, QUEUED_WINDOW)?;
     if queued.len() >= QUEUED_WINDOW {
         // Newer than every run of the window, so appending them keeps FIFO within a priority.
         let prioritized = queued_with_priority(storage)?;
@@ -142,32 +134,37 @@ fn queued_without_tag_limits(
         // Too many to be sure the untagged runs read are enough: the bounded window.
         return queued_window(storage);
     }
-    let mut queued = storage.list_runs(
-        &RunsFilter {
-            statuses: Some(vec![RunStatus::Queued]),
-            oldest_first: true,
-            ..Default::default()
-        },
-        None,
-        Some(free + prioritized.len()),
-    )?;
+    let mut queued = oldest_queued(storage, free + prioritized.len())?;
     // The tagged runs not read are newer than every run read: appended, FIFO holds.
     append_unseen(&mut queued, prioritized);
     Ok(queued)
 }
 
-/// The oldest [`QUEUED_WINDOW`] QUEUED runs tagged `dagster/priority`, oldest first.
-fn queued_with_priority(storage: &dyn Storage) -> Result<Vec<Run>> {
+/// The oldest `limit` QUEUED runs (those with every tag key of `tag_keys`), oldest first.
+fn oldest_queued_with(
+    storage: &dyn Storage,
+    tag_keys: Vec<String>,
+    limit: usize,
+) -> Result<Vec<Run>> {
     Ok(storage.list_runs(
         &RunsFilter {
             statuses: Some(vec![RunStatus::Queued]),
-            tag_keys: vec![tags::PRIORITY.to_string()],
+            tag_keys,
             oldest_first: true,
             ..Default::default()
         },
         None,
-        Some(QUEUED_WINDOW),
+        Some(limit),
     )?)
+}
+
+fn oldest_queued(storage: &dyn Storage, limit: usize) -> Result<Vec<Run>> {
+    oldest_queued_with(storage, Vec::new(), limit)
+}
+
+/// The oldest [`QUEUED_WINDOW`] QUEUED runs tagged `dagster/priority`, oldest first.
+fn queued_with_priority(storage: &dyn Storage) -> Result<Vec<Run>> {
+    oldest_queued_with(storage, vec![tags::PRIORITY.to_string()], QUEUED_WINDOW)
 }
 
 fn append_unseen(queued: &mut Vec<Run>, more: Vec<Run>) {
