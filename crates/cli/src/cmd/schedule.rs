@@ -78,6 +78,28 @@ fn find<'a>(
         .ok_or_else(|| bad_input(format!("no schedule named `{name}` in the workspace")))
 }
 
+/// Every schedule of the workspace with its location and effective status (RUNNING/STOPPED).
+type WithStatus<'a> = (&'a String, &'a Definitions, &'a ScheduleDef, &'static str);
+
+fn with_status<'a>(
+    storage: &dyn dagster_core::storage::Storage,
+    locs: &'a [(String, Definitions)],
+) -> Result<Vec<WithStatus<'a>>> {
+    let mut out = Vec::new();
+    for (loc, defs) in locs {
+        for def in defs.schedules.values() {
+            let state = schedule::schedule_state(storage, loc, def)?;
+            out.push((
+                loc,
+                defs,
+                def,
+                schedule::effective_status(state.as_ref(), def),
+            ));
+        }
+    }
+    Ok(out)
+}
+
 pub fn run(cmd: ScheduleCommand) -> Result<ExitCode> {
     let home = common::resolve_home()?;
     let ws = match &cmd {
@@ -106,19 +128,14 @@ pub fn run(cmd: ScheduleCommand) -> Result<ExitCode> {
             json,
             ..
         } => {
-            let mut out = Vec::new();
-            for (loc, defs) in &locs {
-                for def in defs.schedules.values() {
-                    let state = schedule::schedule_state(storage, loc, def)?;
-                    let status = schedule::effective_status(state.as_ref(), def);
-                    if (running && status != schedule::RUNNING)
-                        || (stopped && status != schedule::STOPPED)
-                    {
-                        continue;
-                    }
-                    out.push((loc.clone(), def, status));
-                }
-            }
+            let out: Vec<_> = with_status(storage, &locs)?
+                .into_iter()
+                .filter(|(.., status)| {
+                    !((running && *status != schedule::RUNNING)
+                        || (stopped && *status != schedule::STOPPED))
+                })
+                .map(|(loc, _, def, status)| (loc, def, status))
+                .collect();
             if json {
                 let v: Vec<serde_json::Value> = out
                     .iter()
@@ -168,21 +185,18 @@ pub fn run(cmd: ScheduleCommand) -> Result<ExitCode> {
             restart_all_running,
             ..
         } => {
-            let mut targets = Vec::new();
-            for (loc, defs) in &locs {
-                for def in defs.schedules.values() {
-                    if restart_all_running || schedule_name.as_deref() == Some(def.name.as_str()) {
-                        let state = schedule::schedule_state(storage, loc, def)?;
-                        targets.push((defs, def, schedule::effective_status(state.as_ref(), def)));
-                    }
-                }
-            }
+            let targets: Vec<_> = with_status(storage, &locs)?
+                .into_iter()
+                .filter(|(_, _, def, _)| {
+                    restart_all_running || schedule_name.as_deref() == Some(def.name.as_str())
+                })
+                .collect();
             if let Some(n) = schedule_name.as_deref().filter(|_| targets.is_empty()) {
                 return Err(bad_input(format!(
                     "no schedule named `{n}` in the workspace"
                 )));
             }
-            for (defs, def, status) in targets {
+            for (_, defs, def, status) in targets {
                 if status != schedule::RUNNING {
                     if restart_all_running {
                         continue;
