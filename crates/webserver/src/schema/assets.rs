@@ -20,6 +20,7 @@ use std::sync::Arc;
 pub const MAX_HISTORY: usize = 10_000;
 
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct AssetGroupSelector {
     pub group_name: String,
     pub repository_name: String,
@@ -27,6 +28,7 @@ pub struct AssetGroupSelector {
 }
 
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct PipelineSelector {
     pub pipeline_name: String,
     pub repository_name: String,
@@ -51,6 +53,7 @@ pub fn escaped_user_string(k: &DomainKey) -> String {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct DefinitionTag {
     pub key: String,
@@ -58,18 +61,21 @@ pub struct DefinitionTag {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct UserAssetOwner {
     pub email: String,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct TeamAssetOwner {
     pub team: String,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum AssetOwner {
     UserAssetOwner(UserAssetOwner),
@@ -77,6 +83,7 @@ pub enum AssetOwner {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct AssetDependency {
     pub asset: AssetNode,
@@ -189,6 +196,7 @@ async fn materializations(
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl AssetNode {
     /// Workspace-scoped id, `w.<escaped user string>`.
@@ -421,12 +429,14 @@ pub fn asset_nodes(
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = ErrorIfaceValue)]
 pub struct AssetNotFoundError {
     pub message: String,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum AssetNodeOrError {
     AssetNode(AssetNode),
@@ -460,6 +470,7 @@ impl Asset {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl Asset {
     /// The key's JSON form, e.g. `["a", "b"]`.
@@ -536,6 +547,7 @@ impl Asset {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum AssetOrError {
     Asset(Asset),
@@ -568,6 +580,7 @@ pub async fn asset_or_error(
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct AssetConnection {
     pub nodes: Vec<Asset>,
@@ -575,6 +588,7 @@ pub struct AssetConnection {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum AssetsOrError {
     AssetConnection(AssetConnection),
@@ -649,6 +663,7 @@ pub struct AssetLatestInfo {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl AssetLatestInfo {
     fn id(&self) -> ID {

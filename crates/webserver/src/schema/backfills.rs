@@ -24,6 +24,7 @@ use std::convert::Infallible;
 
 /// `enum BulkActionStatus`: the state of a backfill.
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum BulkActionStatus {
     Requested,
     Completed,
@@ -37,6 +38,7 @@ pub enum BulkActionStatus {
 
 /// `input BulkActionsFilter` of `partitionBackfillsOrError`.
 #[derive(GraphQLInputObject, Debug, Clone, Default)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct BulkActionsFilter {
     pub statuses: Option<Vec<BulkActionStatus>>,
     pub created_before: Option<f64>,
@@ -50,6 +52,7 @@ pub struct BulkActionsFilter {
 pub struct PartitionBackfill(Infallible);
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = RunsFeedEntryIfaceValue)]
 impl PartitionBackfill {
     fn id(&self) -> ID {
@@ -157,6 +160,7 @@ impl PartitionBackfill {
 pub struct PartitionSet(Infallible);
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl PartitionSet {
     fn id(&self) -> ID {
@@ -190,6 +194,7 @@ impl PartitionSet {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = ErrorIfaceValue)]
 pub struct BackfillNotFoundError {
     pub message: String,
@@ -197,6 +202,7 @@ pub struct BackfillNotFoundError {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 #[allow(
     dead_code,
@@ -209,12 +215,14 @@ pub enum PartitionBackfillOrError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct PartitionBackfills {
     pub results: Vec<PartitionBackfill>,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 #[allow(
     dead_code,

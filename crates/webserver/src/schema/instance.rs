@@ -41,6 +41,7 @@ pub const PERMISSIONS: &[&str] = &[
 ];
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct Permission {
     pub permission: String,
@@ -63,12 +64,14 @@ pub fn permissions(ctx: &Ctx) -> Vec<Permission> {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct RunLauncher {
     pub name: String,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct RunQueueConfig {
     pub max_concurrent_runs: i32,
@@ -91,6 +94,7 @@ pub struct DaemonStatus {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl DaemonStatus {
     fn id(&self) -> ID {
@@ -151,6 +155,7 @@ impl DaemonHealth {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl DaemonHealth {
     fn id() -> &'static str {
@@ -176,6 +181,7 @@ impl DaemonHealth {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct ConcurrencyKeyInfo {
     pub concurrency_key: String,
@@ -185,6 +191,7 @@ pub struct ConcurrencyKeyInfo {
 pub struct InstanceInfo;
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(name = "Instance", context = Ctx)]
 impl InstanceInfo {
     fn id() -> &'static str {

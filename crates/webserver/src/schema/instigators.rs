@@ -24,6 +24,7 @@ use std::sync::Arc;
 // Inputs
 
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct ScheduleSelector {
     pub repository_name: String,
     pub repository_location_name: String,
@@ -31,6 +32,7 @@ pub struct ScheduleSelector {
 }
 
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct SensorSelector {
     pub repository_name: String,
     pub repository_location_name: String,
@@ -38,6 +40,7 @@ pub struct SensorSelector {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum InstigationTickStatus {
     Started,
     Skipped,
@@ -58,6 +61,7 @@ fn status_of(running: bool) -> InstigationStatus {
 // delegates here (`typeSpecificData`, `runs`, `runsCount`, `ticks`)
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct ScheduleData {
     pub cron_schedule: String,
@@ -65,6 +69,7 @@ pub struct ScheduleData {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct SensorData {
     pub last_tick_timestamp: Option<f64>,
@@ -73,6 +78,7 @@ pub struct SensorData {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum InstigationTypeSpecificData {
     SensorData(SensorData),
@@ -269,6 +275,7 @@ impl InstigationTick {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl InstigationTick {
     fn id(&self) -> ID {
@@ -319,6 +326,7 @@ impl InstigationTick {
 // Results and errors
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = super::types::ErrorIfaceValue)]
 pub struct ScheduleNotFoundError {
     pub message: String,
@@ -335,6 +343,7 @@ impl ScheduleNotFoundError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = super::types::ErrorIfaceValue)]
 pub struct SensorNotFoundError {
     pub message: String,
@@ -351,12 +360,14 @@ impl SensorNotFoundError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct ScheduleStateResult {
     pub schedule_state: InstigationState,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum ScheduleMutationResult {
     PythonError(PythonError),
@@ -366,6 +377,7 @@ pub enum ScheduleMutationResult {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum SensorOrError {
     Sensor(Sensor),
@@ -375,12 +387,14 @@ pub enum SensorOrError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct StopSensorMutationResult {
     pub instigation_state: Option<InstigationState>,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum StopSensorMutationResultOrError {
     StopSensorMutationResult(StopSensorMutationResult),

@@ -14,6 +14,7 @@ use juniper::{GraphQLEnum, GraphQLInputObject, GraphQLObject, GraphQLUnion};
 use std::collections::BTreeMap;
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum ReexecutionStrategy {
     FromAssetFailure,
     FromFailure,
@@ -21,6 +22,7 @@ pub enum ReexecutionStrategy {
 }
 
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct ReexecutionParams {
     pub parent_run_id: String,
     pub strategy: ReexecutionStrategy,
@@ -31,12 +33,14 @@ pub struct ReexecutionParams {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct DeletePipelineRunSuccess {
     pub run_id: String,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum DeletePipelineRunResult {
     DeletePipelineRunSuccess(DeletePipelineRunSuccess),

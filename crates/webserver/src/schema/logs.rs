@@ -18,7 +18,7 @@ use dagster_core::domain::{
 };
 use dagster_core::exec::compute_logs::COMPUTE_LOGS_DIR;
 use dagster_core::exec::{ComputeLogManager, LogStream};
-use juniper::{graphql_interface, graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion};
+use juniper::{graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion};
 use std::sync::Arc;
 
 /// Default and largest page of `logsForRun`.
@@ -60,6 +60,7 @@ fn millis(ts: f64) -> String {
 // Enums
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum LogLevel {
     Critical,
     // `Error` would clash with the `Error` associated type of juniper's input traits.
@@ -84,6 +85,7 @@ impl From<DomainLevel> for LogLevel {
 
 /// Dagster's full `DagsterEventType` enum.
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum DagsterEventType {
     StepOutput,
     StepInput,
@@ -182,6 +184,7 @@ impl From<EventType> for DagsterEventType {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum ErrorSource {
     FrameworkError,
     UserCodeError,
@@ -190,6 +193,7 @@ pub enum ErrorSource {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum AssetMaterializationFailureReason {
     FailedToMaterialize,
     UpstreamFailedToMaterialize,
@@ -198,6 +202,7 @@ pub enum AssetMaterializationFailureReason {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum AssetMaterializationFailureType {
     Failed,
     Skipped,
@@ -206,24 +211,22 @@ pub enum AssetMaterializationFailureType {
 // ---------------------------------------------------------------------------------------------
 // Metadata entries
 
-#[graphql_interface]
-#[graphql(
-    name = "MetadataEntry",
-    context = Ctx,
-    for = [
-        TextMetadataEntry, IntMetadataEntry, FloatMetadataEntry, BoolMetadataEntry,
-        JsonMetadataEntry, PathMetadataEntry, UrlMetadataEntry, MarkdownMetadataEntry,
-        TimestampMetadataEntry
-    ]
-)]
-pub struct MetadataEntryIface {
-    pub label: String,
-    pub description: Option<String>,
+interface! {
+    pub enum MetadataEntryIfaceValue: "MetadataEntry" {
+        fields {
+            "label": String,
+            "description": Option<String>,
+        }
+        for [
+            TextMetadataEntry, IntMetadataEntry, FloatMetadataEntry, BoolMetadataEntry, JsonMetadataEntry, PathMetadataEntry, UrlMetadataEntry, MarkdownMetadataEntry, TimestampMetadataEntry,
+        ]
+    }
 }
 
 macro_rules! metadata_entry {
     ($name:ident { $($field:ident : $ty:ty),* }) => {
         #[derive(GraphQLObject, Debug, Clone)]
+        #[graphql(scalar = juniper::DefaultScalarValue)]
         #[graphql(context = Ctx, impl = MetadataEntryIfaceValue)]
         pub struct $name {
             pub label: String,
@@ -335,111 +338,84 @@ fn float_repr(v: f64) -> String {
 // ---------------------------------------------------------------------------------------------
 // Event interfaces
 
-#[graphql_interface]
-#[graphql(
-    name = "MessageEvent",
-    context = Ctx,
-    for = [
-        ExecutionStepFailureEvent, ExecutionStepInputEvent, ExecutionStepOutputEvent,
-        ExecutionStepSkippedEvent, ExecutionStepStartEvent, ExecutionStepSuccessEvent,
-        ExecutionStepUpForRetryEvent, ExecutionStepRestartEvent, LogMessageEvent,
-        ResourceInitFailureEvent, ResourceInitStartedEvent, ResourceInitSuccessEvent,
-        RunFailureEvent, RunStartEvent, RunEnqueuedEvent, RunDequeuedEvent, RunStartingEvent,
-        RunCancelingEvent, RunCanceledEvent, RunSuspendedEvent, RunResumedEvent,
-        RunSuccessEvent, StepWorkerStartedEvent, StepWorkerStartingEvent, HandledOutputEvent,
-        LoadedInputEvent, LogsCapturedEvent, MaterializationEvent, ObservationEvent,
-        FailedToMaterializeEvent, EngineEvent, AssetMaterializationPlannedEvent
-    ]
-)]
-pub struct MessageEventIface {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
+interface! {
+    pub enum MessageEventIfaceValue: "MessageEvent" {
+        fields {
+            "runId": String,
+            "message": String,
+            "timestamp": String,
+            "level": LogLevel,
+            "stepKey": Option<String>,
+            "solidHandleID": Option<String>,
+            "eventType": Option<DagsterEventType>,
+        }
+        for [
+            ExecutionStepFailureEvent, ExecutionStepInputEvent, ExecutionStepOutputEvent, ExecutionStepSkippedEvent, ExecutionStepStartEvent, ExecutionStepSuccessEvent, ExecutionStepUpForRetryEvent, ExecutionStepRestartEvent, LogMessageEvent, ResourceInitFailureEvent, ResourceInitStartedEvent, ResourceInitSuccessEvent, RunFailureEvent, RunStartEvent, RunEnqueuedEvent, RunDequeuedEvent, RunStartingEvent, RunCancelingEvent, RunCanceledEvent, RunSuspendedEvent, RunResumedEvent, RunSuccessEvent, StepWorkerStartedEvent, StepWorkerStartingEvent, HandledOutputEvent, LoadedInputEvent, LogsCapturedEvent, MaterializationEvent, ObservationEvent, FailedToMaterializeEvent, EngineEvent, AssetMaterializationPlannedEvent,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(
-    name = "StepEvent",
-    context = Ctx,
-    for = [
-        ExecutionStepFailureEvent, ExecutionStepInputEvent, ExecutionStepOutputEvent,
-        ExecutionStepSkippedEvent, ExecutionStepStartEvent, ExecutionStepSuccessEvent,
-        ExecutionStepUpForRetryEvent, ExecutionStepRestartEvent, ResourceInitFailureEvent,
-        ResourceInitStartedEvent, ResourceInitSuccessEvent, StepWorkerStartedEvent,
-        StepWorkerStartingEvent, HandledOutputEvent, LoadedInputEvent, MaterializationEvent,
-        ObservationEvent, FailedToMaterializeEvent, EngineEvent
-    ]
-)]
-pub struct StepEventIface {
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
+interface! {
+    pub enum StepEventIfaceValue: "StepEvent" {
+        fields {
+            "stepKey": Option<String>,
+            "solidHandleID": Option<String>,
+        }
+        for [
+            ExecutionStepFailureEvent, ExecutionStepInputEvent, ExecutionStepOutputEvent, ExecutionStepSkippedEvent, ExecutionStepStartEvent, ExecutionStepSuccessEvent, ExecutionStepUpForRetryEvent, ExecutionStepRestartEvent, ResourceInitFailureEvent, ResourceInitStartedEvent, ResourceInitSuccessEvent, StepWorkerStartedEvent, StepWorkerStartingEvent, HandledOutputEvent, LoadedInputEvent, MaterializationEvent, ObservationEvent, FailedToMaterializeEvent, EngineEvent,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(
-    name = "DisplayableEvent",
-    context = Ctx,
-    for = [
-        ExecutionStepOutputEvent, ResourceInitFailureEvent, ResourceInitStartedEvent,
-        ResourceInitSuccessEvent, StepWorkerStartedEvent, StepWorkerStartingEvent,
-        HandledOutputEvent, LoadedInputEvent, MaterializationEvent, ObservationEvent,
-        FailedToMaterializeEvent, EngineEvent, TypeCheck, FailureMetadata, ExpectationResult
-    ]
-)]
-pub struct DisplayableEventIface {
-    pub label: Option<String>,
-    pub description: Option<String>,
-    pub metadata_entries: Vec<MetadataEntryIfaceValue>,
+interface! {
+    pub enum DisplayableEventIfaceValue: "DisplayableEvent" {
+        fields {
+            "label": Option<String>,
+            "description": Option<String>,
+            "metadataEntries": Vec<MetadataEntryIfaceValue>,
+        }
+        for [
+            ExecutionStepOutputEvent, ResourceInitFailureEvent, ResourceInitStartedEvent, ResourceInitSuccessEvent, StepWorkerStartedEvent, StepWorkerStartingEvent, HandledOutputEvent, LoadedInputEvent, MaterializationEvent, ObservationEvent, FailedToMaterializeEvent, EngineEvent, TypeCheck, FailureMetadata, ExpectationResult,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(
-    name = "MarkerEvent",
-    context = Ctx,
-    for = [
-        ResourceInitFailureEvent, ResourceInitStartedEvent, ResourceInitSuccessEvent,
-        StepWorkerStartedEvent, StepWorkerStartingEvent, EngineEvent
-    ]
-)]
-pub struct MarkerEventIface {
-    pub marker_start: Option<String>,
-    pub marker_end: Option<String>,
+interface! {
+    pub enum MarkerEventIfaceValue: "MarkerEvent" {
+        fields {
+            "markerStart": Option<String>,
+            "markerEnd": Option<String>,
+        }
+        for [
+            ResourceInitFailureEvent, ResourceInitStartedEvent, ResourceInitSuccessEvent, StepWorkerStartedEvent, StepWorkerStartingEvent, EngineEvent,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(
-    name = "ErrorEvent",
-    context = Ctx,
-    for = [
-        ExecutionStepFailureEvent, ExecutionStepUpForRetryEvent, ResourceInitFailureEvent,
-        RunFailureEvent, RunCanceledEvent, EngineEvent
-    ]
-)]
-pub struct ErrorEventIface {
-    pub error: Option<PythonError>,
+interface! {
+    pub enum ErrorEventIfaceValue: "ErrorEvent" {
+        fields {
+            "error": Option<PythonError>,
+        }
+        for [
+            ExecutionStepFailureEvent, ExecutionStepUpForRetryEvent, ResourceInitFailureEvent, RunFailureEvent, RunCanceledEvent, EngineEvent,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(
-    name = "RunEvent",
-    context = Ctx,
-    for = [
-        RunFailureEvent, RunStartEvent, RunEnqueuedEvent, RunDequeuedEvent, RunStartingEvent,
-        RunCancelingEvent, RunCanceledEvent, RunSuspendedEvent, RunResumedEvent,
-        RunSuccessEvent, AssetMaterializationPlannedEvent
-    ]
-)]
-pub struct RunEventIface {
-    pub pipeline_name: String,
+interface! {
+    pub enum RunEventIfaceValue: "RunEvent" {
+        fields {
+            "pipelineName": String,
+        }
+        for [
+            RunFailureEvent, RunStartEvent, RunEnqueuedEvent, RunDequeuedEvent, RunStartingEvent, RunCancelingEvent, RunCanceledEvent, RunSuspendedEvent, RunResumedEvent, RunSuccessEvent, AssetMaterializationPlannedEvent,
+        ]
+    }
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = DisplayableEventIfaceValue)]
 pub struct TypeCheck {
     pub label: Option<String>,
@@ -449,6 +425,7 @@ pub struct TypeCheck {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = DisplayableEventIfaceValue)]
 pub struct FailureMetadata {
     pub label: Option<String>,
@@ -457,6 +434,7 @@ pub struct FailureMetadata {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = DisplayableEventIfaceValue)]
 pub struct ExpectationResult {
     pub label: Option<String>,
@@ -466,6 +444,7 @@ pub struct ExpectationResult {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct EventTag {
     pub key: String,
@@ -473,6 +452,7 @@ pub struct EventTag {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct AssetLineageInfo {
     pub asset_key: AssetKey,
@@ -480,6 +460,7 @@ pub struct AssetLineageInfo {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct LogRetrievalShellCommand {
     pub stdout: Option<String>,
@@ -597,6 +578,7 @@ macro_rules! event_object {
         }
 
         #[graphql_object]
+        #[graphql(scalar = juniper::DefaultScalarValue)]
         #[graphql(context = Ctx, impl = [$($i),*])]
         impl $name {
             fn run_id(&self) -> &str {
@@ -858,6 +840,7 @@ async fn asset_step_stats(ctx: &Ctx, r: &EventRecord) -> Result<RunStepStats, Py
 /// `union DagsterRunEvent` (variant names are the GraphQL type names).
 #[allow(clippy::enum_variant_names)]
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum DagsterRunEvent {
     ExecutionStepFailureEvent(ExecutionStepFailureEvent),
@@ -955,6 +938,7 @@ impl DagsterRunEvent {
 // logsForRun
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct EventConnection {
     pub events: Vec<DagsterRunEvent>,
@@ -963,6 +947,7 @@ pub struct EventConnection {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum EventConnectionOrError {
     EventConnection(EventConnection),
@@ -1032,6 +1017,7 @@ pub async fn logs_for_run(
 // Captured logs
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct CapturedLogs {
     pub log_key: Vec<String>,
@@ -1041,6 +1027,7 @@ pub struct CapturedLogs {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct CapturedLogsMetadata {
     pub stdout_download_url: Option<String>,

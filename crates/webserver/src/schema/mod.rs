@@ -6,6 +6,8 @@
 
 pub mod assets;
 pub mod backfills;
+#[macro_use]
+mod interface;
 pub mod instance;
 pub mod instigators;
 pub mod launch;
@@ -42,6 +44,7 @@ pub fn schema() -> Schema {
 /// `runConfigData` in the variables into its JSON text first (juniper scalars only take
 /// scalar input), so both the UI's YAML string and the Python client's object work.
 #[derive(GraphQLScalar, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(name = "RunConfigData", with = Self, parse_token(String))]
 pub struct RunConfigData(pub String);
 
@@ -57,11 +60,13 @@ impl RunConfigData {
 }
 
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct AssetKeyInput {
     pub path: Vec<String>,
 }
 
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct AssetCheckHandleInput {
     pub asset_key: AssetKeyInput,
     pub name: String,
@@ -70,6 +75,7 @@ pub struct AssetCheckHandleInput {
 /// `JobOrPipelineSelector`; location and repository names are optional here (Dagster requires
 /// them): the job is then looked up in every loaded location.
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct JobOrPipelineSelector {
     pub pipeline_name: Option<String>,
     pub job_name: Option<String>,
@@ -81,12 +87,14 @@ pub struct JobOrPipelineSelector {
 }
 
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct ExecutionTag {
     pub key: String,
     pub value: String,
 }
 
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct ExecutionMetadata {
     pub tags: Option<Vec<ExecutionTag>>,
     pub root_run_id: Option<String>,
@@ -94,6 +102,7 @@ pub struct ExecutionMetadata {
 }
 
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct ExecutionParams {
     pub selector: JobOrPipelineSelector,
     pub run_config_data: Option<RunConfigData>,
@@ -104,6 +113,7 @@ pub struct ExecutionParams {
 }
 
 #[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub struct RepositorySelector {
     pub repository_name: String,
     pub repository_location_name: String,
@@ -124,6 +134,7 @@ where
 pub struct Query;
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl Query {
     /// The Dagster version this server is compatible with.
@@ -350,6 +361,7 @@ impl Query {
 pub struct Mutation;
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl Mutation {
     async fn launch_pipeline_execution(

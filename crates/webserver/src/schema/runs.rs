@@ -27,6 +27,7 @@ pub const MAX_RUNS_PAGE: i32 = 1000;
 
 /// `input RunsFilter` (all conditions AND-ed).
 #[derive(GraphQLInputObject, Debug, Clone, Default)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(name = "RunsFilter")]
 pub struct RunsFilterInput {
     pub run_ids: Option<Vec<Option<String>>>,
@@ -96,14 +97,20 @@ impl RunStatus {
     }
 }
 
-#[juniper::graphql_interface]
-#[graphql(name = "PipelineRuns", context = Ctx, for = Runs)]
-pub struct PipelineRunsIface {
-    pub results: Vec<Run>,
-    pub count: Option<i32>,
+interface! {
+    pub enum PipelineRunsIfaceValue: "PipelineRuns" {
+        fields {
+            "results": Vec<Run>,
+            "count": Option<i32>,
+        }
+        for [
+            Runs,
+        ]
+    }
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = PipelineRunsIfaceValue)]
 pub struct Runs {
     pub results: Vec<Run>,
@@ -199,6 +206,7 @@ pub struct RepositoryOrigin {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl RepositoryOrigin {
     /// Content id: sha1 of the origin's serialized form.
@@ -225,6 +233,7 @@ pub fn repository_origin_id(location: &str) -> String {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct RepositoryMetadata {
     pub key: String,
@@ -233,28 +242,35 @@ pub struct RepositoryMetadata {
 
 /// Dagster spells this type `AssetCheckhandle`.
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(name = "AssetCheckhandle", context = Ctx)]
 pub struct AssetCheckHandle {
     pub name: String,
     pub asset_key: AssetKey,
 }
 
-#[juniper::graphql_interface]
-#[graphql(name = "PipelineRunStatsSnapshot", context = Ctx, for = RunStatsSnapshot)]
-pub struct PipelineRunStatsSnapshotIface {
-    pub id: String,
-    pub run_id: String,
-    pub steps_succeeded: i32,
-    pub steps_failed: i32,
-    pub materializations: i32,
-    pub expectations: i32,
-    pub enqueued_time: Option<f64>,
-    pub launch_time: Option<f64>,
-    pub start_time: Option<f64>,
-    pub end_time: Option<f64>,
+interface! {
+    pub enum PipelineRunStatsSnapshotIfaceValue: "PipelineRunStatsSnapshot" {
+        fields {
+            "id": String,
+            "runId": String,
+            "stepsSucceeded": i32,
+            "stepsFailed": i32,
+            "materializations": i32,
+            "expectations": i32,
+            "enqueuedTime": Option<f64>,
+            "launchTime": Option<f64>,
+            "startTime": Option<f64>,
+            "endTime": Option<f64>,
+        }
+        for [
+            RunStatsSnapshot,
+        ]
+    }
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = PipelineRunStatsSnapshotIfaceValue)]
 pub struct RunStatsSnapshot {
     pub id: String,
@@ -270,6 +286,7 @@ pub struct RunStatsSnapshot {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum RunStatsSnapshotOrError {
     RunStatsSnapshot(RunStatsSnapshot),
@@ -277,6 +294,7 @@ pub enum RunStatsSnapshotOrError {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum StepEventStatus {
     Skipped,
     Success,
@@ -285,25 +303,32 @@ pub enum StepEventStatus {
 }
 
 #[derive(GraphQLObject, Debug, Clone, Default)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct RunMarker {
     pub start_time: Option<f64>,
     pub end_time: Option<f64>,
 }
 
-#[juniper::graphql_interface]
-#[graphql(name = "PipelineRunStepStats", context = Ctx, for = RunStepStats)]
-pub struct PipelineRunStepStatsIface {
-    pub run_id: String,
-    pub step_key: String,
-    pub status: Option<StepEventStatus>,
-    pub start_time: Option<f64>,
-    pub end_time: Option<f64>,
-    pub materializations: Vec<MaterializationEvent>,
-    pub expectation_results: Vec<ExpectationResult>,
+interface! {
+    pub enum PipelineRunStepStatsIfaceValue: "PipelineRunStepStats" {
+        fields {
+            "runId": String,
+            "stepKey": String,
+            "status": Option<StepEventStatus>,
+            "startTime": Option<f64>,
+            "endTime": Option<f64>,
+            "materializations": Vec<MaterializationEvent>,
+            "expectationResults": Vec<ExpectationResult>,
+        }
+        for [
+            RunStepStats,
+        ]
+    }
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = PipelineRunStepStatsIfaceValue)]
 pub struct RunStepStats {
     pub run_id: String,
@@ -427,6 +452,7 @@ pub fn step_stats(run_id: &str, events: &[EventRecord]) -> Vec<RunStepStats> {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum StepKind {
     Compute,
     UnresolvedMapped,
@@ -440,6 +466,7 @@ pub struct ExecutionStep {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl ExecutionStep {
     fn key(&self) -> &str {
@@ -472,6 +499,7 @@ impl ExecutionStep {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct ExecutionStepInput {
     pub name: String,
@@ -479,12 +507,14 @@ pub struct ExecutionStepInput {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct ExecutionStepOutput {
     pub name: String,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct ExecutionPlan {
     pub steps: Vec<ExecutionStep>,
@@ -532,6 +562,7 @@ impl Run {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = [PipelineRunIfaceValue, RunsFeedEntryIfaceValue])]
 impl Run {
     fn id(&self) -> ID {

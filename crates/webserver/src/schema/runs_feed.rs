@@ -21,6 +21,7 @@ use juniper::{GraphQLEnum, GraphQLObject, GraphQLUnion, ID};
 
 /// Which entries the runs page shows.
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum RunsFeedView {
     /// Runs that are not part of a backfill, and backfills.
     Roots,
@@ -30,23 +31,29 @@ pub enum RunsFeedView {
     Backfills,
 }
 
-/// `interface RunsFeedEntry`, implemented by `Run` and `PartitionBackfill` (a type that exists
-/// for the UI's fragments; no backfill is ever listed, see [`super::backfills`]).
-#[juniper::graphql_interface]
-#[graphql(name = "RunsFeedEntry", context = Ctx, for = [Run, PartitionBackfill])]
-pub struct RunsFeedEntryIface {
-    pub id: ID,
-    pub run_status: Option<RunStatus>,
-    pub creation_time: f64,
-    pub start_time: Option<f64>,
-    pub end_time: Option<f64>,
-    pub tags: Vec<PipelineTag>,
-    pub job_name: Option<String>,
-    pub asset_selection: Option<Vec<AssetKey>>,
-    pub asset_check_selection: Option<Vec<AssetCheckHandle>>,
+interface! {
+    /// `interface RunsFeedEntry`, implemented by `Run` and `PartitionBackfill` (a type that exists
+    /// for the UI's fragments; no backfill is ever listed, see [`super::backfills`]).
+    pub enum RunsFeedEntryIfaceValue: "RunsFeedEntry" {
+        fields {
+            "id": ID,
+            "runStatus": Option<RunStatus>,
+            "creationTime": f64,
+            "startTime": Option<f64>,
+            "endTime": Option<f64>,
+            "tags": Vec<PipelineTag>,
+            "jobName": Option<String>,
+            "assetSelection": Option<Vec<AssetKey>>,
+            "assetCheckSelection": Option<Vec<AssetCheckHandle>>,
+        }
+        for [
+            Run, PartitionBackfill,
+        ]
+    }
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct RunsFeedConnection {
     pub results: Vec<RunsFeedEntryIfaceValue>,
@@ -55,6 +62,7 @@ pub struct RunsFeedConnection {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum RunsFeedConnectionOrError {
     RunsFeedConnection(RunsFeedConnection),
@@ -62,12 +70,14 @@ pub enum RunsFeedConnectionOrError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct RunsFeedCount {
     pub count: i32,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum RunsFeedCountOrError {
     RunsFeedCount(RunsFeedCount),
@@ -75,12 +85,14 @@ pub enum RunsFeedCountOrError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct RunTagKeys {
     pub keys: Vec<String>,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum RunTagKeysOrError {
     PythonError(PythonError),
@@ -89,6 +101,7 @@ pub enum RunTagKeysOrError {
 
 /// A run tag and the free-form values that have been associated with it so far.
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct PipelineTagAndValues {
     pub key: String,
@@ -96,12 +109,14 @@ pub struct PipelineTagAndValues {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct RunTags {
     pub tags: Vec<PipelineTagAndValues>,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum RunTagsOrError {
     PythonError(PythonError),

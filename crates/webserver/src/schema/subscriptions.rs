@@ -55,6 +55,7 @@ pub const LOG_POLL_INTERVAL: Duration = Duration::from_millis(250);
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct PipelineRunLogsSubscriptionSuccess {
     pub run: Run,
@@ -64,6 +65,7 @@ pub struct PipelineRunLogsSubscriptionSuccess {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct PipelineRunLogsSubscriptionFailure {
     pub message: String,
@@ -71,6 +73,7 @@ pub struct PipelineRunLogsSubscriptionFailure {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum PipelineRunLogsSubscriptionPayload {
     PipelineRunLogsSubscriptionSuccess(PipelineRunLogsSubscriptionSuccess),
@@ -80,6 +83,7 @@ pub enum PipelineRunLogsSubscriptionPayload {
 /// Dagster's variant names (`LOCATION_UPDATED`, …).
 #[allow(clippy::enum_variant_names)]
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum LocationStateChangeEventType {
     LocationUpdated,
     LocationDisconnected,
@@ -88,6 +92,7 @@ pub enum LocationStateChangeEventType {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct LocationStateChangeEvent {
     pub event_type: LocationStateChangeEventType,
@@ -97,6 +102,7 @@ pub struct LocationStateChangeEvent {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct LocationStateChangeSubscription {
     pub event: LocationStateChangeEvent,
@@ -111,6 +117,7 @@ fn field_error(e: PythonError) -> FieldError {
 pub struct Subscription;
 
 #[graphql_subscription]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl Subscription {
     /// A run's stored events after `cursor` in chunks, then each new event as it is written

@@ -2,11 +2,14 @@
 //! §3.3) so the official client's fragments validate.
 #![allow(dead_code)] // union members and error types that exist so the schema matches Dagster's
 
+use super::assets::AssetNotFoundError;
+use super::backfills::BackfillNotFoundError;
+use super::instigators::{ScheduleNotFoundError, SensorNotFoundError};
 use super::runs::{Run, Runs};
 use super::Ctx;
 use dagster_core::defs::Definitions;
 use dagster_core::domain::{ErrorInfo, RunStatus as DomainStatus};
-use juniper::{graphql_interface, graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion, ID};
+use juniper::{graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion, ID};
 use std::sync::Arc;
 
 pub const REPOSITORY_NAME: &str = "__repository__";
@@ -14,88 +17,99 @@ pub const REPOSITORY_NAME: &str = "__repository__";
 // ---------------------------------------------------------------------------------------------
 // Interfaces
 
-/// `interface Error { message: String! }`
-#[graphql_interface]
-#[graphql(
-    name = "Error",
-    context = Ctx,
-    for = [
-        PythonError, UnauthorizedError, RunNotFoundError, PipelineRunNotFoundErrorIfaceValue,
-        PipelineNotFoundError, RepositoryLocationNotFound, ReloadNotSupported, RunConflict,
-        InvalidSubsetError, PresetNotFoundError, ConflictingExecutionParamsError,
-        NoModeProvidedError, RepositoryNotFoundError, super::assets::AssetNotFoundError,
-        InvalidPipelineRunsFilterError, ErrorChainLink, super::instigators::ScheduleNotFoundError,
-        super::instigators::SensorNotFoundError, super::backfills::BackfillNotFoundError,
-    ]
-)]
-pub struct ErrorIface {
-    pub message: String,
+interface! {
+    /// `interface Error { message: String! }`
+    pub enum ErrorIfaceValue: "Error" {
+        fields {
+            "message": String,
+        }
+        for [
+            PythonError, UnauthorizedError, RunNotFoundError, PipelineNotFoundError, RepositoryLocationNotFound, ReloadNotSupported, RunConflict, InvalidSubsetError, PresetNotFoundError, ConflictingExecutionParamsError, NoModeProvidedError, RepositoryNotFoundError, AssetNotFoundError, InvalidPipelineRunsFilterError, ErrorChainLink, ScheduleNotFoundError, SensorNotFoundError, BackfillNotFoundError,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(
-    name = "PipelineRunNotFoundError",
-    context = Ctx,
-    impl = ErrorIfaceValue,
-    for = RunNotFoundError
-)]
-pub struct PipelineRunNotFoundErrorIface {
-    pub run_id: String,
-    pub message: String,
+interface! {
+    pub enum PipelineRunNotFoundErrorIfaceValue: "PipelineRunNotFoundError" implements [ErrorIfaceValue] {
+        fields {
+            "runId": String,
+            "message": String,
+        }
+        for [
+            RunNotFoundError,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(name = "PipelineRunConflict", context = Ctx, for = RunConflict)]
-pub struct PipelineRunConflictIface {
-    pub message: String,
+interface! {
+    pub enum PipelineRunConflictIfaceValue: "PipelineRunConflict" {
+        fields {
+            "message": String,
+        }
+        for [
+            RunConflict,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(name = "LaunchPipelineRunSuccess", context = Ctx, for = LaunchRunSuccess)]
-pub struct LaunchPipelineRunSuccessIface {
-    pub run: Run,
+interface! {
+    pub enum LaunchPipelineRunSuccessIfaceValue: "LaunchPipelineRunSuccess" {
+        fields {
+            "run": Run,
+        }
+        for [
+            LaunchRunSuccess,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(
-    name = "PipelineConfigValidationInvalid",
-    context = Ctx,
-    for = RunConfigValidationInvalid
-)]
-pub struct PipelineConfigValidationInvalidIface {
-    pub pipeline_name: String,
-    pub errors: Vec<PipelineConfigValidationErrorIfaceValue>,
+interface! {
+    pub enum PipelineConfigValidationInvalidIfaceValue: "PipelineConfigValidationInvalid" {
+        fields {
+            "pipelineName": String,
+            "errors": Vec<PipelineConfigValidationErrorIfaceValue>,
+        }
+        for [
+            RunConfigValidationInvalid,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(
-    name = "PipelineConfigValidationError",
-    context = Ctx,
-    for = [RuntimeMismatchConfigError, FieldNotDefinedConfigError]
-)]
-pub struct PipelineConfigValidationErrorIface {
-    pub message: String,
-    pub path: Vec<String>,
-    pub stack: EvaluationStack,
-    pub reason: EvaluationErrorReason,
+interface! {
+    pub enum PipelineConfigValidationErrorIfaceValue: "PipelineConfigValidationError" {
+        fields {
+            "message": String,
+            "path": Vec<String>,
+            "stack": EvaluationStack,
+            "reason": EvaluationErrorReason,
+        }
+        for [
+            RuntimeMismatchConfigError, FieldNotDefinedConfigError,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(name = "PipelineRun", context = Ctx, for = Run)]
-pub struct PipelineRunIface {
-    pub id: ID,
-    pub run_id: String,
-    pub status: RunStatus,
-    pub pipeline_name: String,
-    pub job_name: String,
-    pub solid_selection: Option<Vec<String>>,
-    pub step_keys_to_execute: Option<Vec<String>>,
-    pub run_config_yaml: String,
-    pub mode: String,
-    pub tags: Vec<PipelineTag>,
-    pub root_run_id: Option<String>,
-    pub parent_run_id: Option<String>,
-    pub can_terminate: bool,
+interface! {
+    pub enum PipelineRunIfaceValue: "PipelineRun" {
+        fields {
+            "id": ID,
+            "runId": String,
+            "status": RunStatus,
+            "pipelineName": String,
+            "jobName": String,
+            "solidSelection": Option<Vec<String>>,
+            "stepKeysToExecute": Option<Vec<String>>,
+            "runConfigYaml": String,
+            "mode": String,
+            "tags": Vec<PipelineTag>,
+            "rootRunId": Option<String>,
+            "parentRunId": Option<String>,
+            "canTerminate": bool,
+        }
+        for [
+            Run,
+        ]
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -142,6 +156,7 @@ impl<S: juniper::ScalarValue> juniper::IntoFieldError<S> for PythonError {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = ErrorIfaceValue)]
 impl PythonError {
     fn message(&self) -> &str {
@@ -178,6 +193,7 @@ impl PythonError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = ErrorIfaceValue)]
 pub struct ErrorChainLink {
     pub message: String,
@@ -188,6 +204,7 @@ pub struct ErrorChainLink {
 macro_rules! message_error {
     ($name:ident) => {
         #[derive(GraphQLObject, Debug, Clone)]
+        #[graphql(scalar = juniper::DefaultScalarValue)]
         #[graphql(context = Ctx, impl = ErrorIfaceValue)]
         pub struct $name {
             pub message: String,
@@ -201,6 +218,7 @@ message_error!(ConflictingExecutionParamsError);
 message_error!(InvalidSubsetError);
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = ErrorIfaceValue)]
 pub struct UnauthorizedError {
     pub message: String,
@@ -215,12 +233,14 @@ impl UnauthorizedError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = [ErrorIfaceValue, PipelineRunConflictIfaceValue])]
 pub struct RunConflict {
     pub message: String,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = [PipelineRunNotFoundErrorIfaceValue, ErrorIfaceValue])]
 pub struct RunNotFoundError {
     pub run_id: String,
@@ -237,6 +257,7 @@ impl RunNotFoundError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = ErrorIfaceValue)]
 pub struct PipelineNotFoundError {
     pub message: String,
@@ -246,6 +267,7 @@ pub struct PipelineNotFoundError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = ErrorIfaceValue)]
 pub struct RepositoryNotFoundError {
     pub message: String,
@@ -254,6 +276,7 @@ pub struct RepositoryNotFoundError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = ErrorIfaceValue)]
 pub struct PresetNotFoundError {
     pub message: String,
@@ -261,6 +284,7 @@ pub struct PresetNotFoundError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = ErrorIfaceValue)]
 pub struct NoModeProvidedError {
     pub message: String,
@@ -268,12 +292,14 @@ pub struct NoModeProvidedError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct InvalidStepError {
     pub invalid_step_key: String,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct InvalidOutputError {
     pub step_key: String,
@@ -281,6 +307,7 @@ pub struct InvalidOutputError {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum EvaluationErrorReason {
     RuntimeTypeMismatch,
     MissingRequiredField,
@@ -291,18 +318,21 @@ pub enum EvaluationErrorReason {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct EvaluationStackPathEntry {
     pub field_name: String,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct EvaluationStackListItemEntry {
     pub list_index: i32,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum EvaluationStackEntry {
     EvaluationStackPathEntry(EvaluationStackPathEntry),
@@ -310,12 +340,14 @@ pub enum EvaluationStackEntry {
 }
 
 #[derive(GraphQLObject, Debug, Clone, Default)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct EvaluationStack {
     pub entries: Vec<EvaluationStackEntry>,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = PipelineConfigValidationErrorIfaceValue)]
 pub struct RuntimeMismatchConfigError {
     pub message: String,
@@ -326,6 +358,7 @@ pub struct RuntimeMismatchConfigError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = PipelineConfigValidationErrorIfaceValue)]
 pub struct FieldNotDefinedConfigError {
     pub message: String,
@@ -336,6 +369,7 @@ pub struct FieldNotDefinedConfigError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = PipelineConfigValidationInvalidIfaceValue)]
 pub struct RunConfigValidationInvalid {
     pub pipeline_name: String,
@@ -346,6 +380,7 @@ pub struct RunConfigValidationInvalid {
 // Runs
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum RunStatus {
     Queued,
     NotStarted,
@@ -377,6 +412,7 @@ impl From<DomainStatus> for RunStatus {
 }
 
 #[derive(GraphQLObject, Debug, Clone, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct PipelineTag {
     pub key: String,
@@ -384,12 +420,14 @@ pub struct PipelineTag {
 }
 
 #[derive(GraphQLObject, Debug, Clone, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct AssetKey {
     pub path: Vec<String>,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum RunOrError {
     Run(Run),
@@ -398,12 +436,14 @@ pub enum RunOrError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = ErrorIfaceValue)]
 pub struct InvalidPipelineRunsFilterError {
     pub message: String,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum RunsOrError {
     Runs(Runs),
@@ -415,12 +455,14 @@ pub enum RunsOrError {
 // Launch
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = LaunchPipelineRunSuccessIfaceValue)]
 pub struct LaunchRunSuccess {
     pub run: Run,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum LaunchRunResult {
     LaunchRunSuccess(LaunchRunSuccess),
@@ -440,26 +482,38 @@ pub enum LaunchRunResult {
 // ---------------------------------------------------------------------------------------------
 // Terminate
 
-#[graphql_interface]
-#[graphql(name = "TerminatePipelineExecutionSuccess", context = Ctx, for = TerminateRunSuccess)]
-pub struct TerminatePipelineExecutionSuccessIface {
-    pub run: Run,
+interface! {
+    pub enum TerminatePipelineExecutionSuccessIfaceValue: "TerminatePipelineExecutionSuccess" {
+        fields {
+            "run": Run,
+        }
+        for [
+            TerminateRunSuccess,
+        ]
+    }
 }
 
-#[graphql_interface]
-#[graphql(name = "TerminatePipelineExecutionFailure", context = Ctx, for = TerminateRunFailure)]
-pub struct TerminatePipelineExecutionFailureIface {
-    pub run: Run,
-    pub message: String,
+interface! {
+    pub enum TerminatePipelineExecutionFailureIfaceValue: "TerminatePipelineExecutionFailure" {
+        fields {
+            "run": Run,
+            "message": String,
+        }
+        for [
+            TerminateRunFailure,
+        ]
+    }
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = TerminatePipelineExecutionSuccessIfaceValue)]
 pub struct TerminateRunSuccess {
     pub run: Run,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx, impl = TerminatePipelineExecutionFailureIfaceValue)]
 pub struct TerminateRunFailure {
     pub run: Run,
@@ -467,6 +521,7 @@ pub struct TerminateRunFailure {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum TerminateRunResult {
     TerminateRunSuccess(TerminateRunSuccess),
@@ -477,12 +532,14 @@ pub enum TerminateRunResult {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct TerminateRunsResult {
     pub terminate_run_results: Vec<TerminateRunResult>,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum TerminateRunsResultOrError {
     TerminateRunsResult(TerminateRunsResult),
@@ -490,6 +547,7 @@ pub enum TerminateRunsResultOrError {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum TerminateRunPolicy {
     SafeTerminate,
     MarkAsCanceledImmediately,
@@ -513,6 +571,7 @@ macro_rules! job_object {
         pub struct $name(pub JobInfo);
 
         #[graphql_object]
+        #[graphql(scalar = juniper::DefaultScalarValue)]
         #[graphql(context = Ctx)]
         impl $name {
             fn id(&self) -> ID {
@@ -571,6 +630,7 @@ pub struct Repository {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl Repository {
     fn id(&self) -> ID {
@@ -636,6 +696,7 @@ pub struct RepositoryLocation {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl RepositoryLocation {
     fn id(&self) -> ID {
@@ -668,6 +729,7 @@ impl RepositoryLocation {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct DagsterLibraryVersion {
     pub name: String,
@@ -675,6 +737,7 @@ pub struct DagsterLibraryVersion {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum RepositoryLocationOrLoadError {
     RepositoryLocation(RepositoryLocation),
@@ -682,6 +745,7 @@ pub enum RepositoryLocationOrLoadError {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum RepositoryLocationLoadStatus {
     Loading,
     Loaded,
@@ -691,6 +755,7 @@ pub enum RepositoryLocationLoadStatus {
 pub struct WorkspaceLocationEntry(pub crate::state::LocationEntry);
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl WorkspaceLocationEntry {
     fn id(&self) -> ID {
@@ -731,6 +796,7 @@ impl WorkspaceLocationEntry {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum WorkspaceLocationEntryOrError {
     WorkspaceLocationEntry(WorkspaceLocationEntry),
@@ -739,6 +805,7 @@ pub enum WorkspaceLocationEntryOrError {
 
 /// `LaunchRunReexecutionResult`: the members of `LaunchRunResult`.
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum LaunchRunReexecutionResult {
     LaunchRunSuccess(LaunchRunSuccess),
@@ -777,6 +844,7 @@ impl From<LaunchRunResult> for LaunchRunReexecutionResult {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum ReloadRepositoryLocationMutationResult {
     WorkspaceLocationEntry(WorkspaceLocationEntry),
@@ -787,12 +855,14 @@ pub enum ReloadRepositoryLocationMutationResult {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct ShutdownRepositoryLocationSuccess {
     pub repository_location_name: String,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum ShutdownRepositoryLocationMutationResult {
     ShutdownRepositoryLocationSuccess(ShutdownRepositoryLocationSuccess),
@@ -802,12 +872,14 @@ pub enum ShutdownRepositoryLocationMutationResult {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct RepositoryConnection {
     pub nodes: Vec<Repository>,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum RepositoriesOrError {
     RepositoryConnection(RepositoryConnection),

@@ -13,12 +13,14 @@ use juniper::{graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion, ID};
 use std::sync::Arc;
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum InstigationStatus {
     Running,
     Stopped,
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum InstigationType {
     Schedule,
     Sensor,
@@ -44,6 +46,7 @@ pub fn instigator_id(location: &str, name: &str) -> String {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl InstigationState {
     fn id(&self) -> ID {
@@ -154,6 +157,7 @@ pub struct Schedule {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl Schedule {
     fn id(&self) -> ID {
@@ -209,6 +213,7 @@ impl Schedule {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum SensorType {
     Standard,
     RunStatus,
@@ -221,6 +226,7 @@ pub enum SensorType {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct Target {
     pub pipeline_name: String,
@@ -235,6 +241,7 @@ pub struct Sensor {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl Sensor {
     fn id(&self) -> ID {
@@ -297,6 +304,7 @@ impl Sensor {
 }
 
 #[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 pub enum ConfiguredValueType {
     Value,
     EnvVar,
@@ -304,6 +312,7 @@ pub enum ConfiguredValueType {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct ConfiguredValue {
     pub key: String,
@@ -320,6 +329,7 @@ pub struct ResourceDetails {
 }
 
 #[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 impl ResourceDetails {
     fn id(&self) -> String {
@@ -404,6 +414,7 @@ pub fn asset_nodes_of(defs: &Arc<Definitions>) -> Vec<AssetNode> {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct AssetGroup {
     pub id: String,
@@ -430,6 +441,7 @@ pub fn asset_groups_of(location: &str, defs: &Definitions) -> Vec<AssetGroup> {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct Workspace {
     pub id: String,
@@ -437,6 +449,7 @@ pub struct Workspace {
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum WorkspaceOrError {
     Workspace(Workspace),
@@ -457,6 +470,7 @@ pub fn workspace_or_error(ctx: &Ctx) -> WorkspaceOrError {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct WorkspaceLocationStatusEntry {
     pub id: ID,
@@ -468,12 +482,14 @@ pub struct WorkspaceLocationStatusEntry {
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct WorkspaceLocationStatusEntries {
     pub entries: Vec<WorkspaceLocationStatusEntry>,
 }
 
 #[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub enum WorkspaceLocationStatusEntriesOrError {
     WorkspaceLocationStatusEntries(WorkspaceLocationStatusEntries),
