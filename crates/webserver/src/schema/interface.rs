@@ -36,7 +36,7 @@ macro_rules! interface {
     ) => {
         $(#[$attr])*
         #[derive(Debug, Clone)]
-        #[allow(clippy::large_enum_variant)]
+        #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
         $vis enum $Value {
             $( $Impl($Impl), )*
         }
