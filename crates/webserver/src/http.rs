@@ -1,5 +1,5 @@
 //! `/graphql` over HTTP (compat doc §1.1): POST JSON / `application/graphql`, GET with a query
-//! string, GraphiQL for browsers; request size and nesting limits; the access token check.
+//! string, GraphiQL for browsers; request size and nesting limits; captured log downloads.
 
 use crate::schema::{Ctx, Schema};
 use crate::state::AppState;
@@ -8,6 +8,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use juniper::futures::StreamExt;
 use juniper::{DefaultScalarValue, InputValue, Variables};
 use std::sync::Arc;
+
+pub use crate::auth::{check_token, check_token_or_login};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -33,43 +35,6 @@ fn graphql_errors(status: actix_web::http::StatusCode, message: &str) -> HttpRes
         "data": null,
         "errors": [{"message": message}],
     }))
-}
-
-fn eq_constant_time(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Whether `given` is the configured token (constant time).
-pub fn token_matches(given: &str, token: &str) -> bool {
-    eq_constant_time(given.as_bytes(), token.as_bytes())
-}
-
-/// The 401 answer of token mode.
-pub fn unauthorized() -> HttpResponse {
-    HttpResponse::Unauthorized()
-        .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-        .json(serde_json::json!({
-            "data": null,
-            "errors": [{"message": "Unauthorized: this server requires `Authorization: Bearer <token>` (DAGSTER_WEBSERVER_TOKEN)"}],
-        }))
-}
-
-/// `None` when the request may proceed; otherwise the 401 answer.
-pub fn check_token(server: &Server, req: &HttpRequest) -> Option<HttpResponse> {
-    let token = server.token.as_deref()?;
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(g) if token_matches(g, token) => None,
-        _ => Some(unauthorized()),
-    }
 }
 
 /// Deepest nesting of `{`, `[`, `(` outside strings and comments.
@@ -452,7 +417,7 @@ pub async fn graphql_get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html {
-        return graphiql(&req);
+        return crate::ui::graphiql(&server);
     }
     match from_query_string(&req) {
         Ok(g) => execute(&server, g).await,
@@ -649,47 +614,6 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
             "errors": [{"message": format!("Not found: {} {}", req.method(), req.path())}],
         }))
 }
-
-fn graphiql(req: &HttpRequest) -> HttpResponse {
-    let path = req.path();
-    let page = GRAPHIQL_HTML.replace("__GRAPHQL_PATH__", &path.replace(['"', '<', '>', '\\'], ""));
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page)
-}
-
-pub async fn root(server: web::Data<Server>, req: HttpRequest) -> HttpResponse {
-    if let Some(r) = check_token(&server, &req) {
-        return r;
-    }
-    let prefix = req.path().trim_end_matches('/').to_string();
-    HttpResponse::TemporaryRedirect()
-        .insert_header((header::LOCATION, format!("{prefix}/graphql")))
-        .finish()
-}
-
-const GRAPHIQL_HTML: &str = r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>dagster-webserver GraphiQL</title>
-<link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css">
-<style>html, body, #graphiql { height: 100%; margin: 0; }</style>
-</head>
-<body>
-<div id="graphiql">Loading GraphiQL…</div>
-<script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
-<script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
-<script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
-<script>
-  const fetcher = GraphiQL.createFetcher({ url: "__GRAPHQL_PATH__" });
-  ReactDOM.createRoot(document.getElementById("graphiql"))
-    .render(React.createElement(GraphiQL, { fetcher }));
-</script>
-</body>
-</html>
-"#;
 
 #[cfg(test)]
 mod tests {

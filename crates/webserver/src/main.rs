@@ -8,10 +8,12 @@
 //! environment variables follow Dagster's. `DAGSTER_WEBSERVER_TOKEN` enables bearer-token
 //! access control for everything but `/server_info`, `/dagit_info` and `/health`.
 
+mod auth;
 mod http;
 mod schema;
 mod state;
 mod tailer;
+mod ui;
 mod ws;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -60,6 +62,13 @@ struct Args {
         env = "DAGSTER_WEBSERVER_PATH_PREFIX"
     )]
     path_prefix: String,
+    /// How often the UI polls for new asset data, in milliseconds.
+    #[arg(
+        long = "live-data-poll-rate",
+        default_value_t = 2000,
+        env = "DAGSTER_WEBSERVER_LIVE_DATA_POLL_RATE"
+    )]
+    live_data_poll_rate: u32,
     /// Refuse every mutation.
     #[arg(long = "read-only", env = "DAGSTER_WEBSERVER_READ_ONLY")]
     read_only: bool,
@@ -209,7 +218,11 @@ fn main() -> Result<()> {
         latest_event: tokio::sync::watch::Sender::new(None),
         location_events: tokio::sync::broadcast::Sender::new(64),
         shutdown: tokio::sync::watch::Sender::new(false),
+        live_data_poll_rate_ms: args.live_data_poll_rate,
+        storage_id: std::sync::OnceLock::new(),
     });
+    // Read now, so that serving index.html never waits for the database.
+    let _ = state.run_storage_id();
     let prefix = args.path_prefix.trim_end_matches('/').to_string();
     let bind = (args.host.clone(), args.port);
     tracing::info!(
@@ -220,6 +233,17 @@ fn main() -> Result<()> {
         std::process::id()
     );
     let schema = Arc::new(schema::schema());
+    // With a path prefix, `/` redirects to it (as Dagster's webserver does).
+    let redirect_to = if prefix.is_empty() {
+        "/".to_string()
+    } else {
+        prefix.clone()
+    };
+    if ui::available() {
+        tracing::info!("serving Dagster's UI {} (embedded)", ui::UI_VERSION);
+    } else {
+        tracing::warn!("this binary was built without Dagster's UI (cargo feature `ui`): only the GraphQL API is served");
+    }
     actix_web::rt::System::new().block_on(async move {
         actix_web::rt::spawn(tailer::run(state.clone()));
         actix_web::rt::spawn(close_websockets_on_signal(state.clone()));
@@ -229,6 +253,7 @@ fn main() -> Result<()> {
                 schema: schema.clone(),
                 token: token.clone(),
             });
+            let redirect_to_prefix = redirect_to.clone();
             App::new()
                 .app_data(server)
                 .service(
@@ -239,7 +264,21 @@ fn main() -> Result<()> {
                         .route("/graphql", web::get().to(http::graphql_get))
                         .route("/graphql", web::post().to(http::graphql_post))
                         .route("/logs/{tail:.*}", web::get().to(http::logs_download))
-                        .route("/", web::get().to(http::root)),
+                        .route("/login", web::get().to(auth::login_form))
+                        .route("/login", web::post().to(auth::login))
+                        .route("/logout", web::get().to(auth::logout))
+                        .default_service(web::to(ui::serve)),
+                )
+                .route(
+                    "/",
+                    web::get().to(move || {
+                        let to = redirect_to_prefix.clone();
+                        async move {
+                            HttpResponse::TemporaryRedirect()
+                                .insert_header((actix_web::http::header::LOCATION, to))
+                                .finish()
+                        }
+                    }),
                 )
                 .default_service(web::to(http::not_found))
         })

@@ -39,6 +39,28 @@ pub struct AppState {
     /// Set to true when the process got a stop signal: open websocket connections close (the
     /// graceful shutdown would otherwise wait for them).
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// `--live-data-poll-rate` (ms), handed to the UI in `index.html`.
+    pub live_data_poll_rate_ms: u32,
+    /// The instance id shown by the UI, read once ([`AppState::run_storage_id`]).
+    pub storage_id: std::sync::OnceLock<String>,
+}
+
+impl AppState {
+    /// The storage's `run_storage_id`, read at the first call that finds it (the UI's
+    /// instance id). `None` while storage cannot be read.
+    pub fn run_storage_id(&self) -> Option<String> {
+        if let Some(id) = self.storage_id.get() {
+            return Some(id.clone());
+        }
+        match self.instance.storage.run_storage_id() {
+            Ok(Some(id)) => Some(self.storage_id.get_or_init(|| id).clone()),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the instance's storage id");
+                None
+            }
+        }
+    }
 }
 
 /// What happened to a code location (`LocationStateChangeEvent`).

@@ -17,9 +17,10 @@
 //!
 //! No keep-alive (`ka`) frames are sent, as in Dagster; websocket pings are answered.
 
+use crate::auth::token_matches;
 use crate::http::{
-    inline_run_config_literals, nesting_depth, normalize_variables, token_matches, Server,
-    MAX_BODY_BYTES, MAX_QUERY_DEPTH,
+    inline_run_config_literals, nesting_depth, normalize_variables, Server, MAX_BODY_BYTES,
+    MAX_QUERY_DEPTH,
 };
 use crate::schema::Ctx;
 use actix_web::http::header;
@@ -144,18 +145,13 @@ pub async fn graphql_ws(
 ) -> HttpResponse {
     // With a token configured, a header that is present must be right; a missing one means
     // the token is expected in connection_init.
+    // A browser signed in to the UI carries the session cookie instead.
     let mut authorized = server.token.is_none();
     if let Some(token) = server.token.as_deref() {
-        if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-            let given = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim);
-            match given {
-                Some(g) if token_matches(g, token) => authorized = true,
-                _ => return crate::http::unauthorized(),
-            }
+        match crate::auth::bearer(&req) {
+            Some(Some(g)) if token_matches(g, token) => authorized = true,
+            Some(_) => return crate::auth::unauthorized(),
+            None => authorized = crate::auth::cookie_ok(&req, token),
         }
     }
     let offered: Vec<String> = req

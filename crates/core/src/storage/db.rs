@@ -1116,17 +1116,6 @@ impl DbStorage {
         })
     }
 
-    /// The instance's storage id (a UUID written by the first migration).
-    pub fn run_storage_id(&self) -> Result<Option<String>> {
-        with_conn!(self, |c| {
-            Ok(instance_info::table
-                .select(instance_info::run_storage_id)
-                .order(instance_info::id.asc())
-                .first::<String>(c)
-                .optional()?)
-        })
-    }
-
     /// Reverts every applied migration (test support: the up/down/up check).
     #[cfg(any(test, feature = "test-support"))]
     pub fn revert_all_migrations(&self) -> Result<Vec<String>> {
@@ -2198,6 +2187,16 @@ impl KvStore for DbStorage {
 impl Storage for DbStorage {
     fn describe(&self) -> String {
         self.target.clone()
+    }
+
+    fn run_storage_id(&self) -> Result<Option<String>> {
+        with_conn!(self, |c| {
+            Ok(instance_info::table
+                .select(instance_info::run_storage_id)
+                .order(instance_info::id.asc())
+                .first::<String>(c)
+                .optional()?)
+        })
     }
 
     fn migrate(&self) -> Result<Vec<String>> {

@@ -245,4 +245,7 @@ pub trait Storage: RunStore + EventLogStore + InstigatorStore + DaemonStore + Kv
     fn migrate(&self) -> Result<Vec<String>>;
     /// `(current schema version, latest known version)`.
     fn schema_version(&self) -> Result<(Option<String>, String)>;
+    /// The instance's storage id (a UUID written by the first migration; Dagster's
+    /// `instance_info.run_storage_id`, shown by the UI as the instance id).
+    fn run_storage_id(&self) -> Result<Option<String>>;
 }
