@@ -1258,6 +1258,14 @@ mod wrapped {
         ) -> Result<EventPage> {
             self.inner.events_for_run(run_id, after, limit)
         }
+        fn events_for_step(
+            &self,
+            run_id: &str,
+            step: &str,
+            limit: usize,
+        ) -> Result<Vec<EventRecord>> {
+            self.inner.events_for_step(run_id, step, limit)
+        }
         fn latest_event_id(&self) -> Result<Option<i64>> {
             self.inner.latest_event_id()
         }
@@ -1272,6 +1280,15 @@ mod wrapped {
         ) -> Result<Vec<EventRecord>> {
             self.inner.materializations(key, before, limit)
         }
+        fn asset_events(
+            &self,
+            key: &AssetKey,
+            types: &[dagster_core::domain::EventType],
+            before: Option<i64>,
+            limit: usize,
+        ) -> Result<Vec<EventRecord>> {
+            self.inner.asset_events(key, types, before, limit)
+        }
         fn wipe_asset(&self, key: &AssetKey) -> Result<()> {
             self.inner.wipe_asset(key)
         }
@@ -1279,6 +1296,17 @@ mod wrapped {
     impl InstigatorStore for Wrapped {
         fn get_instigator(&self, id: &str) -> Result<Option<InstigatorState>> {
             self.inner.get_instigator(id)
+        }
+        fn get_tick(&self, id: i64) -> Result<Option<Tick>> {
+            self.inner.get_tick(id)
+        }
+        fn find_ticks(
+            &self,
+            id: &str,
+            f: &dagster_core::storage::TickFilter,
+            limit: usize,
+        ) -> Result<Vec<Tick>> {
+            self.inner.find_ticks(id, f, limit)
         }
         fn list_instigators(&self, t: Option<&str>) -> Result<Vec<InstigatorState>> {
             self.inner.list_instigators(t)
@@ -1358,6 +1386,9 @@ mod wrapped {
         }
         fn schema_version(&self) -> Result<(Option<String>, String)> {
             self.inner.schema_version()
+        }
+        fn run_storage_id(&self) -> Result<Option<String>> {
+            self.inner.run_storage_id()
         }
     }
 }

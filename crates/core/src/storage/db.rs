@@ -21,6 +21,7 @@ use super::schema::{
 use super::{
     AssetRecord, DaemonHeartbeat, DaemonStore, EventLogStore, EventPage, InstigatorState,
     InstigatorStore, KvStore, Result, RunStore, Storage, StorageError, StoreOutcome, Tick,
+    TickFilter,
 };
 use crate::domain::{
     tags, AssetKey, EventData, EventRecord, EventType, LogLevel, MetadataEntry, MetadataValue,
@@ -1718,6 +1719,32 @@ impl EventLogStore for DbStorage {
         })
     }
 
+    fn events_for_step(
+        &self,
+        run_id: &str,
+        step_key: &str,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>> {
+        with_conn!(self, |c| {
+            let rows: Vec<(i64, String)> = event_logs::table
+                .filter(event_logs::run_id.eq(run_id))
+                .filter(event_logs::step_key.eq(step_key))
+                .order(event_logs::id.asc())
+                .select((event_logs::id, event_logs::event))
+                .limit(to_i64(limit))
+                .load(c)?;
+            rows.into_iter()
+                .map(|(id, body)| {
+                    let event: NewEvent = from_json(|| format!("event_logs row {id}"), &body)?;
+                    Ok(EventRecord {
+                        storage_id: id,
+                        event,
+                    })
+                })
+                .collect::<Result<Vec<_>, DbErr>>()
+        })
+    }
+
     fn latest_event_id(&self) -> Result<Option<i64>> {
         with_conn!(self, |c| {
             let id: Option<i64> = event_logs::table
@@ -1781,20 +1808,19 @@ impl EventLogStore for DbStorage {
         })
     }
 
-    fn materializations(
+    fn asset_events(
         &self,
         key: &AssetKey,
+        types: &[EventType],
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<EventRecord>> {
         let key = key.to_db_string();
+        let types: Vec<&str> = types.iter().map(|t| t.stored_value()).collect();
         with_conn!(self, |c| {
             let mut q = event_logs::table
                 .filter(event_logs::asset_key.eq(&key))
-                .filter(
-                    event_logs::dagster_event_type
-                        .eq(EventType::AssetMaterialization.stored_value()),
-                )
+                .filter(event_logs::dagster_event_type.eq_any(&types))
                 .select((event_logs::id, event_logs::event))
                 .order(event_logs::id.desc())
                 .limit(to_i64(limit))
@@ -2017,6 +2043,48 @@ impl InstigatorStore for DbStorage {
                 .select(TickRow::as_select())
                 .load(c)?;
             rows.into_iter().map(TickRow::into_tick).collect()
+        })
+    }
+
+    fn find_ticks(
+        &self,
+        selector_id: &str,
+        filter: &TickFilter,
+        limit: usize,
+    ) -> Result<Vec<Tick>> {
+        with_conn!(self, |c| {
+            let mut q = job_ticks::table
+                .filter(job_ticks::selector_id.eq(selector_id))
+                .into_boxed();
+            if let Some(a) = filter.after {
+                q = q.filter(job_ticks::timestamp.gt(a));
+            }
+            if let Some(b) = filter.before {
+                q = q.filter(job_ticks::timestamp.lt(b));
+            }
+            if let Some(s) = &filter.statuses {
+                q = q.filter(job_ticks::status.eq_any(s));
+            }
+            if let Some(id) = filter.before_id {
+                q = q.filter(job_ticks::id.lt(id));
+            }
+            let rows: Vec<TickRow> = q
+                .order((job_ticks::timestamp.desc(), job_ticks::id.desc()))
+                .limit(to_i64(limit))
+                .select(TickRow::as_select())
+                .load(c)?;
+            rows.into_iter().map(TickRow::into_tick).collect()
+        })
+    }
+
+    fn get_tick(&self, id: i64) -> Result<Option<Tick>> {
+        with_conn!(self, |c| {
+            let row: Option<TickRow> = job_ticks::table
+                .filter(job_ticks::id.eq(id))
+                .select(TickRow::as_select())
+                .first(c)
+                .optional()?;
+            row.map(TickRow::into_tick).transpose()
         })
     }
 }

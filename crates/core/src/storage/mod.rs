@@ -13,7 +13,9 @@
 //!
 //! Errors: [`StorageError`] (thiserror, non-exhaustive). Callers in binaries wrap it in anyhow.
 
-use crate::domain::{AssetKey, EventRecord, NewEvent, NewRun, Run, RunStatus, RunsFilter};
+use crate::domain::{
+    AssetKey, EventRecord, EventType, NewEvent, NewRun, Run, RunStatus, RunsFilter,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -121,6 +123,13 @@ pub trait EventLogStore: Send + Sync {
     fn store_events(&self, events: &[NewEvent]) -> Result<StoreOutcome>;
     /// Events of a run with storage id > `after`, ascending, at most `limit`.
     fn events_for_run(&self, run_id: &str, after: Option<i64>, limit: usize) -> Result<EventPage>;
+    /// Events of one step of a run, ascending, at most `limit` (the newest are dropped).
+    fn events_for_step(
+        &self,
+        run_id: &str,
+        step_key: &str,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>>;
     /// The largest event storage id (of any run), `None` for an empty event log. One indexed
     /// query; followers of the log (the webserver's subscriptions) poll it to learn that
     /// something was written.
@@ -131,6 +140,17 @@ pub trait EventLogStore: Send + Sync {
     fn materializations(
         &self,
         key: &AssetKey,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>> {
+        self.asset_events(key, &[EventType::AssetMaterialization], before, limit)
+    }
+    /// Asset events of `types` (materializations, observations, failures to materialize) of
+    /// an asset, newest first, storage id < `before`; one indexed query.
+    fn asset_events(
+        &self,
+        key: &AssetKey,
+        types: &[EventType],
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<EventRecord>>;
@@ -166,6 +186,18 @@ pub struct Tick {
     pub body: serde_json::Value,
 }
 
+/// Which ticks [`InstigatorStore::find_ticks`] returns (every bound exclusive).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickFilter {
+    /// Tick timestamps (unix seconds) after / before.
+    pub after: Option<f64>,
+    pub before: Option<f64>,
+    /// Only these statuses (STARTED, SKIPPED, SUCCESS, FAILURE).
+    pub statuses: Option<Vec<String>>,
+    /// Tick ids below this one (paging newest first).
+    pub before_id: Option<i64>,
+}
+
 pub trait InstigatorStore: Send + Sync {
     fn get_instigator(&self, selector_id: &str) -> Result<Option<InstigatorState>>;
     fn list_instigators(&self, instigator_type: Option<&str>) -> Result<Vec<InstigatorState>>;
@@ -184,6 +216,11 @@ pub trait InstigatorStore: Send + Sync {
     fn update_tick(&self, id: i64, status: &str, body: &serde_json::Value) -> Result<()>;
     /// Newest first.
     fn list_ticks(&self, selector_id: &str, limit: usize) -> Result<Vec<Tick>>;
+    /// One tick by id.
+    fn get_tick(&self, id: i64) -> Result<Option<Tick>>;
+    /// Ticks of `selector_id` matching `filter`, newest first, at most `limit`.
+    fn find_ticks(&self, selector_id: &str, filter: &TickFilter, limit: usize)
+        -> Result<Vec<Tick>>;
     /// Moves tick `id` from status `from` to `to` with a new body, only if it is still `from`
     /// (one conditional UPDATE): of several evaluators retrying the same FAILURE tick, exactly
     /// one gets `true`.

@@ -8,10 +8,12 @@
 //! index.
 
 use super::logs::MaterializationEvent;
+#[allow(unused_imports)]
+use super::prelude::*;
 use super::types::*;
 use super::{blocking, AssetKeyInput, Ctx};
 use dagster_core::defs::{AssetDef, Definitions, ASSET_JOB_NAME};
-use dagster_core::domain::{AssetKey as DomainKey, EventRecord};
+use dagster_core::domain::{AssetKey as DomainKey, EventRecord, EventType};
 use juniper::{graphql_object, GraphQLInputObject, GraphQLObject, GraphQLUnion, ID};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -97,6 +99,13 @@ pub struct AssetNode {
 }
 
 impl AssetNode {
+    /// The asset's op in the location's asset job.
+    fn asset_op(&self) -> Option<SolidDefinition> {
+        let job = self.defs.job(ASSET_JOB_NAME)?;
+        let graph = JobGraph::new(&self.defs.location_name, self.defs.clone(), job);
+        let op = graph.ops.iter().position(|o| o.asset == self.key)?;
+        Some(SolidDefinition { graph, op })
+    }
     fn def(&self) -> Option<&AssetDef> {
         self.defs.assets.get(&self.key)
     }
@@ -125,15 +134,19 @@ fn millis_arg(name: &str, v: Option<&str>) -> Result<Option<f64>, PythonError> {
     }
 }
 
-/// Materializations of `key`, newest first, filtered by partition and time (exclusive bounds).
-async fn materializations(
+/// Asset events of `types` for `key`, newest first, filtered by partition and time (exclusive
+/// bounds), starting below storage id `cursor`.
+#[allow(clippy::too_many_arguments)]
+pub async fn asset_events(
     ctx: &Ctx,
     key: DomainKey,
+    types: Vec<EventType>,
     partitions: Option<Vec<String>>,
     before_ms: Option<String>,
     after_ms: Option<String>,
+    cursor: Option<i64>,
     limit: Option<i32>,
-) -> Result<Vec<MaterializationEvent>, PythonError> {
+) -> Result<Vec<EventRecord>, PythonError> {
     let before = millis_arg("beforeTimestampMillis", before_ms.as_deref())?;
     let after = millis_arg("afterTimestampMillis", after_ms.as_deref())?;
     let limit = match limit {
@@ -145,19 +158,19 @@ async fn materializations(
         Some(l) => (l as usize).min(MAX_HISTORY),
         None => MAX_HISTORY,
     };
-    if limit == 0 {
+    if limit == 0 || types.is_empty() {
         return Ok(Vec::new());
     }
     let st = ctx.state.clone();
-    let found = blocking(move || {
+    blocking(move || {
         let mut out: Vec<EventRecord> = Vec::new();
-        let mut cursor = None;
+        let mut cursor = cursor;
         let page = limit.clamp(1, 1000);
         loop {
             let batch = st
                 .instance
                 .storage
-                .materializations(&key, cursor, page)
+                .asset_events(&key, &types, cursor, page)
                 .map_err(|e| PythonError::from_error(&e))?;
             let exhausted = batch.len() < page;
             cursor = batch.last().map(|r| r.storage_id);
@@ -188,11 +201,76 @@ async fn materializations(
             }
         }
     })
+    .await
+}
+
+/// Materializations of `key` (see [`asset_events`]).
+async fn materializations(
+    ctx: &Ctx,
+    key: DomainKey,
+    partitions: Option<Vec<String>>,
+    before_ms: Option<String>,
+    after_ms: Option<String>,
+    limit: Option<i32>,
+) -> Result<Vec<MaterializationEvent>, PythonError> {
+    let found = asset_events(
+        ctx,
+        key,
+        vec![EventType::AssetMaterialization],
+        partitions,
+        before_ms,
+        after_ms,
+        None,
+        limit,
+    )
     .await?;
     Ok(found
         .into_iter()
         .map(|r| MaterializationEvent::new(Arc::new(r)))
         .collect())
+}
+
+/// Observations of `key` (see [`asset_events`]).
+async fn observations(
+    ctx: &Ctx,
+    key: DomainKey,
+    partitions: Option<Vec<String>>,
+    before_ms: Option<String>,
+    after_ms: Option<String>,
+    limit: Option<i32>,
+) -> Result<Vec<super::logs::ObservationEvent>, PythonError> {
+    let found = asset_events(
+        ctx,
+        key,
+        vec![EventType::AssetObservation],
+        partitions,
+        before_ms,
+        after_ms,
+        None,
+        limit,
+    )
+    .await?;
+    Ok(found
+        .into_iter()
+        .map(|r| super::logs::ObservationEvent::new(Arc::new(r)))
+        .collect())
+}
+
+/// Unix milliseconds of the latest event of `ty` for `key`.
+async fn latest_event_millis(
+    ctx: &Ctx,
+    key: DomainKey,
+    ty: EventType,
+) -> Result<Option<f64>, PythonError> {
+    let st = ctx.state.clone();
+    blocking(move || {
+        st.instance
+            .storage
+            .asset_events(&key, &[ty], None, 1)
+            .map(|r| r.first().map(|e| e.event.timestamp * 1000.0))
+            .map_err(|e| PythonError::from_error(&e))
+    })
+    .await
 }
 
 #[graphql_object]
@@ -280,7 +358,7 @@ impl AssetNode {
     fn op_tags(&self) -> Vec<DefinitionTag> {
         Vec::new()
     }
-    fn metadata_entries(&self) -> Vec<super::logs::MetadataEntryIfaceValue> {
+    fn metadata_entries(&self) -> Vec<super::logs::MetadataEntryValue> {
         self.def()
             .map(|a| super::logs::metadata_entries(&a.metadata))
             .unwrap_or_default()
@@ -352,6 +430,161 @@ impl AssetNode {
             defs: self.defs.clone(),
         }
     }
+    /// The asset's op, in the location's asset job.
+    fn op(&self) -> Option<SolidDefinition> {
+        self.asset_op()
+    }
+    /// The asset's run config (`ops.<step>.config`).
+    fn config_field(&self) -> Option<ConfigTypeField> {
+        self.asset_op().and_then(|op| op.config_field_of())
+    }
+    fn required_resources(&self) -> Vec<ResourceRequirement> {
+        self.def()
+            .map(|a| {
+                a.required_resources
+                    .iter()
+                    .map(|r| ResourceRequirement {
+                        resource_key: r.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    /// The schedules and sensors whose job materializes this asset.
+    fn targeting_instigators(&self) -> Vec<Instigator> {
+        let location = self.defs.location_name.as_str();
+        let in_job = |job: &str| {
+            self.defs
+                .job(job)
+                .is_some_and(|j| j.assets.contains(&self.key))
+        };
+        let mut out: Vec<Instigator> = schedules_of(location, &self.defs)
+            .into_iter()
+            .filter(|s| in_job(&s.def.job))
+            .map(Instigator::Schedule)
+            .collect();
+        out.extend(
+            sensors_of(location, &self.defs)
+                .into_iter()
+                .filter(|s| in_job(&s.def.job))
+                .map(Instigator::Sensor),
+        );
+        out
+    }
+    /// Assets here carry no output type of their own (they are `Nothing`-typed).
+    fn r#type(&self) -> Option<DagsterTypeValue> {
+        None
+    }
+    fn storage_address(&self) -> Option<StorageAddress> {
+        None
+    }
+    // Asset checks, partitions, automation, freshness and staleness: not features of this
+    // deployment, answered as Dagster does for an asset without them.
+    fn asset_checks_or_error(
+        &self,
+        limit: Option<i32>,
+        pipeline: Option<PipelineSelector>,
+    ) -> AssetChecksOrError {
+        let _ = (limit, pipeline);
+        AssetChecksOrError::AssetChecks(AssetChecks { checks: Vec::new() })
+    }
+    fn asset_check_or_error(&self, check_name: String) -> AssetCheckOrError {
+        AssetCheckOrError::AssetCheckNotFoundError(AssetCheckNotFoundError {
+            message: format!(
+                "Asset check {check_name} not found for asset {}",
+                self.key.to_user_string()
+            ),
+        })
+    }
+    /// Data versions are not tracked, so no materialization records what it used.
+    fn asset_materialization_used_data(
+        &self,
+        timestamp_millis: String,
+    ) -> Vec<MaterializationUpstreamDataVersion> {
+        let _ = timestamp_millis;
+        Vec::new()
+    }
+    fn asset_partition_statuses(&self) -> AssetPartitionStatuses {
+        AssetPartitionStatuses::DefaultPartitionStatuses(DefaultPartitionStatuses {
+            materialized_partitions: Vec::new(),
+            materializing_partitions: Vec::new(),
+            failed_partitions: Vec::new(),
+        })
+    }
+    fn auto_materialize_policy(&self) -> Option<AutoMaterializePolicy> {
+        None
+    }
+    fn automation_condition(&self) -> Option<AutomationCondition> {
+        None
+    }
+    fn backfill_policy(&self) -> Option<BackfillPolicy> {
+        None
+    }
+    /// Code versions are not tracked, so nothing is reported as changed.
+    fn changed_reasons(&self) -> Vec<ChangeReason> {
+        Vec::new()
+    }
+    fn freshness_info(&self) -> Option<AssetFreshnessInfo> {
+        None
+    }
+    fn freshness_policy(&self) -> Option<FreshnessPolicy> {
+        None
+    }
+    fn freshness_status_info(&self) -> Option<FreshnessStatusInfo> {
+        None
+    }
+    fn internal_freshness_policy(&self) -> Option<InternalFreshnessPolicy> {
+        None
+    }
+    fn last_auto_materialization_evaluation_record(
+        &self,
+        as_of_evaluation_id: Option<ID>,
+    ) -> Option<AutoMaterializeAssetEvaluationRecord> {
+        let _ = as_of_evaluation_id;
+        None
+    }
+    fn latest_materialization_by_partition(
+        &self,
+        partitions: Option<Vec<String>>,
+    ) -> Vec<Option<MaterializationEvent>> {
+        let _ = partitions;
+        Vec::new()
+    }
+    fn latest_run_for_partition(&self, partition: String) -> Option<Run> {
+        let _ = partition;
+        None
+    }
+    fn partition_definition(&self) -> Option<PartitionDefinition> {
+        None
+    }
+    fn partition_key_connection(
+        &self,
+        limit: i32,
+        ascending: bool,
+        cursor: Option<String>,
+    ) -> Option<PartitionKeyConnection> {
+        let _ = (limit, ascending, cursor);
+        None
+    }
+    fn partition_keys_by_dimension(
+        &self,
+        start_idx: Option<i32>,
+        end_idx: Option<i32>,
+    ) -> Vec<DimensionPartitionKeys> {
+        let _ = (start_idx, end_idx);
+        Vec::new()
+    }
+    fn partition_stats(&self) -> Option<PartitionStats> {
+        None
+    }
+    fn stale_causes(&self, partition: Option<String>) -> Vec<StaleCause> {
+        let _ = partition;
+        Vec::new()
+    }
+    fn stale_status(&self, partition: Option<String>) -> Option<StaleStatus> {
+        let _ = partition;
+        None
+    }
     async fn asset_materializations(
         &self,
         ctx: &Ctx,
@@ -369,19 +602,27 @@ impl AssetNode {
         )
         .await
     }
-    fn asset_observations(
+    async fn asset_observations(
         &self,
+        ctx: &Ctx,
         partitions: Option<Vec<String>>,
         before_timestamp_millis: Option<String>,
         limit: Option<i32>,
-    ) -> Vec<super::logs::ObservationEvent> {
-        let _ = (partitions, before_timestamp_millis, limit);
-        Vec::new()
+    ) -> Result<Vec<super::logs::ObservationEvent>, PythonError> {
+        observations(
+            ctx,
+            self.key.clone(),
+            partitions,
+            before_timestamp_millis,
+            None,
+            limit,
+        )
+        .await
     }
 }
 
 /// Every asset node of the loaded locations, in key order.
-fn all_nodes(ctx: &Ctx) -> Vec<AssetNode> {
+pub fn all_nodes(ctx: &Ctx) -> Vec<AssetNode> {
     let mut out = Vec::new();
     for e in ctx.state.locations() {
         if let Ok(defs) = &e.defs {
@@ -430,7 +671,7 @@ pub fn asset_nodes(
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+#[graphql(context = Ctx, impl = ErrorValue)]
 pub struct AssetNotFoundError {
     pub message: String,
 }
@@ -451,7 +692,7 @@ pub fn asset_node_or_error(ctx: &Ctx, asset_key: AssetKeyInput) -> AssetNodeOrEr
     }
 }
 
-fn not_found(key: &DomainKey) -> AssetNotFoundError {
+pub fn not_found(key: &DomainKey) -> AssetNotFoundError {
     AssetNotFoundError {
         message: format!("Asset key {} not found.", key.to_user_string()),
     }
@@ -501,20 +742,101 @@ impl Asset {
         )
         .await
     }
-    fn asset_observations(
+    async fn asset_observations(
         &self,
+        ctx: &Ctx,
         partitions: Option<Vec<String>>,
         before_timestamp_millis: Option<String>,
         after_timestamp_millis: Option<String>,
         limit: Option<i32>,
-    ) -> Vec<super::logs::ObservationEvent> {
-        let _ = (
+    ) -> Result<Vec<super::logs::ObservationEvent>, PythonError> {
+        observations(
+            ctx,
+            self.key.clone(),
             partitions,
             before_timestamp_millis,
             after_timestamp_millis,
             limit,
-        );
-        Vec::new()
+        )
+        .await
+    }
+    /// Materializations, failures to materialize and observations in one history, newest
+    /// first; `cursor` is the storage id of the last event of the previous page.
+    #[allow(clippy::too_many_arguments)]
+    async fn asset_event_history(
+        &self,
+        ctx: &Ctx,
+        partitions: Option<Vec<String>>,
+        before_timestamp_millis: Option<String>,
+        after_timestamp_millis: Option<String>,
+        limit: i32,
+        event_type_selectors: Vec<AssetEventHistoryEventTypeSelector>,
+        cursor: Option<String>,
+    ) -> Result<AssetResultEventHistoryConnection, PythonError> {
+        use AssetEventHistoryEventTypeSelector as Sel;
+        let types: Vec<EventType> = event_type_selectors
+            .iter()
+            .map(|s| match s {
+                Sel::Materialization => EventType::AssetMaterialization,
+                Sel::FailedToMaterialize => EventType::AssetFailedToMaterialize,
+                Sel::Observation => EventType::AssetObservation,
+            })
+            .collect();
+        let after_id = match cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(c.parse::<i64>().map_err(|_| {
+                PythonError::new(format!(
+                    "invalid cursor {c:?}: expected an event storage id"
+                ))
+            })?),
+        };
+        let found = asset_events(
+            ctx,
+            self.key.clone(),
+            types,
+            partitions,
+            before_timestamp_millis,
+            after_timestamp_millis,
+            after_id,
+            Some(limit),
+        )
+        .await?;
+        let cursor = found
+            .last()
+            .map(|r| r.storage_id.to_string())
+            .or(cursor)
+            .unwrap_or_default();
+        let results = found
+            .into_iter()
+            .filter_map(|r| {
+                let ty = r.event.event_type;
+                let r = Arc::new(r);
+                match ty {
+                    Some(EventType::AssetMaterialization) => Some(
+                        AssetResultEventType::MaterializationEvent(MaterializationEvent::new(r)),
+                    ),
+                    Some(EventType::AssetObservation) => {
+                        Some(AssetResultEventType::ObservationEvent(
+                            super::logs::ObservationEvent::new(r),
+                        ))
+                    }
+                    Some(EventType::AssetFailedToMaterialize) => {
+                        Some(AssetResultEventType::FailedToMaterializeEvent(
+                            super::logs::FailedToMaterializeEvent::new(r),
+                        ))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        Ok(AssetResultEventHistoryConnection { results, cursor })
+    }
+    /// Asset health is not computed here.
+    fn asset_health(&self) -> Option<AssetHealth> {
+        None
+    }
+    fn freshness_status_changed_timestamp(&self) -> Option<f64> {
+        None
     }
     /// Unix milliseconds of the latest materialization (from the asset index).
     async fn latest_materialization_timestamp(
@@ -535,11 +857,14 @@ impl Asset {
             .find_map(|r| r.last_materialization)
             .map(|m| m.event.timestamp * 1000.0))
     }
-    fn latest_observation_timestamp(&self) -> Option<f64> {
-        None
+    async fn latest_observation_timestamp(&self, ctx: &Ctx) -> Result<Option<f64>, PythonError> {
+        latest_event_millis(ctx, self.key.clone(), EventType::AssetObservation).await
     }
-    fn latest_failed_to_materialize_timestamp(&self) -> Option<f64> {
-        None
+    async fn latest_failed_to_materialize_timestamp(
+        &self,
+        ctx: &Ctx,
+    ) -> Result<Option<f64>, PythonError> {
+        latest_event_millis(ctx, self.key.clone(), EventType::AssetFailedToMaterialize).await
     }
     fn has_definition_or_record(&self) -> bool {
         true
@@ -595,15 +920,15 @@ pub enum AssetsOrError {
     PythonError(PythonError),
 }
 
-/// `assetsOrError(prefix, assetKeys, cursor, limit)`: keys ordered by their JSON form; `cursor`
-/// = the `id` of the last asset of the previous page.
-pub async fn assets_or_error(
+/// One page of asset keys (stored records and loaded definitions), ordered by their JSON
+/// form; `cursor` = the JSON form of the last key of the previous page.
+pub async fn asset_keys_page(
     ctx: &Ctx,
     prefix: Option<Vec<String>>,
     asset_keys: Option<Vec<AssetKeyInput>>,
     cursor: Option<String>,
     limit: Option<i32>,
-) -> AssetsOrError {
+) -> Result<Vec<DomainKey>, PythonError> {
     let st = ctx.state.clone();
     let recs = blocking(move || {
         st.instance
@@ -611,11 +936,7 @@ pub async fn assets_or_error(
             .asset_records(None)
             .map_err(|e| PythonError::from_error(&e))
     })
-    .await;
-    let recs = match recs {
-        Ok(r) => r,
-        Err(e) => return AssetsOrError::PythonError(e),
-    };
+    .await?;
     let mut keys: BTreeSet<String> = recs.iter().map(|r| r.asset_key.to_db_string()).collect();
     keys.extend(all_nodes(ctx).iter().map(|n| n.key.to_db_string()));
     let wanted: Option<BTreeSet<String>> = asset_keys.map(|k| {
@@ -624,7 +945,7 @@ pub async fn assets_or_error(
             .collect()
     });
     let limit = limit.map(|l| usize::try_from(l).unwrap_or(0));
-    let mut nodes = Vec::new();
+    let mut out = Vec::new();
     for k in keys {
         if cursor.as_ref().is_some_and(|c| k.as_str() <= c.as_str()) {
             continue;
@@ -640,15 +961,29 @@ pub async fn assets_or_error(
                 continue;
             }
         }
-        nodes.push(Asset::new(key));
-        if limit.is_some_and(|l| nodes.len() >= l) {
+        out.push(key);
+        if limit.is_some_and(|l| out.len() >= l) {
             break;
         }
     }
-    AssetsOrError::AssetConnection(AssetConnection {
-        cursor: nodes.last().map(|a| a.key.to_db_string()),
-        nodes,
-    })
+    Ok(out)
+}
+
+/// `assetsOrError(prefix, assetKeys, cursor, limit)`: see [`asset_keys_page`].
+pub async fn assets_or_error(
+    ctx: &Ctx,
+    prefix: Option<Vec<String>>,
+    asset_keys: Option<Vec<AssetKeyInput>>,
+    cursor: Option<String>,
+    limit: Option<i32>,
+) -> AssetsOrError {
+    match asset_keys_page(ctx, prefix, asset_keys, cursor, limit).await {
+        Ok(keys) => AssetsOrError::AssetConnection(AssetConnection {
+            cursor: keys.last().map(DomainKey::to_db_string),
+            nodes: keys.into_iter().map(Asset::new).collect(),
+        }),
+        Err(e) => AssetsOrError::PythonError(e),
+    }
 }
 
 /// `AssetLatestInfo`: the latest materialization and run of an asset, and the unfinished runs

@@ -6,6 +6,8 @@
 //! `dagster-daemon` computes them), healthy when the last heartbeat is at most
 //! 30 s + 1800 s old, errors ignored.
 
+#[allow(unused_imports)]
+use super::prelude::*;
 use super::types::PythonError;
 use super::{blocking, Ctx};
 use dagster_core::config::instance::RunCoordinatorConfig;
@@ -186,6 +188,10 @@ impl DaemonHealth {
 pub struct ConcurrencyKeyInfo {
     pub concurrency_key: String,
     pub slot_count: i32,
+    pub claimed_slots: Vec<ClaimedConcurrencySlot>,
+    pub pending_steps: Vec<PendingConcurrencyStep>,
+    pub limit: Option<i32>,
+    pub using_default_limit: Option<bool>,
 }
 
 pub struct InstanceInfo;
@@ -234,8 +240,32 @@ impl InstanceInfo {
     fn daemon_health() -> DaemonHealth {
         DaemonHealth
     }
-    fn auto_materialize_paused() -> bool {
-        false
+    /// Set by `setAutoMaterializePaused`; there is no asset daemon it would pause.
+    async fn auto_materialize_paused(ctx: &Ctx) -> Result<bool, PythonError> {
+        let st = ctx.state.clone();
+        blocking(move || {
+            st.instance
+                .storage
+                .kv_get(AUTO_MATERIALIZE_PAUSED)
+                .map(|v| v.as_deref() == Some("true"))
+                .map_err(|e| PythonError::from_error(&e))
+        })
+        .await
+    }
+    /// Op concurrency pools are not supported: every key has no limit, no slot claimed and
+    /// no step waiting.
+    fn concurrency_limit(concurrency_key: Option<String>) -> ConcurrencyKeyInfo {
+        ConcurrencyKeyInfo {
+            concurrency_key: concurrency_key.unwrap_or_default(),
+            slot_count: 0,
+            claimed_slots: Vec::new(),
+            pending_steps: Vec::new(),
+            limit: None,
+            using_default_limit: Some(false),
+        }
+    }
+    fn pool_config() -> Option<PoolConfig> {
+        None
     }
     fn supports_concurrency_limits() -> bool {
         false

@@ -8,6 +8,8 @@
 //! reads it on its next pass. Ids: an instigator's GraphQL id is Dagster's compound id
 //! `<origin id>::<selector id>`; the selector id alone finds the stored row.
 
+#[allow(unused_imports)]
+use super::prelude::*;
 use super::runs::Run;
 use super::types::{PythonError, UnauthorizedError, REPOSITORY_NAME};
 use super::workspace::{InstigationState, InstigationStatus, InstigationType, Sensor};
@@ -16,7 +18,7 @@ use dagster_core::defs::{Definitions, ScheduleDef, SensorDef};
 use dagster_core::domain::{now_ts, tags, ErrorInfo, RunsFilter};
 use dagster_core::schedule::{self, selector_id};
 use dagster_core::sensor;
-use dagster_core::storage::{InstigatorState as StoredState, Storage, Tick};
+use dagster_core::storage::{InstigatorState as StoredState, Storage, Tick, TickFilter};
 use juniper::{graphql_object, GraphQLEnum, GraphQLInputObject, GraphQLObject, GraphQLUnion, ID};
 use std::sync::Arc;
 
@@ -46,6 +48,18 @@ pub enum InstigationTickStatus {
     Skipped,
     Success,
     Failure,
+}
+
+impl InstigationTickStatus {
+    /// The `job_ticks.status` value.
+    pub fn stored(self) -> &'static str {
+        match self {
+            InstigationTickStatus::Started => "STARTED",
+            InstigationTickStatus::Skipped => "SKIPPED",
+            InstigationTickStatus::Success => "SUCCESS",
+            InstigationTickStatus::Failure => "FAILURE",
+        }
+    }
 }
 
 fn status_of(running: bool) -> InstigationStatus {
@@ -224,23 +238,95 @@ pub async fn runs_count(ctx: &Ctx, state: &InstigationState) -> Result<i32, Pyth
 
 /// `InstigationState.ticks(limit)`: the most recent ticks, newest first (default 20, at most
 /// 1000).
+/// Tick `tick_id` of the instigator (its storage id, or Dagster's `<origin>:<timestamp>` id).
+pub async fn tick(
+    ctx: &Ctx,
+    state: &InstigationState,
+    tick_id: &str,
+) -> Result<InstigationTick, PythonError> {
+    let Ok(id) = tick_id.parse::<i64>() else {
+        return Err(PythonError::new(format!(
+            "invalid tick id `{tick_id}`: expected a number"
+        )));
+    };
+    let st = ctx.state.clone();
+    let sel = selector_id(&state.location, &state.name);
+    let kind = state.kind;
+    let origin = tick_origin(state);
+    blocking(move || {
+        let tick = st
+            .instance
+            .storage
+            .get_tick(id)
+            .map_err(|e| storage_err(&e))?
+            .filter(|t| t.selector_id == sel)
+            .ok_or_else(|| PythonError::new(format!("Tick {id} not found")))?;
+        Ok(InstigationTick { origin, kind, tick })
+    })
+    .await
+}
+
+/// The arguments of `InstigationState.ticks`.
+#[derive(Debug, Clone, Default)]
+pub struct TicksQuery {
+    pub day_range: Option<i32>,
+    pub day_offset: Option<i32>,
+    pub limit: Option<i32>,
+    pub cursor: Option<String>,
+    pub statuses: Option<Vec<InstigationTickStatus>>,
+    pub before_timestamp: Option<f64>,
+    pub after_timestamp: Option<f64>,
+}
+
+impl TicksQuery {
+    fn filter(&self, now: f64) -> Result<TickFilter, PythonError> {
+        const DAY: f64 = 86_400.0;
+        let mut f = TickFilter {
+            after: self.after_timestamp,
+            before: self.before_timestamp,
+            ..Default::default()
+        };
+        if let Some(range) = self.day_range {
+            let offset = f64::from(self.day_offset.unwrap_or(0).max(0));
+            let end = now - offset * DAY;
+            f.before = Some(f.before.map_or(end, |b| b.min(end)));
+            let start = end - f64::from(range.max(0)) * DAY;
+            f.after = Some(f.after.map_or(start, |a| a.max(start)));
+        }
+        if let Some(s) = &self.statuses {
+            f.statuses = Some(s.iter().map(|s| s.stored().to_string()).collect());
+        }
+        if let Some(c) = self
+            .cursor
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            f.before_id = Some(c.parse::<i64>().map_err(|_| {
+                PythonError::new(format!("invalid cursor {c:?}: expected a tick id"))
+            })?);
+        }
+        Ok(f)
+    }
+}
+
 pub async fn ticks(
     ctx: &Ctx,
     state: &InstigationState,
-    limit: Option<i32>,
+    q: TicksQuery,
 ) -> Result<Vec<InstigationTick>, PythonError> {
     let st = ctx.state.clone();
     let sel = selector_id(&state.location, &state.name);
-    let limit = limit.map_or(20, |l| l.clamp(0, 1000) as usize);
+    let limit = q.limit.map_or(20, |l| l.clamp(0, 1000) as usize);
+    let filter = q.filter(now_ts())?;
     let ticks = blocking(move || {
         st.instance
             .storage
-            .list_ticks(&sel, limit)
+            .find_ticks(&sel, &filter, limit)
             .map_err(|e| storage_err(&e))
     })
     .await?;
-    let origin = super::workspace::instigator_id(&state.location, &state.name);
-    let origin = origin.split("::").next().unwrap_or_default().to_string();
+    let origin = tick_origin(state);
     Ok(ticks
         .into_iter()
         .map(|tick| InstigationTick {
@@ -249,6 +335,12 @@ pub async fn ticks(
             tick,
         })
         .collect())
+}
+
+/// The origin part of the instigator's compound id (tick ids are `<origin>:<timestamp>`).
+fn tick_origin(state: &InstigationState) -> String {
+    let id = super::workspace::instigator_id(&state.location, &state.name);
+    id.split("::").next().unwrap_or_default().to_string()
 }
 
 /// One schedule or sensor tick (`job_ticks` row).
@@ -320,6 +412,80 @@ impl InstigationTick {
     fn instigation_type(&self) -> InstigationType {
         self.kind
     }
+    /// The runs this tick launched (those still stored), in launch order.
+    async fn runs(&self, ctx: &Ctx) -> Result<Vec<Run>, PythonError> {
+        tick_runs(ctx, self.strings("run_ids")).await
+    }
+    fn origin_run_ids(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn log_key(&self) -> Option<Vec<String>> {
+        None
+    }
+    /// Ticks keep no log lines of their own here (sensor and schedule evaluations log to the
+    /// daemon's log).
+    fn log_events(&self) -> InstigationEventConnection {
+        InstigationEventConnection {
+            events: Vec::new(),
+            cursor: String::new(),
+            has_more: false,
+        }
+    }
+    fn requested_job_run_count(&self) -> i32 {
+        i32::try_from(self.strings("run_ids").len()).unwrap_or(i32::MAX)
+    }
+    fn requested_asset_materialization_count(&self) -> i32 {
+        0
+    }
+    fn requested_asset_keys(&self) -> Vec<AssetKey> {
+        Vec::new()
+    }
+    fn requested_materializations_for_assets(&self) -> Vec<RequestedMaterializationsForAsset> {
+        Vec::new()
+    }
+    /// One entry per job the tick's runs belong to (partition keys: none, nothing is
+    /// partitioned).
+    async fn requested_runs_for_jobs(
+        &self,
+        ctx: &Ctx,
+    ) -> Result<Vec<RequestedRunsForJob>, PythonError> {
+        let runs = tick_runs(ctx, self.strings("run_ids")).await?;
+        let mut jobs: Vec<String> = runs.iter().map(|r| r.0.job_name.clone()).collect();
+        jobs.dedup();
+        Ok(jobs
+            .into_iter()
+            .map(|job_name| RequestedRunsForJob {
+                job_name,
+                partition_keys: Vec::new(),
+            })
+            .collect())
+    }
+    fn dynamic_partitions_request_results(&self) -> Vec<DynamicPartitionsRequestResult> {
+        Vec::new()
+    }
+    fn auto_materialize_asset_evaluation_id(&self) -> Option<ID> {
+        None
+    }
+}
+
+async fn tick_runs(ctx: &Ctx, run_ids: Vec<String>) -> Result<Vec<Run>, PythonError> {
+    if run_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let st = ctx.state.clone();
+    blocking(move || {
+        let filter = RunsFilter {
+            run_ids: Some(run_ids),
+            oldest_first: true,
+            ..Default::default()
+        };
+        st.instance
+            .storage
+            .list_runs(&filter, None, Some(1000))
+            .map(|runs| runs.into_iter().map(Run::new).collect())
+            .map_err(|e| storage_err(&e))
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -327,14 +493,14 @@ impl InstigationTick {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = super::types::ErrorIfaceValue)]
+#[graphql(context = Ctx, impl = super::types::ErrorValue)]
 pub struct ScheduleNotFoundError {
     pub message: String,
     pub schedule_name: String,
 }
 
 impl ScheduleNotFoundError {
-    fn new(name: &str) -> Self {
+    pub fn new(name: &str) -> Self {
         ScheduleNotFoundError {
             message: format!("Schedule {name} could not be found."),
             schedule_name: name.to_string(),
@@ -344,14 +510,14 @@ impl ScheduleNotFoundError {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = super::types::ErrorIfaceValue)]
+#[graphql(context = Ctx, impl = super::types::ErrorValue)]
 pub struct SensorNotFoundError {
     pub message: String,
     pub sensor_name: String,
 }
 
 impl SensorNotFoundError {
-    fn new(name: &str) -> Self {
+    pub fn new(name: &str) -> Self {
         SensorNotFoundError {
             message: format!("Could not find `{name}` in the currently loaded repository."),
             sensor_name: name.to_string(),
@@ -406,7 +572,11 @@ pub enum StopSensorMutationResultOrError {
 // Lookups
 
 /// The loaded definitions of `location` if the selector names our one repository.
-fn location_defs(ctx: &Ctx, repository: &str, location: &str) -> Option<Arc<Definitions>> {
+pub(super) fn location_defs(
+    ctx: &Ctx,
+    repository: &str,
+    location: &str,
+) -> Option<Arc<Definitions>> {
     if repository != REPOSITORY_NAME {
         return None;
     }
@@ -417,13 +587,19 @@ fn location_defs(ctx: &Ctx, repository: &str, location: &str) -> Option<Arc<Defi
         .and_then(|e| e.defs.ok())
 }
 
-fn find_schedule(ctx: &Ctx, sel: &ScheduleSelector) -> Option<(Arc<Definitions>, ScheduleDef)> {
+pub(super) fn find_schedule(
+    ctx: &Ctx,
+    sel: &ScheduleSelector,
+) -> Option<(Arc<Definitions>, ScheduleDef)> {
     let defs = location_defs(ctx, &sel.repository_name, &sel.repository_location_name)?;
     let def = defs.schedules.get(&sel.schedule_name)?.clone();
     Some((defs, def))
 }
 
-fn find_sensor(ctx: &Ctx, sel: &SensorSelector) -> Option<(Arc<Definitions>, SensorDef)> {
+pub(super) fn find_sensor(
+    ctx: &Ctx,
+    sel: &SensorSelector,
+) -> Option<(Arc<Definitions>, SensorDef)> {
     let defs = location_defs(ctx, &sel.repository_name, &sel.repository_location_name)?;
     let def = defs.sensors.get(&sel.sensor_name)?.clone();
     Some((defs, def))

@@ -2,6 +2,8 @@
 //! `launchRunReexecution` / `launchPipelineReexecution`, `terminateRun(s)`, `deleteRun`.
 //! Every entry point answers `UnauthorizedError` in `--read-only` mode.
 
+#[allow(unused_imports)]
+use super::prelude::*;
 use super::runs::Run;
 use super::types::*;
 use super::{blocking, Ctx, ExecutionParams, ExecutionTag};
@@ -72,7 +74,7 @@ fn config_invalid(job: &str, message: String) -> LaunchRunResult {
     };
     let error = match reason {
         EvaluationErrorReason::FieldNotDefined => {
-            PipelineConfigValidationErrorIfaceValue::FieldNotDefinedConfigError(
+            PipelineConfigValidationErrorValue::FieldNotDefinedConfigError(
                 FieldNotDefinedConfigError {
                     message,
                     path: Vec::new(),
@@ -82,7 +84,7 @@ fn config_invalid(job: &str, message: String) -> LaunchRunResult {
                 },
             )
         }
-        _ => PipelineConfigValidationErrorIfaceValue::RuntimeMismatchConfigError(
+        _ => PipelineConfigValidationErrorValue::RuntimeMismatchConfigError(
             RuntimeMismatchConfigError {
                 message,
                 path: Vec::new(),

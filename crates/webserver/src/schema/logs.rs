@@ -8,6 +8,8 @@
 //! The same types and cursors serve the `pipelineRunLogs` / `capturedLogs` subscriptions
 //! ([`super::subscriptions`]).
 
+#[allow(unused_imports)]
+use super::prelude::*;
 use super::runs::{step_stats, RunStepStats};
 use super::types::*;
 use super::{blocking, Ctx};
@@ -212,13 +214,32 @@ pub enum AssetMaterializationFailureType {
 // Metadata entries
 
 interface! {
-    pub enum MetadataEntryIfaceValue: "MetadataEntry" {
+    pub enum MetadataEntryValue: "MetadataEntry" {
         fields {
             "label": String,
             "description": Option<String>,
         }
         for [
-            TextMetadataEntry, IntMetadataEntry, FloatMetadataEntry, BoolMetadataEntry, JsonMetadataEntry, PathMetadataEntry, UrlMetadataEntry, MarkdownMetadataEntry, TimestampMetadataEntry,
+            AssetMetadataEntry,
+            BoolMetadataEntry,
+            CodeReferencesMetadataEntry,
+            FloatMetadataEntry,
+            IntMetadataEntry,
+            JobMetadataEntry,
+            JsonMetadataEntry,
+            MarkdownMetadataEntry,
+            NotebookMetadataEntry,
+            NullMetadataEntry,
+            PathMetadataEntry,
+            PipelineRunMetadataEntry,
+            PoolMetadataEntry,
+            PythonArtifactMetadataEntry,
+            TableColumnLineageMetadataEntry,
+            TableMetadataEntry,
+            TableSchemaMetadataEntry,
+            TextMetadataEntry,
+            TimestampMetadataEntry,
+            UrlMetadataEntry,
         ]
     }
 }
@@ -227,7 +248,7 @@ macro_rules! metadata_entry {
     ($name:ident { $($field:ident : $ty:ty),* }) => {
         #[derive(GraphQLObject, Debug, Clone)]
         #[graphql(scalar = juniper::DefaultScalarValue)]
-        #[graphql(context = Ctx, impl = MetadataEntryIfaceValue)]
+        #[graphql(context = Ctx, impl = MetadataEntryValue)]
         pub struct $name {
             pub label: String,
             pub description: Option<String>,
@@ -257,7 +278,7 @@ metadata_entry!(MarkdownMetadataEntry { md_str: String });
 metadata_entry!(TimestampMetadataEntry { timestamp: f64 });
 
 /// Our typed metadata as Dagster's `MetadataEntry` implementations.
-pub fn metadata_entries(entries: &[DomainEntry]) -> Vec<MetadataEntryIfaceValue> {
+pub fn metadata_entries(entries: &[DomainEntry]) -> Vec<MetadataEntryValue> {
     entries
         .iter()
         .map(|e| {
@@ -339,7 +360,7 @@ fn float_repr(v: f64) -> String {
 // Event interfaces
 
 interface! {
-    pub enum MessageEventIfaceValue: "MessageEvent" {
+    pub enum MessageEventValue: "MessageEvent" {
         fields {
             "runId": String,
             "message": String,
@@ -350,96 +371,204 @@ interface! {
             "eventType": Option<DagsterEventType>,
         }
         for [
-            ExecutionStepFailureEvent, ExecutionStepInputEvent, ExecutionStepOutputEvent, ExecutionStepSkippedEvent, ExecutionStepStartEvent, ExecutionStepSuccessEvent, ExecutionStepUpForRetryEvent, ExecutionStepRestartEvent, LogMessageEvent, ResourceInitFailureEvent, ResourceInitStartedEvent, ResourceInitSuccessEvent, RunFailureEvent, RunStartEvent, RunEnqueuedEvent, RunDequeuedEvent, RunStartingEvent, RunCancelingEvent, RunCanceledEvent, RunSuspendedEvent, RunResumedEvent, RunSuccessEvent, StepWorkerStartedEvent, StepWorkerStartingEvent, HandledOutputEvent, LoadedInputEvent, LogsCapturedEvent, MaterializationEvent, ObservationEvent, FailedToMaterializeEvent, EngineEvent, AssetMaterializationPlannedEvent,
+            AlertFailureEvent,
+            AlertStartEvent,
+            AlertSuccessEvent,
+            AssetCheckEvaluationEvent,
+            AssetCheckEvaluationPlannedEvent,
+            AssetMaterializationPlannedEvent,
+            EngineEvent,
+            ExecutionStepFailureEvent,
+            ExecutionStepInputEvent,
+            ExecutionStepOutputEvent,
+            ExecutionStepRestartEvent,
+            ExecutionStepSkippedEvent,
+            ExecutionStepStartEvent,
+            ExecutionStepSuccessEvent,
+            ExecutionStepUpForRetryEvent,
+            FailedToMaterializeEvent,
+            HandledOutputEvent,
+            HealthChangedEvent,
+            HookCompletedEvent,
+            HookErroredEvent,
+            HookSkippedEvent,
+            LoadedInputEvent,
+            LogMessageEvent,
+            LogsCapturedEvent,
+            MaterializationEvent,
+            ObjectStoreOperationEvent,
+            ObservationEvent,
+            ResourceInitFailureEvent,
+            ResourceInitStartedEvent,
+            ResourceInitSuccessEvent,
+            RunCanceledEvent,
+            RunCancelingEvent,
+            RunDequeuedEvent,
+            RunEnqueuedEvent,
+            RunFailureEvent,
+            RunResumedEvent,
+            RunStartEvent,
+            RunStartingEvent,
+            RunSuccessEvent,
+            RunSuspendedEvent,
+            StepExpectationResultEvent,
+            StepWorkerStartedEvent,
+            StepWorkerStartingEvent,
         ]
     }
 }
 
 interface! {
-    pub enum StepEventIfaceValue: "StepEvent" {
+    pub enum StepEventValue: "StepEvent" {
         fields {
             "stepKey": Option<String>,
             "solidHandleID": Option<String>,
         }
         for [
-            ExecutionStepFailureEvent, ExecutionStepInputEvent, ExecutionStepOutputEvent, ExecutionStepSkippedEvent, ExecutionStepStartEvent, ExecutionStepSuccessEvent, ExecutionStepUpForRetryEvent, ExecutionStepRestartEvent, ResourceInitFailureEvent, ResourceInitStartedEvent, ResourceInitSuccessEvent, StepWorkerStartedEvent, StepWorkerStartingEvent, HandledOutputEvent, LoadedInputEvent, MaterializationEvent, ObservationEvent, FailedToMaterializeEvent, EngineEvent,
+            AssetCheckEvaluationEvent,
+            AssetCheckEvaluationPlannedEvent,
+            EngineEvent,
+            ExecutionStepFailureEvent,
+            ExecutionStepInputEvent,
+            ExecutionStepOutputEvent,
+            ExecutionStepRestartEvent,
+            ExecutionStepSkippedEvent,
+            ExecutionStepStartEvent,
+            ExecutionStepSuccessEvent,
+            ExecutionStepUpForRetryEvent,
+            FailedToMaterializeEvent,
+            HandledOutputEvent,
+            HealthChangedEvent,
+            HookCompletedEvent,
+            HookErroredEvent,
+            HookSkippedEvent,
+            LoadedInputEvent,
+            MaterializationEvent,
+            ObjectStoreOperationEvent,
+            ObservationEvent,
+            ResourceInitFailureEvent,
+            ResourceInitStartedEvent,
+            ResourceInitSuccessEvent,
+            StepExpectationResultEvent,
+            StepWorkerStartedEvent,
+            StepWorkerStartingEvent,
         ]
     }
 }
 
 interface! {
-    pub enum DisplayableEventIfaceValue: "DisplayableEvent" {
+    pub enum DisplayableEventValue: "DisplayableEvent" {
         fields {
             "label": Option<String>,
             "description": Option<String>,
-            "metadataEntries": Vec<MetadataEntryIfaceValue>,
+            "metadataEntries": Vec<MetadataEntryValue>,
         }
         for [
-            ExecutionStepOutputEvent, ResourceInitFailureEvent, ResourceInitStartedEvent, ResourceInitSuccessEvent, StepWorkerStartedEvent, StepWorkerStartingEvent, HandledOutputEvent, LoadedInputEvent, MaterializationEvent, ObservationEvent, FailedToMaterializeEvent, EngineEvent, TypeCheck, FailureMetadata, ExpectationResult,
+            EngineEvent,
+            ExecutionStepOutputEvent,
+            ExpectationResult,
+            FailedToMaterializeEvent,
+            FailureMetadata,
+            HandledOutputEvent,
+            HealthChangedEvent,
+            LoadedInputEvent,
+            MaterializationEvent,
+            ObjectStoreOperationResult,
+            ObservationEvent,
+            ResourceInitFailureEvent,
+            ResourceInitStartedEvent,
+            ResourceInitSuccessEvent,
+            StepWorkerStartedEvent,
+            StepWorkerStartingEvent,
+            TypeCheck,
         ]
     }
 }
 
 interface! {
-    pub enum MarkerEventIfaceValue: "MarkerEvent" {
+    pub enum MarkerEventValue: "MarkerEvent" {
         fields {
             "markerStart": Option<String>,
             "markerEnd": Option<String>,
         }
         for [
-            ResourceInitFailureEvent, ResourceInitStartedEvent, ResourceInitSuccessEvent, StepWorkerStartedEvent, StepWorkerStartingEvent, EngineEvent,
+            EngineEvent,
+            ResourceInitFailureEvent,
+            ResourceInitStartedEvent,
+            ResourceInitSuccessEvent,
+            StepWorkerStartedEvent,
+            StepWorkerStartingEvent,
         ]
     }
 }
 
 interface! {
-    pub enum ErrorEventIfaceValue: "ErrorEvent" {
+    pub enum ErrorEventValue: "ErrorEvent" {
         fields {
             "error": Option<PythonError>,
         }
         for [
-            ExecutionStepFailureEvent, ExecutionStepUpForRetryEvent, ResourceInitFailureEvent, RunFailureEvent, RunCanceledEvent, EngineEvent,
+            EngineEvent,
+            ExecutionStepFailureEvent,
+            ExecutionStepUpForRetryEvent,
+            HookErroredEvent,
+            ResourceInitFailureEvent,
+            RunCanceledEvent,
+            RunFailureEvent,
         ]
     }
 }
 
 interface! {
-    pub enum RunEventIfaceValue: "RunEvent" {
+    pub enum RunEventValue: "RunEvent" {
         fields {
             "pipelineName": String,
         }
         for [
-            RunFailureEvent, RunStartEvent, RunEnqueuedEvent, RunDequeuedEvent, RunStartingEvent, RunCancelingEvent, RunCanceledEvent, RunSuspendedEvent, RunResumedEvent, RunSuccessEvent, AssetMaterializationPlannedEvent,
+            AlertFailureEvent,
+            AlertStartEvent,
+            AlertSuccessEvent,
+            AssetMaterializationPlannedEvent,
+            RunCanceledEvent,
+            RunCancelingEvent,
+            RunDequeuedEvent,
+            RunEnqueuedEvent,
+            RunFailureEvent,
+            RunResumedEvent,
+            RunStartEvent,
+            RunStartingEvent,
+            RunSuccessEvent,
+            RunSuspendedEvent,
         ]
     }
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = DisplayableEventIfaceValue)]
+#[graphql(context = Ctx, impl = DisplayableEventValue)]
 pub struct TypeCheck {
     pub label: Option<String>,
     pub description: Option<String>,
-    pub metadata_entries: Vec<MetadataEntryIfaceValue>,
+    pub metadata_entries: Vec<MetadataEntryValue>,
     pub success: bool,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = DisplayableEventIfaceValue)]
+#[graphql(context = Ctx, impl = DisplayableEventValue)]
 pub struct FailureMetadata {
     pub label: Option<String>,
     pub description: Option<String>,
-    pub metadata_entries: Vec<MetadataEntryIfaceValue>,
+    pub metadata_entries: Vec<MetadataEntryValue>,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = DisplayableEventIfaceValue)]
+#[graphql(context = Ctx, impl = DisplayableEventValue)]
 pub struct ExpectationResult {
     pub label: Option<String>,
     pub description: Option<String>,
-    pub metadata_entries: Vec<MetadataEntryIfaceValue>,
+    pub metadata_entries: Vec<MetadataEntryValue>,
     pub success: bool,
 }
 
@@ -478,7 +607,7 @@ fn ev_error(r: &EventRecord) -> Option<PythonError> {
     }
 }
 
-fn ev_metadata(r: &EventRecord) -> Vec<MetadataEntryIfaceValue> {
+fn ev_metadata(r: &EventRecord) -> Vec<MetadataEntryValue> {
     match &r.event.data {
         EventData::Asset(m) => metadata_entries(&m.metadata),
         EventData::Engine { metadata, .. } => metadata_entries(metadata),
@@ -537,7 +666,7 @@ macro_rules! event_object {
             fn description(&self) -> Option<String> {
                 ev_description(&self.0)
             }
-            fn metadata_entries(&self) -> Vec<MetadataEntryIfaceValue> {
+            fn metadata_entries(&self) -> Vec<MetadataEntryValue> {
                 ev_metadata(&self.0)
             }
         } $($rest)*);
@@ -613,12 +742,12 @@ macro_rules! event_object {
     };
 }
 
-type M = MessageEventIfaceValue;
-type S = StepEventIfaceValue;
-type D = DisplayableEventIfaceValue;
-type K = MarkerEventIfaceValue;
-type E = ErrorEventIfaceValue;
-type R = RunEventIfaceValue;
+type M = MessageEventValue;
+type S = StepEventValue;
+type D = DisplayableEventValue;
+type K = MarkerEventValue;
+type E = ErrorEventValue;
+type R = RunEventValue;
 
 event_object!(ExecutionStepStartEvent: [M, S] +step {});
 event_object!(ExecutionStepSuccessEvent: [M, S] +step {});
@@ -842,7 +971,19 @@ async fn asset_step_stats(ctx: &Ctx, r: &EventRecord) -> Result<RunStepStats, Py
 #[derive(GraphQLUnion, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
+#[allow(dead_code)] // event types this project's runs do not produce (hooks, alerts, checks)
 pub enum DagsterRunEvent {
+    AlertFailureEvent(AlertFailureEvent),
+    AlertStartEvent(AlertStartEvent),
+    AlertSuccessEvent(AlertSuccessEvent),
+    AssetCheckEvaluationEvent(AssetCheckEvaluationEvent),
+    AssetCheckEvaluationPlannedEvent(AssetCheckEvaluationPlannedEvent),
+    HealthChangedEvent(HealthChangedEvent),
+    HookCompletedEvent(HookCompletedEvent),
+    HookErroredEvent(HookErroredEvent),
+    HookSkippedEvent(HookSkippedEvent),
+    ObjectStoreOperationEvent(ObjectStoreOperationEvent),
+    StepExpectationResultEvent(StepExpectationResultEvent),
     ExecutionStepFailureEvent(ExecutionStepFailureEvent),
     ExecutionStepInputEvent(ExecutionStepInputEvent),
     ExecutionStepOutputEvent(ExecutionStepOutputEvent),

@@ -9,7 +9,9 @@
 
 use super::assets::Asset;
 use super::logs::{self, CapturedLogs, EventConnection, ExpectationResult, MaterializationEvent};
-use super::runs_feed::RunsFeedEntryIfaceValue;
+#[allow(unused_imports)]
+use super::prelude::*;
+use super::runs_feed::RunsFeedEntryValue;
 use super::types::*;
 use super::{blocking, Ctx, ExecutionTag};
 use dagster_core::domain::{
@@ -98,7 +100,7 @@ impl RunStatus {
 }
 
 interface! {
-    pub enum PipelineRunsIfaceValue: "PipelineRuns" {
+    pub enum PipelineRunsValue: "PipelineRuns" {
         fields {
             "results": Vec<Run>,
             "count": Option<i32>,
@@ -111,7 +113,7 @@ interface! {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = PipelineRunsIfaceValue)]
+#[graphql(context = Ctx, impl = PipelineRunsValue)]
 pub struct Runs {
     pub results: Vec<Run>,
     pub count: i32,
@@ -240,7 +242,7 @@ pub struct RepositoryMetadata {
     pub value: String,
 }
 
-/// Dagster spells this type `AssetCheckhandle`.
+/// Dagster spells this type `AssetCheckHandle`.
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(name = "AssetCheckhandle", context = Ctx)]
@@ -250,7 +252,7 @@ pub struct AssetCheckHandle {
 }
 
 interface! {
-    pub enum PipelineRunStatsSnapshotIfaceValue: "PipelineRunStatsSnapshot" {
+    pub enum PipelineRunStatsSnapshotValue: "PipelineRunStatsSnapshot" {
         fields {
             "id": String,
             "runId": String,
@@ -271,7 +273,7 @@ interface! {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = PipelineRunStatsSnapshotIfaceValue)]
+#[graphql(context = Ctx, impl = PipelineRunStatsSnapshotValue)]
 pub struct RunStatsSnapshot {
     pub id: String,
     pub run_id: String,
@@ -311,7 +313,7 @@ pub struct RunMarker {
 }
 
 interface! {
-    pub enum PipelineRunStepStatsIfaceValue: "PipelineRunStepStats" {
+    pub enum PipelineRunStepStatsValue: "PipelineRunStepStats" {
         fields {
             "runId": String,
             "stepKey": String,
@@ -329,7 +331,7 @@ interface! {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = PipelineRunStepStatsIfaceValue)]
+#[graphql(context = Ctx, impl = PipelineRunStepStatsValue)]
 pub struct RunStepStats {
     pub run_id: String,
     pub step_key: String,
@@ -556,6 +558,12 @@ impl ExecutionPlan {
 pub struct Run(pub Arc<DomainRun>);
 
 impl Run {
+    /// The graph of the run's job in its code location, when loaded.
+    fn job_graph(&self, ctx: &Ctx) -> Option<std::sync::Arc<JobGraph>> {
+        let location = self.0.code_location.as_deref()?;
+        find_job(ctx, location, REPOSITORY_NAME, &self.0.job_name).ok()
+    }
+
     pub fn new(r: DomainRun) -> Self {
         Run(Arc::new(r))
     }
@@ -563,7 +571,7 @@ impl Run {
 
 #[graphql_object]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = [PipelineRunIfaceValue, RunsFeedEntryIfaceValue])]
+#[graphql(context = Ctx, impl = [PipelineRunValue, RunsFeedEntryValue])]
 impl Run {
     fn id(&self) -> ID {
         ID::new(&self.0.run_id)
@@ -663,8 +671,20 @@ impl Run {
     fn update_time(&self) -> Option<f64> {
         Some(self.0.update_time)
     }
-    fn pipeline_snapshot_id(&self) -> Option<String> {
-        None
+    /// The snapshot id of the run's job as its code location defines it now (snapshots are
+    /// not stored per run: a job changed since the run has another id).
+    fn pipeline_snapshot_id(&self, ctx: &Ctx) -> Option<String> {
+        self.job_graph(ctx).map(|g| g.snapshot_id())
+    }
+    /// The run's job: its snapshot when the job is loaded, else a name only.
+    fn pipeline(&self, ctx: &Ctx) -> PipelineReferenceValue {
+        match self.job_graph(ctx) {
+            Some(g) => PipelineReferenceValue::PipelineSnapshot(PipelineSnapshot(g)),
+            None => PipelineReferenceValue::UnknownPipeline(UnknownPipeline {
+                name: self.0.job_name.clone(),
+                solid_selection: None,
+            }),
+        }
     }
     fn parent_pipeline_snapshot_id(&self) -> Option<String> {
         None

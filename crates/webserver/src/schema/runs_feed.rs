@@ -13,6 +13,8 @@
 //! cursor's timestamp instead.
 
 use super::backfills::PartitionBackfill;
+#[allow(unused_imports)]
+use super::prelude::*;
 use super::runs::{AssetCheckHandle, Run, RunsFilterInput, MAX_RUNS_PAGE};
 use super::types::{AssetKey, PipelineTag, PythonError, RunStatus};
 use super::{blocking, Ctx};
@@ -34,7 +36,7 @@ pub enum RunsFeedView {
 interface! {
     /// `interface RunsFeedEntry`, implemented by `Run` and `PartitionBackfill` (a type that exists
     /// for the UI's fragments; no backfill is ever listed, see [`super::backfills`]).
-    pub enum RunsFeedEntryIfaceValue: "RunsFeedEntry" {
+    pub enum RunsFeedEntryValue: "RunsFeedEntry" {
         fields {
             "id": ID,
             "runStatus": Option<RunStatus>,
@@ -47,7 +49,8 @@ interface! {
             "assetCheckSelection": Option<Vec<AssetCheckHandle>>,
         }
         for [
-            Run, PartitionBackfill,
+            PartitionBackfill,
+            Run,
         ]
     }
 }
@@ -56,7 +59,7 @@ interface! {
 #[graphql(scalar = juniper::DefaultScalarValue)]
 #[graphql(context = Ctx)]
 pub struct RunsFeedConnection {
-    pub results: Vec<RunsFeedEntryIfaceValue>,
+    pub results: Vec<RunsFeedEntryValue>,
     pub cursor: String,
     pub has_more: bool,
 }
@@ -270,7 +273,7 @@ pub async fn runs_feed_or_error(
     R::RunsFeedConnection(RunsFeedConnection {
         results: runs
             .into_iter()
-            .map(|r| RunsFeedEntryIfaceValue::Run(Run::new(r)))
+            .map(|r| RunsFeedEntryValue::Run(Run::new(r)))
             .collect(),
         cursor: next.to_string(),
         has_more,

@@ -22,6 +22,8 @@ use super::logs::{
     decode_cursor, encode_cursor, parse_log_cursor, read_captured, split_log_key, CapturedLogs,
     DagsterRunEvent, MAX_LOG_CHUNK,
 };
+#[allow(unused_imports)]
+use super::prelude::*;
 use super::runs::Run;
 use super::types::PythonError;
 use super::{blocking, Ctx};

@@ -5,6 +5,8 @@
 use super::assets::AssetNotFoundError;
 use super::backfills::BackfillNotFoundError;
 use super::instigators::{ScheduleNotFoundError, SensorNotFoundError};
+#[allow(unused_imports)]
+use super::prelude::*;
 use super::runs::{Run, Runs};
 use super::Ctx;
 use dagster_core::defs::Definitions;
@@ -19,18 +21,52 @@ pub const REPOSITORY_NAME: &str = "__repository__";
 
 interface! {
     /// `interface Error { message: String! }`
-    pub enum ErrorIfaceValue: "Error" {
+    pub enum ErrorValue: "Error" {
         fields {
             "message": String,
         }
         for [
-            PythonError, UnauthorizedError, RunNotFoundError, PipelineNotFoundError, RepositoryLocationNotFound, ReloadNotSupported, RunConflict, InvalidSubsetError, PresetNotFoundError, ConflictingExecutionParamsError, NoModeProvidedError, RepositoryNotFoundError, AssetNotFoundError, InvalidPipelineRunsFilterError, ErrorChainLink, ScheduleNotFoundError, SensorNotFoundError, BackfillNotFoundError,
+            AssetCheckNeedsAgentUpgradeError,
+            AssetCheckNeedsMigrationError,
+            AssetCheckNeedsUserCodeUpgrade,
+            AssetCheckNotFoundError,
+            AssetNotFoundError,
+            AutoMaterializeAssetEvaluationNeedsMigrationError,
+            BackfillNotFoundError,
+            ConflictingExecutionParamsError,
+            DagsterTypeNotFoundError,
+            DuplicateDynamicPartitionError,
+            ErrorChainLink,
+            GraphNotFoundError,
+            InstigationStateNotFoundError,
+            InvalidPipelineRunsFilterError,
+            InvalidSubsetError,
+            ModeNotFoundError,
+            NoModeProvidedError,
+            PartitionKeysNotFoundError,
+            PartitionSetNotFoundError,
+            PipelineNotFoundError,
+            PipelineSnapshotNotFoundError,
+            PresetNotFoundError,
+            PythonError,
+            ReloadNotSupported,
+            RepositoryLocationNotFound,
+            RepositoryNotFoundError,
+            ResourceNotFoundError,
+            RunConflict,
+            RunGroupNotFoundError,
+            RunNotFoundError,
+            ScheduleNotFoundError,
+            SensorNotFoundError,
+            SolidStepStatusUnavailableError,
+            UnauthorizedError,
+            UnsupportedOperationError,
         ]
     }
 }
 
 interface! {
-    pub enum PipelineRunNotFoundErrorIfaceValue: "PipelineRunNotFoundError" implements [ErrorIfaceValue] {
+    pub enum PipelineRunNotFoundErrorValue: "PipelineRunNotFoundError" implements [ErrorValue] {
         fields {
             "runId": String,
             "message": String,
@@ -42,7 +78,7 @@ interface! {
 }
 
 interface! {
-    pub enum PipelineRunConflictIfaceValue: "PipelineRunConflict" {
+    pub enum PipelineRunConflictValue: "PipelineRunConflict" {
         fields {
             "message": String,
         }
@@ -53,7 +89,7 @@ interface! {
 }
 
 interface! {
-    pub enum LaunchPipelineRunSuccessIfaceValue: "LaunchPipelineRunSuccess" {
+    pub enum LaunchPipelineRunSuccessValue: "LaunchPipelineRunSuccess" {
         fields {
             "run": Run,
         }
@@ -64,10 +100,10 @@ interface! {
 }
 
 interface! {
-    pub enum PipelineConfigValidationInvalidIfaceValue: "PipelineConfigValidationInvalid" {
+    pub enum PipelineConfigValidationInvalidValue: "PipelineConfigValidationInvalid" {
         fields {
             "pipelineName": String,
-            "errors": Vec<PipelineConfigValidationErrorIfaceValue>,
+            "errors": Vec<PipelineConfigValidationErrorValue>,
         }
         for [
             RunConfigValidationInvalid,
@@ -76,7 +112,7 @@ interface! {
 }
 
 interface! {
-    pub enum PipelineConfigValidationErrorIfaceValue: "PipelineConfigValidationError" {
+    pub enum PipelineConfigValidationErrorValue: "PipelineConfigValidationError" {
         fields {
             "message": String,
             "path": Vec<String>,
@@ -84,13 +120,18 @@ interface! {
             "reason": EvaluationErrorReason,
         }
         for [
-            RuntimeMismatchConfigError, FieldNotDefinedConfigError,
+            FieldNotDefinedConfigError,
+            FieldsNotDefinedConfigError,
+            MissingFieldConfigError,
+            MissingFieldsConfigError,
+            RuntimeMismatchConfigError,
+            SelectorTypeConfigError,
         ]
     }
 }
 
 interface! {
-    pub enum PipelineRunIfaceValue: "PipelineRun" {
+    pub enum PipelineRunValue: "PipelineRun" {
         fields {
             "id": ID,
             "runId": String,
@@ -105,6 +146,9 @@ interface! {
             "rootRunId": Option<String>,
             "parentRunId": Option<String>,
             "canTerminate": bool,
+            "assets": Vec<Asset>,
+            "pipelineSnapshotId": Option<String>,
+            "repositoryOrigin": Option<RepositoryOrigin>,
         }
         for [
             Run,
@@ -157,7 +201,7 @@ impl<S: juniper::ScalarValue> juniper::IntoFieldError<S> for PythonError {
 
 #[graphql_object]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+#[graphql(context = Ctx, impl = ErrorValue)]
 impl PythonError {
     fn message(&self) -> &str {
         &self.message
@@ -194,7 +238,7 @@ impl PythonError {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+#[graphql(context = Ctx, impl = ErrorValue)]
 pub struct ErrorChainLink {
     pub message: String,
     pub error: PythonError,
@@ -205,7 +249,7 @@ macro_rules! message_error {
     ($name:ident) => {
         #[derive(GraphQLObject, Debug, Clone)]
         #[graphql(scalar = juniper::DefaultScalarValue)]
-        #[graphql(context = Ctx, impl = ErrorIfaceValue)]
+        #[graphql(context = Ctx, impl = ErrorValue)]
         pub struct $name {
             pub message: String,
         }
@@ -219,7 +263,7 @@ message_error!(InvalidSubsetError);
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+#[graphql(context = Ctx, impl = ErrorValue)]
 pub struct UnauthorizedError {
     pub message: String,
 }
@@ -234,14 +278,14 @@ impl UnauthorizedError {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = [ErrorIfaceValue, PipelineRunConflictIfaceValue])]
+#[graphql(context = Ctx, impl = [ErrorValue, PipelineRunConflictValue])]
 pub struct RunConflict {
     pub message: String,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = [PipelineRunNotFoundErrorIfaceValue, ErrorIfaceValue])]
+#[graphql(context = Ctx, impl = [PipelineRunNotFoundErrorValue, ErrorValue])]
 pub struct RunNotFoundError {
     pub run_id: String,
     pub message: String,
@@ -258,7 +302,7 @@ impl RunNotFoundError {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+#[graphql(context = Ctx, impl = ErrorValue)]
 pub struct PipelineNotFoundError {
     pub message: String,
     pub pipeline_name: String,
@@ -268,7 +312,7 @@ pub struct PipelineNotFoundError {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+#[graphql(context = Ctx, impl = ErrorValue)]
 pub struct RepositoryNotFoundError {
     pub message: String,
     pub repository_name: String,
@@ -277,7 +321,7 @@ pub struct RepositoryNotFoundError {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+#[graphql(context = Ctx, impl = ErrorValue)]
 pub struct PresetNotFoundError {
     pub message: String,
     pub preset: String,
@@ -285,7 +329,7 @@ pub struct PresetNotFoundError {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+#[graphql(context = Ctx, impl = ErrorValue)]
 pub struct NoModeProvidedError {
     pub message: String,
     pub pipeline_name: String,
@@ -337,6 +381,8 @@ pub struct EvaluationStackListItemEntry {
 pub enum EvaluationStackEntry {
     EvaluationStackPathEntry(EvaluationStackPathEntry),
     EvaluationStackListItemEntry(EvaluationStackListItemEntry),
+    EvaluationStackMapKeyEntry(EvaluationStackMapKeyEntry),
+    EvaluationStackMapValueEntry(EvaluationStackMapValueEntry),
 }
 
 #[derive(GraphQLObject, Debug, Clone, Default)]
@@ -348,7 +394,7 @@ pub struct EvaluationStack {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = PipelineConfigValidationErrorIfaceValue)]
+#[graphql(context = Ctx, impl = PipelineConfigValidationErrorValue)]
 pub struct RuntimeMismatchConfigError {
     pub message: String,
     pub path: Vec<String>,
@@ -359,7 +405,7 @@ pub struct RuntimeMismatchConfigError {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = PipelineConfigValidationErrorIfaceValue)]
+#[graphql(context = Ctx, impl = PipelineConfigValidationErrorValue)]
 pub struct FieldNotDefinedConfigError {
     pub message: String,
     pub path: Vec<String>,
@@ -370,10 +416,10 @@ pub struct FieldNotDefinedConfigError {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = PipelineConfigValidationInvalidIfaceValue)]
+#[graphql(context = Ctx, impl = PipelineConfigValidationInvalidValue)]
 pub struct RunConfigValidationInvalid {
     pub pipeline_name: String,
-    pub errors: Vec<PipelineConfigValidationErrorIfaceValue>,
+    pub errors: Vec<PipelineConfigValidationErrorValue>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,7 +483,7 @@ pub enum RunOrError {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = ErrorIfaceValue)]
+#[graphql(context = Ctx, impl = ErrorValue)]
 pub struct InvalidPipelineRunsFilterError {
     pub message: String,
 }
@@ -456,7 +502,7 @@ pub enum RunsOrError {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = LaunchPipelineRunSuccessIfaceValue)]
+#[graphql(context = Ctx, impl = LaunchPipelineRunSuccessValue)]
 pub struct LaunchRunSuccess {
     pub run: Run,
 }
@@ -483,7 +529,7 @@ pub enum LaunchRunResult {
 // Terminate
 
 interface! {
-    pub enum TerminatePipelineExecutionSuccessIfaceValue: "TerminatePipelineExecutionSuccess" {
+    pub enum TerminatePipelineExecutionSuccessValue: "TerminatePipelineExecutionSuccess" {
         fields {
             "run": Run,
         }
@@ -494,7 +540,7 @@ interface! {
 }
 
 interface! {
-    pub enum TerminatePipelineExecutionFailureIfaceValue: "TerminatePipelineExecutionFailure" {
+    pub enum TerminatePipelineExecutionFailureValue: "TerminatePipelineExecutionFailure" {
         fields {
             "run": Run,
             "message": String,
@@ -507,14 +553,14 @@ interface! {
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = TerminatePipelineExecutionSuccessIfaceValue)]
+#[graphql(context = Ctx, impl = TerminatePipelineExecutionSuccessValue)]
 pub struct TerminateRunSuccess {
     pub run: Run,
 }
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx, impl = TerminatePipelineExecutionFailureIfaceValue)]
+#[graphql(context = Ctx, impl = TerminatePipelineExecutionFailureValue)]
 pub struct TerminateRunFailure {
     pub run: Run,
     pub message: String,
@@ -556,71 +602,18 @@ pub enum TerminateRunPolicy {
 // ---------------------------------------------------------------------------------------------
 // Workspace
 
-/// A job (`Pipeline` and `Job` share the fields we serve).
-#[derive(Debug, Clone)]
-pub struct JobInfo {
-    pub location: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub is_asset_job: bool,
-}
-
-macro_rules! job_object {
-    ($name:ident) => {
-        #[derive(Debug, Clone)]
-        pub struct $name(pub JobInfo);
-
-        #[graphql_object]
-        #[graphql(scalar = juniper::DefaultScalarValue)]
-        #[graphql(context = Ctx)]
-        impl $name {
-            fn id(&self) -> ID {
-                ID::new(format!(
-                    "{}:{}:{}",
-                    self.0.location, REPOSITORY_NAME, self.0.name
-                ))
-            }
-            fn name(&self) -> &str {
-                &self.0.name
-            }
-            fn description(&self) -> Option<&str> {
-                self.0.description.as_deref()
-            }
-            fn is_job(&self) -> bool {
-                true
-            }
-            fn is_asset_job(&self) -> bool {
-                self.0.is_asset_job
-            }
-            fn graph_name(&self) -> &str {
-                &self.0.name
-            }
-        }
-    };
-}
-
-job_object!(Pipeline);
-job_object!(Job);
-
-fn jobs_of(location: &str, defs: &Definitions) -> Vec<JobInfo> {
-    let mut out: Vec<JobInfo> = Vec::new();
+/// The graphs of a location's jobs: the asset job (when there are assets) and the declared ones.
+pub fn job_graphs(location: &str, defs: &Arc<Definitions>) -> Vec<Arc<JobGraph>> {
+    let mut names: Vec<String> = Vec::new();
     if !defs.assets.is_empty() {
-        if let Some(j) = defs.job(dagster_core::defs::ASSET_JOB_NAME) {
-            out.push(JobInfo {
-                location: location.to_string(),
-                name: j.name,
-                description: j.description,
-                is_asset_job: true,
-            });
-        }
+        names.push(dagster_core::defs::ASSET_JOB_NAME.to_string());
     }
-    out.extend(defs.jobs.values().map(|j| JobInfo {
-        location: location.to_string(),
-        name: j.name.clone(),
-        description: j.description.clone(),
-        is_asset_job: true,
-    }));
-    out
+    names.extend(defs.jobs.keys().cloned());
+    names
+        .iter()
+        .filter_map(|n| defs.job(n))
+        .map(|j| JobGraph::new(location, defs.clone(), j))
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -646,13 +639,13 @@ impl Repository {
         }
     }
     fn pipelines(&self) -> Vec<Pipeline> {
-        jobs_of(&self.location, &self.defs)
+        job_graphs(&self.location, &self.defs)
             .into_iter()
             .map(Pipeline)
             .collect()
     }
     fn jobs(&self) -> Vec<Job> {
-        jobs_of(&self.location, &self.defs)
+        job_graphs(&self.location, &self.defs)
             .into_iter()
             .map(Job)
             .collect()
@@ -686,6 +679,27 @@ impl Repository {
     /// Resources, config values redacted.
     fn all_top_level_resource_details(&self) -> Vec<super::workspace::ResourceDetails> {
         super::workspace::resources_of(&self.location, &self.defs)
+    }
+    /// Jobs are unpartitioned: no partition sets.
+    fn partition_sets(&self) -> Vec<PartitionSet> {
+        Vec::new()
+    }
+    fn used_solids(&self) -> Vec<UsedSolid> {
+        used_solids(&self.location, &self.defs)
+    }
+    fn used_solid(&self, name: String) -> Option<UsedSolid> {
+        used_solids(&self.location, &self.defs)
+            .into_iter()
+            .find(|u| match &u.definition {
+                ISolidDefinitionValue::SolidDefinition(d) => {
+                    d.graph.ops.get(d.op).is_some_and(|o| o.name == name)
+                }
+                ISolidDefinitionValue::CompositeSolidDefinition(_) => false,
+            })
+    }
+    /// Dagster's manifest of assets defined outside Python: none here.
+    fn asset_manifest(&self) -> Option<GenericScalar> {
+        None
     }
 }
 
@@ -792,6 +806,17 @@ impl WorkspaceLocationEntry {
     }
     fn permissions(ctx: &Ctx) -> Vec<super::instance::Permission> {
         super::instance::permissions(ctx)
+    }
+    /// Definitions come from the location's pipeline config, read by this process (Dagster's
+    /// code server case).
+    fn definitions_source(&self) -> DefinitionsSource {
+        DefinitionsSource::CodeServer
+    }
+    fn defs_state_info(&self) -> Option<DefsStateInfo> {
+        None
+    }
+    fn feature_flags(&self) -> Vec<FeatureFlag> {
+        Vec::new()
     }
 }
 

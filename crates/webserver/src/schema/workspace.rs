@@ -4,6 +4,8 @@
 //! secrets never leave the process.
 
 use super::assets::{AssetNode, DefinitionTag};
+#[allow(unused_imports)]
+use super::prelude::*;
 use super::runs::RepositoryOrigin;
 use super::types::*;
 use super::{blocking, Ctx};
@@ -101,16 +103,57 @@ impl InstigationState {
     async fn runs_count(&self, ctx: &Ctx) -> Result<i32, PythonError> {
         super::instigators::runs_count(ctx, self).await
     }
+    /// Newest first. `dayRange`/`dayOffset`: the ticks of the `dayRange` days ending
+    /// `dayOffset` days ago; `cursor`: the `tickId` of the last tick of the previous page.
+    #[allow(clippy::too_many_arguments)]
     async fn ticks(
         &self,
         ctx: &Ctx,
+        day_range: Option<i32>,
+        day_offset: Option<i32>,
         limit: Option<i32>,
+        cursor: Option<String>,
+        statuses: Option<Vec<super::instigators::InstigationTickStatus>>,
+        before_timestamp: Option<f64>,
+        after_timestamp: Option<f64>,
     ) -> Result<Vec<super::instigators::InstigationTick>, PythonError> {
-        super::instigators::ticks(ctx, self, limit).await
+        let q = super::instigators::TicksQuery {
+            day_range,
+            day_offset,
+            limit,
+            cursor,
+            statuses,
+            before_timestamp,
+            after_timestamp,
+        };
+        super::instigators::ticks(ctx, self, q).await
+    }
+    /// One of this instigator's ticks by id.
+    async fn tick(
+        &self,
+        ctx: &Ctx,
+        tick_id: ID,
+    ) -> Result<super::instigators::InstigationTick, PythonError> {
+        super::instigators::tick(ctx, self, &tick_id).await
+    }
+    /// When it ticks next (`null` when stopped).
+    async fn next_tick(&self, ctx: &Ctx) -> Result<Option<DryRunInstigationTick>, PythonError> {
+        let defs = location_defs(ctx, REPOSITORY_NAME, &self.location);
+        match (self.kind, defs) {
+            (InstigationType::Schedule, Some(d)) => match d.schedules.get(&self.name) {
+                Some(def) => schedule_next_tick(ctx, &self.location, def).await,
+                None => Ok(None),
+            },
+            (InstigationType::Sensor, Some(d)) => match d.sensors.get(&self.name) {
+                Some(def) => sensor_next_tick(ctx, &self.location, def).await,
+                None => Ok(None),
+            },
+            _ => Ok(None),
+        }
     }
 }
 
-async fn state_of(
+pub async fn instigation_state_of(
     ctx: &Ctx,
     location: &str,
     name: &str,
@@ -201,7 +244,7 @@ impl Schedule {
             .collect()
     }
     async fn schedule_state(&self, ctx: &Ctx) -> Result<InstigationState, PythonError> {
-        state_of(
+        instigation_state_of(
             ctx,
             &self.location,
             &self.def.name,
@@ -209,6 +252,34 @@ impl Schedule {
             self.def.default_status,
         )
         .await
+    }
+    /// Schedules target jobs, not asset selections.
+    fn asset_selection(&self) -> Option<AssetSelection> {
+        None
+    }
+    /// The next ticks after `cursor` (default now), each with the run it will request.
+    fn future_ticks(
+        &self,
+        cursor: Option<f64>,
+        limit: Option<i32>,
+        until: Option<f64>,
+    ) -> Result<DryRunInstigationTicks, PythonError> {
+        future_ticks(&self.def, cursor, limit, until)
+    }
+    fn potential_tick_timestamps(
+        &self,
+        start_timestamp: Option<f64>,
+        upper_limit: Option<i32>,
+        lower_limit: Option<i32>,
+    ) -> Result<Vec<f64>, PythonError> {
+        potential_tick_timestamps(&self.def, start_timestamp, upper_limit, lower_limit)
+    }
+    fn owners(&self) -> Vec<DefinitionOwner> {
+        Vec::new()
+    }
+    /// Jobs are unpartitioned: no partition set.
+    fn partition_set(&self) -> Option<PartitionSet> {
+        None
     }
 }
 
@@ -282,7 +353,7 @@ impl Sensor {
         Vec::new()
     }
     async fn sensor_state(&self, ctx: &Ctx) -> Result<InstigationState, PythonError> {
-        state_of(
+        instigation_state_of(
             ctx,
             &self.location,
             &self.def.name,
@@ -290,6 +361,19 @@ impl Sensor {
             self.def.default_status,
         )
         .await
+    }
+    /// Sensors target jobs, not asset selections.
+    fn asset_selection(&self) -> Option<AssetSelection> {
+        None
+    }
+    fn metadata(&self) -> SensorMetadata {
+        sensor_metadata(&self.def)
+    }
+    async fn next_tick(&self, ctx: &Ctx) -> Result<Option<DryRunInstigationTick>, PythonError> {
+        sensor_next_tick(ctx, &self.location, &self.def).await
+    }
+    fn owners(&self) -> Vec<DefinitionOwner> {
+        Vec::new()
     }
 }
 
@@ -367,9 +451,79 @@ impl ResourceDetails {
             })
             .collect()
     }
+    /// The assets that require this resource.
     fn asset_keys_using(&self, ctx: &Ctx) -> Vec<AssetKey> {
-        let _ = ctx;
+        self.defs(ctx)
+            .map(|d| {
+                d.assets
+                    .values()
+                    .filter(|a| a.required_resources.iter().any(|r| r == &self.def.name))
+                    .map(|a| AssetKey::from(&a.key))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    fn jobs_ops_using(&self, ctx: &Ctx) -> Vec<JobWithOps> {
+        self.defs(ctx)
+            .map(|d| jobs_using(&self.location, &d, &self.def.name))
+            .unwrap_or_default()
+    }
+    fn schedules_using(&self) -> Vec<String> {
         Vec::new()
+    }
+    fn sensors_using(&self, ctx: &Ctx) -> Vec<String> {
+        self.defs(ctx)
+            .map(|d| sensors_using(&d, &self.def.name))
+            .unwrap_or_default()
+    }
+    fn nested_resources(&self) -> Vec<NestedResourceEntry> {
+        Vec::new()
+    }
+    fn parent_resources(&self) -> Vec<NestedResourceEntry> {
+        Vec::new()
+    }
+    /// The resource's config keys (values redacted in `configuredValues`); types are checked
+    /// by the resource type when the location loads, so each is shown as `Any`.
+    fn config_fields(&self) -> Vec<ConfigTypeField> {
+        let Some(obj) = self.def.config.as_object() else {
+            return Vec::new();
+        };
+        let any = std::sync::Arc::new(CfgType {
+            key: "Any".into(),
+            description: None,
+            kind: CfgKind::Regular("Any"),
+        });
+        let fields: Vec<CfgField> = obj
+            .keys()
+            .map(|k| CfgField {
+                name: k.clone(),
+                description: None,
+                required: false,
+                ty: any.clone(),
+                default: None,
+            })
+            .collect();
+        let n = fields.len();
+        let shape = std::sync::Arc::new(CfgType {
+            key: format!("Shape.resource.{}", self.def.name),
+            description: None,
+            kind: CfgKind::Shape {
+                fields,
+                permissive: false,
+            },
+        });
+        (0..n)
+            .map(|index| ConfigTypeField {
+                shape: shape.clone(),
+                index,
+            })
+            .collect()
+    }
+}
+
+impl ResourceDetails {
+    fn defs(&self, ctx: &Ctx) -> Option<Arc<Definitions>> {
+        location_defs(ctx, REPOSITORY_NAME, &self.location)
     }
 }
 

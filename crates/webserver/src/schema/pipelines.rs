@@ -1,0 +1,1558 @@
+//! Jobs as Dagster's UI sees them: `Pipeline`/`Job`, their op graph (`Solid`, `SolidHandle`,
+//! inputs and outputs), `PipelineSnapshot`, modes, Dagster types, and the lookups
+//! `pipelineOrError`, `pipelineSnapshotOrError`, `graphOrError`, `runGroupOrError`.
+//!
+//! A job here is a selection of assets; each asset is one op (named by its step key, e.g.
+//! `demo__daily_totals`) with one output, `result`, and one input per upstream asset, named by
+//! the upstream's step key. Upstream assets pass no value (they are built in external
+//! systems), so inputs and outputs have Dagster's `Nothing` type, as an `@asset(deps=...)` does.
+//! An input is connected to the op of its upstream asset when that asset is in the same job.
+//! The job has one mode, `default`, whose resources are the ones its assets require.
+
+#![allow(dead_code)] // error members of Dagster's unions that these lookups never produce
+
+use super::prelude::*;
+use dagster_core::defs::{Definitions, JobDef};
+use dagster_core::domain::{AssetKey as DomainKey, RunsFilter};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// A job's op graph, built once per resolved `Pipeline`.
+#[derive(Debug)]
+pub struct JobGraph {
+    pub location: String,
+    pub defs: Arc<Definitions>,
+    pub job: JobDef,
+    pub ops: Vec<OpNode>,
+}
+
+#[derive(Debug)]
+pub struct OpNode {
+    pub name: String,
+    pub asset: DomainKey,
+    pub inputs: Vec<OpInput>,
+    /// `(op index, input index)` of the inputs fed by this op's output.
+    pub dependents: Vec<(usize, usize)>,
+}
+
+#[derive(Debug)]
+pub struct OpInput {
+    pub name: String,
+    pub upstream_asset: DomainKey,
+    /// The op producing the input, when its asset is in this job.
+    pub upstream: Option<usize>,
+}
+
+impl JobGraph {
+    pub fn new(location: &str, defs: Arc<Definitions>, job: JobDef) -> Arc<JobGraph> {
+        let order = defs.topo_order(&job.assets);
+        let index: std::collections::HashMap<&DomainKey, usize> =
+            order.iter().enumerate().map(|(i, k)| (k, i)).collect();
+        let mut ops: Vec<OpNode> = order
+            .iter()
+            .map(|k| {
+                let deps = defs
+                    .assets
+                    .get(k)
+                    .map(|a| a.deps.clone())
+                    .unwrap_or_default();
+                OpNode {
+                    name: k.to_step_key(),
+                    asset: k.clone(),
+                    inputs: deps
+                        .iter()
+                        .map(|d| OpInput {
+                            name: d.to_step_key(),
+                            upstream_asset: d.clone(),
+                            upstream: index.get(d).copied(),
+                        })
+                        .collect(),
+                    dependents: Vec::new(),
+                }
+            })
+            .collect();
+        let edges: Vec<(usize, usize, usize)> = ops
+            .iter()
+            .enumerate()
+            .flat_map(|(oi, op)| {
+                op.inputs
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(ii, inp)| inp.upstream.map(|u| (u, oi, ii)))
+            })
+            .collect();
+        for (u, oi, ii) in edges {
+            ops[u].dependents.push((oi, ii));
+        }
+        Arc::new(JobGraph {
+            location: location.to_string(),
+            defs,
+            job,
+            ops,
+        })
+    }
+
+    fn op_index(&self, name: &str) -> Option<usize> {
+        self.ops.iter().position(|o| o.name == name)
+    }
+
+    /// Dagster's snapshot id: a digest of what the job runs (name, ops, edges, tags), so it
+    /// changes when the job's structure does.
+    pub fn snapshot_id(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.job.name.as_bytes());
+        for op in &self.ops {
+            h.update(b"\0op\0");
+            h.update(op.name.as_bytes());
+            for i in &op.inputs {
+                h.update(b"\0in\0");
+                h.update(i.name.as_bytes());
+            }
+        }
+        for (k, v) in &self.job.tags {
+            h.update(b"\0tag\0");
+            h.update(k.as_bytes());
+            h.update(b"=");
+            h.update(v.as_bytes());
+        }
+        h.finalize()
+            .iter()
+            .take(20)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn solid(self: &Arc<Self>, i: usize) -> Solid {
+        Solid {
+            graph: self.clone(),
+            op: i,
+        }
+    }
+
+    fn handles(self: &Arc<Self>) -> Vec<SolidHandle> {
+        (0..self.ops.len())
+            .map(|i| SolidHandle {
+                graph: self.clone(),
+                op: i,
+            })
+            .collect()
+    }
+
+    fn handle(self: &Arc<Self>, handle_id: &str) -> Option<SolidHandle> {
+        self.op_index(handle_id).map(|i| SolidHandle {
+            graph: self.clone(),
+            op: i,
+        })
+    }
+
+    fn required_resources(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .ops
+            .iter()
+            .filter_map(|o| self.defs.assets.get(&o.asset))
+            .flat_map(|a| a.required_resources.iter().cloned())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn mode(self: &Arc<Self>) -> Mode {
+        Mode {
+            graph: self.clone(),
+        }
+    }
+
+    fn tags(&self) -> Vec<PipelineTag> {
+        self.job
+            .tags
+            .iter()
+            .map(|(k, v)| PipelineTag {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The `Nothing` type of every input and output.
+fn nothing_type() -> DagsterTypeValue {
+    DagsterTypeValue::RegularDagsterType(RegularDagsterType {
+        key: "Nothing".into(),
+        name: Some("Nothing".into()),
+        display_name: "Nothing".into(),
+        description: Some("A type carrying no value: the dependency only orders the steps.".into()),
+        is_nothing: true,
+    })
+}
+
+fn dagster_type_or_error(graph: &JobGraph, name: &str) -> DagsterTypeOrError {
+    if name == "Nothing" {
+        let DagsterTypeValue::RegularDagsterType(t) = nothing_type();
+        return DagsterTypeOrError::RegularDagsterType(t);
+    }
+    DagsterTypeOrError::DagsterTypeNotFoundError(DagsterTypeNotFoundError {
+        message: format!("Dagster type {name} not found in job {}", graph.job.name),
+        dagster_type_name: name.to_string(),
+    })
+}
+
+async fn job_runs(
+    ctx: &Ctx,
+    job: String,
+    cursor: Option<String>,
+    limit: Option<i32>,
+) -> Result<Vec<Run>, PythonError> {
+    let st = ctx.state.clone();
+    let limit = limit.map(|l| l.clamp(0, 1000) as usize);
+    blocking(move || {
+        let filter = RunsFilter {
+            job_name: Some(job),
+            ..Default::default()
+        };
+        st.instance
+            .storage
+            .list_runs(&filter, cursor.as_deref(), limit)
+            .map(|runs| runs.into_iter().map(Run::new).collect())
+            .map_err(|e| PythonError::from_error(&e))
+    })
+    .await
+}
+
+/// The fields `Pipeline`, `Job` and `PipelineSnapshot` share (`SolidContainer` and
+/// `IPipelineSnapshot`), plus each one's own.
+macro_rules! job_object {
+    ($name:ident [$($iface:ty),*] { $($extra:tt)* }) => {
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Arc<JobGraph>);
+
+        #[graphql_object]
+        #[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [$($iface),*])]
+        impl $name {
+            fn id(&self) -> ID {
+                ID::new(format!("{}:{}:{}", self.0.location, REPOSITORY_NAME, self.0.job.name))
+            }
+            fn name(&self) -> &str {
+                &self.0.job.name
+            }
+            fn description(&self) -> Option<&str> {
+                self.0.job.description.as_deref()
+            }
+            fn solids(&self) -> Vec<Solid> {
+                (0..self.0.ops.len()).map(|i| self.0.solid(i)).collect()
+            }
+            #[graphql(name = "solidHandle")]
+            fn solid_handle(&self, #[graphql(name = "handleID")] handle_id: String) -> Option<SolidHandle> {
+                self.0.handle(&handle_id)
+            }
+            /// Ops are not nested: every handle has no parent.
+            fn solid_handles(
+                &self,
+                #[graphql(name = "parentHandleID")] parent_handle_id: Option<String>,
+            ) -> Vec<SolidHandle> {
+                match parent_handle_id {
+                    Some(p) if !p.is_empty() => Vec::new(),
+                    _ => self.0.handles(),
+                }
+            }
+            fn modes(&self) -> Vec<Mode> {
+                vec![self.0.mode()]
+            }
+            fn owners(&self) -> Vec<DefinitionOwner> {
+                Vec::new()
+            }
+            fn pipeline_snapshot_id(&self) -> String {
+                self.0.snapshot_id()
+            }
+            fn dagster_types(&self) -> Vec<DagsterTypeValue> {
+                vec![nothing_type()]
+            }
+            fn dagster_type_or_error(&self, dagster_type_name: String) -> DagsterTypeOrError {
+                dagster_type_or_error(&self.0, &dagster_type_name)
+            }
+            fn tags(&self) -> Vec<PipelineTag> {
+                self.0.tags()
+            }
+            fn run_tags(&self) -> Vec<PipelineTag> {
+                self.0.tags()
+            }
+            fn metadata_entries(&self) -> Vec<MetadataEntryValue> {
+                Vec::new()
+            }
+            async fn runs(
+                &self,
+                ctx: &Ctx,
+                cursor: Option<String>,
+                limit: Option<i32>,
+            ) -> Result<Vec<Run>, PythonError> {
+                job_runs(ctx, self.0.job.name.clone(), cursor, limit).await
+            }
+            fn schedules(&self) -> Vec<Schedule> {
+                schedules_of(&self.0.location, &self.0.defs)
+                    .into_iter()
+                    .filter(|s| s.def.job == self.0.job.name)
+                    .collect()
+            }
+            fn sensors(&self) -> Vec<Sensor> {
+                sensors_of(&self.0.location, &self.0.defs)
+                    .into_iter()
+                    .filter(|s| s.def.job == self.0.job.name)
+                    .collect()
+            }
+            fn parent_snapshot_id(&self) -> Option<String> {
+                None
+            }
+            fn graph_name(&self) -> &str {
+                &self.0.job.name
+            }
+            fn external_job_source(&self) -> Option<String> {
+                None
+            }
+            $($extra)*
+        }
+    };
+}
+
+job_object!(Pipeline [SolidContainerValue, IPipelineSnapshotValue] {
+    fn presets(&self) -> Vec<PipelinePreset> {
+        Vec::new()
+    }
+    fn is_job(&self) -> bool {
+        true
+    }
+    fn is_asset_job(&self) -> bool {
+        true
+    }
+    fn repository(&self) -> Repository {
+        Repository {
+            location: self.0.location.clone(),
+            defs: self.0.defs.clone(),
+        }
+    }
+    /// Jobs have no partitions.
+    fn partition_keys_or_error(
+        &self,
+        cursor: Option<String>,
+        limit: Option<i32>,
+        reverse: Option<bool>,
+        selected_asset_keys: Option<Vec<AssetKeyInput>>,
+    ) -> PartitionKeys {
+        let _ = (cursor, limit, reverse, selected_asset_keys);
+        PartitionKeys { partition_keys: Vec::new() }
+    }
+    fn partition(
+        &self,
+        partition_name: String,
+        selected_asset_keys: Option<Vec<AssetKeyInput>>,
+    ) -> Option<PartitionTagsAndConfig> {
+        let _ = (partition_name, selected_asset_keys);
+        None
+    }
+    fn has_launch_execution_permission(ctx: &Ctx) -> bool {
+        !ctx.state.read_only
+    }
+    fn has_launch_reexecution_permission(ctx: &Ctx) -> bool {
+        !ctx.state.read_only
+    }
+    fn node_names(&self) -> Vec<String> {
+        self.0.ops.iter().map(|o| o.name.clone()).collect()
+    }
+    fn automation_condition(&self) -> Option<AutomationCondition> {
+        None
+    }
+});
+
+/// `Job` is the same object as `Pipeline` under Dagster's newer name.
+#[derive(Debug, Clone)]
+pub struct Job(pub Arc<JobGraph>);
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [SolidContainerValue, IPipelineSnapshotValue])]
+impl Job {
+    fn id(&self) -> ID {
+        ID::new(format!(
+            "{}:{}:{}",
+            self.0.location, REPOSITORY_NAME, self.0.job.name
+        ))
+    }
+    fn name(&self) -> &str {
+        &self.0.job.name
+    }
+    fn description(&self) -> Option<&str> {
+        self.0.job.description.as_deref()
+    }
+    fn is_job(&self) -> bool {
+        true
+    }
+    fn is_asset_job(&self) -> bool {
+        true
+    }
+    fn graph_name(&self) -> &str {
+        &self.0.job.name
+    }
+    fn pipeline_snapshot_id(&self) -> String {
+        self.0.snapshot_id()
+    }
+    fn solids(&self) -> Vec<Solid> {
+        (0..self.0.ops.len()).map(|i| self.0.solid(i)).collect()
+    }
+    #[graphql(name = "solidHandle")]
+    fn solid_handle(&self, #[graphql(name = "handleID")] handle_id: String) -> Option<SolidHandle> {
+        self.0.handle(&handle_id)
+    }
+    fn solid_handles(
+        &self,
+        #[graphql(name = "parentHandleID")] parent_handle_id: Option<String>,
+    ) -> Vec<SolidHandle> {
+        match parent_handle_id {
+            Some(p) if !p.is_empty() => Vec::new(),
+            _ => self.0.handles(),
+        }
+    }
+    fn modes(&self) -> Vec<Mode> {
+        vec![self.0.mode()]
+    }
+    fn owners(&self) -> Vec<DefinitionOwner> {
+        Vec::new()
+    }
+    fn dagster_types(&self) -> Vec<DagsterTypeValue> {
+        vec![nothing_type()]
+    }
+    fn dagster_type_or_error(&self, dagster_type_name: String) -> DagsterTypeOrError {
+        dagster_type_or_error(&self.0, &dagster_type_name)
+    }
+    fn tags(&self) -> Vec<PipelineTag> {
+        self.0.tags()
+    }
+    fn metadata_entries(&self) -> Vec<MetadataEntryValue> {
+        Vec::new()
+    }
+    async fn runs(
+        &self,
+        ctx: &Ctx,
+        cursor: Option<String>,
+        limit: Option<i32>,
+    ) -> Result<Vec<Run>, PythonError> {
+        job_runs(ctx, self.0.job.name.clone(), cursor, limit).await
+    }
+    fn schedules(&self) -> Vec<Schedule> {
+        Pipeline(self.0.clone()).schedules_of_job()
+    }
+    fn sensors(&self) -> Vec<Sensor> {
+        Pipeline(self.0.clone()).sensors_of_job()
+    }
+    fn parent_snapshot_id(&self) -> Option<String> {
+        None
+    }
+}
+
+impl Pipeline {
+    fn schedules_of_job(&self) -> Vec<Schedule> {
+        schedules_of(&self.0.location, &self.0.defs)
+            .into_iter()
+            .filter(|s| s.def.job == self.0.job.name)
+            .collect()
+    }
+    fn sensors_of_job(&self) -> Vec<Sensor> {
+        sensors_of(&self.0.location, &self.0.defs)
+            .into_iter()
+            .filter(|s| s.def.job == self.0.job.name)
+            .collect()
+    }
+}
+
+job_object!(PipelineSnapshot [SolidContainerValue, IPipelineSnapshotValue, PipelineReferenceValue] {
+    fn solid_selection(&self) -> Option<Vec<String>> {
+        None
+    }
+});
+
+interface! {
+    pub enum IPipelineSnapshotValue: "IPipelineSnapshot" {
+        fields {
+            "name": String,
+            "description": Option<String>,
+            "owners": Vec<DefinitionOwner>,
+            "pipelineSnapshotId": String,
+            "dagsterTypes": Vec<DagsterTypeValue>,
+            "dagsterTypeOrError"(dagsterTypeName: String): DagsterTypeOrError,
+            "solids": Vec<Solid>,
+            "modes": Vec<Mode>,
+            "solidHandles"(parentHandleID: Option<String>): Vec<SolidHandle>,
+            "solidHandle"(handleID: String): Option<SolidHandle>,
+            "tags": Vec<PipelineTag>,
+            "metadataEntries": Vec<MetadataEntryValue>,
+            "runs"(cursor: Option<String>, limit: Option<i32>): Vec<Run>,
+            "schedules": Vec<Schedule>,
+            "sensors": Vec<Sensor>,
+            "parentSnapshotId": Option<String>,
+            "graphName": String,
+        }
+        for [Job, Pipeline, PipelineSnapshot]
+    }
+}
+
+interface! {
+    pub enum SolidContainerValue: "SolidContainer" {
+        fields {
+            "id": ID,
+            "name": String,
+            "description": Option<String>,
+            "solids": Vec<Solid>,
+            "solidHandle"(handleID: String): Option<SolidHandle>,
+            "solidHandles"(parentHandleID: Option<String>): Vec<SolidHandle>,
+            "modes": Vec<Mode>,
+        }
+        for [CompositeSolidDefinition, Graph, Job, Pipeline, PipelineSnapshot]
+    }
+}
+
+interface! {
+    pub enum PipelineReferenceValue: "PipelineReference" {
+        fields {
+            "name": String,
+            "solidSelection": Option<Vec<String>>,
+        }
+        for [PipelineSnapshot, UnknownPipeline]
+    }
+}
+
+/// A run's job when its snapshot is not known here.
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = PipelineReferenceValue)]
+pub struct UnknownPipeline {
+    pub name: String,
+    pub solid_selection: Option<Vec<String>>,
+}
+
+/// `type Graph`: a job's graph on its own (`graphOrError`).
+#[derive(Debug, Clone)]
+pub struct Graph(pub Arc<JobGraph>);
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = SolidContainerValue)]
+impl Graph {
+    fn id(&self) -> ID {
+        ID::new(format!("graph:{}:{}", self.0.location, self.0.job.name))
+    }
+    fn name(&self) -> &str {
+        &self.0.job.name
+    }
+    fn description(&self) -> Option<&str> {
+        self.0.job.description.as_deref()
+    }
+    fn solids(&self) -> Vec<Solid> {
+        (0..self.0.ops.len()).map(|i| self.0.solid(i)).collect()
+    }
+    #[graphql(name = "solidHandle")]
+    fn solid_handle(&self, #[graphql(name = "handleID")] handle_id: String) -> Option<SolidHandle> {
+        self.0.handle(&handle_id)
+    }
+    fn solid_handles(
+        &self,
+        #[graphql(name = "parentHandleID")] parent_handle_id: Option<String>,
+    ) -> Vec<SolidHandle> {
+        match parent_handle_id {
+            Some(p) if !p.is_empty() => Vec::new(),
+            _ => self.0.handles(),
+        }
+    }
+    fn modes(&self) -> Vec<Mode> {
+        vec![self.0.mode()]
+    }
+}
+
+/// `type Solid`: op `op` of a job graph.
+#[derive(Debug, Clone)]
+pub struct Solid {
+    pub graph: Arc<JobGraph>,
+    pub op: usize,
+}
+
+impl Solid {
+    fn node(&self) -> Option<&OpNode> {
+        self.graph.ops.get(self.op)
+    }
+}
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+impl Solid {
+    fn name(&self) -> &str {
+        self.node().map_or("", |n| n.name.as_str())
+    }
+    fn definition(&self) -> ISolidDefinitionValue {
+        ISolidDefinitionValue::SolidDefinition(SolidDefinition {
+            graph: self.graph.clone(),
+            op: self.op,
+        })
+    }
+    fn inputs(&self) -> Vec<Input> {
+        let n = self.node().map_or(0, |n| n.inputs.len());
+        (0..n)
+            .map(|i| Input {
+                graph: self.graph.clone(),
+                op: self.op,
+                input: i,
+            })
+            .collect()
+    }
+    fn outputs(&self) -> Vec<Output> {
+        vec![Output {
+            graph: self.graph.clone(),
+            op: self.op,
+        }]
+    }
+    fn is_dynamic_mapped(&self) -> bool {
+        false
+    }
+}
+
+/// `type SolidHandle`: an op's place in its job (ops are not nested: no parent).
+#[derive(Debug, Clone)]
+pub struct SolidHandle {
+    pub graph: Arc<JobGraph>,
+    pub op: usize,
+}
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+impl SolidHandle {
+    #[graphql(name = "handleID")]
+    fn handle_id(&self) -> &str {
+        self.graph.ops.get(self.op).map_or("", |n| n.name.as_str())
+    }
+    fn solid(&self) -> Solid {
+        self.graph.solid(self.op)
+    }
+    fn parent(&self) -> Option<SolidHandle> {
+        None
+    }
+    /// The op's step stats in the job's latest runs, newest first.
+    async fn step_stats(
+        &self,
+        ctx: &Ctx,
+        limit: Option<i32>,
+    ) -> Result<Option<SolidStepStatsOrError>, PythonError> {
+        let Some(step) = self.graph.ops.get(self.op).map(|n| n.name.clone()) else {
+            return Ok(None);
+        };
+        let job = self.graph.job.name.clone();
+        let limit = limit.unwrap_or(10).clamp(1, 100) as usize;
+        let st = ctx.state.clone();
+        let nodes = blocking(move || {
+            let filter = RunsFilter {
+                job_name: Some(job),
+                ..Default::default()
+            };
+            let runs = st
+                .instance
+                .storage
+                .list_runs(&filter, None, Some(limit))
+                .map_err(|e| PythonError::from_error(&e))?;
+            let mut out = Vec::new();
+            for r in runs {
+                let events = st
+                    .instance
+                    .storage
+                    .events_for_step(&r.run_id, &step, 10_000)
+                    .map_err(|e| PythonError::from_error(&e))?;
+                out.extend(
+                    step_stats(&r.run_id, &events)
+                        .into_iter()
+                        .filter(|s| s.step_key == step),
+                );
+            }
+            Ok(out)
+        })
+        .await?;
+        Ok(Some(SolidStepStatsOrError::SolidStepStatsConnection(
+            SolidStepStatsConnection { nodes },
+        )))
+    }
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub struct SolidStepStatsConnection {
+    pub nodes: Vec<RunStepStats>,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = ErrorValue)]
+pub struct SolidStepStatusUnavailableError {
+    pub message: String,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub enum SolidStepStatsOrError {
+    SolidStepStatsConnection(SolidStepStatsConnection),
+    SolidStepStatusUnavailableError(SolidStepStatusUnavailableError),
+}
+
+interface! {
+    pub enum ISolidDefinitionValue: "ISolidDefinition" {
+        fields {
+            "name": String,
+            "description": Option<String>,
+            "metadata": Vec<MetadataItemDefinition>,
+            "inputDefinitions": Vec<InputDefinition>,
+            "outputDefinitions": Vec<OutputDefinition>,
+            "assetNodes": Vec<AssetNode>,
+            "pools": Vec<String>,
+        }
+        for [CompositeSolidDefinition, SolidDefinition]
+    }
+}
+
+/// `type SolidDefinition`: the op of an asset.
+#[derive(Debug, Clone)]
+pub struct SolidDefinition {
+    pub graph: Arc<JobGraph>,
+    pub op: usize,
+}
+
+impl SolidDefinition {
+    fn node(&self) -> Option<&OpNode> {
+        self.graph.ops.get(self.op)
+    }
+    fn asset(&self) -> Option<&dagster_core::defs::AssetDef> {
+        self.node()
+            .and_then(|n| self.graph.defs.assets.get(&n.asset))
+    }
+    /// The op's `config` field in the job's run config schema.
+    pub fn config_field_of(&self) -> Option<ConfigTypeField> {
+        config_types_for_op(&self.graph, self.op).map(ConfigTypeField::standalone)
+    }
+}
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = ISolidDefinitionValue)]
+impl SolidDefinition {
+    fn name(&self) -> &str {
+        self.node().map_or("", |n| n.name.as_str())
+    }
+    fn description(&self) -> Option<String> {
+        self.asset().and_then(|a| a.description.clone())
+    }
+    fn metadata(&self) -> Vec<MetadataItemDefinition> {
+        let Some(a) = self.asset() else {
+            return Vec::new();
+        };
+        let mut out = vec![MetadataItemDefinition {
+            key: "asset".into(),
+            value: a.key.to_user_string(),
+        }];
+        if !a.kinds.is_empty() {
+            out.push(MetadataItemDefinition {
+                key: "kinds".into(),
+                value: a.kinds.join(", "),
+            });
+        }
+        out
+    }
+    fn input_definitions(&self) -> Vec<InputDefinition> {
+        self.node()
+            .map(|n| {
+                n.inputs
+                    .iter()
+                    .map(|i| InputDefinition {
+                        name: i.name.clone(),
+                        description: Some(format!(
+                            "Upstream asset {}",
+                            i.upstream_asset.to_user_string()
+                        )),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    fn output_definitions(&self) -> Vec<OutputDefinition> {
+        vec![OutputDefinition::result()]
+    }
+    fn asset_nodes(&self) -> Vec<AssetNode> {
+        self.node()
+            .map(|n| {
+                vec![AssetNode {
+                    defs: self.graph.defs.clone(),
+                    key: n.asset.clone(),
+                }]
+            })
+            .unwrap_or_default()
+    }
+    fn pools(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn pool(&self) -> Option<String> {
+        None
+    }
+    /// The op's run config: `config`, laid over the asset's configured config.
+    fn config_field(&self) -> Option<ConfigTypeField> {
+        self.config_field_of()
+    }
+    fn required_resources(&self) -> Vec<ResourceRequirement> {
+        self.asset()
+            .map(|a| {
+                a.required_resources
+                    .iter()
+                    .map(|r| ResourceRequirement {
+                        resource_key: r.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The `config` field of op `op` in the job's run config schema.
+fn config_types_for_op(graph: &JobGraph, op: usize) -> Option<CfgField> {
+    let node = graph.ops.get(op)?;
+    let root = job_config_schema(&graph.defs, &graph.job);
+    let CfgKind::Shape { fields, .. } = &root.kind else {
+        return None;
+    };
+    let ops = fields.iter().find(|f| f.name == "ops")?;
+    let CfgKind::Shape { fields, .. } = &ops.ty.kind else {
+        return None;
+    };
+    let step = fields.iter().find(|f| f.name == node.name)?;
+    let CfgKind::Shape { fields, .. } = &step.ty.kind else {
+        return None;
+    };
+    let config = fields.iter().find(|f| f.name == "config")?;
+    Some(CfgField {
+        name: "config".into(),
+        description: config.description.clone(),
+        required: false,
+        ty: config.ty.clone(),
+        default: None,
+    })
+}
+
+/// Graph-backed ops only: there are no composite (nested) ops here.
+#[derive(Debug, Clone)]
+pub struct CompositeSolidDefinition(std::convert::Infallible);
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [ISolidDefinitionValue, SolidContainerValue])]
+impl CompositeSolidDefinition {
+    fn id(&self) -> ID {
+        match self.0 {}
+    }
+    fn name(&self) -> String {
+        match self.0 {}
+    }
+    fn description(&self) -> Option<String> {
+        match self.0 {}
+    }
+    fn metadata(&self) -> Vec<MetadataItemDefinition> {
+        match self.0 {}
+    }
+    fn input_definitions(&self) -> Vec<InputDefinition> {
+        match self.0 {}
+    }
+    fn output_definitions(&self) -> Vec<OutputDefinition> {
+        match self.0 {}
+    }
+    fn asset_nodes(&self) -> Vec<AssetNode> {
+        match self.0 {}
+    }
+    fn pools(&self) -> Vec<String> {
+        match self.0 {}
+    }
+    fn solids(&self) -> Vec<Solid> {
+        match self.0 {}
+    }
+    #[graphql(name = "solidHandle")]
+    fn solid_handle(&self, #[graphql(name = "handleID")] handle_id: String) -> Option<SolidHandle> {
+        let _ = handle_id;
+        match self.0 {}
+    }
+    fn solid_handles(
+        &self,
+        #[graphql(name = "parentHandleID")] parent_handle_id: Option<String>,
+    ) -> Vec<SolidHandle> {
+        let _ = parent_handle_id;
+        match self.0 {}
+    }
+    fn modes(&self) -> Vec<Mode> {
+        match self.0 {}
+    }
+    fn input_mappings(&self) -> Vec<InputMapping> {
+        match self.0 {}
+    }
+    fn output_mappings(&self) -> Vec<OutputMapping> {
+        match self.0 {}
+    }
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub struct InputMapping {
+    pub mapped_input: Input,
+    pub definition: InputDefinition,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub struct OutputMapping {
+    pub mapped_output: Output,
+    pub definition: OutputDefinition,
+}
+
+/// `type Input`: input `input` of op `op`.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub graph: Arc<JobGraph>,
+    pub op: usize,
+    pub input: usize,
+}
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+impl Input {
+    fn solid(&self) -> Solid {
+        self.graph.solid(self.op)
+    }
+    fn definition(&self) -> InputDefinition {
+        let i = self
+            .graph
+            .ops
+            .get(self.op)
+            .and_then(|n| n.inputs.get(self.input));
+        InputDefinition {
+            name: i.map(|i| i.name.clone()).unwrap_or_default(),
+            description: i.map(|i| format!("Upstream asset {}", i.upstream_asset.to_user_string())),
+        }
+    }
+    fn depends_on(&self) -> Vec<Output> {
+        self.graph
+            .ops
+            .get(self.op)
+            .and_then(|n| n.inputs.get(self.input))
+            .and_then(|i| i.upstream)
+            .map(|u| {
+                vec![Output {
+                    graph: self.graph.clone(),
+                    op: u,
+                }]
+            })
+            .unwrap_or_default()
+    }
+    fn is_dynamic_collect(&self) -> bool {
+        false
+    }
+}
+
+/// `type Output`: the one output (`result`) of op `op`.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub graph: Arc<JobGraph>,
+    pub op: usize,
+}
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+impl Output {
+    fn solid(&self) -> Solid {
+        self.graph.solid(self.op)
+    }
+    fn definition(&self) -> OutputDefinition {
+        OutputDefinition::result()
+    }
+    fn depended_by(&self) -> Vec<Input> {
+        self.graph
+            .ops
+            .get(self.op)
+            .map(|n| {
+                n.dependents
+                    .iter()
+                    .map(|(op, input)| Input {
+                        graph: self.graph.clone(),
+                        op: *op,
+                        input: *input,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct InputDefinition {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+impl InputDefinition {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    fn r#type(&self) -> DagsterTypeValue {
+        nothing_type()
+    }
+    fn metadata_entries(&self) -> Vec<MetadataEntryValue> {
+        Vec::new()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputDefinition {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+impl OutputDefinition {
+    fn result() -> Self {
+        OutputDefinition {
+            name: "result".into(),
+            description: None,
+        }
+    }
+}
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+impl OutputDefinition {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    fn is_dynamic(&self) -> Option<bool> {
+        Some(false)
+    }
+    fn r#type(&self) -> DagsterTypeValue {
+        nothing_type()
+    }
+    fn metadata_entries(&self) -> Vec<MetadataEntryValue> {
+        Vec::new()
+    }
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub struct MetadataItemDefinition {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub struct ResourceRequirement {
+    pub resource_key: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dagster types
+
+interface! {
+    pub enum DagsterTypeValue: "DagsterType" {
+        fields {
+            "key": String,
+            "name": Option<String>,
+            "displayName": String,
+            "description": Option<String>,
+            "isNullable": bool,
+            "isList": bool,
+            "isBuiltin": bool,
+            "isNothing": bool,
+            "inputSchemaType": Option<ConfigTypeValue>,
+            "outputSchemaType": Option<ConfigTypeValue>,
+            "innerTypes": Vec<DagsterTypeValue>,
+            "metadataEntries": Vec<MetadataEntryValue>,
+        }
+        for [ListDagsterType, NullableDagsterType, RegularDagsterType]
+    }
+}
+
+/// A plain (built-in) Dagster type: here only `Nothing`.
+#[derive(Debug, Clone)]
+pub struct RegularDagsterType {
+    pub key: String,
+    pub name: Option<String>,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub is_nothing: bool,
+}
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = DagsterTypeValue)]
+impl RegularDagsterType {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn display_name(&self) -> &str {
+        &self.display_name
+    }
+    fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    fn is_nullable(&self) -> bool {
+        false
+    }
+    fn is_list(&self) -> bool {
+        false
+    }
+    fn is_builtin(&self) -> bool {
+        true
+    }
+    fn is_nothing(&self) -> bool {
+        self.is_nothing
+    }
+    fn input_schema_type(&self) -> Option<ConfigTypeValue> {
+        None
+    }
+    fn output_schema_type(&self) -> Option<ConfigTypeValue> {
+        None
+    }
+    fn inner_types(&self) -> Vec<DagsterTypeValue> {
+        Vec::new()
+    }
+    fn metadata_entries(&self) -> Vec<MetadataEntryValue> {
+        Vec::new()
+    }
+}
+
+/// List and nullable Dagster types exist in the schema; no op here has one.
+macro_rules! wrapping_dagster_type {
+    ($name:ident) => {
+        #[derive(Debug, Clone)]
+        pub struct $name(std::convert::Infallible);
+
+        #[graphql_object]
+        #[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [DagsterTypeValue, WrappingDagsterTypeValue])]
+        impl $name {
+            fn key(&self) -> String {
+                match self.0 {}
+            }
+            fn name(&self) -> Option<String> {
+                match self.0 {}
+            }
+            fn display_name(&self) -> String {
+                match self.0 {}
+            }
+            fn description(&self) -> Option<String> {
+                match self.0 {}
+            }
+            fn is_nullable(&self) -> bool {
+                match self.0 {}
+            }
+            fn is_list(&self) -> bool {
+                match self.0 {}
+            }
+            fn is_builtin(&self) -> bool {
+                match self.0 {}
+            }
+            fn is_nothing(&self) -> bool {
+                match self.0 {}
+            }
+            fn input_schema_type(&self) -> Option<ConfigTypeValue> {
+                match self.0 {}
+            }
+            fn output_schema_type(&self) -> Option<ConfigTypeValue> {
+                match self.0 {}
+            }
+            fn inner_types(&self) -> Vec<DagsterTypeValue> {
+                match self.0 {}
+            }
+            fn metadata_entries(&self) -> Vec<MetadataEntryValue> {
+                match self.0 {}
+            }
+            fn of_type(&self) -> DagsterTypeValue {
+                match self.0 {}
+            }
+        }
+    };
+}
+
+wrapping_dagster_type!(ListDagsterType);
+wrapping_dagster_type!(NullableDagsterType);
+
+interface! {
+    pub enum WrappingDagsterTypeValue: "WrappingDagsterType" {
+        fields {
+            "ofType": DagsterTypeValue,
+        }
+        for [ListDagsterType, NullableDagsterType]
+    }
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = ErrorValue)]
+pub struct DagsterTypeNotFoundError {
+    pub message: String,
+    pub dagster_type_name: String,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub enum DagsterTypeOrError {
+    RegularDagsterType(RegularDagsterType),
+    PipelineNotFoundError(PipelineNotFoundError),
+    DagsterTypeNotFoundError(DagsterTypeNotFoundError),
+    PythonError(PythonError),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modes, resources, loggers, presets
+
+/// The job's one mode, `default`.
+#[derive(Debug, Clone)]
+pub struct Mode {
+    pub graph: Arc<JobGraph>,
+}
+
+#[graphql_object]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+impl Mode {
+    fn id(&self) -> String {
+        format!("{}-default", self.graph.job.name)
+    }
+    fn name(&self) -> &str {
+        "default"
+    }
+    fn description(&self) -> Option<String> {
+        None
+    }
+    /// The resources the job's assets require.
+    fn resources(&self) -> Vec<Resource> {
+        job_resources(&self.graph)
+    }
+    /// Run logs go to the event log; there are no configurable loggers.
+    fn loggers(&self) -> Vec<Logger> {
+        Vec::new()
+    }
+}
+
+/// The resources a job's assets require. Their config is set in the pipeline config, not in
+/// run config, so they have no config field.
+pub fn job_resources(graph: &JobGraph) -> Vec<Resource> {
+    graph
+        .required_resources()
+        .into_iter()
+        .map(|name| Resource {
+            description: graph
+                .defs
+                .resources
+                .get(&name)
+                .and_then(|r| r.description.clone()),
+            name,
+            config_field: None,
+        })
+        .collect()
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub struct Resource {
+    pub name: String,
+    pub description: Option<String>,
+    pub config_field: Option<ConfigTypeField>,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub struct Logger {
+    pub name: String,
+    pub description: Option<String>,
+    pub config_field: Option<ConfigTypeField>,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub struct PipelinePreset {
+    pub name: String,
+    pub solid_selection: Option<Vec<String>>,
+    pub run_config_yaml: String,
+    pub mode: String,
+    pub tags: Vec<PipelineTag>,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = ErrorValue)]
+pub struct ModeNotFoundError {
+    pub message: String,
+    pub mode: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookups
+
+/// The job named by a selector, with its location's definitions.
+pub fn find_job(
+    ctx: &Ctx,
+    location: &str,
+    repository: &str,
+    job: &str,
+) -> Result<Arc<JobGraph>, PipelineNotFoundError> {
+    let not_found = |message: String| PipelineNotFoundError {
+        message,
+        pipeline_name: job.to_string(),
+        repository_name: repository.to_string(),
+        repository_location_name: location.to_string(),
+    };
+    if repository != REPOSITORY_NAME {
+        return Err(not_found(format!(
+            "Could not find repository {repository} in location {location}"
+        )));
+    }
+    let entry = ctx
+        .state
+        .locations()
+        .into_iter()
+        .find(|e| e.name == location)
+        .ok_or_else(|| not_found(format!("Location {location} does not exist in workspace")))?;
+    let defs = entry
+        .defs
+        .map_err(|m| not_found(format!("Location {location} failed to load: {m}")))?;
+    let def = defs.job(job).ok_or_else(|| {
+        not_found(format!(
+            "Could not find Pipeline {location}.{repository}.{job}"
+        ))
+    })?;
+    Ok(JobGraph::new(location, defs, def))
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub enum PipelineOrError {
+    Pipeline(Pipeline),
+    PipelineNotFoundError(PipelineNotFoundError),
+    InvalidSubsetError(InvalidSubsetError),
+    PythonError(PythonError),
+}
+
+pub fn pipeline_or_error(ctx: &Ctx, sel: &PipelineSelector) -> PipelineOrError {
+    match find_job(
+        ctx,
+        &sel.repository_location_name,
+        &sel.repository_name,
+        &sel.pipeline_name,
+    ) {
+        Ok(g) => PipelineOrError::Pipeline(Pipeline(g)),
+        Err(e) => PipelineOrError::PipelineNotFoundError(e),
+    }
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = ErrorValue)]
+pub struct PipelineSnapshotNotFoundError {
+    pub message: String,
+    pub snapshot_id: String,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub enum PipelineSnapshotOrError {
+    PipelineNotFoundError(PipelineNotFoundError),
+    PipelineSnapshot(PipelineSnapshot),
+    PipelineSnapshotNotFoundError(PipelineSnapshotNotFoundError),
+    PythonError(PythonError),
+}
+
+/// A snapshot by id is the current definition of the job whose structure has that id (the
+/// job as it is now); a job that changed since has another id, and its old snapshot is not
+/// kept.
+pub fn pipeline_snapshot_or_error(
+    ctx: &Ctx,
+    snapshot_id: Option<String>,
+    active: Option<PipelineSelector>,
+) -> PipelineSnapshotOrError {
+    if let Some(sel) = active {
+        return match find_job(
+            ctx,
+            &sel.repository_location_name,
+            &sel.repository_name,
+            &sel.pipeline_name,
+        ) {
+            Ok(g) => PipelineSnapshotOrError::PipelineSnapshot(PipelineSnapshot(g)),
+            Err(e) => PipelineSnapshotOrError::PipelineNotFoundError(e),
+        };
+    }
+    let Some(id) = snapshot_id else {
+        return PipelineSnapshotOrError::PythonError(PythonError::new(
+            "give snapshotId or activePipelineSelector",
+        ));
+    };
+    for entry in ctx.state.locations() {
+        let Ok(defs) = entry.defs else { continue };
+        for g in job_graphs(&entry.name, &defs) {
+            if g.snapshot_id() == id {
+                return PipelineSnapshotOrError::PipelineSnapshot(PipelineSnapshot(g));
+            }
+        }
+    }
+    PipelineSnapshotOrError::PipelineSnapshotNotFoundError(PipelineSnapshotNotFoundError {
+        message: format!("No job with snapshot {id} is loaded (the job has changed since)"),
+        snapshot_id: id,
+    })
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = ErrorValue)]
+pub struct GraphNotFoundError {
+    pub message: String,
+    pub graph_name: String,
+    pub repository_name: String,
+    pub repository_location_name: String,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub enum GraphOrError {
+    Graph(Graph),
+    GraphNotFoundError(GraphNotFoundError),
+    PythonError(PythonError),
+}
+
+#[derive(GraphQLInputObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
+pub struct GraphSelector {
+    pub graph_name: String,
+    pub repository_name: String,
+    pub repository_location_name: String,
+}
+
+/// A job's graph is named like the job.
+pub fn graph_or_error(ctx: &Ctx, sel: Option<GraphSelector>) -> GraphOrError {
+    let Some(sel) = sel else {
+        return GraphOrError::PythonError(PythonError::new("a graph selector is required"));
+    };
+    match find_job(
+        ctx,
+        &sel.repository_location_name,
+        &sel.repository_name,
+        &sel.graph_name,
+    ) {
+        Ok(g) => GraphOrError::Graph(Graph(g)),
+        Err(e) => GraphOrError::GraphNotFoundError(GraphNotFoundError {
+            message: e.message,
+            graph_name: sel.graph_name,
+            repository_name: sel.repository_name,
+            repository_location_name: sel.repository_location_name,
+        }),
+    }
+}
+
+/// `UsedSolid`: an op and the jobs it is invoked in.
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub struct UsedSolid {
+    pub definition: ISolidDefinitionValue,
+    pub invocations: Vec<NodeInvocationSite>,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub struct NodeInvocationSite {
+    pub pipeline: Pipeline,
+    pub solid_handle: SolidHandle,
+}
+
+/// Every op of a location's jobs, with where it is used (the "Ops" page).
+pub fn used_solids(location: &str, defs: &Arc<Definitions>) -> Vec<UsedSolid> {
+    let graphs = job_graphs(location, defs);
+    let mut by_op: std::collections::BTreeMap<String, UsedSolid> = Default::default();
+    for g in &graphs {
+        for (i, op) in g.ops.iter().enumerate() {
+            let entry = by_op.entry(op.name.clone()).or_insert_with(|| UsedSolid {
+                definition: ISolidDefinitionValue::SolidDefinition(SolidDefinition {
+                    graph: g.clone(),
+                    op: i,
+                }),
+                invocations: Vec::new(),
+            });
+            entry.invocations.push(NodeInvocationSite {
+                pipeline: Pipeline(g.clone()),
+                solid_handle: SolidHandle {
+                    graph: g.clone(),
+                    op: i,
+                },
+            });
+        }
+    }
+    by_op.into_values().collect()
+}
+
+/// `RunGroup`: a run with its re-executions (same root run), oldest first.
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub struct RunGroup {
+    pub root_run_id: String,
+    pub runs: Option<Vec<Option<Run>>>,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = ErrorValue)]
+pub struct RunGroupNotFoundError {
+    pub message: String,
+    pub run_id: String,
+}
+
+#[derive(GraphQLUnion, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+pub enum RunGroupOrError {
+    RunGroup(RunGroup),
+    RunGroupNotFoundError(RunGroupNotFoundError),
+    PythonError(PythonError),
+}
+
+pub async fn run_group_or_error(ctx: &Ctx, run_id: String) -> RunGroupOrError {
+    let st = ctx.state.clone();
+    let res = blocking(move || {
+        let storage = &st.instance.storage;
+        let Some(run) = storage
+            .get_run(&run_id)
+            .map_err(|e| PythonError::from_error(&e))?
+        else {
+            return Ok(RunGroupOrError::RunGroupNotFoundError(
+                RunGroupNotFoundError {
+                    message: format!("Run group of run {run_id} could not be found."),
+                    run_id,
+                },
+            ));
+        };
+        let root = run
+            .root_run_id
+            .clone()
+            .unwrap_or_else(|| run.run_id.clone());
+        let mut runs = storage
+            .list_runs(
+                &RunsFilter {
+                    tags: vec![(
+                        dagster_core::domain::tags::ROOT_RUN_ID.to_string(),
+                        root.clone(),
+                    )],
+                    ..Default::default()
+                },
+                None,
+                Some(1000),
+            )
+            .map_err(|e| PythonError::from_error(&e))?;
+        if let Some(r) = storage
+            .get_run(&root)
+            .map_err(|e| PythonError::from_error(&e))?
+        {
+            runs.push(r);
+        }
+        runs.sort_by(|a, b| a.create_time.total_cmp(&b.create_time));
+        runs.dedup_by(|a, b| a.run_id == b.run_id);
+        Ok(RunGroupOrError::RunGroup(RunGroup {
+            root_run_id: root,
+            runs: Some(runs.into_iter().map(|r| Some(Run::new(r))).collect()),
+        }))
+    })
+    .await;
+    res.unwrap_or_else(RunGroupOrError::PythonError)
+}
