@@ -14,6 +14,8 @@ mod schema;
 mod state;
 mod tailer;
 mod ui;
+#[cfg(test)]
+mod ui_ops;
 mod ws;
 
 use actix_web::{web, App, HttpResponse, HttpServer};

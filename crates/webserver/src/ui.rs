@@ -51,12 +51,17 @@ fn decompressed(f: &UiFile) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A text file's content.
+pub fn text(f: &UiFile) -> std::io::Result<String> {
+    String::from_utf8(decompressed(f)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 fn text_of(path: &str) -> Option<String> {
-    let f = find(path)?;
-    match decompressed(f).map(String::from_utf8) {
-        Ok(Ok(s)) => Some(s),
-        _ => {
-            tracing::error!("the embedded UI file {path} cannot be read");
+    match text(find(path)?) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!(error = %e, "the embedded UI file {path} cannot be read");
             None
         }
     }

@@ -1223,7 +1223,10 @@ fn served_schema_matches_dagster() {
             continue;
         };
         if a["kind"] != b["kind"] {
-            problems.push(format!("{name}: {} here, {} in Dagster", a["kind"], b["kind"]));
+            problems.push(format!(
+                "{name}: {} here, {} in Dagster",
+                a["kind"], b["kind"]
+            ));
             continue;
         }
         for key in ["enumValues", "possibleTypes", "interfaces"] {
