@@ -97,9 +97,13 @@ class Watch:
             op = url.split("op=")[-1] if "op=" in url else "?"
             self.graphql_ops.append(op)
             try:
-                body = resp.json()
-            except Exception:  # noqa: BLE001 - any undecodable answer is a failure
-                self.problems.append(f"GraphQL {op}: HTTP {resp.status}, not JSON")
+                text = resp.text()
+            except Exception:  # noqa: BLE001 - the page moved on before the body was read
+                return
+            try:
+                body = json.loads(text)
+            except ValueError:
+                self.problems.append(f"GraphQL {op}: HTTP {resp.status}, not JSON: {text[:200]}")
                 return
             if resp.status != 200 or body.get("errors"):
                 self.problems.append(
@@ -211,6 +215,292 @@ def crawl(browser, args, failures):
         failures.add("crawl", f"only {visited} pages were reachable (expected at least {args.min_pages})")
 
 
+# ---------------------------------------------------------------------------------------------
+# flows
+
+def gql(page, base, query, variables=None):
+    """A GraphQL call from the page (same origin, same session cookie)."""
+    return page.evaluate(
+        """async ([url, query, variables]) => {
+            const r = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                        body: JSON.stringify({query, variables})});
+            return await r.json();
+        }""",
+        [base + "/graphql", query, variables or {}],
+    )
+
+
+def run_status(page, base, run_id):
+    r = gql(page, base, "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+            {"id": run_id})
+    return ((r.get("data") or {}).get("runOrError") or {}).get("status")
+
+
+def wait_status(page, base, run_id, statuses, timeout=90):
+    deadline = time.time() + timeout
+    status = None
+    while time.time() < deadline:
+        status = run_status(page, base, run_id)
+        if status in statuses:
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} is {status}, not {statuses} after {timeout} s")
+
+
+def run_id_of(url):
+    m = re.search(r"/runs/([0-9a-f-]{36})", url)
+    if not m:
+        raise AssertionError(f"not a run page: {url}")
+    return m.group(1)
+
+
+def flow(name, failures, fn):
+    t0 = time.time()
+    try:
+        fn()
+        print(f"ok   flow {name} ({time.time() - t0:.1f}s)", flush=True)
+    except Exception as e:  # noqa: BLE001 - every failure of a flow is reported
+        failures.add(f"flow {name}", f"{type(e).__name__}: {str(e)[:1500]}")
+
+
+def flows(browser, args, failures):
+    base = args.base
+    data = args.data
+    ctx, page, watch = open_page(browser, base, args.token)
+    page.set_default_timeout(30000)
+    shots = args.out
+
+    def check(label):
+        check_page(page, watch, failures, label)
+
+    def launchpad():
+        page.goto(base + "/locations/ui_fixture/jobs/metrics_job/playground")
+        settle(page)
+        page.get_by_role("button", name="Launch Run").click()
+        page.wait_for_url(re.compile(r".*/runs/[0-9a-f-]{36}.*"), timeout=30000)
+        run_id = run_id_of(page.url)
+        # The run page follows the run live: its status badge turns to Success and the
+        # events stream in over the websocket.
+        page.get_by_text("Success", exact=True).first.wait_for(timeout=90000)
+        page.get_by_text("RUN_SUCCESS").first.wait_for(timeout=30000)
+        page.get_by_text("ASSET_MATERIALIZATION").first.wait_for(timeout=30000)
+        assert run_status(page, base, run_id) == "SUCCESS"
+        check("launchpad run page")
+
+    def materialize():
+        before = gql(page, base, "{ runsOrError(filter: {pipelineName: \"__ASSET_JOB\"}) { ... on Runs { count } } }")
+        page.goto(base + "/assets/metrics/orders")
+        settle(page)
+        page.locator("button", has_text=re.compile(r"^\s*Materialize\s*$")).first.click()
+        toast = page.get_by_text(re.compile(r"Launched run [0-9a-f]{8}"))
+        toast.first.wait_for(timeout=30000)
+        short = re.search(r"Launched run ([0-9a-f]{8})", toast.first.inner_text()).group(1)
+        runs = gql(page, base, "{ runsOrError(limit: 20) { ... on Runs { results { runId } } } }")
+        ids = [r["runId"] for r in runs["data"]["runsOrError"]["results"] if r["runId"].startswith(short)]
+        assert ids, f"launched run {short} is not listed"
+        wait_status(page, base, ids[0], {"SUCCESS"})
+        check("materialize from catalog")
+
+    def reexecute_from_failure():
+        failed = data["failed_run_id"]
+        page.goto(base + "/runs/" + failed)
+        settle(page)
+        caret = page.locator("button", has_text="Re-execute all").locator("xpath=following-sibling::*[1]")
+        caret.first.click()
+        page.get_by_text("From failure", exact=True).first.click()
+        page.wait_for_url(re.compile(r".*/runs/(?!" + failed + r")[0-9a-f-]{36}.*"), timeout=30000)
+        child = run_id_of(page.url)
+        status = wait_status(page, base, child, {"SUCCESS", "FAILURE"})
+        assert status == "FAILURE", status  # the step still fails, as it should
+        r = gql(page, base, """query($id: ID!) { runOrError(runId: $id) { ... on Run {
+            parentRunId rootRunId stepKeysToExecute tags { key value } } } }""", {"id": child})
+        run = r["data"]["runOrError"]
+        assert run["parentRunId"] == failed and run["rootRunId"] == failed, run
+        assert run["stepKeysToExecute"] == ["metrics__broken_report"], run
+        page.get_by_text("Re-executions").first.wait_for(timeout=30000)
+        check("re-execute from failure")
+
+    def terminate(force):
+        def go():
+            page.goto(base + "/locations/ui_fixture/jobs/slow_job/playground")
+            settle(page)
+            page.get_by_role("button", name="Launch Run").click()
+            page.wait_for_url(re.compile(r".*/runs/[0-9a-f-]{36}.*"), timeout=30000)
+            run_id = run_id_of(page.url)
+            wait_status(page, base, run_id, {"STARTED"})
+            page.locator("button", has_text="Terminate").first.click()
+            dialog = page.locator("[role=dialog]")
+            dialog.get_by_text("Force termination immediately").wait_for()
+            if force:
+                dialog.locator("input[type=checkbox]").first.evaluate("e => e.click()")
+            dialog.locator("button", has_text=re.compile(r"(Terminate|termination for) 1 run")).click()
+            page.get_by_text("Canceled", exact=True).first.wait_for(timeout=60000)
+            assert wait_status(page, base, run_id, {"CANCELED"}) == "CANCELED"
+            check("terminate" + (" (force)" if force else ""))
+        return go
+
+    def toggle(kind, name):
+        def go():
+            page.goto(base + f"/locations/ui_fixture/{kind}s/{name}")
+            settle(page)
+            box = page.locator("input[type=checkbox]").first
+            before = box.is_checked()
+            box.evaluate("e => e.click()")
+            page.wait_for_function(
+                "([sel, want]) => document.querySelector(sel).checked === want",
+                arg=["input[type=checkbox]", not before], timeout=15000)
+            field = "scheduleOrError(scheduleSelector: {repositoryName: \"__repository__\", repositoryLocationName: \"ui_fixture\", scheduleName: $n}) { ... on Schedule { scheduleState { status } } }" if kind == "schedule" else "sensorOrError(sensorSelector: {repositoryName: \"__repository__\", repositoryLocationName: \"ui_fixture\", sensorName: $n}) { ... on Sensor { sensorState { status } } }"
+            r = gql(page, base, "query($n: String!) { " + field + " }", {"n": name})
+            state = list(r["data"].values())[0]
+            status = (state.get("scheduleState") or state.get("sensorState"))["status"]
+            assert status == ("STOPPED" if before else "RUNNING"), status
+            # and back
+            box.evaluate("e => e.click()")
+            page.wait_for_function(
+                "([sel, want]) => document.querySelector(sel).checked === want",
+                arg=["input[type=checkbox]", before], timeout=15000)
+            check(f"toggle {kind}")
+        return go
+
+    def reload_location():
+        page.goto(base + "/deployment/locations")
+        settle(page)
+        before = gql(page, base, "{ workspaceOrError { ... on Workspace { locationEntries { name updatedTimestamp } } } }")
+        page.wait_for_timeout(1100)  # timestamps have a resolution of a second
+        page.locator("button", has_text=re.compile(r"^\s*Reload\s*$")).first.click()
+        deadline = time.time() + 30
+        while True:
+            after = gql(page, base, "{ workspaceOrError { ... on Workspace { locationEntries { name updatedTimestamp } } } }")
+            if after != before:
+                break
+            assert time.time() < deadline, "no location was reloaded"
+            time.sleep(0.5)
+        settle(page)
+        check("reload code location")
+
+    def step_stdout():
+        failed = data["failed_run_id"]
+        page.goto(base + "/runs/" + failed)
+        settle(page)
+        page.locator("button", has_text="stdout").first.click()
+        page.get_by_placeholder("Select a step\u2026").click()
+        page.locator("[role=menuitem], a, li").filter(has_text="metrics__broken_report").first.click()
+        page.get_by_text("building report").first.wait_for(timeout=30000)
+        page.locator("button", has_text="stderr").first.click()
+        page.get_by_text("report source table is missing").first.wait_for(timeout=30000)
+        check("step stdout/stderr")
+
+    def metadata_plot():
+        page.goto(base + "/assets/metrics/orders")
+        settle(page)
+        page.locator("button", has_text="Plots").first.click()
+        page.get_by_text("row_count").first.wait_for()
+        page.wait_for_timeout(500)
+        assert page.locator("canvas").count() >= 1, "no plot was drawn"
+        page.screenshot(path=os.path.join(shots, "flow-metadata-plot.png"))
+        check("metadata plot")
+
+    flow("launch from the launchpad", failures, launchpad)
+    flow("materialize an asset from the catalog", failures, materialize)
+    flow("re-execute a failed run from failure", failures, reexecute_from_failure)
+    flow("terminate a running run", failures, terminate(False))
+    if not args.quick:
+        flow("terminate a running run (force)", failures, terminate(True))
+    flow("toggle a schedule", failures, toggle("schedule", "metrics_every_minute"))
+    flow("toggle a sensor", failures, toggle("sensor", "after_failure"))
+    flow("reload a code location", failures, reload_location)
+    flow("open a step's stdout and stderr", failures, step_stdout)
+    flow("plot an asset's numeric metadata", failures, metadata_plot)
+    ctx.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# read-only mode
+
+def readonly(browser, args, failures):
+    base = args.base
+    ctx, page, watch = open_page(browser, base, args.token)
+    page.goto(base + "/locations/ui_fixture/jobs/metrics_job/playground")
+    settle(page)
+    launch = page.get_by_role("button", name="Launch Run")
+    if launch.count() and launch.first.is_enabled():
+        failures.add("read-only", "the launchpad offers an enabled Launch Run button")
+    page.goto(base + "/locations/ui_fixture/schedules/metrics_every_minute")
+    settle(page)
+    box = page.locator("input[type=checkbox]")
+    if box.count() and box.first.is_enabled():
+        failures.add("read-only", "the schedule's running switch is enabled")
+    page.goto(base + "/assets/metrics/orders")
+    settle(page)
+    mat = page.locator("button", has_text=re.compile(r"^\s*Materialize\s*$"))
+    if mat.count() and mat.first.is_enabled():
+        failures.add("read-only", "the asset offers an enabled Materialize button")
+    r = gql(page, base, """mutation { launchRun(executionParams: {selector: {repositoryName: "__repository__",
+        repositoryLocationName: "ui_fixture", jobName: "metrics_job"}}) { __typename } }""")
+    if r.get("data", {}).get("launchRun", {}).get("__typename") != "UnauthorizedError":
+        failures.add("read-only", f"launchRun was not refused: {r}")
+    watch.take()  # the refused mutation is expected
+    print("ok   read-only checks", flush=True)
+    ctx.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# token mode
+
+def token(browser, args, failures):
+    base = args.base
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.goto(base + "/runs")
+    if page.locator("input[name=token]").count() != 1:
+        failures.add("token", "a page without the token does not ask for it")
+    page.fill("input[name=token]", "wrong-token")
+    page.click("button[type=submit]")
+    if "not this server's token" not in page.inner_text("body"):
+        failures.add("token", "a wrong token is not refused")
+    api = page.evaluate("async (u) => (await fetch(u, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{\"query\": \"{ version }\"}'})).status", base + "/graphql")
+    if api != 401:
+        failures.add("token", f"the API answered {api} without the token")
+    page.fill("input[name=token]", args.token)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/runs$"), timeout=15000)
+    watch = Watch(page, base)
+    settle(page)
+    check_page(page, watch, failures, "/runs after signing in")
+    page.get_by_text("metrics_job").first.wait_for(timeout=15000)
+    print("ok   token sign-in", flush=True)
+    ctx.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# screenshots for docs/
+
+SCREENSHOTS = [
+    ("runs", "/runs"),
+    ("run", "/runs/{failed_run_id}"),
+    ("assets", "/assets"),
+    ("asset", "/assets/metrics/orders"),
+    ("lineage", "/asset-groups"),
+    ("job", "/locations/ui_fixture/jobs/failing_job"),
+    ("launchpad", "/locations/ui_fixture/jobs/metrics_job/playground"),
+    ("timeline", "/overview/activity/timeline"),
+    ("automation", "/automation"),
+    ("daemons", "/deployment/daemons"),
+]
+
+
+def screenshots(browser, args, failures):
+    os.makedirs(args.out, exist_ok=True)
+    ctx, page, watch = open_page(browser, args.base, args.token)
+    for name, path in SCREENSHOTS:
+        page.goto(args.base + path.format(**args.data))
+        settle(page, 1000)
+        check_page(page, watch, failures, path)
+        page.screenshot(path=os.path.join(args.out, f"ui-{name}.png"))
+        print(f"wrote {name}", flush=True)
+    ctx.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", required=True, help="http://host:port[/prefix]")
@@ -221,6 +511,7 @@ def main():
     ap.add_argument("--out", default=".")
     ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
     ap.add_argument("--json", help="a JSON object of scenario inputs (run ids, names)")
+    ap.add_argument("--quick", action="store_true", help="the shorter variant of a scenario")
     ap.add_argument("scenario", choices=["crawl", "flows", "readonly", "token", "screenshots"])
     args = ap.parse_args()
     args.base = args.base.rstrip("/")
