@@ -282,7 +282,7 @@ fn main() -> Result<()> {
                         }
                     }),
                 )
-                .default_service(web::to(http::not_found))
+                .default_service(web::to(ui::serve_root_file))
         })
         .workers(2)
         .bind(bind)?

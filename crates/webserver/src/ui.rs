@@ -295,6 +295,21 @@ pub async fn serve(server: web::Data<Server>, req: HttpRequest) -> HttpResponse 
     }
 }
 
+/// Outside the path prefix: the build's top-level files (favicons, the manifest). The UI asks
+/// for the run-status favicons at the root even under a prefix, so they are served there too;
+/// everything else outside the prefix is 404.
+pub async fn serve_root_file(req: HttpRequest) -> HttpResponse {
+    use actix_web::http::Method;
+    let rel = req.path().trim_start_matches('/');
+    let top_level = !rel.is_empty() && !rel.contains('/');
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        if let Some(f) = find(rel).filter(|_| top_level) {
+            return serve_file(&req, f);
+        }
+    }
+    crate::http::not_found(req).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -142,17 +142,19 @@ def settle(page, extra_ms=300):
 def open_page(browser, base, token=None):
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     page = ctx.new_page()
-    watch = Watch(page, base)
     if token is not None:
         sign_in(page, base, token)
+    watch = Watch(page, base)
     return ctx, page, watch
 
 
 def sign_in(page, base, token):
-    page.goto(base + "/", wait_until="domcontentloaded")
+    """Signs in with the token (the session cookie is kept by the context)."""
+    page.goto(base + "/login", wait_until="domcontentloaded")
     page.fill("input[name=token]", token)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*"), wait_until="domcontentloaded")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    settle(page)
 
 
 def check_page(page, watch, failures, label):
