@@ -433,6 +433,51 @@ struct JsonBody {
     operation_name: Option<String>,
 }
 
+/// The request body, at most [`MAX_BODY_BYTES`]; a larger one is answered 413 (and the rest
+/// of it is not read: the connection is closed after the answer).
+pub async fn read_body(
+    req: &HttpRequest,
+    payload: &mut web::Payload,
+) -> Result<web::BytesMut, Box<HttpResponse>> {
+    use actix_web::http::StatusCode;
+    let too_large = || {
+        Box::new(
+            HttpResponse::PayloadTooLarge()
+                .force_close()
+                .json(serde_json::json!({
+                    "data": null,
+                    "errors": [{"message": format!("Request body is larger than {MAX_BODY_BYTES} bytes.")}],
+                })),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        match chunk {
+            Ok(c) => {
+                if body.len() + c.len() > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&c);
+            }
+            Err(e) => {
+                return Err(Box::new(text(
+                    StatusCode::BAD_REQUEST,
+                    format!("Could not read the request body: {e}"),
+                )))
+            }
+        }
+    }
+    Ok(body)
+}
+
 pub async fn graphql_post(
     server: web::Data<Server>,
     req: HttpRequest,
@@ -442,40 +487,10 @@ pub async fn graphql_post(
     if let Some(r) = check_token(&server, &req) {
         return r;
     }
-    // The rest of the body is not read: the connection is closed after the answer.
-    let too_large = || {
-        HttpResponse::PayloadTooLarge()
-            .force_close()
-            .json(serde_json::json!({
-                "data": null,
-                "errors": [{"message": format!("Request body is larger than {MAX_BODY_BYTES} bytes.")}],
-            }))
+    let body = match read_body(&req, &mut payload).await {
+        Ok(b) => b,
+        Err(r) => return *r,
     };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return too_large();
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        match chunk {
-            Ok(c) => {
-                if body.len() + c.len() > MAX_BODY_BYTES {
-                    return too_large();
-                }
-                body.extend_from_slice(&c);
-            }
-            Err(e) => {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    format!("Could not read the request body: {e}"),
-                )
-            }
-        }
-    }
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

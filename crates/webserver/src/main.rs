@@ -1,14 +1,19 @@
 //! `dagster-webserver`: the HTTP side of the deployment.
 //!
-//! Routes: `/server_info` (and the legacy `/dagit_info`), a health route for container health
-//! checks (`/health`, which also checks that storage answers), `/graphql` (juniper over HTTP,
-//! see [`http`] and [`schema`]; subscriptions over websocket on the same path, see [`ws`] and
-//! [`tailer`]), `/logs/<run id>/compute_logs/<file key>/out|err` (captured step output
-//! downloads) and `/` (redirects to GraphiQL). Flags and `DAGSTER_WEBSERVER_*`
-//! environment variables follow Dagster's. `DAGSTER_WEBSERVER_TOKEN` enables bearer-token
-//! access control for everything but `/server_info`, `/dagit_info` and `/health`.
+//! Routes (all under `--path-prefix` when one is given; `/` then redirects into it):
+//! `/server_info` (and the legacy `/dagit_info`); `/health` for container health checks (also
+//! checks that storage answers); `/graphql` (juniper over HTTP, see [`http`] and [`schema`];
+//! subscriptions over websocket on the same path, see [`ws`] and [`tailer`]; GraphiQL for a
+//! browser); `/logs/<run id>/compute_logs/<file key>/out|err` (captured step output);
+//! `/report_asset_{materialization,observation,check}/<key>` and `/download_debug/<run id>`
+//! ([`external`]); `/login`, `/logout` ([`auth`]); every other `GET` is Dagster's UI
+//! ([`ui`]: a file of the embedded build, or `index.html` for the UI's own routing). Flags and
+//! `DAGSTER_WEBSERVER_*` environment variables follow Dagster's. `DAGSTER_WEBSERVER_TOKEN`
+//! enables access control for everything but `/server_info`, `/dagit_info` and `/health`
+//! (bearer token for API clients, a sign-in form and session cookie for browsers).
 
 mod auth;
+mod external;
 mod http;
 mod schema;
 mod state;
@@ -266,6 +271,34 @@ fn main() -> Result<()> {
                         .route("/graphql", web::get().to(http::graphql_get))
                         .route("/graphql", web::post().to(http::graphql_post))
                         .route("/logs/{tail:.*}", web::get().to(http::logs_download))
+                        .route(
+                            "/report_asset_materialization",
+                            web::post().to(external::report_materialization),
+                        )
+                        .route(
+                            "/report_asset_materialization/{key:.*}",
+                            web::post().to(external::report_materialization),
+                        )
+                        .route(
+                            "/report_asset_observation",
+                            web::post().to(external::report_observation),
+                        )
+                        .route(
+                            "/report_asset_observation/{key:.*}",
+                            web::post().to(external::report_observation),
+                        )
+                        .route(
+                            "/report_asset_check",
+                            web::post().to(external::report_check),
+                        )
+                        .route(
+                            "/report_asset_check/{key:.*}",
+                            web::post().to(external::report_check),
+                        )
+                        .route(
+                            "/download_debug/{run_id}",
+                            web::get().to(external::download_debug),
+                        )
                         .route("/login", web::get().to(auth::login_form))
                         .route("/login", web::post().to(auth::login))
                         .route("/logout", web::get().to(auth::logout))

@@ -526,7 +526,10 @@ fn the_images_commands_run_the_demo_job_as_two_processes() {
     // The documented "open http://localhost:3004": Dagster's UI, from the binary itself.
     let (status, page) = try_http(port, "GET", "/", &[("Accept", "text/html")], b"").unwrap();
     assert_eq!(status, 200);
-    assert!(page.contains("__NEXT_DATA__") && page.contains("/_next/static/"), "{page}");
+    assert!(
+        page.contains("__NEXT_DATA__") && page.contains("/_next/static/"),
+        "{page}"
+    );
 
     assert_eq!(web.stop(), 0, "webserver exit code\n{}", logs());
     assert_eq!(daemon.stop(), 0, "daemon exit code\n{}", logs());

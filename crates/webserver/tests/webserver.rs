@@ -325,6 +325,169 @@ fn token_mode_requires_bearer_token() {
         let (status, body) = http(p, "GET", open, &[], b"");
         assert_eq!(status, 200, "{open}: {body}");
     }
+    // A browser signs in once: a page asks for the token, a right token sets the session
+    // cookie (not the token itself), which then opens the API and the UI.
+    let html = ("Accept", "text/html");
+    let (status, body) = http(p, "GET", "/runs", &[html], b"");
+    assert_eq!(status, 401);
+    assert!(body.contains("name=\"token\""), "{body}");
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+    let (status, body) = http(p, "POST", "/login", &[form], b"token=wrong&next=%2Fruns");
+    assert_eq!(status, 401);
+    assert!(body.contains("not this server's token"), "{body}");
+    let (status, head, _) =
+        common::http_raw(p, "POST", "/login", &[form], b"token=s3cret&next=%2Fruns");
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("location: /runs"), "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie: {head}"))
+        .to_string();
+    assert!(!cookie.contains("s3cret"), "{cookie}");
+    assert!(head.to_ascii_lowercase().contains("httponly"), "{head}");
+    let (status, body) = http(
+        p,
+        "GET",
+        "/graphql?query=%7Bversion%7D",
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(p, "GET", "/runs", &[html, ("Cookie", &cookie)], b"");
+    assert_eq!(status, 200);
+    assert!(body.contains("__NEXT_DATA__"), "{body}");
+    // An open redirect is not possible: `next` stays on this server.
+    let (status, head, _) = common::http_raw(
+        p,
+        "POST",
+        "/login",
+        &[form],
+        b"token=s3cret&next=https%3A%2F%2Fevil.example%2F",
+    );
+    assert_eq!(status, 303);
+    assert!(
+        head.contains("location: /\r") || head.ends_with("location: /"),
+        "{head}"
+    );
+}
+
+/// `POST /report_asset_materialization|observation/<key>` record runless events that the
+/// GraphQL API then serves; `/report_asset_check` is refused (no checks here); a read-only
+/// server refuses reports; `/download_debug/<run>` is the run and its events as gzip'd JSON.
+#[test]
+fn reported_asset_events_and_debug_download() {
+    let server = start(DEFAULT_COORDINATOR, &[], &[]);
+    let p = server.port;
+    let json = ("Content-Type", "application/json");
+    let (status, body) = http(
+        p,
+        "POST",
+        "/report_asset_materialization/ext/table",
+        &[json],
+        br#"{"description": "loaded by an external tool", "metadata": {"rows": 42, "source": {"raw_value": "https://example.com/x", "type": "url"}}}"#,
+    );
+    assert_eq!((status, body.as_str()), (200, "{}"));
+    let (status, body) = http(
+        p,
+        "POST",
+        "/report_asset_observation?asset_key=%5B%22ext%22%2C%22table%22%5D&metadata=%7B%22lag%22%3A%201.5%7D",
+        &[],
+        b"",
+    );
+    assert_eq!((status, body.as_str()), (200, "{}"));
+    let (_, v) = gql(
+        p,
+        "{ assetOrError(assetKey: {path: [\"ext\", \"table\"]}) { ... on Asset { assetMaterializations { runId description metadataEntries { label ... on IntMetadataEntry { intValue } ... on UrlMetadataEntry { url } } } assetObservations { runId metadataEntries { label ... on FloatMetadataEntry { floatValue } } } } } }",
+        serde_json::json!({}),
+    );
+    let asset = &v["data"]["assetOrError"];
+    assert_eq!(asset["assetMaterializations"][0]["runId"], "", "{v}");
+    assert_eq!(
+        asset["assetMaterializations"][0]["description"], "loaded by an external tool",
+        "{v}"
+    );
+    let entries = &asset["assetMaterializations"][0]["metadataEntries"];
+    assert!(
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["intValue"] == 42),
+        "{v}"
+    );
+    assert!(
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["url"] == "https://example.com/x"),
+        "{v}"
+    );
+    assert_eq!(
+        asset["assetObservations"][0]["metadataEntries"][0]["floatValue"], 1.5,
+        "{v}"
+    );
+    for (path, body, ct, want) in [
+        (
+            "/report_asset_materialization/",
+            b"".as_slice(),
+            None,
+            "Empty asset key",
+        ),
+        (
+            "/report_asset_materialization/a",
+            b"x=1",
+            Some("application/x-www-form-urlencoded"),
+            "Unhandled content type",
+        ),
+        (
+            "/report_asset_materialization/a",
+            b"{",
+            Some("application/json"),
+            "not valid JSON",
+        ),
+        (
+            "/report_asset_materialization/a",
+            br#"{"metadata": 3}"#,
+            Some("application/json"),
+            "metadata must be",
+        ),
+        (
+            "/report_asset_check/a",
+            br#"{"passed": true}"#,
+            Some("application/json"),
+            "Asset checks are not supported",
+        ),
+    ] {
+        let headers: Vec<(&str, &str)> = ct.map(|c| ("Content-Type", c)).into_iter().collect();
+        let (status, text) = http(p, "POST", path, &headers, body);
+        assert_eq!(status, 400, "{path}: {text}");
+        assert!(text.contains(want), "{path}: {text}");
+    }
+
+    let run = launch_quick(p);
+    let run_id = run["run"]["runId"].as_str().unwrap().to_string();
+    let (status, head, bytes) =
+        common::http_raw(p, "GET", &format!("/download_debug/{run_id}"), &[], b"");
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("application/gzip"), "{head}");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+        .unwrap();
+    let debug: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(debug["run"]["run_id"], run_id.as_str(), "{debug}");
+    assert!(
+        debug["events"].as_array().is_some_and(|e| !e.is_empty()),
+        "{debug}"
+    );
+    let (status, _, _) = common::http_raw(p, "GET", "/download_debug/no-such-run", &[], b"");
+    assert_eq!(status, 404);
+
+    let ro = start("", &["--read-only"], &[]);
+    let (status, text) = http(ro.port, "POST", "/report_asset_materialization/a", &[], b"");
+    assert_eq!(status, 401, "{text}");
 }
 
 #[test]
