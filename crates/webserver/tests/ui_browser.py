@@ -483,11 +483,7 @@ SCREENSHOTS = [
     ("assets", "/assets"),
     ("asset", "/assets/metrics/orders"),
     ("lineage", "/asset-groups"),
-    ("job", "/locations/ui_fixture/jobs/failing_job"),
     ("launchpad", "/locations/ui_fixture/jobs/metrics_job/playground"),
-    ("timeline", "/overview/activity/timeline"),
-    ("automation", "/automation"),
-    ("daemons", "/deployment/daemons"),
 ]
 
 

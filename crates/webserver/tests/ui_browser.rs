@@ -7,7 +7,7 @@
 //! of an asset with numeric metadata, schedule ticks and a running sensor.
 //!
 //! * `ui_pages_and_flows`: every page reachable from the navigation renders cleanly; every flow
-//!   of the UI works end to end.
+//!   of the UI works end to end; screenshots of the main pages go to `target/ui-browser/`.
 //! * `ui_under_a_path_prefix`: the same under `--path-prefix /dagster`.
 //! * `ui_read_only`: `--read-only`: pages render, the UI offers no mutation, one sent is refused.
 //! * `ui_with_an_access_token`: `DAGSTER_WEBSERVER_TOKEN`: the UI asks for the token, then works.
@@ -311,6 +311,9 @@ fn ui_pages_and_flows() {
     let d = deploy(&[], &[]);
     d.scenario("", "crawl", &["--min-pages", "100", "--max-pages", "200"]);
     d.scenario("", "flows", &[]);
+    // The main pages as PNGs in target/ui-browser/ (scripts/ui-screenshots.sh copies them to
+    // docs/).
+    d.scenario("", "screenshots", &[]);
 }
 
 #[test]
