@@ -222,18 +222,26 @@ fn is_uuid(b: &[u8]) -> bool {
     })
 }
 
+/// Each number (digits, with an optional decimal part: durations print as `0 s` or `0.1 s`
+/// depending on the machine's speed) becomes `N`.
 fn redact_digits(s: &str) -> String {
     let mut out = String::new();
-    let mut last_digit = false;
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            if !last_digit {
-                out.push('N');
-            }
-            last_digit = true;
-        } else {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !c.is_ascii_digit() {
             out.push(c);
-            last_digit = false;
+            continue;
+        }
+        out.push('N');
+        while chars.peek().is_some_and(char::is_ascii_digit) {
+            chars.next();
+        }
+        let mut rest = chars.clone();
+        if rest.next() == Some('.') && rest.peek().is_some_and(char::is_ascii_digit) {
+            chars.next();
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
         }
     }
     out

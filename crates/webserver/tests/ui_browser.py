@@ -265,6 +265,14 @@ def flow(name, failures, fn):
         failures.add(f"flow {name}", f"{type(e).__name__}: {str(e)[:1500]}")
 
 
+def confirm(page, text):
+    """Clicks a dialog's button once the dialog has finished opening."""
+    button = page.locator("button", has_text=text).last
+    button.wait_for(state="visible")
+    page.wait_for_timeout(400)  # the dialog's opening animation
+    button.click()
+
+
 def flows(browser, args, failures):
     base = args.base
     data = args.data
@@ -335,7 +343,7 @@ def flows(browser, args, failures):
             dialog.get_by_text("Force termination immediately").wait_for()
             if force:
                 dialog.locator("input[type=checkbox]").first.evaluate("e => e.click()")
-            dialog.locator("button", has_text=re.compile(r"(Terminate|termination for) 1 run")).click()
+            confirm(page, re.compile(r"(Terminate|termination for) 1 run"))
             page.get_by_text("Canceled", exact=True).first.wait_for(timeout=60000)
             assert wait_status(page, base, run_id, {"CANCELED"}) == "CANCELED"
             check("terminate" + (" (force)" if force else ""))
@@ -402,6 +410,89 @@ def flows(browser, args, failures):
         page.screenshot(path=os.path.join(shots, "flow-metadata-plot.png"))
         check("metadata plot")
 
+    def sensor_cursor():
+        page.goto(base + "/locations/ui_fixture/sensors/after_failure")
+        settle(page)
+        page.locator("button", has_text="Edit").first.click()
+        page.locator("[role=dialog] textarea").first.fill("ui-test-cursor")
+        confirm(page, "Set cursor value")
+        deadline = time.time() + 30
+        while True:
+            r = gql(page, base, """{ sensorOrError(sensorSelector: {repositoryName: "__repository__",
+                repositoryLocationName: "ui_fixture", sensorName: "after_failure"}) {
+                ... on Sensor { sensorState { typeSpecificData { ... on SensorData { lastCursor } } } } } }""")
+            cursor = r["data"]["sensorOrError"]["sensorState"]["typeSpecificData"]["lastCursor"]
+            if cursor == "ui-test-cursor":
+                break
+            assert time.time() < deadline, f"the cursor is {cursor!r}"
+            time.sleep(0.5)
+        check("set a sensor cursor")
+
+    def reset_schedule():
+        page.goto(base + "/locations/ui_fixture/schedules/metrics_every_minute")
+        settle(page)
+        page.locator("button", has_text="Reset schedule status").first.click()
+        page.wait_for_timeout(1000)
+        r = gql(page, base, """{ scheduleOrError(scheduleSelector: {repositoryName: "__repository__",
+            repositoryLocationName: "ui_fixture", scheduleName: "metrics_every_minute"}) {
+            ... on Schedule { scheduleState { status } } } }""")
+        status = r["data"]["scheduleOrError"]["scheduleState"]["status"]
+        assert status == "STOPPED", status  # the code default
+        check("reset a schedule")
+
+    def asset_menu(item):
+        page.locator('button:right-of(button:has-text("Materialize"))').first.click()
+        page.locator("[role=menuitem]", has_text=item).first.click()
+
+    def report_event():
+        page.goto(base + "/assets/demo/report")
+        settle(page)
+        asset_menu("Report materialization event")
+        confirm(page, re.compile(r"Report"))
+        deadline = time.time() + 30
+        while True:
+            r = gql(page, base, """{ assetOrError(assetKey: {path: ["demo", "report"]}) {
+                ... on Asset { assetMaterializations(limit: 1) { runId } } } }""")
+            mats = r["data"]["assetOrError"]["assetMaterializations"]
+            if mats and mats[0]["runId"] == "":
+                break
+            assert time.time() < deadline, f"no reported materialization: {mats}"
+            time.sleep(0.5)
+        check("report a materialization")
+
+    def wipe():
+        page.goto(base + "/assets/demo/report")
+        settle(page)
+        asset_menu("Wipe materializations")
+        confirm(page, re.compile(r"^\s*Wipe"))
+        deadline = time.time() + 30
+        while True:
+            r = gql(page, base, """{ assetOrError(assetKey: {path: ["demo", "report"]}) {
+                ... on Asset { assetMaterializations(limit: 1) { runId } } } }""")
+            if r["data"]["assetOrError"]["assetMaterializations"] == []:
+                break
+            assert time.time() < deadline, f"materializations remain: {r}"
+            time.sleep(0.5)
+        check("wipe an asset's materializations")
+
+    def delete_run():
+        victim = data.get("delete_run_id")
+        assert victim, "no run to delete was given"
+        page.goto(base + "/runs/" + victim)
+        settle(page)
+        page.locator('button:right-of(button:has-text("View tags and config"))').first.click()
+        debug = page.locator("[role=menuitem]", has_text="Download debug file").first
+        assert debug.count(), "no Download debug file item"
+        status = page.evaluate("async (u) => (await fetch(u)).status", base + "/download_debug/" + victim)
+        assert status == 200, f"/download_debug answered {status}"
+        page.locator("[role=menuitem]", has_text="Delete").first.click()
+        confirm(page, re.compile(r"Yes, delete 1 run"))
+        deadline = time.time() + 30
+        while run_status(page, base, victim) is not None:
+            assert time.time() < deadline, "the run was not deleted"
+            time.sleep(0.5)
+        check("delete a run")
+
     flow("launch from the launchpad", failures, launchpad)
     flow("materialize an asset from the catalog", failures, materialize)
     flow("re-execute a failed run from failure", failures, reexecute_from_failure)
@@ -413,6 +504,12 @@ def flows(browser, args, failures):
     flow("reload a code location", failures, reload_location)
     flow("open a step's stdout and stderr", failures, step_stdout)
     flow("plot an asset's numeric metadata", failures, metadata_plot)
+    if not args.quick:
+        flow("set a sensor cursor", failures, sensor_cursor)
+        flow("reset a schedule", failures, reset_schedule)
+        flow("report a materialization", failures, report_event)
+        flow("wipe an asset's materializations", failures, wipe)
+        flow("download a run's debug file and delete the run", failures, delete_run)
     ctx.close()
 
 

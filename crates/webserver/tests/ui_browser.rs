@@ -26,6 +26,8 @@ use std::time::Duration;
 struct Seeded {
     home: tempfile::TempDir,
     failed_run_id: String,
+    /// A finished run the flows delete.
+    delete_run_id: String,
 }
 
 fn repo_root() -> PathBuf {
@@ -143,6 +145,7 @@ fn seed() -> Seeded {
             .clone()
     };
     let failed_run_id = of("failing_job", dagster_core::domain::RunStatus::Failure);
+    let delete_run_id = of("metrics_job", dagster_core::domain::RunStatus::Success);
     // A queued run terminated before it started ends CANCELED.
     let slow = of("slow_job", dagster_core::domain::RunStatus::Queued);
     dagster_core::exec::request_cancel(inst.storage.as_ref(), &slow).unwrap();
@@ -188,6 +191,7 @@ fn seed() -> Seeded {
     Seeded {
         home,
         failed_run_id,
+        delete_run_id,
     }
 }
 
@@ -268,7 +272,11 @@ fn wait_for_server_at(port: u16, web_args: &[&str], log: &Path) {
 impl Deployment {
     /// Runs one scenario of ui_browser.py; panics with its output and the servers' logs.
     fn scenario(&self, base_path: &str, scenario: &str, extra: &[&str]) {
-        let data = serde_json::json!({"failed_run_id": self.seeded.failed_run_id}).to_string();
+        let data = serde_json::json!({
+            "failed_run_id": self.seeded.failed_run_id,
+            "delete_run_id": self.seeded.delete_run_id,
+        })
+        .to_string();
         let out_dir = repo_root().join("target/ui-browser");
         std::fs::create_dir_all(&out_dir).unwrap();
         let out = Command::new(venv_python())
@@ -325,7 +333,7 @@ fn ui_under_a_path_prefix() {
     d.scenario(
         "/dagster",
         "crawl",
-        &["--min-pages", "40", "--max-pages", "60"],
+        &["--min-pages", "25", "--max-pages", "30"],
     );
     d.scenario("/dagster", "flows", &["--quick"]);
 }
@@ -333,7 +341,7 @@ fn ui_under_a_path_prefix() {
 #[test]
 fn ui_read_only() {
     let d = deploy(&["--read-only"], &[]);
-    d.scenario("", "crawl", &["--min-pages", "40", "--max-pages", "60"]);
+    d.scenario("", "crawl", &["--min-pages", "25", "--max-pages", "30"]);
     d.scenario("", "readonly", &[]);
 }
 
@@ -345,7 +353,7 @@ fn ui_with_an_access_token() {
     d.scenario(
         "",
         "crawl",
-        &["--token", TOKEN, "--min-pages", "40", "--max-pages", "60"],
+        &["--token", TOKEN, "--min-pages", "25", "--max-pages", "30"],
     );
     d.scenario("", "flows", &["--token", TOKEN, "--quick"]);
 }
