@@ -158,22 +158,24 @@ pub async fn login(
         tracing::warn!(peer = ?req.peer_addr(), "UI sign-in with a wrong token");
         return login_page(&server, &next, true);
     }
-    let cookie = actix_web::cookie::Cookie::build(COOKIE, session_value(token))
-        .path(
-            if prefix.is_empty() {
-                "/"
-            } else {
-                prefix.as_str()
-            }
-            .to_string(),
-        )
-        .http_only(true)
-        .same_site(actix_web::cookie::SameSite::Strict)
-        .secure(req.connection_info().scheme() == "https")
-        .finish();
+    let cookie = session_cookie(&prefix, session_value(token), &req);
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, next))
         .cookie(cookie)
+        .finish()
+}
+
+/// The session cookie: scoped to the prefix, HttpOnly, SameSite=Strict, Secure over HTTPS.
+fn session_cookie(
+    prefix: &str,
+    value: String,
+    req: &HttpRequest,
+) -> actix_web::cookie::Cookie<'static> {
+    actix_web::cookie::Cookie::build(COOKIE, value)
+        .path(if prefix.is_empty() { "/" } else { prefix }.to_string())
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .secure(req.connection_info().scheme() == "https")
         .finish()
 }
 
@@ -198,20 +200,9 @@ pub async fn login_form(server: web::Data<Server>, req: HttpRequest) -> HttpResp
 }
 
 /// `<prefix>/logout`: clears the session cookie.
-pub async fn logout(server: web::Data<Server>) -> HttpResponse {
+pub async fn logout(server: web::Data<Server>, req: HttpRequest) -> HttpResponse {
     let prefix = server.state.path_prefix.clone();
-    let mut cookie = actix_web::cookie::Cookie::build(COOKIE, "")
-        .path(
-            if prefix.is_empty() {
-                "/"
-            } else {
-                prefix.as_str()
-            }
-            .to_string(),
-        )
-        .http_only(true)
-        .same_site(actix_web::cookie::SameSite::Strict)
-        .finish();
+    let mut cookie = session_cookie(&prefix, String::new(), &req);
     cookie.make_removal();
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, format!("{prefix}/login")))

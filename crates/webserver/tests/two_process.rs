@@ -40,7 +40,7 @@ fn position(events: &[(Option<EventType>, String)], ty: EventType, run: &str) ->
 fn webserver_and_daemon_as_two_processes_on_postgres() {
     let python = venv_python();
     let _ = sibling_bin("dagster", "dagster-cli");
-    let daemon_bin = sibling_bin("dagster-daemon", "dagster-daemon");
+    let _ = sibling_bin("dagster-daemon", "dagster-daemon");
     let db = TestDb::postgres();
     let url = db.pg_url().unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -64,17 +64,7 @@ fn webserver_and_daemon_as_two_processes_on_postgres() {
 
     // The daemon: `dagster-daemon run`, reading $DAGSTER_HOME/workspace.yaml itself.
     let daemon_log = h.join("daemon.log");
-    let mut daemon = Proc {
-        name: "dagster-daemon",
-        child: Command::new(&daemon_bin)
-            .arg("run")
-            .env("DAGSTER_HOME", h)
-            .current_dir(h)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&daemon_log).unwrap())
-            .spawn()
-            .unwrap(),
-    };
+    let mut daemon = spawn_daemon(h, &daemon_log);
     // The webserver: its own process, same home, the workspace given with -w.
     let port = free_port();
     let web_log = h.join("webserver.log");

@@ -206,18 +206,7 @@ struct Deployment {
 fn deploy(web_args: &[&str], web_env: &[(&str, &str)]) -> Deployment {
     let seeded = seed();
     let h = seeded.home.path();
-    let daemon_log = h.join("daemon.log");
-    let daemon = Proc {
-        name: "dagster-daemon",
-        child: Command::new(sibling_bin("dagster-daemon", "dagster-daemon"))
-            .arg("run")
-            .env("DAGSTER_HOME", h)
-            .current_dir(h)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&daemon_log).unwrap())
-            .spawn()
-            .unwrap(),
-    };
+    let daemon = spawn_daemon(h, &h.join("daemon.log"));
     let port = free_port();
     let web_log = h.join("webserver.log");
     let mut cmd = Command::new(webserver_bin());

@@ -211,7 +211,8 @@ fn validate_run_config(
     Ok(serde_json::Value::Object(obj))
 }
 
-fn json_kind(v: &serde_json::Value) -> &'static str {
+/// What kind of JSON value `v` is, for error messages ("a string", "an object", ...).
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",

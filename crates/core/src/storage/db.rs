@@ -1468,6 +1468,19 @@ impl RunStore for DbStorage {
     }
 }
 
+/// `event_logs` rows `(id, event JSON)` as records.
+fn event_records(rows: impl IntoIterator<Item = (i64, String)>) -> Result<Vec<EventRecord>, DbErr> {
+    rows.into_iter()
+        .map(|(id, body)| {
+            let event: NewEvent = from_json(|| format!("event_logs row {id}"), &body)?;
+            Ok(EventRecord {
+                storage_id: id,
+                event,
+            })
+        })
+        .collect()
+}
+
 impl EventLogStore for DbStorage {
     fn store_events(&self, events: &[NewEvent]) -> Result<StoreOutcome> {
         if events.is_empty() {
@@ -1699,17 +1712,7 @@ impl EventLogStore for DbStorage {
                 .limit(to_i64(limit).saturating_add(1))
                 .load(c)?;
             let has_more = rows.len() > limit;
-            let events = rows
-                .into_iter()
-                .take(limit)
-                .map(|(id, body)| {
-                    let event: NewEvent = from_json(|| format!("event_logs row {id}"), &body)?;
-                    Ok(EventRecord {
-                        storage_id: id,
-                        event,
-                    })
-                })
-                .collect::<Result<Vec<_>, DbErr>>()?;
+            let events = event_records(rows.into_iter().take(limit))?;
             let cursor = events.last().map(|e| e.storage_id).or(after);
             Ok(EventPage {
                 events,
@@ -1733,15 +1736,7 @@ impl EventLogStore for DbStorage {
                 .select((event_logs::id, event_logs::event))
                 .limit(to_i64(limit))
                 .load(c)?;
-            rows.into_iter()
-                .map(|(id, body)| {
-                    let event: NewEvent = from_json(|| format!("event_logs row {id}"), &body)?;
-                    Ok(EventRecord {
-                        storage_id: id,
-                        event,
-                    })
-                })
-                .collect::<Result<Vec<_>, DbErr>>()
+            event_records(rows)
         })
     }
 
@@ -1829,15 +1824,7 @@ impl EventLogStore for DbStorage {
                 q = q.filter(event_logs::id.lt(before));
             }
             let rows: Vec<(i64, String)> = q.load(c)?;
-            rows.into_iter()
-                .map(|(id, body)| {
-                    let event: NewEvent = from_json(|| format!("event_logs row {id}"), &body)?;
-                    Ok(EventRecord {
-                        storage_id: id,
-                        event,
-                    })
-                })
-                .collect()
+            event_records(rows)
         })
     }
 

@@ -439,16 +439,7 @@ impl AssetNode {
         self.asset_op().and_then(|op| op.config_field_of())
     }
     fn required_resources(&self) -> Vec<ResourceRequirement> {
-        self.def()
-            .map(|a| {
-                a.required_resources
-                    .iter()
-                    .map(|r| ResourceRequirement {
-                        resource_key: r.clone(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        resource_requirements(self.def())
     }
     /// The schedules and sensors whose job materializes this asset.
     fn targeting_instigators(&self) -> Vec<Instigator> {

@@ -88,32 +88,9 @@ pub struct AssetCheckEvaluation {
     pub success: bool,
 }
 
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, StepEventValue])]
-pub struct AssetCheckEvaluationEvent {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
-    pub evaluation: AssetCheckEvaluation,
-}
+absent_event!(AssetCheckEvaluationEvent [StepEventValue] { evaluation: AssetCheckEvaluation });
 
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, StepEventValue])]
-pub struct AssetCheckEvaluationPlannedEvent {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
-}
+absent_event!(AssetCheckEvaluationPlannedEvent [StepEventValue] {});
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]

@@ -12,6 +12,7 @@
 
 use super::prelude::*;
 use dagster_core::defs::{Definitions, JobDef};
+use dagster_core::exec::run::json_kind;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -442,17 +443,6 @@ pub enum ProblemKind {
     FieldNotDefined(String),
     FieldsNotDefined(Vec<String>),
     MissingField { shape: usize },
-}
-
-fn json_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "a list",
-        serde_json::Value::Object(_) => "a dict",
-    }
 }
 
 fn path_str(path: &[String]) -> String {

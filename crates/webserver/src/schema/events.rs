@@ -1,123 +1,25 @@
 //! Event types that this project's runs do not produce (hooks, alerts, object store operations,
-//! asset check evaluations); they exist so the UI's event fragments validate.
+//! health changes); they exist so the UI's event fragments validate.
 
 #![allow(dead_code)]
 
 use super::prelude::*;
 
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, RunEventValue])]
-pub struct AlertFailureEvent {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
-    pub pipeline_name: String,
-}
-
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, RunEventValue])]
-pub struct AlertStartEvent {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
-    pub pipeline_name: String,
-}
-
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, RunEventValue])]
-pub struct AlertSuccessEvent {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
-    pub pipeline_name: String,
-}
-
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, StepEventValue, DisplayableEventValue])]
-pub struct HealthChangedEvent {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
-    pub label: Option<String>,
-    pub description: Option<String>,
-    pub metadata_entries: Vec<MetadataEntryValue>,
-    pub asset_key: Option<AssetKey>,
-    pub partition: Option<String>,
-}
-
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, StepEventValue])]
-pub struct HookCompletedEvent {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
-}
-
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, StepEventValue, ErrorEventValue])]
-pub struct HookErroredEvent {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
-    pub error: Option<PythonError>,
-}
-
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, StepEventValue])]
-pub struct HookSkippedEvent {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
-}
-
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, StepEventValue])]
-pub struct ObjectStoreOperationEvent {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
-    pub operation_result: ObjectStoreOperationResult,
-}
+absent_event!(AlertFailureEvent [RunEventValue] { pipeline_name: String });
+absent_event!(AlertStartEvent [RunEventValue] { pipeline_name: String });
+absent_event!(AlertSuccessEvent [RunEventValue] { pipeline_name: String });
+absent_event!(HealthChangedEvent [StepEventValue, DisplayableEventValue] {
+    label: Option<String>,
+    description: Option<String>,
+    metadata_entries: Vec<MetadataEntryValue>,
+    asset_key: Option<AssetKey>,
+    partition: Option<String>,
+});
+absent_event!(HookCompletedEvent [StepEventValue] {});
+absent_event!(HookErroredEvent [StepEventValue, ErrorEventValue] { error: Option<PythonError> });
+absent_event!(HookSkippedEvent [StepEventValue] {});
+absent_event!(ObjectStoreOperationEvent [StepEventValue] { operation_result: ObjectStoreOperationResult });
+absent_event!(StepExpectationResultEvent [StepEventValue] { expectation_result: ExpectationResult });
 
 #[derive(GraphQLObject, Debug, Clone)]
 #[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [DisplayableEventValue])]
@@ -139,18 +41,4 @@ pub enum ObjectStoreOperationType {
     RmObject,
     #[graphql(name = "CP_OBJECT")]
     CpObject,
-}
-
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, StepEventValue])]
-pub struct StepExpectationResultEvent {
-    pub run_id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub level: LogLevel,
-    pub step_key: Option<String>,
-    #[graphql(name = "solidHandleID")]
-    pub solid_handle_id: Option<String>,
-    pub event_type: Option<DagsterEventType>,
-    pub expectation_result: ExpectationResult,
 }

@@ -163,3 +163,23 @@ macro_rules! interface {
         }
     };
 }
+
+/// An event type this project never writes (hooks, alerts, asset checks, ...): the
+/// `MessageEvent` fields, the interfaces given and its own fields.
+macro_rules! absent_event {
+    ($name:ident [$($iface:ty),*] { $($field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(GraphQLObject, Debug, Clone)]
+        #[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [MessageEventValue, $($iface),*])]
+        pub struct $name {
+            pub run_id: String,
+            pub message: String,
+            pub timestamp: String,
+            pub level: LogLevel,
+            pub step_key: Option<String>,
+            #[graphql(name = "solidHandleID")]
+            pub solid_handle_id: Option<String>,
+            pub event_type: Option<DagsterEventType>,
+            $(pub $field: $ty),*
+        }
+    };
+}

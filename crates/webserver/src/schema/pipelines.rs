@@ -313,7 +313,11 @@ macro_rules! job_object {
     };
 }
 
-job_object!(Pipeline [SolidContainerValue, IPipelineSnapshotValue] {
+/// The fields of a job proper (`Pipeline`, and `Job`, Dagster's newer name for the same
+/// object), besides the shared ones.
+macro_rules! full_job_object {
+    ($name:ident) => {
+        job_object!($name [SolidContainerValue, IPipelineSnapshotValue] {
     fn presets(&self) -> Vec<PipelinePreset> {
         Vec::new()
     }
@@ -361,105 +365,11 @@ job_object!(Pipeline [SolidContainerValue, IPipelineSnapshotValue] {
         None
     }
 });
-
-/// `Job` is the same object as `Pipeline` under Dagster's newer name.
-#[derive(Debug, Clone)]
-pub struct Job(pub Arc<JobGraph>);
-
-#[graphql_object]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx, impl = [SolidContainerValue, IPipelineSnapshotValue])]
-impl Job {
-    fn id(&self) -> ID {
-        ID::new(format!(
-            "{}:{}:{}",
-            self.0.location, REPOSITORY_NAME, self.0.job.name
-        ))
-    }
-    fn name(&self) -> &str {
-        &self.0.job.name
-    }
-    fn description(&self) -> Option<&str> {
-        self.0.job.description.as_deref()
-    }
-    fn is_job(&self) -> bool {
-        true
-    }
-    fn is_asset_job(&self) -> bool {
-        true
-    }
-    fn graph_name(&self) -> &str {
-        &self.0.job.name
-    }
-    fn pipeline_snapshot_id(&self) -> String {
-        self.0.snapshot_id()
-    }
-    fn solids(&self) -> Vec<Solid> {
-        (0..self.0.ops.len()).map(|i| self.0.solid(i)).collect()
-    }
-    #[graphql(name = "solidHandle")]
-    fn solid_handle(&self, #[graphql(name = "handleID")] handle_id: String) -> Option<SolidHandle> {
-        self.0.handle(&handle_id)
-    }
-    fn solid_handles(
-        &self,
-        #[graphql(name = "parentHandleID")] parent_handle_id: Option<String>,
-    ) -> Vec<SolidHandle> {
-        match parent_handle_id {
-            Some(p) if !p.is_empty() => Vec::new(),
-            _ => self.0.handles(),
-        }
-    }
-    fn modes(&self) -> Vec<Mode> {
-        vec![self.0.mode()]
-    }
-    fn owners(&self) -> Vec<DefinitionOwner> {
-        Vec::new()
-    }
-    fn dagster_types(&self) -> Vec<DagsterTypeValue> {
-        vec![nothing_type()]
-    }
-    fn dagster_type_or_error(&self, dagster_type_name: String) -> DagsterTypeOrError {
-        dagster_type_or_error(&self.0, &dagster_type_name)
-    }
-    fn tags(&self) -> Vec<PipelineTag> {
-        self.0.tags()
-    }
-    fn metadata_entries(&self) -> Vec<MetadataEntryValue> {
-        Vec::new()
-    }
-    async fn runs(
-        &self,
-        ctx: &Ctx,
-        cursor: Option<String>,
-        limit: Option<i32>,
-    ) -> Result<Vec<Run>, PythonError> {
-        job_runs(ctx, self.0.job.name.clone(), cursor, limit).await
-    }
-    fn schedules(&self) -> Vec<Schedule> {
-        Pipeline(self.0.clone()).schedules_of_job()
-    }
-    fn sensors(&self) -> Vec<Sensor> {
-        Pipeline(self.0.clone()).sensors_of_job()
-    }
-    fn parent_snapshot_id(&self) -> Option<String> {
-        None
-    }
+    };
 }
 
-impl Pipeline {
-    fn schedules_of_job(&self) -> Vec<Schedule> {
-        schedules_of(&self.0.location, &self.0.defs)
-            .into_iter()
-            .filter(|s| s.def.job == self.0.job.name)
-            .collect()
-    }
-    fn sensors_of_job(&self) -> Vec<Sensor> {
-        sensors_of(&self.0.location, &self.0.defs)
-            .into_iter()
-            .filter(|s| s.def.job == self.0.job.name)
-            .collect()
-    }
-}
+full_job_object!(Pipeline);
+full_job_object!(Job);
 
 job_object!(PipelineSnapshot [SolidContainerValue, IPipelineSnapshotValue, PipelineReferenceValue] {
     fn solid_selection(&self) -> Option<Vec<String>> {
@@ -792,16 +702,7 @@ impl SolidDefinition {
         self.config_field_of()
     }
     fn required_resources(&self) -> Vec<ResourceRequirement> {
-        self.asset()
-            .map(|a| {
-                a.required_resources
-                    .iter()
-                    .map(|r| ResourceRequirement {
-                        resource_key: r.clone(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        resource_requirements(self.asset())
     }
 }
 
@@ -1048,6 +949,22 @@ pub struct MetadataItemDefinition {
 #[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
 pub struct ResourceRequirement {
     pub resource_key: String,
+}
+
+/// The resources an asset (its op) requires.
+pub fn resource_requirements(
+    asset: Option<&dagster_core::defs::AssetDef>,
+) -> Vec<ResourceRequirement> {
+    asset
+        .map(|a| {
+            a.required_resources
+                .iter()
+                .map(|r| ResourceRequirement {
+                    resource_key: r.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------

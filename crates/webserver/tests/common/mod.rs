@@ -105,15 +105,7 @@ pub fn try_http(
 ) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
+    s.write_all(request_head(method, path, headers, body.len()).as_bytes())?;
     let _ = s.write_all(body); // the server may answer (413) before reading everything
                                // Read until the response is complete (Content-Length or the last chunk), not until EOF:
                                // a server that closes lazily must not slow the test down.
@@ -359,6 +351,33 @@ impl WsClient {
     }
 }
 
+/// An HTTP/1.1 request head (`Connection: close`).
+fn request_head(method: &str, path: &str, headers: &[(&str, &str)], body_len: usize) -> String {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {body_len}\r\n"
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req
+}
+
+/// `dagster-daemon run` on `home` (its stderr to `log`), stopped on drop.
+pub fn spawn_daemon(home: &Path, log: &Path) -> Proc {
+    Proc {
+        name: "dagster-daemon",
+        child: std::process::Command::new(sibling_bin("dagster-daemon", "dagster-daemon"))
+            .arg("run")
+            .env("DAGSTER_HOME", home)
+            .current_dir(home)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    }
+}
+
 /// One request on a fresh connection, read to the end: the status, the head (status line and
 /// headers) and the raw body bytes (not chunked: for bodies with a Content-Length).
 pub fn http_raw(
@@ -370,15 +389,8 @@ pub fn http_raw(
 ) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(request_head(method, path, headers, body.len()).as_bytes())
+        .unwrap();
     s.write_all(body).unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
