@@ -129,6 +129,15 @@ impl JobGraph {
         }
     }
 
+    /// The handles under `parent`: ops are not nested, so all of them at the top and none
+    /// under an op.
+    fn handles_under(self: &Arc<Self>, parent: Option<&str>) -> Vec<SolidHandle> {
+        match parent {
+            Some(p) if !p.is_empty() => Vec::new(),
+            _ => self.handles(),
+        }
+    }
+
     fn handles(self: &Arc<Self>) -> Vec<SolidHandle> {
         (0..self.ops.len())
             .map(|i| SolidHandle {
@@ -250,10 +259,7 @@ macro_rules! job_object {
                 &self,
                 #[graphql(name = "parentHandleID")] parent_handle_id: Option<String>,
             ) -> Vec<SolidHandle> {
-                match parent_handle_id {
-                    Some(p) if !p.is_empty() => Vec::new(),
-                    _ => self.0.handles(),
-                }
+                self.0.handles_under(parent_handle_id.as_deref())
             }
             fn modes(&self) -> Vec<Mode> {
                 vec![self.0.mode()]
@@ -462,10 +468,7 @@ impl Graph {
         &self,
         #[graphql(name = "parentHandleID")] parent_handle_id: Option<String>,
     ) -> Vec<SolidHandle> {
-        match parent_handle_id {
-            Some(p) if !p.is_empty() => Vec::new(),
-            _ => self.0.handles(),
-        }
+        self.0.handles_under(parent_handle_id.as_deref())
     }
     fn modes(&self) -> Vec<Mode> {
         vec![self.0.mode()]
