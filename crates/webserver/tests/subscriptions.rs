@@ -241,6 +241,14 @@ fn run_logs_history_cursors_and_protocol() {
     for id in ["1", "2", "3"] {
         ws.stop(id);
     }
+    // The server handles a connection's messages in order: once a later query is answered, the
+    // stops have taken effect (without this, the event below can race a stop).
+    ws.start("sync", "{ version }", serde_json::json!(null));
+    ws.expect_data("sync");
+    assert_eq!(
+        ws.expect(),
+        serde_json::json!({"type": "complete", "id": "sync"})
+    );
     let new_ids = env.write(&run, &[(None, "after stop")]);
     let p = ws.expect_data("head");
     assert_eq!(messages(&p), ["after stop"]);

@@ -73,9 +73,16 @@ fn start(dagster_yaml: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Serve
     }
     let child = cmd.spawn().unwrap();
     let server = Server { child, port, home };
+    let prefix = extra_args
+        .iter()
+        .position(|a| *a == "--path-prefix")
+        .and_then(|i| extra_args.get(i + 1))
+        .copied()
+        .unwrap_or("");
+    let probe = format!("{prefix}/server_info");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok((200, _)) = try_http(port, "GET", "/server_info", &[], b"") {
+        if let Ok((200, _)) = try_http(port, "GET", &probe, &[], b"") {
             return server;
         }
         assert!(
@@ -522,6 +529,16 @@ fn http_rules_and_malformed_requests() {
     let (status, body) = http(p, "GET", "/graphql", &[("Accept", "text/html")], b"");
     assert_eq!(status, 200);
     assert!(body.contains("GraphiQL"));
+    // From the UI bundle's own copy, never from a CDN; and the files it names are served.
+    assert!(!body.contains("https://"), "{body}");
+    for file in [
+        "/vendor/graphiql/graphiql.min.js",
+        "/vendor/graphiql/graphiql.min.css",
+        "/vendor/graphiql/react.production.min.js",
+    ] {
+        assert!(body.contains(file), "{body}");
+        assert_eq!(http(p, "GET", file, &[], b"").0, 200, "{file}");
+    }
 
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("bad JSON", b"{\"query\": ".to_vec(), 400, "invalid JSON"),
@@ -620,4 +637,106 @@ fn http_rules_and_malformed_requests() {
     }
     let (status, _) = http(p, "GET", "/health", &[], b"");
     assert_eq!(status, 200);
+}
+
+/// Dagster's UI as the browser gets it: `index.html` for the UI's own routes with every
+/// placeholder filled (prefix, instance id, telemetry off, poll rate, a fresh nonce that is the
+/// one in the CSP header), never cached; the build's hashed files gzip-compressed and cached
+/// for a year, decompressed for a client without gzip, revalidated by ETag; a missing file of a
+/// build folder is 404, not HTML; the same under a path prefix.
+#[test]
+fn ui_is_served_with_its_placeholders_and_caching() {
+    let server = start(
+        "",
+        &["--path-prefix", "/dagster", "--live-data-poll-rate", "1500"],
+        &[],
+    );
+    let p = server.port;
+    let (status, head, body) = common::http_raw(p, "GET", "/dagster/runs/abc", &[], b"");
+    assert_eq!(status, 200, "{head}");
+    let page = String::from_utf8(body).unwrap();
+    for placeholder in [
+        "BUILDTIME_ASSETPREFIX_REPLACE_ME",
+        "__PATH_PREFIX__",
+        "__TELEMETRY_ENABLED__",
+        "__LIVE_DATA_POLL_RATE__",
+        "__INSTANCE_ID__",
+        "NONCE-PLACEHOLDER",
+    ] {
+        assert!(!page.contains(placeholder), "{placeholder} left in {page}");
+    }
+    assert!(page.contains("\"pathPrefix\": \"/dagster\""), "{page}");
+    assert!(page.contains("\"telemetryEnabled\": false"), "{page}");
+    assert!(page.contains("\"liveDataPollRate\": \"1500\""), "{page}");
+    assert!(
+        page.contains("src=\"/dagster/_next/static/chunks/"),
+        "{page}"
+    );
+    let head_l = head.to_ascii_lowercase();
+    assert!(head_l.contains("cache-control: no-store"), "{head}");
+    let csp = head_l
+        .lines()
+        .find_map(|l| l.strip_prefix("content-security-policy: "))
+        .unwrap_or_else(|| panic!("no CSP: {head}"))
+        .to_string();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .unwrap()
+        .to_string();
+    assert!(page.contains(&format!("nonce=\"{nonce}\"")), "{page}");
+    let (_, head2, _) = common::http_raw(p, "GET", "/dagster/", &[], b"");
+    assert!(
+        !head2.contains(&nonce),
+        "the nonce is not fresh per response"
+    );
+
+    let chunk = page
+        .split("src=\"/dagster/")
+        .nth(2)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let url = format!("/dagster/{chunk}");
+    let (status, head, gz) =
+        common::http_raw(p, "GET", &url, &[("Accept-Encoding", "gzip, br")], b"");
+    assert_eq!(status, 200, "{head}");
+    let head_l = head.to_ascii_lowercase();
+    assert!(head_l.contains("content-encoding: gzip"), "{head}");
+    assert!(head_l.contains("max-age=31536000, immutable"), "{head}");
+    assert!(
+        head_l.contains("content-type: application/javascript"),
+        "{head}"
+    );
+    let etag = head_l
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap()
+        .to_string();
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
+    let (status, _, raw) = common::http_raw(p, "GET", &url, &[], b"");
+    assert_eq!(status, 200);
+    assert_eq!(
+        raw, plain,
+        "a client without gzip gets the same file, decompressed"
+    );
+    let (status, _, body) = common::http_raw(p, "GET", &url, &[("If-None-Match", &etag)], b"");
+    assert_eq!((status, body.len()), (304, 0));
+    let (status, _, _) =
+        common::http_raw(p, "GET", "/dagster/_next/static/chunks/nope.js", &[], b"");
+    assert_eq!(status, 404);
+    // Outside the prefix: a redirect into it, the top-level files, 404 for the rest.
+    let (status, head, _) = common::http_raw(p, "GET", "/", &[], b"");
+    assert_eq!(status, 307);
+    assert!(
+        head.to_ascii_lowercase().contains("location: /dagster"),
+        "{head}"
+    );
+    assert_eq!(common::http_raw(p, "GET", "/favicon.svg", &[], b"").0, 200);
+    assert_eq!(common::http_raw(p, "GET", "/runs", &[], b"").0, 404);
+    let (status, _, license) = common::http_raw(p, "GET", "/dagster/LICENSE", &[], b"");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&license).contains("Apache License"));
 }
