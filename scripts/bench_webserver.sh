@@ -65,66 +65,13 @@ run_coordinator:
   module: dagster
   class: QueuedRunCoordinator
 EOF
-# The template run: a 6-asset no-op chain (about 45 events); the one-asset job is launched in (3).
-{
-  echo "location_name: bench"
-  echo "pipeline_configs:"
-  echo "  one: {kind: noop}"
-  for i in 1 2 3 4 5 6; do
-    echo "  a$i: {kind: noop$([ "$i" -gt 1 ] && echo ", deps: [a$((i-1))]")}"
-  done
-  echo "jobs:"
-  echo "  one_job: {selection: [one]}"
-  echo "  chain_job: {selection: [a1, a2, a3, a4, a5, a6]}"
-} > "$work/bench.yaml"
-printf 'load_from:\n  - pipeline_config: {path: %s, location_name: bench}\n' "$work/bench.yaml" > "$DAGSTER_HOME/workspace.yaml"
+# The benchmarks' code location: the one-asset job is launched in (3).
+printf 'load_from:\n  - pipeline_config: {path: %s, location_name: bench}\n' "$PWD/scripts/bench/location.yaml" > "$DAGSTER_HOME/workspace.yaml"
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-have=$(psql_ -c "SELECT count(*) FROM pg_namespace WHERE nspname = '$schema'")
-if [ "$reuse" = 1 ] && [ "$have" = 1 ] && [ "$(psql_ -c "SELECT count(*) FROM $schema.runs")" -ge "$runs" ]; then
-  echo "reusing schema $schema: $(psql_ -c "SELECT count(*) FROM $schema.runs") runs, $(psql_ -c "SELECT count(*) FROM $schema.event_logs") events"
-else
-  psql_ -c "DROP SCHEMA IF EXISTS $schema CASCADE" -c "CREATE SCHEMA $schema" >/dev/null
-  "$bin/dagster" instance migrate >/dev/null
-  "$bin/dagster" job execute -q -j chain_job >/dev/null
-  tmpl=$(psql_ -c "SELECT run_id FROM $schema.runs ORDER BY id LIMIT 1")
-  echo "seeding $runs runs x $per_run events from template run $tmpl ($(psql_ -c "SELECT count(*) FROM $schema.event_logs WHERE run_id = '$tmpl'") events) ..."
-  t0=$(date +%s)
-  psql_ -v tmpl="$tmpl" -v runs="$runs" -v per_run="$per_run" <<SQL
-SET search_path = $schema;
--- Run ids: deterministic UUID-shaped strings; creation times one minute apart.
-CREATE UNLOGGED TABLE bench_ids AS
-  SELECT g, substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-a'
-            || substr(h, 18, 3) || '-' || substr(h, 21, 12) AS run_id,
-         timestamp '2025-01-01' + g * interval '1 minute' AS ts
-  FROM (SELECT g, md5('bench-run-' || g) AS h FROM generate_series(1, :runs) g) s;
-CREATE TEMP TABLE tmpl_events AS
-  SELECT (row_number() OVER (ORDER BY id) - 1)::int AS n, event, dagster_event_type, step_key, asset_key, partition
-  FROM event_logs WHERE run_id = :'tmpl';
-SELECT count(*) AS tmpl_n FROM tmpl_events \gset
-INSERT INTO runs (run_id, pipeline_name, status, run_body, create_timestamp, update_timestamp, start_time, end_time)
-  SELECT i.run_id, r.pipeline_name, CASE WHEN i.g % 20 = 0 THEN 'FAILURE' ELSE 'SUCCESS' END, r.run_body,
-         i.ts, i.ts + interval '2 seconds',
-         extract(epoch FROM i.ts) + 0.1, extract(epoch FROM i.ts) + 2
-  FROM bench_ids i, runs r WHERE r.run_id = :'tmpl' ORDER BY i.g;
-INSERT INTO run_tags (run_id, key, value)
-  SELECT i.run_id, t.key, t.value FROM bench_ids i, run_tags t WHERE t.run_id = :'tmpl' ORDER BY i.g;
-INSERT INTO event_logs (run_id, event, dagster_event_type, timestamp, step_key, asset_key, partition)
-  SELECT i.run_id, replace(e.event, :'tmpl', i.run_id), e.dagster_event_type,
-         i.ts + k * interval '10 milliseconds', e.step_key, e.asset_key, e.partition
-  FROM bench_ids i CROSS JOIN generate_series(0, :per_run - 1) k
-  JOIN tmpl_events e ON e.n = k % :tmpl_n
-  ORDER BY i.g, k;
--- The template run itself goes: every run has exactly per_run events.
-DELETE FROM runs WHERE run_id = :'tmpl';
-DELETE FROM event_logs WHERE run_id = :'tmpl';
-DROP TABLE bench_ids;
-VACUUM ANALYZE runs;
-VACUUM ANALYZE run_tags;
-VACUUM ANALYZE event_logs;
-SQL
-  echo "seeded in $(( $(date +%s) - t0 )) s: $(psql_ -c "SELECT count(*) FROM $schema.runs") runs, $(psql_ -c "SELECT count(*) FROM $schema.event_logs") events, $(psql_ -c "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$schema' AND c.relkind = 'r'")"
-fi
+seed_args=(--bin "$bin" --url "$base_url" --schema "$schema" --runs "$runs" --events-per-run "$per_run")
+[ "$reuse" = 1 ] && seed_args+=(--reuse)
+scripts/bench_seed_pg.sh "${seed_args[@]}"
 psql_ -c "SELECT run_id FROM $schema.runs ORDER BY random() LIMIT 1000" > "$work/run_ids.txt"
 
 # (1) + (2): the webserver alone (no daemon yet), release build.
