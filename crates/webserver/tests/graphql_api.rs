@@ -584,6 +584,36 @@ fn runs_and_logs_snapshots() {
         "launch_run_reexecution",
         serde_json::json!({"fromFailure": from_failure, "allSteps": all_steps, "succeededParent": not_finished_or_ok}),
     );
+    // The older form the UI sends for "Selected step": executionParams naming the parent in
+    // executionMetadata and the steps in stepKeys; an unknown step is an InvalidStepError.
+    let q = "mutation($p: ExecutionParams!) { launchPipelineReexecution(executionParams: $p) { __typename \
+             ... on LaunchRunSuccess { run { runId stepKeysToExecute parentRunId } } \
+             ... on InvalidStepError { invalidStepKey } } }";
+    let selected = |steps: serde_json::Value| {
+        gql(
+            p,
+            q,
+            serde_json::json!({"p": {"selector": {"jobName": "both", "repositoryLocationName": "loc", "repositoryName": "__repository__"},
+                "executionMetadata": {"parentRunId": failed, "rootRunId": failed}, "stepKeys": steps}}),
+        )["launchPipelineReexecution"]
+            .clone()
+    };
+    let one = selected(serde_json::json!(["a"]));
+    assert_eq!(
+        one["run"]["stepKeysToExecute"],
+        serde_json::json!(["a"]),
+        "{one}"
+    );
+    assert_eq!(one["run"]["parentRunId"], failed.as_str(), "{one}");
+    assert_eq!(
+        wait_finished(p, one["run"]["runId"].as_str().unwrap()),
+        "SUCCESS"
+    );
+    let unknown = selected(serde_json::json!(["nope"]));
+    assert_eq!(
+        unknown,
+        serde_json::json!({"__typename": "InvalidStepError", "invalidStepKey": "nope"})
+    );
 
     // deleteRun: the run, its events and its compute logs go
     let q = "mutation($id: String!) { deleteRun(runId: $id) { __typename ... on DeletePipelineRunSuccess { runId } ... on RunNotFoundError { message } } }";

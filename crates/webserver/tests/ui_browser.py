@@ -298,17 +298,10 @@ def flows(browser, args, failures):
         check("launchpad run page")
 
     def materialize():
-        before = gql(page, base, "{ runsOrError(filter: {pipelineName: \"__ASSET_JOB\"}) { ... on Runs { count } } }")
         page.goto(base + "/assets/metrics/orders")
         settle(page)
         page.locator("button", has_text=re.compile(r"^\s*Materialize\s*$")).first.click()
-        toast = page.get_by_text(re.compile(r"Launched run [0-9a-f]{8}"))
-        toast.first.wait_for(timeout=30000)
-        short = re.search(r"Launched run ([0-9a-f]{8})", toast.first.inner_text()).group(1)
-        runs = gql(page, base, "{ runsOrError(limit: 20) { ... on Runs { results { runId } } } }")
-        ids = [r["runId"] for r in runs["data"]["runsOrError"]["results"] if r["runId"].startswith(short)]
-        assert ids, f"launched run {short} is not listed"
-        wait_status(page, base, ids[0], {"SUCCESS"})
+        wait_status(page, base, launched_run_id(), {"SUCCESS"})
         check("materialize from catalog")
 
     def reexecute_from_failure():
@@ -329,6 +322,53 @@ def flows(browser, args, failures):
         assert run["stepKeysToExecute"] == ["metrics__broken_report"], run
         page.get_by_text("Re-executions").first.wait_for(timeout=30000)
         check("re-execute from failure")
+
+    def launched_run_id():
+        """The run of the "Launched run <id>" toast."""
+        toast = page.get_by_text(re.compile(r"Launched run [0-9a-f]{8}"))
+        toast.first.wait_for(timeout=30000)
+        short = re.search(r"Launched run ([0-9a-f]{8})", toast.first.inner_text()).group(1)
+        runs = gql(page, base, "{ runsOrError(limit: 20) { ... on Runs { results { runId } } } }")
+        ids = [r["runId"] for r in runs["data"]["runsOrError"]["results"] if r["runId"].startswith(short)]
+        assert ids, f"launched run {short} is not listed"
+        return ids[0]
+
+    def materialize_from_lineage():
+        page.goto(base + "/locations/ui_fixture/asset-groups/metrics/lineage")
+        settle(page)
+        page.get_by_text("orders", exact=True).last.click()  # the graph's node
+        page.locator("button", has_text="Materialize selected").first.click()
+        run_id = launched_run_id()
+        assert wait_status(page, base, run_id, {"SUCCESS", "FAILURE"}) == "SUCCESS"
+        r = gql(page, base, """query($id: ID!) { runOrError(runId: $id) { ... on Run {
+            assetSelection { path } } } }""", {"id": run_id})
+        assert r["data"]["runOrError"]["assetSelection"] == [{"path": ["metrics", "orders"]}], r
+        check("materialize from the lineage graph")
+
+    def reexecute(label, choose, want_status, want_steps):
+        def go():
+            failed = data["failed_run_id"]
+            page.goto(base + "/runs/" + failed)
+            settle(page)
+            choose()
+            page.wait_for_url(re.compile(r".*/runs/(?!" + failed + r")[0-9a-f-]{36}.*"), timeout=30000)
+            child = run_id_of(page.url)
+            assert wait_status(page, base, child, {"SUCCESS", "FAILURE"}) == want_status
+            r = gql(page, base, """query($id: ID!) { runOrError(runId: $id) { ... on Run {
+                parentRunId stepKeysToExecute } } }""", {"id": child})
+            run = r["data"]["runOrError"]
+            assert run["parentRunId"] == failed, run
+            assert run["stepKeysToExecute"] == want_steps, run
+            check(label)
+        return go
+
+    def all_steps():
+        page.locator("button", has_text="Re-execute all").first.click()
+
+    def selected_step():
+        # Select the step in the run's Gantt chart: the button offers it.
+        page.locator(".chart-element.box", has_text=re.compile(r"^\s*metrics__orders\s*$")).first.click()
+        page.locator("button", has_text=re.compile(r"Re-execute \(.*metrics__orders")).first.click()
 
     def terminate(force):
         def go():
@@ -496,6 +536,12 @@ def flows(browser, args, failures):
     flow("launch from the launchpad", failures, launchpad)
     flow("materialize an asset from the catalog", failures, materialize)
     flow("re-execute a failed run from failure", failures, reexecute_from_failure)
+    if not args.quick:
+        flow("materialize from the lineage graph", failures, materialize_from_lineage)
+        flow("re-execute all steps", failures,
+             reexecute("re-execute all steps", all_steps, "FAILURE", None))
+        flow("re-execute a selected step", failures,
+             reexecute("re-execute a selected step", selected_step, "SUCCESS", ["metrics__orders"]))
     flow("terminate a running run", failures, terminate(False))
     if not args.quick:
         flow("terminate a running run (force)", failures, terminate(True))

@@ -300,7 +300,8 @@ fn warn_if_no_daemon(
 /// `launchRunReexecution` / `launchPipelineReexecution`: a new run of the parent's job
 /// (`FROM_FAILURE`: the steps that did not succeed; `ALL_STEPS`: all of them) with
 /// `dagster/parent_run_id` and `dagster/root_run_id`, through core's re-execution.
-/// `executionParams` (the older form) may name the parent in `executionMetadata.parentRunId`.
+/// `executionParams` (the older form) may name the parent in `executionMetadata.parentRunId`
+/// and the steps to run in `stepKeys` (the UI's "Selected step" and "From selected").
 pub(super) async fn reexecute(
     ctx: &Ctx,
     execution_params: Option<ExecutionParams>,
@@ -310,9 +311,12 @@ pub(super) async fn reexecute(
     if ctx.state.read_only {
         return R::UnauthorizedError(UnauthorizedError::new());
     }
+    // The UI's "Selected step" / "From selected" send the older form with `stepKeys`.
+    let mut step_keys = None;
     let params = match (reexecution_params, execution_params) {
         (Some(p), _) => p,
         (None, Some(e)) => {
+            step_keys = e.step_keys.filter(|k| !k.is_empty());
             let meta = e.execution_metadata.unwrap_or(super::ExecutionMetadata {
                 tags: None,
                 root_run_id: None,
@@ -394,6 +398,9 @@ pub(super) async fn reexecute(
         Ok(r) => r,
         Err(e) => return R::PythonError(e),
     };
+    if step_keys.is_some() {
+        req.step_keys = step_keys;
+    }
     if params.use_parent_run_tags == Some(false) {
         req.tags
             .retain(|k, _| k.starts_with("dagster/") || k.starts_with(".dagster/"));
