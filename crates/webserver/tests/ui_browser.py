@@ -366,9 +366,16 @@ def flows(browser, args, failures):
         page.locator("button", has_text="Re-execute all").first.click()
 
     def selected_step():
-        # Select the step in the run's Gantt chart: the button offers it.
-        page.locator(".chart-element.box", has_text=re.compile(r"^\s*metrics__orders\s*$")).first.click()
-        page.locator("button", has_text=re.compile(r"Re-execute \(.*metrics__orders")).first.click()
+        # Select the step in the run's Gantt chart (its first box: the plan's first step; a box
+        # too narrow for it may not show its label), then the button offers that step.
+        try:
+            page.locator(".chart-element.box").first.click()
+            page.locator("button", has_text=re.compile(r"Re-execute \(.*metrics__orders")).first.click()
+        except Exception as e:  # noqa: BLE001 - say what the page showed instead
+            page.screenshot(path=os.path.join(shots, "flow-failure-selected-step.png"))
+            boxes = page.locator(".chart-element").evaluate_all("els => els.map(e => e.innerText)")
+            buttons = [t for t in page.locator("button").all_inner_texts() if "xecute" in t]
+            raise AssertionError(f"{e}; chart elements {boxes}; buttons {buttons}; url {page.url}") from e
 
     def terminate(force):
         def go():
