@@ -238,15 +238,22 @@ def run_status(page, base, run_id):
     return ((r.get("data") or {}).get("runOrError") or {}).get("status")
 
 
-def wait_status(page, base, run_id, statuses, timeout=90):
+def until(probe, done, what, timeout=30):
+    """Calls `probe` every 0.5 s until `done(value)`; returns that value, or fails with `what`
+    and the last value seen."""
     deadline = time.time() + timeout
-    status = None
-    while time.time() < deadline:
-        status = run_status(page, base, run_id)
-        if status in statuses:
-            return status
+    while True:
+        value = probe()
+        if done(value):
+            return value
+        if time.time() >= deadline:
+            raise AssertionError(f"{what} after {timeout} s (last: {value!r})")
         time.sleep(0.5)
-    raise AssertionError(f"run {run_id} is {status}, not {statuses} after {timeout} s")
+
+
+def wait_status(page, base, run_id, statuses, timeout=90):
+    return until(lambda: run_status(page, base, run_id), lambda s: s in statuses,
+                 f"run {run_id} is not {statuses}", timeout)
 
 
 def run_id_of(url):
@@ -425,13 +432,8 @@ def flows(browser, args, failures):
         before = gql(page, base, "{ workspaceOrError { ... on Workspace { locationEntries { name updatedTimestamp } } } }")
         page.wait_for_timeout(1100)  # timestamps have a resolution of a second
         page.locator("button", has_text=re.compile(r"^\s*Reload\s*$")).first.click()
-        deadline = time.time() + 30
-        while True:
-            after = gql(page, base, "{ workspaceOrError { ... on Workspace { locationEntries { name updatedTimestamp } } } }")
-            if after != before:
-                break
-            assert time.time() < deadline, "no location was reloaded"
-            time.sleep(0.5)
+        until(lambda: gql(page, base, "{ workspaceOrError { ... on Workspace { locationEntries { name updatedTimestamp } } } }"),
+              lambda after: after != before, "no location was reloaded")
         settle(page)
         check("reload code location")
 
@@ -463,16 +465,11 @@ def flows(browser, args, failures):
         page.locator("button", has_text="Edit").first.click()
         page.locator("[role=dialog] textarea").first.fill("ui-test-cursor")
         confirm(page, "Set cursor value")
-        deadline = time.time() + 30
-        while True:
-            r = gql(page, base, """{ sensorOrError(sensorSelector: {repositoryName: "__repository__",
+        until(lambda: gql(page, base, """{ sensorOrError(sensorSelector: {repositoryName: "__repository__",
                 repositoryLocationName: "ui_fixture", sensorName: "after_failure"}) {
                 ... on Sensor { sensorState { typeSpecificData { ... on SensorData { lastCursor } } } } } }""")
-            cursor = r["data"]["sensorOrError"]["sensorState"]["typeSpecificData"]["lastCursor"]
-            if cursor == "ui-test-cursor":
-                break
-            assert time.time() < deadline, f"the cursor is {cursor!r}"
-            time.sleep(0.5)
+              ["data"]["sensorOrError"]["sensorState"]["typeSpecificData"]["lastCursor"],
+              lambda cursor: cursor == "ui-test-cursor", "the cursor was not set")
         check("set a sensor cursor")
 
     def reset_schedule():
@@ -491,20 +488,18 @@ def flows(browser, args, failures):
         page.locator('button:right-of(button:has-text("Materialize"))').first.click()
         page.locator("[role=menuitem]", has_text=item).first.click()
 
+    def report_materializations():
+        r = gql(page, base, """{ assetOrError(assetKey: {path: ["demo", "report"]}) {
+            ... on Asset { assetMaterializations(limit: 1) { runId } } } }""")
+        return r["data"]["assetOrError"]["assetMaterializations"]
+
     def report_event():
         page.goto(base + "/assets/demo/report")
         settle(page)
         asset_menu("Report materialization event")
         confirm(page, re.compile(r"Report"))
-        deadline = time.time() + 30
-        while True:
-            r = gql(page, base, """{ assetOrError(assetKey: {path: ["demo", "report"]}) {
-                ... on Asset { assetMaterializations(limit: 1) { runId } } } }""")
-            mats = r["data"]["assetOrError"]["assetMaterializations"]
-            if mats and mats[0]["runId"] == "":
-                break
-            assert time.time() < deadline, f"no reported materialization: {mats}"
-            time.sleep(0.5)
+        until(report_materializations, lambda mats: mats and mats[0]["runId"] == "",
+              "no reported materialization")
         check("report a materialization")
 
     def wipe():
@@ -512,14 +507,7 @@ def flows(browser, args, failures):
         settle(page)
         asset_menu("Wipe materializations")
         confirm(page, re.compile(r"^\s*Wipe"))
-        deadline = time.time() + 30
-        while True:
-            r = gql(page, base, """{ assetOrError(assetKey: {path: ["demo", "report"]}) {
-                ... on Asset { assetMaterializations(limit: 1) { runId } } } }""")
-            if r["data"]["assetOrError"]["assetMaterializations"] == []:
-                break
-            assert time.time() < deadline, f"materializations remain: {r}"
-            time.sleep(0.5)
+        until(report_materializations, lambda mats: mats == [], "materializations remain")
         check("wipe an asset's materializations")
 
     def delete_run():
@@ -534,10 +522,7 @@ def flows(browser, args, failures):
         assert status == 200, f"/download_debug answered {status}"
         page.locator("[role=menuitem]", has_text="Delete").first.click()
         confirm(page, re.compile(r"Yes, delete 1 run"))
-        deadline = time.time() + 30
-        while run_status(page, base, victim) is not None:
-            assert time.time() < deadline, "the run was not deleted"
-            time.sleep(0.5)
+        until(lambda: run_status(page, base, victim), lambda s: s is None, "the run was not deleted")
         check("delete a run")
 
     flow("launch from the launchpad", failures, launchpad)
