@@ -290,12 +290,16 @@ def flows(browser, args, failures):
     def check(label):
         check_page(page, watch, failures, label)
 
-    def launchpad():
-        page.goto(base + "/locations/ui_fixture/jobs/metrics_job/playground")
+    def launch_from_launchpad(job):
+        """Launches `job` from its launchpad; returns the run the UI then shows."""
+        page.goto(base + f"/locations/ui_fixture/jobs/{job}/playground")
         settle(page)
         page.get_by_role("button", name="Launch Run").click()
         page.wait_for_url(re.compile(r".*/runs/[0-9a-f-]{36}.*"), timeout=30000)
-        run_id = run_id_of(page.url)
+        return run_id_of(page.url)
+
+    def launchpad():
+        run_id = launch_from_launchpad("metrics_job")
         # The run page follows the run live: its status badge turns to Success and the
         # events stream in over the websocket.
         page.get_by_text("Success", exact=True).first.wait_for(timeout=90000)
@@ -386,11 +390,7 @@ def flows(browser, args, failures):
 
     def terminate(force):
         def go():
-            page.goto(base + "/locations/ui_fixture/jobs/slow_job/playground")
-            settle(page)
-            page.get_by_role("button", name="Launch Run").click()
-            page.wait_for_url(re.compile(r".*/runs/[0-9a-f-]{36}.*"), timeout=30000)
-            run_id = run_id_of(page.url)
+            run_id = launch_from_launchpad("slow_job")
             wait_status(page, base, run_id, {"STARTED"})
             page.locator("button", has_text="Terminate").first.click()
             dialog = page.locator("[role=dialog]")
