@@ -90,6 +90,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # The dataset: leftovers of a killed run first, then the row count.
 if [ "$(my "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'test' AND table_name = '$saved'" 2>/dev/null)" = 1 ]; then
@@ -98,7 +100,8 @@ if [ "$(my "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 
 fi
 have=$(my "SELECT COUNT(*) FROM customers" 2>/dev/null || echo missing)
 if [ "$have" != "$rows" ]; then
-  say "test.customers: $have rows, want $rows: generating it with scripts/bench_dataset.sh"
+  if [ "$have" = missing ]; then what="is missing"; else what="has $have rows"; fi
+  say "test.customers $what, want $rows rows: generating it with scripts/bench_dataset.sh"
   scripts/bench_dataset.sh --rows "$rows" --database test >&2
 fi
 ch "CREATE DATABASE IF NOT EXISTS reporting" >/dev/null
