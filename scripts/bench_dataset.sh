@@ -21,7 +21,8 @@
 # customers_mysql.sql) value for value, but needs neither that file nor MariaDB's SEQUENCE
 # engine: the row numbers come from cross joins of digit tables (0..9) in plain derived tables,
 # so the same SQL runs on MariaDB 10.x and MySQL 8 (no recursive CTE, no depth limit). As fast
-# as the original load, measured side by side (about 9 s for 1M rows on a quiet 2-core machine).
+# as the original load when the two are run alternately (the original: about 9 s for 1M rows
+# on a quiet 2-core machine).
 #
 # Also creates the user bench/bench (all privileges, as the job's config expects) and the
 # ClickHouse database `reporting`.
