@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a test failure
-//! Issue 3, acceptance 2: the table sync (MariaDB 127.0.0.1:3306 → ClickHouse
+//! Issues 3 and 13, acceptance 2: the table sync (MariaDB 127.0.0.1:3306 → ClickHouse
 //! http://127.0.0.1:8123) runs as a real `dagster` process, is killed with SIGKILL once it has
 //! confirmed a batch, and is run again: nothing lost, nothing duplicated in the deduplicated
 //! read, and the second run resumes from the saved cursor instead of starting from zero.
@@ -95,6 +95,7 @@ pipeline_configs:
     cursor_column: updated_at
     primary_key: [id]
     batch_size: {BATCH}
+    progress_seconds: 0.1
 jobs:
   sync_job:
     selection: [{ASSET}]
@@ -164,9 +165,10 @@ fn has_confirmed_batch(state: &Value) -> bool {
             .is_some_and(|rs| rs.iter().any(|r| set(&r["last_key"])))
 }
 
-/// Starts the sync as a process and SIGKILLs it once it has confirmed at least one batch.
-/// Returns the state saved when it died.
-fn start_and_kill(env: &Env, home: &Path, how: &str, table: &str) -> Value {
+/// Starts the sync as a process and SIGKILLs it once it has confirmed at least one batch
+/// (its saved position differs from `before`, the state saved by an earlier run). Returns the
+/// state saved when it died.
+fn start_and_kill(env: &Env, home: &Path, how: &str, table: &str, before: &Value) -> Value {
     let log = std::fs::File::create(home.join("sync.log")).unwrap();
     let mut child: Child = dagster(home)
         .args(sync_args(how))
@@ -207,7 +209,10 @@ fn start_and_kill(env: &Env, home: &Path, how: &str, table: &str) -> Value {
             }
         }
         if let Some(i) = &inst {
-            if saved_state(i).is_some_and(|s| has_confirmed_batch(&s)) {
+            if saved_state(i).is_some_and(|s| {
+                has_confirmed_batch(&s)
+                    && (s["last_key"] != before["last_key"] || s["full"] != before["full"])
+            }) {
                 kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
                 let status = child.wait().unwrap();
                 assert_eq!(
@@ -225,8 +230,17 @@ fn start_and_kill(env: &Env, home: &Path, how: &str, table: &str) -> Value {
     }
 }
 
-/// Runs the sync to the end and returns the metadata of its materialization (label → value).
+/// Runs the sync to the end and returns the metadata of its materialization (label → value)
+/// (`run list` shows the newest run first).
 fn run_to_end(home: &Path, how: &str) -> serde_json::Map<String, Value> {
+    run_to_end_with_output(home, how).0
+}
+
+/// [`run_to_end`], with the CLI's output and the messages of the run's log events.
+fn run_to_end_with_output(
+    home: &Path,
+    how: &str,
+) -> (serde_json::Map<String, Value>, String, Vec<String>) {
     let out = dagster(home).args(sync_args(how)).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let runs = dagster(home)
@@ -245,13 +259,19 @@ fn run_to_end(home: &Path, how: &str) -> serde_json::Map<String, Value> {
         .output()
         .unwrap();
     let show: Value = serde_json::from_slice(&show.stdout).unwrap();
+    let messages: Vec<String> = show["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect();
     let mat = show["events"]
         .as_array()
         .unwrap()
         .iter()
         .find(|e| e["event_type"] == "ASSET_MATERIALIZATION")
         .unwrap_or_else(|| panic!("no materialization: {show}"));
-    mat["data"]["metadata"]
+    let meta = mat["data"]["metadata"]
         .as_array()
         .unwrap()
         .iter()
@@ -261,7 +281,8 @@ fn run_to_end(home: &Path, how: &str) -> serde_json::Map<String, Value> {
                 m["value"]["value"].clone(),
             )
         })
-        .collect()
+        .collect();
+    (meta, text(&out), messages)
 }
 
 fn int(meta: &serde_json::Map<String, Value>, label: &str) -> u64 {
@@ -271,17 +292,99 @@ fn int(meta: &serde_json::Map<String, Value>, label: &str) -> u64 {
 }
 
 /// Exactly one live row per source key in ClickHouse, equal to the source.
-fn assert_complete(env: &Env) {
+fn assert_complete(env: &Env, rows: u64) {
     assert_same(env, "customers", COLS, "id");
     let db = &env.name;
     assert_eq!(
         env.ch_count(&format!("SELECT uniqExact(id) FROM `{db}`.customers")),
-        ROWS
+        rows
     );
     assert_eq!(
         env.ch_count(&format!("SELECT count() FROM `{db}`.customers_dedup")),
-        ROWS
+        rows
     );
+}
+
+#[test]
+fn an_incremental_sync_killed_during_its_initial_snapshot_resumes_it() {
+    let env = Env::new();
+    seed(&env);
+    let home = home(&env, "incremental");
+    // The first run of an incremental sync loads a snapshot in primary key order, in parallel
+    // key ranges, straight into the destination table.
+    let at_kill = start_and_kill(&env, home.path(), "job", "customers", &Value::Null);
+    let snapshot = &at_kill["full"];
+    assert_eq!(
+        snapshot["staging"], "customers",
+        "an unfinished snapshot into the destination table: {at_kill}"
+    );
+    assert!(at_kill["last_key"].is_null(), "no cursor yet: {at_kill}");
+    assert_eq!(
+        snapshot["upper_key"][1]["v"].as_u64(),
+        Some(ROWS),
+        "the snapshot's upper key is the largest (updated_at, id): {at_kill}"
+    );
+    // Rows committed while the snapshot is unfinished: one it has read (id 10), one it has
+    // not (id 59990) moved past its upper bound, and two new ones.
+    env.mysql(&[
+        "UPDATE customers SET balance = 9876.54, phone = NULL, updated_at = '2025-01-01' WHERE id IN (10, 59990)",
+        &format!(
+            "INSERT INTO customers SELECT id + {ROWS}, name, phone, status, balance, credit_limit, is_vip, notes, '2025-01-02' FROM customers WHERE id IN (1, 2)"
+        ),
+    ]);
+
+    // The rerun resumes the snapshot from its confirmed keys and completes it, showing its
+    // progress on the terminal and in the run's events.
+    let (meta, output, messages) = run_to_end_with_output(home.path(), "job");
+    let progress = |m: &str| m.contains("progress: ") && m.contains("rows/s");
+    assert!(
+        output.lines().any(progress),
+        "the CLI shows the sync's progress: {output}"
+    );
+    assert!(
+        messages.iter().any(|m| progress(m)),
+        "the run's events carry the progress: {messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("resuming the initial snapshot")),
+        "{messages:?}"
+    );
+    let rows_read = int(&meta, "rows_read");
+    assert!(
+        rows_read < ROWS - 1,
+        "the second run resumed the snapshot instead of starting from zero: it read {rows_read} of {ROWS} rows"
+    );
+    assert!(
+        log_of(home.path()).contains("no saved cursor"),
+        "the first run said it loads a snapshot: {}",
+        log_of(home.path())
+    );
+    let cursor_after = meta["cursor_after"].as_str().unwrap().to_string();
+    assert!(
+        cursor_after.ends_with(&format!(", {ROWS})")),
+        "after the snapshot the cursor is its upper key: {cursor_after}"
+    );
+    // id 59990 moved past the upper bound before the snapshot reached it: not read yet.
+    assert_eq!(
+        env.ch_count(&format!(
+            "SELECT count() FROM `{}`.customers_dedup WHERE id > {ROWS} OR toString(balance) = '9876.54'",
+            env.name
+        )),
+        0,
+        "rows committed during the snapshot wait for the next run"
+    );
+
+    // The next run takes the rows committed during the snapshot, each once.
+    let meta = run_to_end(home.path(), "job");
+    assert_eq!(
+        int(&meta, "rows_read"),
+        4,
+        "exactly the rows committed during the snapshot: {meta:?}"
+    );
+    assert_eq!(meta["cursor_before"].as_str(), Some(cursor_after.as_str()));
+    assert_complete(&env, ROWS + 2);
 }
 
 #[test]
@@ -289,12 +392,23 @@ fn an_incremental_sync_killed_with_sigkill_resumes_without_loss_or_duplicates() 
     let env = Env::new();
     seed(&env);
     let home = home(&env, "incremental");
-    let at_kill = start_and_kill(&env, home.path(), "job", "customers");
+    // The initial snapshot, then every row moves: the next run reads them all in
+    // (updated_at, id) order, in batches, and is killed.
+    run_to_end(home.path(), "job");
+    let before = saved_state(&open_instance(home.path())).unwrap();
+    env.mysql(&["UPDATE customers SET updated_at = updated_at + INTERVAL 1 YEAR"]);
+    let at_kill = start_and_kill(&env, home.path(), "job", "customers", &before);
     let cursor = at_kill["last_key"].clone();
     assert!(cursor.is_array(), "a saved cursor: {at_kill}");
+    assert!(
+        cursor[0]["v"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("2025")),
+        "the cursor of the second run: {at_kill}"
+    );
     // Rows change while the sync is down: one already synced, one not yet.
     env.mysql(&[
-        "UPDATE customers SET balance = 1.23, phone = NULL, updated_at = '2025-01-01' WHERE id IN (10, 59990)",
+        "UPDATE customers SET balance = 1.23, phone = NULL, updated_at = '2026-01-01' WHERE id IN (10, 59990)",
     ]);
 
     let meta = run_to_end(home.path(), "job");
@@ -316,7 +430,7 @@ fn an_incremental_sync_killed_with_sigkill_resumes_without_loss_or_duplicates() 
         !before.is_empty() && before.ends_with(&format!("{})", cursor[1]["v"])),
         "cursor_before `{before}` is the cursor saved before the kill ({cursor})"
     );
-    assert_complete(&env);
+    assert_complete(&env, ROWS);
 
     // And the next run has nothing to do.
     let meta = run_to_end(home.path(), "job");
@@ -335,7 +449,13 @@ fn a_full_sync_killed_with_sigkill_resumes_into_its_staging_table() {
     let env = Env::new();
     seed(&env);
     let home = home(&env, "full");
-    let at_kill = start_and_kill(&env, home.path(), "asset", "customers__full_sync");
+    let at_kill = start_and_kill(
+        &env,
+        home.path(),
+        "asset",
+        "customers__full_sync",
+        &Value::Null,
+    );
     assert!(
         at_kill["full"].is_object(),
         "an unfinished full sync: {at_kill}"
@@ -356,7 +476,7 @@ fn a_full_sync_killed_with_sigkill_resumes_into_its_staging_table() {
         "the second run resumed instead of starting from zero: it read {rows_read} of {ROWS} rows"
     );
     assert_eq!(int(&meta, "destination_row_count"), ROWS);
-    assert_complete(&env);
+    assert_complete(&env, ROWS);
     // The staging table was swapped in.
     assert_eq!(
         env.ch_count(&format!(

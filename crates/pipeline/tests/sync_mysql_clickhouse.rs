@@ -163,23 +163,53 @@ fn a_crashed_sync_resumes_from_its_last_confirmed_batch() {
         4000,
         "TIMESTAMP('2024-01-01') + INTERVAL (seq DIV 3) SECOND",
     );
+    // The first run is a snapshot in primary key order: it fails after three batches.
     let crashing = env.sync(config(500)).fail_after_batches(3);
     let err = env.run(&crashing).unwrap_err().to_string();
     assert!(err.contains("test hook"), "{err}");
     let saved = env.saved_state().unwrap();
-    assert!(saved.contains("last_key"), "{saved}");
+    assert!(
+        saved.contains("\"full\":{"),
+        "an unfinished snapshot: {saved}"
+    );
     // Three confirmed batches; the fourth was streamed while the third was being confirmed and
     // may have reached ClickHouse too (an INSERT cut off by a crash is not reliably discarded
-    // by ClickHouse 18.x): its rows are after the saved cursor and will be sent again.
+    // by ClickHouse 18.x): its rows are after the saved key and will be sent again.
     let written = env.ch_count(&format!("SELECT count() FROM `{}`.customers", env.name));
     assert!((1500..=2000).contains(&written), "{written} rows written");
-    // Rows change while the sync is down.
+    // Rows change while the sync is down: above the snapshot's upper key now.
     env.mysql(&["UPDATE customers SET balance = 1.23, updated_at = '2025-01-01' WHERE id IN (10, 2000, 3999)"]);
-    let o = env.run(&env.sync(config(500))).unwrap();
+    let sync = env.sync(config(500));
+    let o = env.run(&sync).unwrap();
+    assert_eq!(
+        o.rows_read,
+        2500 - 2,
+        "the snapshot resumed after key 1500; ids 2000 and 3999 moved above its upper key"
+    );
+    assert_eq!(o.cursor_before, None);
+    assert_eq!(
+        o.cursor_after.as_deref(),
+        Some("(2024-01-01 00:22:13, 4000)")
+    );
+    // The next run takes the three moved rows, once.
+    let o = env.run(&sync).unwrap();
+    assert_eq!(o.rows_read, 3);
+    assert_same(&env, "customers", COLS, "id");
+
+    // An incremental run (every row moved) fails after three batches and resumes.
+    env.mysql(&["UPDATE customers SET updated_at = updated_at + INTERVAL 2 YEAR"]);
+    let err = env.run(&crashing).unwrap_err().to_string();
+    assert!(err.contains("test hook"), "{err}");
+    let saved = env.saved_state().unwrap();
+    assert!(saved.contains("\"full\":null"), "{saved}");
+    env.mysql(&[
+        "UPDATE customers SET balance = 3.21, updated_at = '2030-01-01' WHERE id IN (5, 3000)",
+    ]);
+    let o = env.run(&sync).unwrap();
     assert_eq!(
         o.rows_read,
         2500 + 1,
-        "resumed after row 1500; id 10 moved past the cursor"
+        "resumed after row 1500; id 5 moved past the cursor"
     );
     assert_same(&env, "customers", COLS, "id");
 
@@ -816,4 +846,57 @@ fn rows_committed_during_a_sync_are_taken_by_the_next_run_exactly_once() {
     );
     assert_same(&env, "customers", COLS, "id");
     assert_eq!(env.run(&sync).unwrap().rows_read, 0);
+}
+
+#[test]
+fn a_running_sync_reports_its_progress() {
+    let env = Env::new();
+    env.mysql(&[CUSTOMERS]);
+    seed(
+        &env,
+        1,
+        20_000,
+        "TIMESTAMP('2024-01-01') + INTERVAL seq SECOND",
+    );
+    // The estimate of a snapshot is the table's row count in information_schema.
+    env.mysql(&["ANALYZE TABLE customers"]);
+    let sync = env
+        .sync(config(5_000))
+        .page_rows(1_000)
+        .progress_every(std::time::Duration::ZERO);
+    let (o, lines) = env.run_logged(&sync);
+    let o = o.unwrap();
+    assert_eq!(o.rows_read, 20_000);
+    assert!(
+        lines.iter().any(|l| l.starts_with("no saved cursor")),
+        "the first run loads a snapshot: {lines:?}"
+    );
+    let progress: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert!(progress.len() >= 2, "progress lines: {lines:?}");
+    for l in &progress {
+        assert!(
+            l.contains(" of ~") && l.contains("%), ") && l.contains(" rows/s"),
+            "rows copied of the estimated total and the rate: {l}"
+        );
+    }
+    assert!(
+        progress.iter().any(|l| l.contains(" left")),
+        "a time left: {progress:?}"
+    );
+    assert_same(&env, "customers", COLS, "id");
+
+    // An incremental run estimates the rows after the cursor.
+    env.mysql(&["UPDATE customers SET updated_at = '2025-01-01' WHERE id <= 3000"]);
+    let (o, lines) = env.run_logged(&sync);
+    assert_eq!(o.unwrap().rows_read, 3_000);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("progress: ") && l.contains(" rows/s")),
+        "{lines:?}"
+    );
+    assert_same(&env, "customers", COLS, "id");
 }

@@ -139,6 +139,20 @@ impl Env {
         )
     }
 
+    /// [`Env::run`], with the lines the sync logged.
+    pub fn run_logged(&self, sync: &TableSync) -> (anyhow::Result<SyncOutcome>, Vec<String>) {
+        let mut lines = Vec::new();
+        let r = sync.run(
+            &self.src,
+            &self.dst,
+            self.kv.as_ref(),
+            "reporting/test",
+            &CancelToken::new(),
+            &mut |l| lines.push(l.to_string()),
+        );
+        (r, lines)
+    }
+
     /// Runs a sync between any source and destination (`TableSync::sync`).
     pub fn run_with(
         &self,

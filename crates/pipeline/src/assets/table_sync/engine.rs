@@ -11,9 +11,11 @@
 
 use super::pg_dest::{self, PgDestCol, PgSink};
 use super::pg_source::{self, param_text, pg_ident, pg_table, PgCol, PgKind};
+use super::plan::{DestOps, Progress, SourceOps};
+use super::state::{key_text, KeyVal, RangeState, SavedState, Start};
 use super::sync::{
-    key_text, mysql_ident, mysql_table, now_micros, FullState, KeyVal, ReadPlan, SavedState, Start,
-    DELETED_COLUMN, OLD_SUFFIX, STAGING_SUFFIX, VERSION_COLUMN, VIEW_SUFFIX,
+    mysql_ident, mysql_table, now_micros, ReadPlan, DELETED_COLUMN, OLD_SUFFIX, VERSION_COLUMN,
+    VIEW_SUFFIX,
 };
 use super::types::{
     encode_value, is_truthy, value_text, ChType, Column, EncodeStats, SourceColumn,
@@ -71,9 +73,10 @@ struct Plan {
     kinds: Vec<PgKind>,
     /// Order (keyset) columns: quoted name, index in the row, Postgres type and kind.
     order: Vec<(String, usize, String, PgKind)>,
-    /// The cursor column and the upper bound fixed at the start.
-    bound: Option<(String, String, PgKind)>,
-    upper: Option<Value>,
+    /// `(columns) <= (upper)`: the cursor column (and in a snapshot the primary key), quoted,
+    /// with their Postgres types and kinds, and the bound fixed at the start.
+    bound: Vec<(String, String, PgKind)>,
+    upper: Vec<Value>,
     batch_size: usize,
     page_rows: usize,
     /// MySQL: the hot path's plan, whose `query` builds the keyset SQL.
@@ -105,9 +108,14 @@ fn pg_page_sql(plan: &Plan, start: &Start, limit: usize) -> (String, Vec<Option<
             conds.push(format!("({}) > ({})", lhs.join(", "), rhs.join(", ")));
         }
     }
-    if let (Some((c, ty, kind)), Some(u)) = (&plan.bound, &plan.upper) {
-        let p = param(u, ty, *kind, &mut params);
-        conds.push(format!("{c} <= {p}"));
+    if !plan.bound.is_empty() && plan.bound.len() == plan.upper.len() {
+        let mut lhs = Vec::new();
+        let mut rhs = Vec::new();
+        for ((c, ty, kind), u) in plan.bound.iter().zip(&plan.upper) {
+            lhs.push(c.clone());
+            rhs.push(param(u, ty, *kind, &mut params));
+        }
+        conds.push(format!("({}) <= ({})", lhs.join(", "), rhs.join(", ")));
     }
     let where_sql = if conds.is_empty() {
         String::new()
@@ -634,12 +642,12 @@ impl TableSync {
         };
         state.runs_since_reconcile += 1;
         if state.runs_since_reconcile < every {
-            Self::save_state(kv, state_key, state)?;
+            state.save(kv, state_key)?;
             return Ok(None);
         }
         let n = super::reconcile::reconcile(self, src, dst, columns, pg_cols, log)?;
         state.runs_since_reconcile = 0;
-        Self::save_state(kv, state_key, state)?;
+        state.save(kv, state_key)?;
         Ok(Some(n))
     }
 
@@ -710,180 +718,36 @@ impl TableSync {
         };
         let key_columns = self.key_columns();
         let (mut state, cursor_before) =
-            self.resume_state(kv, &state_key, &destination, &key_columns, log)?;
-        let idx = |name: &str| columns.iter().position(|c| c.source.name == name);
-        let cursor_idx = cfg.cursor_column.as_deref().and_then(idx);
+            SavedState::resume(kv, &state_key, &destination, &key_columns, log)?;
         let pg_dest_cols: Vec<PgDestCol> = columns
             .iter()
             .zip(&pg_cols)
             .map(|(c, p)| pg_dest::map_column(c, p.as_ref()))
             .collect();
-        let ensure = |table: &str, columns: &[Column]| -> anyhow::Result<(bool, Vec<String>)> {
-            match dst {
-                DestRef::Clickhouse(c) => self.ensure_table(c, table, &mut columns.to_vec()),
-                DestRef::Postgres(p) => {
-                    pg_dest::ensure_table(p, table, &pg_dest_cols, &cfg.primary_key)
-                }
-            }
-        };
-        let exists = |table: &str| -> anyhow::Result<bool> {
-            Ok(match dst {
-                DestRef::Clickhouse(c) => !Self::dest_columns(c, table)?.is_empty(),
-                DestRef::Postgres(p) => !pg_dest::table_columns(p, table)?.is_empty(),
-            })
-        };
-        let drop_table = |table: &str| -> anyhow::Result<()> {
-            match dst {
-                DestRef::Clickhouse(c) => {
-                    c.execute_on_server(&format!(
-                        "CREATE DATABASE IF NOT EXISTS {}",
-                        quote_ident(c.database())
-                    ))?;
-                    c.execute_on_server(&format!(
-                        "DROP TABLE IF EXISTS {}",
-                        Self::ch_table(c, table)
-                    ))?;
-                    Ok(())
-                }
-                DestRef::Postgres(p) => pg_dest::drop_table(p, table),
-            }
-        };
-        let cursor_cols: Vec<(String, PgKind)> = cfg
-            .cursor_column
-            .iter()
-            .map(|c| (c.clone(), cursor_idx.map_or(PgKind::Other, kind_of)))
-            .collect();
-
-        let (target, start, upper, columns_added) = match cfg.mode {
-            SyncMode::Incremental => {
-                let (existed, added) = match checked.take() {
-                    Some(r) => r,
-                    None => ensure(&cfg.destination_table, &columns)?,
-                };
-                if !existed && state.last_key.is_some() {
-                    log("the destination table did not exist: syncing from the beginning");
-                    state.last_key = None;
-                }
-                if !added.is_empty() && state.last_key.is_some() {
-                    log(&format!(
-                        "new source column(s) {} added to the destination: re-reading every row so existing rows get their values",
-                        added.join(", ")
-                    ));
-                    state.last_key = None;
-                }
-                let upper = match &cfg.cursor_column {
-                    Some(c) => {
-                        let q = match src {
-                            SourceRef::Mysql(_) => mysql_ident(c),
-                            SourceRef::Postgres(_) => pg_ident(c),
-                        };
-                        let row = self.max_of(src, &q, cursor_cols[0].1, &src_where)?;
-                        let pg_date = matches!(
-                            cursor_cols[0].1,
-                            PgKind::Date | PgKind::Timestamp | PgKind::Timestamptz
-                        );
-                        if pg_date && row.as_ref().and_then(pg_source::infinity_sign) == Some(true)
-                        {
-                            bail!(
-                                "{src_where}: cursor column `{c}` holds `infinity`, which an incremental sync can never move past; exclude those rows with a `source_query` (`… WHERE {q} <> 'infinity'`) or use `mode: full`"
-                            );
-                        }
-                        row.filter(|v| !matches!(v, Value::NULL))
-                    }
-                    None => None,
-                };
-                let start = match (&state.last_key, cfg.lookback_seconds) {
-                    (None, _) => Start::Beginning,
-                    (Some(k), Some(secs)) if secs > 0 => {
-                        let first = k.first().map(KeyVal::to_value).unwrap_or(Value::NULL);
-                        Start::AtLeast(lookback(&first, secs, cfg.cursor_column.as_deref())?)
-                    }
-                    (Some(k), _) => Start::After(k.iter().map(KeyVal::to_value).collect()),
-                };
-                (cfg.destination_table.clone(), start, upper, added)
-            }
-            SyncMode::Full => {
-                let staging = format!("{}{STAGING_SUFFIX}", cfg.destination_table);
-                let resume = state
-                    .full
-                    .as_ref()
-                    .filter(|f| f.staging == staging && f.by_pk && f.ranges.is_empty())
-                    .cloned();
-                let resumable = match &resume {
-                    Some(_) => exists(&staging)?,
-                    None => false,
-                };
-                match resume {
-                    Some(f) if resumable => {
-                        log("resuming the unfinished full sync");
-                        (
-                            staging,
-                            f.last_key
-                                .map(|k| Start::After(k.iter().map(KeyVal::to_value).collect()))
-                                .unwrap_or(Start::Beginning),
-                            f.upper.map(|u| u.to_value()),
-                            Vec::new(),
-                        )
-                    }
-                    _ => {
-                        drop_table(&staging)?;
-                        ensure(&staging, &columns)?;
-                        let mut upper_key: Option<Vec<Value>> = None;
-                        if cfg.cursor_column.is_some() {
-                            let mut key_cols = cursor_cols.clone();
-                            for k in &cfg.primary_key {
-                                key_cols.push((k.clone(), idx(k).map_or(PgKind::Other, kind_of)));
-                            }
-                            let (c0, desc): (String, Vec<String>) = match src {
-                                SourceRef::Mysql(_) => (
-                                    mysql_ident(&key_cols[0].0),
-                                    key_cols
-                                        .iter()
-                                        .map(|k| format!("{} DESC", mysql_ident(&k.0)))
-                                        .collect(),
-                                ),
-                                SourceRef::Postgres(_) => (
-                                    pg_ident(&key_cols[0].0),
-                                    key_cols
-                                        .iter()
-                                        .map(|k| format!("{} DESC", pg_ident(&k.0)))
-                                        .collect(),
-                                ),
-                            };
-                            upper_key = self.source_row(
-                                src,
-                                &key_cols,
-                                &format!(
-                                    "WHERE {c0} IS NOT NULL ORDER BY {} LIMIT 1",
-                                    desc.join(", ")
-                                ),
-                                &src_where,
-                            )?;
-                        }
-                        let upper = upper_key.as_ref().and_then(|k| k.first().cloned());
-                        state.full = Some(FullState {
-                            staging: staging.clone(),
-                            upper: upper.as_ref().map(KeyVal::from_value),
-                            last_key: None,
-                            by_pk: true,
-                            upper_key: upper_key
-                                .as_ref()
-                                .map(|k| k.iter().map(KeyVal::from_value).collect()),
-                            ranges: Vec::new(),
-                        });
-                        Self::save_state(kv, &state_key, &state)?;
-                        (staging, Start::Beginning, upper, Vec::new())
-                    }
-                }
-            }
-        };
+        let source = SourceSide::new(self, src, &columns, &pg_cols);
+        let dest = DestSide::new(self, dst, pg_dest_cols.clone());
+        let run_plan = self.plan_run(
+            &source,
+            &dest,
+            &mut columns,
+            checked.take(),
+            false,
+            &mut state,
+            kv,
+            &state_key,
+            log,
+        )?;
+        let total = source.estimate_rows(run_plan.snapshot, &run_plan.start);
+        let progress = Progress::new(log, total, self.progress_every);
+        let upper = run_plan.upper.clone();
+        let target = run_plan.target.clone();
+        let idx = |name: &str| columns.iter().position(|c| c.source.name == name);
+        let columns_added = run_plan.columns_added.clone();
         let upper_text = upper.as_ref().map(value_text);
 
-        // Order: (cursor, primary key) incrementally, the primary key in full mode.
-        let order_columns: Vec<String> = match cfg.mode {
-            SyncMode::Full => cfg.primary_key.clone(),
-            SyncMode::Incremental => key_columns.clone(),
-        };
+        // Order: (cursor, primary key) incrementally, the primary key in a snapshot.
+        let order_columns = run_plan.order_columns(self);
+        let (bound_cols, bound_vals) = run_plan.bound(self);
         let order_idx: Vec<usize> = order_columns
             .iter()
             .map(|k| idx(k))
@@ -921,8 +785,8 @@ impl TableSync {
             select_sql: select.clone(),
             order_sql: order_columns.iter().map(|c| mysql_ident(c)).collect(),
             order_idx: order_idx.clone(),
-            bound_sql: cfg.cursor_column.as_ref().map(|c| mysql_ident(c)),
-            upper: upper.clone(),
+            bound_sql: bound_cols.iter().map(|c| mysql_ident(c)).collect(),
+            upper: bound_vals.clone(),
             batch_size: cfg.batch_size,
             page_rows: self.page_rows.min(PAGE_ROWS),
             columns: columns.clone(),
@@ -938,11 +802,14 @@ impl TableSync {
                 .zip(&order_idx)
                 .map(|(c, &i)| (quote(c), i, type_of(i), kind_of(i)))
                 .collect(),
-            bound: cfg.cursor_column.as_ref().map(|c| {
-                let i = cursor_idx.unwrap_or(0);
-                (quote(c), type_of(i), kind_of(i))
-            }),
-            upper: upper.clone(),
+            bound: bound_cols
+                .iter()
+                .map(|c| {
+                    let i = idx(c).unwrap_or(0);
+                    (quote(c), type_of(i), kind_of(i))
+                })
+                .collect(),
+            upper: bound_vals,
             batch_size: cfg.batch_size,
             page_rows: self.page_rows.min(PAGE_ROWS),
             mysql: mysql_plan,
@@ -984,8 +851,8 @@ impl TableSync {
         let mut rows_written = 0u64;
         let mut batches = 0u64;
         let mut last_key_text = cursor_before.clone();
-        let nothing_to_read = cfg.cursor_column.is_some() && upper.is_none();
-        if !nothing_to_read {
+        if !run_plan.nothing_to_read {
+            let start = run_plan.start.clone();
             let (tx, rx) = sync_channel::<Result<Msg, String>>(CHANNEL_MSGS);
             let result: anyhow::Result<()> = std::thread::scope(|scope| {
                 let plan_ref = &plan;
@@ -998,25 +865,20 @@ impl TableSync {
                 let r = (|| -> anyhow::Result<()> {
                     loop {
                         let Some((rows, last)) =
-                            write_one_batch(&mut sink, &rx, cancel, &src_where)?
+                            write_one_batch(&mut sink, &rx, cancel, &src_where, &progress)?
                         else {
                             return Ok(());
                         };
                         rows_written += rows;
                         batches += 1;
-                        let saved: Vec<KeyVal> = last.iter().map(KeyVal::from_value).collect();
-                        match (cfg.mode, state.full.as_mut()) {
-                            (SyncMode::Incremental, _) => state.last_key = Some(saved),
-                            (SyncMode::Full, Some(f)) => f.last_key = Some(saved),
-                            (SyncMode::Full, None) => {}
-                        }
-                        Self::save_state(kv, &state_key, &state)?;
                         last_key_text = Some(key_text(&last));
-                        log(&format!(
+                        self.record_batch(&run_plan, &mut state, &[Some(last)], kv, &state_key)?;
+                        progress.log(&format!(
                             "batch {batches}: {rows} rows ({rows_written} in total), {} {}",
-                            match cfg.mode {
-                                SyncMode::Full => "primary key",
-                                SyncMode::Incremental => "cursor",
+                            if run_plan.snapshot {
+                                "primary key"
+                            } else {
+                                "cursor"
                             },
                             last_key_text.as_deref().unwrap_or("")
                         ));
@@ -1036,36 +898,17 @@ impl TableSync {
         let (bytes, stats) = sink.totals();
         drop(sink);
 
-        if cfg.mode == SyncMode::Full {
-            match dst {
-                DestRef::Clickhouse(c) => {
-                    let final_name = Self::ch_table(c, &cfg.destination_table);
-                    let staging_name = Self::ch_table(c, &target);
-                    let old_name =
-                        Self::ch_table(c, &format!("{}{OLD_SUFFIX}", cfg.destination_table));
-                    if exists(&cfg.destination_table)? {
-                        c.execute(&format!("DROP TABLE IF EXISTS {old_name}"))?;
-                        c.execute(&format!(
-                            "RENAME TABLE {final_name} TO {old_name}, {staging_name} TO {final_name}"
-                        ))?;
-                        c.execute(&format!("DROP TABLE IF EXISTS {old_name}"))?;
-                    } else {
-                        c.execute(&format!("RENAME TABLE {staging_name} TO {final_name}"))?;
-                    }
-                }
-                DestRef::Postgres(p) => pg_dest::swap_in(p, &target, &cfg.destination_table)?,
-            }
-            let full = state.full.take();
-            let last = match (&cfg.cursor_column, full) {
-                (Some(_), full) => full.and_then(|f| f.upper_key),
-                (None, full) => full.and_then(|f| f.last_key),
-            };
-            state.last_key = last;
-            Self::save_state(kv, &state_key, &state)?;
-        }
+        self.finish_plan(&run_plan, &dest, &mut state, kv, &state_key)?;
         let rows_hard_deleted = if cfg.mode == SyncMode::Incremental {
             self.maybe_reconcile(
-                src, dst, &columns, &pg_cols, &mut state, kv, &state_key, log,
+                src,
+                dst,
+                &columns,
+                &pg_cols,
+                &mut state,
+                kv,
+                &state_key,
+                &mut |m| progress.log(m),
             )?
         } else {
             None
@@ -1081,7 +924,7 @@ impl TableSync {
                     ))?
                     .as_deref()
                     == Some("1");
-                if !view_exists || !columns_added.is_empty() || cfg.mode == SyncMode::Full {
+                if !view_exists || !columns_added.is_empty() || run_plan.snapshot {
                     self.ensure_view(c, &cfg.destination_table)?;
                 }
                 self.dest_row_count(c, &cfg.destination_table)?
@@ -1089,7 +932,9 @@ impl TableSync {
             DestRef::Postgres(p) => pg_dest::row_count(p, &cfg.destination_table)?,
         };
         state.destination_rows = Some(destination_rows);
-        Self::save_state(kv, &state_key, &state).context("saving the sync state")?;
+        state
+            .save(kv, &state_key)
+            .context("saving the sync state")?;
         let cursor_after = state
             .last_key
             .as_ref()
@@ -1156,6 +1001,7 @@ fn write_one_batch(
     rx: &Receiver<Result<Msg, String>>,
     cancel: &CancelToken,
     src_where: &str,
+    progress: &Progress<'_>,
 ) -> anyhow::Result<Option<(u64, Vec<Value>)>> {
     let mut msg = match rx.recv() {
         Err(_) => return Ok(None),
@@ -1170,6 +1016,7 @@ fn write_one_batch(
         }
         sink.write(&msg.rows)?;
         rows += msg.rows.len() as u64;
+        progress.add(msg.rows.len() as u64);
         if msg.end_of_batch {
             break;
         }
@@ -1206,5 +1053,303 @@ fn lookback(cursor: &Value, secs: u64, column: Option<&str>) -> anyhow::Result<V
             "`lookback_seconds` needs a date, time or integer cursor column; `{}` is not",
             column.unwrap_or("")
         ),
+    }
+}
+
+/// The plan's view of a source (any engine).
+pub(super) struct SourceSide<'a> {
+    sync: &'a TableSync,
+    src: SourceRef<'a>,
+    src_where: String,
+    /// The synced columns and, for a Postgres source, their types.
+    columns: Vec<Column>,
+    pg_cols: Vec<Option<PgCol>>,
+}
+
+impl<'a> SourceSide<'a> {
+    pub(super) fn new(
+        sync: &'a TableSync,
+        src: SourceRef<'a>,
+        columns: &[Column],
+        pg_cols: &[Option<PgCol>],
+    ) -> Self {
+        SourceSide {
+            sync,
+            src_where: sync.source_where(&src),
+            src,
+            columns: columns.to_vec(),
+            pg_cols: pg_cols.to_vec(),
+        }
+    }
+
+    fn kind(&self, name: &str) -> PgKind {
+        self.columns
+            .iter()
+            .position(|c| c.source.name == name)
+            .and_then(|i| self.pg_cols.get(i))
+            .and_then(|p| p.as_ref())
+            .map_or(PgKind::Other, |p| p.kind)
+    }
+
+    fn quote(&self, name: &str) -> String {
+        match self.src {
+            SourceRef::Mysql(_) => mysql_ident(name),
+            SourceRef::Postgres(_) => pg_ident(name),
+        }
+    }
+
+    /// The first column of `EXPLAIN`'s estimate (MySQL: `rows`; Postgres: `rows=N` of the
+    /// top plan node).
+    fn explain_rows(&self, sql: &str, params: Vec<Value>, kind: PgKind) -> Option<u64> {
+        match self.src {
+            SourceRef::Mysql(m) => {
+                let mut conn = m.connection().ok()?;
+                let rows: Vec<mysql::Row> = conn
+                    .exec(format!("EXPLAIN {sql}"), mysql::Params::Positional(params))
+                    .ok()?;
+                let row = rows.first()?;
+                let idx = row
+                    .columns_ref()
+                    .iter()
+                    .position(|c| c.name_str() == "rows")?;
+                match row.as_ref(idx)? {
+                    Value::Int(i) => u64::try_from(*i).ok(),
+                    Value::UInt(u) => Some(*u),
+                    Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+                    _ => None,
+                }
+            }
+            SourceRef::Postgres(p) => {
+                let mut conn = p.connection().ok()?;
+                let texts: Vec<Option<String>> =
+                    params.iter().map(|v| param_text(v, kind)).collect();
+                let rows = conn
+                    .query_raw(format!("EXPLAIN {sql}").as_str(), texts.iter())
+                    .ok()?;
+                let mut rows = rows;
+                let first = rows.next().ok()??;
+                let line: String = first.try_get(0).ok()?;
+                let rest = &line[line.find("rows=")? + 5..];
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse()
+                    .ok()
+            }
+        }
+    }
+}
+
+impl SourceOps for SourceSide<'_> {
+    fn max_cursor(&self) -> anyhow::Result<Option<Value>> {
+        let Some(c) = &self.sync.config.cursor_column else {
+            return Ok(None);
+        };
+        let kind = self.kind(c);
+        let row = self
+            .sync
+            .max_of(self.src, &self.quote(c), kind, &self.src_where)?;
+        let pg_date = matches!(kind, PgKind::Date | PgKind::Timestamp | PgKind::Timestamptz);
+        if pg_date && row.as_ref().and_then(pg_source::infinity_sign) == Some(true) {
+            bail!(
+                "{}: cursor column `{c}` holds `infinity`, which an incremental sync can never move past; exclude those rows with a `source_query` (`… WHERE {} <> 'infinity'`) or use `mode: full`",
+                self.src_where,
+                self.quote(c)
+            );
+        }
+        Ok(row.filter(|v| !matches!(v, Value::NULL)))
+    }
+
+    fn upper_key(&self) -> anyhow::Result<Option<Vec<Value>>> {
+        let cfg = &self.sync.config;
+        let Some(c) = &cfg.cursor_column else {
+            return Ok(None);
+        };
+        let key_cols: Vec<(String, PgKind)> = self
+            .sync
+            .key_columns()
+            .into_iter()
+            .map(|k| {
+                let kind = self.kind(&k);
+                (k, kind)
+            })
+            .collect();
+        let desc: Vec<String> = key_cols
+            .iter()
+            .map(|k| format!("{} DESC", self.quote(&k.0)))
+            .collect();
+        let key = self.sync.source_row(
+            self.src,
+            &key_cols,
+            &format!(
+                "WHERE {} IS NOT NULL ORDER BY {} LIMIT 1",
+                self.quote(c),
+                desc.join(", ")
+            ),
+            &self.src_where,
+        )?;
+        if cfg.mode == SyncMode::Incremental {
+            let pg_date = matches!(
+                self.kind(c),
+                PgKind::Date | PgKind::Timestamp | PgKind::Timestamptz
+            );
+            let first = key.as_ref().and_then(|k| k.first());
+            if pg_date && first.and_then(pg_source::infinity_sign) == Some(true) {
+                bail!(
+                    "{}: cursor column `{c}` holds `infinity`, which an incremental sync can never move past; exclude those rows with a `source_query` (`… WHERE {} <> 'infinity'`) or use `mode: full`",
+                    self.src_where,
+                    self.quote(c)
+                );
+            }
+        }
+        Ok(key)
+    }
+
+    fn lookback_start(&self, cursor: &Value, seconds: u64) -> anyhow::Result<Value> {
+        lookback(cursor, seconds, self.sync.config.cursor_column.as_deref())
+    }
+
+    fn snapshot_ranges(&self) -> anyhow::Result<Vec<RangeState>> {
+        match self.src {
+            SourceRef::Mysql(m) if self.sync.config.source_query.is_none() => {
+                self.sync.full_sync_ranges(m, &self.columns)
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    fn estimate_rows(&self, snapshot: bool, start: &Start) -> Option<u64> {
+        let cfg = &self.sync.config;
+        let from = self.sync.source_from_sql(self.src);
+        let from_cursor = |c: &str, v: Option<&Value>| {
+            let param = match self.src {
+                SourceRef::Mysql(_) => "?".to_string(),
+                SourceRef::Postgres(_) => {
+                    let ty = self
+                        .columns
+                        .iter()
+                        .position(|col| col.source.name == c)
+                        .and_then(|i| self.pg_cols.get(i))
+                        .and_then(|p| p.as_ref())
+                        .map_or_else(|| "text".to_string(), |p| p.type_sql.clone());
+                    format!("$1::text::{ty}")
+                }
+            };
+            self.explain_rows(
+                &format!("SELECT 1 FROM {from} WHERE {} >= {param}", self.quote(c)),
+                v.cloned().into_iter().collect(),
+                self.kind(c),
+            )
+        };
+        match (snapshot, start, &cfg.cursor_column) {
+            (false, Start::After(k), Some(c)) => from_cursor(c, k.first()),
+            (false, Start::AtLeast(v), Some(c)) => from_cursor(c, Some(v)),
+            _ => match (self.src, &cfg.source_query) {
+                (SourceRef::Mysql(m), None) => {
+                    let (schema, table) = match cfg.source_table.split_once('.') {
+                        Some((s, t)) => (Some(s.to_string()), t.to_string()),
+                        None => (None, cfg.source_table.clone()),
+                    };
+                    let mut conn = m.connection().ok()?;
+                    let n: Option<Option<u64>> = conn
+                        .exec_first(
+                            "SELECT TABLE_ROWS FROM information_schema.TABLES \
+                             WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
+                            (schema, table),
+                        )
+                        .ok()?;
+                    n.flatten()
+                }
+                (SourceRef::Postgres(p), None) => {
+                    let mut conn = p.connection().ok()?;
+                    let row = conn
+                        .query_opt(
+                            "SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1)",
+                            &[&pg_table(&cfg.source_table)],
+                        )
+                        .ok()??;
+                    let n: f64 = row.try_get(0).ok()?;
+                    (n >= 0.0).then_some(n as u64)
+                }
+                _ => self.explain_rows(&format!("SELECT 1 FROM {from}"), Vec::new(), PgKind::Other),
+            },
+        }
+    }
+}
+
+/// The plan's view of a destination (any engine).
+pub(super) struct DestSide<'a> {
+    sync: &'a TableSync,
+    dst: DestRef<'a>,
+    /// Postgres destination columns (empty for ClickHouse).
+    pg_dest_cols: Vec<PgDestCol>,
+}
+
+impl<'a> DestSide<'a> {
+    pub(super) fn new(sync: &'a TableSync, dst: DestRef<'a>, pg_dest_cols: Vec<PgDestCol>) -> Self {
+        DestSide {
+            sync,
+            dst,
+            pg_dest_cols,
+        }
+    }
+
+    pub(super) fn exists(&self, table: &str) -> anyhow::Result<bool> {
+        Ok(match self.dst {
+            DestRef::Clickhouse(c) => !TableSync::dest_columns(c, table)?.is_empty(),
+            DestRef::Postgres(p) => !pg_dest::table_columns(p, table)?.is_empty(),
+        })
+    }
+}
+
+impl DestOps for DestSide<'_> {
+    fn ensure_table(
+        &self,
+        table: &str,
+        columns: &mut [Column],
+    ) -> anyhow::Result<(bool, Vec<String>)> {
+        match self.dst {
+            DestRef::Clickhouse(c) => self.sync.ensure_table(c, table, columns),
+            DestRef::Postgres(p) => {
+                pg_dest::ensure_table(p, table, &self.pg_dest_cols, &self.sync.config.primary_key)
+            }
+        }
+    }
+
+    fn drop_table(&self, table: &str) -> anyhow::Result<()> {
+        match self.dst {
+            DestRef::Clickhouse(c) => {
+                c.execute_on_server(&format!(
+                    "CREATE DATABASE IF NOT EXISTS {}",
+                    quote_ident(c.database())
+                ))?;
+                c.execute_on_server(&format!(
+                    "DROP TABLE IF EXISTS {}",
+                    TableSync::ch_table(c, table)
+                ))?;
+                Ok(())
+            }
+            DestRef::Postgres(p) => pg_dest::drop_table(p, table),
+        }
+    }
+
+    fn swap_in(&self, staging: &str, table: &str) -> anyhow::Result<()> {
+        match self.dst {
+            DestRef::Clickhouse(c) => {
+                let final_name = TableSync::ch_table(c, table);
+                let staging_name = TableSync::ch_table(c, staging);
+                let old_name = TableSync::ch_table(c, &format!("{table}{OLD_SUFFIX}"));
+                if self.exists(table)? {
+                    c.execute(&format!("DROP TABLE IF EXISTS {old_name}"))?;
+                    c.execute(&format!(
+                        "RENAME TABLE {final_name} TO {old_name}, {staging_name} TO {final_name}"
+                    ))?;
+                    c.execute(&format!("DROP TABLE IF EXISTS {old_name}"))?;
+                } else {
+                    c.execute(&format!("RENAME TABLE {staging_name} TO {final_name}"))?;
+                }
+                Ok(())
+            }
+            DestRef::Postgres(p) => pg_dest::swap_in(p, staging, table),
+        }
     }
 }

@@ -21,6 +21,7 @@
 //!     exclude_columns: [...]         # optional
 //!     reconcile_deletes: false       # optional: hard-delete reconciliation every run
 //!     reconcile_every_runs: 24       # optional: ... or every N-th incremental run
+//!     progress_seconds: 5            # optional: how often a running sync logs its progress
 //! ```
 //!
 //! How it stays exact (docs/SYNC.md has the details and the type mapping):
@@ -29,13 +30,16 @@
 //! * the destination is `ReplacingMergeTree(_version) ORDER BY (primary key)`, so re-sent rows
 //!   replace themselves; the cursor is saved in the instance key-value store only after
 //!   ClickHouse confirmed a batch, so a killed sync resumes from its last confirmed batch;
-//! * `full` writes into a staging table and swaps it in at the end;
+//! * `full` writes into a staging table and swaps it in at the end; the first run of an
+//!   incremental sync loads a snapshot the same way, into the table itself (`plan.rs`);
 //! * a view `<table>_dedup` reads the deduplicated rows without `FINAL`.
 
 mod engine;
 mod pg_dest;
 mod pg_source;
+mod plan;
 mod reconcile;
+mod state;
 mod sync;
 pub mod types;
 mod wire;
@@ -48,6 +52,8 @@ use dagster_core::defs::{AssetCompute, AssetKind};
 use std::sync::Arc;
 
 pub const DEFAULT_BATCH_SIZE: usize = 500_000;
+/// Default interval of the `progress: …` lines of a running sync (`progress_seconds: 5`).
+pub const DEFAULT_PROGRESS_MS: u64 = 5_000;
 
 /// `mode:` of a table sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +86,8 @@ pub struct SyncConfig {
     pub exclude_columns: Vec<String>,
     /// Hard-delete reconciliation every N incremental runs (`reconcile_deletes: true` = 1).
     pub reconcile_every_runs: Option<u64>,
+    /// How often a running sync logs its progress, in milliseconds (`progress_seconds`).
+    pub progress_every_ms: u64,
 }
 
 impl SyncConfig {
@@ -107,6 +115,7 @@ impl SyncConfig {
             columns: None,
             exclude_columns: Vec::new(),
             reconcile_every_runs: None,
+            progress_every_ms: DEFAULT_PROGRESS_MS,
         }
     }
 
@@ -231,6 +240,19 @@ impl AssetKind for TableSyncKind {
             (Some(_), Some(n)) => Some(n),
             _ => None,
         };
+        let progress_every_ms = match entry.get("progress_seconds") {
+            None => Some(DEFAULT_PROGRESS_MS),
+            Some(v) => match v.as_float() {
+                Some(n) if (0.1..=86_400.0).contains(&n) => Some((n * 1000.0).round() as u64),
+                Some(n) => {
+                    v.error(format!(
+                        "must be between 0.1 and 86400 (seconds), found {n}"
+                    ));
+                    None
+                }
+                None => None,
+            },
+        };
         if mode == Some(SyncMode::Incremental) && cursor_column.is_none() {
             entry.error("`mode: incremental` needs `cursor_column` (e.g. updated_at)");
             return None;
@@ -261,6 +283,7 @@ impl AssetKind for TableSyncKind {
             columns,
             exclude_columns,
             reconcile_every_runs: reconcile_every_runs?,
+            progress_every_ms: progress_every_ms?,
         };
         let resources = vec![config.source.clone(), config.destination.clone()];
         Some((Arc::new(TableSync::new(config)), resources))

@@ -390,7 +390,7 @@ pub fn encode(
                 Value::Date(..) => date_micros(v),
                 Value::Bytes(b) => std::str::from_utf8(b)
                     .ok()
-                    .and_then(|s| super::sync::parse_dt(s.trim()))
+                    .and_then(|s| super::state::parse_dt(s.trim()))
                     .and_then(|d| date_micros(&d)),
                 _ => None,
             };

@@ -1,5 +1,8 @@
 //! The sync itself: schema, cursor state, the reader thread and the writer loop.
 
+use super::engine::{DestRef, DestSide, SourceRef, SourceSide};
+use super::plan::{Progress, RunPlan, SourceOps};
+use super::state::{key_text, KeyVal, RangeState, SavedState, Start};
 use super::types::{
     encode_ref, is_truthy_ref, map_column, put_bytes, put_varint, value_text, ChType, Column,
     ColumnBuf, EncodeStats, SourceColumn, ValRef,
@@ -8,14 +11,13 @@ use super::wire::{WireConn, WireError};
 use super::{SyncConfig, SyncMode};
 use crate::resources::clickhouse::{quote_ident, quote_str};
 use crate::resources::{ClickhouseResource, MysqlResource, PostgresResource};
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{anyhow, bail};
 use dagster_core::defs::{AssetCompute, CancelToken, MaterializeResult, StepContext};
 use dagster_core::domain::MetadataValue;
 use dagster_core::storage::KvStore;
 use mysql::prelude::Queryable;
 use mysql::Value;
-use serde::{Deserialize, Serialize};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Extra ClickHouse columns written by the sync.
 pub const VERSION_COLUMN: &str = "_version";
@@ -32,6 +34,8 @@ pub struct TableSync {
     pub(super) fail_after_batches: Option<u64>,
     pub(super) page_rows: usize,
     pub(super) crate_reader: bool,
+    /// How often a running sync logs its progress.
+    pub(super) progress_every: Duration,
 }
 
 /// What a sync did (also returned as materialization metadata).
@@ -110,138 +114,6 @@ impl SyncOutcome {
     }
 }
 
-/// A key value as saved in the cursor state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "t", content = "v", rename_all = "snake_case")]
-pub(super) enum KeyVal {
-    Null,
-    Int(i64),
-    UInt(u64),
-    Double(f64),
-    Text(String),
-    Bytes(Vec<u8>),
-    /// `YYYY-MM-DD HH:MM:SS.ffffff`
-    DateTime(String),
-}
-
-impl KeyVal {
-    pub(super) fn from_value(v: &Value) -> KeyVal {
-        match v {
-            Value::NULL => KeyVal::Null,
-            Value::Int(i) => KeyVal::Int(*i),
-            Value::UInt(u) => KeyVal::UInt(*u),
-            Value::Float(f) => KeyVal::Double(f64::from(*f)),
-            Value::Double(f) => KeyVal::Double(*f),
-            Value::Bytes(b) => match std::str::from_utf8(b) {
-                Ok(s) => KeyVal::Text(s.to_string()),
-                Err(_) => KeyVal::Bytes(b.clone()),
-            },
-            Value::Date(y, mo, d, h, mi, s, us) => KeyVal::DateTime(format!(
-                "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}"
-            )),
-            Value::Time(..) => KeyVal::Text(value_text(v)),
-        }
-    }
-
-    pub(super) fn to_value(&self) -> Value {
-        match self {
-            KeyVal::Null => Value::NULL,
-            KeyVal::Int(i) => Value::Int(*i),
-            KeyVal::UInt(u) => Value::UInt(*u),
-            KeyVal::Double(f) => Value::Double(*f),
-            KeyVal::Text(s) => Value::Bytes(s.as_bytes().to_vec()),
-            KeyVal::Bytes(b) => Value::Bytes(b.clone()),
-            KeyVal::DateTime(s) => {
-                parse_dt(s).unwrap_or_else(|| Value::Bytes(s.as_bytes().to_vec()))
-            }
-        }
-    }
-}
-
-pub(super) fn parse_dt(s: &str) -> Option<Value> {
-    let (date, time) = s.split_once(' ')?;
-    let mut d = date.split('-');
-    let (y, mo, da) = (
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-    );
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut t = hms.split(':');
-    let (h, mi, se) = (
-        t.next()?.parse().ok()?,
-        t.next()?.parse().ok()?,
-        t.next()?.parse().ok()?,
-    );
-    Some(Value::Date(y, mo, da, h, mi, se, frac.parse().ok()?))
-}
-
-pub(super) fn key_text(key: &[Value]) -> String {
-    let parts: Vec<String> = key.iter().map(value_text).collect();
-    if parts.len() == 1 {
-        parts.into_iter().next().unwrap_or_default()
-    } else {
-        format!("({})", parts.join(", "))
-    }
-}
-
-/// The state saved in the instance key-value store, under `table_sync/<asset key>`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(super) struct SavedState {
-    /// `database.table` of the destination the cursor belongs to.
-    pub(super) destination: String,
-    /// Cursor column then primary key columns.
-    pub(super) key_columns: Vec<String>,
-    /// Last key confirmed by the destination (incremental position).
-    pub(super) last_key: Option<Vec<KeyVal>>,
-    /// An unfinished full sync.
-    pub(super) full: Option<FullState>,
-    /// Deduplicated destination row count after the last run (reused when a run writes nothing).
-    #[serde(default)]
-    pub(super) destination_rows: Option<u64>,
-    /// Incremental runs since the last hard-delete reconciliation.
-    #[serde(default)]
-    pub(super) runs_since_reconcile: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(super) struct FullState {
-    pub(super) staging: String,
-    pub(super) upper: Option<KeyVal>,
-    /// Last primary key confirmed by the destination (a full sync reads in primary key order).
-    pub(super) last_key: Option<Vec<KeyVal>>,
-    /// True when `last_key` is a primary key (states written before full syncs read in primary
-    /// key order hold a (cursor, primary key) position: such a sync starts over).
-    #[serde(default)]
-    pub(super) by_pk: bool,
-    /// The largest (cursor, primary key) when the full sync started: the incremental position
-    /// once it is done.
-    #[serde(default)]
-    pub(super) upper_key: Option<Vec<KeyVal>>,
-    /// Disjoint primary key ranges read in parallel (empty: one reader, `last_key`).
-    #[serde(default)]
-    pub(super) ranges: Vec<RangeState>,
-}
-
-/// One primary key range of a full sync read by its own reader: `after < pk <= upto`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(super) struct RangeState {
-    pub(super) after: Option<KeyVal>,
-    pub(super) upto: Option<KeyVal>,
-    /// Last primary key of this range confirmed by the destination.
-    pub(super) last_key: Option<Vec<KeyVal>>,
-}
-
-/// Where reading starts.
-#[derive(Debug, Clone)]
-pub(super) enum Start {
-    Beginning,
-    /// `cursor >= value` (lookback).
-    AtLeast(Value),
-    /// Keyset: `(cursor, pk...) > values`.
-    After(Vec<Value>),
-}
-
 /// A piece of a batch, sent from the reader thread to the writer: whole rows as one ClickHouse
 /// Native block.
 struct Chunk {
@@ -265,9 +137,10 @@ pub(super) struct ReadPlan {
     /// mode, the primary key in full mode.
     pub(super) order_sql: Vec<String>,
     pub(super) order_idx: Vec<usize>,
-    /// `column <= upper`: the cursor column and its upper bound fixed when the sync started.
-    pub(super) bound_sql: Option<String>,
-    pub(super) upper: Option<Value>,
+    /// `(columns) <= (upper)`: the cursor column (and in a snapshot the primary key) and the
+    /// upper bound fixed when the sync started (empty: no bound).
+    pub(super) bound_sql: Vec<String>,
+    pub(super) upper: Vec<Value>,
     /// Rows per confirmed batch (one INSERT, one cursor save).
     pub(super) batch_size: usize,
     /// Rows per SELECT.
@@ -352,9 +225,8 @@ impl ReadPlan {
             conds.push(format!("{} <= ?", k[0]));
             params.push(u.clone());
         }
-        if let (Some(b), Some(u)) = (&self.bound_sql, &self.upper) {
-            conds.push(format!("{b} <= ?"));
-            params.push(u.clone());
+        if !self.bound_sql.is_empty() && self.bound_sql.len() == self.upper.len() {
+            conds.push(tuple_at_most(&self.bound_sql, &self.upper, &mut params));
         }
         let where_sql = if conds.is_empty() {
             String::new()
@@ -371,6 +243,24 @@ impl ReadPlan {
             ),
             params,
         )
+    }
+}
+
+/// `(k0, k1, ...) <= (v0, v1, ...)` written out as `k0 < ? OR (k0 = ? AND (k1 < ? OR ...
+/// k_last <= ?))`, MySQL and MariaDB not comparing rows through their indexes.
+fn tuple_at_most(cols: &[String], vals: &[Value], params: &mut Vec<Value>) -> String {
+    match (cols, vals) {
+        ([c], [v]) => {
+            params.push(v.clone());
+            format!("{c} <= ?")
+        }
+        ([c, rest_c @ ..], [v, rest_v @ ..]) => {
+            params.push(v.clone());
+            params.push(v.clone());
+            let rest = tuple_at_most(rest_c, rest_v, params);
+            format!("({c} < ? OR ({c} = ? AND {rest}))")
+        }
+        _ => "TRUE".to_string(),
     }
 }
 
@@ -660,6 +550,7 @@ async fn stream_batch(
     cancel: &CancelToken,
     readers: usize,
     max_rows: u64,
+    progress: &Progress<'_>,
 ) -> clickhouse::error::Result<BatchEnd> {
     // One INSERT per reader: each one's rows arrive in key order, so ClickHouse writes sorted
     // parts without re-sorting interleaved rows.
@@ -689,6 +580,7 @@ async fn stream_batch(
             }
         }
         rows += chunk.rows;
+        progress.add(chunk.rows);
         stats.invalid_dates += chunk.stats.invalid_dates;
         if let Some(k) = last_keys.get_mut(chunk.range) {
             *k = Some(chunk.last_key);
@@ -747,6 +639,7 @@ async fn confirm_batch(
 impl TableSync {
     pub fn new(config: SyncConfig) -> Self {
         TableSync {
+            progress_every: Duration::from_millis(config.progress_every_ms),
             config,
             fail_after_batches: None,
             page_rows: PAGE_ROWS,
@@ -771,6 +664,12 @@ impl TableSync {
     /// at least two pages reads with several readers over disjoint key ranges.
     pub fn page_rows(mut self, n: usize) -> Self {
         self.page_rows = n.max(1);
+        self
+    }
+
+    /// How often a running sync logs `progress: …` lines (default 5 s).
+    pub fn progress_every(mut self, every: Duration) -> Self {
+        self.progress_every = every;
         self
     }
 
@@ -833,7 +732,7 @@ impl TableSync {
 
     /// The key ranges of a full sync's parallel readers (empty: one reader): a primary key of
     /// one integer column spanning at least two pages, split in equal parts.
-    fn full_sync_ranges(
+    pub(super) fn full_sync_ranges(
         &self,
         src: &MysqlResource,
         columns: &[Column],
@@ -1222,125 +1121,6 @@ impl TableSync {
         Ok(v.and_then(|s| s.trim().parse().ok()).unwrap_or(0))
     }
 
-    /// The saved state to resume from for `destination` (a fresh one when the saved cursor
-    /// belongs to another destination or key), stamped with them, and the cursor before this
-    /// run as text.
-    pub(super) fn resume_state(
-        &self,
-        kv: &dyn KvStore,
-        state_key: &str,
-        destination: &str,
-        key_columns: &[String],
-        log: &mut dyn FnMut(&str),
-    ) -> anyhow::Result<(SavedState, Option<String>)> {
-        let mut state = match Self::load_state(kv, state_key)? {
-            Some(s) if s.destination == destination && s.key_columns == key_columns => s,
-            Some(_) => {
-                log("the saved cursor belongs to another destination or key; starting from the beginning");
-                SavedState::default()
-            }
-            None => SavedState::default(),
-        };
-        state.destination = destination.to_string();
-        state.key_columns = key_columns.to_vec();
-        let cursor_before = state
-            .last_key
-            .as_ref()
-            .map(|k| key_text(&k.iter().map(KeyVal::to_value).collect::<Vec<_>>()));
-        Ok((state, cursor_before))
-    }
-
-    pub(super) fn load_state(kv: &dyn KvStore, key: &str) -> anyhow::Result<Option<SavedState>> {
-        let Some(text) = kv.kv_get(key).context("reading the saved sync cursor")? else {
-            return Ok(None);
-        };
-        Ok(serde_json::from_str(&text).ok())
-    }
-
-    pub(super) fn save_state(
-        kv: &dyn KvStore,
-        key: &str,
-        state: &SavedState,
-    ) -> anyhow::Result<()> {
-        let text = serde_json::to_string(state)?;
-        kv.kv_set(key, &text).context("saving the sync cursor")?;
-        Ok(())
-    }
-
-    fn upper_bound(&self, src: &MysqlResource) -> anyhow::Result<Option<Value>> {
-        let Some(c) = &self.config.cursor_column else {
-            return Ok(None);
-        };
-        let mut conn = src.connection()?;
-        let sql = format!(
-            "SELECT MAX({}) FROM {}",
-            mysql_ident(c),
-            mysql_table(&self.config.source_table)
-        );
-        let row: Option<mysql::Row> = conn
-            .exec_first(&sql, ())
-            .map_err(|e| src.query_error(format!("`{sql}`: {e}")))?;
-        Ok(row
-            .and_then(|r| r.unwrap().into_iter().next())
-            .filter(|v| !matches!(v, Value::NULL)))
-    }
-
-    /// The largest (cursor, primary key) of the source, or `None` without a cursor column or
-    /// when no row has a cursor value.
-    fn upper_key(&self, src: &MysqlResource) -> anyhow::Result<Option<Vec<Value>>> {
-        let Some(c) = &self.config.cursor_column else {
-            return Ok(None);
-        };
-        let mut conn = src.connection()?;
-        let key: Vec<String> = self.key_columns().iter().map(|k| mysql_ident(k)).collect();
-        let desc: Vec<String> = key.iter().map(|k| format!("{k} DESC")).collect();
-        let sql = format!(
-            "SELECT {} FROM {} WHERE {} IS NOT NULL ORDER BY {} LIMIT 1",
-            key.join(", "),
-            mysql_table(&self.config.source_table),
-            mysql_ident(c),
-            desc.join(", ")
-        );
-        let row: Option<mysql::Row> = conn
-            .exec_first(&sql, ())
-            .map_err(|e| src.query_error(format!("`{sql}`: {e}")))?;
-        Ok(row.map(|r| r.unwrap()))
-    }
-
-    fn lookback_start(
-        &self,
-        src: &MysqlResource,
-        cursor: &Value,
-        cursor_col: &Column,
-        seconds: u64,
-    ) -> anyhow::Result<Value> {
-        match cursor_col.ch {
-            ChType::Date | ChType::DateTime | ChType::DateTime64(_) => {
-                let mut conn = src.connection()?;
-                let row: Option<mysql::Row> = conn
-                    .exec_first(
-                        "SELECT CAST(? AS DATETIME(6)) - INTERVAL ? SECOND",
-                        (cursor.clone(), seconds),
-                    )
-                    .map_err(|e| src.query_error(format!("computing the lookback start: {e}")))?;
-                Ok(row
-                    .and_then(|r| r.unwrap().into_iter().next())
-                    .unwrap_or(Value::NULL))
-            }
-            _ => match cursor {
-                Value::Int(i) => Ok(Value::Int(
-                    i.saturating_sub(i64::try_from(seconds).unwrap_or(i64::MAX)),
-                )),
-                Value::UInt(u) => Ok(Value::UInt(u.saturating_sub(seconds))),
-                _ => bail!(
-                    "`lookback_seconds` needs a date, time or integer cursor column; `{}` is {}",
-                    cursor_col.source.name,
-                    cursor_col.source.column_type
-                ),
-            },
-        }
-    }
-
     /// Runs the sync. `log` receives progress lines.
     pub fn run(
         &self,
@@ -1365,104 +1145,40 @@ impl TableSync {
         let destination = format!("{}.{}", dst.database(), cfg.destination_table);
         let key_columns = self.key_columns();
         let (mut state, cursor_before) =
-            self.resume_state(kv, &state_key, &destination, &key_columns, log)?;
+            SavedState::resume(kv, &state_key, &destination, &key_columns, log)?;
 
-        // Target table, start position and upper bound.
-        let mut schema_unchanged = false;
-        let mut ranges: Vec<RangeState> = Vec::new();
-        // A full sync that ran start to end in this run read every key exactly once.
-        let mut fresh_full = false;
-        let (target, mut start, upper, columns_added) = match cfg.mode {
-            SyncMode::Incremental => {
-                let (existed, added) =
-                    self.ensure_table(dst, &cfg.destination_table, &mut columns)?;
-                schema_unchanged = existed && added.is_empty();
-                if !existed && state.last_key.is_some() {
-                    log("the destination table did not exist: syncing from the beginning");
-                    state.last_key = None;
-                }
-                if !added.is_empty() && state.last_key.is_some() {
-                    log(&format!(
-                        "new source column(s) {} added to the destination: re-reading every row so existing rows get their values",
-                        added.join(", ")
-                    ));
-                    state.last_key = None;
-                }
-                let upper = self.upper_bound(src)?;
-                let start = match (&state.last_key, cfg.lookback_seconds) {
-                    (None, _) => Start::Beginning,
-                    (Some(k), Some(secs)) if secs > 0 => {
-                        let cursor_col = columns
-                            .iter()
-                            .find(|c| Some(&c.source.name) == cfg.cursor_column.as_ref())
-                            .ok_or_else(|| anyhow!("cursor column is not synced"))?;
-                        let first = k.first().map(KeyVal::to_value).unwrap_or(Value::NULL);
-                        Start::AtLeast(self.lookback_start(src, &first, cursor_col, secs)?)
-                    }
-                    (Some(k), _) => Start::After(k.iter().map(KeyVal::to_value).collect()),
-                };
-                (cfg.destination_table.clone(), start, upper, added)
-            }
-            SyncMode::Full => {
-                let staging = format!("{}{STAGING_SUFFIX}", cfg.destination_table);
-                let resume = state
-                    .full
-                    .as_ref()
-                    .filter(|f| f.staging == staging && f.by_pk)
-                    .cloned();
-                let (existed, _) = match &resume {
-                    Some(_) => self.ensure_table(dst, &staging, &mut columns)?,
-                    None => (false, Vec::new()),
-                };
-                let (start, upper) = match resume {
-                    Some(f) if existed => {
-                        log("resuming the unfinished full sync");
-                        ranges = f.ranges.clone();
-                        (
-                            f.last_key
-                                .map(|k| Start::After(k.iter().map(KeyVal::to_value).collect()))
-                                .unwrap_or(Start::Beginning),
-                            f.upper.map(|u| u.to_value()),
-                        )
-                    }
-                    _ => {
-                        dst.execute_on_server(&format!(
-                            "CREATE DATABASE IF NOT EXISTS {}",
-                            quote_ident(dst.database())
-                        ))?;
-                        dst.execute_on_server(&format!(
-                            "DROP TABLE IF EXISTS {}",
-                            Self::ch_table(dst, &staging)
-                        ))?;
-                        self.ensure_table(dst, &staging, &mut columns)?;
-                        let upper_key = self.upper_key(src)?;
-                        let upper = upper_key.as_ref().and_then(|k| k.first().cloned());
-                        ranges = self.full_sync_ranges(src, &columns)?;
-                        fresh_full = true;
-                        state.full = Some(FullState {
-                            staging: staging.clone(),
-                            upper: upper.as_ref().map(KeyVal::from_value),
-                            last_key: None,
-                            by_pk: true,
-                            upper_key: upper_key
-                                .map(|k| k.iter().map(KeyVal::from_value).collect()),
-                            ranges: ranges.clone(),
-                        });
-                        Self::save_state(kv, &state_key, &state)?;
-                        (Start::Beginning, upper)
-                    }
-                };
-                (staging, start, upper, Vec::new())
-            }
-        };
+        // Target table, order, start position and upper bound: one plan for every engine.
+        let source = SourceSide::new(self, SourceRef::Mysql(src), &columns, &[]);
+        let dest = DestSide::new(self, DestRef::Clickhouse(dst), Vec::new());
+        let run_plan = self.plan_run(
+            &source,
+            &dest,
+            &mut columns,
+            None,
+            true,
+            &mut state,
+            kv,
+            &state_key,
+            log,
+        )?;
+        let total = source.estimate_rows(run_plan.snapshot, &run_plan.start);
+        let progress = Progress::new(log, total, self.progress_every);
+        let RunPlan {
+            ref target,
+            snapshot,
+            ref upper,
+            schema_unchanged,
+            fresh_snapshot,
+            nothing_to_read,
+            ..
+        } = run_plan;
+        let columns_added = run_plan.columns_added.clone();
         let upper_text = upper.as_ref().map(value_text);
 
         // Full mode reads in primary key order (the clustered index of InnoDB: no secondary
         // index lookups), incremental mode in (cursor, primary key) order.
-        let order_columns: Vec<String> = match cfg.mode {
-            SyncMode::Full => cfg.primary_key.clone(),
-            SyncMode::Incremental => key_columns.clone(),
-        };
+        let order_columns = run_plan.order_columns(self);
+        let (bound_cols, bound_vals) = run_plan.bound(self);
         let order_idx: Vec<usize> = order_columns
             .iter()
             .map(|k| columns.iter().position(|c| &c.source.name == k))
@@ -1481,8 +1197,8 @@ impl TableSync {
                 .join(", "),
             order_sql: order_columns.iter().map(|c| mysql_ident(c)).collect(),
             order_idx,
-            bound_sql: cfg.cursor_column.as_ref().map(|c| mysql_ident(c)),
-            upper: upper.clone(),
+            bound_sql: bound_cols.iter().map(|c| mysql_ident(c)).collect(),
+            upper: bound_vals,
             batch_size: cfg.batch_size,
             page_rows: self.page_rows,
             columns: columns.clone(),
@@ -1506,7 +1222,7 @@ impl TableSync {
             columns.iter().map(|c| c.source.name.clone()).collect();
         insert_columns.push(VERSION_COLUMN.into());
         insert_columns.push(DELETED_COLUMN.into());
-        let target_sql = Self::ch_table(dst, &target);
+        let target_sql = Self::ch_table(dst, target);
 
         let mut rows_read = 0u64;
         let mut rows_written = 0u64;
@@ -1514,28 +1230,23 @@ impl TableSync {
         let mut bytes = 0u64;
         let mut invalid_dates = 0u64;
         let mut last_key_text = cursor_before.clone();
-        // With a cursor column and no upper bound the source has no rows with a cursor value.
-        let nothing_to_read = cfg.cursor_column.is_some() && upper.is_none();
         if !nothing_to_read {
-            let read_ranges: Vec<ReadRange> = if ranges.is_empty() {
+            let read_ranges: Vec<ReadRange> = if run_plan.ranges.is_empty() {
                 vec![ReadRange {
                     index: 0,
-                    start: std::mem::replace(&mut start, Start::Beginning),
+                    start: run_plan.start.clone(),
                     upto: None,
                     only: true,
                 }]
             } else {
-                ranges
-                    .iter()
+                run_plan
+                    .range_starts()
+                    .into_iter()
                     .enumerate()
-                    .map(|(index, r)| ReadRange {
+                    .map(|(index, (start, upto))| ReadRange {
                         index,
-                        start: match (&r.last_key, &r.after) {
-                            (Some(k), _) => Start::After(k.iter().map(KeyVal::to_value).collect()),
-                            (None, Some(a)) => Start::After(vec![a.to_value()]),
-                            (None, None) => Start::Beginning,
-                        },
-                        upto: r.upto.as_ref().map(KeyVal::to_value),
+                        start,
+                        upto,
                         only: false,
                     })
                     .collect()
@@ -1543,7 +1254,7 @@ impl TableSync {
             let readers = read_ranges.len();
             let mut conns = Vec::with_capacity(readers);
             for _ in 0..readers {
-                conns.push(self.row_reader(src, log)?);
+                conns.push(self.row_reader(src, &mut |m| progress.log(m))?);
             }
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, String>>(CHANNEL_CHUNKS);
             let cols: Vec<String> = insert_columns.iter().map(|c| quote_ident(c)).collect();
@@ -1583,34 +1294,13 @@ impl TableSync {
                         batches += 1;
                         bytes += n;
                         invalid_dates += stats.invalid_dates;
-                        let saved = |k: &Vec<Value>| -> Vec<KeyVal> {
-                            k.iter().map(KeyVal::from_value).collect()
-                        };
-                        for (i, k) in last_keys.iter().enumerate() {
-                            let Some(k) = k else { continue };
-                            match (cfg.mode, state.full.as_mut()) {
-                                (SyncMode::Incremental, _) => state.last_key = Some(saved(k)),
-                                (SyncMode::Full, Some(f)) if f.ranges.is_empty() => {
-                                    f.last_key = Some(saved(k))
-                                }
-                                (SyncMode::Full, Some(f)) => {
-                                    if let Some(r) = f.ranges.get_mut(i) {
-                                        r.last_key = Some(saved(k));
-                                    }
-                                }
-                                (SyncMode::Full, None) => {}
-                            }
-                        }
-                        Self::save_state(kv, &state_key, &state)?;
+                        self.record_batch(&run_plan, &mut state, &last_keys, kv, &state_key)?;
                         let shown: Vec<String> =
                             last_keys.iter().flatten().map(|k| key_text(k)).collect();
                         last_key_text = Some(shown.join(" / "));
-                        log(&format!(
+                        progress.log(&format!(
                             "batch {batches}: {rows} rows ({rows_written} in total), {} {}",
-                            match cfg.mode {
-                                SyncMode::Full => "primary key",
-                                SyncMode::Incremental => "cursor",
-                            },
+                            if snapshot { "primary key" } else { "cursor" },
                             last_key_text.as_deref().unwrap_or("")
                         ));
                         if self.fail_after_batches == Some(batches) {
@@ -1631,7 +1321,9 @@ impl TableSync {
                                 &mut rx,
                                 cancel,
                                 readers,
-                                cfg.batch_size as u64,
+                                // `batch_size` rows per INSERT: per reader.
+                                (cfg.batch_size as u64).saturating_mul(readers as u64),
+                                &progress,
                             ),
                         );
                         if let Some(prev) = ending.take() {
@@ -1671,54 +1363,22 @@ impl TableSync {
         if rows_read != rows_written {
             bail!("{rows_read} rows read but {rows_written} written");
         }
+        // Finish: the full sync's swap, the incremental position after a snapshot.
+        self.finish_plan(&run_plan, &dest, &mut state, kv, &state_key)?;
         let rows_hard_deleted = if cfg.mode == SyncMode::Incremental {
             self.maybe_reconcile(
-                super::engine::SourceRef::Mysql(src),
-                super::engine::DestRef::Clickhouse(dst),
+                SourceRef::Mysql(src),
+                DestRef::Clickhouse(dst),
                 &columns,
                 &[],
                 &mut state,
                 kv,
                 &state_key,
-                log,
+                &mut |m| progress.log(m),
             )?
         } else {
             None
         };
-
-        // Finish: swap for full mode, view, counts.
-        if cfg.mode == SyncMode::Full {
-            let final_name = Self::ch_table(dst, &cfg.destination_table);
-            let staging_name = Self::ch_table(dst, &target);
-            let old_name = Self::ch_table(dst, &format!("{}{OLD_SUFFIX}", cfg.destination_table));
-            let dest_exists = !Self::dest_columns(dst, &cfg.destination_table)?.is_empty();
-            if dest_exists {
-                dst.execute(&format!("DROP TABLE IF EXISTS {old_name}"))?;
-                dst.execute(&format!(
-                    "RENAME TABLE {final_name} TO {old_name}, {staging_name} TO {final_name}"
-                ))?;
-                dst.execute(&format!("DROP TABLE IF EXISTS {old_name}"))?;
-            } else {
-                dst.execute(&format!("RENAME TABLE {staging_name} TO {final_name}"))?;
-            }
-            // The incremental position after a full sync: every row up to the largest
-            // (cursor, primary key) seen when it started has been read. Without a cursor column
-            // the key is the primary key, the order the full sync read in.
-            let full = state.full.take();
-            let last = match (&cfg.cursor_column, full) {
-                (Some(_), full) => full.and_then(|f| f.upper_key),
-                (None, Some(f)) if !f.ranges.is_empty() => {
-                    f.ranges.into_iter().rev().find_map(|r| r.last_key)
-                }
-                (None, full) => full.and_then(|f| f.last_key),
-            };
-            if last.is_some() {
-                state.last_key = last;
-            } else if nothing_to_read {
-                state.last_key = None;
-            }
-            Self::save_state(kv, &state_key, &state)?;
-        }
         let view_exists = schema_unchanged
             && dst
                 .query_value(&format!(
@@ -1733,7 +1393,10 @@ impl TableSync {
         }
         let destination_rows = match state.destination_rows {
             Some(n) if view_exists && rows_written == 0 && rows_hard_deleted.unwrap_or(0) == 0 => n,
-            _ if fresh_full && cfg.soft_delete_column.is_none() => {
+            _ if fresh_snapshot
+                && cfg.soft_delete_column.is_none()
+                && rows_hard_deleted.unwrap_or(0) == 0 =>
+            {
                 // Every key was written once: the plain row count (table metadata, no scan)
                 // is the deduplicated count.
                 let n = dst
@@ -1744,13 +1407,13 @@ impl TableSync {
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(0);
                 state.destination_rows = Some(n);
-                Self::save_state(kv, &state_key, &state)?;
+                state.save(kv, &state_key)?;
                 n
             }
             _ => {
                 let n = self.dest_row_count(dst, &cfg.destination_table)?;
                 state.destination_rows = Some(n);
-                Self::save_state(kv, &state_key, &state)?;
+                state.save(kv, &state_key)?;
                 n
             }
         };
