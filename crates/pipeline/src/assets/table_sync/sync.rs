@@ -1321,8 +1321,7 @@ impl TableSync {
                                 &mut rx,
                                 cancel,
                                 readers,
-                                // `batch_size` rows per INSERT: per reader.
-                                (cfg.batch_size as u64).saturating_mul(readers as u64),
+                                cfg.batch_size as u64,
                                 &progress,
                             ),
                         );
