@@ -658,22 +658,14 @@ impl TableSync {
         let src_where = self.source_where(&src);
         let state_key = Self::state_key(asset_key);
         let described = self.describe_any(src, &src_where)?;
-        let datetime64 = match dst {
-            DestRef::Clickhouse(c) => {
-                let version = c.server_version()?;
-                version
-                    .split('.')
-                    .next()
-                    .and_then(|m| m.parse::<u32>().ok())
-                    .unwrap_or(0)
-                    >= 20
-            }
-            DestRef::Postgres(_) => true,
+        let caps = match dst {
+            DestRef::Clickhouse(c) => super::types::ChCaps::from_version(&c.server_version()?),
+            DestRef::Postgres(_) => super::types::ChCaps::NEWEST,
         };
         let mut columns = self.select_columns(
             &src_where,
             described.iter().map(|(c, _)| c.clone()).collect(),
-            datetime64,
+            caps,
         )?;
         // ClickHouse, incremental: the table check comes first, since it keeps the existing
         // `String` columns of ENUMs (one `system.columns` query for both).

@@ -21,6 +21,7 @@
 //!     exclude_columns: [...]         # optional
 //!     reconcile_deletes: false       # optional: hard-delete reconciliation every run
 //!     reconcile_every_runs: 24       # optional: ... or every N-th incremental run
+//!     invalid_dates: null            # optional: null | clamp | fail (dates ClickHouse cannot hold)
 //! ```
 //!
 //! How it stays exact (docs/SYNC.md has the details and the type mapping):
@@ -42,6 +43,7 @@ mod wire;
 
 pub use engine::{DestRef, SourceRef};
 pub use sync::{SyncOutcome, TableSync};
+pub use types::InvalidDates;
 
 use dagster_core::config::yaml::Map;
 use dagster_core::defs::{AssetCompute, AssetKind};
@@ -80,6 +82,9 @@ pub struct SyncConfig {
     pub exclude_columns: Vec<String>,
     /// Hard-delete reconciliation every N incremental runs (`reconcile_deletes: true` = 1).
     pub reconcile_every_runs: Option<u64>,
+    /// What is written for zero, invalid or out-of-range dates (`invalid_dates:`, default
+    /// `null`).
+    pub invalid_dates: InvalidDates,
 }
 
 impl SyncConfig {
@@ -107,6 +112,7 @@ impl SyncConfig {
             columns: None,
             exclude_columns: Vec::new(),
             reconcile_every_runs: None,
+            invalid_dates: InvalidDates::Null,
         }
     }
 
@@ -226,6 +232,24 @@ impl AssetKind for TableSyncKind {
                 None => None,
             },
         };
+        let invalid_dates = match entry.get("invalid_dates") {
+            None => Some(InvalidDates::default()),
+            // `invalid_dates: null` (YAML's null, also written `~` or left empty).
+            Some(v) if v.is_null() => Some(InvalidDates::Null),
+            Some(v) => match v.as_str().as_deref() {
+                Some(s) => {
+                    let parsed = InvalidDates::parse(s);
+                    if parsed.is_none() {
+                        v.error(format!(
+                            "unknown invalid_dates `{s}` (expected {})",
+                            InvalidDates::NAMES
+                        ));
+                    }
+                    parsed
+                }
+                None => None,
+            },
+        };
         let reconcile_every_runs = match (reconcile_deletes, reconcile_every) {
             (Some(true), Some(None)) => Some(Some(1)),
             (Some(_), Some(n)) => Some(n),
@@ -261,6 +285,7 @@ impl AssetKind for TableSyncKind {
             columns,
             exclude_columns,
             reconcile_every_runs: reconcile_every_runs?,
+            invalid_dates: invalid_dates?,
         };
         let resources = vec![config.source.clone(), config.destination.clone()];
         Some((Arc::new(TableSync::new(config)), resources))
