@@ -23,7 +23,9 @@ fn load(dir: &Path, text: &str) -> Result<Definitions, String> {
         .map_err(|e| e.to_string())
 }
 
-fn resources_yaml(db: &str) -> String {
+/// The two resources; `ch` is the ClickHouse `config:` (a placeholder server for configs that are
+/// only loaded).
+fn resources_yaml_with(db: &str, ch: &str) -> String {
     format!(
         "resources:
   src:
@@ -31,8 +33,15 @@ fn resources_yaml(db: &str) -> String {
     config: {{host: 127.0.0.1, user: root, database: {db}, connect_timeout_seconds: 5}}
   dst:
     type: clickhouse
-    config: {{url: 'http://127.0.0.1:8123', database: {db}, validation: false}}
+    config: {ch}
 "
+    )
+}
+
+fn resources_yaml(db: &str) -> String {
+    resources_yaml_with(
+        db,
+        &format!("{{url: 'http://127.0.0.1:8123', database: {db}, validation: false}}"),
     )
 }
 
@@ -167,7 +176,10 @@ fn resource_checks_report_what_they_reached() {
     let m = env.src.check().unwrap();
     assert!(m.contains("127.0.0.1:3306") && m.contains("+00:00"), "{m}");
     let c = env.dst.check().unwrap();
-    assert!(c.contains("127.0.0.1:8123") && c.contains("server"), "{c}");
+    assert!(
+        c.contains(&sync_support::ch_addr()) && c.contains(&sync_support::ch_version()),
+        "{c}"
+    );
 }
 
 #[test]
@@ -198,7 +210,7 @@ jobs:
   sync_job:
     selection: [\"group:replica_sync\"]
 ",
-            resources_yaml(&env.name)
+            resources_yaml_with(&env.name, &sync_support::ch_yaml_config(&env.name))
         ),
     )
     .unwrap();
