@@ -286,6 +286,9 @@ impl InvalidDates {
     }
 }
 
+/// 2106-02-07 and 2106-02-06 23:59:59: the last day and second servers before 22.8 print.
+const OLD_LAST_DAY: i64 = 49_710;
+const OLD_LAST_SECOND: i64 = 4_294_943_999;
 const DAY_1900_01_01: i64 = -25_567;
 const DAY_2299_12_31: i64 = 120_529;
 const DAY_0001_01_01: i64 = -719_162;
@@ -861,20 +864,25 @@ impl DateScale {
                 )
             }
         };
+        // Before 22.8 the server's date tables end in February 2106 (checked on 18.16: a later
+        // `Date` or `DateTime` prints as 1970-01-01); from 22.8 on `Date` and `DateTime` hold
+        // their documented ranges (up to 2149-06-06 and 2106-02-07 06:28:15).
+        let (last_day, last_second) = if col.caps.wide_dates {
+            (i128::from(u16::MAX), i128::from(u32::MAX))
+        } else {
+            (i128::from(OLD_LAST_DAY), i128::from(OLD_LAST_SECOND))
+        };
         let (per_second, (min, max)) = match col.ch {
-            ChType::Date => (0, (0, i128::from(u16::MAX))),
+            ChType::Date => (0, (0, last_day)),
             ChType::Date32 => (0, day_range(col.caps.wide_days(), 0)),
-            ChType::DateTime => (1, (0, i128::from(u32::MAX))),
+            ChType::DateTime => (1, (0, last_second)),
             ChType::DateTime64(p) => {
                 let per_second = 10i128.pow(p.min(6));
                 if col.caps.wide_dates {
                     (per_second, day_range(col.caps.wide_days(), per_second))
                 } else {
-                    // 20.1 to 22.7: DateTime's range (1970 to 2106), plus the fraction.
-                    (
-                        per_second,
-                        (0, i128::from(u32::MAX) * per_second + per_second - 1),
-                    )
+                    // 20.1 to 22.7: DateTime's range, plus the fraction.
+                    (per_second, (0, last_second * per_second + per_second - 1))
                 }
             }
             _ => (1, (0, 0)),
@@ -1363,12 +1371,19 @@ mod tests {
         let c = col_of("datetime", 0, false, ChCaps::OLDEST, InvalidDates::Null);
         assert_eq!(enc(&c, day(0, 0, 0)), (Ok(vec![0; 4]), 1));
         assert_eq!(
-            enc(&c, ValRef::Date(2106, 2, 7, 6, 28, 15, 0)),
-            (Ok(u32::MAX.to_le_bytes().to_vec()), 0)
+            enc(&c, ValRef::Date(2106, 2, 6, 23, 59, 59, 0)),
+            (Ok(4_294_943_999u32.to_le_bytes().to_vec()), 0)
         );
         assert_eq!(
-            enc(&c, ValRef::Date(2106, 2, 7, 6, 28, 16, 0)),
+            enc(&c, ValRef::Date(2106, 2, 7, 0, 0, 0, 0)),
             (Ok(vec![0; 4]), 1)
+        );
+        // A kept DateTime column on 22.8+: up to 2106-02-07 06:28:15.
+        let mut wide_dt = col_of("datetime", 0, false, ChCaps::NEWEST, InvalidDates::Null);
+        wide_dt.ch = ChType::DateTime;
+        assert_eq!(
+            enc(&wide_dt, ValRef::Date(2106, 2, 7, 6, 28, 15, 0)),
+            (Ok(u32::MAX.to_le_bytes().to_vec()), 0)
         );
         let c = col_of("datetime", 3, false, ChCaps::OLDEST, InvalidDates::Null);
         assert_eq!(c.ch, ChType::DateTime);
@@ -1399,7 +1414,7 @@ mod tests {
         assert_eq!(enc(&c, day(2024, 0, 0)), (Ok(date(2024, 1, 1)), 1));
         assert_eq!(enc(&c, day(2024, 5, 0)), (Ok(date(2024, 5, 1)), 1));
         assert_eq!(enc(&c, day(1000, 1, 1)), (Ok(date(1970, 1, 1)), 1));
-        assert_eq!(enc(&c, day(9999, 12, 31)), (Ok(date(2149, 6, 6)), 1));
+        assert_eq!(enc(&c, day(9999, 12, 31)), (Ok(date(2106, 2, 7)), 1));
         let c = col_of("date", 0, false, wide, InvalidDates::Clamp);
         assert_eq!(enc(&c, day(0, 0, 0)), (Ok(days_le(1900, 1, 1)), 1));
         assert_eq!(enc(&c, day(9999, 12, 31)), (Ok(days_le(2299, 12, 31)), 1));
@@ -1409,7 +1424,7 @@ mod tests {
         let c = col_of("datetime", 0, false, old, InvalidDates::Clamp);
         assert_eq!(
             enc(&c, day(2200, 1, 1)),
-            (Ok(u32::MAX.to_le_bytes().to_vec()), 1)
+            (Ok(4_294_943_999u32.to_le_bytes().to_vec()), 1)
         );
         let c = col_of("datetime", 6, false, wide, InvalidDates::Clamp);
         let last = (days_from_civil(2299, 12, 31) * 86_400 + 86_399) * 1_000_000 + 999_999;
@@ -1438,7 +1453,7 @@ mod tests {
         let (r, _) = enc(&c, day(1950, 1, 1));
         let e = r.unwrap_err();
         assert!(
-            e.contains("`1950-01-01` is outside the range of Date (1970-01-01 to 2149-06-06)"),
+            e.contains("`1950-01-01` is outside the range of Date (1970-01-01 to 2106-02-07)"),
             "{e}"
         );
         let c = col_of(
