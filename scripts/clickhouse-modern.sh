@@ -23,6 +23,9 @@ VENV="${CHDB_VENV:-$ROOT/target/chdb-venv}"
 DIR="${CLICKHOUSE_MODERN_DIR:-$ROOT/target/clickhouse-modern}"
 CHDB_VERSION="26.9.0"
 PY="${PYTHON:-python3}"
+case "$DIR" in
+  "" | / | "$ROOT" | "$HOME") echo "refusing CLICKHOUSE_MODERN_DIR=$DIR (it is emptied on start and stop)" >&2; exit 2 ;;
+esac
 PIDFILE="$DIR/server.pid"
 PORTFILE="$DIR/server.port"
 LOG="$DIR/server.log"
