@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: formatting, lints, then every test (unit, storage conformance on
-# SQLite and Postgres, execution, CLI end-to-end). Needs PostgreSQL on 127.0.0.1:5432 (trust auth,
-# database `test`); see README "Running the tests".
+# SQLite and Postgres, execution, CLI end-to-end), then the tests that talk to ClickHouse once more
+# against ClickHouse 26.9 from PyPI. Needs PostgreSQL on 127.0.0.1:5432 (trust auth, database
+# `test`), MariaDB and ClickHouse 18.16 (see .ci/run) and python3-venv; see README "Running the
+# tests".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DAGSTER_TEST_PG_URL="${DAGSTER_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
@@ -16,8 +18,15 @@ fi
 echo "== python venv with the official dagster-graphql client (webserver tests)"
 scripts/python-venv.sh
 echo "== tests"
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --all-features --no-fail-fast
+  cargo nextest run --workspace --all-features --no-fail-fast || status=$?
 else
-  cargo test --workspace --all-features --no-fail-fast
+  cargo test --workspace --all-features --no-fail-fast || status=$?
 fi
+# The tests that talk to ClickHouse ran against the machine's ClickHouse 18.16 (127.0.0.1:8123);
+# they run again against ClickHouse 26.9 from PyPI (chdb-core, started on 127.0.0.1:8124 and
+# stopped afterwards). The script fails if either run failed.
+echo "== ClickHouse tests against ClickHouse 26.9 (scripts/test-clickhouse-modern.sh)"
+scripts/test-clickhouse-modern.sh || status=$?
+exit "$status"

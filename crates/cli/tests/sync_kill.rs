@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a test failure
-//! Issues 3 and 13, acceptance 2: the table sync (MariaDB 127.0.0.1:3306 → ClickHouse
-//! http://127.0.0.1:8123) runs as a real `dagster` process, is killed with SIGKILL once it has
+//! Issues 3 and 13, acceptance 2: the table sync (MariaDB 127.0.0.1:3306 → ClickHouse at
+//! `DAGSTER_TEST_CLICKHOUSE_URL`, default http://127.0.0.1:8123) runs as a real `dagster`
+//! process, is killed with SIGKILL once it has
 //! confirmed a batch, and is run again: nothing lost, nothing duplicated in the deduplicated
 //! read, and the second run resumes from the saved cursor instead of starting from zero.
 //! Each test has its own MariaDB and ClickHouse databases and its own DAGSTER_HOME.
@@ -72,6 +73,8 @@ fn home(env: &Env, mode: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("dagster.yaml"), "").unwrap();
     let db = &env.name;
+    let ch_url = sync_support::ch_url();
+    let validation = sync_support::ch_validation();
     std::fs::write(
         dir.path().join("pipeline.yaml"),
         format!(
@@ -82,7 +85,7 @@ resources:
     config: {{host: 127.0.0.1, port: 3306, user: root, database: {db}, tls: false}}
   reporting:
     type: clickhouse
-    config: {{url: "http://127.0.0.1:8123", database: {db}, validation: false, compression: none}}
+    config: {{url: "{ch_url}", database: {db}, validation: {validation}, compression: none}}
 pipeline_configs:
   customers_sync:
     kind: table_sync

@@ -23,7 +23,9 @@ fn load(dir: &Path, text: &str) -> Result<Definitions, String> {
         .map_err(|e| e.to_string())
 }
 
-fn resources_yaml(db: &str) -> String {
+/// The two resources; `ch` is the ClickHouse `config:` (a placeholder server for configs that are
+/// only loaded).
+fn resources_yaml_with(db: &str, ch: &str) -> String {
     format!(
         "resources:
   src:
@@ -31,8 +33,15 @@ fn resources_yaml(db: &str) -> String {
     config: {{host: 127.0.0.1, user: root, database: {db}, connect_timeout_seconds: 5}}
   dst:
     type: clickhouse
-    config: {{url: 'http://127.0.0.1:8123', database: {db}, validation: false}}
+    config: {ch}
 "
+    )
+}
+
+fn resources_yaml(db: &str) -> String {
+    resources_yaml_with(
+        db,
+        &format!("{{url: 'http://127.0.0.1:8123', database: {db}, validation: false}}"),
     )
 }
 
@@ -54,6 +63,7 @@ fn config_problems_are_reported_with_their_position() {
     primary_key: []
     batch_size: 0
     colums: [a]
+    invalid_dates: sometimes
   s2:
     kind: table_sync
     key: a/c
@@ -73,6 +83,7 @@ fn config_problems_are_reported_with_their_position() {
         "`primary_key` is empty",
         "must be between 1 and 10000000, found 0",
         "unknown key `colums` (did you mean `columns`?)",
+        "pipeline.yaml:20:20: error: pipeline_configs.s.invalid_dates: unknown invalid_dates `sometimes` (expected null, clamp or fail)",
         "`mode: incremental` needs `cursor_column`",
     ] {
         assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
@@ -167,7 +178,10 @@ fn resource_checks_report_what_they_reached() {
     let m = env.src.check().unwrap();
     assert!(m.contains("127.0.0.1:3306") && m.contains("+00:00"), "{m}");
     let c = env.dst.check().unwrap();
-    assert!(c.contains("127.0.0.1:8123") && c.contains("server"), "{c}");
+    assert!(
+        c.contains(&sync_support::ch_addr()) && c.contains(&sync_support::ch_version()),
+        "{c}"
+    );
 }
 
 #[test]
@@ -198,7 +212,7 @@ jobs:
   sync_job:
     selection: [\"group:replica_sync\"]
 ",
-            resources_yaml(&env.name)
+            resources_yaml_with(&env.name, &sync_support::ch_yaml_config(&env.name))
         ),
     )
     .unwrap();
@@ -272,5 +286,105 @@ jobs:
     assert_eq!(
         meta(&r, "cursor_before"),
         MetadataValue::Text("(2024-01-01 00:25:00, 250)".into())
+    );
+}
+
+/// `invalid_dates:` reaches the sync: `clamp` writes a zero date as the type's minimum and
+/// warns, `fail` fails the step naming the column, the key and the value.
+#[test]
+fn invalid_dates_from_the_pipeline_config() {
+    let env = Env::new();
+    env.mysql(&["CREATE TABLE ev (id INT NOT NULL PRIMARY KEY, day DATE NOT NULL, modified DATETIME NOT NULL)"]);
+    {
+        use mysql::prelude::Queryable;
+        let mut conn = env.src.connection().unwrap();
+        conn.query_drop("SET SESSION sql_mode = ''").unwrap();
+        conn.query_drop("INSERT INTO ev VALUES (1, '0000-00-00', '2024-01-01'), (2, '2024-03-01', '2024-01-01')")
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |policy: &str| {
+        format!(
+            "{}pipeline_configs:
+  ev_clamp:
+    kind: table_sync
+    key: reporting/ev_clamp
+    source: src
+    source_table: ev
+    destination: dst
+    destination_table: ev_clamp
+    cursor_column: modified
+    primary_key: id
+    invalid_dates: {policy}
+",
+            resources_yaml_with(&env.name, &sync_support::ch_yaml_config(&env.name))
+        )
+    };
+    let run = |policy: &str| {
+        let defs = load(dir.path(), &yaml(policy)).unwrap();
+        let key = AssetKey::from_user_string("reporting/ev_clamp");
+        let asset = &defs.assets[&key];
+        let resources: BTreeMap<String, Arc<dyn Resource>> = asset
+            .required_resources
+            .iter()
+            .map(|n| {
+                let def = &defs.resources[n];
+                (
+                    n.clone(),
+                    defs.registry.resource_types[&def.type_name]
+                        .build(def)
+                        .unwrap(),
+                )
+            })
+            .collect();
+        let mut ctx = StepContext::new(StepContextParams {
+            run_id: "r".into(),
+            job_name: "j".into(),
+            step_key: key.to_step_key(),
+            asset_key: key.clone(),
+            attempt: 1,
+            config: serde_json::json!({}),
+            stdout_path: dir.path().join(format!("logs/{policy}.out")),
+            stderr_path: dir.path().join(format!("logs/{policy}.err")),
+            resources,
+            cancel: CancelToken::new(),
+            timeout: None,
+            logger: Arc::new(NoopLogger),
+        })
+        .unwrap()
+        .with_kv(env.kv.clone());
+        let r = asset.compute.compute(&mut ctx);
+        let log = std::fs::read_to_string(dir.path().join(format!("logs/{policy}.err")))
+            .unwrap_or_default();
+        (r, log)
+    };
+    let (r, log) = run("fail");
+    let e = format!("{:#}", r.unwrap_err());
+    assert!(
+        e.contains("column `day`")
+            && e.contains("`0000-00-00` is a zero date")
+            && e.contains("invalid_dates: fail"),
+        "{e}"
+    );
+    assert!(!log.contains("rows in"), "{log}");
+    let (r, log) = run("clamp");
+    let r = r.unwrap();
+    let invalid = r
+        .metadata
+        .iter()
+        .find(|m| m.label == "invalid_dates")
+        .map(|m| m.value.clone());
+    assert_eq!(invalid, Some(MetadataValue::Int(1)));
+    assert!(
+        log.contains("1 zero/invalid or out-of-range dates were clamped"),
+        "{log}"
+    );
+    let days = env.ch_rows(&format!(
+        "SELECT toInt32(day) FROM `{}`.ev_clamp_dedup ORDER BY id",
+        env.name
+    ));
+    assert_eq!(
+        days[0][0],
+        Some(sync_support::ch_date_min_days().to_string())
     );
 }

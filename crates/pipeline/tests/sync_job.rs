@@ -26,12 +26,13 @@ fn sync_job_runs_through_the_executor_twice() {
         &config,
         format!(
             "resources:\n  replica: {{type: mysql, config: {{host: 127.0.0.1, user: root, database: {db}}}}}\n  \
-             reporting: {{type: clickhouse, config: {{url: 'http://127.0.0.1:8123', database: {db}, validation: false}}}}\n\
+             reporting: {{type: clickhouse, config: {ch}}}\n\
              pipeline_configs:\n  customers_sync:\n    kind: table_sync\n    key: reporting/customers\n    source: replica\n    \
              source_table: customers\n    destination: reporting\n    destination_table: customers\n    mode: incremental\n    \
              cursor_column: updated_at\n    primary_key: [id]\n    batch_size: 2\n\
              jobs:\n  sync_job: {{selection: [reporting/customers]}}\n",
-            db = env.name
+            db = env.name,
+            ch = sync_support::ch_yaml_config(&env.name)
         ),
     )
     .unwrap();

@@ -1,12 +1,18 @@
 //! Shared helpers of the table sync tests: a MariaDB database and a ClickHouse database per
 //! test (random suffix, dropped on drop), an instance key-value store, a runner and a
 //! source/destination comparison.
+//!
+//! ClickHouse is the server at `DAGSTER_TEST_CLICKHOUSE_URL`, by default the machine's
+//! ClickHouse 18.16 at http://127.0.0.1:8123; scripts/test.sh runs the ClickHouse tests a second
+//! time against ClickHouse 26.9 (`scripts/clickhouse-modern.sh start`, http://127.0.0.1:8124).
+//! Tests whose results depend on the server ask [`ch_caps`].
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use dagster_core::defs::CancelToken;
 use dagster_core::storage::KvStore;
 use dagster_core::test_support::TestDb;
+use dagster_pipeline::assets::table_sync::types::ChCaps;
 use dagster_pipeline::assets::table_sync::{
     DestRef, SourceRef, SyncConfig, SyncOutcome, TableSync,
 };
@@ -16,10 +22,91 @@ use dagster_pipeline::resources::{
 };
 use mysql::prelude::Queryable;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub const MYSQL_HOST: &str = "127.0.0.1";
-pub const CH_URL: &str = "http://127.0.0.1:8123";
+/// The machine's ClickHouse (Debian's 18.16), used unless `DAGSTER_TEST_CLICKHOUSE_URL` is set.
+pub const DEFAULT_CH_URL: &str = "http://127.0.0.1:8123";
+
+/// The ClickHouse server of the tests: `DAGSTER_TEST_CLICKHOUSE_URL`, default
+/// http://127.0.0.1:8123.
+pub fn ch_url() -> String {
+    match std::env::var("DAGSTER_TEST_CLICKHOUSE_URL") {
+        Ok(u) if !u.trim().is_empty() => u.trim().trim_end_matches('/').to_string(),
+        _ => DEFAULT_CH_URL.to_string(),
+    }
+}
+
+/// `host:port` of [`ch_url`] (as the resource names it in messages).
+pub fn ch_addr() -> String {
+    ClickhouseSettings::new(&ch_url(), "default").addr()
+}
+
+/// The server version of [`ch_url`] (asked once per test binary); panics with how to start the
+/// server when it does not answer.
+pub fn ch_version() -> String {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            let url = ch_url();
+            let mut s = ClickhouseSettings::new(&url, "default");
+            s.validation = false;
+            let probe = ClickhouseResource::new("probe", s).unwrap();
+            match probe.server_version() {
+                Ok(v) => v,
+                Err(e) if url == DEFAULT_CH_URL => panic!(
+                    "ClickHouse is not reachable at {url} ({e}); install and start it with `apt-get install clickhouse-server && service clickhouse-server start` (see .ci/run), or point DAGSTER_TEST_CLICKHOUSE_URL at another server"
+                ),
+                Err(e) => panic!(
+                    "ClickHouse is not reachable at {url} (DAGSTER_TEST_CLICKHOUSE_URL) ({e}); start the modern test server with `scripts/clickhouse-modern.sh start` (ClickHouse 26.9 from PyPI on http://127.0.0.1:8124), or unset DAGSTER_TEST_CLICKHOUSE_URL to use the machine's ClickHouse at {DEFAULT_CH_URL}"
+                ),
+            }
+        })
+        .clone()
+}
+
+/// The major version of the tests' ClickHouse.
+pub fn ch_major() -> u32 {
+    ch_version()
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What the tests' ClickHouse holds (the sync's own reading of its version).
+pub fn ch_caps() -> ChCaps {
+    ChCaps::from_version(&ch_version())
+}
+
+/// Days since 1970-01-01 of the smallest value of the type a DATE column maps to on the tests'
+/// ClickHouse (what a zero date becomes in a NOT NULL column): 1970-01-01 for `Date`,
+/// 1900-01-01 for `Date32` on 22.8 to 26.8, 0001-01-01 from 26.9 on.
+pub fn ch_date_min_days() -> i64 {
+    let caps = ch_caps();
+    if caps.full_dates {
+        -719_162
+    } else if caps.wide_dates {
+        -25_567
+    } else {
+        0
+    }
+}
+
+/// `validation:` for the tests' ClickHouse: the crate's `RowBinaryWithNamesAndTypes` check on
+/// servers that know the format (23 and later), off on 18.x.
+pub fn ch_validation() -> bool {
+    ch_major() >= 23
+}
+
+/// The `config:` of a `clickhouse` resource on the tests' server, as YAML flow mapping text.
+pub fn ch_yaml_config(database: &str) -> String {
+    format!(
+        "{{url: '{}', database: {database}, validation: {}}}",
+        ch_url(),
+        ch_validation()
+    )
+}
 
 pub fn suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_string()
@@ -33,8 +120,8 @@ pub fn mysql_settings(database: &str) -> MysqlSettings {
 }
 
 pub fn ch_settings(database: &str) -> ClickhouseSettings {
-    let mut s = ClickhouseSettings::new(CH_URL, database);
-    s.validation = false;
+    let mut s = ClickhouseSettings::new(&ch_url(), database);
+    s.validation = ch_validation();
     s
 }
 
@@ -55,6 +142,8 @@ impl Env {
     /// An environment whose source is the MariaDB server of `settings(database)` (the shared
     /// one for [`Env::new`]).
     pub fn with_mysql(settings: impl Fn(&str) -> MysqlSettings) -> Env {
+        // First, so that an unreachable ClickHouse leaves no MariaDB database behind.
+        ch_version();
         let name = format!("sync_{}", suffix());
         let admin_settings = settings("information_schema");
         let addr = admin_settings.addr();
@@ -64,9 +153,6 @@ impl Env {
             panic!("MariaDB is not reachable at {addr} ({e}); start it with `service mariadb start` (see .ci/run)");
         }
         let dst = ClickhouseResource::new("reporting", ch_settings(&name)).unwrap();
-        if let Err(e) = dst.server_version() {
-            panic!("ClickHouse is not reachable at {CH_URL} ({e}); install and start it with `apt-get install clickhouse-server && service clickhouse-server start` (see .ci/run)");
-        }
         let src = MysqlResource::new("mysql_replica", settings(&name)).unwrap();
         let db = TestDb::sqlite();
         let kv: Arc<dyn KvStore> = Arc::new(db.storage());
@@ -102,10 +188,17 @@ impl Env {
             .collect()
     }
 
-    /// Rows of a ClickHouse query (TSV; `\N` → None).
+    /// Rows of a ClickHouse query (TSV; `\N` → None). Decimals keep their trailing zeros
+    /// (`1.50`, as MySQL and Postgres print them; ClickHouse 21.9 and later drop them unless
+    /// `output_format_decimal_trailing_zeros` is set, a setting 18.x does not know).
     pub fn ch_rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let sql = if ch_major() >= 22 {
+            format!("{sql} SETTINGS output_format_decimal_trailing_zeros = 1")
+        } else {
+            sql.to_string()
+        };
         self.dst
-            .query_rows(sql)
+            .query_rows(&sql)
             .unwrap()
             .into_iter()
             .map(|r| {

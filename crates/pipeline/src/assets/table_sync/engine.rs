@@ -54,9 +54,6 @@ struct Msg {
     end_of_batch: bool,
 }
 
-/// The zero date, which the encoders count as invalid.
-const INVALID_DATE: Value = Value::Date(0, 0, 0, 0, 0, 0, 0);
-
 /// Rows per message from the reader.
 const MSG_ROWS: usize = 2_000;
 /// Messages buffered between reader and writer.
@@ -271,18 +268,8 @@ impl ChSink<'_> {
         let mut data = Vec::with_capacity(rows.len() * 64);
         for row in rows {
             for (col, v) in self.columns.iter().zip(row.iter()) {
-                // Postgres ±infinity: ClickHouse has none, an invalid date (NULL / 1970-01-01).
-                let v = match v {
-                    Value::Bytes(_)
-                        if matches!(
-                            col.ch,
-                            ChType::Date | ChType::DateTime | ChType::DateTime64(_)
-                        ) && pg_source::infinity_sign(v).is_some() =>
-                    {
-                        &INVALID_DATE
-                    }
-                    _ => v,
-                };
+                // Postgres ±infinity is a date ClickHouse cannot hold: the encoder applies the
+                // sync's `invalid_dates` policy to it.
                 if let Err(e) = encode_value(&mut data, col, v, &mut self.stats) {
                     let key: Vec<Value> = self
                         .key_idx
@@ -666,22 +653,14 @@ impl TableSync {
         let src_where = self.source_where(&src);
         let state_key = Self::state_key(asset_key);
         let described = self.describe_any(src, &src_where)?;
-        let datetime64 = match dst {
-            DestRef::Clickhouse(c) => {
-                let version = c.server_version()?;
-                version
-                    .split('.')
-                    .next()
-                    .and_then(|m| m.parse::<u32>().ok())
-                    .unwrap_or(0)
-                    >= 20
-            }
-            DestRef::Postgres(_) => true,
+        let caps = match dst {
+            DestRef::Clickhouse(c) => super::types::ChCaps::from_version(&c.server_version()?),
+            DestRef::Postgres(_) => super::types::ChCaps::NEWEST,
         };
         let mut columns = self.select_columns(
             &src_where,
             described.iter().map(|(c, _)| c.clone()).collect(),
-            datetime64,
+            caps,
         )?;
         // ClickHouse, incremental: the table check comes first, since it keeps the existing
         // `String` columns of ENUMs (one `system.columns` query for both).

@@ -22,6 +22,7 @@
 //!     reconcile_deletes: false       # optional: hard-delete reconciliation every run
 //!     reconcile_every_runs: 24       # optional: ... or every N-th incremental run
 //!     progress_seconds: 5            # optional: how often a running sync logs its progress
+//!     invalid_dates: null            # optional: null | clamp | fail (dates ClickHouse cannot hold)
 //! ```
 //!
 //! How it stays exact (docs/SYNC.md has the details and the type mapping):
@@ -46,6 +47,7 @@ mod wire;
 
 pub use engine::{DestRef, SourceRef};
 pub use sync::{SyncOutcome, TableSync};
+pub use types::InvalidDates;
 
 use dagster_core::config::yaml::Map;
 use dagster_core::defs::{AssetCompute, AssetKind};
@@ -88,6 +90,9 @@ pub struct SyncConfig {
     pub reconcile_every_runs: Option<u64>,
     /// How often a running sync logs its progress, in milliseconds (`progress_seconds`).
     pub progress_every_ms: u64,
+    /// What is written for zero, invalid or out-of-range dates (`invalid_dates:`, default
+    /// `null`).
+    pub invalid_dates: InvalidDates,
 }
 
 impl SyncConfig {
@@ -116,6 +121,7 @@ impl SyncConfig {
             exclude_columns: Vec::new(),
             reconcile_every_runs: None,
             progress_every_ms: DEFAULT_PROGRESS_MS,
+            invalid_dates: InvalidDates::Null,
         }
     }
 
@@ -235,6 +241,24 @@ impl AssetKind for TableSyncKind {
                 None => None,
             },
         };
+        let invalid_dates = match entry.get("invalid_dates") {
+            None => Some(InvalidDates::default()),
+            // `invalid_dates: null` (YAML's null, also written `~` or left empty).
+            Some(v) if v.is_null() => Some(InvalidDates::Null),
+            Some(v) => match v.as_str().as_deref() {
+                Some(s) => {
+                    let parsed = InvalidDates::parse(s);
+                    if parsed.is_none() {
+                        v.error(format!(
+                            "unknown invalid_dates `{s}` (expected {})",
+                            InvalidDates::NAMES
+                        ));
+                    }
+                    parsed
+                }
+                None => None,
+            },
+        };
         let reconcile_every_runs = match (reconcile_deletes, reconcile_every) {
             (Some(true), Some(None)) => Some(Some(1)),
             (Some(_), Some(n)) => Some(n),
@@ -284,6 +308,7 @@ impl AssetKind for TableSyncKind {
             exclude_columns,
             reconcile_every_runs: reconcile_every_runs?,
             progress_every_ms: progress_every_ms?,
+            invalid_dates: invalid_dates?,
         };
         let resources = vec![config.source.clone(), config.destination.clone()];
         Some((Arc::new(TableSync::new(config)), resources))

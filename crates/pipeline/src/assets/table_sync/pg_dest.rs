@@ -8,7 +8,7 @@
 //! twice (the cursor is saved only after the commit) changes nothing the second time.
 
 use super::pg_source::{date_micros, pg_ident, pg_table, PgCol, PgKind, PG_EPOCH_DAYS};
-use super::types::{is_truthy, value_text, Column, Conv, EncodeStats};
+use super::types::{is_truthy, value_text, Column, Conv, EncodeStats, InvalidDates};
 use crate::resources::postgres::Manager;
 use crate::resources::{error_chain, PostgresResource};
 use anyhow::{anyhow, bail};
@@ -79,6 +79,8 @@ pub struct PgDestCol {
     pub bit: bool,
     /// A source column type, for messages.
     pub source_type: String,
+    /// What is written for a zero or invalid date (`invalid_dates:` of the sync).
+    pub invalid_dates: InvalidDates,
 }
 
 fn paren_len(column_type: &str) -> Option<u32> {
@@ -120,6 +122,7 @@ pub fn map_column(col: &Column, pg: Option<&PgCol>) -> PgDestCol {
         nullable: col.nullable,
         bit: col.conv == Conv::Bit,
         source_type: col.source.column_type.clone(),
+        invalid_dates: col.invalid_dates,
     }
 }
 
@@ -394,20 +397,35 @@ pub fn encode(
                     .and_then(|d| date_micros(&d)),
                 _ => None,
             };
-            let Some(micros) = micros.filter(|_| valid_civil(v)) else {
-                stats.invalid_dates += 1;
-                if col.nullable {
-                    put_null(out);
-                    return Ok(());
-                }
-                // 1970-01-01 [00:00:00] as in ClickHouse.
-                let epoch = -PG_EPOCH_DAYS * 86_400_000_000;
-                if col.enc == PgEnc::Date {
-                    put_field(out, &(-PG_EPOCH_DAYS as i32).to_be_bytes());
-                } else {
-                    put_field(out, &epoch.to_be_bytes());
-                }
-                return Ok(());
+            let micros = match micros.filter(|_| valid_civil(v)) {
+                Some(m) => m,
+                None => match col.invalid_dates {
+                    InvalidDates::Fail => {
+                        let text = value_text(v);
+                        let text = match v {
+                            Value::Date(..) if col.enc == PgEnc::Date => {
+                                text.get(..10).unwrap_or(&text).to_string()
+                            }
+                            _ => text,
+                        };
+                        return Err(format!(
+                            "`{text}` is not a valid date (invalid_dates: fail; `null` or `clamp` write such dates)"
+                        ));
+                    }
+                    InvalidDates::Null => {
+                        stats.invalid_dates += 1;
+                        if col.nullable {
+                            put_null(out);
+                            return Ok(());
+                        }
+                        // 1970-01-01 [00:00:00] as in ClickHouse.
+                        0
+                    }
+                    InvalidDates::Clamp => {
+                        stats.invalid_dates += 1;
+                        clamped_micros(v)
+                    }
+                },
             };
             let pg_micros = micros - PG_EPOCH_DAYS * 86_400_000_000;
             if col.enc == PgEnc::Date {
@@ -447,6 +465,36 @@ pub fn encode(
         }
     }
     Ok(())
+}
+
+/// The nearest real date of an invalid one (`invalid_dates: clamp`): month and day 0 → 1, a day
+/// past the end of its month → the last day, year 0 (a zero date) → 0001-01-01.
+fn clamped_micros(v: &Value) -> i64 {
+    let Value::Date(y, mo, d, h, mi, s, us) = *v else {
+        return 0;
+    };
+    let fixed = if y == 0 {
+        Value::Date(1, 1, 1, 0, 0, 0, 0)
+    } else {
+        let mo = mo.clamp(1, 12);
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let dim = match mo {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        Value::Date(
+            y,
+            mo,
+            d.clamp(1, dim),
+            h.min(23),
+            mi.min(59),
+            s.min(59),
+            us.min(999_999),
+        )
+    };
+    date_micros(&fixed).unwrap_or(0)
 }
 
 /// A real calendar date (MySQL can hold `2024-02-31` and `0000-00-00`).

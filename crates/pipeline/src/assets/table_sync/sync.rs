@@ -873,7 +873,7 @@ impl TableSync {
         &self,
         src_where: &str,
         all: Vec<SourceColumn>,
-        datetime64: bool,
+        caps: super::types::ChCaps,
     ) -> anyhow::Result<Vec<Column>> {
         let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
         let missing = |what: &str, c: &str| {
@@ -931,7 +931,7 @@ impl TableSync {
                         c.name
                     );
                 }
-                out.push(map_column(&c, datetime64));
+                out.push(map_column(&c, caps, self.config.invalid_dates));
             }
         }
         for c in &out {
@@ -978,6 +978,7 @@ impl TableSync {
     ) -> anyhow::Result<(bool, Vec<String>)> {
         let existing = Self::dest_columns(dst, table)?;
         Self::keep_string_enums(&existing, columns);
+        super::types::keep_narrow_dates(&existing, columns);
         let full_name = Self::ch_table(dst, table);
         if existing.is_empty() {
             dst.execute_on_server(&format!(
@@ -1135,13 +1136,8 @@ impl TableSync {
         let cfg = &self.config;
         let state_key = Self::state_key(asset_key);
         let all = self.describe_source(src)?;
-        let version = dst.server_version()?;
-        let major: u32 = version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0);
-        let mut columns = self.select_columns(&self.src_where(src), all, major >= 20)?;
+        let caps = super::types::ChCaps::from_version(&dst.server_version()?);
+        let mut columns = self.select_columns(&self.src_where(src), all, caps)?;
         let destination = format!("{}.{}", dst.database(), cfg.destination_table);
         let key_columns = self.key_columns();
         let (mut state, cursor_before) =
@@ -1485,10 +1481,7 @@ impl AssetCompute for TableSync {
             outcome.rows_written, outcome.batches, outcome.duration_ms, outcome.destination_rows
         ));
         if outcome.invalid_dates > 0 {
-            ctx.warn(&format!(
-                "{} zero/invalid or out-of-range dates were written as NULL (Nullable columns) or 1970-01-01 (NOT NULL columns)",
-                outcome.invalid_dates
-            ));
+            ctx.warn(&self.config.invalid_dates.warning(outcome.invalid_dates));
         }
         Ok(outcome.to_result())
     }

@@ -35,6 +35,8 @@ pub enum ChType {
     /// `Decimal(p, s)`, stored in 4, 8 or 16 bytes by precision.
     Decimal(u32, u32),
     Date,
+    /// `Date32`: days since 1970-01-01 as Int32 (servers from 22.8 on, see [`ChCaps`]).
+    Date32,
     /// `DateTime('UTC')`, seconds.
     DateTime,
     /// `DateTime64(p, 'UTC')` (servers from 20.1 on).
@@ -61,6 +63,7 @@ impl ChType {
             ChType::Float64 => "Float64".into(),
             ChType::Decimal(p, s) => format!("Decimal({p}, {s})"),
             ChType::Date => "Date".into(),
+            ChType::Date32 => "Date32".into(),
             ChType::DateTime => "DateTime('UTC')".into(),
             ChType::DateTime64(p) => format!("DateTime64({p}, 'UTC')"),
             ChType::String => "String".into(),
@@ -90,6 +93,10 @@ pub struct Column {
     pub conv: Conv,
     /// ENUM labels (value = position + 1, as MySQL numbers them); empty for other types.
     pub labels: Vec<String>,
+    /// What the destination server holds (the range of `Date32` and `DateTime64`).
+    pub caps: ChCaps,
+    /// What happens to a date no ClickHouse value stands for (`invalid_dates:` of the sync).
+    pub invalid_dates: InvalidDates,
 }
 
 impl Column {
@@ -173,8 +180,122 @@ pub fn parse_enum_labels(column_type: &str) -> Option<Vec<String>> {
     Some(labels)
 }
 
-/// Maps a source column. `datetime64` says whether the server has `DateTime64` (20.1+).
-pub fn map_column(c: &SourceColumn, datetime64: bool) -> Column {
+/// What a destination ClickHouse server can hold, from its version (`SELECT version()`). It
+/// decides the date and time types of the mapping and the range the encoders accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChCaps {
+    /// `DateTime64(p, tz)` exists: ClickHouse 20.1 and later. Without `wide_dates` the sync uses
+    /// it only for fractional seconds, within `DateTime`'s range (1970 to 2106).
+    pub datetime64: bool,
+    /// `Date32` exists and `Date32` / `DateTime64` hold 1900-01-01 to 2299-12-31: ClickHouse 22.8
+    /// and later (ClickHouse pull request 39425; from 21.9 `Date32` existed with 1925 to 2283).
+    pub wide_dates: bool,
+    /// `Date32` / `DateTime64` hold 0001-01-01 to 9999-12-31 (MySQL's whole range): checked on
+    /// ClickHouse 26.9 (pull requests 107907 and 111534, mid-2026); older servers get
+    /// `wide_dates` only.
+    pub full_dates: bool,
+}
+
+impl ChCaps {
+    /// ClickHouse 18.x: `Date` and `DateTime` only.
+    pub const OLDEST: ChCaps = ChCaps {
+        datetime64: false,
+        wide_dates: false,
+        full_dates: false,
+    };
+    /// Everything this mapping knows (also used for Postgres destinations, whose types are
+    /// mapped by `pg_dest.rs` from the source types).
+    pub const NEWEST: ChCaps = ChCaps {
+        datetime64: true,
+        wide_dates: true,
+        full_dates: true,
+    };
+
+    /// The capabilities of a server version such as `18.16.1`, `22.8.21.38` or `26.9.2.1`. A
+    /// version that cannot be read counts as the oldest (the narrowest mapping).
+    pub fn from_version(version: &str) -> ChCaps {
+        let mut parts = version
+            .trim()
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let major = parts.next().unwrap_or(0);
+        let minor = parts.next().unwrap_or(0);
+        let at_least = |ma: u32, mi: u32| (major, minor) >= (ma, mi);
+        ChCaps {
+            datetime64: at_least(20, 1),
+            wide_dates: at_least(22, 8),
+            full_dates: at_least(26, 9),
+        }
+    }
+
+    /// The first and last day (days since 1970-01-01) `Date32` and `DateTime64` hold here.
+    fn wide_days(&self) -> (i64, i64) {
+        if self.full_dates {
+            (DAY_0001_01_01, DAY_9999_12_31)
+        } else {
+            (DAY_1900_01_01, DAY_2299_12_31)
+        }
+    }
+}
+
+/// `invalid_dates:` of a sync: what is written for a date no ClickHouse value stands for (a zero
+/// date `0000-00-00`, an invalid one such as `2024-02-31`, Postgres `±infinity`, or a date
+/// outside the range of the column's type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InvalidDates {
+    /// NULL in a Nullable column, the type's minimum (1970-01-01 for `Date` / `DateTime`) in a
+    /// NOT NULL one; counted.
+    #[default]
+    Null,
+    /// The nearest value the column's type holds; counted.
+    Clamp,
+    /// The step fails, naming the column, the row's key and the value.
+    Fail,
+}
+
+impl InvalidDates {
+    pub const NAMES: &'static str = "null, clamp or fail";
+
+    pub fn parse(s: &str) -> Option<InvalidDates> {
+        match s {
+            "null" => Some(InvalidDates::Null),
+            "clamp" => Some(InvalidDates::Clamp),
+            "fail" => Some(InvalidDates::Fail),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InvalidDates::Null => "null",
+            InvalidDates::Clamp => "clamp",
+            InvalidDates::Fail => "fail",
+        }
+    }
+
+    /// The step's warning when `n` dates were written by this policy.
+    pub fn warning(&self, n: u64) -> String {
+        match self {
+            InvalidDates::Clamp => format!(
+                "{n} zero/invalid or out-of-range dates were clamped to the nearest value their column type holds (invalid_dates: clamp)"
+            ),
+            _ => format!(
+                "{n} zero/invalid or out-of-range dates were written as NULL (Nullable columns) or the type's minimum, 1970-01-01 for Date/DateTime (NOT NULL columns)"
+            ),
+        }
+    }
+}
+
+/// 2106-02-07 and 2106-02-06 23:59:59: the last day and second servers before 22.8 print.
+const OLD_LAST_DAY: i64 = 49_710;
+const OLD_LAST_SECOND: i64 = 4_294_943_999;
+const DAY_1900_01_01: i64 = -25_567;
+const DAY_2299_12_31: i64 = 120_529;
+const DAY_0001_01_01: i64 = -719_162;
+const DAY_9999_12_31: i64 = 2_932_896;
+
+/// Maps a source column for a server with `caps`; date columns take `invalid_dates`.
+pub fn map_column(c: &SourceColumn, caps: ChCaps, invalid_dates: InvalidDates) -> Column {
     let unsigned = c.column_type.contains("unsigned");
     let mut conv = Conv::Plain;
     let mut labels = Vec::new();
@@ -201,10 +322,12 @@ pub fn map_column(c: &SourceColumn, datetime64: bool) -> Column {
             }
         }
         "year" => ChType::UInt16,
+        "date" if caps.wide_dates => ChType::Date32,
         "date" => ChType::Date,
         "datetime" | "timestamp" => match c.datetime_precision.unwrap_or(0) {
+            p if caps.wide_dates => ChType::DateTime64(p.min(6)),
             0 => ChType::DateTime,
-            p if datetime64 => ChType::DateTime64(p.min(6)),
+            p if caps.datetime64 => ChType::DateTime64(p.min(6)),
             _ => ChType::DateTime,
         },
         "bit" => {
@@ -236,6 +359,37 @@ pub fn map_column(c: &SourceColumn, datetime64: bool) -> Column {
         nullable: c.nullable,
         conv,
         labels,
+        caps,
+        invalid_dates,
+    }
+}
+
+/// An existing ClickHouse column (`existing`: name → type of the destination table) created
+/// with a narrower date type than today's mapping (`Date` for `Date32`, `DateTime('UTC')` for
+/// `DateTime64(p, 'UTC')`: tables created before the server was upgraded, or by an older
+/// version of the sync) keeps its type: the column is written as `Date` / `DateTime`, with
+/// their range. Called by `ensure_table` next to `keep_string_enums`.
+pub fn keep_narrow_dates(existing: &[(String, String)], columns: &mut [Column]) {
+    let norm = |t: &str| t.replace([' ', '\\'], "");
+    for c in columns.iter_mut() {
+        let narrow = match c.ch {
+            ChType::Date32 => ChType::Date,
+            ChType::DateTime64(_) => ChType::DateTime,
+            _ => continue,
+        };
+        let Some((_, t)) = existing.iter().find(|(n, _)| n == &c.source.name) else {
+            continue;
+        };
+        let t = norm(t);
+        if t == norm(&c.ch_sql()) {
+            continue;
+        }
+        let wide = c.ch;
+        c.ch = narrow;
+        if t != norm(&c.ch_sql()) {
+            // Some other type: `ensure_table` reports the mismatch with the mapped type.
+            c.ch = wide;
+        }
     }
 }
 
@@ -252,17 +406,7 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 fn valid_date(y: u16, m: u8, d: u8) -> bool {
-    if y == 0 || !(1..=12).contains(&m) || d == 0 {
-        return false;
-    }
-    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
-    let dim = match m {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    d <= dim
+    y != 0 && (1..=12).contains(&m) && d != 0 && d <= days_in_month(y, m)
 }
 
 /// Why a value could not be encoded.
@@ -278,8 +422,8 @@ impl std::fmt::Display for EncodeError {
 /// Counters of values that were mapped rather than copied (reported as metadata).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EncodeStats {
-    /// Zero or invalid dates (`0000-00-00`, `2024-02-31`) and dates outside ClickHouse's range:
-    /// NULL in a Nullable column, 1970-01-01 (00:00:00) otherwise.
+    /// Zero or invalid dates (`0000-00-00`, `2024-02-31`), Postgres `±infinity` and dates outside
+    /// the range of their ClickHouse type, written as [`InvalidDates`] says.
     pub invalid_dates: u64,
 }
 
@@ -485,7 +629,11 @@ impl Sink for ColumnBuf {
         let width = match ch {
             ChType::Int8 | ChType::UInt8 | ChType::Enum8 | ChType::String => 1, // String: length 0
             ChType::Int16 | ChType::UInt16 | ChType::Enum16 | ChType::Date => 2,
-            ChType::Int32 | ChType::UInt32 | ChType::Float32 | ChType::DateTime => 4,
+            ChType::Int32
+            | ChType::UInt32
+            | ChType::Float32
+            | ChType::Date32
+            | ChType::DateTime => 4,
             ChType::Int64 | ChType::UInt64 | ChType::Float64 | ChType::DateTime64(_) => 8,
             ChType::Decimal(p, _) if p <= 9 => 4,
             ChType::Decimal(p, _) if p <= 18 => 8,
@@ -555,7 +703,7 @@ pub fn encode_ref<S: Sink>(
     // Dates first: an invalid date may become NULL.
     if matches!(
         col.ch,
-        ChType::Date | ChType::DateTime | ChType::DateTime64(_)
+        ChType::Date | ChType::Date32 | ChType::DateTime | ChType::DateTime64(_)
     ) {
         return encode_datetime(sink, col, v, stats);
     }
@@ -648,9 +796,158 @@ pub fn encode_ref<S: Sink>(
                 out.extend_from_slice(&n.to_le_bytes())
             }
         }
-        ChType::Date | ChType::DateTime | ChType::DateTime64(_) => {}
+        ChType::Date | ChType::Date32 | ChType::DateTime | ChType::DateTime64(_) => {}
     }
     Ok(())
+}
+
+/// A source date or time value: its parts, or Postgres `±infinity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DateIn {
+    /// year, month, day, hour, minute, second, microsecond (possibly invalid: `0000-00-00`).
+    Parts(u16, u8, u8, u8, u8, u8, u32),
+    /// `infinity` (`true`) or `-infinity`.
+    Infinity(bool),
+}
+
+impl DateIn {
+    fn of(v: ValRef<'_>) -> Result<DateIn, EncodeError> {
+        match v {
+            ValRef::Date(y, mo, d, h, mi, s, us) => Ok(DateIn::Parts(y, mo, d, h, mi, s, us)),
+            ValRef::Bytes(b) if b == b"infinity" => Ok(DateIn::Infinity(true)),
+            ValRef::Bytes(b) if b == b"-infinity" => Ok(DateIn::Infinity(false)),
+            ValRef::Bytes(b) => {
+                let (y, mo, d, h, mi, s, us) = parse_datetime_text(b)
+                    .ok_or_else(|| EncodeError(format!("`{}` is not a date", v.text())))?;
+                Ok(DateIn::Parts(y, mo, d, h, mi, s, us))
+            }
+            other => Err(EncodeError(format!("expected a date, found {other:?}"))),
+        }
+    }
+
+    /// The value as the source shows it (`date_only` for `DATE` columns).
+    fn text(&self, date_only: bool) -> String {
+        match *self {
+            DateIn::Infinity(true) => "infinity".into(),
+            DateIn::Infinity(false) => "-infinity".into(),
+            DateIn::Parts(y, mo, d, ..) if date_only => format!("{y:04}-{mo:02}-{d:02}"),
+            DateIn::Parts(y, mo, d, h, mi, s, 0) => {
+                format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+            }
+            DateIn::Parts(y, mo, d, h, mi, s, us) => {
+                format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}")
+            }
+        }
+    }
+}
+
+/// How values of a date column are stored: the unit (days for `Date`/`Date32`, seconds for
+/// `DateTime`, 10^-p seconds for `DateTime64(p)`), and the first and last value the column
+/// takes (the type's range on this server).
+#[derive(Debug, Clone, Copy)]
+struct DateScale {
+    /// Units per second (0 for day-based types).
+    per_second: i128,
+    min: i128,
+    max: i128,
+}
+
+impl DateScale {
+    fn of(col: &Column) -> DateScale {
+        let day_range = |(lo, hi): (i64, i64), per_second: i128| {
+            if per_second == 0 {
+                (i128::from(lo), i128::from(hi))
+            } else {
+                (
+                    i128::from(lo) * 86_400 * per_second,
+                    (i128::from(hi) * 86_400 + 86_399) * per_second + per_second - 1,
+                )
+            }
+        };
+        // Before 22.8 the server's date tables end in February 2106 (checked on 18.16: a later
+        // `Date` or `DateTime` prints as 1970-01-01); from 22.8 on `Date` and `DateTime` hold
+        // their documented ranges (up to 2149-06-06 and 2106-02-07 06:28:15).
+        let (last_day, last_second) = if col.caps.wide_dates {
+            (i128::from(u16::MAX), i128::from(u32::MAX))
+        } else {
+            (i128::from(OLD_LAST_DAY), i128::from(OLD_LAST_SECOND))
+        };
+        let (per_second, (min, max)) = match col.ch {
+            ChType::Date => (0, (0, last_day)),
+            ChType::Date32 => (0, day_range(col.caps.wide_days(), 0)),
+            ChType::DateTime => (1, (0, last_second)),
+            ChType::DateTime64(p) => {
+                let per_second = 10i128.pow(p.min(6));
+                if col.caps.wide_dates {
+                    (per_second, day_range(col.caps.wide_days(), per_second))
+                } else {
+                    // 20.1 to 22.7: DateTime's range, plus the fraction.
+                    (per_second, (0, last_second * per_second + per_second - 1))
+                }
+            }
+            _ => (1, (0, 0)),
+        };
+        DateScale {
+            per_second,
+            min,
+            max,
+        }
+    }
+
+    /// The value of a valid date and time in this unit (the fraction cut to the precision).
+    fn units(&self, days: i64, h: u8, mi: u8, s: u8, us: u32) -> i128 {
+        if self.per_second == 0 {
+            return i128::from(days);
+        }
+        let secs =
+            i128::from(days) * 86_400 + i128::from(h) * 3_600 + i128::from(mi) * 60 + i128::from(s);
+        secs * self.per_second + i128::from(us) * self.per_second / 1_000_000
+    }
+
+    /// A value of this unit as text (for messages).
+    fn text(&self, units: i128) -> String {
+        let (days, secs) = if self.per_second == 0 {
+            (units, 0)
+        } else {
+            let secs = units.div_euclid(self.per_second);
+            (secs.div_euclid(86_400), secs.rem_euclid(86_400))
+        };
+        let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
+        if self.per_second == 0 {
+            format!("{y:04}-{m:02}-{d:02}")
+        } else {
+            format!(
+                "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+                secs / 3_600,
+                secs / 60 % 60,
+                secs % 60
+            )
+        }
+    }
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn days_in_month(y: u16, m: u8) -> u8 {
+    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
+    match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 fn encode_datetime<S: Sink>(
@@ -659,53 +956,78 @@ fn encode_datetime<S: Sink>(
     v: ValRef<'_>,
     stats: &mut EncodeStats,
 ) -> Result<(), EncodeError> {
-    let (y, mo, d, h, mi, s, us) = match v {
-        ValRef::Date(y, mo, d, h, mi, s, us) => (y, mo, d, h, mi, s, us),
-        ValRef::Bytes(b) => parse_datetime_text(b)
-            .ok_or_else(|| EncodeError(format!("`{}` is not a date", v.text())))?,
-        other => return Err(EncodeError(format!("expected a date, found {other:?}"))),
-    };
-    let encoded: Option<(i64, i64)> = if valid_date(y, mo, d) {
-        let days = days_from_civil(i64::from(y), u32::from(mo), u32::from(d));
-        let secs = days * 86_400 + i64::from(h) * 3_600 + i64::from(mi) * 60 + i64::from(s);
-        let ok = match col.ch {
-            ChType::Date => (0..=i64::from(u16::MAX)).contains(&days),
-            ChType::DateTime => (0..=i64::from(u32::MAX)).contains(&secs),
-            // DateTime64 covers 1900..2299; keep it within what every version accepts.
-            _ => (0..=i64::from(u32::MAX)).contains(&secs),
-        };
-        ok.then_some((days, secs))
-    } else {
-        None
-    };
-    let Some((days, secs)) = encoded else {
-        stats.invalid_dates += 1;
-        if col.nullable {
-            sink.null(col.ch);
-            return Ok(());
+    let input = DateIn::of(v)?;
+    let scale = DateScale::of(col);
+    let exact = match input {
+        DateIn::Parts(y, mo, d, h, mi, s, us)
+            if valid_date(y, mo, d) && h < 24 && mi < 60 && s < 60 =>
+        {
+            let days = days_from_civil(i64::from(y), u32::from(mo), u32::from(d));
+            Some(scale.units(days, h, mi, s, us)).filter(|u| (scale.min..=scale.max).contains(u))
         }
-        let out = sink.out();
-        match col.ch {
-            ChType::Date => out.extend_from_slice(&0u16.to_le_bytes()),
-            ChType::DateTime => out.extend_from_slice(&0u32.to_le_bytes()),
-            _ => out.extend_from_slice(&0i64.to_le_bytes()),
-        }
-        return Ok(());
+        _ => None,
+    };
+    let units = match exact {
+        Some(u) => u,
+        None => match col.invalid_dates {
+            InvalidDates::Fail => {
+                let date_only = col.source.data_type == "date";
+                let what = match input {
+                    DateIn::Parts(y, mo, d, ..) if valid_date(y, mo, d) => format!(
+                        "is outside the range of {} ({} to {})",
+                        col.ch.sql(),
+                        scale.text(scale.min),
+                        scale.text(scale.max)
+                    ),
+                    DateIn::Parts(0, 0, 0, ..) => "is a zero date".into(),
+                    DateIn::Parts(..) => "is not a valid date".into(),
+                    DateIn::Infinity(_) => format!("has no {} value", col.ch.sql()),
+                };
+                return Err(EncodeError(format!(
+                    "`{}` {what} (invalid_dates: fail; `null` or `clamp` write such dates)",
+                    input.text(date_only)
+                )));
+            }
+            InvalidDates::Null => {
+                stats.invalid_dates += 1;
+                if col.nullable {
+                    sink.null(col.ch);
+                    return Ok(());
+                }
+                scale.min
+            }
+            InvalidDates::Clamp => {
+                stats.invalid_dates += 1;
+                match input {
+                    DateIn::Infinity(true) => scale.max,
+                    DateIn::Infinity(false) => scale.min,
+                    DateIn::Parts(y, mo, d, h, mi, s, us) => {
+                        // The nearest real date: month 0 → 1, day 0 → 1, a day past the end of
+                        // its month → the last day (`2024-02-31` → `2024-02-29`); year 0 is
+                        // before every range, so `0000-00-00` becomes the type's minimum.
+                        let mo = mo.clamp(1, 12);
+                        let d = d.clamp(1, days_in_month(y, mo));
+                        let days = days_from_civil(i64::from(y), u32::from(mo), u32::from(d));
+                        let u = if y == 0 {
+                            scale.min
+                        } else {
+                            scale.units(days, h.min(23), mi.min(59), s.min(59), us.min(999_999))
+                        };
+                        u.clamp(scale.min, scale.max)
+                    }
+                }
+            }
+        },
     };
     if col.nullable {
         sink.present();
     }
     let out = sink.out();
     match col.ch {
-        ChType::Date => out.extend_from_slice(&(days as u16).to_le_bytes()),
-        ChType::DateTime => out.extend_from_slice(&(secs as u32).to_le_bytes()),
-        ChType::DateTime64(p) => {
-            let p = p.min(6);
-            let frac = i64::from(us) / 10i64.pow(6 - p);
-            let n = secs * 10i64.pow(p) + frac;
-            out.extend_from_slice(&n.to_le_bytes())
-        }
-        _ => {}
+        ChType::Date => out.extend_from_slice(&(units as u16).to_le_bytes()),
+        ChType::Date32 => out.extend_from_slice(&(units as i32).to_le_bytes()),
+        ChType::DateTime => out.extend_from_slice(&(units as u32).to_le_bytes()),
+        _ => out.extend_from_slice(&(units as i64).to_le_bytes()),
     }
     Ok(())
 }
@@ -782,6 +1104,10 @@ pub fn is_truthy_ref(v: ValRef<'_>) -> bool {
 mod tests {
     use super::*;
 
+    fn m(c: &SourceColumn, caps: ChCaps) -> Column {
+        map_column(c, caps, InvalidDates::Null)
+    }
+
     #[test]
     fn decimal_parsing_is_exact() {
         assert_eq!(parse_decimal(b"123.45", 2), Some(12_345));
@@ -814,7 +1140,7 @@ mod tests {
             Some(vec!["a".into(), "it's".into(), "ü".into(), " x".into()])
         );
         assert_eq!(parse_enum_labels("enum"), None);
-        let c = map_column(
+        let c = m(
             &SourceColumn {
                 name: "e".into(),
                 data_type: "enum".into(),
@@ -824,7 +1150,7 @@ mod tests {
                 scale: None,
                 datetime_precision: None,
             },
-            false,
+            ChCaps::OLDEST,
         );
         assert_eq!(c.ch_sql(), "Nullable(Enum8('' = 0, 'a' = 1, 'b' = 2))");
         assert_eq!(c.enum_value(b"b"), Some(2));
@@ -852,48 +1178,359 @@ mod tests {
                 datetime_precision: dtp,
             };
         assert_eq!(
-            map_column(
+            m(
                 &col("bigint", "bigint(20) unsigned", None, None, None),
-                false
+                ChCaps::OLDEST
             )
             .ch,
             ChType::UInt64
         );
         assert_eq!(
-            map_column(&col("tinyint", "tinyint(1)", None, None, None), false).ch,
+            m(
+                &col("tinyint", "tinyint(1)", None, None, None),
+                ChCaps::OLDEST
+            )
+            .ch,
             ChType::UInt8
         );
         assert_eq!(
-            map_column(&col("tinyint", "tinyint(4)", None, None, None), false).ch,
+            m(
+                &col("tinyint", "tinyint(4)", None, None, None),
+                ChCaps::OLDEST
+            )
+            .ch,
             ChType::Int8
         );
         assert_eq!(
-            map_column(
+            m(
                 &col("decimal", "decimal(12,2)", Some(12), Some(2), None),
-                false
+                ChCaps::OLDEST
             )
             .ch,
             ChType::Decimal(12, 2)
         );
         assert_eq!(
-            map_column(
+            m(
                 &col("decimal", "decimal(65,2)", Some(65), Some(2), None),
-                false
+                ChCaps::OLDEST
             )
             .ch,
             ChType::String
         );
         assert_eq!(
-            map_column(&col("datetime", "datetime(6)", None, None, Some(6)), false).ch,
+            m(
+                &col("datetime", "datetime(6)", None, None, Some(6)),
+                ChCaps::OLDEST
+            )
+            .ch,
             ChType::DateTime
         );
         assert_eq!(
-            map_column(&col("datetime", "datetime(6)", None, None, Some(6)), true).ch,
+            m(
+                &col("datetime", "datetime(6)", None, None, Some(6)),
+                ChCaps::from_version("20.3.1")
+            )
+            .ch,
             ChType::DateTime64(6)
         );
         assert_eq!(
-            map_column(&col("bit", "bit(8)", None, None, None), false).conv,
+            m(&col("bit", "bit(8)", None, None, None), ChCaps::OLDEST).conv,
             Conv::Bit
         );
+    }
+
+    fn date_col(data_type: &str, precision: u32, nullable: bool) -> SourceColumn {
+        SourceColumn {
+            name: "d".into(),
+            data_type: data_type.into(),
+            column_type: if precision > 0 {
+                format!("{data_type}({precision})")
+            } else {
+                data_type.into()
+            },
+            nullable,
+            precision: None,
+            scale: None,
+            datetime_precision: (data_type != "date").then_some(precision),
+        }
+    }
+
+    const V22_8: &str = "22.8.21.38";
+
+    #[test]
+    fn capabilities_follow_the_server_version() {
+        assert_eq!(ChCaps::from_version("18.16.1"), ChCaps::OLDEST);
+        assert_eq!(ChCaps::from_version("not a version"), ChCaps::OLDEST);
+        let c = ChCaps::from_version("20.1.2.4");
+        assert!(c.datetime64 && !c.wide_dates);
+        let c = ChCaps::from_version("22.7.9");
+        assert!(c.datetime64 && !c.wide_dates);
+        let c = ChCaps::from_version(V22_8);
+        assert!(c.wide_dates && !c.full_dates);
+        let c = ChCaps::from_version("26.8.1.1");
+        assert!(c.wide_dates && !c.full_dates);
+        assert_eq!(ChCaps::from_version("26.9.2.1"), ChCaps::NEWEST);
+        assert_eq!(ChCaps::from_version("27.1"), ChCaps::NEWEST);
+    }
+
+    #[test]
+    fn date_types_per_server() {
+        let sql = |dt: &str, p: u32, v: &str| {
+            m(&date_col(dt, p, false), ChCaps::from_version(v)).ch_sql()
+        };
+        assert_eq!(sql("date", 0, "18.16.1"), "Date");
+        assert_eq!(sql("datetime", 0, "18.16.1"), "DateTime('UTC')");
+        assert_eq!(sql("datetime", 6, "18.16.1"), "DateTime('UTC')");
+        assert_eq!(sql("date", 0, "21.8.1"), "Date");
+        assert_eq!(sql("timestamp", 0, "21.8.1"), "DateTime('UTC')");
+        assert_eq!(sql("timestamp", 3, "21.8.1"), "DateTime64(3, 'UTC')");
+        assert_eq!(sql("date", 0, V22_8), "Date32");
+        assert_eq!(sql("datetime", 0, V22_8), "DateTime64(0, 'UTC')");
+        assert_eq!(sql("timestamp", 6, "26.9.2.1"), "DateTime64(6, 'UTC')");
+        assert_eq!(
+            m(&date_col("date", 0, true), ChCaps::NEWEST).ch_sql(),
+            "Nullable(Date32)"
+        );
+    }
+
+    /// Encodes one value as RowBinary; `Err` for a failed value.
+    fn enc(col: &Column, v: ValRef<'_>) -> (Result<Vec<u8>, String>, u64) {
+        let mut out = Vec::new();
+        let mut stats = EncodeStats::default();
+        let r = encode_ref(&mut RowSink(&mut out), col, v, &mut stats)
+            .map(|()| out)
+            .map_err(|e| e.0);
+        (r, stats.invalid_dates)
+    }
+
+    fn col_of(dt: &str, p: u32, nullable: bool, caps: ChCaps, policy: InvalidDates) -> Column {
+        map_column(&date_col(dt, p, nullable), caps, policy)
+    }
+
+    fn day(y: u16, mo: u8, d: u8) -> ValRef<'static> {
+        ValRef::Date(y, mo, d, 0, 0, 0, 0)
+    }
+
+    fn days_le(y: i64, mo: u32, d: u32) -> Vec<u8> {
+        (days_from_civil(y, mo, d) as i32).to_le_bytes().to_vec()
+    }
+
+    #[test]
+    fn wide_types_keep_old_and_far_dates() {
+        let wide = ChCaps::from_version(V22_8);
+        let c = col_of("date", 0, false, wide, InvalidDates::Null);
+        assert_eq!(enc(&c, day(1900, 1, 1)), (Ok(days_le(1900, 1, 1)), 0));
+        assert_eq!(enc(&c, day(2299, 12, 31)), (Ok(days_le(2299, 12, 31)), 0));
+        assert_eq!(
+            enc(&c, day(1969, 12, 31)),
+            (Ok((-1i32).to_le_bytes().to_vec()), 0)
+        );
+        // Outside 1900..2299 on 22.8: the type's minimum (NOT NULL), counted.
+        assert_eq!(enc(&c, day(1000, 1, 1)), (Ok(days_le(1900, 1, 1)), 1));
+        // 26.9 holds MySQL's whole range.
+        let c = col_of("date", 0, false, ChCaps::NEWEST, InvalidDates::Null);
+        assert_eq!(enc(&c, day(1000, 1, 1)), (Ok(days_le(1000, 1, 1)), 0));
+        assert_eq!(enc(&c, day(9999, 12, 31)), (Ok(days_le(9999, 12, 31)), 0));
+        // DateTime64(6) keeps microseconds before 1970.
+        let c = col_of("datetime", 6, false, wide, InvalidDates::Null);
+        let v = ValRef::Date(1950, 6, 15, 12, 30, 45, 123_456);
+        let want = (days_from_civil(1950, 6, 15) * 86_400 + 45_045) * 1_000_000 + 123_456;
+        assert_eq!(enc(&c, v), (Ok(want.to_le_bytes().to_vec()), 0));
+        // DateTime64(0) from DATETIME on 22.8+.
+        let c = col_of("datetime", 0, true, wide, InvalidDates::Null);
+        let want = days_from_civil(1901, 2, 3) * 86_400 + 3_600;
+        let mut bytes = vec![0u8];
+        bytes.extend_from_slice(&want.to_le_bytes());
+        assert_eq!(
+            enc(&c, ValRef::Date(1901, 2, 3, 1, 0, 0, 0)),
+            (Ok(bytes), 0)
+        );
+        // Text input (a source query's computed column) and Postgres ±infinity.
+        let c = col_of("date", 0, true, wide, InvalidDates::Clamp);
+        assert_eq!(
+            enc(&c, ValRef::Bytes(b"2100-01-01")),
+            (Ok([&[0u8][..], &days_le(2100, 1, 1)].concat()), 0)
+        );
+        assert_eq!(
+            enc(&c, ValRef::Bytes(b"infinity")),
+            (Ok([&[0u8][..], &days_le(2299, 12, 31)].concat()), 1)
+        );
+        assert_eq!(
+            enc(&c, ValRef::Bytes(b"-infinity")),
+            (Ok([&[0u8][..], &days_le(1900, 1, 1)].concat()), 1)
+        );
+    }
+
+    #[test]
+    fn null_policy_is_the_old_behaviour() {
+        // 18.16: Date and DateTime, NULL or 1970-01-01, counted.
+        let c = col_of("date", 0, true, ChCaps::OLDEST, InvalidDates::Null);
+        assert_eq!(enc(&c, day(0, 0, 0)), (Ok(vec![1]), 1));
+        assert_eq!(enc(&c, day(2024, 2, 31)), (Ok(vec![1]), 1));
+        assert_eq!(enc(&c, day(1969, 12, 31)), (Ok(vec![1]), 1));
+        let c = col_of("datetime", 0, false, ChCaps::OLDEST, InvalidDates::Null);
+        assert_eq!(enc(&c, day(0, 0, 0)), (Ok(vec![0; 4]), 1));
+        assert_eq!(
+            enc(&c, ValRef::Date(2106, 2, 6, 23, 59, 59, 0)),
+            (Ok(4_294_943_999u32.to_le_bytes().to_vec()), 0)
+        );
+        assert_eq!(
+            enc(&c, ValRef::Date(2106, 2, 7, 0, 0, 0, 0)),
+            (Ok(vec![0; 4]), 1)
+        );
+        // A kept DateTime column on 22.8+: up to 2106-02-07 06:28:15.
+        let mut wide_dt = col_of("datetime", 0, false, ChCaps::NEWEST, InvalidDates::Null);
+        wide_dt.ch = ChType::DateTime;
+        assert_eq!(
+            enc(&wide_dt, ValRef::Date(2106, 2, 7, 6, 28, 15, 0)),
+            (Ok(u32::MAX.to_le_bytes().to_vec()), 0)
+        );
+        let c = col_of("datetime", 3, false, ChCaps::OLDEST, InvalidDates::Null);
+        assert_eq!(c.ch, ChType::DateTime);
+        // 20.1..22.7: DateTime64 within DateTime's range.
+        let c = col_of(
+            "datetime",
+            3,
+            false,
+            ChCaps::from_version("21.3"),
+            InvalidDates::Null,
+        );
+        assert_eq!(enc(&c, day(1969, 12, 31)), (Ok(vec![0; 8]), 1));
+    }
+
+    #[test]
+    fn clamp_policy_writes_the_nearest_value() {
+        let old = ChCaps::OLDEST;
+        let wide = ChCaps::from_version(V22_8);
+        let c = col_of("date", 0, true, old, InvalidDates::Clamp);
+        let date = |y: i64, m: u32, d: u32| {
+            let mut b = vec![0u8];
+            b.extend_from_slice(&(days_from_civil(y, m, d) as u16).to_le_bytes());
+            b
+        };
+        assert_eq!(enc(&c, day(0, 0, 0)), (Ok(date(1970, 1, 1)), 1));
+        assert_eq!(enc(&c, day(2024, 2, 31)), (Ok(date(2024, 2, 29)), 1));
+        assert_eq!(enc(&c, day(2023, 2, 30)), (Ok(date(2023, 2, 28)), 1));
+        assert_eq!(enc(&c, day(2024, 0, 0)), (Ok(date(2024, 1, 1)), 1));
+        assert_eq!(enc(&c, day(2024, 5, 0)), (Ok(date(2024, 5, 1)), 1));
+        assert_eq!(enc(&c, day(1000, 1, 1)), (Ok(date(1970, 1, 1)), 1));
+        assert_eq!(enc(&c, day(9999, 12, 31)), (Ok(date(2106, 2, 7)), 1));
+        let c = col_of("date", 0, false, wide, InvalidDates::Clamp);
+        assert_eq!(enc(&c, day(0, 0, 0)), (Ok(days_le(1900, 1, 1)), 1));
+        assert_eq!(enc(&c, day(9999, 12, 31)), (Ok(days_le(2299, 12, 31)), 1));
+        let c = col_of("date", 0, false, ChCaps::NEWEST, InvalidDates::Clamp);
+        assert_eq!(enc(&c, day(0, 0, 0)), (Ok(days_le(1, 1, 1)), 1));
+        // DateTime: the last second; DateTime64(6) on 22.8: 2299-12-31 23:59:59.999999.
+        let c = col_of("datetime", 0, false, old, InvalidDates::Clamp);
+        assert_eq!(
+            enc(&c, day(2200, 1, 1)),
+            (Ok(4_294_943_999u32.to_le_bytes().to_vec()), 1)
+        );
+        let c = col_of("datetime", 6, false, wide, InvalidDates::Clamp);
+        let last = (days_from_civil(2299, 12, 31) * 86_400 + 86_399) * 1_000_000 + 999_999;
+        assert_eq!(
+            enc(&c, day(2300, 1, 1)),
+            (Ok(last.to_le_bytes().to_vec()), 1)
+        );
+        let first = days_from_civil(1900, 1, 1) * 86_400 * 1_000_000;
+        assert_eq!(
+            enc(&c, ValRef::Date(0, 0, 0, 0, 0, 0, 0)),
+            (Ok(first.to_le_bytes().to_vec()), 1)
+        );
+    }
+
+    #[test]
+    fn fail_policy_names_the_value() {
+        let c = col_of("date", 0, true, ChCaps::OLDEST, InvalidDates::Fail);
+        let (r, _) = enc(&c, day(0, 0, 0));
+        let e = r.unwrap_err();
+        assert!(
+            e.contains("`0000-00-00` is a zero date") && e.contains("invalid_dates: fail"),
+            "{e}"
+        );
+        let (r, _) = enc(&c, day(2024, 2, 31));
+        assert!(r.unwrap_err().contains("`2024-02-31` is not a valid date"));
+        let (r, _) = enc(&c, day(1950, 1, 1));
+        let e = r.unwrap_err();
+        assert!(
+            e.contains("`1950-01-01` is outside the range of Date (1970-01-01 to 2106-02-07)"),
+            "{e}"
+        );
+        let c = col_of(
+            "datetime",
+            6,
+            false,
+            ChCaps::from_version(V22_8),
+            InvalidDates::Fail,
+        );
+        let (r, _) = enc(&c, ValRef::Date(1899, 12, 31, 23, 59, 59, 5));
+        let e = r.unwrap_err();
+        assert!(
+            e.contains("`1899-12-31 23:59:59.000005` is outside the range of DateTime64(6, 'UTC') (1900-01-01 00:00:00 to 2299-12-31 23:59:59)"),
+            "{e}"
+        );
+        let (r, _) = enc(&c, ValRef::Bytes(b"infinity"));
+        assert!(r
+            .unwrap_err()
+            .contains("`infinity` has no DateTime64(6, 'UTC') value"));
+        // Valid values pass.
+        assert!(enc(&c, day(2000, 1, 1)).0.is_ok());
+    }
+
+    #[test]
+    fn narrow_existing_columns_are_kept() {
+        let wide = ChCaps::NEWEST;
+        let mut cols = vec![
+            map_column(&date_col("date", 0, true), wide, InvalidDates::Null),
+            map_column(&date_col("datetime", 0, false), wide, InvalidDates::Null),
+            map_column(&date_col("datetime", 6, false), wide, InvalidDates::Null),
+            map_column(&date_col("timestamp", 3, false), wide, InvalidDates::Null),
+        ];
+        for (c, n) in cols.iter_mut().zip(["a", "b", "c", "d"]) {
+            c.source.name = n.into();
+        }
+        let existing: Vec<(String, String)> = [
+            ("a", "Nullable(Date)"),
+            ("b", "DateTime('UTC')"),
+            ("c", "DateTime64(6, 'UTC')"),
+            ("d", "String"),
+        ]
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+        keep_narrow_dates(&existing, &mut cols);
+        let types: Vec<String> = cols.iter().map(Column::ch_sql).collect();
+        assert_eq!(
+            types,
+            [
+                "Nullable(Date)",
+                "DateTime('UTC')",
+                "DateTime64(6, 'UTC')",
+                "DateTime64(3, 'UTC')"
+            ]
+        );
+        // A kept `Date` is written as a Date (two bytes), with Date's range.
+        assert_eq!(enc(&cols[0], day(1960, 1, 1)), (Ok(vec![1]), 1));
+        assert_eq!(enc(&cols[0], day(1970, 1, 2)), (Ok(vec![0, 1, 0]), 0));
+    }
+
+    #[test]
+    fn civil_round_trip() {
+        for days in [-719_162i64, -25_567, -1, 0, 1, 11_017, 120_529, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+        assert_eq!(civil_from_days(DAY_1900_01_01), (1900, 1, 1));
+        assert_eq!(civil_from_days(DAY_2299_12_31), (2299, 12, 31));
+        assert_eq!(civil_from_days(DAY_0001_01_01), (1, 1, 1));
+        assert_eq!(civil_from_days(DAY_9999_12_31), (9999, 12, 31));
+    }
+
+    #[test]
+    fn policy_names() {
+        for p in [InvalidDates::Null, InvalidDates::Clamp, InvalidDates::Fail] {
+            assert_eq!(InvalidDates::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(InvalidDates::parse("zero"), None);
     }
 }
