@@ -561,9 +561,15 @@ fn invalid_dates_policies_into_clickhouse() {
         .unwrap()
         .unwrap_or_default();
     let state: serde_json::Value = serde_json::from_str(&saved).unwrap_or_default();
-    if state["destination"].as_str().is_some_and(|d| d.ends_with("t_fail")) {
+    if state["destination"]
+        .as_str()
+        .is_some_and(|d| d.ends_with("t_fail"))
+    {
         assert!(state["last_key"].is_null(), "no cursor saved: {saved}");
-        assert!(state["full"]["last_key"].is_null(), "no key confirmed: {saved}");
+        assert!(
+            state["full"]["last_key"].is_null(),
+            "no key confirmed: {saved}"
+        );
         assert!(
             state["full"]["ranges"]
                 .as_array()
