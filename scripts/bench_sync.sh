@@ -106,17 +106,27 @@ if [ "$have" != "$rows" ]; then
 fi
 ch "CREATE DATABASE IF NOT EXISTS reporting" >/dev/null
 
-# One run of the shipped job in DAGSTER_HOME $1; prints "<seconds> <peak RSS KB>".
+# CPU seconds (user + system) a server process has used so far, from /proc (0 when the server
+# is not a local process): where the time of (a) and (b) goes.
+tick=$(getconf CLK_TCK)
+mariadb_pid=$(pgrep -x mariadbd || pgrep -x mysqld || true); mariadb_pid=${mariadb_pid%%$'\n'*}
+clickhouse_pid=$(pgrep -f '^clickhouse-server|/clickhouse-server|clickhouse server' || true); clickhouse_pid=${clickhouse_pid%%$'\n'*}
+cpu_of() { if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk -v t="$tick" '{printf "%.3f", ($14+$15)/t}' "/proc/$1/stat"; else echo 0; fi; }
+servers_cpu() { echo "$(cpu_of "$mariadb_pid") $(cpu_of "$clickhouse_pid")"; }
+# Server CPU used since "$1" (a servers_cpu reading): "<mariadb s> <clickhouse s>".
+servers_cpu_since() { local now; now=$(servers_cpu); awk -v a="$1" -v b="$now" 'BEGIN{split(a,x," "); split(b,y," "); printf "%.3f %.3f", y[1]-x[1], y[2]-x[2]}'; }
+
+# One run of the shipped job in DAGSTER_HOME $1; prints "<seconds> <peak RSS KB> <own CPU s>".
 run_job() {
   local t0 t1 log=$work/job.log
   t0=$EPOCHREALTIME
-  if ! DAGSTER_HOME=$1 /usr/bin/time -f %M -o "$work/rss" "$bin" job execute -f "$config" -j "$job" \
+  if ! DAGSTER_HOME=$1 /usr/bin/time -f '%M %U %S' -o "$work/rss" "$bin" job execute -f "$config" -j "$job" \
       >"$log" 2>&1; then
     cat "$log" >&2; say "the job failed"; exit 1
   fi
   t1=$EPOCHREALTIME
   grep -q "SUCCESS" "$log" || { cat "$log" >&2; say "the job did not report SUCCESS"; exit 1; }
-  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", b-a}') $(tail -1 "$work/rss")"
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", b-a}') $(tail -1 "$work/rss" | awk '{printf "%s %.3f", $1, $2+$3}')"
 }
 
 # The baseline: ClickHouse's own copy through its mysql() table function, into a table with the
@@ -211,13 +221,19 @@ for i in $(seq 1 "$runs"); do
   home=$(mktemp -d "$work/home.XXXX")
   ch "DROP TABLE IF EXISTS reporting.customers_dedup" >/dev/null
   ch "DROP TABLE IF EXISTS reporting.customers" >/dev/null
-  res=$(run_job "$home"); read -r secs rss <<<"$res"
+  before=$(servers_cpu)
+  res=$(run_job "$home"); read -r secs rss own <<<"$res"
+  read -r my_cpu ch_cpu <<<"$(servers_cpu_since "$before")"
   record a "$i" "$secs" "$rss"
-  say "  (a) run $i: $secs s, $rss KB"
+  printf 'cpu_a\t%s\t%s\t%s\t%s\n' "$i" "$my_cpu" "$ch_cpu" "$own" >> "$out/sync.tsv"
+  say "  (a) run $i: $secs s, $rss KB; CPU: MariaDB $my_cpu s, ClickHouse $ch_cpu s, dagster $own s"
   verify "$src0" "(a) run $i"
+  before=$(servers_cpu)
   native=$(native_copy)
+  read -r my_cpu ch_cpu <<<"$(servers_cpu_since "$before")"
   record b "$i" "$native" -
-  say "  (b) run $i: $native s"
+  printf 'cpu_b\t%s\t%s\t%s\t-\n' "$i" "$my_cpu" "$ch_cpu" >> "$out/sync.tsv"
+  say "  (b) run $i: $native s; CPU: MariaDB $my_cpu s, ClickHouse $ch_cpu s"
   if [ "$i" = 1 ]; then
     nat=$(dest_sums customers_native)
     [ "$(echo "$nat" | cut -d' ' -f1)" = "$(echo "$src0" | cut -d' ' -f1)" ] \
@@ -234,7 +250,7 @@ done
 
 # (c) nothing new, in the last (a)'s DAGSTER_HOME.
 for i in $(seq 1 "$runs"); do
-  res=$(run_job "$home"); read -r secs rss <<<"$res"
+  res=$(run_job "$home"); read -r secs rss _ <<<"$res"
   record c "$i" "$secs" "$rss"
   say "  (c) run $i: $secs s, $rss KB"
 done
@@ -251,7 +267,7 @@ for i in $(seq 1 "$runs"); do
       INSERT INTO customers (id, $cols, updated_at)
         SELECT id + $(( rows + i * 10000 )), $cols, TIMESTAMP('2030-01-01 00:00:00') + INTERVAL $i HOUR
         FROM customers WHERE id <= 5000"
-  res=$(run_job "$home"); read -r secs rss <<<"$res"
+  res=$(run_job "$home"); read -r secs rss _ <<<"$res"
   record d "$i" "$secs" "$rss"
   say "  (d) run $i: $secs s, $rss KB"
   src=$(source_sums)
@@ -289,5 +305,11 @@ echo "| (c) shipped job, nothing new | **$(ms "$mc")** | $(mib "$rc") | ≤ 50 m
 echo "| (d) shipped job after 10,000 updates + 5,000 inserts | **$(ms "$md")** | $(mib "$rd") | | |"
 echo "| peak RSS of any run of the job | | $(mib "$rmax") | ≤ 100 MB | $(yes_no "$rmax * 1024 <= 100000000") |"
 echo "| Python Dagster 1.13, same sync (docs/BENCHMARKS.md): (a) 45.4 s, 295 MB; (c) 5.1 s, 141 MB | | | | |"
+echo
+echo "Where the time goes, CPU seconds (user + system) during each run, medians: (a) MariaDB" \
+  "$(col cpu_a 3 | median) s, ClickHouse $(col cpu_a 4 | median) s, the dagster process $(col cpu_a 5 | median) s" \
+  "(wall $(printf '%.3f' "$ma") s on $(nproc) cores); (b) MariaDB $(col cpu_b 3 | median) s, ClickHouse" \
+  "$(col cpu_b 4 | median) s (wall $(printf '%.3f' "$mb") s). The server figures count every client of the" \
+  "servers: run it on an otherwise idle machine."
 echo
 echo "Single runs: (a) $(range a), (b) $(range b). Every source/\`customers_dedup\` comparison passed. Raw figures: target/bench/sync.tsv."
