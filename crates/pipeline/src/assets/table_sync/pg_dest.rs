@@ -8,7 +8,7 @@
 //! twice (the cursor is saved only after the commit) changes nothing the second time.
 
 use super::pg_source::{date_micros, pg_ident, pg_table, PgCol, PgKind, PG_EPOCH_DAYS};
-use super::types::{is_truthy, value_text, Column, Conv, EncodeStats, InvalidDates};
+use super::types::{days_in_month, is_truthy, value_text, Column, Conv, EncodeStats, InvalidDates};
 use crate::resources::postgres::Manager;
 use crate::resources::{error_chain, PostgresResource};
 use anyhow::{anyhow, bail};
@@ -477,13 +477,7 @@ fn clamped_micros(v: &Value) -> i64 {
         Value::Date(1, 1, 1, 0, 0, 0, 0)
     } else {
         let mo = mo.clamp(1, 12);
-        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        let dim = match mo {
-            2 if leap => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        };
+        let dim = days_in_month(y, mo);
         Value::Date(
             y,
             mo,
@@ -501,14 +495,7 @@ fn clamped_micros(v: &Value) -> i64 {
 fn valid_civil(v: &Value) -> bool {
     match v {
         Value::Date(y, mo, d, ..) => {
-            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-            let dim = match mo {
-                2 if leap => 29,
-                2 => 28,
-                4 | 6 | 9 | 11 => 30,
-                _ => 31,
-            };
-            *y > 0 && (1..=12).contains(mo) && *d >= 1 && *d <= dim
+            *y > 0 && (1..=12).contains(mo) && *d >= 1 && *d <= days_in_month(*y, *mo)
         }
         _ => true,
     }

@@ -940,7 +940,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-fn days_in_month(y: u16, m: u8) -> u8 {
+pub(super) fn days_in_month(y: u16, m: u8) -> u8 {
     let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     match m {
         2 if leap => 29,
