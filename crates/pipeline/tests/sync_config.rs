@@ -218,19 +218,7 @@ jobs:
     .unwrap();
     let key = AssetKey::from_user_string("reporting/orders");
     let asset = &defs.assets[&key];
-    let resources: BTreeMap<String, Arc<dyn Resource>> = asset
-        .required_resources
-        .iter()
-        .map(|n| {
-            let def = &defs.resources[n];
-            (
-                n.clone(),
-                defs.registry.resource_types[&def.type_name]
-                    .build(def)
-                    .unwrap(),
-            )
-        })
-        .collect();
+    let resources = step_resources(&defs, &key);
     let run = |resources: BTreeMap<String, Arc<dyn Resource>>| {
         let mut ctx = StepContext::new(StepContextParams {
             run_id: "r".into(),
@@ -324,19 +312,7 @@ fn invalid_dates_from_the_pipeline_config() {
         let defs = load(dir.path(), &yaml(policy)).unwrap();
         let key = AssetKey::from_user_string("reporting/ev_clamp");
         let asset = &defs.assets[&key];
-        let resources: BTreeMap<String, Arc<dyn Resource>> = asset
-            .required_resources
-            .iter()
-            .map(|n| {
-                let def = &defs.resources[n];
-                (
-                    n.clone(),
-                    defs.registry.resource_types[&def.type_name]
-                        .build(def)
-                        .unwrap(),
-                )
-            })
-            .collect();
+        let resources = step_resources(&defs, &key);
         let mut ctx = StepContext::new(StepContextParams {
             run_id: "r".into(),
             job_name: "j".into(),
@@ -387,4 +363,21 @@ fn invalid_dates_from_the_pipeline_config() {
         days[0][0],
         Some(sync_support::ch_date_min_days().to_string())
     );
+}
+
+/// The resources an asset's step needs, built from the loaded definitions.
+fn step_resources(defs: &Definitions, key: &AssetKey) -> BTreeMap<String, Arc<dyn Resource>> {
+    defs.assets[key]
+        .required_resources
+        .iter()
+        .map(|n| {
+            let def = &defs.resources[n];
+            (
+                n.clone(),
+                defs.registry.resource_types[&def.type_name]
+                    .build(def)
+                    .unwrap(),
+            )
+        })
+        .collect()
 }
