@@ -913,3 +913,53 @@ fn a_running_sync_reports_its_progress() {
     );
     assert_same(&env, "customers", COLS, "id");
 }
+
+#[test]
+fn a_column_whose_type_changed_is_resynced_into_a_new_table() {
+    let env = Env::new();
+    env.mysql(&[CUSTOMERS]);
+    seed(
+        &env,
+        1,
+        3000,
+        "TIMESTAMP('2024-01-01') + INTERVAL seq SECOND",
+    );
+    let sync = env.sync(config(700));
+    assert_eq!(env.run(&sync).unwrap().rows_read, 3000);
+    let db = env.name.clone();
+    let balance_type = || {
+        env.ch_rows(&format!(
+            "SELECT type FROM system.columns WHERE database = '{db}' AND table = 'customers' AND name = 'balance'"
+        ))[0][0]
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(balance_type(), "Decimal(12, 2)");
+    // The source column widens: the incremental sync cannot write it in place.
+    env.mysql(&[
+        "ALTER TABLE customers MODIFY balance DECIMAL(16,4) NOT NULL",
+        "UPDATE customers SET balance = 123456.7891, updated_at = '2025-01-01' WHERE id = 7",
+    ]);
+    let (o, lines) = env.run_logged(&sync);
+    let o = o.unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("has type Decimal(12, 2)") && l.contains("resyncing every row")),
+        "{lines:?}"
+    );
+    assert_eq!(o.rows_read, 3000, "every row again");
+    assert_eq!(balance_type(), "Decimal(16, 4)");
+    assert_eq!(
+        env.ch_count(&format!(
+            "SELECT count() FROM system.tables WHERE database = '{db}' AND name LIKE '%sync%'"
+        )),
+        0,
+        "the new table was swapped in"
+    );
+    assert_same(&env, "customers", COLS, "id");
+    // And the sync goes on incrementally from the resync's upper key.
+    let o = env.run(&sync).unwrap();
+    assert_eq!(o.rows_read, 0);
+    assert_eq!(o.cursor_before.as_deref(), Some("(2025-01-01 00:00:00, 7)"));
+}

@@ -666,7 +666,7 @@ impl TableSync {
         // `String` columns of ENUMs (one `system.columns` query for both).
         let mut checked = match (cfg.mode, dst) {
             (SyncMode::Incremental, DestRef::Clickhouse(c)) => {
-                Some(self.ensure_table(c, &cfg.destination_table, &mut columns)?)
+                Some(self.ensure_table(c, &cfg.destination_table, &mut columns))
             }
             _ => None,
         };

@@ -586,13 +586,13 @@ pub fn ensure_table(
     for c in cols {
         match existing.iter().find(|(n, _)| n == &c.name) {
             Some((_, t)) if norm(t) == norm(&c.type_sql) => {}
-            Some((_, t)) => bail!(
-                "{here}: column `{}` has type {t} but source column `{}` ({}) maps to {}; run a `full` sync into a new table or alter it",
-                c.name,
-                c.name,
-                c.source_type,
-                c.type_sql
-            ),
+            Some((_, t)) => {
+                return Err(super::plan::TypeChanged(format!(
+                    "{here}: column `{}` has type {t} but source column `{}` ({}) maps to {}",
+                    c.name, c.name, c.source_type, c.type_sql
+                ))
+                .into())
+            }
             None => {
                 sql.push(format!(
                     "ALTER TABLE {} ADD COLUMN {} {}",

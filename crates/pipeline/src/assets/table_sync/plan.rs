@@ -22,6 +22,19 @@ use mysql::Value;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
+/// A destination column whose type differs from what the source column now maps to: an
+/// incremental sync resyncs every row into a new table and swaps it in; a full sync fails.
+#[derive(Debug)]
+pub(super) struct TypeChanged(pub(super) String);
+
+impl std::fmt::Display for TypeChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TypeChanged {}
+
 /// What the plan needs to ask the source.
 pub(super) trait SourceOps {
     /// `MAX(cursor column)`; `None` when no row has a cursor value.
@@ -39,7 +52,8 @@ pub(super) trait SourceOps {
 /// What the plan needs to do to the destination.
 pub(super) trait DestOps {
     /// Creates `table` or adds the columns it lacks: (it existed, the columns added). May
-    /// adjust `columns` to an existing table (e.g. ENUMs kept as `String`).
+    /// adjust `columns` to an existing table (e.g. ENUMs kept as `String`). A column of
+    /// another type is a [`TypeChanged`] error.
     fn ensure_table(
         &self,
         table: &str,
@@ -115,7 +129,8 @@ impl RunPlan {
 impl TableSync {
     /// Decides the run (see the module documentation) and saves the start of a new snapshot.
     /// `checked`: the result of `ensure_table` on the destination when the engine already
-    /// called it. `parallel`: the engine reads snapshots by key ranges (a snapshot saved with
+    /// called it. A column whose type changed at the source makes an incremental sync resync
+    /// every row into `<table>__full_sync` and swap it in, as a full sync does. `parallel`: the engine reads snapshots by key ranges (a snapshot saved with
     /// ranges by another engine starts over otherwise).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn plan_run(
@@ -123,7 +138,7 @@ impl TableSync {
         src: &dyn SourceOps,
         dst: &dyn DestOps,
         columns: &mut [Column],
-        checked: Option<(bool, Vec<String>)>,
+        checked: Option<anyhow::Result<(bool, Vec<String>)>>,
         parallel: bool,
         state: &mut SavedState,
         kv: &dyn KvStore,
@@ -134,25 +149,78 @@ impl TableSync {
         let resumable = |s: &SnapshotState, target: &str| {
             s.target == target && s.by_pk && (parallel || s.ranges.is_empty())
         };
+        let staging = format!("{}{STAGING_SUFFIX}", cfg.destination_table);
+        // Resumes the snapshot into `staging` saved in the state, if its table is still there.
+        let resume_staging = |state: &SavedState,
+                              columns: &mut [Column],
+                              what: &str,
+                              log: &mut dyn FnMut(&str)|
+         -> anyhow::Result<Option<RunPlan>> {
+            if let Some(s) = state.snapshot.clone().filter(|s| resumable(s, &staging)) {
+                let (existed, _) = dst.ensure_table(&staging, columns)?;
+                if existed {
+                    log(what);
+                    return Ok(Some(Self::resume_snapshot(
+                        staging.clone(),
+                        s,
+                        Vec::new(),
+                        true,
+                    )));
+                }
+            }
+            Ok(None)
+        };
         let (target, existed, added) = match cfg.mode {
             SyncMode::Full => {
-                let staging = format!("{}{STAGING_SUFFIX}", cfg.destination_table);
-                if let Some(s) = state.snapshot.clone().filter(|s| resumable(s, &staging)) {
-                    let (existed, _) = dst.ensure_table(&staging, columns)?;
-                    if existed {
-                        log("resuming the unfinished full sync");
-                        return Ok(Self::resume_snapshot(staging, s, Vec::new(), true));
-                    }
+                if let Some(plan) =
+                    resume_staging(state, columns, "resuming the unfinished full sync", log)?
+                {
+                    return Ok(plan);
                 }
                 dst.drop_table(&staging)?;
                 dst.ensure_table(&staging, columns)?;
-                (staging, false, Vec::new())
+                (staging.clone(), false, Vec::new())
             }
             SyncMode::Incremental => {
                 let table = cfg.destination_table.clone();
-                let (existed, added) = match checked {
+                let checked = match checked {
                     Some(r) => r,
-                    None => dst.ensure_table(&table, columns)?,
+                    None => dst.ensure_table(&table, columns),
+                };
+                let (existed, added) = match checked {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // A column changed type: every row again, into a new table.
+                        let Some(TypeChanged(why)) = e.downcast_ref::<TypeChanged>() else {
+                            return Err(e);
+                        };
+                        let why = why.clone();
+                        if let Some(plan) = resume_staging(
+                            state,
+                            columns,
+                            "resuming the resync into a new table",
+                            log,
+                        )? {
+                            return Ok(plan);
+                        }
+                        log(&format!(
+                            "{why}: resyncing every row into a new table, swapped in at the end"
+                        ));
+                        state.last_key = None;
+                        state.snapshot = None;
+                        dst.drop_table(&staging)?;
+                        dst.ensure_table(&staging, columns)?;
+                        return self.start_snapshot(
+                            src,
+                            staging,
+                            false,
+                            Vec::new(),
+                            parallel,
+                            state,
+                            kv,
+                            state_key,
+                        );
+                    }
                 };
                 let has_position = state.last_key.is_some() || state.snapshot.is_some();
                 if !existed && has_position {
@@ -200,7 +268,24 @@ impl TableSync {
                 (table, existed, added)
             }
         };
-        // A new snapshot: fix its upper key and ranges, save them before reading anything.
+        self.start_snapshot(src, target, existed, added, parallel, state, kv, state_key)
+    }
+
+    /// A new snapshot into `target`: fixes its upper key and ranges and saves them before
+    /// anything is read.
+    #[allow(clippy::too_many_arguments)]
+    fn start_snapshot(
+        &self,
+        src: &dyn SourceOps,
+        target: String,
+        existed: bool,
+        added: Vec<String>,
+        parallel: bool,
+        state: &mut SavedState,
+        kv: &dyn KvStore,
+        state_key: &str,
+    ) -> anyhow::Result<RunPlan> {
+        let cfg = &self.config;
         let upper_key = match &cfg.cursor_column {
             Some(_) => src.upper_key()?,
             None => None,
@@ -306,7 +391,8 @@ impl TableSync {
         if !plan.snapshot {
             return Ok(());
         }
-        if self.config.mode == SyncMode::Full {
+        if plan.target != self.config.destination_table {
+            // A full sync, or an incremental one resynced after a type change.
             dst.swap_in(&plan.target, &self.config.destination_table)?;
         }
         let snapshot = state.snapshot.take();

@@ -1,7 +1,7 @@
 //! The sync itself: schema, cursor state, the reader thread and the writer loop.
 
 use super::engine::{DestRef, DestSide, SourceRef, SourceSide};
-use super::plan::{Progress, RunPlan, SourceOps};
+use super::plan::{Progress, RunPlan, SourceOps, TypeChanged};
 use super::state::{key_text, KeyVal, RangeState, SavedState, Start};
 use super::types::{
     encode_ref, is_truthy_ref, map_column, put_bytes, put_varint, value_text, ChType, Column,
@@ -1024,13 +1024,16 @@ impl TableSync {
         for c in columns {
             match existing.iter().find(|(n, _)| n == &c.source.name) {
                 Some((_, t)) if norm(t) == norm(&c.ch_sql()) => {}
-                Some((_, t)) => bail!(
-                    "destination column {full_name}.`{}` has type {t} but source column `{}` ({}) maps to {}; run a `full` sync into a new table or alter it",
-                    c.source.name,
-                    c.source.name,
-                    c.source.column_type,
-                    c.ch_sql()
-                ),
+                Some((_, t)) => {
+                    return Err(TypeChanged(format!(
+                        "destination column {full_name}.`{}` has type {t} but source column `{}` ({}) maps to {}",
+                        c.source.name,
+                        c.source.name,
+                        c.source.column_type,
+                        c.ch_sql()
+                    ))
+                    .into())
+                }
                 None => {
                     dst.execute(&format!(
                         "ALTER TABLE {full_name} ADD COLUMN {} {}",
