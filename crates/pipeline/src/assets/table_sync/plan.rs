@@ -160,7 +160,7 @@ impl TableSync {
                 let (existed, _) = dst.ensure_table(&staging, columns)?;
                 if existed {
                     log(what);
-                    return Ok(Some(Self::resume_snapshot(
+                    return Ok(Some(self.resume_snapshot(
                         staging.clone(),
                         s,
                         Vec::new(),
@@ -240,7 +240,7 @@ impl TableSync {
                 state.snapshot = state.snapshot.take().filter(|s| resumable(s, &table));
                 if let Some(s) = state.snapshot.clone() {
                     log("resuming the initial snapshot");
-                    return Ok(Self::resume_snapshot(table, s, added, existed));
+                    return Ok(self.resume_snapshot(table, s, added, existed));
                 }
                 if let Some(k) = state.last_key.clone() {
                     let upper = src.max_cursor()?;
@@ -322,6 +322,7 @@ impl TableSync {
     }
 
     fn resume_snapshot(
+        &self,
         target: String,
         s: SnapshotState,
         columns_added: Vec<String>,
@@ -336,7 +337,8 @@ impl TableSync {
                 .as_ref()
                 .map(|k| Start::After(k.iter().map(KeyVal::to_value).collect()))
                 .unwrap_or(Start::Beginning),
-            nothing_to_read: s.upper_key.is_some() && upper.is_none(),
+            // No row had a cursor value when the snapshot started.
+            nothing_to_read: self.config.cursor_column.is_some() && upper.is_none(),
             upper,
             upper_key: s
                 .upper_key
