@@ -35,15 +35,19 @@
 //!   incremental sync loads a snapshot the same way, into the table itself (`plan.rs`);
 //! * a view `<table>_dedup` reads the deduplicated rows without `FINAL`.
 
+mod encode;
 mod engine;
 mod pg_dest;
 mod pg_source;
 mod plan;
+mod reader;
 mod reconcile;
+mod sides;
 mod state;
 mod sync;
 pub mod types;
 mod wire;
+mod writer;
 
 pub use engine::{DestRef, SourceRef};
 pub use sync::{SyncOutcome, TableSync};

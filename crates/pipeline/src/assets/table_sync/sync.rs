@@ -1,13 +1,17 @@
-//! The sync itself: schema, cursor state, the reader thread and the writer loop.
+//! The sync itself: schema, cursor state, and the run that drives the readers
+//! (`reader.rs`) and the writer (`writer.rs`).
 
-use super::engine::{DestRef, DestSide, SourceRef, SourceSide};
+use super::engine::{DestRef, SourceRef};
 use super::plan::{Progress, RunPlan, SourceOps, TypeChanged};
-use super::state::{key_text, KeyVal, RangeState, SavedState, Start};
-use super::types::{
-    encode_ref, is_truthy_ref, map_column, put_bytes, put_varint, value_text, ChType, Column,
-    ColumnBuf, EncodeStats, SourceColumn, ValRef,
+use super::reader::{
+    read_chunks, Chunk, ReadPlan, ReadRange, RowBound, RowReader, CHANNEL_CHUNKS,
+    FULL_SYNC_READERS, PAGE_ROWS,
 };
+use super::sides::{DestSide, SourceSide};
+use super::state::{key_text, KeyVal, RangeState, SavedState};
+use super::types::{map_column, put_bytes, value_text, ChType, Column, SourceColumn};
 use super::wire::{WireConn, WireError};
+use super::writer::{confirm_batch, end_batch, stream_batch, BatchDone, BatchEnd, Ending};
 use super::{SyncConfig, SyncMode};
 use crate::resources::clickhouse::{quote_ident, quote_str};
 use crate::resources::{ClickhouseResource, MysqlResource, PostgresResource};
@@ -114,59 +118,6 @@ impl SyncOutcome {
     }
 }
 
-/// A piece of a batch, sent from the reader thread to the writer: whole rows as one ClickHouse
-/// Native block.
-struct Chunk {
-    data: Vec<u8>,
-    rows: u64,
-    /// Order key of the last row read so far (of this chunk, or of the batch's previous chunk
-    /// when this one is empty).
-    last_key: Vec<Value>,
-    /// The last chunk of a batch: the writer ends the INSERT and saves `last_key`.
-    end_of_batch: bool,
-    stats: EncodeStats,
-    /// The reader (primary key range) the rows come from.
-    range: usize,
-}
-
-/// What the reader thread needs.
-pub(super) struct ReadPlan {
-    pub(super) table_sql: String,
-    pub(super) select_sql: String,
-    /// The columns the reader orders and pages by (keyset): (cursor, primary key) in incremental
-    /// mode, the primary key in full mode.
-    pub(super) order_sql: Vec<String>,
-    pub(super) order_idx: Vec<usize>,
-    /// `(columns) <= (upper)`: the cursor column (and in a snapshot the primary key) and the
-    /// upper bound fixed when the sync started (empty: no bound).
-    pub(super) bound_sql: Vec<String>,
-    pub(super) upper: Vec<Value>,
-    /// Rows per confirmed batch (one INSERT, one cursor save).
-    pub(super) batch_size: usize,
-    /// Rows per SELECT.
-    pub(super) page_rows: usize,
-    pub(super) columns: Vec<Column>,
-    pub(super) soft_delete_idx: Option<usize>,
-    /// Name and type of every inserted column (the synced ones, `_version`, `_is_deleted`) as
-    /// a Native block spells them (hot path only; empty in the general engine).
-    pub(super) native_headers: Vec<Vec<u8>>,
-}
-
-/// Rows per SELECT (a batch is read in pages of at most this many rows).
-const PAGE_ROWS: usize = 100_000;
-/// Readers of a full sync over disjoint primary key ranges, when the key is one integer column
-/// and spans at least two pages: MariaDB serves each connection on one thread, so two readers
-/// keep both cores busy while ClickHouse parses.
-const FULL_SYNC_READERS: u64 = 2;
-/// Encoded bytes per chunk handed to the writer; a chunk is one Native block (about 3,500 rows
-/// of the bench table). ClickHouse's cost per block is what limits this: 96 KiB blocks cost it
-/// about 20 % more CPU than 512 KiB ones. (glibc raises its mmap threshold to the size of the
-/// first freed chunk, so chunk buffers are recycled by the heap, not mapped and zeroed anew.)
-const CHUNK_BYTES: usize = 512 << 10;
-/// Chunks buffered between the readers and the writer (about 6 MB: memory stays constant
-/// whatever the table or batch size).
-const CHANNEL_CHUNKS: usize = 12;
-
 pub(super) fn mysql_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
@@ -183,457 +134,6 @@ pub(super) fn now_micros() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
         .unwrap_or(0)
-}
-
-impl ReadPlan {
-    /// SQL and parameters of the next page of at most `limit` rows.
-    pub(super) fn query(
-        &self,
-        start: &Start,
-        upto: Option<&Value>,
-        limit: usize,
-    ) -> (String, Vec<Value>) {
-        let mut conds: Vec<String> = Vec::new();
-        let mut params: Vec<Value> = Vec::new();
-        let k = &self.order_sql;
-        match start {
-            Start::Beginning => {}
-            Start::AtLeast(v) => {
-                conds.push(format!("{} >= ?", k[0]));
-                params.push(v.clone());
-            }
-            Start::After(vals) => {
-                // (k0, k1, ...) > (v0, v1, ...) expanded so that the range optimizer of
-                // MySQL and MariaDB uses the (k0, k1, ...) index.
-                conds.push(format!("{} >= ?", k[0]));
-                params.push(vals[0].clone());
-                let mut ors = Vec::new();
-                for i in 0..k.len() {
-                    let mut and = Vec::new();
-                    for j in 0..i {
-                        and.push(format!("{} = ?", k[j]));
-                        params.push(vals[j].clone());
-                    }
-                    and.push(format!("{} > ?", k[i]));
-                    params.push(vals[i].clone());
-                    ors.push(format!("({})", and.join(" AND ")));
-                }
-                conds.push(format!("({})", ors.join(" OR ")));
-            }
-        }
-        if let Some(u) = upto {
-            conds.push(format!("{} <= ?", k[0]));
-            params.push(u.clone());
-        }
-        if !self.bound_sql.is_empty() && self.bound_sql.len() == self.upper.len() {
-            conds.push(tuple_at_most(&self.bound_sql, &self.upper, &mut params));
-        }
-        let where_sql = if conds.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conds.join(" AND "))
-        };
-        (
-            format!(
-                "SELECT {} FROM {}{} ORDER BY {} LIMIT {limit}",
-                self.select_sql,
-                self.table_sql,
-                where_sql,
-                k.join(", "),
-            ),
-            params,
-        )
-    }
-}
-
-/// `(k0, k1, ...) <= (v0, v1, ...)` written out as `k0 < ? OR (k0 = ? AND (k1 < ? OR ...
-/// k_last <= ?))`, MySQL and MariaDB not comparing rows through their indexes.
-fn tuple_at_most(cols: &[String], vals: &[Value], params: &mut Vec<Value>) -> String {
-    match (cols, vals) {
-        ([c], [v]) => {
-            params.push(v.clone());
-            format!("{c} <= ?")
-        }
-        ([c, rest_c @ ..], [v, rest_v @ ..]) => {
-            params.push(v.clone());
-            params.push(v.clone());
-            let rest = tuple_at_most(rest_c, rest_v, params);
-            format!("({c} < ? OR ({c} = ? AND {rest}))")
-        }
-        _ => "TRUE".to_string(),
-    }
-}
-
-/// What one reader reads: where it starts, where its primary key range ends, and whether it
-/// is the only reader (then it cuts the batches: the last chunk of every batch is marked).
-struct ReadRange {
-    index: usize,
-    start: Start,
-    upto: Option<Value>,
-    only: bool,
-}
-
-/// Where a reader's rows come from.
-pub(super) enum RowReader {
-    /// The sync's own in-place row reader (`wire.rs`): no allocation per row or value.
-    Wire(Box<WireConn>),
-    /// The `mysql` crate, for servers whose authentication the own reader does not speak.
-    Crate(mysql::PooledConn),
-}
-
-/// A `Vec` of borrowed values emptied and re-typed for another borrow, keeping its allocation.
-fn recycle<'b>(mut v: Vec<ValRef<'_>>) -> Vec<ValRef<'b>> {
-    v.clear();
-    v.into_iter().map(|_| ValRef::Null).collect()
-}
-
-/// Encodes the rows of one reader into chunks (each one ClickHouse Native block, column by
-/// column) and hands them to the writer.
-struct ChunkEncoder<'a> {
-    plan: &'a ReadPlan,
-    tx: &'a tokio::sync::mpsc::Sender<Result<Chunk, String>>,
-    range: usize,
-    version: u64,
-    /// The synced columns of the rows encoded so far.
-    cols: Vec<ColumnBuf>,
-    /// `_version` (UInt64) and `_is_deleted` (UInt8) of those rows.
-    versions: Vec<u8>,
-    deleted: Vec<u8>,
-    chunk_rows: u64,
-    stats: EncodeStats,
-    /// Order key of the last row encoded.
-    key: Vec<Value>,
-}
-
-impl ChunkEncoder<'_> {
-    fn new<'a>(
-        plan: &'a ReadPlan,
-        tx: &'a tokio::sync::mpsc::Sender<Result<Chunk, String>>,
-        range: usize,
-    ) -> ChunkEncoder<'a> {
-        ChunkEncoder {
-            plan,
-            tx,
-            range,
-            version: now_micros(),
-            cols: vec![ColumnBuf::default(); plan.columns.len()],
-            versions: Vec::new(),
-            deleted: Vec::new(),
-            chunk_rows: 0,
-            stats: EncodeStats::default(),
-            key: vec![Value::NULL; plan.order_idx.len()],
-        }
-    }
-
-    /// Encodes one row; flushes a full chunk. `Ok(false)`: the writer stopped (it reports why).
-    fn row(&mut self, vals: &[ValRef<'_>]) -> Result<bool, String> {
-        let plan = self.plan;
-        if vals.len() != plan.columns.len() {
-            return Err(format!(
-                "the server returned {} columns, {} expected",
-                vals.len(),
-                plan.columns.len()
-            ));
-        }
-        let mut bytes = self.versions.len() + self.deleted.len();
-        for ((col, buf), &v) in plan.columns.iter().zip(self.cols.iter_mut()).zip(vals) {
-            if let Err(e) = encode_ref(buf, col, v, &mut self.stats) {
-                let key: Vec<Value> = plan.order_idx.iter().map(|&i| vals[i].to_value()).collect();
-                return Err(format!(
-                    "column `{}` ({}) of the row with key {}: {e}",
-                    col.source.name,
-                    col.source.column_type,
-                    key_text(&key)
-                ));
-            }
-            bytes += buf.data.len() + buf.nulls.len();
-        }
-        self.versions.extend_from_slice(&self.version.to_le_bytes());
-        let deleted = plan.soft_delete_idx.is_some_and(|i| is_truthy_ref(vals[i]));
-        self.deleted.push(u8::from(deleted));
-        for (slot, &i) in self.key.iter_mut().zip(&plan.order_idx) {
-            *slot = vals[i].to_value();
-        }
-        self.chunk_rows += 1;
-        if bytes >= CHUNK_BYTES {
-            return Ok(self.flush(false));
-        }
-        Ok(true)
-    }
-
-    /// The rows encoded so far as one Native block (empty without rows).
-    fn block(&mut self) -> Vec<u8> {
-        if self.chunk_rows == 0 {
-            return Vec::new();
-        }
-        let plan = self.plan;
-        let size: usize = self
-            .cols
-            .iter()
-            .map(|c| c.data.len() + c.nulls.len())
-            .chain(plan.native_headers.iter().map(Vec::len))
-            .sum::<usize>()
-            + self.versions.len()
-            + self.deleted.len()
-            + 32;
-        let mut data = Vec::with_capacity(size);
-        put_varint(&mut data, plan.native_headers.len() as u64);
-        put_varint(&mut data, self.chunk_rows);
-        let mut headers = plan.native_headers.iter();
-        for (col, buf) in plan.columns.iter().zip(self.cols.iter_mut()) {
-            data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
-            if col.nullable {
-                data.extend_from_slice(&buf.nulls);
-            }
-            data.extend_from_slice(&buf.data);
-            buf.clear();
-        }
-        data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
-        data.extend_from_slice(&self.versions);
-        data.extend_from_slice(headers.next().map_or(&[][..], Vec::as_slice));
-        data.extend_from_slice(&self.deleted);
-        self.versions.clear();
-        self.deleted.clear();
-        data
-    }
-
-    /// Sends the rows encoded so far (and, with `end_of_batch`, the end of the batch).
-    /// `false`: the writer stopped.
-    fn flush(&mut self, end_of_batch: bool) -> bool {
-        let chunk = Chunk {
-            data: self.block(),
-            rows: std::mem::take(&mut self.chunk_rows),
-            last_key: self.key.clone(),
-            end_of_batch,
-            stats: std::mem::take(&mut self.stats),
-            range: self.range,
-        };
-        self.tx.blocking_send(Ok(chunk)).is_ok()
-    }
-}
-
-/// Reads one page into `enc`; returns the rows read, or `None` when the writer stopped.
-fn read_page(
-    reader: &mut RowReader,
-    sql: &str,
-    params: Vec<Value>,
-    enc: &mut ChunkEncoder<'_>,
-) -> Result<Option<usize>, String> {
-    let mut rows = 0usize;
-    match reader {
-        RowReader::Wire(conn) => {
-            conn.execute(sql, &params)
-                .map_err(|e| format!("reading a batch: {e}"))?;
-            let mut spare: Vec<ValRef<'static>> = Vec::with_capacity(conn.columns());
-            loop {
-                let mut vals = recycle(std::mem::take(&mut spare));
-                if !conn
-                    .next_row(&mut vals)
-                    .map_err(|e| format!("reading a batch: {e}"))?
-                {
-                    break;
-                }
-                rows += 1;
-                if !enc.row(&vals)? {
-                    return Ok(None);
-                }
-                spare = recycle(vals);
-            }
-        }
-        RowReader::Crate(conn) => {
-            let stmt = conn
-                .prep(sql)
-                .map_err(|e| format!("preparing `{sql}`: {e}"))?;
-            let result = conn
-                .exec_iter(&stmt, mysql::Params::Positional(params))
-                .map_err(|e| format!("reading a batch: {e}"))?;
-            let mut spare: Vec<ValRef<'static>> = Vec::new();
-            for row in result {
-                let row = row.map_err(|e| format!("reading a batch: {e}"))?;
-                let values = row.unwrap();
-                let mut vals = recycle(std::mem::take(&mut spare));
-                vals.extend(values.iter().map(ValRef::from));
-                rows += 1;
-                if !enc.row(&vals)? {
-                    return Ok(None);
-                }
-                spare = recycle(vals);
-            }
-        }
-    }
-    Ok(Some(rows))
-}
-
-/// Reads pages until the end (or until the writer hangs up), encoding rows as Native blocks and
-/// sending them to the writer in chunks.
-fn read_chunks(
-    reader: &mut RowReader,
-    plan: &ReadPlan,
-    range: ReadRange,
-    tx: &tokio::sync::mpsc::Sender<Result<Chunk, String>>,
-    cancel: &CancelToken,
-) -> Result<(), String> {
-    let mut start = range.start;
-    let batch_size = if range.only {
-        plan.batch_size
-    } else {
-        usize::MAX
-    };
-    let mut enc = ChunkEncoder::new(plan, tx, range.index);
-    let mut rows_in_batch = 0usize;
-    loop {
-        if cancel.is_cancelled() {
-            return Err("cancelled".into());
-        }
-        let limit = plan.page_rows.min(batch_size - rows_in_batch).max(1);
-        let (sql, params) = plan.query(&start, range.upto.as_ref(), limit);
-        enc.version = now_micros().max(enc.version + 1);
-        let Some(page_rows) = read_page(reader, &sql, params, &mut enc)? else {
-            return Ok(()); // the writer stopped; it reports why
-        };
-        rows_in_batch += page_rows;
-        let exhausted = page_rows < limit;
-        let end_of_batch = range.only && (exhausted || rows_in_batch >= batch_size);
-        if (enc.chunk_rows > 0 || (end_of_batch && rows_in_batch > 0)) && !enc.flush(end_of_batch) {
-            return Ok(());
-        }
-        if end_of_batch || !range.only {
-            rows_in_batch = 0;
-        }
-        if exhausted {
-            return Ok(());
-        }
-        start = Start::After(enc.key.clone());
-    }
-}
-
-/// How streaming one batch ended on the writer side.
-enum BatchEnd {
-    /// Every row of the batch was sent; its INSERTs are still open (not confirmed).
-    Streamed(Streamed),
-    ReaderFailed(String),
-    Cancelled,
-}
-
-/// A batch whose rows have all been sent to ClickHouse.
-struct Streamed {
-    /// The open INSERTs (one per reader that sent rows); dropping them aborts them.
-    inserts: Vec<clickhouse::insert_formatted::InsertFormatted>,
-    done: BatchDone,
-    /// The readers have finished: no more batches.
-    finished: bool,
-}
-
-/// What a batch holds, recorded once ClickHouse has confirmed it.
-struct BatchDone {
-    rows: u64,
-    bytes: u64,
-    /// Last key of the batch, per reader.
-    last_keys: Vec<Option<Vec<Value>>>,
-    stats: EncodeStats,
-}
-
-/// A batch whose INSERTs have been ended and wait for ClickHouse's answer.
-struct Ending {
-    ends: Vec<tokio::task::JoinHandle<clickhouse::error::Result<()>>>,
-    done: BatchDone,
-}
-
-/// Streams the chunks of one batch into one `INSERT ... FORMAT Native` per reader, without
-/// ending them. A batch ends with a chunk marked as its last (one reader) or once it has
-/// `max_rows` rows (several readers). The INSERTs of a batch that is not complete (reader
-/// error, cancellation) are dropped, which aborts them.
-async fn stream_batch(
-    client: &clickhouse::Client,
-    sql: &str,
-    rx: &mut tokio::sync::mpsc::Receiver<Result<Chunk, String>>,
-    cancel: &CancelToken,
-    readers: usize,
-    max_rows: u64,
-    progress: &Progress<'_>,
-) -> clickhouse::error::Result<BatchEnd> {
-    // One INSERT per reader: each one's rows arrive in key order, so ClickHouse writes sorted
-    // parts without re-sorting interleaved rows.
-    let mut inserts: Vec<Option<clickhouse::insert_formatted::InsertFormatted>> =
-        (0..readers).map(|_| None).collect();
-    let (mut rows, mut bytes) = (0u64, 0u64);
-    let mut last_keys: Vec<Option<Vec<Value>>> = vec![None; readers];
-    let mut stats = EncodeStats::default();
-    let mut finished = false;
-    loop {
-        let Some(msg) = rx.recv().await else {
-            finished = true;
-            break;
-        };
-        let chunk = match msg {
-            Ok(c) => c,
-            Err(e) => return Ok(BatchEnd::ReaderFailed(e)),
-        };
-        if cancel.is_cancelled() {
-            return Ok(BatchEnd::Cancelled);
-        }
-        if !chunk.data.is_empty() {
-            bytes += chunk.data.len() as u64;
-            if let Some(slot) = inserts.get_mut(chunk.range) {
-                let ins = slot.get_or_insert_with(|| client.insert_formatted_with(sql.to_string()));
-                ins.send(bytes::Bytes::from(chunk.data)).await?;
-            }
-        }
-        rows += chunk.rows;
-        progress.add(chunk.rows);
-        stats.invalid_dates += chunk.stats.invalid_dates;
-        if let Some(k) = last_keys.get_mut(chunk.range) {
-            *k = Some(chunk.last_key);
-        }
-        if chunk.end_of_batch || rows >= max_rows {
-            break;
-        }
-    }
-    Ok(BatchEnd::Streamed(Streamed {
-        inserts: inserts.into_iter().flatten().collect(),
-        done: BatchDone {
-            rows,
-            bytes,
-            last_keys,
-            stats,
-        },
-        finished,
-    }))
-}
-
-/// Ends the INSERTs of a streamed batch at once (ClickHouse writes their parts in parallel,
-/// while the next batch streams in); must run on the ClickHouse resource's runtime.
-async fn end_batch(streamed: Streamed) -> clickhouse::error::Result<Ending> {
-    Ok(Ending {
-        ends: streamed
-            .inserts
-            .into_iter()
-            .map(|ins| tokio::spawn(ins.end()))
-            .collect(),
-        done: streamed.done,
-    })
-}
-
-/// Waits until ClickHouse has confirmed every INSERT of a batch.
-async fn confirm_batch(
-    ends: Vec<tokio::task::JoinHandle<clickhouse::error::Result<()>>>,
-) -> clickhouse::error::Result<()> {
-    let mut first_error = None;
-    for end in ends {
-        let r = match end.await {
-            Ok(r) => r,
-            Err(e) => Err(clickhouse::error::Error::Custom(format!(
-                "the INSERT task failed: {e}"
-            ))),
-        };
-        if let (Err(e), None) = (r, &first_error) {
-            first_error = Some(e);
-        }
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
 }
 
 impl TableSync {
@@ -1187,6 +687,11 @@ impl TableSync {
             .soft_delete_column
             .as_ref()
             .and_then(|s| columns.iter().position(|c| &c.source.name == s));
+        let row_bound = if snapshot {
+            RowBound::new(&columns, &bound_cols, &bound_vals)
+        } else {
+            None
+        };
         let plan = ReadPlan {
             table_sql: mysql_table(&cfg.source_table),
             select_sql: columns
@@ -1196,8 +701,13 @@ impl TableSync {
                 .join(", "),
             order_sql: order_columns.iter().map(|c| mysql_ident(c)).collect(),
             order_idx,
-            bound_sql: bound_cols.iter().map(|c| mysql_ident(c)).collect(),
+            bound_sql: if row_bound.is_some() {
+                Vec::new()
+            } else {
+                bound_cols.iter().map(|c| mysql_ident(c)).collect()
+            },
             upper: bound_vals,
+            row_bound,
             batch_size: cfg.batch_size,
             page_rows: self.page_rows,
             columns: columns.clone(),
