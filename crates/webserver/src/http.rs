@@ -85,11 +85,13 @@ async fn execute(server: &Server, req: GqlRequest) -> HttpResponse {
         .map_or(1, |c| c.fields)
         .clamp(1, limits.max_fields_in_flight.max(1));
     let weight = u32::try_from(weight).unwrap_or(u32::MAX);
-    let _permit = match server.in_flight.clone().acquire_many_owned(weight).await {
-        Ok(p) => Some(p),
-        // Closed only if the process is ending; run anyway.
-        Err(_) => None,
-    };
+    // The semaphore is closed only if the process is ending; the request runs anyway.
+    let _permit = server
+        .in_flight
+        .clone()
+        .acquire_many_owned(weight)
+        .await
+        .ok();
     let ctx = Ctx {
         state: server.state.clone(),
     };

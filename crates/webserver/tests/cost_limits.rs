@@ -98,7 +98,7 @@ fn over_limit_queries_get_the_cost_limit_error_and_ui_sized_ones_work() {
     // A page size from a variable counts too.
     let (status, body) = gql(
         port,
-        &format!("query($n: Int) {{ runsOrError(limit: $n) {{ ... on Runs {{ results {{ runId }} }} }} }}"),
+        "query($n: Int) { runsOrError(limit: $n) { ... on Runs { results { runId } } } }",
         serde_json::json!({"n": 1_000_000}),
     );
     assert_eq!(cost_error(status, &body).1, "max_list_size");
