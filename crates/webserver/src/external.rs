@@ -13,8 +13,7 @@
 //!   its whole event log (the UI's "Download debug file"; Dagster's file is a Python pickle,
 //!   this one is JSON).
 
-use crate::auth::check_token;
-use crate::server::{read_body, Server};
+use crate::http::{check_token, read_body, Server};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use dagster_core::domain::{AssetKey, MetadataEntry, MetadataValue};

@@ -11,18 +11,11 @@
 //! `DAGSTER_WEBSERVER_*` environment variables follow Dagster's. `DAGSTER_WEBSERVER_TOKEN`
 //! enables access control for everything but `/server_info`, `/dagit_info` and `/health`
 //! (bearer token for API clients, a sign-in form and session cookie for browsers).
-//!
-//! Every GraphQL request is measured before it runs and its answer is bounded while it is
-//! written ([`cost`]: fields, aliases, depth, page sizes, response bytes; `--max-query-*`
-//! flags), so that no request, and no burst of them, makes the process hold unbounded memory.
 
 mod auth;
-mod cost;
 mod external;
 mod http;
-mod request;
 mod schema;
-mod server;
 mod state;
 mod tailer;
 mod ui;
@@ -101,48 +94,6 @@ struct Args {
         value_parser = clap::builder::PossibleValuesParser::new(LOG_FORMATS)
     )]
     log_format: String,
-    /// Most fields one GraphQL query may resolve (a field under `limit: n` counts n times).
-    #[arg(
-        long = "max-query-fields",
-        default_value_t = cost::DEFAULT_MAX_FIELDS,
-        env = "DAGSTER_WEBSERVER_MAX_QUERY_FIELDS"
-    )]
-    max_query_fields: u64,
-    /// Most aliased fields in one GraphQL query.
-    #[arg(
-        long = "max-query-aliases",
-        default_value_t = cost::DEFAULT_MAX_ALIASES,
-        env = "DAGSTER_WEBSERVER_MAX_QUERY_ALIASES"
-    )]
-    max_query_aliases: u64,
-    /// Deepest nesting of selections in one GraphQL query (fragments expanded).
-    #[arg(
-        long = "max-query-depth",
-        default_value_t = cost::DEFAULT_MAX_DEPTH,
-        env = "DAGSTER_WEBSERVER_MAX_QUERY_DEPTH"
-    )]
-    max_query_depth: u64,
-    /// Largest `limit` argument (page size) in one GraphQL query.
-    #[arg(
-        long = "max-query-list-size",
-        default_value_t = cost::DEFAULT_MAX_LIST_SIZE,
-        env = "DAGSTER_WEBSERVER_MAX_QUERY_LIST_SIZE"
-    )]
-    max_query_list_size: u64,
-    /// Largest GraphQL response body (and websocket payload), in bytes.
-    #[arg(
-        long = "max-response-bytes",
-        default_value_t = cost::DEFAULT_MAX_RESPONSE_BYTES,
-        env = "DAGSTER_WEBSERVER_MAX_RESPONSE_BYTES"
-    )]
-    max_response_bytes: usize,
-    /// Most estimated fields of the GraphQL requests executing at once over HTTP; more wait.
-    #[arg(
-        long = "max-query-fields-in-flight",
-        default_value_t = cost::DEFAULT_MAX_FIELDS_IN_FLIGHT,
-        env = "DAGSTER_WEBSERVER_MAX_QUERY_FIELDS_IN_FLIGHT"
-    )]
-    max_query_fields_in_flight: u64,
 }
 
 async fn server_info() -> HttpResponse {
@@ -153,7 +104,7 @@ async fn server_info() -> HttpResponse {
     }))
 }
 
-async fn health(server: web::Data<server::Server>) -> HttpResponse {
+async fn health(server: web::Data<http::Server>) -> HttpResponse {
     let st = server.state.clone();
     let check = web::block(move || st.instance.storage.kv_get("__health__")).await;
     match check {
@@ -289,29 +240,6 @@ fn main() -> Result<()> {
         std::process::id()
     );
     let schema = Arc::new(schema::schema());
-    let limits = cost::Limits {
-        max_fields: args.max_query_fields,
-        max_aliases: args.max_query_aliases,
-        max_depth: args.max_query_depth,
-        max_list_size: args.max_query_list_size,
-        max_response_bytes: args.max_response_bytes,
-        max_fields_in_flight: args.max_query_fields_in_flight.max(1),
-    };
-    let introspection = cost::IntrospectionSizes::of(&schema.schema);
-    let permits = usize::try_from(limits.max_fields_in_flight)
-        .unwrap_or(usize::MAX)
-        .min(tokio::sync::Semaphore::MAX_PERMITS)
-        .min(u32::MAX as usize);
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(permits));
-    tracing::info!(
-        "GraphQL limits: max_fields {}, max_aliases {}, max_depth {}, max_list_size {}, max_response_bytes {}, max_fields_in_flight {}",
-        limits.max_fields,
-        limits.max_aliases,
-        limits.max_depth,
-        limits.max_list_size,
-        limits.max_response_bytes,
-        limits.max_fields_in_flight
-    );
     // With a path prefix, `/` redirects to it (as Dagster's webserver does).
     let redirect_to = if prefix.is_empty() {
         "/".to_string()
@@ -327,13 +255,10 @@ fn main() -> Result<()> {
         actix_web::rt::spawn(tailer::run(state.clone()));
         actix_web::rt::spawn(close_websockets_on_signal(state.clone()));
         HttpServer::new(move || {
-            let server = web::Data::new(server::Server {
+            let server = web::Data::new(http::Server {
                 state: state.clone(),
                 schema: schema.clone(),
                 token: token.clone(),
-                limits,
-                introspection,
-                in_flight: in_flight.clone(),
             });
             let redirect_to_prefix = redirect_to.clone();
             App::new()

@@ -9,7 +9,7 @@
 //! filled in per response. The hashed `_next/static/` files are cached for a year, the others
 //! revalidate by ETag, and `index.html` is never cached.
 
-use crate::server::Server;
+use crate::http::Server;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::io::Read;
@@ -266,9 +266,9 @@ pub fn graphiql(server: &Server) -> HttpResponse {
 pub async fn serve(server: web::Data<Server>, req: HttpRequest) -> HttpResponse {
     use actix_web::http::Method;
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return crate::server::not_found(req).await;
+        return crate::http::not_found(req).await;
     }
-    if let Some(r) = crate::auth::check_token_or_login(&server, &req) {
+    if let Some(r) = crate::http::check_token_or_login(&server, &req) {
         return r;
     }
     let prefix = server.state.path_prefix.as_str();
@@ -286,7 +286,7 @@ pub async fn serve(server: web::Data<Server>, req: HttpRequest) -> HttpResponse 
             .body(LICENSE);
     }
     if under_build_folder(rel) {
-        return crate::server::not_found(req).await;
+        return crate::http::not_found(req).await;
     }
     if available() {
         index(&server)
@@ -307,7 +307,7 @@ pub async fn serve_root_file(req: HttpRequest) -> HttpResponse {
             return serve_file(&req, f);
         }
     }
-    crate::server::not_found(req).await
+    crate::http::not_found(req).await
 }
 
 #[cfg(test)]

@@ -278,39 +278,4 @@ mod tests {
                 .join("\n")
         );
     }
-
-    /// The UI's operations measured as the cost limits measure them (variables left out, so a
-    /// `limit: $n` counts as one item; the browser tests log the real requests): each is far
-    /// below the default limits (at least 5 times for fields, 4 times for the rest).
-    #[test]
-    fn ui_operations_are_far_below_the_cost_limits() {
-        assert!(crate::ui::available(), "this test needs the embedded UI");
-        let docs = UiDocuments::from_bundle().expect("the embedded chunks decompress");
-        let schema = crate::schema::schema();
-        let sizes = crate::cost::IntrospectionSizes::of(&schema.schema);
-        let vars = juniper::Variables::new();
-        let mut max = crate::cost::Cost::default();
-        let mut largest = (0, String::new());
-        for name in docs.operations.keys() {
-            let doc = docs.document(name).expect("a document");
-            let c = crate::cost::analyze(&doc, Some(name), &vars, &schema.schema, sizes)
-                .unwrap_or_else(|| panic!("{name} does not parse"));
-            if c.fields > largest.0 {
-                largest = (c.fields, name.clone());
-            }
-            max.fields = max.fields.max(c.fields);
-            max.aliases = max.aliases.max(c.aliases);
-            max.depth = max.depth.max(c.depth);
-            max.list_size = max.list_size.max(c.list_size);
-        }
-        println!(
-            "largest UI operation: {} ({} fields); maxima over the UI's operations: {max:?}",
-            largest.1, largest.0
-        );
-        let d = crate::cost::Limits::default();
-        assert!(max.fields * 5 <= d.max_fields, "{max:?}");
-        assert!(max.aliases * 4 <= d.max_aliases, "{max:?}");
-        assert!(max.depth * 3 / 2 <= d.max_depth, "{max:?}");
-        assert!(max.list_size * 4 <= d.max_list_size, "{max:?}");
-    }
 }

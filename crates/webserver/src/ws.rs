@@ -12,27 +12,23 @@
 //!   params), otherwise the server answers `connection_error` and closes;
 //! * the nesting limit and the inline `runConfigData` rewrite of `start` queries, and the
 //!   frame size limit ([`MAX_BODY_BYTES`]);
-//! * the query cost limits ([`crate::cost`]): a `start` over a limit gets an `error` frame
-//!   naming it and does not run; a `data` payload larger than the response limit is replaced
-//!   by a payload with that error;
 //! * frames that are not JSON, not a known message or not valid get an `error` frame (with the
 //!   operation id when there is one); the connection stays open.
 //!
 //! No keep-alive (`ka`) frames are sent, as in Dagster; websocket pings are answered.
 
 use crate::auth::token_matches;
-use crate::cost::{self, IntrospectionSizes, Limits};
-use crate::request::{
-    inline_run_config_literals, nesting_depth, normalize_variables, MAX_QUERY_DEPTH,
+use crate::http::{
+    inline_run_config_literals, nesting_depth, normalize_variables, Server, MAX_BODY_BYTES,
+    MAX_QUERY_DEPTH,
 };
 use crate::schema::Ctx;
-use crate::server::{Server, MAX_BODY_BYTES};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::AggregatedMessage;
 use juniper::futures::{future, SinkExt, StreamExt};
 use juniper::{DefaultScalarValue, ExecutionError, FieldError, Value, Variables};
-use juniper_graphql_ws::graphql_ws::{ClientMessage, Connection, ServerMessage, StartPayload};
+use juniper_graphql_ws::graphql_ws::{ClientMessage, Connection, ServerMessage};
 use juniper_graphql_ws::{ArcSchema, ConnectionConfig};
 use std::pin::pin;
 use std::time::Duration;
@@ -208,54 +204,8 @@ pub async fn graphql_ws(
     };
     let connection = Connection::new(ArcSchema(server.schema.clone()), init);
     let shutdown = server.state.shutdown.subscribe();
-    let guard = CostGuard {
-        limits: server.limits,
-        schema: server.schema.clone(),
-        introspection: server.introspection,
-    };
-    actix_web::rt::spawn(serve(connection, session, messages, shutdown, guard));
+    actix_web::rt::spawn(serve(connection, session, messages, shutdown));
     response
-}
-
-/// The cost limits as the websocket applies them.
-struct CostGuard {
-    limits: Limits,
-    schema: std::sync::Arc<crate::schema::Schema>,
-    introspection: IntrospectionSizes,
-}
-
-impl CostGuard {
-    /// A `start` over a limit: the error.
-    fn check(&self, payload: &StartPayload<DefaultScalarValue>) -> Result<(), cost::Exceeded> {
-        let measured = cost::analyze(
-            &payload.query,
-            payload.operation_name.as_deref(),
-            &payload.variables,
-            &self.schema.schema,
-            self.introspection,
-        );
-        match measured {
-            Some(c) => self.limits.check(&c),
-            None => Ok(()),
-        }
-    }
-
-    /// The frame for `msg`, or for a `data` payload too large to send, one with the error.
-    fn frame(&self, msg: &ServerMessage<DefaultScalarValue>) -> String {
-        let bytes = match cost::to_json_bounded(msg, self.limits.max_response_bytes) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::info!(target: "dagster_webserver::cost", "websocket payload refused: {e}");
-                let mut frame = serde_json::json!({"type": "data", "payload": e.to_json()});
-                if let ServerMessage::Data { id, .. } | ServerMessage::Error { id, .. } = msg {
-                    frame["id"] = serde_json::Value::String(id.clone());
-                }
-                return frame.to_string();
-            }
-        };
-        String::from_utf8(bytes)
-            .unwrap_or_else(|e| error_frame(None, &format!("cannot serialize the answer: {e}")))
-    }
 }
 
 /// The operation ids of one connection: running ones, and stopped ones whose `complete` is
@@ -302,7 +252,6 @@ async fn serve<S, I>(
     session: actix_ws::Session,
     mut messages: actix_ws::AggregatedMessageStream,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
-    guard: CostGuard,
 ) where
     S: juniper_graphql_ws::Schema<ScalarValue = DefaultScalarValue>,
     I: juniper_graphql_ws::Init<DefaultScalarValue, S::Context> + Send,
@@ -312,8 +261,6 @@ async fn serve<S, I>(
     // stopped operation, so that `complete` is dropped. Both futures run on this one task.
     let ops = std::rc::Rc::new(std::cell::RefCell::new(Operations::default()));
     let ops_out = ops.clone();
-    let guard = std::rc::Rc::new(guard);
-    let guard_out = guard.clone();
     let mut out = session.clone();
     let output = async move {
         while let Some(msg) = from_protocol.next().await {
@@ -322,7 +269,13 @@ async fn serve<S, I>(
                     continue;
                 }
             }
-            let text = guard_out.frame(&msg);
+            let text = match serde_json::to_string(&msg) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot serialize a websocket answer");
+                    error_frame(None, &format!("cannot serialize the answer: {e}"))
+                }
+            };
             if out.text(text).await.is_err() {
                 return;
             }
@@ -364,14 +317,6 @@ async fn serve<S, I>(
             };
             match parse_frame(&text) {
                 Ok(msg) => {
-                    if let ClientMessage::Start { id, payload } = &msg {
-                        if let Err(e) = guard.check(payload) {
-                            if back.text(error_frame(Some(id), e.message())).await.is_err() {
-                                return;
-                            }
-                            continue;
-                        }
-                    }
                     match &msg {
                         // Messages are handled in order: a start after init runs (if the
                         // init is refused, the connection ends anyway).

@@ -216,11 +216,6 @@ fn deploy(web_args: &[&str], web_env: &[(&str, &str)]) -> Deployment {
         .env("DAGSTER_HOME", h)
         .env_remove("DAGSTER_WEBSERVER_TOKEN")
         .env_remove("DAGSTER_WEBSERVER_READ_ONLY")
-        // Each GraphQL request's measured cost, for `ui_costs`.
-        .env(
-            "DAGSTER_WEBSERVER_LOG_LEVEL",
-            "info,dagster_webserver::cost=debug",
-        )
         .current_dir(h)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&web_log).unwrap());
@@ -302,43 +297,6 @@ impl Deployment {
     }
 }
 
-/// The largest cost of the GraphQL requests the UI sent (the webserver's `graphql cost` log
-/// lines): fields, aliases, depth, list size, response bytes, and the operation with the most
-/// fields.
-fn ui_costs(log: &Path) -> ([u64; 5], String, usize) {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let (mut max, mut largest, mut n) = ([0u64; 5], (0u64, String::new()), 0);
-    for line in text.lines().filter(|l| l.contains("graphql cost")) {
-        n += 1;
-        let value = |key: &str| -> u64 {
-            line.split_whitespace()
-                .find_map(|w| w.strip_prefix(&format!("{key}=")))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        let vals = [
-            value("fields"),
-            value("aliases"),
-            value("depth"),
-            value("list_size"),
-            value("response_bytes"),
-        ];
-        for (m, v) in max.iter_mut().zip(vals) {
-            *m = (*m).max(v);
-        }
-        if vals[0] > largest.0 {
-            let op = line
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("operation="))
-                .unwrap_or("")
-                .trim_matches('"')
-                .to_string();
-            largest = (vals[0], op);
-        }
-    }
-    (max, largest.1, n)
-}
-
 fn tail(p: &Path) -> String {
     let text = std::fs::read_to_string(p).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -353,20 +311,6 @@ fn ui_pages_and_flows() {
     // The main pages as PNGs in target/ui-browser/ (scripts/ui-screenshots.sh copies them to
     // docs/).
     d.scenario("", "screenshots", &[]);
-    // Every request the UI sent stayed far below the default cost limits (the same defaults as
-    // `dagster-webserver --help`: 250,000 fields, 200 aliases, depth 30, lists of 10,000,
-    // 16 MiB answers).
-    let (max, largest, n) = ui_costs(&d.seeded.home.path().join("webserver.log"));
-    println!(
-        "UI requests measured: {n}; largest: fields {} ({largest}), aliases {}, depth {}, list size {}, response bytes {}",
-        max[0], max[1], max[2], max[3], max[4]
-    );
-    assert!(n > 100, "too few UI requests in the log");
-    assert!(max[0] * 4 <= 250_000, "{max:?} ({largest})");
-    assert!(max[1] * 4 <= 200, "{max:?}");
-    assert!(max[2] * 3 / 2 <= 30, "{max:?}");
-    assert!(max[3] * 4 <= 10_000, "{max:?}");
-    assert!(max[4] * 8 <= 16 * 1024 * 1024, "{max:?}");
 }
 
 #[test]

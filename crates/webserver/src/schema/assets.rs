@@ -358,9 +358,9 @@ impl AssetNode {
     fn op_tags(&self) -> Vec<DefinitionTag> {
         Vec::new()
     }
-    fn metadata_entries(&self) -> Vec<super::metadata_entries::MetadataEntryValue> {
+    fn metadata_entries(&self) -> Vec<super::logs::MetadataEntryValue> {
         self.def()
-            .map(|a| super::metadata_entries::metadata_entries(&a.metadata))
+            .map(|a| super::logs::metadata_entries(&a.metadata))
             .unwrap_or_default()
     }
     /// The step key (one op per asset).

@@ -1,8 +1,8 @@
 //! Run logs (compat doc §3.4, §3.5): `logsForRun(runId, afterCursor, limit)` with the
 //! `DagsterRunEvent` union (one member per event type we write, `LogMessageEvent` for plain log
 //! lines), the `MessageEvent` / `StepEvent` / `DisplayableEvent` / `MarkerEvent` / `ErrorEvent` /
-//! `RunEvent` interfaces. Their metadata entries are in [`super::metadata_entries`]; captured
-//! stdout/stderr (`capturedLogs`, `capturedLogsMetadata`) in [`super::captured_logs`].
+//! `RunEvent` interfaces, `MetadataEntry` implementations, and captured stdout/stderr
+//! (`capturedLogs`, `capturedLogsMetadata`).
 //!
 //! Cursors are Dagster's: base64 of `{"type": "STORAGE_ID", "value": <event storage id>}`.
 //! The same types and cursors serve the `pipelineRunLogs` / `capturedLogs` subscriptions
@@ -14,14 +14,20 @@ use super::runs::{step_stats, RunStepStats};
 use super::types::*;
 use super::{blocking, Ctx};
 use base64::Engine as _;
-use dagster_core::domain::{EventData, EventRecord, EventType, LogLevel as DomainLevel};
-use dagster_core::exec::ComputeLogManager;
+use dagster_core::domain::{
+    EventData, EventRecord, EventType, LogLevel as DomainLevel, MetadataEntry as DomainEntry,
+    MetadataValue,
+};
+use dagster_core::exec::compute_logs::COMPUTE_LOGS_DIR;
+use dagster_core::exec::{ComputeLogManager, LogStream};
 use juniper::{graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion};
 use std::sync::Arc;
 
 /// Default and largest page of `logsForRun`.
 pub const DEFAULT_EVENTS_PAGE: usize = 1000;
 pub const MAX_EVENTS_PAGE: usize = 10_000;
+/// Largest chunk of a captured log returned at once (bytes).
+pub const MAX_LOG_CHUNK: usize = 4 * 1024 * 1024;
 
 /// `{"type": "STORAGE_ID", "value": id}` in base64, as Dagster's event cursors.
 pub fn encode_cursor(storage_id: i64) -> String {
@@ -202,6 +208,152 @@ pub enum AssetMaterializationFailureReason {
 pub enum AssetMaterializationFailureType {
     Failed,
     Skipped,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata entries
+
+interface! {
+    pub enum MetadataEntryValue: "MetadataEntry" {
+        fields {
+            "label": String,
+            "description": Option<String>,
+        }
+        for [
+            AssetMetadataEntry,
+            BoolMetadataEntry,
+            CodeReferencesMetadataEntry,
+            FloatMetadataEntry,
+            IntMetadataEntry,
+            JobMetadataEntry,
+            JsonMetadataEntry,
+            MarkdownMetadataEntry,
+            NotebookMetadataEntry,
+            NullMetadataEntry,
+            PathMetadataEntry,
+            PipelineRunMetadataEntry,
+            PoolMetadataEntry,
+            PythonArtifactMetadataEntry,
+            TableColumnLineageMetadataEntry,
+            TableMetadataEntry,
+            TableSchemaMetadataEntry,
+            TextMetadataEntry,
+            TimestampMetadataEntry,
+            UrlMetadataEntry,
+        ]
+    }
+}
+
+macro_rules! metadata_entry {
+    ($name:ident { $($field:ident : $ty:ty),* }) => {
+        #[derive(GraphQLObject, Debug, Clone)]
+        #[graphql(scalar = juniper::DefaultScalarValue)]
+        #[graphql(context = Ctx, impl = MetadataEntryValue)]
+        pub struct $name {
+            pub label: String,
+            pub description: Option<String>,
+            $(pub $field: $ty),*
+        }
+    };
+}
+
+metadata_entry!(TextMetadataEntry { text: String });
+metadata_entry!(IntMetadataEntry {
+    int_value: Option<i32>,
+    int_repr: String
+});
+metadata_entry!(FloatMetadataEntry {
+    float_value: Option<f64>,
+    float_repr: String
+});
+metadata_entry!(BoolMetadataEntry {
+    bool_value: Option<bool>
+});
+metadata_entry!(JsonMetadataEntry {
+    json_string: String
+});
+metadata_entry!(PathMetadataEntry { path: String });
+metadata_entry!(UrlMetadataEntry { url: String });
+metadata_entry!(MarkdownMetadataEntry { md_str: String });
+metadata_entry!(TimestampMetadataEntry { timestamp: f64 });
+
+/// Our typed metadata as Dagster's `MetadataEntry` implementations.
+pub fn metadata_entries(entries: &[DomainEntry]) -> Vec<MetadataEntryValue> {
+    entries
+        .iter()
+        .map(|e| {
+            let label = e.label.clone();
+            let description = None;
+            match &e.value {
+                MetadataValue::Text(t) => TextMetadataEntry {
+                    label,
+                    description,
+                    text: t.clone(),
+                }
+                .into(),
+                MetadataValue::Int(v) => IntMetadataEntry {
+                    label,
+                    description,
+                    int_value: i32::try_from(*v).ok(),
+                    int_repr: v.to_string(),
+                }
+                .into(),
+                MetadataValue::Float(v) => FloatMetadataEntry {
+                    label,
+                    description,
+                    float_value: v.is_finite().then_some(*v),
+                    float_repr: float_repr(*v),
+                }
+                .into(),
+                MetadataValue::Bool(v) => BoolMetadataEntry {
+                    label,
+                    description,
+                    bool_value: Some(*v),
+                }
+                .into(),
+                MetadataValue::Json(v) => JsonMetadataEntry {
+                    label,
+                    description,
+                    json_string: v.to_string(),
+                }
+                .into(),
+                MetadataValue::Path(p) => PathMetadataEntry {
+                    label,
+                    description,
+                    path: p.clone(),
+                }
+                .into(),
+                MetadataValue::Url(u) => UrlMetadataEntry {
+                    label,
+                    description,
+                    url: u.clone(),
+                }
+                .into(),
+                MetadataValue::Markdown(m) => MarkdownMetadataEntry {
+                    label,
+                    description,
+                    md_str: m.clone(),
+                }
+                .into(),
+                MetadataValue::Timestamp(t) => TimestampMetadataEntry {
+                    label,
+                    description,
+                    timestamp: *t,
+                }
+                .into(),
+            }
+        })
+        .collect()
+}
+
+fn float_repr(v: f64) -> String {
+    if v.is_nan() {
+        "nan".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        format!("{v:?}")
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1002,6 +1154,162 @@ pub async fn logs_for_run(
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Captured logs
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
+#[graphql(context = Ctx)]
+pub struct CapturedLogs {
+    pub log_key: Vec<String>,
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+    pub cursor: Option<String>,
+}
+
+#[derive(GraphQLObject, Debug, Clone)]
+#[graphql(scalar = juniper::DefaultScalarValue)]
+#[graphql(context = Ctx)]
+pub struct CapturedLogsMetadata {
+    pub stdout_download_url: Option<String>,
+    pub stdout_location: Option<String>,
+    pub stderr_download_url: Option<String>,
+    pub stderr_location: Option<String>,
+}
+
+/// `[run_id, "compute_logs", file_key]` → `(run_id, file_key)`.
+pub fn split_log_key(log_key: &[String]) -> Result<(&str, &str), PythonError> {
+    match log_key {
+        [run_id, dir, file_key] if dir == COMPUTE_LOGS_DIR => Ok((run_id, file_key)),
+        _ => Err(PythonError::new(format!(
+            "unknown log key {log_key:?}: expected [<run id>, \"{COMPUTE_LOGS_DIR}\", <file key>]"
+        ))),
+    }
+}
+
+/// Parses `"<stdout offset>:<stderr offset>"`.
+pub fn parse_log_cursor(cursor: Option<&str>) -> Result<(u64, u64), PythonError> {
+    let Some(c) = cursor.filter(|c| !c.is_empty()) else {
+        return Ok((0, 0));
+    };
+    let bad = || {
+        PythonError::new(format!(
+            "invalid captured-log cursor {c:?}: expected \"<stdout offset>:<stderr offset>\""
+        ))
+    };
+    let (a, b) = c.split_once(':').ok_or_else(bad)?;
+    Ok((
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
+/// `capturedLogs(logKey, cursor, limit)`: up to `limit` bytes of each stream after the cursor.
+pub async fn captured_logs(
+    ctx: &Ctx,
+    log_key: Vec<String>,
+    cursor: Option<String>,
+    limit: Option<i32>,
+) -> Result<CapturedLogs, PythonError> {
+    split_log_key(&log_key)?;
+    let (out_off, err_off) = parse_log_cursor(cursor.as_deref())?;
+    let max = match limit {
+        Some(l) if l <= 0 => {
+            return Err(PythonError::new(format!(
+                "limit must be positive (got {l})"
+            )))
+        }
+        Some(l) => (l as usize).min(MAX_LOG_CHUNK),
+        None => MAX_LOG_CHUNK,
+    };
+    Ok(read_captured(ctx, log_key, (out_off, err_off), max)
+        .await?
+        .logs)
+}
+
+/// One read of a step's captured logs ([`read_captured`]).
+pub struct CapturedRead {
+    pub logs: CapturedLogs,
+    /// Where the next read starts (stdout, stderr byte offsets).
+    pub offsets: (u64, u64),
+    /// The capture had ended (`.complete` marker) before this read.
+    pub complete: bool,
+}
+
+/// Reads up to `max` bytes of each stream of the step's captured logs after `offsets`
+/// (stdout, stderr), on the blocking pool.
+pub async fn read_captured(
+    ctx: &Ctx,
+    log_key: Vec<String>,
+    (out_off, err_off): (u64, u64),
+    max: usize,
+) -> Result<CapturedRead, PythonError> {
+    let (run_id, file_key) = split_log_key(&log_key)?;
+    let (run_id, file_key) = (run_id.to_string(), file_key.to_string());
+    let st = ctx.state.clone();
+    let (out, err) = blocking(move || {
+        let m = &st.instance.compute_logs;
+        let out = m
+            .read(&run_id, &file_key, LogStream::Stdout, out_off, max)
+            .map_err(|e| PythonError::from_error(&e))?;
+        let err = m
+            .read(&run_id, &file_key, LogStream::Stderr, err_off, max)
+            .map_err(|e| PythonError::from_error(&e))?;
+        Ok((out, err))
+    })
+    .await?;
+    Ok(CapturedRead {
+        offsets: (out.next_offset, err.next_offset),
+        complete: out.complete && err.complete,
+        logs: CapturedLogs {
+            cursor: Some(format!("{}:{}", out.next_offset, err.next_offset)),
+            stdout: (!out.missing).then_some(out.data),
+            stderr: (!err.missing).then_some(err.data),
+            log_key,
+        },
+    })
+}
+
+/// `capturedLogsMetadata(logKey)`: download URLs (under the path prefix) and file paths.
+pub fn captured_logs_metadata(
+    ctx: &Ctx,
+    log_key: &[String],
+) -> Result<CapturedLogsMetadata, PythonError> {
+    let (run_id, file_key) = split_log_key(log_key)?;
+    let m = &ctx.state.instance.compute_logs;
+    let url = |ext: &str| {
+        let parts: Vec<String> = log_key.iter().map(|p| url_component(p)).collect();
+        format!("{}/logs/{}/{ext}", ctx.state.path_prefix, parts.join("/"))
+    };
+    Ok(CapturedLogsMetadata {
+        stdout_download_url: Some(url("out")),
+        stdout_location: Some(
+            m.path(run_id, file_key, LogStream::Stdout)
+                .display()
+                .to_string(),
+        ),
+        stderr_download_url: Some(url("err")),
+        stderr_location: Some(
+            m.path(run_id, file_key, LogStream::Stderr)
+                .display()
+                .to_string(),
+        ),
+    })
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn url_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1017,5 +1325,16 @@ mod tests {
         assert_eq!(decode_cursor("42"), Ok(42));
         assert!(decode_cursor("%%%").is_err());
         assert!(decode_cursor("e30=").is_err()); // {}
+    }
+
+    #[test]
+    fn log_cursor_and_key() {
+        assert_eq!(parse_log_cursor(Some("12:100")).unwrap(), (12, 100));
+        assert_eq!(parse_log_cursor(None).unwrap(), (0, 0));
+        assert!(parse_log_cursor(Some("x")).is_err());
+        let k = vec!["r".to_string(), "compute_logs".into(), "s".into()];
+        assert_eq!(split_log_key(&k).unwrap(), ("r", "s"));
+        assert!(split_log_key(&k[..2]).is_err());
+        assert_eq!(url_component("a b/c"), "a%20b%2Fc");
     }
 }

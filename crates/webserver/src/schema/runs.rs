@@ -8,8 +8,7 @@
 //! they are selected.
 
 use super::assets::Asset;
-use super::captured_logs::{self, CapturedLogs};
-use super::logs::{self, EventConnection, ExpectationResult, MaterializationEvent};
+use super::logs::{self, CapturedLogs, EventConnection, ExpectationResult, MaterializationEvent};
 #[allow(unused_imports)]
 use super::prelude::*;
 use super::runs_feed::RunsFeedEntryValue;
@@ -772,7 +771,7 @@ impl Run {
         file_key: String,
     ) -> Result<CapturedLogs, PythonError> {
         let key = dagster_core::exec::ComputeLogManager::log_key(&self.0.run_id, &file_key);
-        captured_logs::captured_logs(ctx, key, None, None).await
+        logs::captured_logs(ctx, key, None, None).await
     }
     /// Assets this run materializes (its asset selection, else the assets planned in its log).
     async fn assets(&self, ctx: &Ctx) -> Result<Vec<Asset>, PythonError> {

@@ -18,10 +18,10 @@
 //! The payload types reuse `DagsterRunEvent`, `Run`, `CapturedLogs` and the cursors of the
 //! `logsForRun` / `capturedLogs` queries ([`super::logs`], [`super::runs`]).
 
-use super::captured_logs::{
-    parse_log_cursor, read_captured, split_log_key, CapturedLogs, MAX_LOG_CHUNK,
+use super::logs::{
+    decode_cursor, encode_cursor, parse_log_cursor, read_captured, split_log_key, CapturedLogs,
+    DagsterRunEvent, MAX_LOG_CHUNK,
 };
-use super::logs::{decode_cursor, encode_cursor, DagsterRunEvent};
 #[allow(unused_imports)]
 use super::prelude::*;
 use super::runs::Run;
