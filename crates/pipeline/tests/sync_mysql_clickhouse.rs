@@ -708,7 +708,7 @@ fn a_full_sync_with_parallel_readers_is_exact_and_resumes_each_key_range() {
         mode: SyncMode::Full,
         ..config(1000)
     };
-    // Pages of 300 rows: the key spans more than two pages, so two readers split it.
+    // Pages of 300 rows: the key spans more than two pages, so parallel readers split it.
     let crashing = env.sync(full()).page_rows(300).fail_after_batches(2);
     let err = env.run(&crashing).unwrap_err().to_string();
     assert!(err.contains("test hook"), "{err}");
