@@ -116,7 +116,8 @@ pub fn load_location(args: &WorkspaceArgs, home: Option<&DagsterHome>) -> Result
 }
 
 /// Loads every code location of the workspace (or the single `-f` pipeline config) through
-/// the shared loader [`dagster_pipeline::workspace::load_locations`]; prints the warnings.
+/// the shared loader [`dagster_core::defs::locations::load_locations`] with this code location
+/// crate's loader; prints the warnings.
 pub fn load_all_locations(
     args: &WorkspaceArgs,
     home: Option<&DagsterHome>,
@@ -126,15 +127,18 @@ pub fn load_all_locations(
     } else {
         workspace_files(args, home)?
     };
-    let loaded =
-        dagster_pipeline::workspace::load_locations(&files, args.pipeline_config.as_deref())
-            .with_context(|| {
-                if files.is_empty() {
-                    "loading the pipeline config".to_string()
-                } else {
-                    format!("loading the workspace {}", display_paths(&files))
-                }
-            })?;
+    let loaded = dagster_core::defs::locations::load_locations(
+        &files,
+        args.pipeline_config.as_deref(),
+        dagster_pipeline::load_with_env,
+    )
+    .with_context(|| {
+        if files.is_empty() {
+            "loading the pipeline config".to_string()
+        } else {
+            format!("loading the workspace {}", display_paths(&files))
+        }
+    })?;
     print_warnings(&loaded.warnings);
     Ok(loaded.locations)
 }

@@ -218,7 +218,11 @@ fn load_workspace(
     if files.is_empty() && pipeline_config.is_none() {
         return Ok(Vec::new());
     }
-    match dagster_pipeline::workspace::load_locations(files, pipeline_config) {
+    match dagster_core::defs::locations::load_locations(
+        files,
+        pipeline_config,
+        dagster_pipeline::load_with_env,
+    ) {
         Ok(l) => {
             for w in &l.warnings {
                 tracing::warn!("{w}");

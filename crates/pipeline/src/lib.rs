@@ -12,7 +12,6 @@
 pub mod assets;
 pub mod jobs;
 pub mod resources;
-pub mod workspace;
 
 use dagster_core::config::yaml::{ConfigErrors, Diagnostic, EnvLookup};
 use dagster_core::defs::{Definitions, Registry};

@@ -82,7 +82,7 @@ pub fn now() -> f64 {
 /// A name for the whole workspace when it failed before any location name was known.
 fn fallback_name(sources: &Sources) -> String {
     if let Some(p) = &sources.pipeline_config {
-        return dagster_pipeline::workspace::location_name_for_file(p);
+        return dagster_core::defs::locations::location_name_for_file(p);
     }
     sources
         .workspace_files
@@ -95,9 +95,10 @@ fn fallback_name(sources: &Sources) -> String {
 /// kept and marked with the error; with no previous entries one entry carries it.
 pub fn load(sources: &Sources, previous: &[LocationEntry]) -> Vec<LocationEntry> {
     let at = now();
-    match dagster_pipeline::workspace::load_locations(
+    match dagster_core::defs::locations::load_locations(
         &sources.workspace_files,
         sources.pipeline_config.as_deref(),
+        dagster_pipeline::load_with_env,
     ) {
         Ok(loaded) => {
             for w in &loaded.warnings {

@@ -155,8 +155,12 @@ fn seed() -> Seeded {
     );
 
     // Three ticks of the every-minute schedule, one per past minute.
-    let ws =
-        dagster_pipeline::workspace::load_locations(&[h.join("workspace.yaml")], None).unwrap();
+    let ws = dagster_core::defs::locations::load_locations(
+        &[h.join("workspace.yaml")],
+        None,
+        dagster_pipeline::load_with_env,
+    )
+    .unwrap();
     let (_, defs) = ws
         .locations
         .iter()

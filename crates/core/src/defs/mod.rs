@@ -19,6 +19,7 @@ use std::time::Duration;
 pub mod context;
 pub mod kinds;
 mod load;
+pub mod locations;
 
 pub use context::{CancelToken, NoopLogger, StepContext, StepContextParams, StepLogger};
 pub use load::{

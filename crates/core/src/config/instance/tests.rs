@@ -1,3 +1,4 @@
+
 use super::*;
 
 fn home() -> DagsterHome {
@@ -80,21 +81,21 @@ fn defaults_without_a_file() {
 const VALIDATED_EXAMPLE: &str = "\
 storage:
   postgres:
-postgres_db: {username: {env: PGUSER}, password: {env: PGPASSWORD}, hostname: localhost,
-              db_name: dagster, port: 5432, params: {sslmode: disable}}
+    postgres_db: {username: {env: PGUSER}, password: {env: PGPASSWORD}, hostname: localhost,
+                  db_name: dagster, port: 5432, params: {sslmode: disable}}
 run_coordinator:
   module: dagster
   class: QueuedRunCoordinator
   config:
-max_concurrent_runs: 25
-dequeue_interval_seconds: 5
-tag_concurrency_limits:
-  - {key: database, value: redshift, limit: 4}
-  - {key: team, value: {applyLimitPerUniqueValue: true}, limit: 2}
+    max_concurrent_runs: 25
+    dequeue_interval_seconds: 5
+    tag_concurrency_limits:
+      - {key: database, value: redshift, limit: 4}
+      - {key: team, value: {applyLimitPerUniqueValue: true}, limit: 2}
 run_monitoring: {enabled: true, start_timeout_seconds: 180, poll_interval_seconds: 120, max_resume_run_attempts: 0}
 run_retries: {enabled: true, max_retries: 3}
 compute_logs: {module: dagster._core.storage.local_compute_log_manager, class: LocalComputeLogManager,
-           config: {base_dir: /opt/dagster/compute_logs}}
+               config: {base_dir: /opt/dagster/compute_logs}}
 telemetry: {enabled: false}
 retention: {schedule: {purge_after_days: 90}, sensor: {purge_after_days: {skipped: 7, failure: 30, success: -1}}}
 sensors: {use_threads: true, num_workers: 8}
@@ -206,11 +207,11 @@ fn run_monitoring_warns_only_about_what_it_does_not_do() {
     assert_eq!(c.run_monitoring.max_runtime_seconds, 3600);
     let (_, w) = ok("run_monitoring:\n  enabled: false\n  max_resume_run_attempts: 3\n  poll_interval_seconds: 1\n  free_slots_after_run_end_seconds: 5\n");
     let expect = [
-        ":2:12: warning: run_monitoring.enabled: `enabled` is accepted but not acted on yet: run monitoring is always on",
-        ":3:28: warning: run_monitoring.max_resume_run_attempts: `max_resume_run_attempts` is accepted but not acted on yet: a run whose worker died is failed",
-        ":4:26: warning: run_monitoring.poll_interval_seconds: `poll_interval_seconds` is accepted but not acted on yet: the daemon checks runs every 2 s",
-        ":5:37: warning: run_monitoring.free_slots_after_run_end_seconds:",
-    ];
+            ":2:12: warning: run_monitoring.enabled: `enabled` is accepted but not acted on yet: run monitoring is always on",
+            ":3:28: warning: run_monitoring.max_resume_run_attempts: `max_resume_run_attempts` is accepted but not acted on yet: a run whose worker died is failed",
+            ":4:26: warning: run_monitoring.poll_interval_seconds: `poll_interval_seconds` is accepted but not acted on yet: the daemon checks runs every 2 s",
+            ":5:37: warning: run_monitoring.free_slots_after_run_end_seconds:",
+        ];
     assert_eq!(w.len(), expect.len(), "{w:#?}");
     for e in expect {
         assert!(w.iter().any(|x| x.contains(e)), "missing `{e}` in {w:#?}");
@@ -278,9 +279,9 @@ fn postgres_url_from_env_is_never_shown() {
 fn unset_env_var_names_the_variable() {
     let errs = errors("storage:\n  postgres:\n    postgres_url: {env: NOT_SET_ANYWHERE}\n");
     assert_eq!(
-        errs,
-        vec!["/home/dh/dagster.yaml:3:19: error: storage.postgres.postgres_url: environment variable `NOT_SET_ANYWHERE` is not set"]
-    );
+            errs,
+            vec!["/home/dh/dagster.yaml:3:19: error: storage.postgres.postgres_url: environment variable `NOT_SET_ANYWHERE` is not set"]
+        );
     let (c, _) = ok("run_queue: {max_concurrent_runs: {env: MAX_RUNS}}\n");
     assert_eq!(queue(&c).max_concurrent_runs, 7);
 }
@@ -290,12 +291,12 @@ fn unknown_nested_key_has_position_and_path() {
     let errs = errors("run_coordinator:\n  module: dagster\n  class: QueuedRunCoordinator\n  config:\n    max_concurent_runs: 3\n");
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(
-        errs[0].starts_with(
-            "/home/dh/dagster.yaml:5:5: error: run_coordinator.config.max_concurent_runs: unknown key `max_concurent_runs` (did you mean `max_concurrent_runs`?)"
-        ),
-        "{}",
-        errs[0]
-    );
+            errs[0].starts_with(
+                "/home/dh/dagster.yaml:5:5: error: run_coordinator.config.max_concurent_runs: unknown key `max_concurent_runs` (did you mean `max_concurrent_runs`?)"
+            ),
+            "{}",
+            errs[0]
+        );
     let errs = errors("storage:\n  postgres:\n    postgres_db: {username: u, hostname: h, db_name: d, passwd: x}\n");
     assert!(
         errs[0].contains("storage.postgres.postgres_db.passwd: unknown key `passwd`"),
@@ -314,16 +315,16 @@ fn unknown_nested_key_has_position_and_path() {
 fn legacy_storage_forms() {
     let pg = "config: {postgres_db: {username: u, password: pw, hostname: h, db_name: d}}";
     let text = format!(
-        "run_storage: {{module: dagster_postgres.run_storage, class: PostgresRunStorage, {pg}}}\n\
-         event_log_storage: {{module: dagster_postgres.event_log, class: PostgresEventLogStorage, {pg}}}\n\
-         schedule_storage: {{module: dagster_postgres, class: PostgresScheduleStorage, {pg}}}\n"
-    );
+            "run_storage: {{module: dagster_postgres.run_storage, class: PostgresRunStorage, {pg}}}\n\
+             event_log_storage: {{module: dagster_postgres.event_log, class: PostgresEventLogStorage, {pg}}}\n\
+             schedule_storage: {{module: dagster_postgres, class: PostgresScheduleStorage, {pg}}}\n"
+        );
     let (c, _) = ok(&text);
     assert_eq!(c.storage.describe(), "postgresql://u@h:5432/d");
 
     let (c, _) = ok("run_storage: {module: dagster.core.storage.runs, class: SqliteRunStorage, config: {base_dir: db}}\n\
-         event_log_storage: {module: dagster._core.storage.event_log, class: ConsolidatedSqliteEventLogStorage, config: {base_dir: /home/dh/db}}\n\
-         schedule_storage: {module: dagster._core.storage.schedules, class: SqliteScheduleStorage, config: {base_dir: ./db/}}\n");
+             event_log_storage: {module: dagster._core.storage.event_log, class: ConsolidatedSqliteEventLogStorage, config: {base_dir: /home/dh/db}}\n\
+             schedule_storage: {module: dagster._core.storage.schedules, class: SqliteScheduleStorage, config: {base_dir: ./db/}}\n");
     assert_eq!(
         c.storage.sqlite_db_path(),
         Some(PathBuf::from("/home/dh/db/dagster.db"))
@@ -331,10 +332,10 @@ fn legacy_storage_forms() {
 
     // different databases
     let errs = errors(&format!(
-        "run_storage: {{module: dagster_postgres, class: PostgresRunStorage, {pg}}}\n\
-         event_log_storage: {{module: dagster._core.storage.event_log, class: SqliteEventLogStorage, config: {{base_dir: /x}}}}\n\
-         schedule_storage: {{module: dagster_postgres, class: PostgresScheduleStorage, {pg}}}\n"
-    ));
+            "run_storage: {{module: dagster_postgres, class: PostgresRunStorage, {pg}}}\n\
+             event_log_storage: {{module: dagster._core.storage.event_log, class: SqliteEventLogStorage, config: {{base_dir: /x}}}}\n\
+             schedule_storage: {{module: dagster_postgres, class: PostgresScheduleStorage, {pg}}}\n"
+        ));
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(
         errs[0].contains("all storage must be in one database"),
@@ -358,9 +359,9 @@ fn legacy_storage_forms() {
     // wrong module / class / slot
     let errs = errors("run_storage: {module: dagster_postgres.event_log, class: PostgresRunStorage, config: {}}\n");
     assert!(
-        errs[0].contains("run_storage.module: module `dagster_postgres.event_log` does not provide `PostgresRunStorage`; accepted modules: dagster_postgres, dagster_postgres.run_storage"),
-        "{errs:#?}"
-    );
+            errs[0].contains("run_storage.module: module `dagster_postgres.event_log` does not provide `PostgresRunStorage`; accepted modules: dagster_postgres, dagster_postgres.run_storage"),
+            "{errs:#?}"
+        );
     let errs = errors("run_storage: {module: x, class: RedisRunStorage}\n");
     assert!(errs[0].contains("unknown storage class `RedisRunStorage` for `run_storage`; accepted: SqliteRunStorage, DagsterSqliteStorage, PostgresRunStorage, DagsterPostgresStorage"), "{errs:#?}");
     let errs = errors("schedule_storage: {module: dagster._core.storage.runs, class: SqliteRunStorage, config: {base_dir: x}}\n");
@@ -502,8 +503,8 @@ fn run_coordinator_shapes() {
 #[test]
 fn launcher_compute_logs_artifacts_scheduler() {
     let (c, w) = ok("run_launcher: {module: dagster, class: DefaultRunLauncher}\n\
-         compute_logs: {module: dagster._core.storage.noop_compute_log_manager, class: NoOpComputeLogManager}\n\
-         local_artifact_storage: {module: dagster._core.storage.root, class: LocalArtifactStorage, config: {base_dir: art}}\n");
+             compute_logs: {module: dagster._core.storage.noop_compute_log_manager, class: NoOpComputeLogManager}\n\
+             local_artifact_storage: {module: dagster._core.storage.root, class: LocalArtifactStorage, config: {base_dir: art}}\n");
     assert_eq!(
         c.run_launcher,
         RunLauncherConfig::Default(WorkerReuse::default())
@@ -599,18 +600,18 @@ defs_state_storage: {module: m, class: C, config: {x: 1}}
     );
     assert_eq!(c.code_servers.local_startup_timeout, 60);
     let expect = [
-        ":1:22: warning: telemetry.enabled: telemetry is accepted but nothing is ever sent",
-        "nux: `nux` is accepted but not acted on yet",
-        "freshness: `freshness` is accepted but not acted on yet",
-        "auto_materialize: `auto_materialize` is accepted but not acted on yet",
-        "backfills: `backfills` is accepted but not acted on yet",
-        "concurrency.pools: `pools` is accepted but not acted on yet: op concurrency pools are not implemented yet",
-        "python_logs: `python_logs` has no effect in this implementation",
-        "code_servers: `code_servers` has no effect in this implementation",
-        "secrets: `secrets` has no effect in this implementation",
-        "instance_class: `instance_class` has no effect in this implementation",
-        "defs_state_storage: `defs_state_storage` has no effect in this implementation",
-    ];
+            ":1:22: warning: telemetry.enabled: telemetry is accepted but nothing is ever sent",
+            "nux: `nux` is accepted but not acted on yet",
+            "freshness: `freshness` is accepted but not acted on yet",
+            "auto_materialize: `auto_materialize` is accepted but not acted on yet",
+            "backfills: `backfills` is accepted but not acted on yet",
+            "concurrency.pools: `pools` is accepted but not acted on yet: op concurrency pools are not implemented yet",
+            "python_logs: `python_logs` has no effect in this implementation",
+            "code_servers: `code_servers` has no effect in this implementation",
+            "secrets: `secrets` has no effect in this implementation",
+            "instance_class: `instance_class` has no effect in this implementation",
+            "defs_state_storage: `defs_state_storage` has no effect in this implementation",
+        ];
     assert_eq!(w.len(), expect.len(), "{w:#?}");
     for e in expect {
         assert!(w.iter().any(|x| x.contains(e)), "missing `{e}` in {w:#?}");

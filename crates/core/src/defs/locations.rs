@@ -1,14 +1,21 @@
-//! Workspace → definitions: the loading shared by the `dagster` CLI and `dagster-daemon`.
+//! Code locations: a workspace (or one pipeline config) loaded into definitions. The host
+//! glue shared by the `dagster` CLI, `dagster-webserver` and `dagster-daemon`.
 //!
 //! [`load_locations`] reads either one pipeline config file (`-f`) or every workspace file
-//! (`-w`, repeatable) and loads each code location's definitions against [`crate::registry`].
-//! Every problem of every file is collected and returned at once as [`ConfigErrors`]; warnings
-//! are returned next to the result for the caller to print or log.
+//! (`-w`, repeatable) and loads each code location's definitions with the code location
+//! crate's [`LocationLoader`] (the binaries pass `dagster_pipeline::load_with_env`). Every
+//! problem of every file is collected and returned at once as [`ConfigErrors`]; warnings are
+//! returned next to the result for the caller to print or log.
 
-use dagster_core::config::workspace::Workspace;
-use dagster_core::config::yaml::{ConfigErrors, Diagnostic, EnvLookup};
-use dagster_core::defs::Definitions;
+use super::Definitions;
+use crate::config::workspace::Workspace;
+use crate::config::yaml::{ConfigErrors, Diagnostic, EnvLookup};
 use std::path::{Path, PathBuf};
+
+/// Loads one code location from its pipeline config file: what a code location crate
+/// provides (`dagster_pipeline::load_with_env`, its registry of resources and asset kinds).
+pub type LocationLoader =
+    fn(&Path, &EnvLookup) -> Result<(Definitions, Vec<Diagnostic>), ConfigErrors>;
 
 /// Loaded code locations, in workspace order, with the warnings of every file read.
 #[derive(Debug, Clone)]
@@ -27,16 +34,18 @@ pub fn location_name_for_file(path: &Path) -> String {
 }
 
 /// Loads the code locations of `files` (workspace files) or, if `pipeline_config` is given,
-/// of that single pipeline config file (named after its file name). Uses the process
+/// of that single pipeline config file (named after its file name), each with `loader`. Uses the process
 /// environment for `{env: VAR}`.
 pub fn load_locations(
     files: &[PathBuf],
     pipeline_config: Option<&Path>,
+    loader: LocationLoader,
 ) -> Result<LoadedWorkspace, ConfigErrors> {
     load_locations_with_env(
         files,
         pipeline_config,
-        &dagster_core::config::yaml::process_env,
+        loader,
+        &crate::config::yaml::process_env,
     )
 }
 
@@ -44,6 +53,7 @@ pub fn load_locations(
 pub fn load_locations_with_env(
     files: &[PathBuf],
     pipeline_config: Option<&Path>,
+    loader: LocationLoader,
     env: &EnvLookup,
 ) -> Result<LoadedWorkspace, ConfigErrors> {
     let mut warnings = Vec::new();
@@ -69,7 +79,7 @@ pub fn load_locations_with_env(
     }
     let mut locations = Vec::new();
     for (name, path) in targets {
-        match crate::load_with_env(&path, env) {
+        match loader(&path, env) {
             Ok((mut defs, w)) => {
                 warnings.extend(w);
                 if let Some(name) = name {
