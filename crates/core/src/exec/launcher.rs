@@ -7,9 +7,10 @@
 //! exits so no zombie is left behind in long-lived callers (webserver, daemon).
 //!
 //! With a [`WorkerPool`] (the queue daemon's launcher), a worker is `<executable> api
-//! run-worker` instead: it executes the runs whose ids it reads from its stdin one at a time,
-//! writes each id back on its stdout when that run is finished, and keeps its storage
-//! connection between runs; the pool hands a run to an idle worker when it has one (see
+//! run-worker` instead ([`super::worker`], whose [`protocol`](super::worker::protocol) both
+//! sides speak): it executes the runs whose ids it reads from its stdin one at a time, writes
+//! each id back on its stdout when that run is finished, and keeps its storage connection
+//! between runs; the pool hands a run to an idle worker when it has one (see
 //! [`crate::config::instance::WorkerReuse`]).
 
 use super::{ExecError, Result};
@@ -18,7 +19,6 @@ use crate::domain::{EventData, EventType, LogLevel, MetadataEntry, MetadataValue
 use crate::storage::Storage;
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
@@ -178,7 +178,7 @@ impl DefaultRunLauncher {
             };
             {
                 let mut inner = pool.lock();
-                if let Err(e) = writeln!(stdin, "{run_id}") {
+                if let Err(e) = super::worker::protocol::send(&mut stdin, run_id) {
                     drop(inner);
                     let _ = child.kill();
                     let _ = child.wait();
@@ -273,7 +273,7 @@ impl WorkerPool {
             if now.duration_since(w.since) > self.idle_timeout() {
                 continue;
             }
-            if writeln!(w.stdin, "{run_id}").is_ok() {
+            if super::worker::protocol::send(&mut w.stdin, run_id).is_ok() {
                 inner.busy.insert(
                     w.pid,
                     Busy {
@@ -301,8 +301,8 @@ impl WorkerPool {
     /// back to the idle list, or is told to exit (its stdin closed) when it has executed
     /// `max_runs_per_worker` runs or enough workers are idle already.
     fn serve(&self, pid: u32, stdout: std::process::ChildStdout) {
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        while let Some(Ok(_finished)) = lines.next() {
+        let mut finished = super::worker::protocol::receive(std::io::BufReader::new(stdout));
+        while let Some(Ok(_run_id)) = finished.next() {
             let mut inner = self.lock();
             let Some(b) = inner.busy.remove(&pid) else {
                 continue;

@@ -27,6 +27,7 @@ pub mod executor;
 pub mod launcher;
 pub mod plan;
 pub mod run;
+pub mod worker;
 pub mod writer;
 
 pub use compute_logs::{ComputeLogError, ComputeLogManager, LogChunk, LogStream};
@@ -41,6 +42,7 @@ pub use run::{
     create_run, fail_run_before_start, reexecution_request, run_step_history, CreateRun,
     ReexecutionStrategy, RunStepHistory, PIPELINE_CONFIG_TAG,
 };
+pub use worker::{RunWorker, WorkerError};
 pub use writer::{EventWriter, RunObserver};
 
 use crate::domain::RunStatus;
