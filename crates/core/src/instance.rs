@@ -94,6 +94,14 @@ impl Instance {
             _ => crate::exec::CoordinatorKind::Default,
         }
     }
+
+    /// Where this instance's runs go: its storage and run coordinator, with `launcher`.
+    pub fn run_submitter(
+        &self,
+        launcher: crate::exec::DefaultRunLauncher,
+    ) -> crate::exec::RunSubmitter {
+        crate::exec::RunSubmitter::new(self.storage.clone(), launcher, self.coordinator_kind())
+    }
 }
 
 /// The storage backend named by the instance config.

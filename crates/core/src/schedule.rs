@@ -14,7 +14,7 @@
 
 use crate::defs::{CatchupPolicy, DefaultStatus, Definitions, ScheduleDef};
 use crate::domain::{tags, ErrorInfo, RunStatus, RunsFilter};
-use crate::exec::{create_run, submit_run, CoordinatorKind, CreateRun, DefaultRunLauncher};
+use crate::exec::{create_run, CreateRun, RunSubmitter};
 use crate::storage::{InstigatorState, Storage, StorageError, Tick};
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -385,15 +385,13 @@ fn failure_count(t: &Tick) -> u64 {
 /// Evaluates one schedule at `now` with default [`ScheduleOptions`]; see
 /// [`evaluate_schedule_with`].
 pub fn evaluate_schedule(
-    storage: &dyn Storage,
-    launcher: &DefaultRunLauncher,
-    coordinator: CoordinatorKind,
+    submitter: &RunSubmitter,
     defs: &Definitions,
     def: &ScheduleDef,
     now: f64,
 ) -> Result<Vec<TickOutcome>> {
     let opts = ScheduleOptions::default();
-    evaluate_schedule_with(storage, launcher, coordinator, defs, def, now, &opts)
+    evaluate_schedule_with(submitter, defs, def, now, &opts)
 }
 
 /// Evaluates one schedule at `now`: finishes interrupted ticks, retries failed ones that
@@ -401,14 +399,13 @@ pub fn evaluate_schedule(
 /// allowed by the catch-up policy. Ticks already taken by another evaluator are skipped
 /// silently.
 pub fn evaluate_schedule_with(
-    storage: &dyn Storage,
-    launcher: &DefaultRunLauncher,
-    coordinator: CoordinatorKind,
+    submitter: &RunSubmitter,
     defs: &Definitions,
     def: &ScheduleDef,
     now: f64,
     opts: &ScheduleOptions,
 ) -> Result<Vec<TickOutcome>> {
+    let storage = submitter.storage();
     let location = defs.location_name.as_str();
     let sel = selector_id(location, &def.name);
     let state = storage.get_instigator(&sel)?;
@@ -427,7 +424,7 @@ pub fn evaluate_schedule_with(
             // Left by a crashed evaluator (older than a few seconds, so a tick another live
             // evaluator is finishing right now is left alone).
             tracing::warn!(schedule = %def.name, tick = t.id, "resuming an interrupted tick");
-            outcomes.push(finish_tick(storage, launcher, coordinator, defs, def, &t));
+            outcomes.push(finish_tick(submitter, defs, def, &t));
         } else if t.status == "FAILURE" && (1..=opts.max_tick_retries).contains(&failure_count(&t))
         {
             let mut body = t.body.clone();
@@ -440,14 +437,7 @@ pub fn evaluate_schedule_with(
                     body,
                     ..t
                 };
-                outcomes.push(finish_tick(
-                    storage,
-                    launcher,
-                    coordinator,
-                    defs,
-                    def,
-                    &retry,
-                ));
+                outcomes.push(finish_tick(submitter, defs, def, &retry));
             }
         }
     }
@@ -495,14 +485,7 @@ pub fn evaluate_schedule_with(
             tracing::debug!(schedule = %def.name, time = %iso_utc(ts), "tick already taken");
             continue;
         };
-        outcomes.push(finish_tick(
-            storage,
-            launcher,
-            coordinator,
-            defs,
-            def,
-            &tick,
-        ));
+        outcomes.push(finish_tick(submitter, defs, def, &tick));
     }
     body.cron = def.cron.clone();
     body.timezone = def.timezone.name().to_string();
@@ -517,13 +500,12 @@ pub fn evaluate_schedule_with(
 
 /// Creates (or finds) the run of a STARTED tick, submits it and completes the tick.
 fn finish_tick(
-    storage: &dyn Storage,
-    launcher: &DefaultRunLauncher,
-    coordinator: CoordinatorKind,
+    submitter: &RunSubmitter,
     defs: &Definitions,
     def: &ScheduleDef,
     tick: &Tick,
 ) -> TickOutcome {
+    let storage = submitter.storage();
     let iso = iso_utc(tick.timestamp);
     let result = (|| -> std::result::Result<Vec<String>, Box<dyn std::error::Error>> {
         let filter = RunsFilter {
@@ -540,7 +522,7 @@ fn finish_tick(
             .next()
         {
             if existing.status == RunStatus::NotStarted {
-                submit_run(storage, launcher, coordinator, &existing)?;
+                submitter.submit(&existing)?;
             }
             return Ok(vec![existing.run_id]);
         }
@@ -558,7 +540,7 @@ fn finish_tick(
                 ..Default::default()
             },
         )?;
-        submit_run(storage, launcher, coordinator, &run)?;
+        submitter.submit(&run)?;
         Ok(vec![run.run_id])
     })();
     let mut body = tick.body.clone();
@@ -595,9 +577,7 @@ fn finish_tick(
 /// evaluated on up to 8 threads (each evaluation is a handful of storage round trips, so a
 /// thousand schedules due on the same minute finish within seconds on Postgres too).
 pub fn evaluate_all(
-    storage: &dyn Storage,
-    launcher: &DefaultRunLauncher,
-    coordinator: CoordinatorKind,
+    submitter: &RunSubmitter,
     locations: &[(String, Definitions)],
     now: f64,
     opts: &ScheduleOptions,
@@ -618,15 +598,7 @@ pub fn evaluate_all(
                         let Some((defs, def)) = work.get(i) else {
                             break;
                         };
-                        let r = evaluate_schedule_with(
-                            storage,
-                            launcher,
-                            coordinator,
-                            defs,
-                            def,
-                            now,
-                            opts,
-                        );
+                        let r = evaluate_schedule_with(submitter, defs, def, now, opts);
                         mine.push((i, def.name.clone(), r));
                     }
                     mine

@@ -23,7 +23,7 @@
 
 use crate::defs::{DefaultStatus, Definitions, SensorDef};
 use crate::domain::{tags, AssetKey, ErrorInfo, RunStatus, RunsFilter};
-use crate::exec::{create_run, submit_run, CoordinatorKind, CreateRun, DefaultRunLauncher};
+use crate::exec::{create_run, CreateRun, RunSubmitter};
 use crate::schedule::{selector_id, DECLARED_IN_CODE, RUNNING, STOPPED};
 use crate::storage::{InstigatorState, Storage, StorageError};
 use serde::{Deserialize, Serialize};
@@ -422,13 +422,12 @@ pub struct SensorTickOutcome {
 
 /// Evaluates a built-in sensor if it is RUNNING and its minimum interval has passed.
 pub fn evaluate_sensor(
-    storage: &dyn Storage,
-    launcher: &DefaultRunLauncher,
-    coordinator: CoordinatorKind,
+    submitter: &RunSubmitter,
     defs: &Definitions,
     def: &SensorDef,
     now: f64,
 ) -> Result<Option<SensorTickOutcome>> {
+    let storage = submitter.storage();
     let (status, body) = current(storage, &defs.location_name, &def.name)?;
     let state_status = status.as_deref();
     let running = match state_status {
@@ -446,7 +445,7 @@ pub fn evaluate_sensor(
         return Ok(None);
     }
     let evaluator = builtin_evaluator(storage, defs, def);
-    evaluate_sensor_with(storage, launcher, coordinator, defs, def, now, evaluator).map(Some)
+    evaluate_sensor_with(submitter, defs, def, now, evaluator).map(Some)
 }
 
 /// (run ids, new cursor, skip reason, run keys) of an evaluation.
@@ -455,14 +454,13 @@ type Evaluated = (Vec<String>, Option<String>, Option<String>, Vec<String>);
 /// Runs one tick of `def` with `evaluator` (a custom sensor, or the result of
 /// [`builtin_evaluator`]), regardless of status and interval.
 pub fn evaluate_sensor_with(
-    storage: &dyn Storage,
-    launcher: &DefaultRunLauncher,
-    coordinator: CoordinatorKind,
+    submitter: &RunSubmitter,
     defs: &Definitions,
     def: &SensorDef,
     now: f64,
     evaluator: Result<Box<dyn SensorEvaluator + '_>>,
 ) -> Result<SensorTickOutcome> {
+    let storage = submitter.storage();
     let location = defs.location_name.as_str();
     let sel = selector_id(location, &def.name);
     let (status, mut body) = current(storage, location, &def.name)?;
@@ -510,7 +508,7 @@ pub fn evaluate_sensor_with(
                 )?;
                 if let Some(r) = existing.into_iter().next() {
                     if r.status == RunStatus::NotStarted {
-                        submit_run(storage, launcher, coordinator, &r)?;
+                        submitter.submit(&r)?;
                         run_ids.push(r.run_id);
                     }
                     storage.kv_release_lease(&claim, &claim_owner)?;
@@ -532,7 +530,7 @@ pub fn evaluate_sensor_with(
                     ..Default::default()
                 },
             )?;
-            submit_run(storage, launcher, coordinator, &run)?;
+            submitter.submit(&run)?;
             run_ids.push(run.run_id);
             if let Some(k) = &req.run_key {
                 storage.kv_release_lease(&format!("sensor_run_key/{sel}/{k}"), &claim_owner)?;
@@ -594,19 +592,14 @@ pub fn evaluate_sensor_with(
 
 /// Evaluates every due sensor of every location; errors are per sensor.
 pub fn evaluate_all(
-    storage: &dyn Storage,
-    launcher: &DefaultRunLauncher,
-    coordinator: CoordinatorKind,
+    submitter: &RunSubmitter,
     locations: &[(String, Definitions)],
     now: f64,
 ) -> Vec<(String, Result<Option<SensorTickOutcome>>)> {
     let mut out = Vec::new();
     for (_, defs) in locations {
         for def in defs.sensors.values() {
-            out.push((
-                def.name.clone(),
-                evaluate_sensor(storage, launcher, coordinator, defs, def, now),
-            ));
+            out.push((def.name.clone(), evaluate_sensor(submitter, defs, def, now)));
         }
     }
     out

@@ -238,6 +238,19 @@ impl Drop for TestDb {
     }
 }
 
+/// A [`RunSubmitter`](crate::exec::RunSubmitter) of this storage with the queued run
+/// coordinator (runs stay QUEUED: nothing is launched).
+pub fn queued_submitter(
+    storage: &DbStorage,
+    launcher: crate::exec::DefaultRunLauncher,
+) -> crate::exec::RunSubmitter {
+    crate::exec::RunSubmitter::new(
+        std::sync::Arc::new(storage.clone()),
+        launcher,
+        crate::exec::CoordinatorKind::Queued,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -388,9 +388,7 @@ impl Daemon {
                 max_tick_retries: self.inst.config.scheduler.max_tick_retries,
             };
             let results = dagster_core::schedule::evaluate_all(
-                self.storage(),
-                &self.launcher,
-                self.inst.coordinator_kind(),
+                &self.inst.run_submitter(self.launcher.clone()),
                 &self.locations,
                 now,
                 &opts,
@@ -425,9 +423,7 @@ impl Daemon {
         if self.leader && now - self.last_sensors >= 1.0 {
             self.last_sensors = now;
             let results = dagster_core::sensor::evaluate_all(
-                self.storage(),
-                &self.launcher,
-                self.inst.coordinator_kind(),
+                &self.inst.run_submitter(self.launcher.clone()),
                 &self.locations,
                 now,
             );

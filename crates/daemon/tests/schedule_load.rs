@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a test failure
 //! 1000 RUNNING schedules due on the same minute: each gets exactly one tick and one run. The
 //! elapsed time is printed (run with `--nocapture`); it is not asserted, the machine is shared.
-use dagster_core::exec::{CoordinatorKind, DefaultRunLauncher};
+use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::schedule::{evaluate_all, start_schedule};
 use dagster_core::test_support::TestDb;
 
@@ -23,9 +23,7 @@ fn run(db: TestDb) {
     let l = DefaultRunLauncher::new("/x", "/tmp");
     let t = std::time::Instant::now();
     let r = evaluate_all(
-        &s,
-        &l,
-        CoordinatorKind::Queued,
+        &dagster_core::test_support::queued_submitter(&s, l.clone()),
         &locs,
         1_795_500_060.5,
         &Default::default(),

@@ -5,7 +5,7 @@
 
 use dagster_core::defs::Definitions;
 use dagster_core::domain::{tags, RunsFilter};
-use dagster_core::exec::{CoordinatorKind, DefaultRunLauncher};
+use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::schedule::{evaluate_schedule, selector_id, start_schedule, SCHEDULE};
 use dagster_core::storage::{DbStorage, InstigatorStore, KvStore, RunStore, Storage};
 use dagster_core::test_support::TestDb;
@@ -48,6 +48,10 @@ fn launcher() -> DefaultRunLauncher {
     DefaultRunLauncher::new("/nonexistent/dagster", "/tmp")
 }
 
+fn submitter(storage: &dagster_core::storage::DbStorage) -> dagster_core::exec::RunSubmitter {
+    dagster_core::test_support::queued_submitter(storage, launcher())
+}
+
 fn runs_for(storage: &DbStorage, iso: &str) -> usize {
     storage
         .list_runs(
@@ -80,15 +84,7 @@ fn racing_evaluators(db: TestDb) {
                 let barrier = barrier.clone();
                 std::thread::spawn(move || {
                     barrier.wait();
-                    evaluate_schedule(
-                        &storage,
-                        &launcher(),
-                        CoordinatorKind::Queued,
-                        &d,
-                        &sched,
-                        now,
-                    )
-                    .unwrap()
+                    evaluate_schedule(&submitter(&storage), &d, &sched, now).unwrap()
                 })
             })
             .collect();
@@ -141,28 +137,14 @@ fn interrupted_tick_is_finished_without_a_second_run() {
         )
         .unwrap()
         .unwrap();
-    let out = evaluate_schedule(
-        &storage,
-        &launcher(),
-        CoordinatorKind::Queued,
-        &d,
-        &sched,
-        ts("2026-11-24T06:21:30Z"),
-    )
-    .unwrap();
+    let out =
+        evaluate_schedule(&submitter(&storage), &d, &sched, ts("2026-11-24T06:21:30Z")).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].tick_id, t.id);
     assert_eq!(runs_for(&storage, "2026-11-24T06:21:00+00:00"), 1);
     // Evaluating again does nothing more.
-    let out = evaluate_schedule(
-        &storage,
-        &launcher(),
-        CoordinatorKind::Queued,
-        &d,
-        &sched,
-        ts("2026-11-24T06:21:40Z"),
-    )
-    .unwrap();
+    let out =
+        evaluate_schedule(&submitter(&storage), &d, &sched, ts("2026-11-24T06:21:40Z")).unwrap();
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(runs_for(&storage, "2026-11-24T06:21:00+00:00"), 1);
 }
@@ -177,15 +159,8 @@ fn catchup_policies_and_cron_edit() {
         let sched = d.schedules["every_min"].clone();
         start_schedule(&storage, "loc", &sched, ts("2026-11-24T06:00:30Z")).unwrap();
         // Daemon down for 10 minutes.
-        let out = evaluate_schedule(
-            &storage,
-            &launcher(),
-            CoordinatorKind::Queued,
-            &d,
-            &sched,
-            ts("2026-11-24T06:10:30Z"),
-        )
-        .unwrap();
+        let out = evaluate_schedule(&submitter(&storage), &d, &sched, ts("2026-11-24T06:10:30Z"))
+            .unwrap();
         assert_eq!(out.len(), expect, "{policy}: {out:?}");
         // Never before the start.
         assert!(out
@@ -198,15 +173,8 @@ fn catchup_policies_and_cron_edit() {
         // The cron is edited to a time that already passed today: no re-fire.
         let d2 = defs(dir.path(), "5 6 * * *", policy);
         let s2 = d2.schedules["every_min"].clone();
-        let out = evaluate_schedule(
-            &storage,
-            &launcher(),
-            CoordinatorKind::Queued,
-            &d2,
-            &s2,
-            ts("2026-11-24T06:11:00Z"),
-        )
-        .unwrap();
+        let out =
+            evaluate_schedule(&submitter(&storage), &d2, &s2, ts("2026-11-24T06:11:00Z")).unwrap();
         assert!(out.is_empty(), "{policy}: {out:?}");
     }
 }
@@ -220,15 +188,8 @@ fn none_skips_a_missed_hourly_tick_latest_runs_it() {
         let d = defs(dir.path(), "0 * * * *", policy);
         let sched = d.schedules["every_min"].clone();
         start_schedule(&storage, "loc", &sched, ts("2026-11-24T05:30:00Z")).unwrap();
-        let out = evaluate_schedule(
-            &storage,
-            &launcher(),
-            CoordinatorKind::Queued,
-            &d,
-            &sched,
-            ts("2026-11-24T07:30:00Z"),
-        )
-        .unwrap();
+        let out = evaluate_schedule(&submitter(&storage), &d, &sched, ts("2026-11-24T07:30:00Z"))
+            .unwrap();
         assert_eq!(out.len(), expect, "{policy}: {out:?}");
     }
 }
@@ -264,9 +225,7 @@ fn failed_tick_is_retried_up_to_max_tick_retries() {
         let sel = selector_id("loc", "every_min");
         let eval = |def, at: &str, retries| {
             evaluate_schedule_with(
-                &storage,
-                &launcher(),
-                CoordinatorKind::Queued,
+                &submitter(&storage),
                 &d,
                 def,
                 ts(at),
@@ -320,9 +279,7 @@ fn failed_tick_is_retried_behind_any_number_of_later_ticks() {
         start_schedule(&storage, "loc", &good, ts("2026-11-24T06:20:30Z")).unwrap();
         let eval = |def, at: &str, retries| {
             evaluate_schedule_with(
-                &storage,
-                &launcher(),
-                CoordinatorKind::Queued,
+                &submitter(&storage),
                 &d,
                 def,
                 ts(at),

@@ -8,7 +8,7 @@
 
 use dagster_core::defs::{Definitions, SensorDef};
 use dagster_core::domain::RunsFilter;
-use dagster_core::exec::{CoordinatorKind, DefaultRunLauncher};
+use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::sensor::{evaluate_sensor, set_running, SensorTickOutcome, RUN_KEY_TAG};
 use dagster_core::storage::{DbStorage, RunStore};
 use dagster_core::test_support::TestDb;
@@ -115,17 +115,14 @@ fn launcher() -> DefaultRunLauncher {
     DefaultRunLauncher::new("/nonexistent/dagster", "/tmp")
 }
 
+fn submitter(storage: &dagster_core::storage::DbStorage) -> dagster_core::exec::RunSubmitter {
+    dagster_core::test_support::queued_submitter(storage, launcher())
+}
+
 fn eval(storage: &DbStorage, defs: &Definitions, def: &SensorDef, now: f64) -> SensorTickOutcome {
-    evaluate_sensor(
-        storage,
-        &launcher(),
-        CoordinatorKind::Queued,
-        defs,
-        def,
-        now,
-    )
-    .unwrap()
-    .unwrap_or_else(|| panic!("sensor not evaluated at {now}"))
+    evaluate_sensor(&submitter(storage), defs, def, now)
+        .unwrap()
+        .unwrap_or_else(|| panic!("sensor not evaluated at {now}"))
 }
 
 fn runs_with_key(s: &DbStorage, key: &str) -> usize {
@@ -219,15 +216,7 @@ fn race_two_evaluators(tdb: TestDb) {
         let barrier = Barrier::new(2);
         let run = |storage: &DbStorage| {
             barrier.wait();
-            evaluate_sensor(
-                storage,
-                &launcher(),
-                CoordinatorKind::Queued,
-                &defs,
-                &def,
-                now,
-            )
-            .unwrap()
+            evaluate_sensor(&submitter(storage), &defs, &def, now).unwrap()
         };
         let (x, y) = std::thread::scope(|s| {
             let ha = s.spawn(|| run(&a));

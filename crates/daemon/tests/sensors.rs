@@ -4,7 +4,7 @@
 
 use dagster_core::defs::Definitions;
 use dagster_core::domain::{EventType, NewEvent, RunsFilter};
-use dagster_core::exec::{create_run, CoordinatorKind, CreateRun, DefaultRunLauncher};
+use dagster_core::exec::{create_run, CreateRun, DefaultRunLauncher};
 use dagster_core::sensor::{evaluate_sensor, set_cursor, set_running, RUN_KEY_TAG};
 use dagster_core::storage::{DbStorage, EventLogStore, RunStore};
 use dagster_core::test_support::TestDb;
@@ -20,6 +20,10 @@ fn load(dir: &Path, yaml: &str) -> Definitions {
 
 fn launcher() -> DefaultRunLauncher {
     DefaultRunLauncher::new("/nonexistent/dagster", "/tmp")
+}
+
+fn submitter(storage: &dagster_core::storage::DbStorage) -> dagster_core::exec::RunSubmitter {
+    dagster_core::test_support::queued_submitter(storage, launcher())
 }
 
 fn count_with_key(s: &DbStorage, key: &str) -> usize {
@@ -81,17 +85,7 @@ sensors:
         ),
     );
     let def = defs.sensors["new_orders"].clone();
-    let eval = |now: f64| {
-        evaluate_sensor(
-            &storage,
-            &launcher(),
-            CoordinatorKind::Queued,
-            &defs,
-            &def,
-            now,
-        )
-        .unwrap()
-    };
+    let eval = |now: f64| evaluate_sensor(&submitter(&storage), &defs, &def, now).unwrap();
     // STOPPED by default: nothing.
     assert!(eval(1000.0).is_none());
     set_running(&storage, "loc", &def, true, 1000.0).unwrap();
@@ -149,17 +143,7 @@ sensors:
     );
     let def = defs.sensors["after_first"].clone();
     let now = dagster_core::domain::now_ts();
-    let eval = |now: f64| {
-        evaluate_sensor(
-            &storage,
-            &launcher(),
-            CoordinatorKind::Queued,
-            &defs,
-            &def,
-            now,
-        )
-        .unwrap()
-    };
+    let eval = |now: f64| evaluate_sensor(&submitter(&storage), &defs, &def, now).unwrap();
     // The first tick only initializes the cursor.
     assert_eq!(eval(now).unwrap().status, "SKIPPED");
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -223,17 +207,7 @@ sensors:
 "#,
     );
     let def = defs.sensors["on_up"].clone();
-    let eval = |now: f64| {
-        evaluate_sensor(
-            &storage,
-            &launcher(),
-            CoordinatorKind::Queued,
-            &defs,
-            &def,
-            now,
-        )
-        .unwrap()
-    };
+    let eval = |now: f64| evaluate_sensor(&submitter(&storage), &defs, &def, now).unwrap();
     let t = eval(100.0).unwrap();
     assert_eq!(t.status, "SKIPPED");
     let materialize = || {

@@ -215,9 +215,10 @@ fn main() -> Result<()> {
     } else {
         state::load(&sources, &[])
     };
+    let runs = instance.run_submitter(launcher);
     let state = Arc::new(state::AppState {
         instance,
-        launcher,
+        runs,
         read_only: args.read_only,
         path_prefix: args.path_prefix.trim_end_matches('/').to_string(),
         sources,

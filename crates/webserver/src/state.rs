@@ -2,7 +2,7 @@
 //! locations (behind a `RwLock`, replaced as a whole on reload).
 
 use dagster_core::defs::Definitions;
-use dagster_core::exec::DefaultRunLauncher;
+use dagster_core::exec::RunSubmitter;
 use dagster_core::instance::Instance;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -25,7 +25,8 @@ pub struct LocationEntry {
 
 pub struct AppState {
     pub instance: Instance,
-    pub launcher: DefaultRunLauncher,
+    /// Where launched runs go (the instance's storage, run coordinator and launcher).
+    pub runs: RunSubmitter,
     pub read_only: bool,
     /// `--path-prefix` without a trailing `/` (empty by default); used in URLs we return.
     pub path_prefix: String,

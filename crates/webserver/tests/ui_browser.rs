@@ -180,9 +180,11 @@ fn seed() -> Seeded {
         dagster_core::exec::DefaultRunLauncher::new(sibling_bin("dagster", "dagster-cli"), h);
     for t in [minute - 179.0, minute - 119.0, minute - 59.0] {
         dagster_core::schedule::evaluate_schedule(
-            inst.storage.as_ref(),
-            &launcher,
-            dagster_core::exec::CoordinatorKind::Queued,
+            &dagster_core::exec::RunSubmitter::new(
+                inst.storage.clone(),
+                launcher.clone(),
+                dagster_core::exec::CoordinatorKind::Queued,
+            ),
             defs,
             def,
             t,

@@ -207,7 +207,7 @@ fn launch(a: &LaunchArgs) -> Result<ExitCode> {
         exec::create_run(&*inst.storage, &loc.defs, req).map_err(|e| bad_input(e.to_string()))?;
     let launcher =
         exec::DefaultRunLauncher::new(std::env::current_exe()?, inst.home.root().to_path_buf());
-    let status = exec::submit_run(&*inst.storage, &launcher, inst.coordinator_kind(), &run)?;
+    let status = inst.run_submitter(launcher).submit(&run)?;
     match status {
         RunStatus::Queued => {
             println!(

@@ -13,6 +13,7 @@ use super::{ExecError, Result};
 use crate::domain::{ErrorInfo, EventData, EventType, LogLevel, NewEvent, Run, RunStatus};
 use crate::storage::{Storage, StoreOutcome};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Which run coordinator an instance uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,6 +23,66 @@ pub enum CoordinatorKind {
     /// Enqueue; the queue daemon launches.
     #[default]
     Queued,
+}
+
+/// Where created runs go: the instance's storage, its run coordinator and its launcher, owned
+/// together. Schedules, sensors, run retries, the GraphQL API and the CLI submit through one,
+/// and the queue daemon starts the runs it dequeues through one.
+#[derive(Clone)]
+pub struct RunSubmitter {
+    storage: Arc<dyn Storage>,
+    launcher: DefaultRunLauncher,
+    coordinator: CoordinatorKind,
+}
+
+impl std::fmt::Debug for RunSubmitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunSubmitter")
+            .field("storage", &self.storage.describe())
+            .field("launcher", &self.launcher)
+            .field("coordinator", &self.coordinator)
+            .finish()
+    }
+}
+
+impl RunSubmitter {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        launcher: DefaultRunLauncher,
+        coordinator: CoordinatorKind,
+    ) -> Self {
+        RunSubmitter {
+            storage,
+            launcher,
+            coordinator,
+        }
+    }
+
+    pub fn storage(&self) -> &dyn Storage {
+        &*self.storage
+    }
+
+    pub fn storage_arc(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    pub fn launcher(&self) -> &DefaultRunLauncher {
+        &self.launcher
+    }
+
+    pub fn coordinator(&self) -> CoordinatorKind {
+        self.coordinator
+    }
+
+    /// Submits a created run through the instance's coordinator (see [`submit_run`]).
+    pub fn submit(&self, run: &Run) -> Result<RunStatus> {
+        submit_run(&*self.storage, &self.launcher, self.coordinator, run)
+    }
+
+    /// Starts a run now, whatever the coordinator (see [`start_run`]).
+    pub fn start(&self, run: &Run) -> Result<RunStatus> {
+        start_run(&*self.storage, &self.launcher, run)
+    }
 }
 
 /// Submits a created run. Returns its status afterwards (QUEUED, STARTING, or FAILURE when the

@@ -31,7 +31,9 @@ pub mod worker;
 pub mod writer;
 
 pub use compute_logs::{ComputeLogError, ComputeLogManager, LogChunk, LogStream};
-pub use coordinator::{request_cancel, start_run, start_runs, submit_run, CoordinatorKind};
+pub use coordinator::{
+    request_cancel, start_run, start_runs, submit_run, CoordinatorKind, RunSubmitter,
+};
 pub use executor::{
     execute_loaded_run, execute_run, execute_run_with_interrupt, ExecContext, ExecOptions,
     Interrupt,

@@ -250,7 +250,7 @@ async fn create_and_submit(
     let res = web::block(move || {
         let storage = st.instance.storage.as_ref();
         let run = exec::create_run(storage, &defs, req)?;
-        let status = exec::submit_run(storage, &st.launcher, st.instance.coordinator_kind(), &run)?;
+        let status = st.runs.submit(&run)?;
         if status == dagster_core::domain::RunStatus::Queued {
             warn_if_no_daemon(storage, &st.instance.config, &run.run_id);
         }
