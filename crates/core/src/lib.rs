@@ -12,9 +12,8 @@ pub mod defs;
 pub mod domain;
 pub mod exec;
 pub mod instance;
+pub mod instigator;
 pub mod logging;
-pub mod schedule;
-pub mod sensor;
 pub mod storage;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;

@@ -1324,7 +1324,12 @@ mod wrapped {
         ) -> Result<Option<Tick>> {
             self.inner.create_tick(id, t, ts, u, b)
         }
-        fn update_tick(&self, id: i64, s: &str, b: &serde_json::Value) -> Result<()> {
+        fn update_tick(
+            &self,
+            id: i64,
+            s: dagster_core::domain::TickStatus,
+            b: &serde_json::Value,
+        ) -> Result<()> {
             self.inner.update_tick(id, s, b)
         }
         fn list_ticks(&self, id: &str, l: usize) -> Result<Vec<Tick>> {
@@ -1333,13 +1338,18 @@ mod wrapped {
         fn transition_tick(
             &self,
             id: i64,
-            from: &str,
-            to: &str,
+            from: dagster_core::domain::TickStatus,
+            to: dagster_core::domain::TickStatus,
             b: &serde_json::Value,
         ) -> Result<bool> {
             self.inner.transition_tick(id, from, to, b)
         }
-        fn purge_ticks(&self, t: &str, s: &str, before: f64) -> Result<usize> {
+        fn purge_ticks(
+            &self,
+            t: &str,
+            s: dagster_core::domain::TickStatus,
+            before: f64,
+        ) -> Result<usize> {
             self.inner.purge_ticks(t, s, before)
         }
         fn ticks_to_resume(&self, id: &str, max: u64) -> Result<Vec<Tick>> {

@@ -18,7 +18,7 @@ use dagster_core::config::home::DagsterHome;
 use dagster_core::domain::{now_ts, EventType, RunStatus, RunsFilter};
 use dagster_core::exec::{create_run, submit_run, CoordinatorKind, CreateRun, DefaultRunLauncher};
 use dagster_core::instance::Instance;
-use dagster_core::schedule::{selector_id, start_schedule};
+use dagster_core::instigator::schedule::{selector_id, start_schedule};
 use dagster_core::test_support::TestDb;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -12,7 +12,7 @@
 //! * `EVENT_LOG_CONSUMER` ([`retry`], with `run_retries.enabled`): every 2 s on the leader,
 //!   re-executes failed runs their `dagster/max_retries` allows.
 //! * `SENSOR`: every second on the leader; each RUNNING sensor ticks when its
-//!   `minimum_interval_seconds` passed (`dagster_core::sensor`).
+//!   `minimum_interval_seconds` passed (`dagster_core::instigator::sensor`).
 //! * `SCHEDULER`: at each minute boundary (a plain "sleep until the next minute" wake-up: the
 //!   database decides which ticks exist, so no cron-scheduler library is needed to wake us),
 //!   only on the daemon holding the leader lease (`KvStore::kv_try_lease`, TTL 15 s, renewed
@@ -384,10 +384,10 @@ impl Daemon {
             }
         }
         if self.leader && now >= self.next_schedule {
-            let opts = dagster_core::schedule::ScheduleOptions {
+            let opts = dagster_core::instigator::schedule::ScheduleOptions {
                 max_tick_retries: self.inst.config.scheduler.max_tick_retries,
             };
-            let results = dagster_core::schedule::evaluate_all(
+            let results = dagster_core::instigator::schedule::evaluate_all(
                 &self.inst.run_submitter(self.launcher.clone()),
                 &self.locations,
                 now,
@@ -400,7 +400,7 @@ impl Daemon {
                         for t in ticks {
                             // A failed tick with retries left is evaluated again in 5 s.
                             failed |= t.status == "FAILURE" && opts.max_tick_retries > 0;
-                            tracing::info!(schedule = %name, tick = t.tick_id, status = %t.status, runs = ?t.run_ids, "schedule tick at {}", dagster_core::schedule::iso_utc(t.scheduled_time));
+                            tracing::info!(schedule = %name, tick = t.tick_id, status = %t.status, runs = ?t.run_ids, "schedule tick at {}", dagster_core::instigator::schedule::iso_utc(t.scheduled_time));
                         }
                     }
                     Err(e) => {
@@ -422,7 +422,7 @@ impl Daemon {
         // minimum_interval_seconds has passed.
         if self.leader && now - self.last_sensors >= 1.0 {
             self.last_sensors = now;
-            let results = dagster_core::sensor::evaluate_all(
+            let results = dagster_core::instigator::sensor::evaluate_all(
                 &self.inst.run_submitter(self.launcher.clone()),
                 &self.locations,
                 now,

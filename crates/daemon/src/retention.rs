@@ -5,19 +5,20 @@
 
 use anyhow::Result;
 use dagster_core::config::instance::{RetentionConfig, TickRetention};
-use dagster_core::schedule::SCHEDULE;
-use dagster_core::sensor::SENSOR;
+use dagster_core::instigator::schedule::SCHEDULE;
+use dagster_core::instigator::sensor::SENSOR;
+use dagster_core::instigator::TickStatus;
 use dagster_core::storage::Storage;
 
 /// Seconds between purges.
 pub const PURGE_INTERVAL_SECONDS: f64 = 3600.0;
 
-fn per_status(r: &TickRetention) -> [(&'static str, i64); 4] {
+fn per_status(r: &TickRetention) -> [(TickStatus, i64); 4] {
     [
-        ("STARTED", r.started),
-        ("SKIPPED", r.skipped),
-        ("SUCCESS", r.success),
-        ("FAILURE", r.failure),
+        (TickStatus::Started, r.started),
+        (TickStatus::Skipped, r.skipped),
+        (TickStatus::Success, r.success),
+        (TickStatus::Failure, r.failure),
     ]
 }
 
@@ -34,7 +35,7 @@ pub fn purge_iteration(storage: &dyn Storage, cfg: &RetentionConfig, now: f64) -
             if n > 0 {
                 tracing::info!(
                     tick_type,
-                    status,
+                    status = %status,
                     days,
                     "purged {n} tick(s) older than {days} day(s)"
                 );
@@ -88,6 +89,7 @@ mod tests {
                 .create_tick(sel, ty, now - age_days * DAY, false, &body)
                 .unwrap()
                 .unwrap();
+            let status = TickStatus::parse(status).unwrap();
             s.update_tick(t.id, status, &body).unwrap();
         }
         // Defaults: schedules forever; sensors: SKIPPED after 7 days, the rest forever.
@@ -115,7 +117,7 @@ mod tests {
             s.list_ticks(sel, 10)
                 .unwrap()
                 .into_iter()
-                .map(|t| (t.status, ((now - t.timestamp) / DAY).round()))
+                .map(|t| (t.status.to_string(), ((now - t.timestamp) / DAY).round()))
                 .collect()
         };
         assert_eq!(

@@ -15,7 +15,7 @@ use dagster_core::config::home::DagsterHome;
 use dagster_core::domain::{tags, RunStatus, RunsFilter};
 use dagster_core::exec::{create_run, submit_run, CoordinatorKind, CreateRun, DefaultRunLauncher};
 use dagster_core::instance::Instance;
-use dagster_core::schedule::{iso_utc, selector_id};
+use dagster_core::instigator::schedule::{iso_utc, selector_id};
 use dagster_core::storage::Tick;
 use dagster_core::test_support::TestDb;
 use std::collections::BTreeMap;

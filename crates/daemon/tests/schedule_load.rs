@@ -2,7 +2,7 @@
 //! 1000 RUNNING schedules due on the same minute: each gets exactly one tick and one run. The
 //! elapsed time is printed (run with `--nocapture`); it is not asserted, the machine is shared.
 use dagster_core::exec::DefaultRunLauncher;
-use dagster_core::schedule::{evaluate_all, start_schedule};
+use dagster_core::instigator::schedule::{evaluate_all, start_schedule};
 use dagster_core::test_support::TestDb;
 
 fn run(db: TestDb) {

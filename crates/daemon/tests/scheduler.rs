@@ -6,7 +6,9 @@
 use dagster_core::defs::Definitions;
 use dagster_core::domain::{tags, RunsFilter};
 use dagster_core::exec::DefaultRunLauncher;
-use dagster_core::schedule::{evaluate_schedule, selector_id, start_schedule, SCHEDULE};
+use dagster_core::instigator::schedule::{
+    evaluate_schedule, selector_id, start_schedule, SCHEDULE,
+};
 use dagster_core::storage::{DbStorage, InstigatorStore, KvStore, RunStore, Storage};
 use dagster_core::test_support::TestDb;
 use std::sync::{Arc, Barrier};
@@ -212,7 +214,7 @@ fn leader_lease_has_one_holder() {
 
 #[test]
 fn failed_tick_is_retried_up_to_max_tick_retries() {
-    use dagster_core::schedule::{evaluate_schedule_with, ScheduleOptions};
+    use dagster_core::instigator::schedule::{evaluate_schedule_with, ScheduleOptions};
     for db in [TestDb::sqlite(), TestDb::postgres()] {
         let storage = db.storage();
         let dir = tempfile::tempdir().unwrap();
@@ -268,7 +270,7 @@ fn failed_tick_is_retried_up_to_max_tick_retries() {
 
 #[test]
 fn failed_tick_is_retried_behind_any_number_of_later_ticks() {
-    use dagster_core::schedule::{evaluate_schedule_with, ScheduleOptions};
+    use dagster_core::instigator::schedule::{evaluate_schedule_with, ScheduleOptions};
     for db in [TestDb::sqlite(), TestDb::postgres()] {
         let storage = db.storage();
         let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,9 @@
 use dagster_core::defs::{Definitions, SensorDef};
 use dagster_core::domain::RunsFilter;
 use dagster_core::exec::DefaultRunLauncher;
-use dagster_core::sensor::{evaluate_sensor, set_running, SensorTickOutcome, RUN_KEY_TAG};
+use dagster_core::instigator::sensor::{
+    evaluate_sensor, set_running, SensorTickOutcome, RUN_KEY_TAG,
+};
 use dagster_core::storage::{DbStorage, RunStore};
 use dagster_core::test_support::TestDb;
 use dagster_pipeline::resources::{MysqlResource, MysqlSettings};
@@ -230,7 +232,10 @@ fn race_two_evaluators(tdb: TestDb) {
         (x, y)
     };
     let statuses = |x: &Option<SensorTickOutcome>, y: &Option<SensorTickOutcome>| -> Vec<String> {
-        x.iter().chain(y.iter()).map(|o| o.status.clone()).collect()
+        x.iter()
+            .chain(y.iter())
+            .map(|o| o.status.to_string())
+            .collect()
     };
     let no_runs = |x: &Option<SensorTickOutcome>, y: &Option<SensorTickOutcome>| -> bool {
         x.iter().chain(y.iter()).all(|o| o.run_ids.is_empty())

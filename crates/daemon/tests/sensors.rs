@@ -5,7 +5,7 @@
 use dagster_core::defs::Definitions;
 use dagster_core::domain::{EventType, NewEvent, RunsFilter};
 use dagster_core::exec::{create_run, CreateRun, DefaultRunLauncher};
-use dagster_core::sensor::{evaluate_sensor, set_cursor, set_running, RUN_KEY_TAG};
+use dagster_core::instigator::sensor::{evaluate_sensor, set_cursor, set_running, RUN_KEY_TAG};
 use dagster_core::storage::{DbStorage, EventLogStore, RunStore};
 use dagster_core::test_support::TestDb;
 use std::path::Path;

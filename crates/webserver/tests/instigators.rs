@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use dagster_core::config::home::DagsterHome;
 use dagster_core::instance::Instance;
-use dagster_core::schedule::selector_id;
+use dagster_core::instigator::schedule::selector_id;
 use std::process::{Command, Stdio};
 
 const PIPELINE: &str = r#"location_name: loc
@@ -87,7 +87,7 @@ impl Server {
         inst.storage
             .get_instigator(&selector_id("loc", name))
             .unwrap()
-            .map(|s| (s.status, s.body))
+            .map(|s| (s.status.to_string(), s.body))
     }
 }
 

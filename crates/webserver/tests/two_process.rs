@@ -186,7 +186,7 @@ fn webserver_and_daemon_as_two_processes_on_postgres() {
     assert!(sched.tags.contains_key("dagster/tick"), "{:?}", sched.tags);
     let state = inst
         .storage
-        .get_instigator(&dagster_core::schedule::selector_id(
+        .get_instigator(&dagster_core::instigator::schedule::selector_id(
             "two_process",
             "every_minute",
         ))

@@ -169,7 +169,7 @@ fn seed() -> Seeded {
     let def = defs.schedules.get("metrics_every_minute").unwrap();
     let now = dagster_core::domain::now_ts();
     let minute = (now / 60.0).floor() * 60.0;
-    dagster_core::schedule::start_schedule(
+    dagster_core::instigator::schedule::start_schedule(
         inst.storage.as_ref(),
         "ui_fixture",
         def,
@@ -179,7 +179,7 @@ fn seed() -> Seeded {
     let launcher =
         dagster_core::exec::DefaultRunLauncher::new(sibling_bin("dagster", "dagster-cli"), h);
     for t in [minute - 179.0, minute - 119.0, minute - 59.0] {
-        dagster_core::schedule::evaluate_schedule(
+        dagster_core::instigator::schedule::evaluate_schedule(
             &dagster_core::exec::RunSubmitter::new(
                 inst.storage.clone(),
                 launcher.clone(),
@@ -191,7 +191,13 @@ fn seed() -> Seeded {
         )
         .unwrap();
     }
-    dagster_core::schedule::stop_schedule(inst.storage.as_ref(), "ui_fixture", def, now).unwrap();
+    dagster_core::instigator::schedule::stop_schedule(
+        inst.storage.as_ref(),
+        "ui_fixture",
+        def,
+        now,
+    )
+    .unwrap();
     // The sensor runs: the daemon ticks it (it launches metrics_job after failing_job failed).
     dagster_ok(h, &["sensor", "start", "after_failure", "-l", "ui_fixture"]);
     Seeded {

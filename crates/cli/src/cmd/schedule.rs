@@ -6,7 +6,7 @@ use clap::Subcommand;
 use dagster_core::defs::{Definitions, ScheduleDef};
 use dagster_core::domain::now_ts;
 use dagster_core::instance::SchemaCheck;
-use dagster_core::schedule;
+use dagster_core::instigator::{schedule, InstigatorStatus};
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
@@ -79,7 +79,12 @@ fn find<'a>(
 }
 
 /// Every schedule of the workspace with its location and effective status (RUNNING/STOPPED).
-type WithStatus<'a> = (&'a String, &'a Definitions, &'a ScheduleDef, &'static str);
+type WithStatus<'a> = (
+    &'a String,
+    &'a Definitions,
+    &'a ScheduleDef,
+    InstigatorStatus,
+);
 
 fn with_status<'a>(
     storage: &dyn dagster_core::storage::Storage,
@@ -131,8 +136,8 @@ pub fn run(cmd: ScheduleCommand) -> Result<ExitCode> {
             let out: Vec<_> = with_status(storage, &locs)?
                 .into_iter()
                 .filter(|(.., status)| {
-                    !((running && *status != schedule::RUNNING)
-                        || (stopped && *status != schedule::STOPPED))
+                    !((running && *status != InstigatorStatus::Running)
+                        || (stopped && *status != InstigatorStatus::Stopped))
                 })
                 .map(|(loc, _, def, status)| (loc, def, status))
                 .collect();
@@ -197,7 +202,7 @@ pub fn run(cmd: ScheduleCommand) -> Result<ExitCode> {
                 )));
             }
             for (_, defs, def, status) in targets {
-                if status != schedule::RUNNING {
+                if status != InstigatorStatus::Running {
                     if restart_all_running {
                         continue;
                     }

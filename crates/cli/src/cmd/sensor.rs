@@ -6,7 +6,7 @@ use clap::Subcommand;
 use dagster_core::defs::{Definitions, SensorDef};
 use dagster_core::domain::now_ts;
 use dagster_core::instance::SchemaCheck;
-use dagster_core::sensor;
+use dagster_core::instigator::{sensor, InstigatorStatus};
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
@@ -95,7 +95,9 @@ pub fn run(cmd: SensorCommand) -> Result<ExitCode> {
                 for def in defs.sensors.values() {
                     let state = sensor::sensor_state(storage, loc, &def.name)?;
                     let status = sensor::effective_status(state.as_ref(), def);
-                    if (running && status != "RUNNING") || (stopped && status != "STOPPED") {
+                    if (running && status != InstigatorStatus::Running)
+                        || (stopped && status != InstigatorStatus::Stopped)
+                    {
                         continue;
                     }
                     out.push((loc.clone(), def, status));

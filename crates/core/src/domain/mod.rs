@@ -6,6 +6,7 @@
 
 mod asset;
 mod event;
+mod instigator;
 mod run;
 
 pub use asset::AssetKey;
@@ -13,6 +14,7 @@ pub use event::{
     ErrorInfo, EventData, EventRecord, EventType, LogLevel, Materialization, MetadataEntry,
     MetadataValue, NewEvent,
 };
+pub use instigator::{InstigatorStatus, TickStatus};
 pub use run::{NewRun, Run, RunStatus, RunsFilter};
 
 /// Current time as float unix seconds (the unit Dagster uses for run and event times).

@@ -14,7 +14,8 @@
 //! Errors: [`StorageError`] (thiserror, non-exhaustive). Callers in binaries wrap it in anyhow.
 
 use crate::domain::{
-    AssetKey, EventRecord, EventType, NewEvent, NewRun, Run, RunStatus, RunsFilter,
+    AssetKey, EventRecord, EventType, InstigatorStatus, NewEvent, NewRun, Run, RunStatus,
+    RunsFilter, TickStatus,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -166,8 +167,7 @@ pub struct InstigatorState {
     pub name: String,
     /// SCHEDULE or SENSOR.
     pub instigator_type: String,
-    /// RUNNING or STOPPED.
-    pub status: String,
+    pub status: InstigatorStatus,
     /// Free-form state: cron string, start timestamp, cursor, last run key...
     pub body: serde_json::Value,
 }
@@ -177,8 +177,7 @@ pub struct InstigatorState {
 pub struct Tick {
     pub id: i64,
     pub selector_id: String,
-    /// STARTED, SKIPPED, SUCCESS, FAILURE.
-    pub status: String,
+    pub status: TickStatus,
     /// SCHEDULE or SENSOR.
     pub tick_type: String,
     /// Schedule: the scheduled time; sensor: evaluation start (unix seconds).
@@ -192,8 +191,8 @@ pub struct TickFilter {
     /// Tick timestamps (unix seconds) after / before.
     pub after: Option<f64>,
     pub before: Option<f64>,
-    /// Only these statuses (STARTED, SKIPPED, SUCCESS, FAILURE).
-    pub statuses: Option<Vec<String>>,
+    /// Only these statuses.
+    pub statuses: Option<Vec<TickStatus>>,
     /// Tick ids below this one (paging newest first).
     pub before_id: Option<i64>,
 }
@@ -213,7 +212,7 @@ pub trait InstigatorStore: Send + Sync {
         unique: bool,
         body: &serde_json::Value,
     ) -> Result<Option<Tick>>;
-    fn update_tick(&self, id: i64, status: &str, body: &serde_json::Value) -> Result<()>;
+    fn update_tick(&self, id: i64, status: TickStatus, body: &serde_json::Value) -> Result<()>;
     /// Newest first.
     fn list_ticks(&self, selector_id: &str, limit: usize) -> Result<Vec<Tick>>;
     /// One tick by id.
@@ -227,8 +226,8 @@ pub trait InstigatorStore: Send + Sync {
     fn transition_tick(
         &self,
         id: i64,
-        from: &str,
-        to: &str,
+        from: TickStatus,
+        to: TickStatus,
         body: &serde_json::Value,
     ) -> Result<bool>;
     /// The ticks of `selector_id` an evaluator may have to finish, oldest first: every
@@ -237,7 +236,7 @@ pub trait InstigatorStore: Send + Sync {
     fn ticks_to_resume(&self, selector_id: &str, max_failure_count: u64) -> Result<Vec<Tick>>;
     /// Deletes the ticks of `tick_type` (SCHEDULE, SENSOR) in `status` whose timestamp is
     /// before `before` (unix seconds); returns how many (tick retention).
-    fn purge_ticks(&self, tick_type: &str, status: &str, before: f64) -> Result<usize>;
+    fn purge_ticks(&self, tick_type: &str, status: TickStatus, before: f64) -> Result<usize>;
 }
 
 /// A daemon heartbeat.

@@ -7,8 +7,8 @@
 use super::prelude::*;
 use dagster_core::defs::{ScheduleDef, SensorDef};
 use dagster_core::domain::now_ts;
-use dagster_core::schedule::{self, selector_id};
-use dagster_core::sensor;
+use dagster_core::instigator::schedule::{self, selector_id};
+use dagster_core::instigator::sensor;
 
 /// A tick that has not happened: when it will happen and, for a schedule, the run it will
 /// request.
@@ -246,7 +246,7 @@ pub fn potential_tick_timestamps(
     let start = start.unwrap_or_else(now_ts);
     let upper = upper.unwrap_or(10).clamp(0, 1000) as usize;
     let lower = lower.unwrap_or(10).clamp(0, 1000) as usize;
-    let err = |e: dagster_core::schedule::ScheduleError| PythonError::from_error(&e);
+    let err = |e: dagster_core::instigator::schedule::ScheduleError| PythonError::from_error(&e);
     let mut out = Vec::new();
     if lower > 0 {
         // Walk back in growing windows until enough earlier ticks are found.
@@ -474,7 +474,9 @@ pub async fn sensor_next_tick(
         let storage = st.instance.storage.as_ref();
         let state = sensor::sensor_state(storage, &loc, &def.name)
             .map_err(|e| PythonError::from_error(&e))?;
-        if sensor::effective_status(state.as_ref(), &def) != schedule::RUNNING {
+        if sensor::effective_status(state.as_ref(), &def)
+            != dagster_core::instigator::InstigatorStatus::Running
+        {
             return Ok(None);
         }
         let last = state
@@ -501,7 +503,9 @@ pub async fn schedule_next_tick(
         let storage = st.instance.storage.as_ref();
         let state = schedule::schedule_state(storage, &loc, &def)
             .map_err(|e| PythonError::from_error(&e))?;
-        if schedule::effective_status(state.as_ref(), &def) != schedule::RUNNING {
+        if schedule::effective_status(state.as_ref(), &def)
+            != dagster_core::instigator::InstigatorStatus::Running
+        {
             return Ok(None);
         }
         let next =

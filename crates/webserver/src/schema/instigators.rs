@@ -3,8 +3,8 @@
 //! `resetSensor`, `setSensorCursor`, and the types they return (`InstigationState`, `Sensor`,
 //! `ScheduleNotFoundError`, ...).
 //!
-//! They only write the instigator row in storage (through `dagster_core::schedule` /
-//! `dagster_core::sensor`, the functions `dagster schedule|sensor start|stop` use); the daemon
+//! They only write the instigator row in storage (through `dagster_core::instigator::schedule` /
+//! `dagster_core::instigator::sensor`, the functions `dagster schedule|sensor start|stop` use); the daemon
 //! reads it on its next pass. Ids: an instigator's GraphQL id is Dagster's compound id
 //! `<origin id>::<selector id>`; the selector id alone finds the stored row.
 
@@ -16,8 +16,8 @@ use super::workspace::{InstigationState, InstigationStatus, InstigationType, Sen
 use super::{blocking, Ctx};
 use dagster_core::defs::{Definitions, ScheduleDef, SensorDef};
 use dagster_core::domain::{now_ts, tags, ErrorInfo, RunsFilter};
-use dagster_core::schedule::{self, selector_id};
-use dagster_core::sensor;
+use dagster_core::instigator::schedule::{self, selector_id};
+use dagster_core::instigator::{sensor, InstigatorStatus, TickStatus};
 use dagster_core::storage::{InstigatorState as StoredState, Storage, Tick, TickFilter};
 use juniper::{graphql_object, GraphQLEnum, GraphQLInputObject, GraphQLObject, GraphQLUnion, ID};
 use std::sync::Arc;
@@ -51,13 +51,13 @@ pub enum InstigationTickStatus {
 }
 
 impl InstigationTickStatus {
-    /// The `job_ticks.status` value.
-    pub fn stored(self) -> &'static str {
+    /// The stored tick status.
+    pub fn stored(self) -> TickStatus {
         match self {
-            InstigationTickStatus::Started => "STARTED",
-            InstigationTickStatus::Skipped => "SKIPPED",
-            InstigationTickStatus::Success => "SUCCESS",
-            InstigationTickStatus::Failure => "FAILURE",
+            InstigationTickStatus::Started => TickStatus::Started,
+            InstigationTickStatus::Skipped => TickStatus::Skipped,
+            InstigationTickStatus::Success => TickStatus::Success,
+            InstigationTickStatus::Failure => TickStatus::Failure,
         }
     }
 }
@@ -108,7 +108,7 @@ fn schedule_state(
         location: location.to_string(),
         name: def.name.clone(),
         kind: InstigationType::Schedule,
-        status: status_of(schedule::effective_status(stored, def) == schedule::RUNNING),
+        status: status_of(schedule::effective_status(stored, def) == InstigatorStatus::Running),
     }
 }
 
@@ -117,7 +117,7 @@ fn sensor_state(location: &str, def: &SensorDef, stored: Option<&StoredState>) -
         location: location.to_string(),
         name: def.name.clone(),
         kind: InstigationType::Sensor,
-        status: status_of(sensor::effective_status(stored, def) == schedule::RUNNING),
+        status: status_of(sensor::effective_status(stored, def) == InstigatorStatus::Running),
     }
 }
 
@@ -136,7 +136,7 @@ fn orphan_state(stored: &StoredState) -> InstigationState {
         } else {
             InstigationType::Schedule
         },
-        status: status_of(stored.status == schedule::RUNNING),
+        status: status_of(stored.status == InstigatorStatus::Running),
     }
 }
 
@@ -294,7 +294,7 @@ impl TicksQuery {
             f.after = Some(f.after.map_or(start, |a| a.max(start)));
         }
         if let Some(s) = &self.statuses {
-            f.statuses = Some(s.iter().map(|s| s.stored().to_string()).collect());
+            f.statuses = Some(s.iter().map(|s| s.stored()).collect());
         }
         if let Some(c) = self
             .cursor
@@ -377,11 +377,11 @@ impl InstigationTick {
         ID::new(self.tick.id.to_string())
     }
     fn status(&self) -> InstigationTickStatus {
-        match self.tick.status.as_str() {
-            "SKIPPED" => InstigationTickStatus::Skipped,
-            "SUCCESS" => InstigationTickStatus::Success,
-            "FAILURE" => InstigationTickStatus::Failure,
-            _ => InstigationTickStatus::Started,
+        match self.tick.status {
+            TickStatus::Started => InstigationTickStatus::Started,
+            TickStatus::Skipped => InstigationTickStatus::Skipped,
+            TickStatus::Success => InstigationTickStatus::Success,
+            TickStatus::Failure => InstigationTickStatus::Failure,
         }
     }
     fn timestamp(&self) -> f64 {
@@ -764,7 +764,7 @@ pub async fn stop_running_schedule(
             Target::Stored(sel) => match stored(storage, &sel)? {
                 Some(row) if row.instigator_type == schedule::SCHEDULE => {
                     let row = StoredState {
-                        status: schedule::STOPPED.into(),
+                        status: InstigatorStatus::Stopped,
                         ..row
                     };
                     storage
@@ -876,7 +876,7 @@ pub async fn stop_sensor(
             Target::Stored(sel) => match stored(storage, &sel)? {
                 Some(row) if row.instigator_type == sensor::SENSOR => {
                     let row = StoredState {
-                        status: schedule::STOPPED.into(),
+                        status: InstigatorStatus::Stopped,
                         ..row
                     };
                     storage

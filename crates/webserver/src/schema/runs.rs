@@ -227,7 +227,7 @@ impl RepositoryOrigin {
 }
 
 pub fn repository_origin_id(location: &str) -> String {
-    dagster_core::schedule::content_id(&serde_json::json!({
+    dagster_core::instigator::schedule::content_id(&serde_json::json!({
         "__class__": "RemoteRepositoryOrigin",
         "code_location_origin": {"__class__": "ManagedGrpcPythonEnvCodeLocationOrigin", "location_name": location},
         "repository_name": REPOSITORY_NAME,

@@ -10,7 +10,7 @@ use super::runs::RepositoryOrigin;
 use super::types::*;
 use super::{blocking, Ctx};
 use dagster_core::defs::{DefaultStatus, Definitions, ResourceDef, ScheduleDef, SensorDef};
-use dagster_core::schedule;
+use dagster_core::instigator::schedule;
 use juniper::{graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion, ID};
 use std::sync::Arc;
 
@@ -169,11 +169,8 @@ pub async fn instigation_state_of(
             .map_err(|e| PythonError::from_error(&e))
     })
     .await?;
-    let running = match stored.as_ref().map(|s| s.status.as_str()) {
-        Some("RUNNING") => true,
-        Some("STOPPED") => false,
-        _ => matches!(default, DefaultStatus::Running),
-    };
+    let running = dagster_core::instigator::effective_status(stored.as_ref(), default)
+        == dagster_core::instigator::InstigatorStatus::Running;
     Ok(InstigationState {
         location: location.to_string(),
         name: name.to_string(),

@@ -36,7 +36,7 @@ impl InstigatorStore for DbStorage {
                 .values((
                     instigators::selector_id.eq(&state.selector_id),
                     instigators::name.eq(&state.name),
-                    instigators::status.eq(&state.status),
+                    instigators::status.eq(state.status.as_str()),
                     instigators::instigator_type.eq(&state.instigator_type),
                     instigators::instigator_body.eq(&body),
                     instigators::create_timestamp.eq(now),
@@ -66,13 +66,13 @@ impl InstigatorStore for DbStorage {
     ) -> Result<Option<Tick>> {
         let now = now_dt();
         let unique_key = unique.then(|| format!("{selector_id}@{timestamp}"));
-        let status = "STARTED";
+        let status = TickStatus::Started;
         with_conn!(self, |c| {
             let tick_body = to_json("tick body", body)?;
             let id: Option<i64> = diesel::insert_into(job_ticks::table)
                 .values((
                     job_ticks::selector_id.eq(selector_id),
-                    job_ticks::status.eq(status),
+                    job_ticks::status.eq(status.as_str()),
                     job_ticks::tick_type.eq(tick_type),
                     job_ticks::timestamp.eq(timestamp),
                     job_ticks::tick_body.eq(&tick_body),
@@ -89,7 +89,7 @@ impl InstigatorStore for DbStorage {
             Ok(id.map(|id| Tick {
                 id,
                 selector_id: selector_id.to_string(),
-                status: status.to_string(),
+                status,
                 tick_type: tick_type.to_string(),
                 timestamp,
                 body: body.clone(),
@@ -97,11 +97,11 @@ impl InstigatorStore for DbStorage {
         })
     }
 
-    fn update_tick(&self, id: i64, status: &str, body: &serde_json::Value) -> Result<()> {
+    fn update_tick(&self, id: i64, status: TickStatus, body: &serde_json::Value) -> Result<()> {
         with_conn!(self, |c| {
             let n = diesel::update(job_ticks::table.find(id))
                 .set((
-                    job_ticks::status.eq(status),
+                    job_ticks::status.eq(status.as_str()),
                     job_ticks::tick_body.eq(to_json("tick body", body)?),
                     job_ticks::failure_count.eq(body_failure_count(body)),
                     job_ticks::update_timestamp.eq(now_dt()),
@@ -117,18 +117,18 @@ impl InstigatorStore for DbStorage {
     fn transition_tick(
         &self,
         id: i64,
-        from: &str,
-        to: &str,
+        from: TickStatus,
+        to: TickStatus,
         body: &serde_json::Value,
     ) -> Result<bool> {
         with_conn!(self, |c| {
             let n = diesel::update(
                 job_ticks::table
                     .filter(job_ticks::id.eq(id))
-                    .filter(job_ticks::status.eq(from)),
+                    .filter(job_ticks::status.eq(from.as_str())),
             )
             .set((
-                job_ticks::status.eq(to),
+                job_ticks::status.eq(to.as_str()),
                 job_ticks::tick_body.eq(to_json("tick body", body)?),
                 job_ticks::failure_count.eq(body_failure_count(body)),
                 job_ticks::update_timestamp.eq(now_dt()),
@@ -145,14 +145,14 @@ impl InstigatorStore for DbStorage {
             // above the maximum) and finished ticks are never read.
             let mut rows: Vec<TickRow> = job_ticks::table
                 .filter(job_ticks::selector_id.eq(selector_id))
-                .filter(job_ticks::status.eq("STARTED"))
+                .filter(job_ticks::status.eq(TickStatus::Started.as_str()))
                 .select(TickRow::as_select())
                 .load(c)?;
             if max >= 1 {
                 rows.extend(
                     job_ticks::table
                         .filter(job_ticks::selector_id.eq(selector_id))
-                        .filter(job_ticks::status.eq("FAILURE"))
+                        .filter(job_ticks::status.eq(TickStatus::Failure.as_str()))
                         .filter(job_ticks::failure_count.between(1, max))
                         .select(TickRow::as_select())
                         .load::<TickRow>(c)?,
@@ -163,12 +163,12 @@ impl InstigatorStore for DbStorage {
         })
     }
 
-    fn purge_ticks(&self, tick_type: &str, status: &str, before: f64) -> Result<usize> {
+    fn purge_ticks(&self, tick_type: &str, status: TickStatus, before: f64) -> Result<usize> {
         with_conn!(self, |c| {
             Ok(diesel::delete(
                 job_ticks::table
                     .filter(job_ticks::tick_type.eq(tick_type))
-                    .filter(job_ticks::status.eq(status))
+                    .filter(job_ticks::status.eq(status.as_str()))
                     .filter(job_ticks::timestamp.lt(before)),
             )
             .execute(c)?)
@@ -204,7 +204,7 @@ impl InstigatorStore for DbStorage {
                 q = q.filter(job_ticks::timestamp.lt(b));
             }
             if let Some(s) = &filter.statuses {
-                q = q.filter(job_ticks::status.eq_any(s));
+                q = q.filter(job_ticks::status.eq_any(s.iter().map(|t| t.as_str())));
             }
             if let Some(id) = filter.before_id {
                 q = q.filter(job_ticks::id.lt(id));

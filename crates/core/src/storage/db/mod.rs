@@ -28,8 +28,8 @@ use super::{
     TickFilter,
 };
 use crate::domain::{
-    tags, AssetKey, EventData, EventRecord, EventType, LogLevel, MetadataEntry, MetadataValue,
-    NewEvent, NewRun, Run, RunStatus, RunsFilter,
+    tags, AssetKey, EventData, EventRecord, EventType, InstigatorStatus, LogLevel, MetadataEntry,
+    MetadataValue, NewEvent, NewRun, Run, RunStatus, RunsFilter, TickStatus,
 };
 use chrono::{DateTime, NaiveDateTime};
 use diesel::backend::Backend;
@@ -683,10 +683,16 @@ fn body_failure_count(body: &serde_json::Value) -> i64 {
 impl TickRow {
     fn into_tick(self) -> Result<Tick, DbErr> {
         let id = self.id;
+        let status = TickStatus::parse(&self.status).ok_or_else(|| {
+            corrupt(
+                format!("job_ticks.status of tick {id}"),
+                format!("unknown tick status `{}`", self.status),
+            )
+        })?;
         Ok(Tick {
             id,
             selector_id: self.selector_id,
-            status: self.status,
+            status,
             tick_type: self.tick_type,
             timestamp: self.timestamp,
             body: from_json(
@@ -714,9 +720,14 @@ impl InstigatorRow {
             || format!("instigators.instigator_body of {selector_id}"),
             &self.instigator_body,
         )?;
+        state.status = InstigatorStatus::parse(&self.status).ok_or_else(|| {
+            corrupt(
+                format!("instigators.status of {selector_id}"),
+                format!("unknown instigator status `{}`", self.status),
+            )
+        })?;
         state.selector_id = selector_id;
         state.name = self.name;
-        state.status = self.status;
         state.instigator_type = self.instigator_type;
         Ok(state)
     }

@@ -12,6 +12,7 @@
 //! local time that does not exist (spring forward) fires at the first valid instant after the
 //! transition, an ambiguous one (fall back) fires once, at its later occurrence.
 
+use super::{InstigatorStatus, TickStatus};
 use crate::defs::{CatchupPolicy, DefaultStatus, Definitions, ScheduleDef};
 use crate::domain::{tags, ErrorInfo, RunStatus, RunsFilter};
 use crate::exec::{create_run, CreateRun, RunSubmitter};
@@ -23,10 +24,6 @@ use std::collections::BTreeMap;
 
 /// `instigator_type` / `tick_type` of schedules.
 pub const SCHEDULE: &str = "SCHEDULE";
-pub const RUNNING: &str = "RUNNING";
-pub const STOPPED: &str = "STOPPED";
-/// Row status meaning "follow the code's `default_status`".
-pub const DECLARED_IN_CODE: &str = "DECLARED_IN_CODE";
 
 /// Errors of schedule operations.
 #[derive(Debug, thiserror::Error)]
@@ -243,20 +240,9 @@ pub fn iso_utc(ts: f64) -> String {
         .unwrap_or_default()
 }
 
-fn body_of(state: &InstigatorState) -> ScheduleBody {
-    serde_json::from_value(state.body.clone()).unwrap_or_default()
-}
-
 /// Effective status of a schedule: the stored RUNNING/STOPPED, else the code default.
-pub fn effective_status(state: Option<&InstigatorState>, def: &ScheduleDef) -> &'static str {
-    match state.map(|s| s.status.as_str()) {
-        Some(RUNNING) => RUNNING,
-        Some(STOPPED) => STOPPED,
-        _ => match def.default_status {
-            DefaultStatus::Running => RUNNING,
-            DefaultStatus::Stopped => STOPPED,
-        },
-    }
+pub fn effective_status(state: Option<&InstigatorState>, def: &ScheduleDef) -> InstigatorStatus {
+    super::effective_status(state, def.default_status)
 }
 
 /// The stored state of a schedule, if any.
@@ -285,7 +271,7 @@ pub fn start_schedule(
     def: &ScheduleDef,
     now: f64,
 ) -> Result<()> {
-    set_status(storage, location, def, RUNNING, now)
+    set_status(storage, location, def, InstigatorStatus::Running, now)
 }
 
 /// Stops a schedule.
@@ -295,7 +281,7 @@ pub fn stop_schedule(
     def: &ScheduleDef,
     now: f64,
 ) -> Result<()> {
-    set_status(storage, location, def, STOPPED, now)
+    set_status(storage, location, def, InstigatorStatus::Stopped, now)
 }
 
 /// Resets a schedule to its code default (`DECLARED_IN_CODE`, as Dagster's `resetSchedule`).
@@ -308,10 +294,10 @@ pub fn reset_schedule(
 ) -> Result<()> {
     let sel = selector_id(location, &def.name);
     let existing = storage.get_instigator(&sel)?;
-    let was_running = effective_status(existing.as_ref(), def) == RUNNING;
+    let was_running = effective_status(existing.as_ref(), def) == InstigatorStatus::Running;
     let mut body = existing
         .as_ref()
-        .map(body_of)
+        .map(super::body_of::<ScheduleBody>)
         .unwrap_or_else(|| new_body(location, def, now));
     if def.default_status == DefaultStatus::Running && !was_running {
         body.start_timestamp = Some(now);
@@ -321,7 +307,7 @@ pub fn reset_schedule(
         selector_id: sel,
         name: def.name.clone(),
         instigator_type: SCHEDULE.into(),
-        status: DECLARED_IN_CODE.into(),
+        status: InstigatorStatus::DeclaredInCode,
         body: serde_json::to_value(&body).unwrap_or_default(),
     })?;
     Ok(())
@@ -331,17 +317,17 @@ fn set_status(
     storage: &dyn Storage,
     location: &str,
     def: &ScheduleDef,
-    status: &str,
+    status: InstigatorStatus,
     now: f64,
 ) -> Result<()> {
     let sel = selector_id(location, &def.name);
     let existing = storage.get_instigator(&sel)?;
-    let was_running = effective_status(existing.as_ref(), def) == RUNNING;
+    let was_running = effective_status(existing.as_ref(), def) == InstigatorStatus::Running;
     let mut body = existing
         .as_ref()
-        .map(body_of)
+        .map(super::body_of::<ScheduleBody>)
         .unwrap_or_else(|| new_body(location, def, now));
-    if status == RUNNING && !was_running {
+    if status == InstigatorStatus::Running && !was_running {
         body.start_timestamp = Some(now);
         body.last_iteration_timestamp = Some(now);
     }
@@ -349,7 +335,7 @@ fn set_status(
         selector_id: sel,
         name: def.name.clone(),
         instigator_type: SCHEDULE.into(),
-        status: status.into(),
+        status,
         body: serde_json::to_value(&body).unwrap_or_default(),
     })?;
     Ok(())
@@ -362,7 +348,7 @@ pub struct TickOutcome {
     pub scheduled_time: f64,
     pub tick_id: i64,
     /// SUCCESS, FAILURE or SKIPPED.
-    pub status: String,
+    pub status: TickStatus,
     pub run_ids: Vec<String>,
 }
 
@@ -409,7 +395,7 @@ pub fn evaluate_schedule_with(
     let location = defs.location_name.as_str();
     let sel = selector_id(location, &def.name);
     let state = storage.get_instigator(&sel)?;
-    if effective_status(state.as_ref(), def) != RUNNING {
+    if effective_status(state.as_ref(), def) != InstigatorStatus::Running {
         return Ok(Vec::new());
     }
     let mut outcomes = Vec::new();
@@ -420,20 +406,21 @@ pub fn evaluate_schedule_with(
             .get("attempt_timestamp")
             .and_then(|a| a.as_f64())
             .unwrap_or(t.timestamp);
-        if t.status == "STARTED" && now - attempt > 5.0 {
+        if t.status == TickStatus::Started && now - attempt > 5.0 {
             // Left by a crashed evaluator (older than a few seconds, so a tick another live
             // evaluator is finishing right now is left alone).
             tracing::warn!(schedule = %def.name, tick = t.id, "resuming an interrupted tick");
             outcomes.push(finish_tick(submitter, defs, def, &t));
-        } else if t.status == "FAILURE" && (1..=opts.max_tick_retries).contains(&failure_count(&t))
+        } else if t.status == TickStatus::Failure
+            && (1..=opts.max_tick_retries).contains(&failure_count(&t))
         {
             let mut body = t.body.clone();
             body["attempt_timestamp"] = serde_json::json!(now);
             // Conditional FAILURE -> STARTED: one evaluator retries, another skips.
-            if storage.transition_tick(t.id, "FAILURE", "STARTED", &body)? {
+            if storage.transition_tick(t.id, TickStatus::Failure, TickStatus::Started, &body)? {
                 tracing::info!(schedule = %def.name, tick = t.id, failures = failure_count(&t), max_tick_retries = opts.max_tick_retries, "retrying a failed tick");
                 let retry = Tick {
-                    status: "STARTED".into(),
+                    status: TickStatus::Started,
                     body,
                     ..t
                 };
@@ -448,12 +435,12 @@ pub fn evaluate_schedule_with(
             selector_id: sel,
             name: def.name.clone(),
             instigator_type: SCHEDULE.into(),
-            status: DECLARED_IN_CODE.into(),
+            status: InstigatorStatus::DeclaredInCode,
             body: serde_json::to_value(&body).unwrap_or_default(),
         })?;
         return Ok(outcomes);
     };
-    let mut body = body_of(&state);
+    let mut body = super::body_of::<ScheduleBody>(&state);
     let after = body
         .start_timestamp
         .unwrap_or(now)
@@ -550,14 +537,14 @@ fn finish_tick(
             if let Some(o) = body.as_object_mut() {
                 o.remove("error");
             }
-            ("SUCCESS", ids)
+            (TickStatus::Success, ids)
         }
         Err(e) => {
             tracing::error!(schedule = %def.name, time = %iso, error = %e, "schedule tick failed");
             body["error"] =
                 serde_json::to_value(ErrorInfo::from_error(e.as_ref())).unwrap_or_default();
             body["failure_count"] = serde_json::json!(failure_count(tick) + 1);
-            ("FAILURE", Vec::new())
+            (TickStatus::Failure, Vec::new())
         }
     };
     body["end_timestamp"] = serde_json::json!(crate::domain::now_ts());
@@ -568,7 +555,7 @@ fn finish_tick(
         schedule: def.name.clone(),
         scheduled_time: tick.timestamp,
         tick_id: tick.id,
-        status: status.into(),
+        status,
         run_ids,
     }
 }

@@ -21,10 +21,11 @@
 //! serialize per run key on a storage lease (`sensor_run_key/<selector>/<key>`), so the
 //! check-then-create is never interleaved.
 
+use super::schedule::selector_id;
+use super::{InstigatorStatus, TickStatus};
 use crate::defs::{DefaultStatus, Definitions, SensorDef};
 use crate::domain::{tags, AssetKey, ErrorInfo, RunStatus, RunsFilter};
 use crate::exec::{create_run, CreateRun, RunSubmitter};
-use crate::schedule::{selector_id, DECLARED_IN_CODE, RUNNING, STOPPED};
 use crate::storage::{InstigatorState, Storage, StorageError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -298,20 +299,9 @@ pub fn builtin_evaluator<'a>(
     }
 }
 
-fn body_of(state: &InstigatorState) -> SensorBody {
-    serde_json::from_value(state.body.clone()).unwrap_or_default()
-}
-
 /// Effective status: the stored RUNNING/STOPPED, else the code default.
-pub fn effective_status(state: Option<&InstigatorState>, def: &SensorDef) -> &'static str {
-    match state.map(|s| s.status.as_str()) {
-        Some(RUNNING) => RUNNING,
-        Some(STOPPED) => STOPPED,
-        _ => match def.default_status {
-            DefaultStatus::Running => RUNNING,
-            DefaultStatus::Stopped => STOPPED,
-        },
-    }
+pub fn effective_status(state: Option<&InstigatorState>, def: &SensorDef) -> InstigatorStatus {
+    super::effective_status(state, def.default_status)
 }
 
 pub fn sensor_state(
@@ -326,14 +316,14 @@ fn save(
     storage: &dyn Storage,
     location: &str,
     name: &str,
-    status: &str,
+    status: InstigatorStatus,
     body: &SensorBody,
 ) -> Result<()> {
     storage.upsert_instigator(&InstigatorState {
         selector_id: selector_id(location, name),
         name: name.to_string(),
         instigator_type: SENSOR.into(),
-        status: status.into(),
+        status,
         body: serde_json::to_value(body).unwrap_or_default(),
     })?;
     Ok(())
@@ -343,13 +333,16 @@ fn current(
     storage: &dyn Storage,
     location: &str,
     name: &str,
-) -> Result<(Option<String>, SensorBody)> {
+) -> Result<(Option<InstigatorStatus>, SensorBody)> {
     let state = sensor_state(storage, location, name)?;
-    let status = state.as_ref().map(|s| s.status.clone());
-    let body = state.as_ref().map(body_of).unwrap_or_else(|| SensorBody {
-        location: location.to_string(),
-        ..Default::default()
-    });
+    let status = state.as_ref().map(|s| s.status);
+    let body = state
+        .as_ref()
+        .map(super::body_of::<SensorBody>)
+        .unwrap_or_else(|| SensorBody {
+            location: location.to_string(),
+            ..Default::default()
+        });
     Ok((status, body))
 }
 
@@ -369,7 +362,11 @@ pub fn set_running(
         storage,
         location,
         &def.name,
-        if running { RUNNING } else { STOPPED },
+        if running {
+            InstigatorStatus::Running
+        } else {
+            InstigatorStatus::Stopped
+        },
         &body,
     )
 }
@@ -383,12 +380,18 @@ pub fn reset_sensor(
     now: f64,
 ) -> Result<()> {
     let state = sensor_state(storage, location, &def.name)?;
-    let was_running = effective_status(state.as_ref(), def) == RUNNING;
+    let was_running = effective_status(state.as_ref(), def) == InstigatorStatus::Running;
     let (_, mut body) = current(storage, location, &def.name)?;
     if def.default_status == DefaultStatus::Running && !was_running {
         body.start_timestamp = Some(now);
     }
-    save(storage, location, &def.name, DECLARED_IN_CODE, &body)
+    save(
+        storage,
+        location,
+        &def.name,
+        InstigatorStatus::DeclaredInCode,
+        &body,
+    )
 }
 
 /// Sets (`Some`) or clears the cursor.
@@ -404,7 +407,7 @@ pub fn set_cursor(
         storage,
         location,
         &def.name,
-        status.as_deref().unwrap_or(DECLARED_IN_CODE),
+        status.unwrap_or(InstigatorStatus::DeclaredInCode),
         &body,
     )
 }
@@ -415,7 +418,7 @@ pub struct SensorTickOutcome {
     pub sensor: String,
     pub tick_id: i64,
     /// SUCCESS, SKIPPED or FAILURE.
-    pub status: String,
+    pub status: TickStatus,
     pub run_ids: Vec<String>,
     pub skip_reason: Option<String>,
 }
@@ -429,10 +432,9 @@ pub fn evaluate_sensor(
 ) -> Result<Option<SensorTickOutcome>> {
     let storage = submitter.storage();
     let (status, body) = current(storage, &defs.location_name, &def.name)?;
-    let state_status = status.as_deref();
-    let running = match state_status {
-        Some(RUNNING) => true,
-        Some(STOPPED) => false,
+    let running = match status {
+        Some(InstigatorStatus::Running) => true,
+        Some(InstigatorStatus::Stopped) => false,
         _ => def.default_status == DefaultStatus::Running,
     };
     if !running {
@@ -558,16 +560,16 @@ pub fn evaluate_sensor_with(
                     }
                 });
                 tb["skip_reason"] = serde_json::json!(reason);
-                ("SKIPPED", run_ids, Some(reason))
+                (TickStatus::Skipped, run_ids, Some(reason))
             } else {
-                ("SUCCESS", run_ids, None)
+                (TickStatus::Success, run_ids, None)
             }
         }
         Err(e) => {
             tracing::error!(sensor = %def.name, error = %e, "sensor tick failed");
             tb["error"] =
                 serde_json::to_value(ErrorInfo::from_error(e.as_ref())).unwrap_or_default();
-            ("FAILURE", Vec::new(), None)
+            (TickStatus::Failure, Vec::new(), None)
         }
     };
     body.location = location.to_string();
@@ -578,13 +580,13 @@ pub fn evaluate_sensor_with(
         storage,
         location,
         &def.name,
-        status.as_deref().unwrap_or(DECLARED_IN_CODE),
+        status.unwrap_or(InstigatorStatus::DeclaredInCode),
         &body,
     )?;
     Ok(SensorTickOutcome {
         sensor: def.name.clone(),
         tick_id: tick.id,
-        status: tick_status.into(),
+        status: tick_status,
         run_ids,
         skip_reason,
     })
