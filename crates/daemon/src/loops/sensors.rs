@@ -1,0 +1,73 @@
+//! Sensors (`SENSOR`): every second on the leader; each RUNNING sensor ticks when its
+//! `minimum_interval_seconds` passed (`dagster_core::sensor`). A FAILURE tick is reported as an
+//! error of the daemon.
+
+use super::{DaemonLoop, Every, LoopContext, Pass};
+use crate::config::DaemonConfig;
+use dagster_core::daemon_health::SENSOR;
+use dagster_core::exec::CoordinatorKind;
+
+/// Seconds between two sensor passes.
+pub const INTERVAL_SECONDS: f64 = 1.0;
+
+/// The loop.
+pub fn new(config: &DaemonConfig) -> Option<Box<dyn DaemonLoop>> {
+    Some(Box::new(SensorLoop {
+        coordinator: config.coordinator,
+        every: Every::seconds(INTERVAL_SECONDS),
+    }))
+}
+
+struct SensorLoop {
+    coordinator: CoordinatorKind,
+    every: Every,
+}
+
+impl DaemonLoop for SensorLoop {
+    fn name(&self) -> &'static str {
+        "sensors"
+    }
+
+    fn daemon_type(&self) -> &'static str {
+        SENSOR
+    }
+
+    fn leader_only(&self) -> bool {
+        true
+    }
+
+    fn due(&mut self, pass: &Pass) -> bool {
+        self.every.due(pass.now)
+    }
+
+    fn run(&mut self, ctx: &mut LoopContext<'_>) {
+        let now = ctx.now();
+        self.every.ran(now);
+        let results = dagster_core::sensor::evaluate_all(
+            ctx.storage(),
+            ctx.launcher,
+            self.coordinator,
+            ctx.locations,
+            now,
+        );
+        for (name, r) in results {
+            match r {
+                Ok(Some(t)) if t.status == "FAILURE" => {
+                    let e = anyhow::anyhow!(
+                        "sensor `{name}`: tick {} failed (see `dagster sensor logs`)",
+                        t.tick_id
+                    );
+                    ctx.record(SENSOR, "sensor tick", &e);
+                }
+                Ok(Some(t)) => {
+                    tracing::info!(sensor = %name, tick = t.tick_id, status = %t.status, runs = ?t.run_ids, skip_reason = ?t.skip_reason, "sensor tick")
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let e = anyhow::Error::new(e).context(format!("sensor `{name}`"));
+                    ctx.record(SENSOR, "sensor pass", &e);
+                }
+            }
+        }
+    }
+}
