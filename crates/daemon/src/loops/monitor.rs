@@ -1,16 +1,58 @@
-//! Run monitoring (always on): dead workers, start/cancel timeouts, `dagster/max_runtime`.
+//! Run monitoring (`MONITORING`, always on): every 2 s on every daemon, dead workers,
+//! start/cancel timeouts, `dagster/max_runtime`.
 //!
 //! Every transition goes through a conditional run-lifecycle event, so a run that finished
 //! meanwhile is never changed (storage refuses the event).
 
+use super::{DaemonLoop, Every, LoopContext, Pass};
+use crate::config::DaemonConfig;
 use anyhow::Result;
 use dagster_core::config::instance::RunMonitoringConfig;
+use dagster_core::daemon_health::MONITORING;
 use dagster_core::domain::{
     tags, ErrorInfo, EventData, EventType, LogLevel, MetadataValue, NewEvent, Run, RunStatus,
     RunsFilter,
 };
 use dagster_core::storage::Storage;
 use std::collections::BTreeMap;
+
+/// Seconds between two monitoring passes.
+pub const INTERVAL_SECONDS: f64 = 2.0;
+
+/// The loop.
+pub fn new(config: &DaemonConfig) -> Option<Box<dyn DaemonLoop>> {
+    Some(Box::new(MonitorLoop {
+        settings: config.monitoring.clone(),
+        every: Every::seconds(INTERVAL_SECONDS),
+    }))
+}
+
+struct MonitorLoop {
+    settings: MonitorSettings,
+    every: Every,
+}
+
+impl DaemonLoop for MonitorLoop {
+    fn name(&self) -> &'static str {
+        "run monitoring"
+    }
+
+    fn daemon_type(&self) -> &'static str {
+        MONITORING
+    }
+
+    fn due(&mut self, pass: &Pass) -> bool {
+        self.every.due(pass.now)
+    }
+
+    fn run(&mut self, ctx: &mut LoopContext<'_>) {
+        let now = ctx.now();
+        self.every.ran(now);
+        if let Err(e) = monitor_iteration(ctx.storage(), &self.settings, now) {
+            ctx.record(MONITORING, "run monitoring pass", &e);
+        }
+    }
+}
 
 /// Settings of one monitoring pass.
 #[derive(Debug, Clone)]
@@ -24,14 +66,12 @@ pub struct MonitorSettings {
 }
 
 impl MonitorSettings {
-    pub fn from_config(c: &RunMonitoringConfig) -> Self {
+    /// `run_monitoring` with the run workers' heartbeat interval.
+    pub fn from_config(c: &RunMonitoringConfig, worker_heartbeat_interval: f64) -> Self {
         MonitorSettings {
             start_timeout_seconds: c.start_timeout_seconds as f64,
             cancel_timeout_seconds: c.cancel_timeout_seconds as f64,
-            worker_heartbeat_interval: std::env::var("DAGSTER_WORKER_HEARTBEAT_INTERVAL")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(5.0),
+            worker_heartbeat_interval,
             max_runtime_seconds: c.max_runtime_seconds as f64,
         }
     }
@@ -164,7 +204,7 @@ const STARTING_CHECK_AFTER_SECONDS: f64 = 5.0;
 /// A STARTING run claimed by a queue daemon that died between its claim and the spawn of the
 /// worker: no worker will ever start it. Returns the claiming daemon's id if so.
 fn orphaned_claim(storage: &dyn Storage, run: &Run, now: f64) -> Result<Option<String>> {
-    let Some(claimer) = run.tags.get(crate::queue::CLAIMED_BY_TAG) else {
+    let Some(claimer) = run.tags.get(crate::loops::queue::CLAIMED_BY_TAG) else {
         return Ok(None);
     };
     if !claimer_gone(storage, claimer, now)?
@@ -532,7 +572,7 @@ mod tests {
         let run = run_in(storage, &[EventType::RunEnqueued], &[]);
         let mut t = BTreeMap::new();
         t.insert(
-            crate::queue::CLAIMED_BY_TAG.to_string(),
+            crate::loops::queue::CLAIMED_BY_TAG.to_string(),
             claimer.to_string(),
         );
         let ev = NewEvent::new(&run.run_id, "j", Some(EventType::RunStarting), "").with_run_tags(t);

@@ -4,22 +4,65 @@
 //! `dagster/retry_number`, `dagster/parent_run_id`, `dagster/root_run_id`; the failed run gets
 //! `dagster/will_retry` and `dagster/auto_retry_run_id`.
 //!
-//! Runs only on the leader. A failed run is looked at once per update (a cursor on the update
-//! time in the kv store); before creating a retry the daemon looks for a run already tagged as
-//! that retry (same parent and retry number), so a crash in between creates no second retry.
+//! Runs only on the leader, every 2 s, in the passes run monitoring runs in. A failed run is
+//! looked at once per update (a cursor on the update time in the kv store); before creating a
+//! retry the daemon looks for a run already tagged as that retry (same parent and retry
+//! number), so a crash in between creates no second retry.
 
+use super::{DaemonLoop, Every, LoopContext, Pass};
+use crate::config::DaemonConfig;
 use anyhow::Result;
 use dagster_core::config::instance::RunRetriesConfig;
+use dagster_core::daemon_health::EVENT_LOG_CONSUMER;
 use dagster_core::defs::Definitions;
 use dagster_core::domain::{tags, Run, RunStatus, RunsFilter};
-use dagster_core::exec::{
-    create_run, reexecution_request, submit_run, CoordinatorKind, DefaultRunLauncher,
-    ReexecutionStrategy,
-};
-use dagster_core::storage::Storage;
+use dagster_core::exec::{create_run, reexecution_request, ReexecutionStrategy, RunSubmitter};
 use std::collections::BTreeMap;
 
 const CURSOR_KEY: &str = "daemon/run_retries_cursor";
+
+/// The loop, when `run_retries.enabled`.
+pub fn new(config: &DaemonConfig) -> Option<Box<dyn DaemonLoop>> {
+    let cfg = config.run_retries.clone()?;
+    Some(Box::new(RetryLoop {
+        cfg,
+        every: Every::seconds(super::monitor::INTERVAL_SECONDS),
+    }))
+}
+
+struct RetryLoop {
+    cfg: RunRetriesConfig,
+    every: Every,
+}
+
+impl DaemonLoop for RetryLoop {
+    fn name(&self) -> &'static str {
+        "run retries"
+    }
+
+    fn daemon_type(&self) -> &'static str {
+        EVENT_LOG_CONSUMER
+    }
+
+    fn leader_only(&self) -> bool {
+        true
+    }
+
+    /// On monitoring's clock, which runs on a standby too: due when monitoring is.
+    fn due(&mut self, pass: &Pass) -> bool {
+        let due = self.every.due(pass.now);
+        if due {
+            self.every.ran(pass.now);
+        }
+        due
+    }
+
+    fn run(&mut self, ctx: &mut LoopContext<'_>) {
+        if let Err(e) = retry_iteration(ctx.runs, &self.cfg, ctx.locations) {
+            ctx.record(EVENT_LOG_CONSUMER, "run retries pass", &e);
+        }
+    }
+}
 
 /// The retry to launch for `run`, if any: `(retry number, strategy)`.
 pub fn retry_plan(cfg: &RunRetriesConfig, run: &Run) -> Option<(u64, ReexecutionStrategy)> {
@@ -55,12 +98,11 @@ pub fn retry_plan(cfg: &RunRetriesConfig, run: &Run) -> Option<(u64, Reexecution
 
 /// One pass at `now`; returns the retry run ids created.
 pub fn retry_iteration(
-    storage: &dyn Storage,
+    runs: &RunSubmitter,
     cfg: &RunRetriesConfig,
-    launcher: &DefaultRunLauncher,
-    coordinator: CoordinatorKind,
     locations: &[(String, Definitions)],
 ) -> Result<Vec<String>> {
+    let storage = runs.storage();
     let cursor: f64 = storage
         .kv_get(CURSOR_KEY)?
         .and_then(|c| c.parse().ok())
@@ -117,7 +159,7 @@ pub fn retry_iteration(
                 continue;
             }
         };
-        submit_run(storage, launcher, coordinator, &child)?;
+        runs.submit(&child)?;
         let mut parent_tags = BTreeMap::new();
         parent_tags.insert("dagster/will_retry".to_string(), "true".to_string());
         parent_tags.insert(

@@ -1,11 +1,54 @@
-//! The queued run coordinator pass: priority, FIFO, `max_concurrent_runs`, tag limits.
+//! The queued run coordinator (`QUEUED_RUN_COORDINATOR`, when runs are queued): every pass
+//! on every daemon, so a new QUEUED run is picked up within milliseconds. Priority, FIFO,
+//! `max_concurrent_runs`, tag limits; each claim is the conditional QUEUED → STARTING
+//! transition in storage, safe with several daemons.
 
+use super::{DaemonLoop, LoopContext, Pass};
+use crate::config::DaemonConfig;
 use anyhow::Result;
 use dagster_core::config::instance::{QueueConfig, TagConcurrencyLimit, TagLimitValue};
+use dagster_core::daemon_health::QUEUED_RUN_COORDINATOR;
 use dagster_core::domain::{tags, Run, RunStatus, RunsFilter};
 use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::storage::Storage;
 use std::collections::HashMap;
+
+/// The loop, when runs are queued.
+pub fn new(config: &DaemonConfig) -> Option<Box<dyn DaemonLoop>> {
+    let queue = config.queue.clone()?;
+    Some(Box::new(QueueLoop { queue }))
+}
+
+struct QueueLoop {
+    queue: QueueConfig,
+}
+
+impl DaemonLoop for QueueLoop {
+    fn name(&self) -> &'static str {
+        "queued run coordinator"
+    }
+
+    fn daemon_type(&self) -> &'static str {
+        QUEUED_RUN_COORDINATOR
+    }
+
+    fn due(&mut self, _: &Pass) -> bool {
+        true
+    }
+
+    fn run(&mut self, ctx: &mut LoopContext<'_>) {
+        match dequeue_iteration(
+            ctx.storage(),
+            &self.queue,
+            ctx.runs.launcher(),
+            ctx.daemon_id,
+        ) {
+            // A full batch: more runs may be waiting; pass again at once.
+            Ok(n) => ctx.pass_again |= n >= MAX_CLAIMS_PER_PASS,
+            Err(e) => ctx.record(QUEUED_RUN_COORDINATOR, "queued run coordinator pass", &e),
+        }
+    }
+}
 
 /// Counts runs per tag limit (and per value for `applyLimitPerUniqueValue`).
 struct TagCounters<'a> {

@@ -1,10 +1,14 @@
 //! Tick retention (`retention` in `dagster.yaml`): ticks older than `purge_after_days` are
 //! deleted, per tick type (schedule, sensor) and status; -1 keeps them forever. Runs on the
-//! leader once at start and then hourly. The same pass deletes the liveness leases daemons
-//! killed while holding them left behind ([`purge_dead_daemon_leases`]).
+//! leader once at start and then hourly (as `SCHEDULER`). The same pass deletes the liveness
+//! leases daemons killed while holding them left behind ([`purge_dead_daemon_leases`]; its
+//! errors are `MONITORING`'s).
 
+use super::{DaemonLoop, Every, LoopContext, Pass};
+use crate::config::DaemonConfig;
 use anyhow::Result;
 use dagster_core::config::instance::{RetentionConfig, TickRetention};
+use dagster_core::daemon_health::{MONITORING, SCHEDULER};
 use dagster_core::instigator::schedule::SCHEDULE;
 use dagster_core::instigator::sensor::SENSOR;
 use dagster_core::instigator::TickStatus;
@@ -12,6 +16,48 @@ use dagster_core::storage::Storage;
 
 /// Seconds between purges.
 pub const PURGE_INTERVAL_SECONDS: f64 = 3600.0;
+
+/// The loop.
+pub fn new(config: &DaemonConfig) -> Option<Box<dyn DaemonLoop>> {
+    Some(Box::new(RetentionLoop {
+        retention: config.retention.clone(),
+        every: Every::seconds(PURGE_INTERVAL_SECONDS),
+    }))
+}
+
+struct RetentionLoop {
+    retention: RetentionConfig,
+    every: Every,
+}
+
+impl DaemonLoop for RetentionLoop {
+    fn name(&self) -> &'static str {
+        "tick retention"
+    }
+
+    fn daemon_type(&self) -> &'static str {
+        SCHEDULER
+    }
+
+    fn leader_only(&self) -> bool {
+        true
+    }
+
+    fn due(&mut self, pass: &Pass) -> bool {
+        self.every.due(pass.now)
+    }
+
+    fn run(&mut self, ctx: &mut LoopContext<'_>) {
+        let now = ctx.now();
+        self.every.ran(now);
+        if let Err(e) = purge_iteration(ctx.storage(), &self.retention, now) {
+            ctx.record(SCHEDULER, "purging old ticks (retention)", &e);
+        }
+        if let Err(e) = purge_dead_daemon_leases(ctx.storage(), now) {
+            ctx.record(MONITORING, "deleting liveness leases of dead daemons", &e);
+        }
+    }
+}
 
 fn per_status(r: &TickRetention) -> [(TickStatus, i64); 4] {
     [
@@ -55,7 +101,7 @@ pub const LIVENESS_PURGE_AFTER_SECONDS: f64 = 3600.0;
 /// returns how many.
 pub fn purge_dead_daemon_leases(storage: &dyn Storage, now: f64) -> Result<usize> {
     let n = storage.kv_purge_expired_leases(
-        crate::monitor::ALIVE_PREFIX,
+        crate::loops::monitor::ALIVE_PREFIX,
         now - LIVENESS_PURGE_AFTER_SECONDS,
     )?;
     if n > 0 {
@@ -141,14 +187,18 @@ mod tests {
         let s = TestDb::sqlite().storage();
         let now = 1_800_000_000.0;
         let lease = |id: &str, at: f64| {
-            let key = crate::monitor::alive_key(id);
+            let key = crate::loops::monitor::alive_key(id);
             assert!(s.kv_try_lease(&key, id, at, 30.0).unwrap());
         };
         lease("killed-yesterday", now - DAY);
         lease("killed-a-minute-ago", now - 60.0);
         lease("alive", now);
         assert_eq!(purge_dead_daemon_leases(&s, now).unwrap(), 1);
-        let has = |id: &str| s.kv_get(&crate::monitor::alive_key(id)).unwrap().is_some();
+        let has = |id: &str| {
+            s.kv_get(&crate::loops::monitor::alive_key(id))
+                .unwrap()
+                .is_some()
+        };
         assert!(!has("killed-yesterday"));
         assert!(has("killed-a-minute-ago") && has("alive"));
     }
