@@ -59,7 +59,7 @@ impl Daemon {
             config.heartbeat_interval,
         );
         Daemon {
-            runs: inst.run_submitter(launcher),
+            runs: RunSubmitter::new(inst.storage.clone(), launcher, config.coordinator),
             inst,
             config,
             daemon_id,

@@ -18,7 +18,7 @@ pub mod sensors;
 use crate::config::DaemonConfig;
 use crate::health::Health;
 use dagster_core::defs::Definitions;
-use dagster_core::exec::{DefaultRunLauncher, RunSubmitter};
+use dagster_core::exec::RunSubmitter;
 use dagster_core::instance::Instance;
 use dagster_core::storage::Storage;
 
@@ -256,7 +256,10 @@ mod tests {
             let health = Health::new("d".into(), daemon_types(&loops), 30.0);
             Sim {
                 loops,
-                runs: instance.run_submitter(DefaultRunLauncher::new("/bin/true", home.path())),
+                runs: instance.run_submitter(dagster_core::exec::DefaultRunLauncher::new(
+                    "/bin/true",
+                    home.path(),
+                )),
                 instance,
                 health,
                 minute: (dagster_core::domain::now_ts() / 60.0).floor() * 60.0,
