@@ -316,14 +316,14 @@ fn save(
     storage: &dyn Storage,
     location: &str,
     name: &str,
-    status: InstigatorStatus,
+    status: Option<InstigatorStatus>,
     body: &SensorBody,
 ) -> Result<()> {
     storage.upsert_instigator(&InstigatorState {
         selector_id: selector_id(location, name),
         name: name.to_string(),
         instigator_type: SENSOR.into(),
-        status,
+        status: status.unwrap_or(InstigatorStatus::DeclaredInCode),
         body: serde_json::to_value(body).unwrap_or_default(),
     })?;
     Ok(())
@@ -362,11 +362,11 @@ pub fn set_running(
         storage,
         location,
         &def.name,
-        if running {
+        Some(if running {
             InstigatorStatus::Running
         } else {
             InstigatorStatus::Stopped
-        },
+        }),
         &body,
     )
 }
@@ -385,13 +385,8 @@ pub fn reset_sensor(
     if def.default_status == DefaultStatus::Running && !was_running {
         body.start_timestamp = Some(now);
     }
-    save(
-        storage,
-        location,
-        &def.name,
-        InstigatorStatus::DeclaredInCode,
-        &body,
-    )
+    // No status stored: the code default applies.
+    save(storage, location, &def.name, None, &body)
 }
 
 /// Sets (`Some`) or clears the cursor.
@@ -403,13 +398,7 @@ pub fn set_cursor(
 ) -> Result<()> {
     let (status, mut body) = current(storage, location, &def.name)?;
     body.cursor = cursor;
-    save(
-        storage,
-        location,
-        &def.name,
-        status.unwrap_or(InstigatorStatus::DeclaredInCode),
-        &body,
-    )
+    save(storage, location, &def.name, status, &body)
 }
 
 /// What a sensor tick did.
@@ -576,13 +565,7 @@ pub fn evaluate_sensor_with(
     body.last_tick_timestamp = Some(now);
     tb["end_timestamp"] = serde_json::json!(crate::domain::now_ts());
     storage.update_tick(tick.id, tick_status, &tb)?;
-    save(
-        storage,
-        location,
-        &def.name,
-        status.unwrap_or(InstigatorStatus::DeclaredInCode),
-        &body,
-    )?;
+    save(storage, location, &def.name, status, &body)?;
     Ok(SensorTickOutcome {
         sensor: def.name.clone(),
         tick_id: tick.id,

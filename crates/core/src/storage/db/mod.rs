@@ -662,6 +662,15 @@ impl RunRow {
     }
 }
 
+/// A status column's value (`parse` is the status type's), or a corruption error naming `what`.
+fn parse_status<T>(
+    parse: fn(&str) -> Option<T>,
+    text: &str,
+    what: impl FnOnce() -> String,
+) -> Result<T, DbErr> {
+    parse(text).ok_or_else(|| corrupt(what(), format!("unknown status `{text}`")))
+}
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = job_ticks)]
 struct TickRow {
@@ -683,11 +692,8 @@ fn body_failure_count(body: &serde_json::Value) -> i64 {
 impl TickRow {
     fn into_tick(self) -> Result<Tick, DbErr> {
         let id = self.id;
-        let status = TickStatus::parse(&self.status).ok_or_else(|| {
-            corrupt(
-                format!("job_ticks.status of tick {id}"),
-                format!("unknown tick status `{}`", self.status),
-            )
+        let status = parse_status(TickStatus::parse, &self.status, || {
+            format!("job_ticks.status of tick {id}")
         })?;
         Ok(Tick {
             id,
@@ -720,11 +726,8 @@ impl InstigatorRow {
             || format!("instigators.instigator_body of {selector_id}"),
             &self.instigator_body,
         )?;
-        state.status = InstigatorStatus::parse(&self.status).ok_or_else(|| {
-            corrupt(
-                format!("instigators.status of {selector_id}"),
-                format!("unknown instigator status `{}`", self.status),
-            )
+        state.status = parse_status(InstigatorStatus::parse, &self.status, || {
+            format!("instigators.status of {selector_id}")
         })?;
         state.selector_id = selector_id;
         state.name = self.name;
