@@ -15,13 +15,15 @@ use super::types::*;
 use super::{blocking, Ctx};
 use base64::Engine as _;
 use dagster_core::domain::{
-    EventData, EventRecord, EventType, LogLevel as DomainLevel, MetadataEntry as DomainEntry,
+    EventData, EventRecord, EventType, MetadataEntry as DomainEntry,
     MetadataValue,
 };
-use dagster_core::exec::compute_logs::COMPUTE_LOGS_DIR;
-use dagster_core::exec::{ComputeLogManager, LogStream};
-use juniper::{graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion};
+use dagster_core::exec::ComputeLogManager;
+use juniper::{graphql_object, GraphQLObject, GraphQLUnion};
 use std::sync::Arc;
+
+pub use super::captured_logs::*;
+pub use super::event_enums::*;
 
 /// Default and largest page of `logsForRun`.
 pub const DEFAULT_EVENTS_PAGE: usize = 1000;
@@ -56,158 +58,6 @@ pub fn decode_cursor(cursor: &str) -> Result<i64, String> {
 /// Event timestamps are strings of integer milliseconds.
 fn millis(ts: f64) -> String {
     format!("{}", (ts * 1000.0) as i64)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Enums
-
-#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(scalar = juniper::DefaultScalarValue)]
-pub enum LogLevel {
-    Critical,
-    // `Error` would clash with the `Error` associated type of juniper's input traits.
-    #[graphql(name = "ERROR")]
-    Err,
-    Info,
-    Warning,
-    Debug,
-}
-
-impl From<DomainLevel> for LogLevel {
-    fn from(l: DomainLevel) -> Self {
-        match l {
-            DomainLevel::Debug => LogLevel::Debug,
-            DomainLevel::Info => LogLevel::Info,
-            DomainLevel::Warning => LogLevel::Warning,
-            DomainLevel::Error => LogLevel::Err,
-            DomainLevel::Critical => LogLevel::Critical,
-        }
-    }
-}
-
-/// Dagster's full `DagsterEventType` enum.
-#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(scalar = juniper::DefaultScalarValue)]
-pub enum DagsterEventType {
-    StepOutput,
-    StepInput,
-    StepFailure,
-    StepStart,
-    StepSuccess,
-    StepSkipped,
-    StepWorkerStarting,
-    StepWorkerStarted,
-    ResourceInitStarted,
-    ResourceInitSuccess,
-    ResourceInitFailure,
-    StepUpForRetry,
-    StepRestarted,
-    AssetMaterialization,
-    AssetMaterializationPlanned,
-    AssetFailedToMaterialize,
-    AssetObservation,
-    StepExpectationResult,
-    AssetCheckEvaluationPlanned,
-    AssetCheckEvaluation,
-    AssetHealthChanged,
-    AssetWiped,
-    RunEnqueued,
-    RunDequeued,
-    RunStarting,
-    RunStart,
-    RunSuccess,
-    RunFailure,
-    RunCanceling,
-    RunCanceled,
-    RunSuspended,
-    RunResumed,
-    PipelineEnqueued,
-    PipelineDequeued,
-    PipelineStarting,
-    PipelineStart,
-    PipelineSuccess,
-    PipelineFailure,
-    PipelineCanceling,
-    PipelineCanceled,
-    ObjectStoreOperation,
-    AssetStoreOperation,
-    LoadedInput,
-    HandledOutput,
-    EngineEvent,
-    HookCompleted,
-    HookErrored,
-    HookSkipped,
-    AlertStart,
-    AlertSuccess,
-    AlertFailure,
-    LogsCaptured,
-    FreshnessStateEvaluation,
-    FreshnessStateChange,
-    CodeLocationUpdated,
-}
-
-impl From<EventType> for DagsterEventType {
-    fn from(t: EventType) -> Self {
-        use DagsterEventType as D;
-        match t {
-            EventType::RunEnqueued => D::RunEnqueued,
-            EventType::RunDequeued => D::RunDequeued,
-            EventType::RunStarting => D::RunStarting,
-            EventType::RunStart => D::RunStart,
-            EventType::RunSuccess => D::RunSuccess,
-            EventType::RunFailure => D::RunFailure,
-            EventType::RunCanceling => D::RunCanceling,
-            EventType::RunCanceled => D::RunCanceled,
-            EventType::RunSuspended => D::RunSuspended,
-            EventType::RunResumed => D::RunResumed,
-            EventType::StepStart => D::StepStart,
-            EventType::StepSuccess => D::StepSuccess,
-            EventType::StepFailure => D::StepFailure,
-            EventType::StepSkipped => D::StepSkipped,
-            EventType::StepInput => D::StepInput,
-            EventType::StepOutput => D::StepOutput,
-            EventType::StepUpForRetry => D::StepUpForRetry,
-            EventType::StepRestarted => D::StepRestarted,
-            EventType::StepWorkerStarting => D::StepWorkerStarting,
-            EventType::StepWorkerStarted => D::StepWorkerStarted,
-            EventType::ResourceInitStarted => D::ResourceInitStarted,
-            EventType::ResourceInitSuccess => D::ResourceInitSuccess,
-            EventType::ResourceInitFailure => D::ResourceInitFailure,
-            EventType::LoadedInput => D::LoadedInput,
-            EventType::HandledOutput => D::HandledOutput,
-            EventType::AssetMaterialization => D::AssetMaterialization,
-            EventType::AssetMaterializationPlanned => D::AssetMaterializationPlanned,
-            EventType::AssetFailedToMaterialize => D::AssetFailedToMaterialize,
-            EventType::AssetObservation => D::AssetObservation,
-            EventType::EngineEvent => D::EngineEvent,
-            EventType::LogsCaptured => D::LogsCaptured,
-        }
-    }
-}
-
-#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(scalar = juniper::DefaultScalarValue)]
-pub enum ErrorSource {
-    FrameworkError,
-    UserCodeError,
-    UnexpectedError,
-    Interrupt,
-}
-
-#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(scalar = juniper::DefaultScalarValue)]
-pub enum AssetMaterializationFailureReason {
-    FailedToMaterialize,
-    UpstreamFailedToMaterialize,
-    RunTerminated,
-    Unknown,
-}
-
-#[derive(GraphQLEnum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(scalar = juniper::DefaultScalarValue)]
-pub enum AssetMaterializationFailureType {
-    Failed,
-    Skipped,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1154,162 +1004,6 @@ pub async fn logs_for_run(
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Captured logs
-
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx)]
-pub struct CapturedLogs {
-    pub log_key: Vec<String>,
-    pub stdout: Option<String>,
-    pub stderr: Option<String>,
-    pub cursor: Option<String>,
-}
-
-#[derive(GraphQLObject, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx)]
-pub struct CapturedLogsMetadata {
-    pub stdout_download_url: Option<String>,
-    pub stdout_location: Option<String>,
-    pub stderr_download_url: Option<String>,
-    pub stderr_location: Option<String>,
-}
-
-/// `[run_id, "compute_logs", file_key]` → `(run_id, file_key)`.
-pub fn split_log_key(log_key: &[String]) -> Result<(&str, &str), PythonError> {
-    match log_key {
-        [run_id, dir, file_key] if dir == COMPUTE_LOGS_DIR => Ok((run_id, file_key)),
-        _ => Err(PythonError::new(format!(
-            "unknown log key {log_key:?}: expected [<run id>, \"{COMPUTE_LOGS_DIR}\", <file key>]"
-        ))),
-    }
-}
-
-/// Parses `"<stdout offset>:<stderr offset>"`.
-pub fn parse_log_cursor(cursor: Option<&str>) -> Result<(u64, u64), PythonError> {
-    let Some(c) = cursor.filter(|c| !c.is_empty()) else {
-        return Ok((0, 0));
-    };
-    let bad = || {
-        PythonError::new(format!(
-            "invalid captured-log cursor {c:?}: expected \"<stdout offset>:<stderr offset>\""
-        ))
-    };
-    let (a, b) = c.split_once(':').ok_or_else(bad)?;
-    Ok((
-        a.trim().parse().map_err(|_| bad())?,
-        b.trim().parse().map_err(|_| bad())?,
-    ))
-}
-
-/// `capturedLogs(logKey, cursor, limit)`: up to `limit` bytes of each stream after the cursor.
-pub async fn captured_logs(
-    ctx: &Ctx,
-    log_key: Vec<String>,
-    cursor: Option<String>,
-    limit: Option<i32>,
-) -> Result<CapturedLogs, PythonError> {
-    split_log_key(&log_key)?;
-    let (out_off, err_off) = parse_log_cursor(cursor.as_deref())?;
-    let max = match limit {
-        Some(l) if l <= 0 => {
-            return Err(PythonError::new(format!(
-                "limit must be positive (got {l})"
-            )))
-        }
-        Some(l) => (l as usize).min(MAX_LOG_CHUNK),
-        None => MAX_LOG_CHUNK,
-    };
-    Ok(read_captured(ctx, log_key, (out_off, err_off), max)
-        .await?
-        .logs)
-}
-
-/// One read of a step's captured logs ([`read_captured`]).
-pub struct CapturedRead {
-    pub logs: CapturedLogs,
-    /// Where the next read starts (stdout, stderr byte offsets).
-    pub offsets: (u64, u64),
-    /// The capture had ended (`.complete` marker) before this read.
-    pub complete: bool,
-}
-
-/// Reads up to `max` bytes of each stream of the step's captured logs after `offsets`
-/// (stdout, stderr), on the blocking pool.
-pub async fn read_captured(
-    ctx: &Ctx,
-    log_key: Vec<String>,
-    (out_off, err_off): (u64, u64),
-    max: usize,
-) -> Result<CapturedRead, PythonError> {
-    let (run_id, file_key) = split_log_key(&log_key)?;
-    let (run_id, file_key) = (run_id.to_string(), file_key.to_string());
-    let st = ctx.state.clone();
-    let (out, err) = blocking(move || {
-        let m = &st.instance.compute_logs;
-        let out = m
-            .read(&run_id, &file_key, LogStream::Stdout, out_off, max)
-            .map_err(|e| PythonError::from_error(&e))?;
-        let err = m
-            .read(&run_id, &file_key, LogStream::Stderr, err_off, max)
-            .map_err(|e| PythonError::from_error(&e))?;
-        Ok((out, err))
-    })
-    .await?;
-    Ok(CapturedRead {
-        offsets: (out.next_offset, err.next_offset),
-        complete: out.complete && err.complete,
-        logs: CapturedLogs {
-            cursor: Some(format!("{}:{}", out.next_offset, err.next_offset)),
-            stdout: (!out.missing).then_some(out.data),
-            stderr: (!err.missing).then_some(err.data),
-            log_key,
-        },
-    })
-}
-
-/// `capturedLogsMetadata(logKey)`: download URLs (under the path prefix) and file paths.
-pub fn captured_logs_metadata(
-    ctx: &Ctx,
-    log_key: &[String],
-) -> Result<CapturedLogsMetadata, PythonError> {
-    let (run_id, file_key) = split_log_key(log_key)?;
-    let m = &ctx.state.instance.compute_logs;
-    let url = |ext: &str| {
-        let parts: Vec<String> = log_key.iter().map(|p| url_component(p)).collect();
-        format!("{}/logs/{}/{ext}", ctx.state.path_prefix, parts.join("/"))
-    };
-    Ok(CapturedLogsMetadata {
-        stdout_download_url: Some(url("out")),
-        stdout_location: Some(
-            m.path(run_id, file_key, LogStream::Stdout)
-                .display()
-                .to_string(),
-        ),
-        stderr_download_url: Some(url("err")),
-        stderr_location: Some(
-            m.path(run_id, file_key, LogStream::Stderr)
-                .display()
-                .to_string(),
-        ),
-    })
-}
-
-/// Percent-encodes everything but unreserved characters.
-fn url_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1325,16 +1019,5 @@ mod tests {
         assert_eq!(decode_cursor("42"), Ok(42));
         assert!(decode_cursor("%%%").is_err());
         assert!(decode_cursor("e30=").is_err()); // {}
-    }
-
-    #[test]
-    fn log_cursor_and_key() {
-        assert_eq!(parse_log_cursor(Some("12:100")).unwrap(), (12, 100));
-        assert_eq!(parse_log_cursor(None).unwrap(), (0, 0));
-        assert!(parse_log_cursor(Some("x")).is_err());
-        let k = vec!["r".to_string(), "compute_logs".into(), "s".into()];
-        assert_eq!(split_log_key(&k).unwrap(), ("r", "s"));
-        assert!(split_log_key(&k[..2]).is_err());
-        assert_eq!(url_component("a b/c"), "a%20b%2Fc");
     }
 }
