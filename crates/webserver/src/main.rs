@@ -35,6 +35,15 @@ use std::sync::{Arc, RwLock};
 
 pub(crate) const VERSION: &str = "1.13.27";
 
+// The global allocator (issue 14; scripts/bench_webserver_memory.sh, docs/BENCHMARKS.md
+// "Webserver memory under expensive GraphQL requests"): FIGURES_PLACEHOLDER
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "dagster-webserver", version, disable_help_flag = true)]
 struct Args {

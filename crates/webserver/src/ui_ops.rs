@@ -291,6 +291,7 @@ mod tests {
         let limits = Limits::default();
         let vars = juniper::Variables::new();
         let mut max = [(0u64, String::new()), (0, String::new()), (0, String::new()), (0, String::new())];
+        let mut all = Vec::new();
         for name in docs.operations.keys() {
             let Some(doc) = docs.document(name) else {
                 continue;
@@ -298,6 +299,7 @@ mod tests {
             let a = analyze(&schema, &sizes, &doc, Some(name), &vars, &limits)
                 .expect("no limit reached")
                 .expect("parses");
+            all.push((a.cost.fields, name.clone()));
             for (i, v) in [a.cost.fields, a.cost.aliases, a.cost.depth, a.cost.list_limit]
                 .into_iter()
                 .enumerate()
@@ -307,6 +309,8 @@ mod tests {
                 }
             }
         }
+        all.sort();
+        println!("UI operations with the most fields: {:?}", &all[all.len().saturating_sub(8)..]);
         println!("UI operations, static maxima: fields {:?}, aliases {:?}, depth {:?}, list limit {:?}", max[0], max[1], max[2], max[3]);
         for (i, limit) in [limits.max_fields, limits.max_aliases, limits.max_depth, limits.max_list_limit]
             .into_iter()

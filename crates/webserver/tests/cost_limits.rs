@@ -194,6 +194,16 @@ fn deep(levels: usize) -> String {
     )
 }
 
+/// The same through a chain of fragments (the text nests only 3 levels).
+fn deep_fragments(levels: usize) -> String {
+    let mut q = "{ __type(name: \"Query\") { ...F0 } }".to_string();
+    for i in 0..levels {
+        q.push_str(&format!(" fragment F{i} on __Type {{ ofType {{ ...F{} }} }}", i + 1));
+    }
+    q.push_str(&format!(" fragment F{levels} on __Type {{ name }}"));
+    q
+}
+
 #[test]
 fn aliases_depth_and_list_limit() {
     let web = start(
@@ -426,8 +436,8 @@ fn defaults_refuse_the_expensive_shapes() {
             aliases(20, "__schema { types { kind name description fields { name description args { name description type { kind name ofType { kind name } } defaultValue } type { kind name ofType { kind name ofType { kind name } } } } inputFields { name type { name } } enumValues { name } } }"),
         ),
         (
-            "deep",
-            deep(d["--max-query-depth"] as usize),
+            "deep (through fragments)",
+            deep_fragments(d["--max-query-depth"] as usize),
         ),
         (
             "large limit",
