@@ -48,6 +48,10 @@ nice -n 19 cargo build $flag -p dagster-cli >/dev/null 2>&1 || nice -n 19 cargo 
 cp "$target/$profile/dagster" "$work/dagster"
 build_web() { # name, features...
   local name=$1; shift
+  # Pre-built binaries (DAGSTER_BENCH_WEB_BINS=<dir with web-glibc, web-jemalloc, ...>) skip the build.
+  if [ -n "${DAGSTER_BENCH_WEB_BINS:-}" ] && [ -x "$DAGSTER_BENCH_WEB_BINS/web-$name" ]; then
+    echo "$DAGSTER_BENCH_WEB_BINS/web-$name"; return
+  fi
   if [ ! -x "$work/web-$name" ]; then
     nice -n 19 cargo build $flag -p dagster-webserver "$@" >/dev/null 2>&1 || nice -n 19 cargo build $flag -p dagster-webserver "$@"
     cp "$target/$profile/dagster-webserver" "$work/web-$name"

@@ -211,7 +211,11 @@ impl Cost {
             (Limit::Aliases, self.aliases, limits.max_aliases),
             (Limit::ListLimit, self.list_limit, limits.max_list_limit),
             (Limit::Fields, self.fields, limits.max_fields),
-            (Limit::FieldsInFlight, self.fields, limits.max_fields_in_flight),
+            (
+                Limit::FieldsInFlight,
+                self.fields,
+                limits.max_fields_in_flight,
+            ),
         ];
         for (limit, value, max) in checks {
             if value > max {
@@ -280,7 +284,10 @@ impl SchemaSizes {
             .unwrap_or(1);
         let list_sizes = HashMap::from([
             (("__Schema", "types"), (n_types, 1)),
-            (("__Schema", "directives"), (directives.len().max(1) as u64, 1)),
+            (
+                ("__Schema", "directives"),
+                (directives.len().max(1) as u64, 1),
+            ),
             (("__Type", "fields"), avg(fields, n_types)),
             (("__Type", "inputFields"), avg(input_fields, n_types)),
             (("__Type", "enumValues"), avg(enum_values, n_types)),
@@ -566,7 +573,10 @@ impl InFlight {
 
     /// Waits until `fields` fit in the budget; the permit gives them back when dropped. A
     /// request heavier than the whole budget is refused (it could never run).
-    pub async fn acquire(&self, fields: u64) -> Result<tokio::sync::OwnedSemaphorePermit, LimitError> {
+    pub async fn acquire(
+        &self,
+        fields: u64,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, LimitError> {
         let weight = fields.max(1);
         if weight > self.cap {
             return Err(LimitError {

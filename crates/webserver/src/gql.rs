@@ -133,7 +133,6 @@ pub fn nesting_depth(query: &str) -> usize {
     max
 }
 
-
 /// Objects given for `runConfigData` become their JSON text (see `RunConfigData`).
 pub fn normalize_variables(v: &mut serde_json::Value) {
     match v {
@@ -356,7 +355,9 @@ impl LiteralParser<'_> {
     }
 }
 
-pub fn parse_variables(v: Option<serde_json::Value>) -> Result<Variables<DefaultScalarValue>, String> {
+pub fn parse_variables(
+    v: Option<serde_json::Value>,
+) -> Result<Variables<DefaultScalarValue>, String> {
     let mut v = match v {
         None | Some(serde_json::Value::Null) => return Ok(Variables::new()),
         Some(serde_json::Value::String(s)) if s.trim().is_empty() => return Ok(Variables::new()),

@@ -395,4 +395,3 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
             "errors": [{"message": format!("Not found: {} {}", req.method(), req.path())}],
         }))
 }
-

@@ -28,8 +28,8 @@ use crate::gql::{
     inline_run_config_literals, nesting_depth, normalize_variables, Costs, Server, MAX_BODY_BYTES,
     MAX_QUERY_DEPTH,
 };
-use crate::schema::Schema;
 use crate::schema::Ctx;
+use crate::schema::Schema;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::AggregatedMessage;
@@ -433,7 +433,11 @@ async fn admit(
         return Ok(None);
     };
     limiter.costs.record(&analysis, 0, 0);
-    let permit = limiter.costs.in_flight.acquire(analysis.cost.fields).await?;
+    let permit = limiter
+        .costs
+        .in_flight
+        .acquire(analysis.cost.fields)
+        .await?;
     Ok(match analysis.operation_type {
         Some(juniper::OperationType::Subscription) => None,
         _ => Some(permit),

@@ -20,11 +20,13 @@ use std::process::{Command, Stdio};
 
 const CODE: &str = "QUERY_COST_LIMIT";
 
-const ASSET_GRAPH: &str = "query AssetGraph { assetNodes { id assetKey { path } groupName description \
+const ASSET_GRAPH: &str =
+    "query AssetGraph { assetNodes { id assetKey { path } groupName description \
     computeKind kinds jobNames opNames isMaterializable isPartitioned \
     dependencyKeys { path } dependedByKeys { path } } }";
 
-const RUNS: &str = "query Runs($limit: Int) { runsOrError(limit: $limit) { __typename ... on Runs { count \
+const RUNS: &str =
+    "query Runs($limit: Int) { runsOrError(limit: $limit) { __typename ... on Runs { count \
     results { runId status pipelineName tags { key value } } } } }";
 
 const INTROSPECTION: &str = "query Introspection { __schema { queryType { name } mutationType { name } \
@@ -147,7 +149,11 @@ impl Web {
             "expected success, got {status}: {}",
             &text[..text.len().min(2000)]
         );
-        assert!(v.get("errors").is_none(), "{}", &text[..text.len().min(2000)]);
+        assert!(
+            v.get("errors").is_none(),
+            "{}",
+            &text[..text.len().min(2000)]
+        );
         assert!(v["data"].is_object(), "{}", &text[..text.len().min(2000)]);
         text
     }
@@ -198,7 +204,10 @@ fn deep(levels: usize) -> String {
 fn deep_fragments(levels: usize) -> String {
     let mut q = "{ __type(name: \"Query\") { ...F0 } }".to_string();
     for i in 0..levels {
-        q.push_str(&format!(" fragment F{i} on __Type {{ ofType {{ ...F{} }} }}", i + 1));
+        q.push_str(&format!(
+            " fragment F{i} on __Type {{ ofType {{ ...F{} }} }}",
+            i + 1
+        ));
     }
     q.push_str(&format!(" fragment F{levels} on __Type {{ name }}"));
     q
@@ -228,7 +237,12 @@ fn aliases_depth_and_list_limit() {
     assert_eq!(v, 4);
     // aliases inside a fragment count once per spread
     let q = "{ ...F ...G } fragment F on Query { x: version y: version } fragment G on Query { z: version w: version }";
-    web.refused(q, serde_json::json!({}), "query aliases", "--max-query-aliases");
+    web.refused(
+        q,
+        serde_json::json!({}),
+        "query aliases",
+        "--max-query-aliases",
+    );
     // depth: 6 passes, 7 is refused
     web.ok(&deep(4), serde_json::json!({}));
     let v = web.refused(
@@ -254,8 +268,12 @@ fn aliases_depth_and_list_limit() {
         "--max-query-list-limit",
     );
     // GET /graphql is checked too
-    let q = aliases(4, "version").replace(' ', "%20").replace('{', "%7B").replace('}', "%7D");
-    let (status, text) = try_http(web.port, "GET", &format!("/graphql?query={q}"), &[], b"").unwrap();
+    let q = aliases(4, "version")
+        .replace(' ', "%20")
+        .replace('{', "%7B")
+        .replace('}', "%7D");
+    let (status, text) =
+        try_http(web.port, "GET", &format!("/graphql?query={q}"), &[], b"").unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_cost_error(status, &v, "query aliases", "--max-query-aliases", &text);
     // the websocket path too
@@ -267,8 +285,7 @@ fn aliases_depth_and_list_limit() {
     assert_eq!(frame["id"], "over", "{frame}");
     assert_eq!(frame["payload"][0]["extensions"]["code"], CODE, "{frame}");
     assert_eq!(
-        frame["payload"][0]["extensions"]["limit"],
-        "query aliases",
+        frame["payload"][0]["extensions"]["limit"], "query aliases",
         "{frame}"
     );
     ws.start("under", &aliases(3, "version"), serde_json::json!({}));
@@ -338,7 +355,10 @@ fn response_bytes_are_bounded() {
     drop(at);
     let below = start(
         &[],
-        &[("DAGSTER_WEBSERVER_MAX_RESPONSE_BYTES", &(graph - 1).to_string())],
+        &[(
+            "DAGSTER_WEBSERVER_MAX_RESPONSE_BYTES",
+            &(graph - 1).to_string(),
+        )],
     );
     below.refused(
         ASSET_GRAPH,
@@ -357,8 +377,7 @@ fn response_bytes_are_bounded() {
     assert_eq!(frame["id"], "big", "{frame}");
     assert_eq!(frame["payload"][0]["extensions"]["code"], CODE, "{frame}");
     assert_eq!(
-        frame["payload"][0]["extensions"]["limit"],
-        "response bytes",
+        frame["payload"][0]["extensions"]["limit"], "response bytes",
         "{frame}"
     );
 }
@@ -382,7 +401,13 @@ fn fields_in_flight_wait_or_refuse() {
             std::thread::spawn(move || {
                 let (status, v) = gql(port, RUNS, serde_json::json!({"limit": 30}));
                 assert_eq!(status, 200, "{v}");
-                assert_eq!(v["data"]["runsOrError"]["results"].as_array().unwrap().len(), 30);
+                assert_eq!(
+                    v["data"]["runsOrError"]["results"]
+                        .as_array()
+                        .unwrap()
+                        .len(),
+                    30
+                );
             })
         })
         .collect();
@@ -392,7 +417,10 @@ fn fields_in_flight_wait_or_refuse() {
     drop(web);
     let web = start(
         &[],
-        &[("DAGSTER_WEBSERVER_MAX_FIELDS_IN_FLIGHT", &(weight - 1).to_string())],
+        &[(
+            "DAGSTER_WEBSERVER_MAX_FIELDS_IN_FLIGHT",
+            &(weight - 1).to_string(),
+        )],
     );
     web.refused(
         RUNS,
@@ -453,6 +481,11 @@ fn defaults_refuse_the_expensive_shapes() {
             "{what}: {status} {}",
             v["errors"][0]["message"].as_str().unwrap_or("(no error)")
         );
-        assert_eq!(v["errors"][0]["extensions"]["code"], CODE, "{what}: {}", &text[..text.len().min(1000)]);
+        assert_eq!(
+            v["errors"][0]["extensions"]["code"],
+            CODE,
+            "{what}: {}",
+            &text[..text.len().min(1000)]
+        );
     }
 }

@@ -15,8 +15,7 @@ use super::types::*;
 use super::{blocking, Ctx};
 use base64::Engine as _;
 use dagster_core::domain::{
-    EventData, EventRecord, EventType, MetadataEntry as DomainEntry,
-    MetadataValue,
+    EventData, EventRecord, EventType, MetadataEntry as DomainEntry, MetadataValue,
 };
 use dagster_core::exec::ComputeLogManager;
 use juniper::{graphql_object, GraphQLObject, GraphQLUnion};

@@ -9,7 +9,6 @@ use dagster_core::defs::Definitions;
 use dagster_core::domain::RunsFilter;
 use std::sync::Arc;
 
-
 // ---------------------------------------------------------------------------------------------
 // Lookups
 

@@ -448,7 +448,8 @@ pub fn help_defaults() -> std::collections::HashMap<String, u64> {
 /// `--log-level info,dagster_webserver::cost=debug`: for each of `fields`, `aliases`, `depth`,
 /// `list_limit`, `response_bytes`, the largest value and the operation that had it.
 pub fn max_costs(log: &str) -> std::collections::HashMap<String, (u64, String)> {
-    let mut max: std::collections::HashMap<String, (u64, String)> = std::collections::HashMap::new();
+    let mut max: std::collections::HashMap<String, (u64, String)> =
+        std::collections::HashMap::new();
     for line in log.lines() {
         if !(line.contains("graphql request cost") || line.contains("graphql websocket answer")) {
             continue;
