@@ -8,7 +8,7 @@
 //! leaked cookie does not give the bearer token away; `<prefix>/logout` clears it. Nothing here
 //! logs or echoes a token.
 
-use crate::http::Server;
+use crate::gql::Server;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};

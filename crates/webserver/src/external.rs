@@ -13,7 +13,8 @@
 //!   its whole event log (the UI's "Download debug file"; Dagster's file is a Python pickle,
 //!   this one is JSON).
 
-use crate::http::{check_token, read_body, Server};
+use crate::gql::Server;
+use crate::http::{check_token, read_body};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use dagster_core::domain::{AssetKey, MetadataEntry, MetadataValue};

@@ -13,7 +13,9 @@
 //! (bearer token for API clients, a sign-in form and session cookie for browsers).
 
 mod auth;
+mod cost;
 mod external;
+mod gql;
 mod http;
 mod schema;
 mod state;
@@ -32,6 +34,15 @@ use dagster_core::instance::Instance;
 use std::sync::{Arc, RwLock};
 
 pub(crate) const VERSION: &str = "1.13.27";
+
+// The global allocator (issue 14; scripts/bench_webserver_memory.sh, docs/BENCHMARKS.md
+// "Webserver memory under expensive GraphQL requests"): FIGURES_PLACEHOLDER
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
 #[command(name = "dagster-webserver", version, disable_help_flag = true)]
@@ -94,6 +105,63 @@ struct Args {
         value_parser = clap::builder::PossibleValuesParser::new(LOG_FORMATS)
     )]
     log_format: String,
+    /// GraphQL cost limit: the estimated fields of one request (fragments expanded; a field's
+    /// `limit:`/`first:` argument multiplies the fields under it).
+    #[arg(
+        long = "max-query-fields",
+        default_value_t = cost::DEFAULT_MAX_FIELDS,
+        env = "DAGSTER_WEBSERVER_MAX_QUERY_FIELDS"
+    )]
+    max_query_fields: u64,
+    /// GraphQL cost limit: aliased fields in one request.
+    #[arg(
+        long = "max-query-aliases",
+        default_value_t = cost::DEFAULT_MAX_ALIASES,
+        env = "DAGSTER_WEBSERVER_MAX_QUERY_ALIASES"
+    )]
+    max_query_aliases: u64,
+    /// GraphQL cost limit: the deepest field nesting of one request.
+    #[arg(
+        long = "max-query-depth",
+        default_value_t = cost::DEFAULT_MAX_DEPTH,
+        env = "DAGSTER_WEBSERVER_MAX_QUERY_DEPTH"
+    )]
+    max_query_depth: u64,
+    /// GraphQL cost limit: the largest `limit:`/`first:` argument.
+    #[arg(
+        long = "max-query-list-limit",
+        default_value_t = cost::DEFAULT_MAX_LIST_LIMIT,
+        env = "DAGSTER_WEBSERVER_MAX_QUERY_LIST_LIMIT"
+    )]
+    max_query_list_limit: u64,
+    /// GraphQL cost limit: the size of one serialized answer, in bytes.
+    #[arg(
+        long = "max-response-bytes",
+        default_value_t = cost::DEFAULT_MAX_RESPONSE_BYTES,
+        env = "DAGSTER_WEBSERVER_MAX_RESPONSE_BYTES"
+    )]
+    max_response_bytes: u64,
+    /// GraphQL cost limit: estimated fields of all requests running at once (a request waits
+    /// for room; one heavier than this alone is refused).
+    #[arg(
+        long = "max-fields-in-flight",
+        default_value_t = cost::DEFAULT_MAX_FIELDS_IN_FLIGHT,
+        env = "DAGSTER_WEBSERVER_MAX_FIELDS_IN_FLIGHT"
+    )]
+    max_fields_in_flight: u64,
+}
+
+impl Args {
+    fn limits(&self) -> cost::Limits {
+        cost::Limits {
+            max_fields: self.max_query_fields,
+            max_aliases: self.max_query_aliases,
+            max_depth: self.max_query_depth,
+            max_list_limit: self.max_query_list_limit,
+            max_response_bytes: self.max_response_bytes,
+            max_fields_in_flight: self.max_fields_in_flight,
+        }
+    }
 }
 
 async fn server_info() -> HttpResponse {
@@ -240,7 +308,24 @@ fn main() -> Result<()> {
         prefix,
         std::process::id()
     );
-    let schema = Arc::new(schema::schema());
+    let limits = args.limits();
+    tracing::info!(
+        max_query_fields = limits.max_fields,
+        max_query_aliases = limits.max_aliases,
+        max_query_depth = limits.max_depth,
+        max_query_list_limit = limits.max_list_limit,
+        max_response_bytes = limits.max_response_bytes,
+        max_fields_in_flight = limits.max_fields_in_flight,
+        "GraphQL cost limits"
+    );
+    // juniper's parser has limits of its own (15,000 fields without list multipliers, 64 levels
+    // of selection sets); they are raised to ours, so that ours answer first.
+    let schema = Arc::new(
+        schema::schema()
+            .limit_fields(usize::try_from(limits.max_fields.max(15_000)).unwrap_or(usize::MAX))
+            .limit_depth(usize::try_from(limits.max_depth.max(64)).unwrap_or(usize::MAX)),
+    );
+    let costs = Arc::new(gql::Costs::new(&schema, limits));
     // With a path prefix, `/` redirects to it (as Dagster's webserver does).
     let redirect_to = if prefix.is_empty() {
         "/".to_string()
@@ -260,6 +345,7 @@ fn main() -> Result<()> {
                 state: state.clone(),
                 schema: schema.clone(),
                 token: token.clone(),
+                costs: costs.clone(),
             });
             let redirect_to_prefix = redirect_to.clone();
             App::new()

@@ -9,7 +9,7 @@
 //! filled in per response. The hashed `_next/static/` files are cached for a year, the others
 //! revalidate by ETag, and `index.html` is never cached.
 
-use crate::http::Server;
+use crate::gql::Server;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::io::Read;

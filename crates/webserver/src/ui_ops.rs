@@ -278,4 +278,72 @@ mod tests {
                 .join("\n")
         );
     }
+
+    /// The static cost of every UI operation (variables unknown: a `limit: $var` counts 1):
+    /// printed for the record, and each must stay under a quarter of the default limits
+    /// (the browser test measures the real requests, with their variables).
+    #[test]
+    fn ui_operations_cost_far_below_the_default_limits() {
+        use crate::cost::{analyze, Limits, SchemaSizes};
+        let docs = UiDocuments::from_bundle().expect("the embedded chunks decompress");
+        let schema = crate::schema::schema()
+            .limit_fields(10_000_000)
+            .limit_depth(1000);
+        let sizes = SchemaSizes::of(&schema.schema);
+        let limits = Limits::default();
+        let vars = juniper::Variables::new();
+        let mut max = [
+            (0u64, String::new()),
+            (0, String::new()),
+            (0, String::new()),
+            (0, String::new()),
+        ];
+        let mut all = Vec::new();
+        for name in docs.operations.keys() {
+            let Some(doc) = docs.document(name) else {
+                continue;
+            };
+            let a = analyze(&schema, &sizes, &doc, Some(name), &vars, &limits)
+                .expect("no limit reached")
+                .expect("parses");
+            all.push((a.cost.fields, name.clone()));
+            for (i, v) in [
+                a.cost.fields,
+                a.cost.aliases,
+                a.cost.depth,
+                a.cost.list_limit,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if v > max[i].0 {
+                    max[i] = (v, name.clone());
+                }
+            }
+        }
+        all.sort();
+        println!(
+            "UI operations with the most fields: {:?}",
+            &all[all.len().saturating_sub(8)..]
+        );
+        println!(
+            "UI operations, static maxima: fields {:?}, aliases {:?}, depth {:?}, list limit {:?}",
+            max[0], max[1], max[2], max[3]
+        );
+        for (i, limit) in [
+            limits.max_fields,
+            limits.max_aliases,
+            limits.max_depth,
+            limits.max_list_limit,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert!(
+                max[i].0 * 4 < limit,
+                "{:?} is not under a quarter of {limit}",
+                max[i]
+            );
+        }
+    }
 }

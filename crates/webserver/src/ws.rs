@@ -12,17 +12,24 @@
 //!   params), otherwise the server answers `connection_error` and closes;
 //! * the nesting limit and the inline `runConfigData` rewrite of `start` queries, and the
 //!   frame size limit ([`MAX_BODY_BYTES`]);
+//! * the cost limits ([`crate::cost`]): a `start` over a limit gets an `error` frame with the
+//!   `QUERY_COST_LIMIT` error; a query or mutation holds its estimated fields in the
+//!   fields-in-flight budget until it completes (a subscription waits for room to start but does
+//!   not hold it: it lives as long as the page); an answer larger than `--max-response-bytes`
+//!   is replaced by an `error` frame;
 //! * frames that are not JSON, not a known message or not valid get an `error` frame (with the
 //!   operation id when there is one); the connection stays open.
 //!
 //! No keep-alive (`ka`) frames are sent, as in Dagster; websocket pings are answered.
 
 use crate::auth::token_matches;
-use crate::http::{
-    inline_run_config_literals, nesting_depth, normalize_variables, Server, MAX_BODY_BYTES,
+use crate::cost::{self, LimitError};
+use crate::gql::{
+    inline_run_config_literals, nesting_depth, normalize_variables, Costs, Server, MAX_BODY_BYTES,
     MAX_QUERY_DEPTH,
 };
 use crate::schema::Ctx;
+use crate::schema::Schema;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::AggregatedMessage;
@@ -70,11 +77,20 @@ fn init_token(params: &Variables<DefaultScalarValue>) -> Option<String> {
 
 /// An `error` frame (the payload is a list of GraphQL errors, as juniper's own).
 fn error_frame(id: Option<&str>, message: &str) -> String {
-    let mut frame = serde_json::json!({"type": "error", "payload": [{"message": message}]});
+    error_frame_with(id, serde_json::json!({"message": message}))
+}
+
+fn error_frame_with(id: Option<&str>, error: serde_json::Value) -> String {
+    let mut frame = serde_json::json!({"type": "error", "payload": [error]});
     if let Some(id) = id {
         frame["id"] = serde_json::Value::String(id.to_string());
     }
     frame.to_string()
+}
+
+/// The `error` frame of a `start` (or an answer) over a cost limit.
+fn cost_error_frame(id: &str, e: &LimitError) -> String {
+    error_frame_with(Some(id), e.to_graphql())
 }
 
 /// Parses one client frame; an error carries the operation id (if any) and the message.
@@ -204,8 +220,18 @@ pub async fn graphql_ws(
     };
     let connection = Connection::new(ArcSchema(server.schema.clone()), init);
     let shutdown = server.state.shutdown.subscribe();
-    actix_web::rt::spawn(serve(connection, session, messages, shutdown));
+    let limits = Limiter {
+        schema: server.schema.clone(),
+        costs: server.costs.clone(),
+    };
+    actix_web::rt::spawn(serve(connection, session, messages, shutdown, limits));
     response
+}
+
+/// What the cost limits of one connection need.
+struct Limiter {
+    schema: std::sync::Arc<Schema>,
+    costs: std::sync::Arc<Costs>,
 }
 
 /// The operation ids of one connection: running ones, and stopped ones whose `complete` is
@@ -216,6 +242,8 @@ struct Operations {
     initialized: bool,
     running: std::collections::HashSet<String>,
     stopped: std::collections::HashMap<String, usize>,
+    /// The fields-in-flight permits of running queries and mutations.
+    permits: std::collections::HashMap<String, tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Operations {
@@ -226,6 +254,7 @@ impl Operations {
     }
 
     fn stopped(&mut self, id: &str) {
+        self.permits.remove(id);
         if self.running.remove(id) {
             *self.stopped.entry(id.to_string()).or_default() += 1;
         }
@@ -233,6 +262,7 @@ impl Operations {
 
     /// A `complete` for `id` came from the protocol: whether to send it.
     fn completed(&mut self, id: &str) -> bool {
+        self.permits.remove(id);
         if let Some(n) = self.stopped.get_mut(id) {
             *n -= 1;
             if *n == 0 {
@@ -252,6 +282,7 @@ async fn serve<S, I>(
     session: actix_ws::Session,
     mut messages: actix_ws::AggregatedMessageStream,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    limiter: Limiter,
 ) where
     S: juniper_graphql_ws::Schema<ScalarValue = DefaultScalarValue>,
     I: juniper_graphql_ws::Init<DefaultScalarValue, S::Context> + Send,
@@ -262,6 +293,7 @@ async fn serve<S, I>(
     let ops = std::rc::Rc::new(std::cell::RefCell::new(Operations::default()));
     let ops_out = ops.clone();
     let mut out = session.clone();
+    let max_bytes = limiter.costs.limits.max_response_bytes;
     let output = async move {
         while let Some(msg) = from_protocol.next().await {
             if let ServerMessage::Complete { id } = &msg {
@@ -269,13 +301,30 @@ async fn serve<S, I>(
                     continue;
                 }
             }
-            let text = match serde_json::to_string(&msg) {
-                Ok(t) => t,
-                Err(e) => {
+            let text = match cost::serialize_bounded(&msg, max_bytes) {
+                Ok(t) => {
+                    if let ServerMessage::Data { id, .. } = &msg {
+                        tracing::debug!(
+                            target: cost::LOG_TARGET,
+                            id = id.as_str(),
+                            response_bytes = t.len(),
+                            "graphql websocket answer"
+                        );
+                    }
+                    String::from_utf8(t).unwrap_or_default()
+                }
+                Err(cost::SerializeError::Limit(e)) => match &msg {
+                    ServerMessage::Data { id, .. } | ServerMessage::Error { id, .. } => {
+                        cost_error_frame(id, &e)
+                    }
+                    _ => error_frame(None, &e.message()),
+                },
+                Err(cost::SerializeError::Json(e)) => {
                     tracing::error!(error = %e, "cannot serialize a websocket answer");
                     error_frame(None, &format!("cannot serialize the answer: {e}"))
                 }
             };
+            drop(msg);
             if out.text(text).await.is_err() {
                 return;
             }
@@ -317,6 +366,22 @@ async fn serve<S, I>(
             };
             match parse_frame(&text) {
                 Ok(msg) => {
+                    if let ClientMessage::Start { id, payload } = &msg {
+                        if ops.borrow().initialized {
+                            match admit(&limiter, payload).await {
+                                Ok(Some(permit)) => {
+                                    ops.borrow_mut().permits.insert(id.clone(), permit);
+                                }
+                                Ok(None) => {}
+                                Err(e) => {
+                                    if back.text(cost_error_frame(id, &e)).await.is_err() {
+                                        return;
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
+                    }
                     match &msg {
                         // Messages are handled in order: a start after init runs (if the
                         // init is refused, the connection ends anyway).
@@ -350,6 +415,33 @@ async fn serve<S, I>(
         future::Either::Right(_) => actix_ws::CloseCode::Away,
     };
     let _ = session.close(Some(code.into())).await;
+}
+
+/// The cost check of a `start`: waits for room in the fields-in-flight budget; the permit is
+/// kept for a query or mutation (until its `complete`), not for a subscription.
+async fn admit(
+    limiter: &Limiter,
+    payload: &juniper_graphql_ws::graphql_ws::StartPayload<DefaultScalarValue>,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, LimitError> {
+    let Some(analysis) = limiter.costs.admit(
+        &limiter.schema,
+        &payload.query,
+        payload.operation_name.as_deref(),
+        &payload.variables,
+    )?
+    else {
+        return Ok(None);
+    };
+    limiter.costs.record(&analysis, 0, 0);
+    let permit = limiter
+        .costs
+        .in_flight
+        .acquire(analysis.cost.fields)
+        .await?;
+    Ok(match analysis.operation_type {
+        Some(juniper::OperationType::Subscription) => None,
+        _ => Some(permit),
+    })
 }
 
 #[cfg(test)]

@@ -224,6 +224,8 @@ fn deploy(web_args: &[&str], web_env: &[(&str, &str)]) -> Deployment {
     let mut cmd = Command::new(webserver_bin());
     cmd.args(["-h", "127.0.0.1", "-p", &port.to_string(), "-w"])
         .arg(h.join("workspace.yaml"))
+        // The cost of every GraphQL request (see `ui_costs_are_far_below_the_limits`).
+        .args(["--log-level", "info,dagster_webserver::cost=debug"])
         .args(web_args)
         .env("DAGSTER_HOME", h)
         .env_remove("DAGSTER_WEBSERVER_TOKEN")
@@ -309,6 +311,38 @@ impl Deployment {
     }
 }
 
+impl Deployment {
+    /// Every request the UI sent during the scenarios (logged by the webserver with its cost)
+    /// stays under a quarter of each default cost limit (issue 14).
+    fn ui_costs_are_far_below_the_limits(&self) {
+        let log = std::fs::read_to_string(self.seeded.home.path().join("webserver.log")).unwrap();
+        let max = max_costs(&log);
+        let defaults = help_defaults();
+        println!("UI's largest GraphQL costs: {max:?}");
+        let checks = [
+            ("fields", "--max-query-fields"),
+            ("fields", "--max-fields-in-flight"),
+            ("aliases", "--max-query-aliases"),
+            ("depth", "--max-query-depth"),
+            ("list_limit", "--max-query-list-limit"),
+            ("response_bytes", "--max-response-bytes"),
+        ];
+        assert!(
+            max.get("fields").is_some_and(|(n, _)| *n > 0),
+            "no cost lines in the webserver log"
+        );
+        for (key, flag) in checks {
+            let (value, op) = max.get(key).cloned().unwrap_or_default();
+            let limit = defaults[flag];
+            println!("UI max {key} = {value} ({op}); default {flag} = {limit}");
+            assert!(
+                value.saturating_mul(4) < limit,
+                "the UI's {key} reaches {value} ({op}): not under a quarter of the default {flag} {limit}"
+            );
+        }
+    }
+}
+
 fn tail(p: &Path) -> String {
     let text = std::fs::read_to_string(p).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -323,6 +357,7 @@ fn ui_pages_and_flows() {
     // The main pages as PNGs in target/ui-browser/ (scripts/ui-screenshots.sh copies them to
     // docs/).
     d.scenario("", "screenshots", &[]);
+    d.ui_costs_are_far_below_the_limits();
 }
 
 #[test]

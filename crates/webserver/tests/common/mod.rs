@@ -406,3 +406,72 @@ pub fn http_raw(
         .expect("an HTTP status");
     (status, head, out[split + 4..].to_vec())
 }
+
+/// The defaults, as `--help` prints them.
+pub fn help_defaults() -> std::collections::HashMap<String, u64> {
+    let out = std::process::Command::new(webserver_bin())
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut defaults = std::collections::HashMap::new();
+    let mut current: Option<String> = None;
+    for line in help.lines() {
+        let t = line.trim();
+        if let Some(flag) = t.split_whitespace().find(|w| w.starts_with("--max-")) {
+            current = Some(flag.trim_end_matches(',').to_string());
+        }
+        if let (Some(flag), Some(i)) = (&current, t.find("[default: ")) {
+            let rest = &t[i + "[default: ".len()..];
+            let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(n) = n.parse() {
+                defaults.insert(flag.clone(), n);
+            }
+            current = None;
+        }
+    }
+    for flag in [
+        "--max-query-fields",
+        "--max-query-aliases",
+        "--max-query-depth",
+        "--max-query-list-limit",
+        "--max-response-bytes",
+        "--max-fields-in-flight",
+    ] {
+        assert!(defaults.contains_key(flag), "{flag} not in --help:\n{help}");
+    }
+    println!("defaults: {defaults:?}");
+    defaults
+}
+
+/// The per-request cost lines of a webserver log written with
+/// `--log-level info,dagster_webserver::cost=debug`: for each of `fields`, `aliases`, `depth`,
+/// `list_limit`, `response_bytes`, the largest value and the operation that had it.
+pub fn max_costs(log: &str) -> std::collections::HashMap<String, (u64, String)> {
+    let mut max: std::collections::HashMap<String, (u64, String)> =
+        std::collections::HashMap::new();
+    for line in log.lines() {
+        if !(line.contains("graphql request cost") || line.contains("graphql websocket answer")) {
+            continue;
+        }
+        let op = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("op="))
+            .unwrap_or("")
+            .trim_matches('"')
+            .to_string();
+        for w in line.split_whitespace() {
+            let Some((k, v)) = w.split_once('=') else {
+                continue;
+            };
+            let Ok(v) = v.parse::<u64>() else {
+                continue;
+            };
+            let e = max.entry(k.to_string()).or_insert((0, String::new()));
+            if v > e.0 {
+                *e = (v, op.clone());
+            }
+        }
+    }
+    max
+}
