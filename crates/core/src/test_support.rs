@@ -239,14 +239,11 @@ impl Drop for TestDb {
 }
 
 /// A [`RunSubmitter`](crate::exec::RunSubmitter) of this storage with the queued run
-/// coordinator (runs stay QUEUED: nothing is launched).
-pub fn queued_submitter(
-    storage: &DbStorage,
-    launcher: crate::exec::DefaultRunLauncher,
-) -> crate::exec::RunSubmitter {
+/// coordinator: runs stay QUEUED, nothing is launched (its launcher names no binary).
+pub fn queued_submitter(storage: &DbStorage) -> crate::exec::RunSubmitter {
     crate::exec::RunSubmitter::new(
         std::sync::Arc::new(storage.clone()),
-        launcher,
+        crate::exec::DefaultRunLauncher::new("/nonexistent/dagster", "/tmp"),
         crate::exec::CoordinatorKind::Queued,
     )
 }

@@ -1,7 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a test failure
 //! 1000 RUNNING schedules due on the same minute: each gets exactly one tick and one run. The
 //! elapsed time is printed (run with `--nocapture`); it is not asserted, the machine is shared.
-use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::instigator::schedule::{evaluate_all, start_schedule};
 use dagster_core::test_support::TestDb;
 
@@ -20,10 +19,9 @@ fn run(db: TestDb) {
         start_schedule(&s, "loc", def, 1_795_500_000.0).unwrap();
     }
     let locs = vec![("loc".to_string(), d)];
-    let l = DefaultRunLauncher::new("/x", "/tmp");
     let t = std::time::Instant::now();
     let r = evaluate_all(
-        &dagster_core::test_support::queued_submitter(&s, l.clone()),
+        &dagster_core::test_support::queued_submitter(&s),
         &locs,
         1_795_500_060.5,
         &Default::default(),

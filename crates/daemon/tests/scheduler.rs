@@ -5,12 +5,11 @@
 
 use dagster_core::defs::Definitions;
 use dagster_core::domain::{tags, RunsFilter};
-use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::instigator::schedule::{
     evaluate_schedule, selector_id, start_schedule, SCHEDULE,
 };
 use dagster_core::storage::{DbStorage, InstigatorStore, KvStore, RunStore, Storage};
-use dagster_core::test_support::TestDb;
+use dagster_core::test_support::{queued_submitter, TestDb};
 use std::sync::{Arc, Barrier};
 
 fn defs(dir: &std::path::Path, cron: &str, catchup: &str) -> Definitions {
@@ -46,14 +45,6 @@ fn ts(s: &str) -> f64 {
     chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp() as f64
 }
 
-fn launcher() -> DefaultRunLauncher {
-    DefaultRunLauncher::new("/nonexistent/dagster", "/tmp")
-}
-
-fn submitter(storage: &dagster_core::storage::DbStorage) -> dagster_core::exec::RunSubmitter {
-    dagster_core::test_support::queued_submitter(storage, launcher())
-}
-
 fn runs_for(storage: &DbStorage, iso: &str) -> usize {
     storage
         .list_runs(
@@ -86,7 +77,7 @@ fn racing_evaluators(db: TestDb) {
                 let barrier = barrier.clone();
                 std::thread::spawn(move || {
                     barrier.wait();
-                    evaluate_schedule(&submitter(&storage), &d, &sched, now).unwrap()
+                    evaluate_schedule(&queued_submitter(&storage), &d, &sched, now).unwrap()
                 })
             })
             .collect();
@@ -139,14 +130,24 @@ fn interrupted_tick_is_finished_without_a_second_run() {
         )
         .unwrap()
         .unwrap();
-    let out =
-        evaluate_schedule(&submitter(&storage), &d, &sched, ts("2026-11-24T06:21:30Z")).unwrap();
+    let out = evaluate_schedule(
+        &queued_submitter(&storage),
+        &d,
+        &sched,
+        ts("2026-11-24T06:21:30Z"),
+    )
+    .unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].tick_id, t.id);
     assert_eq!(runs_for(&storage, "2026-11-24T06:21:00+00:00"), 1);
     // Evaluating again does nothing more.
-    let out =
-        evaluate_schedule(&submitter(&storage), &d, &sched, ts("2026-11-24T06:21:40Z")).unwrap();
+    let out = evaluate_schedule(
+        &queued_submitter(&storage),
+        &d,
+        &sched,
+        ts("2026-11-24T06:21:40Z"),
+    )
+    .unwrap();
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(runs_for(&storage, "2026-11-24T06:21:00+00:00"), 1);
 }
@@ -161,8 +162,13 @@ fn catchup_policies_and_cron_edit() {
         let sched = d.schedules["every_min"].clone();
         start_schedule(&storage, "loc", &sched, ts("2026-11-24T06:00:30Z")).unwrap();
         // Daemon down for 10 minutes.
-        let out = evaluate_schedule(&submitter(&storage), &d, &sched, ts("2026-11-24T06:10:30Z"))
-            .unwrap();
+        let out = evaluate_schedule(
+            &queued_submitter(&storage),
+            &d,
+            &sched,
+            ts("2026-11-24T06:10:30Z"),
+        )
+        .unwrap();
         assert_eq!(out.len(), expect, "{policy}: {out:?}");
         // Never before the start.
         assert!(out
@@ -175,8 +181,13 @@ fn catchup_policies_and_cron_edit() {
         // The cron is edited to a time that already passed today: no re-fire.
         let d2 = defs(dir.path(), "5 6 * * *", policy);
         let s2 = d2.schedules["every_min"].clone();
-        let out =
-            evaluate_schedule(&submitter(&storage), &d2, &s2, ts("2026-11-24T06:11:00Z")).unwrap();
+        let out = evaluate_schedule(
+            &queued_submitter(&storage),
+            &d2,
+            &s2,
+            ts("2026-11-24T06:11:00Z"),
+        )
+        .unwrap();
         assert!(out.is_empty(), "{policy}: {out:?}");
     }
 }
@@ -190,8 +201,13 @@ fn none_skips_a_missed_hourly_tick_latest_runs_it() {
         let d = defs(dir.path(), "0 * * * *", policy);
         let sched = d.schedules["every_min"].clone();
         start_schedule(&storage, "loc", &sched, ts("2026-11-24T05:30:00Z")).unwrap();
-        let out = evaluate_schedule(&submitter(&storage), &d, &sched, ts("2026-11-24T07:30:00Z"))
-            .unwrap();
+        let out = evaluate_schedule(
+            &queued_submitter(&storage),
+            &d,
+            &sched,
+            ts("2026-11-24T07:30:00Z"),
+        )
+        .unwrap();
         assert_eq!(out.len(), expect, "{policy}: {out:?}");
     }
 }
@@ -227,7 +243,7 @@ fn failed_tick_is_retried_up_to_max_tick_retries() {
         let sel = selector_id("loc", "every_min");
         let eval = |def, at: &str, retries| {
             evaluate_schedule_with(
-                &submitter(&storage),
+                &queued_submitter(&storage),
                 &d,
                 def,
                 ts(at),
@@ -281,7 +297,7 @@ fn failed_tick_is_retried_behind_any_number_of_later_ticks() {
         start_schedule(&storage, "loc", &good, ts("2026-11-24T06:20:30Z")).unwrap();
         let eval = |def, at: &str, retries| {
             evaluate_schedule_with(
-                &submitter(&storage),
+                &queued_submitter(&storage),
                 &d,
                 def,
                 ts(at),

@@ -8,12 +8,11 @@
 
 use dagster_core::defs::{Definitions, SensorDef};
 use dagster_core::domain::RunsFilter;
-use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::instigator::sensor::{
     evaluate_sensor, set_running, SensorTickOutcome, RUN_KEY_TAG,
 };
 use dagster_core::storage::{DbStorage, RunStore};
-use dagster_core::test_support::TestDb;
+use dagster_core::test_support::{queued_submitter, TestDb};
 use dagster_pipeline::resources::{MysqlResource, MysqlSettings};
 use std::path::Path;
 use std::sync::Barrier;
@@ -113,16 +112,8 @@ sensors:
     d
 }
 
-fn launcher() -> DefaultRunLauncher {
-    DefaultRunLauncher::new("/nonexistent/dagster", "/tmp")
-}
-
-fn submitter(storage: &dagster_core::storage::DbStorage) -> dagster_core::exec::RunSubmitter {
-    dagster_core::test_support::queued_submitter(storage, launcher())
-}
-
 fn eval(storage: &DbStorage, defs: &Definitions, def: &SensorDef, now: f64) -> SensorTickOutcome {
-    evaluate_sensor(&submitter(storage), defs, def, now)
+    evaluate_sensor(&queued_submitter(storage), defs, def, now)
         .unwrap()
         .unwrap_or_else(|| panic!("sensor not evaluated at {now}"))
 }
@@ -218,7 +209,7 @@ fn race_two_evaluators(tdb: TestDb) {
         let barrier = Barrier::new(2);
         let run = |storage: &DbStorage| {
             barrier.wait();
-            evaluate_sensor(&submitter(storage), &defs, &def, now).unwrap()
+            evaluate_sensor(&queued_submitter(storage), &defs, &def, now).unwrap()
         };
         let (x, y) = std::thread::scope(|s| {
             let ha = s.spawn(|| run(&a));

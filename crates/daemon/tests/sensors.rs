@@ -4,10 +4,10 @@
 
 use dagster_core::defs::Definitions;
 use dagster_core::domain::{EventType, NewEvent, RunsFilter};
-use dagster_core::exec::{create_run, CreateRun, DefaultRunLauncher};
+use dagster_core::exec::{create_run, CreateRun};
 use dagster_core::instigator::sensor::{evaluate_sensor, set_cursor, set_running, RUN_KEY_TAG};
 use dagster_core::storage::{DbStorage, EventLogStore, RunStore};
-use dagster_core::test_support::TestDb;
+use dagster_core::test_support::{queued_submitter, TestDb};
 use std::path::Path;
 
 fn load(dir: &Path, yaml: &str) -> Definitions {
@@ -16,14 +16,6 @@ fn load(dir: &Path, yaml: &str) -> Definitions {
     let (mut d, _) = dagster_pipeline::load(&path).unwrap_or_else(|e| panic!("{e}"));
     d.location_name = "loc".into();
     d
-}
-
-fn launcher() -> DefaultRunLauncher {
-    DefaultRunLauncher::new("/nonexistent/dagster", "/tmp")
-}
-
-fn submitter(storage: &dagster_core::storage::DbStorage) -> dagster_core::exec::RunSubmitter {
-    dagster_core::test_support::queued_submitter(storage, launcher())
 }
 
 fn count_with_key(s: &DbStorage, key: &str) -> usize {
@@ -85,7 +77,7 @@ sensors:
         ),
     );
     let def = defs.sensors["new_orders"].clone();
-    let eval = |now: f64| evaluate_sensor(&submitter(&storage), &defs, &def, now).unwrap();
+    let eval = |now: f64| evaluate_sensor(&queued_submitter(&storage), &defs, &def, now).unwrap();
     // STOPPED by default: nothing.
     assert!(eval(1000.0).is_none());
     set_running(&storage, "loc", &def, true, 1000.0).unwrap();
@@ -143,7 +135,7 @@ sensors:
     );
     let def = defs.sensors["after_first"].clone();
     let now = dagster_core::domain::now_ts();
-    let eval = |now: f64| evaluate_sensor(&submitter(&storage), &defs, &def, now).unwrap();
+    let eval = |now: f64| evaluate_sensor(&queued_submitter(&storage), &defs, &def, now).unwrap();
     // The first tick only initializes the cursor.
     assert_eq!(eval(now).unwrap().status, "SKIPPED");
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -207,7 +199,7 @@ sensors:
 "#,
     );
     let def = defs.sensors["on_up"].clone();
-    let eval = |now: f64| evaluate_sensor(&submitter(&storage), &defs, &def, now).unwrap();
+    let eval = |now: f64| evaluate_sensor(&queued_submitter(&storage), &defs, &def, now).unwrap();
     let t = eval(100.0).unwrap();
     assert_eq!(t.status, "SKIPPED");
     let materialize = || {
