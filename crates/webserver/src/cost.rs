@@ -79,7 +79,7 @@ pub enum Limit {
     Fields,
     Aliases,
     Depth,
-    ListLimit,
+    ListArgument,
     ResponseBytes,
     FieldsInFlight,
 }
@@ -90,7 +90,7 @@ impl Limit {
             Limit::Fields => "query fields",
             Limit::Aliases => "query aliases",
             Limit::Depth => "query depth",
-            Limit::ListLimit => "list limit",
+            Limit::ListArgument => "list limit",
             Limit::ResponseBytes => "response bytes",
             Limit::FieldsInFlight => "fields in flight",
         }
@@ -101,7 +101,7 @@ impl Limit {
             Limit::Fields => "--max-query-fields",
             Limit::Aliases => "--max-query-aliases",
             Limit::Depth => "--max-query-depth",
-            Limit::ListLimit => "--max-query-list-limit",
+            Limit::ListArgument => "--max-query-list-limit",
             Limit::ResponseBytes => "--max-response-bytes",
             Limit::FieldsInFlight => "--max-fields-in-flight",
         }
@@ -112,7 +112,7 @@ impl Limit {
             Limit::Fields => "DAGSTER_WEBSERVER_MAX_QUERY_FIELDS",
             Limit::Aliases => "DAGSTER_WEBSERVER_MAX_QUERY_ALIASES",
             Limit::Depth => "DAGSTER_WEBSERVER_MAX_QUERY_DEPTH",
-            Limit::ListLimit => "DAGSTER_WEBSERVER_MAX_QUERY_LIST_LIMIT",
+            Limit::ListArgument => "DAGSTER_WEBSERVER_MAX_QUERY_LIST_LIMIT",
             Limit::ResponseBytes => "DAGSTER_WEBSERVER_MAX_RESPONSE_BYTES",
             Limit::FieldsInFlight => "DAGSTER_WEBSERVER_MAX_FIELDS_IN_FLIGHT",
         }
@@ -133,7 +133,7 @@ impl LimitError {
             Limit::Fields => "the query requests an estimated",
             Limit::Aliases => "the query has",
             Limit::Depth => "the query nests fields",
-            Limit::ListLimit => "the query asks for a list limit of",
+            Limit::ListArgument => "the query asks for a list limit of",
             Limit::ResponseBytes => "the response would exceed",
             Limit::FieldsInFlight => "the query requests an estimated",
         };
@@ -141,7 +141,7 @@ impl LimitError {
             Limit::Fields | Limit::FieldsInFlight => " fields",
             Limit::Aliases => " aliases",
             Limit::Depth => " levels deep",
-            Limit::ListLimit => "",
+            Limit::ListArgument => "",
             Limit::ResponseBytes => " bytes",
         };
         let shown = match self.limit {
@@ -209,7 +209,7 @@ impl Cost {
         let checks = [
             (Limit::Depth, self.depth, limits.max_depth),
             (Limit::Aliases, self.aliases, limits.max_aliases),
-            (Limit::ListLimit, self.list_limit, limits.max_list_limit),
+            (Limit::ListArgument, self.list_limit, limits.max_list_limit),
             (Limit::Fields, self.fields, limits.max_fields),
             (
                 Limit::FieldsInFlight,

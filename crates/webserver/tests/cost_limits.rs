@@ -64,7 +64,7 @@ fn seed(home: &Path) {
                     &run.run_id,
                     &run.job_name,
                     (j == 0).then_some(EventType::RunStart),
-                    &format!("event {j} of run {i}"),
+                    format!("event {j} of run {i}"),
                 )
             })
             .collect();
