@@ -102,24 +102,8 @@ pub fn nesting_depth(query: &str) -> usize {
                 }
             }
             b'"' => {
-                if b[i..].starts_with(b"\"\"\"") {
-                    i += 3;
-                    while i < b.len() && !b[i..].starts_with(b"\"\"\"") {
-                        if b[i] == b'\\' {
-                            i += 1;
-                        }
-                        i += 1;
-                    }
-                    i += 2;
-                } else {
-                    i += 1;
-                    while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
-                        if b[i] == b'\\' {
-                            i += 1;
-                        }
-                        i += 1;
-                    }
-                }
+                i = skip_string(b, i);
+                continue;
             }
             b'{' | b'[' | b'(' => {
                 depth += 1;
