@@ -337,6 +337,22 @@ impl NewEvent {
             run_tags: Default::default(),
         }
     }
+    /// RUN_FAILURE of `run_id` (an ERROR event) with `error` and the run's
+    /// `dagster/failure_reason`.
+    pub fn run_failure(
+        run_id: &str,
+        job_name: &str,
+        message: impl Into<String>,
+        error: ErrorInfo,
+        reason: &str,
+    ) -> Self {
+        NewEvent::new(run_id, job_name, Some(EventType::RunFailure), message)
+            .level(LogLevel::Error)
+            .data(EventData::Failure {
+                error,
+                reason: Some(reason.to_string()),
+            })
+    }
     /// Tags to set on the run if this lifecycle event moves its status (see
     /// [`NewEvent::run_tags`]).
     pub fn with_run_tags(mut self, tags: std::collections::BTreeMap<String, String>) -> Self {

@@ -254,17 +254,13 @@ fn launch_failure_events(run: &Run, e: &ExecError) -> [NewEvent; 2] {
         metadata: Vec::new(),
         error: Some(error.clone()),
     });
-    let failure = NewEvent::new(
+    let failure = NewEvent::run_failure(
         &run.run_id,
         &run.job_name,
-        Some(EventType::RunFailure),
         format!("This run failed to launch: {e}"),
-    )
-    .level(LogLevel::Error)
-    .data(EventData::Failure {
         error,
-        reason: Some("JOB_INITIALIZATION_FAILURE".into()),
-    });
+        "JOB_INITIALIZATION_FAILURE",
+    );
     [engine, failure]
 }
 

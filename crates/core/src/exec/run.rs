@@ -232,17 +232,13 @@ pub fn fail_run_before_start(
     error: ErrorInfo,
 ) -> Result<RunStatus> {
     let message = format!("Run {} could not start: {error}", run.run_id);
-    let failure = NewEvent::new(
+    let failure = NewEvent::run_failure(
         &run.run_id,
         &run.job_name,
-        Some(EventType::RunFailure),
         message,
-    )
-    .level(LogLevel::Error)
-    .data(EventData::Failure {
         error,
-        reason: Some("JOB_INITIALIZATION_FAILURE".into()),
-    });
+        "JOB_INITIALIZATION_FAILURE",
+    );
     let outcome = storage.store_events(&[failure])?;
     Ok(match outcome.rejected.first() {
         Some((_, _, Some(status))) => *status,

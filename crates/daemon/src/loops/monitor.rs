@@ -10,8 +10,7 @@ use anyhow::Result;
 use dagster_core::config::instance::RunMonitoringConfig;
 use dagster_core::daemon_health::MONITORING;
 use dagster_core::domain::{
-    tags, ErrorInfo, EventData, EventType, LogLevel, MetadataValue, NewEvent, Run, RunStatus,
-    RunsFilter,
+    tags, ErrorInfo, EventData, EventType, MetadataValue, NewEvent, Run, RunStatus, RunsFilter,
 };
 use dagster_core::storage::Storage;
 use std::collections::BTreeMap;
@@ -100,17 +99,13 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 fn fail_run(storage: &dyn Storage, run: &Run, message: &str, reason: &str) -> Result<bool> {
-    let ev = NewEvent::new(
+    let ev = NewEvent::run_failure(
         &run.run_id,
         &run.job_name,
-        Some(EventType::RunFailure),
         message,
-    )
-    .level(LogLevel::Error)
-    .data(EventData::Failure {
-        error: ErrorInfo::new(message),
-        reason: Some(reason.to_string()),
-    });
+        ErrorInfo::new(message),
+        reason,
+    );
     let outcome = storage.store_events(&[ev])?;
     if !outcome.rejected.is_empty() {
         return Ok(false);
