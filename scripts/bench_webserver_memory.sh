@@ -8,21 +8,25 @@
 # 50 ms, and VmHWM) and 10 s after.
 #
 # Usage: scripts/bench_webserver_memory.sh [--allocator NAME]... [--requests 1000]
-#        [--concurrency 16] [--debug (debug build: only to check the script)]
+#        [--concurrency 16] [--env KEY=VALUE (for the webserver; repeatable)]
+#        [--debug (debug build: only to check the script)]
 # Allocators (each a build or an environment of the same binary):
-#   default       the build's default (see the #[global_allocator] in crates/webserver/src/main.rs)
+#   default       the build's default: jemalloc with the settings of .cargo/config.toml and the
+#                 per-worker cache flush (crates/webserver/src/alloc.rs)
+#   jemalloc-defaults  the same binary with jemalloc's own defaults restored through
+#                 _RJEM_MALLOC_CONF (8 arenas on 2 cores, 32 KiB thread caches, 10 s decay)
 #   glibc         --no-default-features --features ui: glibc malloc
 #   glibc-arena2  glibc with MALLOC_ARENA_MAX=2 and MALLOC_TRIM_THRESHOLD_=131072
-#   jemalloc      --features jemalloc (tikv-jemallocator; background_thread, short decay)
-#   mimalloc      --features mimalloc
+#   mimalloc      --no-default-features --features ui,mimalloc
 # Without --allocator: all of them, one after the other. Targets: peak <= 100 MB, <= 30 MB 10 s
 # after the burst.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-requests=1000; concurrency=16; profile=release; allocators=()
+requests=1000; concurrency=16; profile=release; allocators=(); extra_env=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --allocator) allocators+=("$2"); shift ;;
+    --env) extra_env+=("$2"); shift ;;
     --requests) requests="$2"; shift ;;
     --concurrency) concurrency="$2"; shift ;;
     --debug) profile=debug ;;
@@ -30,7 +34,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ ${#allocators[@]} -gt 0 ] || allocators=(glibc glibc-arena2 jemalloc mimalloc)
+[ ${#allocators[@]} -gt 0 ] || allocators=(default jemalloc-defaults glibc glibc-arena2 mimalloc)
 target=${CARGO_TARGET_DIR:-$PWD/target}
 flag=--release; [ "$profile" = debug ] && flag=
 
@@ -71,15 +75,16 @@ printf 'load_from:\n  - pipeline_config: {path: %s, location_name: dagster-pipel
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "requests: $requests, $concurrency at a time"
-printf '| allocator | idle before | peak (sampled) | VmHWM | 10 s after | answered | refused (cost limit) |\n|---|---|---|---|---|---|---|\n'
+printf '| allocator | idle RSS (anonymous) | peak RSS (sampled) | VmHWM | RSS 10 s after (anonymous) | answered | refused (cost limit) | wall, webserver CPU |\n|---|---|---|---|---|---|---|---|\n'
 for alloc in "${allocators[@]}"; do
-  env_extra=()
+  env_extra=(${extra_env[@]+"${extra_env[@]}"})
   case "$alloc" in
     default) bin=$(build_web default) ;;
     glibc) bin=$(build_web glibc --no-default-features --features ui) ;;
     glibc-arena2) bin=$(build_web glibc --no-default-features --features ui)
-                  env_extra=(MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072) ;;
-    jemalloc) bin=$(build_web jemalloc --no-default-features --features ui,jemalloc) ;;
+                  env_extra+=(MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072) ;;
+    jemalloc-defaults) bin=$(build_web default)
+                  env_extra+=(_RJEM_MALLOC_CONF=narenas:8,tcache_max:32768,dirty_decay_ms:10000) ;;
     mimalloc) bin=$(build_web mimalloc --no-default-features --features ui,mimalloc) ;;
     *) echo "unknown allocator $alloc" >&2; exit 2 ;;
   esac
@@ -88,10 +93,17 @@ for alloc in "${allocators[@]}"; do
   web_pid=$!
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/server_info" >/dev/null && break; sleep 0.1; done
   python3 - "$port" "$web_pid" "$requests" "$concurrency" "$alloc" <<'PY' || status=1
-import json, sys, threading, time, http.client
+import json, os, sys, threading, time, http.client
 from concurrent.futures import ThreadPoolExecutor
 
 port, pid, total, conc, alloc = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+
+def rollup_kb(key):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
 
 def status_kb(key):
     with open(f"/proc/{pid}/status") as f:
@@ -148,8 +160,15 @@ def sampler():
             return
         time.sleep(0.05)
 
+def cpu_seconds():
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 time.sleep(2)
 idle = status_kb("VmRSS")
+idle_anon = rollup_kb("Anonymous")
+cpu0 = cpu_seconds()
 local = threading.local()
 def one(i):
     name, q = SHAPES[i % len(SHAPES)]
@@ -184,10 +203,12 @@ t0 = time.time()
 with ThreadPoolExecutor(conc) as pool:
     results = list(pool.map(one, range(total)))
 elapsed = time.time() - t0
+cpu = cpu_seconds() - cpu0
 peak_during = max(samples) if samples else 0
 hwm = status_kb("VmHWM")
 time.sleep(10)
 after = status_kb("VmRSS")
+after_anon = rollup_kb("Anonymous")
 stop.set()
 bad = [r for r in results if r[1] not in ("ok", "refused")]
 by_shape = {}
@@ -202,7 +223,7 @@ for b in bad[:5]:
 mb = lambda kb: f"{kb / 1024:.1f} MB"
 ok = sum(1 for r in results if r[1] == "ok")
 refused = sum(1 for r in results if r[1] == "refused")
-print(f"| {alloc} | {mb(idle)} | {mb(peak_during)} | {mb(hwm)} | {mb(after)} | {ok + refused}/{total} ({elapsed:.0f} s) | {refused} |")
+print(f"| {alloc} | {mb(idle)} ({mb(idle_anon)}) | {mb(peak_during)} | {mb(hwm)} | {mb(after)} ({mb(after_anon)}) | {ok + refused}/{total} | {refused} | {elapsed:.1f} s, {cpu:.1f} s |")
 sys.exit(1 if bad else 0)  # the table row is printed either way
 PY
   kill "$web_pid" 2>/dev/null || true

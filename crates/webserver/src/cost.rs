@@ -559,6 +559,8 @@ pub struct InFlight {
     cap: u64,
     /// Largest weight in flight at once (for the log and the tests).
     peak: AtomicU64,
+    /// Requests admitted so far (the allocator's purge watches it: `alloc.rs`).
+    admitted: AtomicU64,
 }
 
 impl InFlight {
@@ -568,7 +570,13 @@ impl InFlight {
             permits: Arc::new(tokio::sync::Semaphore::new(cap as usize)),
             cap,
             peak: AtomicU64::new(0),
+            admitted: AtomicU64::new(0),
         }
+    }
+
+    /// How many requests have been admitted so far.
+    pub fn admitted(&self) -> u64 {
+        self.admitted.load(Ordering::Relaxed)
     }
 
     /// Waits until `fields` fit in the budget; the permit gives them back when dropped. A
@@ -597,6 +605,7 @@ impl InFlight {
             })?;
         let used = self.cap - self.permits.available_permits() as u64;
         self.peak.fetch_max(used, Ordering::Relaxed);
+        self.admitted.fetch_add(1, Ordering::Relaxed);
         Ok(permit)
     }
 }

@@ -12,6 +12,7 @@
 //! enables access control for everything but `/server_info`, `/dagit_info` and `/health`
 //! (bearer token for API clients, a sign-in form and session cookie for browsers).
 
+mod alloc;
 mod auth;
 mod cost;
 mod external;
@@ -34,19 +35,6 @@ use dagster_core::instance::Instance;
 use std::sync::{Arc, RwLock};
 
 pub(crate) const VERSION: &str = "1.13.27";
-
-// The global allocator (issue 14; scripts/bench_webserver_memory.sh, docs/BENCHMARKS.md
-// "Webserver memory under expensive GraphQL requests"): glibc malloc by default. 1,000 expensive
-// requests, 16 at a time, on 2 cores: glibc 24.7 MB idle, 90.3 MB peak, 84.8 MB 10 s after;
-// glibc with MALLOC_ARENA_MAX=2 87.8 / 80.2 MB; jemalloc (background threads, default 10 s
-// decay) 126 MB peak / 62.8 MB after; mimalloc 371 MB peak / 315 MB after. The lowest peak is
-// glibc's; jemalloc (opt-in feature) trades peak for memory given back.
-#[cfg(feature = "jemalloc")]
-#[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
 #[command(name = "dagster-webserver", version, disable_help_flag = true)]
@@ -322,6 +310,7 @@ fn main() -> Result<()> {
         max_fields_in_flight = limits.max_fields_in_flight,
         "GraphQL cost limits"
     );
+    tracing::debug!(allocator = alloc::NAME, "memory allocator");
     // juniper's parser has limits of its own (15,000 fields without list multipliers, 64 levels
     // of selection sets); they are raised to ours, so that ours answer first.
     let schema = Arc::new(
@@ -345,6 +334,12 @@ fn main() -> Result<()> {
         actix_web::rt::spawn(tailer::run(state.clone()));
         actix_web::rt::spawn(close_websockets_on_signal(state.clone()));
         HttpServer::new(move || {
+            // Called once on each worker thread.
+            let requests = costs.clone();
+            actix_web::rt::spawn(alloc::return_freed_memory_after_requests(
+                move || requests.in_flight.admitted(),
+                std::time::Duration::from_secs(1),
+            ));
             let server = web::Data::new(http::Server {
                 state: state.clone(),
                 schema: schema.clone(),
