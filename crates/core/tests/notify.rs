@@ -8,9 +8,9 @@
     reason = "tests: a failed unwrap is a failed test"
 )]
 
-use dagster_core::domain::{EventType, NewEvent, NewRun, RunStatus};
+use dagster_core::domain::{EventType, NewEvent, NewRun, Run, RunStatus};
 use dagster_core::storage::notify::{RunListener, RUN_CHANNEL};
-use dagster_core::storage::{EventLogStore, RunStore};
+use dagster_core::storage::{DbStorage, EventLogStore, RunStore};
 use dagster_core::test_support::TestDb;
 use postgres::fallible_iterator::FallibleIterator;
 use std::sync::mpsc;
@@ -18,6 +18,16 @@ use std::time::Duration;
 
 fn event(run_id: &str, t: EventType) -> NewEvent {
     NewEvent::new(run_id, "j", Some(t), "")
+}
+
+/// Creates a run of job `j` directly in QUEUED.
+fn add_queued_run(s: &DbStorage) -> Run {
+    s.add_run(NewRun {
+        job_name: "j".into(),
+        status: Some(RunStatus::Queued),
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 /// Deadline for a notification that normally arrives within milliseconds.
@@ -63,13 +73,7 @@ fn queued_and_canceling_runs_are_notified_after_commit() {
         .store_events(&[event(&run.run_id, EventType::RunEnqueued)])
         .unwrap();
     assert_eq!(out.rejected.len(), 1);
-    let queued = s
-        .add_run(NewRun {
-            job_name: "j".into(),
-            status: Some(RunStatus::Queued),
-            ..Default::default()
-        })
-        .unwrap();
+    let queued = add_queued_run(&s);
     assert_eq!(next_payload(), format!("QUEUED {}", queued.run_id));
     // A cancellation request.
     s.store_events(&[
@@ -105,33 +109,13 @@ fn run_listener_wakes_on_notifications_of_its_schema_only() {
     assert!(listener.is_connected());
     // A run queued in another schema of the same database does not wake this listener; one
     // in ours does.
-    o.add_run(NewRun {
-        job_name: "j".into(),
-        status: Some(RunStatus::Queued),
-        ..Default::default()
-    })
-    .unwrap();
-    s.add_run(NewRun {
-        job_name: "j".into(),
-        status: Some(RunStatus::Queued),
-        ..Default::default()
-    })
-    .unwrap();
+    add_queued_run(&o);
+    add_queued_run(&s);
     rx.recv_timeout(DEADLINE).unwrap();
     // Notifications are delivered in commit order, so the other schema's came first and was
     // ignored: nothing else is pending.
-    o.add_run(NewRun {
-        job_name: "j".into(),
-        status: Some(RunStatus::Queued),
-        ..Default::default()
-    })
-    .unwrap();
-    s.add_run(NewRun {
-        job_name: "j".into(),
-        status: Some(RunStatus::Queued),
-        ..Default::default()
-    })
-    .unwrap();
+    add_queued_run(&o);
+    add_queued_run(&s);
     rx.recv_timeout(DEADLINE).unwrap();
     assert!(rx.try_recv().is_err(), "woken by another schema's run");
 }

@@ -3,63 +3,16 @@
 //! throwaway Postgres schema). The run workers are the `dagster` binary next to the daemon
 //! binary: build it first with `cargo build -p dagster-cli`.
 
-use dagster_core::config::home::DagsterHome;
+mod common;
+
+use common::{daemon_bin, sigterm, Home};
 use dagster_core::domain::{EventType, RunStatus, RunsFilter};
-use dagster_core::exec::{create_run, submit_run, CoordinatorKind, CreateRun, DefaultRunLauncher};
 use dagster_core::instance::Instance;
 use dagster_core::test_support::TestDb;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-fn daemon_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_dagster-daemon"))
-}
-
-fn dagster_bin() -> PathBuf {
-    let p = daemon_bin().with_file_name("dagster");
-    assert!(
-        p.is_file(),
-        "{} is missing: build the run worker first with `cargo build -p dagster-cli`",
-        p.display()
-    );
-    p
-}
-
-struct Home {
-    dir: tempfile::TempDir,
-    _db: Option<TestDb>,
-}
-
 impl Home {
-    fn new(db: Option<TestDb>, extra_yaml: &str, pipeline: &str) -> Home {
-        let dir = tempfile::tempdir().unwrap();
-        let mut yaml = String::new();
-        if let Some(url) = db.as_ref().and_then(|d| d.pg_url()) {
-            yaml.push_str(&format!(
-                "storage:\n  postgres:\n    postgres_url: \"{url}\"\n"
-            ));
-        }
-        yaml.push_str(extra_yaml);
-        std::fs::write(dir.path().join("dagster.yaml"), yaml).unwrap();
-        std::fs::write(dir.path().join("pipeline.yaml"), pipeline).unwrap();
-        std::fs::write(
-            dir.path().join("workspace.yaml"),
-            "load_from:\n  - pipeline_config: {path: pipeline.yaml, location_name: t}\n",
-        )
-        .unwrap();
-        Home { dir, _db: db }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn instance(&self) -> Instance {
-        Instance::open(DagsterHome::new(self.path().to_path_buf())).unwrap()
-    }
-
     fn daemon(&self) -> Child {
         self.daemon_logging_to("daemon.log")
     }
@@ -69,52 +22,12 @@ impl Home {
     }
 
     fn daemon_with(&self, log: &str, args: &[&str]) -> Child {
-        let _ = dagster_bin();
-        Command::new(daemon_bin())
-            .args(["run"])
+        self.daemon_command(log)
             .args(args)
-            .env("DAGSTER_HOME", self.path())
-            .env("DAGSTER_DAEMON_HEARTBEAT_INTERVAL", "1")
             .env("DAGSTER_DAEMON_LEASE_TTL_SECONDS", "3")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.path().join(log)).unwrap())
             .spawn()
             .unwrap()
     }
-
-    fn log(&self, log: &str) -> String {
-        std::fs::read_to_string(self.path().join(log)).unwrap_or_default()
-    }
-
-    fn enqueue(&self, inst: &Instance, job: &str, tags: &[(&str, &str)]) -> String {
-        let (mut defs, _) = dagster_pipeline::load(&self.path().join("pipeline.yaml")).unwrap();
-        defs.location_name = "t".into();
-        let run = create_run(
-            &*inst.storage,
-            &defs,
-            CreateRun {
-                job_name: job.into(),
-                tags: tags
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect::<BTreeMap<_, _>>(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let launcher = DefaultRunLauncher::new(dagster_bin(), self.path());
-        submit_run(&*inst.storage, &launcher, CoordinatorKind::Queued, &run).unwrap();
-        run.run_id
-    }
-}
-
-fn sigterm(child: &mut Child) -> i32 {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    child.wait().unwrap().code().unwrap_or(-1)
 }
 
 fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {

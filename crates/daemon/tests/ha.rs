@@ -11,31 +11,18 @@
 //! The run workers are the `dagster` binary next to the daemon binary: build it first with
 //! `cargo build -p dagster-cli`.
 
-use dagster_core::config::home::DagsterHome;
+mod common;
+
+use common::{sigterm, Home};
 use dagster_core::domain::{tags, RunStatus, RunsFilter};
-use dagster_core::exec::{create_run, submit_run, CoordinatorKind, CreateRun, DefaultRunLauncher};
 use dagster_core::instance::Instance;
 use dagster_core::instigator::schedule::{iso_utc, selector_id};
 use dagster_core::storage::Tick;
 use dagster_core::test_support::TestDb;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-
-fn daemon_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_dagster-daemon"))
-}
-
-fn dagster_bin() -> PathBuf {
-    let p = daemon_bin().with_file_name("dagster");
-    assert!(
-        p.is_file(),
-        "{} is missing: build the run worker first with `cargo build -p dagster-cli`",
-        p.display()
-    );
-    p
-}
 
 fn now() -> f64 {
     dagster_core::domain::now_ts()
@@ -49,78 +36,13 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn sigterm(child: &mut Child) -> i32 {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    child.wait().unwrap().code().unwrap_or(-1)
-}
-
-/// A DAGSTER_HOME on a Postgres URL with a one-location workspace.
-struct Home {
-    dir: tempfile::TempDir,
-}
-
 impl Home {
-    fn new(pg_url: &str, pipeline: &str) -> Home {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("dagster.yaml"),
-            format!("storage:\n  postgres:\n    postgres_url: \"{pg_url}\"\n"),
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("pipeline.yaml"), pipeline).unwrap();
-        std::fs::write(
-            dir.path().join("workspace.yaml"),
-            "load_from:\n  - pipeline_config: {path: pipeline.yaml, location_name: t}\n",
-        )
-        .unwrap();
-        Home { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn instance(&self) -> Instance {
-        Instance::open(DagsterHome::new(self.path().to_path_buf())).unwrap()
-    }
-
     /// Starts `dagster-daemon run` with the production lease TTL (15 s), logging to `log`.
     fn daemon(&self, log: &str) -> Child {
-        let _ = dagster_bin();
-        Command::new(daemon_bin())
-            .args(["run"])
-            .env("DAGSTER_HOME", self.path())
-            .env("DAGSTER_DAEMON_HEARTBEAT_INTERVAL", "1")
+        self.daemon_command(log)
             .env_remove("DAGSTER_DAEMON_LEASE_TTL_SECONDS")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.path().join(log)).unwrap())
             .spawn()
             .unwrap()
-    }
-
-    fn log(&self, log: &str) -> String {
-        std::fs::read_to_string(self.path().join(log)).unwrap_or_default()
-    }
-
-    fn enqueue(&self, inst: &Instance, job: &str) -> String {
-        let (mut defs, _) = dagster_pipeline::load(&self.path().join("pipeline.yaml")).unwrap();
-        defs.location_name = "t".into();
-        let run = create_run(
-            &*inst.storage,
-            &defs,
-            CreateRun {
-                job_name: job.into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let launcher = DefaultRunLauncher::new(dagster_bin(), self.path());
-        submit_run(&*inst.storage, &launcher, CoordinatorKind::Queued, &run).unwrap();
-        run.run_id
     }
 }
 
@@ -149,7 +71,7 @@ fn ticks_ascending(inst: &Instance, sel: &str) -> Vec<Tick> {
 #[test]
 fn two_daemons_five_minutes_leader_killed_in_minute_two_postgres() {
     let db = TestDb::postgres();
-    let home = Home::new(&db.pg_url().unwrap(), EVERY_MINUTE);
+    let home = Home::on_postgres(&db.pg_url().unwrap(), EVERY_MINUTE);
     let inst = home.instance();
     let sel = selector_id("t", "every_minute");
     let mut a = home.daemon("a.log");
@@ -409,7 +331,7 @@ sensors:
 #[test]
 fn daemon_survives_a_postgres_restart() {
     let pg = PrivatePg::new();
-    let home = Home::new(&pg.url(), SENSOR_EVERY_SECOND);
+    let home = Home::on_postgres(&pg.url(), SENSOR_EVERY_SECOND);
     let inst = home.instance();
     let sel = selector_id("t", "after_j");
     let mut d = home.daemon("daemon.log");
@@ -422,7 +344,7 @@ fn daemon_survives_a_postgres_restart() {
     wait_until("sensor ticks", Duration::from_secs(30), || {
         ticks_after(0.0) >= 2
     });
-    let first = home.enqueue(&inst, "j");
+    let first = home.enqueue(&inst, "j", &[]);
     wait_until("a run before the restart", Duration::from_secs(30), || {
         inst.storage.get_run(&first).unwrap().unwrap().status == RunStatus::Success
     });
@@ -442,7 +364,7 @@ fn daemon_survives_a_postgres_restart() {
         Duration::from_secs(90),
         || ticks_after(restarted) >= 3,
     );
-    let second = home.enqueue(&inst, "j");
+    let second = home.enqueue(&inst, "j", &[]);
     wait_until("a run after the restart", Duration::from_secs(60), || {
         inst.storage.get_run(&second).unwrap().unwrap().status == RunStatus::Success
     });

@@ -6,6 +6,9 @@
 //! Each test gets its own MariaDB database `sensor_<random>` (root, no password,
 //! 127.0.0.1:3306), dropped on drop, and its own run storage.
 
+mod common;
+
+use common::runs_with_key;
 use dagster_core::defs::{Definitions, SensorDef};
 use dagster_core::domain::RunsFilter;
 use dagster_core::instigator::sensor::{
@@ -116,19 +119,6 @@ fn eval(storage: &DbStorage, defs: &Definitions, def: &SensorDef, now: f64) -> S
     evaluate_sensor(&queued_submitter(storage), defs, def, now)
         .unwrap()
         .unwrap_or_else(|| panic!("sensor not evaluated at {now}"))
-}
-
-fn runs_with_key(s: &DbStorage, key: &str) -> usize {
-    s.list_runs(
-        &RunsFilter {
-            tags: vec![(RUN_KEY_TAG.into(), key.into())],
-            ..Default::default()
-        },
-        None,
-        None,
-    )
-    .unwrap()
-    .len()
 }
 
 fn all_runs(s: &DbStorage) -> i64 {

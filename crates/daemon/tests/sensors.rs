@@ -2,11 +2,14 @@
 //! Sensor ticks against real storage with an injected "now": cursor, minimum interval, run_key
 //! dedupe (a cursor rolled back by a crash never launches a second run), built-in kinds.
 
+mod common;
+
+use common::runs_with_key;
 use dagster_core::defs::Definitions;
 use dagster_core::domain::{EventType, NewEvent, RunsFilter};
 use dagster_core::exec::{create_run, CreateRun};
 use dagster_core::instigator::sensor::{evaluate_sensor, set_cursor, set_running, RUN_KEY_TAG};
-use dagster_core::storage::{DbStorage, EventLogStore, RunStore};
+use dagster_core::storage::{EventLogStore, RunStore};
 use dagster_core::test_support::{queued_submitter, TestDb};
 use std::path::Path;
 
@@ -16,19 +19,6 @@ fn load(dir: &Path, yaml: &str) -> Definitions {
     let (mut d, _) = dagster_pipeline::load(&path).unwrap_or_else(|e| panic!("{e}"));
     d.location_name = "loc".into();
     d
-}
-
-fn count_with_key(s: &DbStorage, key: &str) -> usize {
-    s.list_runs(
-        &RunsFilter {
-            tags: vec![(RUN_KEY_TAG.into(), key.into())],
-            ..Default::default()
-        },
-        None,
-        None,
-    )
-    .unwrap()
-    .len()
 }
 
 fn sqlite_exec(db: &Path, sql: &str) {
@@ -83,7 +73,7 @@ sensors:
     set_running(&storage, "loc", &def, true, 1000.0).unwrap();
     let t = eval(1000.0).unwrap();
     assert_eq!(t.status, "SUCCESS", "{t:?}");
-    assert_eq!(count_with_key(&storage, "rows:3"), 1);
+    assert_eq!(runs_with_key(&storage, "rows:3"), 1);
     // Within the minimum interval: not evaluated.
     assert!(eval(1010.0).is_none());
     // No new rows: skipped with a reason.
@@ -94,12 +84,12 @@ sensors:
     sqlite_exec(&src, "INSERT INTO orders(v) VALUES ('d'),('e');");
     let t = eval(1062.0).unwrap();
     assert_eq!(t.status, "SUCCESS");
-    assert_eq!(count_with_key(&storage, "rows:5"), 1);
+    assert_eq!(runs_with_key(&storage, "rows:5"), 1);
     // A crash lost the cursor update: the same batch is not launched twice.
     set_cursor(&storage, "loc", &def, Some("3".into())).unwrap();
     let t = eval(1093.0).unwrap();
     assert_eq!(t.status, "SKIPPED", "{t:?}");
-    assert_eq!(count_with_key(&storage, "rows:5"), 1);
+    assert_eq!(runs_with_key(&storage, "rows:5"), 1);
     assert_eq!(storage.count_runs(&RunsFilter::default()).unwrap(), 2);
 }
 
@@ -165,7 +155,7 @@ sensors:
     assert_eq!(launched.tags["dagster/sensor_name"], "after_first");
     // Nothing new: skipped; and no second run for the same monitored run.
     assert_eq!(eval(now + 4.0).unwrap().status, "SKIPPED");
-    assert_eq!(count_with_key(&storage, &run.run_id), 1);
+    assert_eq!(runs_with_key(&storage, &run.run_id), 1);
 }
 
 #[test]

@@ -11,10 +11,10 @@
 
 mod common;
 
-use common::{free_port, try_http};
+use common::{sibling_bin, start_webserver, try_http, Server};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Two assets (b depends on a and fails), a resource with a secret, a schedule and a sensor.
@@ -84,59 +84,9 @@ const SNAPSHOTS: &[&str] = &[
     "runs_feed_root_query",
 ];
 
-struct Server {
-    child: Child,
-    port: u16,
-    home: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(dagster_yaml: &str, extra_args: &[&str]) -> Server {
-    let web = PathBuf::from(env!("CARGO_BIN_EXE_dagster-webserver"));
-    let dagster = web.parent().unwrap().join("dagster");
-    assert!(
-        dagster.is_file(),
-        "{} is missing: the webserver launches runs with the `dagster` binary next to it; build it first with `cargo build -p dagster-cli`",
-        dagster.display()
-    );
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(home.path().join("pipeline.yaml"), PIPELINE).unwrap();
-    std::fs::write(home.path().join("dagster.yaml"), dagster_yaml).unwrap();
-    let port = free_port();
-    let log = std::fs::File::create(home.path().join("webserver.log")).unwrap();
-    let child = Command::new(web)
-        .args(["-p", &port.to_string(), "-f"])
-        .arg(home.path().join("pipeline.yaml"))
-        .args(extra_args)
-        .env("DAGSTER_HOME", home.path())
-        .env_remove("DAGSTER_WEBSERVER_TOKEN")
-        .env_remove("DAGSTER_WEBSERVER_READ_ONLY")
-        .current_dir(home.path())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let server = Server { child, port, home };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !matches!(
-        try_http(port, "GET", "/server_info", &[], b""),
-        Ok((200, _))
-    ) {
-        assert!(
-            Instant::now() < deadline,
-            "webserver did not answer /server_info within 30 s; log:\n{}",
-            std::fs::read_to_string(server.home.path().join("webserver.log")).unwrap_or_default()
-        );
-        #[allow(clippy::disallowed_methods)] // a plain test thread
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
+    sibling_bin("dagster", "dagster-cli");
+    start_webserver(PIPELINE, dagster_yaml, extra_args, &[])
 }
 
 fn http(p: u16, m: &str, path: &str, h: &[(&str, &str)], b: &[u8]) -> (u16, String) {

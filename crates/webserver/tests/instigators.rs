@@ -10,7 +10,6 @@ use common::*;
 use dagster_core::config::home::DagsterHome;
 use dagster_core::instance::Instance;
 use dagster_core::instigator::schedule::selector_id;
-use std::process::{Command, Stdio};
 
 const PIPELINE: &str = r#"location_name: loc
 pipeline_configs:
@@ -49,16 +48,7 @@ fn start(extra: &[&str]) -> Server {
     std::fs::write(home.path().join("dagster.yaml"), "").unwrap();
     let port = free_port();
     let log = home.path().join("webserver.log");
-    let child = Command::new(webserver_bin())
-        .args(["-p", &port.to_string(), "-f"])
-        .arg(home.path().join("pipeline.yaml"))
-        .args(extra)
-        .env("DAGSTER_HOME", home.path())
-        .env_remove("DAGSTER_WEBSERVER_TOKEN")
-        .env_remove("DAGSTER_WEBSERVER_READ_ONLY")
-        .current_dir(home.path())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
+    let child = pipeline_webserver(home.path(), port, extra)
         .spawn()
         .unwrap();
     let server = Server {

@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::{free_port, try_http};
+use common::{gql, sibling_bin, start_webserver, try_http, venv_python, Server};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const PIPELINE: &str = r#"location_name: loc
 pipeline_configs:
@@ -27,72 +26,14 @@ jobs:
 const DEFAULT_COORDINATOR: &str =
     "run_coordinator:\n  module: dagster\n  class: DefaultRunCoordinator\n";
 
-struct Server {
-    child: Child,
-    port: u16,
-    home: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// The `dagster` binary the webserver launches runs with.
 fn dagster_bin() -> PathBuf {
-    let web = PathBuf::from(env!("CARGO_BIN_EXE_dagster-webserver"));
-    let bin = web.parent().unwrap().join("dagster");
-    assert!(
-        bin.is_file(),
-        "{} is missing: the webserver launches runs with the `dagster` binary next to it; build it first with `cargo build -p dagster-cli`",
-        bin.display()
-    );
-    bin
+    sibling_bin("dagster", "dagster-cli")
 }
 
 /// Starts the webserver with the test pipeline; `dagster_yaml` is written to the home.
 fn start(dagster_yaml: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Server {
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(home.path().join("pipeline.yaml"), PIPELINE).unwrap();
-    std::fs::write(home.path().join("dagster.yaml"), dagster_yaml).unwrap();
-    let port = free_port();
-    let log = std::fs::File::create(home.path().join("webserver.log")).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dagster-webserver"));
-    cmd.args(["-p", &port.to_string(), "-f"])
-        .arg(home.path().join("pipeline.yaml"))
-        .args(extra_args)
-        .env("DAGSTER_HOME", home.path())
-        .env_remove("DAGSTER_WEBSERVER_TOKEN")
-        .env_remove("DAGSTER_WEBSERVER_READ_ONLY")
-        .current_dir(home.path())
-        .stdout(Stdio::null())
-        .stderr(log);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd.spawn().unwrap();
-    let server = Server { child, port, home };
-    let prefix = extra_args
-        .iter()
-        .position(|a| *a == "--path-prefix")
-        .and_then(|i| extra_args.get(i + 1))
-        .copied()
-        .unwrap_or("");
-    let probe = format!("{prefix}/server_info");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok((200, _)) = try_http(port, "GET", &probe, &[], b"") {
-            return server;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "webserver did not answer /server_info within 30 s; log:\n{}",
-            std::fs::read_to_string(server.home.path().join("webserver.log")).unwrap_or_default()
-        );
-        #[allow(clippy::disallowed_methods)] // a plain test thread
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    start_webserver(PIPELINE, dagster_yaml, extra_args, env)
 }
 
 fn http(
@@ -103,19 +44,6 @@ fn http(
     body: &[u8],
 ) -> (u16, String) {
     try_http(port, method, path, headers, body).unwrap()
-}
-
-fn gql(port: u16, query: &str, variables: serde_json::Value) -> (u16, serde_json::Value) {
-    let body = serde_json::json!({"query": query, "variables": variables}).to_string();
-    let (status, text) = http(
-        port,
-        "POST",
-        "/graphql",
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
-    );
-    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-    (status, v)
 }
 
 const LAUNCH: &str = "mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename ... on LaunchRunSuccess { run { runId status tags { key value } } } ... on Error { message } } }";
@@ -133,16 +61,7 @@ fn launch_quick(port: u16) -> serde_json::Value {
 #[test]
 fn python_client_six_calls() {
     dagster_bin();
-    let venv = std::env::var("DAGSTER_GRAPHQL_VENV").map_or_else(
-        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python-venv"),
-        PathBuf::from,
-    );
-    let python = venv.join("bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run scripts/python-venv.sh (creates a virtualenv with dagster-graphql==1.13.27 from PyPI), or point DAGSTER_GRAPHQL_VENV at one",
-        python.display()
-    );
+    let python = venv_python();
     let server = start(DEFAULT_COORDINATOR, &[], &[]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python_client.py");
     let out = Command::new(&python)

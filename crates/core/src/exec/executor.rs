@@ -195,13 +195,7 @@ async fn execute_run_inner(
 
     if run.status == RunStatus::Canceling {
         // Canceled after launch, before this worker started: finish the cancellation.
-        let out = writer
-            .write_now(ev.run(
-                EventType::RunCanceled,
-                "Run was canceled before it started.",
-            ))
-            .await;
-        return finish(ctx, &writer, &run, EventType::RunCanceled, out).await;
+        return cancel_before_start(ctx, &writer, &ev, &run).await;
     }
     if !RunStatus::Started
         .allowed_predecessors()
@@ -240,13 +234,7 @@ async fn execute_run_inner(
             let status = outcome.rejected[0].2;
             if status == Some(RunStatus::Canceling) {
                 // Canceled between loading the run and starting it: finish the cancellation.
-                let out = writer
-                    .write_now(ev.run(
-                        EventType::RunCanceled,
-                        "Run was canceled before it started.",
-                    ))
-                    .await;
-                return finish(ctx, &writer, &run, EventType::RunCanceled, out).await;
+                return cancel_before_start(ctx, &writer, &ev, &run).await;
             }
             let _ = writer.close().await;
             return match status {
@@ -324,27 +312,16 @@ async fn execute_run_inner(
         // The engine itself failed (storage down): best effort.
         Err(e) => return Err(fail_run(&writer, &ev, &run.job_name, e, "RUN_EXCEPTION").await),
         Ok(summary) => {
+            let finished = |t: EventType, message: &str| {
+                writer.write_now(ev.run(t, message).level(LogLevel::Info))
+            };
             if stop != Stop::None {
-                writer
-                    .write_now(
-                        ev.run(
-                            EventType::RunCanceled,
-                            &format!("Execution of run for \"{}\" canceled.", run.job_name),
-                        )
-                        .level(LogLevel::Info),
-                    )
-                    .await
+                let job = &run.job_name;
+                finished(last, &format!("Execution of run for \"{job}\" canceled.")).await
             } else if summary.failed.is_empty() && summary.skipped.is_empty() {
                 last = EventType::RunSuccess;
-                writer
-                    .write_now(
-                        ev.run(
-                            EventType::RunSuccess,
-                            &format!("Finished execution of run for \"{}\".", run.job_name),
-                        )
-                        .level(LogLevel::Info),
-                    )
-                    .await
+                let job = &run.job_name;
+                finished(last, &format!("Finished execution of run for \"{job}\".")).await
             } else {
                 let quoted: Vec<String> = summary.failed.iter().map(|k| format!("'{k}'")).collect();
                 let msg = format!(
@@ -371,6 +348,22 @@ async fn execute_run_inner(
 
 /// Resolves the final status after the last lifecycle write (which storage may have refused),
 /// flushes and stops the writer.
+/// Finishes the cancellation of a run canceled before it started (RUN_CANCELED).
+async fn cancel_before_start(
+    ctx: &ExecContext,
+    writer: &EventWriter,
+    ev: &Events,
+    run: &Run,
+) -> Result<RunStatus> {
+    let out = writer
+        .write_now(ev.run(
+            EventType::RunCanceled,
+            "Run was canceled before it started.",
+        ))
+        .await;
+    finish(ctx, writer, run, EventType::RunCanceled, out).await
+}
+
 async fn finish(
     ctx: &ExecContext,
     writer: &EventWriter,

@@ -168,6 +168,96 @@ impl Every {
     }
 }
 
+/// A loop that does `work` every so often: every `seconds` (see [`Every`]) or in every pass.
+/// Most loops are one; `work` gets the context and the pass time.
+pub struct Periodic<F> {
+    name: &'static str,
+    daemon_type: &'static str,
+    leader_only: bool,
+    /// `None`: due in every pass.
+    every: Option<Every>,
+    /// The clock runs when the loop is due, on a standby too (where a leader-only loop is not
+    /// run), rather than when it runs.
+    clock_on_standby: bool,
+    work: F,
+}
+
+impl<F: FnMut(&mut LoopContext<'_>, f64) + 'static> Periodic<F> {
+    /// A loop that does `work` every `seconds`.
+    pub fn every(seconds: f64, name: &'static str, daemon_type: &'static str, work: F) -> Self {
+        Periodic {
+            name,
+            daemon_type,
+            leader_only: false,
+            every: Some(Every::seconds(seconds)),
+            clock_on_standby: false,
+            work,
+        }
+    }
+
+    /// A loop that does `work` in every pass.
+    pub fn each_pass(name: &'static str, daemon_type: &'static str, work: F) -> Self {
+        Periodic {
+            every: None,
+            ..Periodic::every(0.0, name, daemon_type, work)
+        }
+    }
+
+    /// Runs only on the daemon holding the leader lease.
+    pub fn leader_only(self) -> Self {
+        Periodic {
+            leader_only: true,
+            ..self
+        }
+    }
+
+    /// Its clock runs on a standby too: it is due when it would be on the leader.
+    pub fn clock_on_standby(self) -> Self {
+        Periodic {
+            clock_on_standby: true,
+            ..self
+        }
+    }
+
+    /// The loop, for [`all_loops`].
+    pub fn boxed(self) -> Option<Box<dyn DaemonLoop>> {
+        Some(Box::new(self))
+    }
+}
+
+impl<F: FnMut(&mut LoopContext<'_>, f64)> DaemonLoop for Periodic<F> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn daemon_type(&self) -> &'static str {
+        self.daemon_type
+    }
+
+    fn leader_only(&self) -> bool {
+        self.leader_only
+    }
+
+    fn due(&mut self, pass: &Pass) -> bool {
+        let Some(every) = &mut self.every else {
+            return true;
+        };
+        let due = every.due(pass.now);
+        if due && self.clock_on_standby {
+            every.ran(pass.now);
+        }
+        due
+    }
+
+    fn run(&mut self, ctx: &mut LoopContext<'_>) {
+        let now = ctx.now();
+        if let Some(every) = &mut self.every {
+            every.ran(now);
+        }
+        (self.work)(ctx, now);
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -4,7 +4,7 @@
 //! Every transition goes through a conditional run-lifecycle event, so a run that finished
 //! meanwhile is never changed (storage refuses the event).
 
-use super::{DaemonLoop, Every, LoopContext, Pass};
+use super::{DaemonLoop, Periodic};
 use crate::config::DaemonConfig;
 use anyhow::Result;
 use dagster_core::config::instance::RunMonitoringConfig;
@@ -20,37 +20,18 @@ pub const INTERVAL_SECONDS: f64 = 2.0;
 
 /// The loop.
 pub fn new(config: &DaemonConfig) -> Option<Box<dyn DaemonLoop>> {
-    Some(Box::new(MonitorLoop {
-        settings: config.monitoring.clone(),
-        every: Every::seconds(INTERVAL_SECONDS),
-    }))
-}
-
-struct MonitorLoop {
-    settings: MonitorSettings,
-    every: Every,
-}
-
-impl DaemonLoop for MonitorLoop {
-    fn name(&self) -> &'static str {
-        "run monitoring"
-    }
-
-    fn daemon_type(&self) -> &'static str {
-        MONITORING
-    }
-
-    fn due(&mut self, pass: &Pass) -> bool {
-        self.every.due(pass.now)
-    }
-
-    fn run(&mut self, ctx: &mut LoopContext<'_>) {
-        let now = ctx.now();
-        self.every.ran(now);
-        if let Err(e) = monitor_iteration(ctx.storage(), &self.settings, now) {
-            ctx.record(MONITORING, "run monitoring pass", &e);
-        }
-    }
+    let settings = config.monitoring.clone();
+    Periodic::every(
+        INTERVAL_SECONDS,
+        "run monitoring",
+        MONITORING,
+        move |ctx, now| {
+            if let Err(e) = monitor_iteration(ctx.storage(), &settings, now) {
+                ctx.record(MONITORING, "run monitoring pass", &e);
+            }
+        },
+    )
+    .boxed()
 }
 
 /// Settings of one monitoring pass.

@@ -3,7 +3,7 @@
 //! `max_concurrent_runs`, tag limits; each claim is the conditional QUEUED → STARTING
 //! transition in storage, safe with several daemons.
 
-use super::{DaemonLoop, LoopContext, Pass};
+use super::{DaemonLoop, Periodic};
 use crate::config::DaemonConfig;
 use anyhow::Result;
 use dagster_core::config::instance::{QueueConfig, TagConcurrencyLimit, TagLimitValue};
@@ -16,38 +16,15 @@ use std::collections::HashMap;
 /// The loop, when runs are queued.
 pub fn new(config: &DaemonConfig) -> Option<Box<dyn DaemonLoop>> {
     let queue = config.queue.clone()?;
-    Some(Box::new(QueueLoop { queue }))
-}
-
-struct QueueLoop {
-    queue: QueueConfig,
-}
-
-impl DaemonLoop for QueueLoop {
-    fn name(&self) -> &'static str {
-        "queued run coordinator"
-    }
-
-    fn daemon_type(&self) -> &'static str {
-        QUEUED_RUN_COORDINATOR
-    }
-
-    fn due(&mut self, _: &Pass) -> bool {
-        true
-    }
-
-    fn run(&mut self, ctx: &mut LoopContext<'_>) {
-        match dequeue_iteration(
-            ctx.storage(),
-            &self.queue,
-            ctx.runs.launcher(),
-            ctx.daemon_id,
-        ) {
+    let name = "queued run coordinator";
+    Periodic::each_pass(name, QUEUED_RUN_COORDINATOR, move |ctx, _| {
+        match dequeue_iteration(ctx.storage(), &queue, ctx.runs.launcher(), ctx.daemon_id) {
             // A full batch: more runs may be waiting; pass again at once.
             Ok(n) => ctx.pass_again |= n >= MAX_CLAIMS_PER_PASS,
             Err(e) => ctx.record(QUEUED_RUN_COORDINATOR, "queued run coordinator pass", &e),
         }
-    }
+    })
+    .boxed()
 }
 
 /// Counts runs per tag limit (and per value for `applyLimitPerUniqueValue`).

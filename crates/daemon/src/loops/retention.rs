@@ -4,7 +4,7 @@
 //! leases daemons killed while holding them left behind ([`purge_dead_daemon_leases`]; its
 //! errors are `MONITORING`'s).
 
-use super::{DaemonLoop, Every, LoopContext, Pass};
+use super::{DaemonLoop, Periodic};
 use crate::config::DaemonConfig;
 use anyhow::Result;
 use dagster_core::config::instance::{RetentionConfig, TickRetention};
@@ -19,44 +19,22 @@ pub const PURGE_INTERVAL_SECONDS: f64 = 3600.0;
 
 /// The loop.
 pub fn new(config: &DaemonConfig) -> Option<Box<dyn DaemonLoop>> {
-    Some(Box::new(RetentionLoop {
-        retention: config.retention.clone(),
-        every: Every::seconds(PURGE_INTERVAL_SECONDS),
-    }))
-}
-
-struct RetentionLoop {
-    retention: RetentionConfig,
-    every: Every,
-}
-
-impl DaemonLoop for RetentionLoop {
-    fn name(&self) -> &'static str {
-        "tick retention"
-    }
-
-    fn daemon_type(&self) -> &'static str {
-        SCHEDULER
-    }
-
-    fn leader_only(&self) -> bool {
-        true
-    }
-
-    fn due(&mut self, pass: &Pass) -> bool {
-        self.every.due(pass.now)
-    }
-
-    fn run(&mut self, ctx: &mut LoopContext<'_>) {
-        let now = ctx.now();
-        self.every.ran(now);
-        if let Err(e) = purge_iteration(ctx.storage(), &self.retention, now) {
-            ctx.record(SCHEDULER, "purging old ticks (retention)", &e);
-        }
-        if let Err(e) = purge_dead_daemon_leases(ctx.storage(), now) {
-            ctx.record(MONITORING, "deleting liveness leases of dead daemons", &e);
-        }
-    }
+    let retention = config.retention.clone();
+    Periodic::every(
+        PURGE_INTERVAL_SECONDS,
+        "tick retention",
+        SCHEDULER,
+        move |ctx, now| {
+            if let Err(e) = purge_iteration(ctx.storage(), &retention, now) {
+                ctx.record(SCHEDULER, "purging old ticks (retention)", &e);
+            }
+            if let Err(e) = purge_dead_daemon_leases(ctx.storage(), now) {
+                ctx.record(MONITORING, "deleting liveness leases of dead daemons", &e);
+            }
+        },
+    )
+    .leader_only()
+    .boxed()
 }
 
 fn per_status(r: &TickRetention) -> [(TickStatus, i64); 4] {

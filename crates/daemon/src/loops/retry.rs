@@ -9,7 +9,7 @@
 //! retry the daemon looks for a run already tagged as that retry (same parent and retry
 //! number), so a crash in between creates no second retry.
 
-use super::{DaemonLoop, Every, LoopContext, Pass};
+use super::{DaemonLoop, Periodic};
 use crate::config::DaemonConfig;
 use anyhow::Result;
 use dagster_core::config::instance::RunRetriesConfig;
@@ -24,44 +24,16 @@ const CURSOR_KEY: &str = "daemon/run_retries_cursor";
 /// The loop, when `run_retries.enabled`.
 pub fn new(config: &DaemonConfig) -> Option<Box<dyn DaemonLoop>> {
     let cfg = config.run_retries.clone()?;
-    Some(Box::new(RetryLoop {
-        cfg,
-        every: Every::seconds(super::monitor::INTERVAL_SECONDS),
-    }))
-}
-
-struct RetryLoop {
-    cfg: RunRetriesConfig,
-    every: Every,
-}
-
-impl DaemonLoop for RetryLoop {
-    fn name(&self) -> &'static str {
-        "run retries"
-    }
-
-    fn daemon_type(&self) -> &'static str {
-        EVENT_LOG_CONSUMER
-    }
-
-    fn leader_only(&self) -> bool {
-        true
-    }
-
-    /// On monitoring's clock, which runs on a standby too: due when monitoring is.
-    fn due(&mut self, pass: &Pass) -> bool {
-        let due = self.every.due(pass.now);
-        if due {
-            self.every.ran(pass.now);
-        }
-        due
-    }
-
-    fn run(&mut self, ctx: &mut LoopContext<'_>) {
-        if let Err(e) = retry_iteration(ctx.runs, &self.cfg, ctx.locations) {
+    let seconds = super::monitor::INTERVAL_SECONDS;
+    Periodic::every(seconds, "run retries", EVENT_LOG_CONSUMER, move |ctx, _| {
+        if let Err(e) = retry_iteration(ctx.runs, &cfg, ctx.locations) {
             ctx.record(EVENT_LOG_CONSUMER, "run retries pass", &e);
         }
-    }
+    })
+    .leader_only()
+    // On monitoring's clock, which runs on a standby too: due when monitoring is.
+    .clock_on_standby()
+    .boxed()
 }
 
 /// The retry to launch for `run`, if any: `(retry number, strategy)`.

@@ -2,7 +2,7 @@
 //! `minimum_interval_seconds` passed (`dagster_core::instigator::sensor`). A FAILURE tick is reported as an
 //! error of the daemon.
 
-use super::{DaemonLoop, Every, LoopContext, Pass};
+use super::{DaemonLoop, Periodic};
 use crate::config::DaemonConfig;
 use dagster_core::daemon_health::SENSOR;
 use dagster_core::instigator::TickStatus;
@@ -12,35 +12,7 @@ pub const INTERVAL_SECONDS: f64 = 1.0;
 
 /// The loop.
 pub fn new(_config: &DaemonConfig) -> Option<Box<dyn DaemonLoop>> {
-    Some(Box::new(SensorLoop {
-        every: Every::seconds(INTERVAL_SECONDS),
-    }))
-}
-
-struct SensorLoop {
-    every: Every,
-}
-
-impl DaemonLoop for SensorLoop {
-    fn name(&self) -> &'static str {
-        "sensors"
-    }
-
-    fn daemon_type(&self) -> &'static str {
-        SENSOR
-    }
-
-    fn leader_only(&self) -> bool {
-        true
-    }
-
-    fn due(&mut self, pass: &Pass) -> bool {
-        self.every.due(pass.now)
-    }
-
-    fn run(&mut self, ctx: &mut LoopContext<'_>) {
-        let now = ctx.now();
-        self.every.ran(now);
+    Periodic::every(INTERVAL_SECONDS, "sensors", SENSOR, |ctx, now| {
         let results = dagster_core::instigator::sensor::evaluate_all(ctx.runs, ctx.locations, now);
         for (name, r) in results {
             match r {
@@ -61,5 +33,7 @@ impl DaemonLoop for SensorLoop {
                 }
             }
         }
-    }
+    })
+    .leader_only()
+    .boxed()
 }

@@ -27,7 +27,6 @@
 use super::int_or;
 use dagster_core::config::yaml::Map;
 use dagster_core::defs::{Resource, ResourceDef, ResourceType, SqlResource};
-use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,19 +79,15 @@ pub struct ClickhouseSettings {
     pub timeout: Duration,
 }
 
-impl std::fmt::Debug for ClickhouseSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClickhouseSettings")
-            .field("url", &self.url)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .field("database", &self.database)
-            .field("validation", &self.validation)
-            .field("compression", &self.compression)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
+debug_fields!(ClickhouseSettings {
+    url,
+    user,
+    password: super::hidden,
+    database,
+    validation,
+    compression,
+    timeout,
+});
 
 /// `host:port` of an `http://host[:port][/...]` URL (port 8123 when absent).
 pub fn url_addr(url: &str) -> Option<String> {
@@ -264,15 +259,11 @@ impl Drop for ClickhouseResource {
     }
 }
 
-impl std::fmt::Debug for ClickhouseResource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClickhouseResource")
-            .field("name", &self.name)
-            .field("addr", &self.addr)
-            .field("database", &self.database)
-            .finish()
-    }
-}
+debug_fields!(ClickhouseResource {
+    name,
+    addr,
+    database
+});
 
 /// True if the error means the server could not be reached at all.
 fn is_connect_error(e: &clickhouse::error::Error) -> bool {
@@ -472,6 +463,15 @@ impl ClickhouseResource {
         let _ = self.version.set(v.clone());
         Ok(v)
     }
+
+    /// [`Resource::check`]: reports the server version.
+    fn check_connection(&self) -> anyhow::Result<String> {
+        let version = self.server_version()?;
+        Ok(format!(
+            "clickhouse {} database `{}` (server {version})",
+            self.addr, self.database
+        ))
+    }
 }
 
 /// Backquoted identifier for ClickHouse.
@@ -553,18 +553,4 @@ impl SqlResource for ClickhouseResource {
     }
 }
 
-impl Resource for ClickhouseResource {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_sql(&self) -> Option<&dyn SqlResource> {
-        Some(self)
-    }
-    fn check(&self) -> anyhow::Result<String> {
-        let version = self.server_version()?;
-        Ok(format!(
-            "clickhouse {} database `{}` (server {version})",
-            self.addr, self.database
-        ))
-    }
-}
+impl_resource!(ClickhouseResource);

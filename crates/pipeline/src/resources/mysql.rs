@@ -49,12 +49,11 @@
 //! Building the resource does not connect: connections are opened on first use (or
 //! [`Resource::check`]). Errors name the resource, `host:port` and the cause, never the password.
 
-use super::int_or;
 use super::{error_chain, preview};
+use super::{int_or, ServerKeys};
 use dagster_core::config::yaml::Map;
-use dagster_core::defs::{Resource, ResourceDef, ResourceType, SqlResource};
+use dagster_core::defs::{Resource, ResourceDef, ResourceType};
 use mysql::prelude::Queryable;
-use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,34 +65,9 @@ pub const DEFAULT_READ_TIMEOUT_SECONDS: u64 = 600;
 /// Statement run on every new connection of the pool.
 pub const SESSION_INIT: &str = "SET time_zone = '+00:00'";
 
-/// Errors of the MySQL resource; each names the resource and `host:port`, never the password.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum MysqlResourceError {
-    #[error("mysql resource `{resource}`: invalid config: {message}")]
-    Config { resource: String, message: String },
-    #[error("mysql resource `{resource}` ({addr}): cannot connect: {cause}")]
-    Connect {
-        resource: String,
-        addr: String,
-        cause: String,
-    },
-    #[error(
-        "mysql resource `{resource}` ({addr}): statement {index} (`{statement}`) failed: {cause}"
-    )]
-    Statement {
-        resource: String,
-        addr: String,
-        index: usize,
-        statement: String,
-        cause: String,
-    },
-    #[error("mysql resource `{resource}` ({addr}): {cause}")]
-    Query {
-        resource: String,
-        addr: String,
-        cause: String,
-    },
+server_resource_error! {
+    /// Errors of the MySQL resource; each names the resource and `host:port`, never the password.
+    pub enum MysqlResourceError: "mysql"
 }
 
 /// The TLS settings of a MySQL resource (`tls:`); see the module documentation.
@@ -197,58 +171,16 @@ impl MysqlTls {
     }
 }
 
-/// The resolved settings of a MySQL resource. `Debug` hides the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct MysqlSettings {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: Option<String>,
-    pub database: String,
-    pub pool_size: u32,
-    pub connect_timeout: Duration,
-    pub read_timeout: Duration,
-    /// `None`: plain TCP.
-    pub tls: Option<MysqlTls>,
-}
-
-impl std::fmt::Debug for MysqlSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MysqlSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .field("database", &self.database)
-            .field("pool_size", &self.pool_size)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("read_timeout", &self.read_timeout)
-            .field("tls", &self.tls)
-            .finish()
+server_settings! {
+    /// The resolved settings of a MySQL resource. `Debug` hides the password.
+    pub struct MysqlSettings {
+        pub read_timeout: Duration = Duration::from_secs(DEFAULT_READ_TIMEOUT_SECONDS),
+        /// `None`: plain TCP.
+        pub tls: Option<MysqlTls> = None,
     }
 }
 
 impl MysqlSettings {
-    /// Settings with the defaults for everything but the connection target.
-    pub fn new(host: &str, user: &str, database: &str) -> Self {
-        MysqlSettings {
-            host: host.into(),
-            port: DEFAULT_PORT,
-            user: user.into(),
-            password: None,
-            database: database.into(),
-            pool_size: DEFAULT_POOL_SIZE,
-            connect_timeout: Duration::from_secs(DEFAULT_CONNECT_TIMEOUT_SECONDS),
-            read_timeout: Duration::from_secs(DEFAULT_READ_TIMEOUT_SECONDS),
-            tls: None,
-        }
-    }
-
-    /// `host:port` (IPv6 hosts in brackets).
-    pub fn addr(&self) -> String {
-        super::host_port(&self.host, self.port)
-    }
-
     /// Reads the JSON config produced by [`MysqlResourceType::read_config`].
     pub fn from_config(
         resource: &str,
@@ -258,18 +190,7 @@ impl MysqlSettings {
             resource: resource.into(),
             message,
         };
-        let c = super::ServerConfig::from_json(config).map_err(err)?;
-        let mut s = MysqlSettings::new(&c.host, &c.user, &c.database);
-        s.password = c.password;
-        if let Some(p) = c.port {
-            s.port = p;
-        }
-        if let Some(n) = c.pool_size {
-            s.pool_size = n;
-        }
-        if let Some(t) = c.connect_timeout {
-            s.connect_timeout = t;
-        }
+        let mut s = Self::from_server(super::ServerConfig::from_json(config).map_err(err)?);
         if let Some(t) = config.get("read_timeout_seconds").and_then(|v| v.as_u64()) {
             s.read_timeout = Duration::from_secs(t.max(1));
         }
@@ -394,41 +315,23 @@ impl ResourceType for MysqlResourceType {
     }
 
     fn read_config(&self, config: &Map<'_>) -> Option<serde_json::Value> {
-        let host = config.req_str("host");
-        let user = config.req_str("user");
-        let database = config.req_str("database");
-        let password = config.str("password");
-        let num =
-            |key: &str, min: i64, max: i64, default: i64| int_or(config, key, min, max, default);
-        let port = num("port", 1, 65_535, i64::from(DEFAULT_PORT));
-        let pool_size = num("pool_size", 1, 1_000, i64::from(DEFAULT_POOL_SIZE));
-        let connect_timeout = num("connect_timeout_seconds", 1, 3_600, 10);
-        let read_timeout = num("read_timeout_seconds", 1, 86_400, 600);
+        let keys = ServerKeys::read(
+            config,
+            DEFAULT_PORT,
+            DEFAULT_POOL_SIZE,
+            DEFAULT_CONNECT_TIMEOUT_SECONDS,
+        );
+        let read_timeout = int_or(config, "read_timeout_seconds", 1, 86_400, 600);
         let tls = read_tls(config);
-        if let Some(h) = &host {
-            if h.trim().is_empty() {
-                config.error("`host` cannot be empty");
-                return None;
-            }
-        }
+        keys.check_host(config)?;
         let tls = match tls? {
             Some(t) => t.to_json(),
             None => serde_json::Value::Bool(false),
         };
-        let mut out = serde_json::json!({
-            "host": host?,
-            "port": port?,
-            "user": user?,
-            "database": database?,
-            "pool_size": pool_size?,
-            "connect_timeout_seconds": connect_timeout?,
+        keys.into_json(serde_json::json!({
             "read_timeout_seconds": read_timeout?,
             "tls": tls,
-        });
-        if let (Some(p), Some(obj)) = (password, out.as_object_mut()) {
-            obj.insert("password".into(), serde_json::Value::String(p));
-        }
-        Some(out)
+        }))
     }
 
     fn build(&self, def: &ResourceDef) -> anyhow::Result<Arc<dyn Resource>> {
@@ -447,15 +350,11 @@ pub struct MysqlResource {
     settings: MysqlSettings,
 }
 
-impl std::fmt::Debug for MysqlResource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MysqlResource")
-            .field("name", &self.name)
-            .field("addr", &self.addr)
-            .field("database", &self.database)
-            .finish()
-    }
-}
+debug_fields!(MysqlResource {
+    name,
+    addr,
+    database
+});
 
 impl MysqlResource {
     /// Builds the pool without connecting. `name` is the resource name used in errors.
@@ -631,25 +530,10 @@ impl MysqlResource {
             ))),
         }
     }
-}
 
-impl SqlResource for MysqlResource {
-    fn execute_statements(&self, statements: &[String]) -> anyhow::Result<u64> {
-        Ok(self.execute(statements)?)
-    }
-    fn query_i64(&self, sql: &str) -> anyhow::Result<Option<i64>> {
-        Ok(self.query_int(sql)?)
-    }
-}
-
-impl Resource for MysqlResource {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_sql(&self) -> Option<&dyn SqlResource> {
-        Some(self)
-    }
-    fn check(&self) -> anyhow::Result<String> {
+    /// [`Resource::check`]: connects and reports the server version, the session time zone
+    /// and the encryption.
+    fn check_connection(&self) -> anyhow::Result<String> {
         let mut conn = self.connection()?;
         let version: Option<String> = conn
             .query_first("SELECT VERSION()")
@@ -676,3 +560,5 @@ impl Resource for MysqlResource {
         ))
     }
 }
+
+impl_sql_resource!(MysqlResource);

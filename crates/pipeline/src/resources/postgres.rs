@@ -23,17 +23,17 @@
 //!
 //! Connections are made lazily; a connection failure surfaces on first use (or [`Resource::check`])
 //! after `connect_timeout_seconds`. Errors name the resource, `host:port` and the cause, never
-//! the password. Statements passed to [`SqlResource::execute_statements`] run in one
-//! transaction, each string through the simple query protocol (so it may hold several
+//! the password. Statements passed to
+//! [`SqlResource::execute_statements`](dagster_core::defs::SqlResource::execute_statements) run
+//! in one transaction, each string through the simple query protocol (so it may hold several
 //! statements).
 
-use super::int_or;
+use super::ServerKeys;
 use super::{error_chain, preview};
 use dagster_core::config::yaml::Map;
-use dagster_core::defs::{Resource, ResourceDef, ResourceType, SqlResource};
+use dagster_core::defs::{Resource, ResourceDef, ResourceType};
 use postgres::{NoTls, SimpleQueryMessage};
 use r2d2_postgres::PostgresConnectionManager;
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,82 +42,20 @@ pub const DEFAULT_POOL_SIZE: u32 = 4;
 pub const DEFAULT_CONNECT_TIMEOUT_SECONDS: u64 = 10;
 pub const DEFAULT_APPLICATION_NAME: &str = "dagster";
 
-/// Errors of the Postgres resource; each names the resource and `host:port`, never the password.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PostgresResourceError {
-    #[error("postgres resource `{resource}`: invalid config: {message}")]
-    Config { resource: String, message: String },
-    #[error("postgres resource `{resource}` ({addr}): cannot connect: {cause}")]
-    Connect {
-        resource: String,
-        addr: String,
-        cause: String,
-    },
-    #[error("postgres resource `{resource}` ({addr}): statement {index} (`{statement}`) failed: {cause}")]
-    Statement {
-        resource: String,
-        addr: String,
-        index: usize,
-        statement: String,
-        cause: String,
-    },
-    #[error("postgres resource `{resource}` ({addr}): {cause}")]
-    Query {
-        resource: String,
-        addr: String,
-        cause: String,
-    },
+server_resource_error! {
+    /// Errors of the Postgres resource; each names the resource and `host:port`, never the
+    /// password.
+    pub enum PostgresResourceError: "postgres"
 }
 
-/// The resolved settings of a Postgres resource. `Debug` hides the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PostgresSettings {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: Option<String>,
-    pub database: String,
-    pub pool_size: u32,
-    pub connect_timeout: Duration,
-    pub application_name: String,
-}
-
-impl std::fmt::Debug for PostgresSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .field("database", &self.database)
-            .field("pool_size", &self.pool_size)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("application_name", &self.application_name)
-            .finish()
+server_settings! {
+    /// The resolved settings of a Postgres resource. `Debug` hides the password.
+    pub struct PostgresSettings {
+        pub application_name: String = DEFAULT_APPLICATION_NAME.into(),
     }
 }
 
 impl PostgresSettings {
-    /// Settings with the defaults for everything but the connection target.
-    pub fn new(host: &str, user: &str, database: &str) -> Self {
-        PostgresSettings {
-            host: host.into(),
-            port: DEFAULT_PORT,
-            user: user.into(),
-            password: None,
-            database: database.into(),
-            pool_size: DEFAULT_POOL_SIZE,
-            connect_timeout: Duration::from_secs(DEFAULT_CONNECT_TIMEOUT_SECONDS),
-            application_name: DEFAULT_APPLICATION_NAME.into(),
-        }
-    }
-
-    /// `host:port` (IPv6 hosts in brackets).
-    pub fn addr(&self) -> String {
-        super::host_port(&self.host, self.port)
-    }
-
     /// Reads the JSON config produced by [`PostgresResourceType::read_config`].
     pub fn from_config(
         resource: &str,
@@ -127,18 +65,7 @@ impl PostgresSettings {
             resource: resource.into(),
             message,
         };
-        let c = super::ServerConfig::from_json(config).map_err(err)?;
-        let mut s = PostgresSettings::new(&c.host, &c.user, &c.database);
-        s.password = c.password;
-        if let Some(p) = c.port {
-            s.port = p;
-        }
-        if let Some(n) = c.pool_size {
-            s.pool_size = n;
-        }
-        if let Some(t) = c.connect_timeout {
-            s.connect_timeout = t;
-        }
+        let mut s = Self::from_server(super::ServerConfig::from_json(config).map_err(err)?);
         if let Some(a) = config.get("application_name").and_then(|v| v.as_str()) {
             s.application_name = a.into();
         }
@@ -155,15 +82,12 @@ impl ResourceType for PostgresResourceType {
     }
 
     fn read_config(&self, config: &Map<'_>) -> Option<serde_json::Value> {
-        let host = config.req_str("host");
-        let user = config.req_str("user");
-        let database = config.req_str("database");
-        let password = config.str("password");
-        let port = int_or(config, "port", 1, 65_535, i64::from(DEFAULT_PORT));
-        let pool_size = int_or(config, "pool_size", 1, 1_000, i64::from(DEFAULT_POOL_SIZE));
-        let connect_timeout = i64::try_from(DEFAULT_CONNECT_TIMEOUT_SECONDS)
-            .ok()
-            .and_then(|d| int_or(config, "connect_timeout_seconds", 1, 3_600, d));
+        let keys = ServerKeys::read(
+            config,
+            DEFAULT_PORT,
+            DEFAULT_POOL_SIZE,
+            DEFAULT_CONNECT_TIMEOUT_SECONDS,
+        );
         let sslmode_ok = match config.get("sslmode") {
             None => true,
             Some(v) => match v.as_str() {
@@ -186,29 +110,14 @@ impl ResourceType for PostgresResourceType {
         let application_name = config
             .str("application_name")
             .unwrap_or_else(|| DEFAULT_APPLICATION_NAME.into());
-        if let Some(h) = &host {
-            if h.trim().is_empty() {
-                config.error("`host` cannot be empty");
-                return None;
-            }
-        }
+        keys.check_host(config)?;
         if !sslmode_ok {
             return None;
         }
-        let mut out = serde_json::json!({
-            "host": host?,
-            "port": port?,
-            "user": user?,
-            "database": database?,
-            "pool_size": pool_size?,
-            "connect_timeout_seconds": connect_timeout?,
+        keys.into_json(serde_json::json!({
             "sslmode": "disable",
             "application_name": application_name,
-        });
-        if let (Some(p), Some(obj)) = (password, out.as_object_mut()) {
-            obj.insert("password".into(), serde_json::Value::String(p));
-        }
-        Some(out)
+        }))
     }
 
     fn build(&self, def: &ResourceDef) -> anyhow::Result<Arc<dyn Resource>> {
@@ -257,14 +166,7 @@ pub struct PostgresResource {
     pool: r2d2::Pool<Manager>,
 }
 
-impl std::fmt::Debug for PostgresResource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresResource")
-            .field("name", &self.name)
-            .field("addr", &self.addr)
-            .finish()
-    }
-}
+debug_fields!(PostgresResource { name, addr });
 
 impl PostgresResource {
     /// Builds the pool without connecting. `name` is the resource name used in errors.
@@ -389,25 +291,9 @@ impl PostgresResource {
                 ),
             })
     }
-}
 
-impl SqlResource for PostgresResource {
-    fn execute_statements(&self, statements: &[String]) -> anyhow::Result<u64> {
-        Ok(self.execute(statements)?)
-    }
-    fn query_i64(&self, sql: &str) -> anyhow::Result<Option<i64>> {
-        Ok(self.query_int(sql)?)
-    }
-}
-
-impl Resource for PostgresResource {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_sql(&self) -> Option<&dyn SqlResource> {
-        Some(self)
-    }
-    fn check(&self) -> anyhow::Result<String> {
+    /// [`Resource::check`]: connects and reports the server version.
+    fn check_connection(&self) -> anyhow::Result<String> {
         let mut conn = self.connection()?;
         let row = conn
             .query_one("SHOW server_version", &[])
@@ -416,3 +302,5 @@ impl Resource for PostgresResource {
         Ok(format!("postgres {} (server {version})", self.addr))
     }
 }
+
+impl_sql_resource!(PostgresResource);

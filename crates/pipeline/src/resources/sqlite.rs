@@ -12,17 +12,17 @@
 //!
 //! Connections come from a small r2d2 pool; each is set up with `busy_timeout`, WAL journal
 //! mode and `foreign_keys = ON`. The parent directory of the file is created when the resource
-//! is built. Statements passed to [`SqlResource::execute_statements`] run in one
-//! `BEGIN IMMEDIATE` transaction; each string may hold several statements (but no
+//! is built. Statements passed to
+//! [`SqlResource::execute_statements`](dagster_core::defs::SqlResource::execute_statements) run
+//! in one `BEGIN IMMEDIATE` transaction; each string may hold several statements (but no
 //! `BEGIN`/`COMMIT` of its own). All calls block.
 
 use super::preview;
 use dagster_core::config::yaml::Map;
-use dagster_core::defs::{Resource, ResourceDef, ResourceType, SqlResource};
+use dagster_core::defs::{Resource, ResourceDef, ResourceType};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
-use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -190,14 +190,7 @@ pub struct SqliteResource {
     pool: Pool<ConnectionManager<SqliteConnection>>,
 }
 
-impl std::fmt::Debug for SqliteResource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteResource")
-            .field("name", &self.name)
-            .field("path", &self.path)
-            .finish()
-    }
-}
+debug_fields!(SqliteResource { name, path });
 
 #[derive(QueryableByName)]
 struct IntValue {
@@ -353,25 +346,9 @@ impl SqliteResource {
                 .value)
         })
     }
-}
 
-impl SqlResource for SqliteResource {
-    fn execute_statements(&self, statements: &[String]) -> anyhow::Result<u64> {
-        Ok(self.execute(statements)?)
-    }
-    fn query_i64(&self, sql: &str) -> anyhow::Result<Option<i64>> {
-        Ok(self.query_int(sql)?)
-    }
-}
-
-impl Resource for SqliteResource {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_sql(&self) -> Option<&dyn SqlResource> {
-        Some(self)
-    }
-    fn check(&self) -> anyhow::Result<String> {
+    /// [`Resource::check`]: opens a connection and reports the SQLite version.
+    fn check_connection(&self) -> anyhow::Result<String> {
         #[derive(QueryableByName)]
         struct Version {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -387,3 +364,5 @@ impl Resource for SqliteResource {
         ))
     }
 }
+
+impl_sql_resource!(SqliteResource);

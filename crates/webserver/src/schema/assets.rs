@@ -11,7 +11,7 @@ use super::logs::MaterializationEvent;
 #[allow(unused_imports)]
 use super::prelude::*;
 use super::types::*;
-use super::{blocking, AssetKeyInput, Ctx};
+use super::{blocking, with_storage, AssetKeyInput, Ctx};
 use dagster_core::defs::{AssetDef, Definitions, ASSET_JOB_NAME};
 use dagster_core::domain::{AssetKey as DomainKey, EventRecord, EventType};
 use juniper::{graphql_object, GraphQLInputObject, GraphQLObject, GraphQLUnion, ID};
@@ -834,13 +834,9 @@ impl Asset {
         &self,
         ctx: &Ctx,
     ) -> Result<Option<f64>, PythonError> {
-        let st = ctx.state.clone();
         let key = self.key.clone();
-        let rec = blocking(move || {
-            st.instance
-                .storage
-                .asset_records(Some(std::slice::from_ref(&key)))
-                .map_err(|e| PythonError::from_error(&e))
+        let rec = with_storage(&ctx.state, move |s| {
+            s.asset_records(Some(std::slice::from_ref(&key)))
         })
         .await?;
         Ok(rec
@@ -879,13 +875,9 @@ pub async fn asset_or_error(
     if all_nodes(ctx).iter().any(|n| n.key == key) {
         return Ok(AssetOrError::Asset(Asset::new(key)));
     }
-    let st = ctx.state.clone();
     let k = key.clone();
-    let recs = blocking(move || {
-        st.instance
-            .storage
-            .asset_records(Some(std::slice::from_ref(&k)))
-            .map_err(|e| PythonError::from_error(&e))
+    let recs = with_storage(&ctx.state, move |s| {
+        s.asset_records(Some(std::slice::from_ref(&k)))
     })
     .await?;
     Ok(if recs.is_empty() {
@@ -920,14 +912,7 @@ pub async fn asset_keys_page(
     cursor: Option<String>,
     limit: Option<i32>,
 ) -> Result<Vec<DomainKey>, PythonError> {
-    let st = ctx.state.clone();
-    let recs = blocking(move || {
-        st.instance
-            .storage
-            .asset_records(None)
-            .map_err(|e| PythonError::from_error(&e))
-    })
-    .await?;
+    let recs = with_storage(&ctx.state, |s| s.asset_records(None)).await?;
     let mut keys: BTreeSet<String> = recs.iter().map(|r| r.asset_key.to_db_string()).collect();
     keys.extend(all_nodes(ctx).iter().map(|n| n.key.to_db_string()));
     let wanted: Option<BTreeSet<String>> = asset_keys.map(|k| {

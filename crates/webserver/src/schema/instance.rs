@@ -9,7 +9,7 @@
 #[allow(unused_imports)]
 use super::prelude::*;
 use super::types::PythonError;
-use super::{blocking, Ctx};
+use super::{blocking, with_storage, Ctx};
 use dagster_core::config::instance::RunCoordinatorConfig;
 use dagster_core::storage::DaemonHeartbeat;
 use juniper::{graphql_object, GraphQLObject, ID};
@@ -134,14 +134,7 @@ pub struct DaemonHealth;
 
 impl DaemonHealth {
     async fn statuses(ctx: &Ctx, types: Vec<String>) -> Result<Vec<DaemonStatus>, PythonError> {
-        let st = ctx.state.clone();
-        let hbs = blocking(move || {
-            st.instance
-                .storage
-                .heartbeats()
-                .map_err(|e| PythonError::from_error(&e))
-        })
-        .await?;
+        let hbs = with_storage(&ctx.state, |s| s.heartbeats()).await?;
         let required = required_daemons(ctx);
         let now = crate::state::now();
         Ok(types

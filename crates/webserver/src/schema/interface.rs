@@ -183,3 +183,28 @@ macro_rules! absent_event {
         }
     };
 }
+
+/// A union of the members given, then the errors of launching a run (`LaunchRunResult`'s
+/// members after `LaunchRunSuccess`, in Dagster's order): `LaunchRunResult`,
+/// `LaunchRunReexecutionResult` and `LaunchBackfillResult`.
+macro_rules! launch_result_union {
+    ($(#[$attr:meta])* pub enum $name:ident { $($member:ident),* $(,)? }) => {
+        $(#[$attr])*
+        #[derive(GraphQLUnion, Debug, Clone)]
+        #[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
+        pub enum $name {
+            $($member($member),)*
+            InvalidStepError(InvalidStepError),
+            InvalidOutputError(InvalidOutputError),
+            RunConfigValidationInvalid(RunConfigValidationInvalid),
+            PipelineNotFoundError(PipelineNotFoundError),
+            RunConflict(RunConflict),
+            UnauthorizedError(UnauthorizedError),
+            PythonError(PythonError),
+            InvalidSubsetError(InvalidSubsetError),
+            PresetNotFoundError(PresetNotFoundError),
+            ConflictingExecutionParamsError(ConflictingExecutionParamsError),
+            NoModeProvidedError(NoModeProvidedError),
+        }
+    };
+}

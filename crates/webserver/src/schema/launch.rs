@@ -6,7 +6,7 @@
 use super::prelude::*;
 use super::runs::Run;
 use super::types::*;
-use super::{blocking, Ctx, ExecutionParams, ExecutionTag};
+use super::{blocking, with_storage, Ctx, ExecutionParams, ExecutionTag};
 use actix_web::web;
 use dagster_core::domain::{
     AssetKey as DomainAssetKey, EventType, LogLevel, NewEvent, RunStatus as DomainStatus,
@@ -349,15 +349,8 @@ pub(super) async fn reexecute(
             CoreStrategy::FromFailure
         }
     };
-    let st = ctx.state.clone();
     let parent_id = params.parent_run_id.clone();
-    let parent = blocking(move || {
-        st.instance
-            .storage
-            .get_run(&parent_id)
-            .map_err(|e| PythonError::from_error(&e))
-    })
-    .await;
+    let parent = with_storage(&ctx.state, move |s| s.get_run(&parent_id)).await;
     let parent = match parent {
         Ok(Some(p)) => p,
         Ok(None) => {

@@ -12,7 +12,7 @@
 use super::prelude::*;
 use super::runs::{step_stats, RunStepStats};
 use super::types::*;
-use super::{blocking, Ctx};
+use super::{with_storage, Ctx};
 use base64::Engine as _;
 use dagster_core::domain::{
     EventData, EventRecord, EventType, MetadataEntry as DomainEntry, MetadataValue,
@@ -965,15 +965,8 @@ pub async fn event_connection(
         Some(l) => (l as usize).min(MAX_EVENTS_PAGE),
         None => DEFAULT_EVENTS_PAGE,
     };
-    let st = ctx.state.clone();
     let id = run_id.to_string();
-    let page = blocking(move || {
-        st.instance
-            .storage
-            .events_for_run(&id, after, limit)
-            .map_err(|e| PythonError::from_error(&e))
-    })
-    .await?;
+    let page = with_storage(&ctx.state, move |s| s.events_for_run(&id, after, limit)).await?;
     Ok(EventConnection {
         cursor: encode_cursor(page.cursor.unwrap_or(0)),
         has_more: page.has_more,

@@ -297,6 +297,19 @@ where
     }
 }
 
+/// Runs `f` on the instance's storage on the blocking pool; a storage error becomes a
+/// `PythonError`.
+pub async fn with_storage<T, F>(state: &Arc<AppState>, f: F) -> Result<T, PythonError>
+where
+    F: FnOnce(&dyn dagster_core::storage::Storage) -> dagster_core::storage::Result<T>
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
+    let st = state.clone();
+    blocking(move || f(&*st.instance.storage).map_err(|e| PythonError::from_error(&e))).await
+}
+
 pub struct Query;
 
 #[graphql_object]

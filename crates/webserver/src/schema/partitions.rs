@@ -184,23 +184,12 @@ pub struct LaunchBackfillParams {
     pub run_config_data: Option<RunConfigData>,
 }
 
-#[derive(GraphQLUnion, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue, context = Ctx)]
-pub enum LaunchBackfillResult {
-    LaunchBackfillSuccess(LaunchBackfillSuccess),
-    PartitionSetNotFoundError(PartitionSetNotFoundError),
-    PartitionKeysNotFoundError(PartitionKeysNotFoundError),
-    InvalidStepError(InvalidStepError),
-    InvalidOutputError(InvalidOutputError),
-    RunConfigValidationInvalid(RunConfigValidationInvalid),
-    PipelineNotFoundError(PipelineNotFoundError),
-    RunConflict(RunConflict),
-    UnauthorizedError(UnauthorizedError),
-    PythonError(PythonError),
-    InvalidSubsetError(InvalidSubsetError),
-    PresetNotFoundError(PresetNotFoundError),
-    ConflictingExecutionParamsError(ConflictingExecutionParamsError),
-    NoModeProvidedError(NoModeProvidedError),
+launch_result_union! {
+    pub enum LaunchBackfillResult {
+        LaunchBackfillSuccess,
+        PartitionSetNotFoundError,
+        PartitionKeysNotFoundError,
+    }
 }
 
 #[derive(GraphQLObject, Debug, Clone)]

@@ -13,7 +13,7 @@ use super::logs::{self, CapturedLogs, EventConnection, ExpectationResult, Materi
 use super::prelude::*;
 use super::runs_feed::RunsFeedEntryValue;
 use super::types::*;
-use super::{blocking, Ctx, ExecutionTag};
+use super::{blocking, with_storage, Ctx, ExecutionTag};
 use dagster_core::domain::{
     tags, EventRecord, EventType, Run as DomainRun, RunStatus as DomainStatus, RunsFilter,
 };
@@ -161,15 +161,8 @@ pub async fn runs_or_error(
 
 /// `runOrError` / `pipelineRunOrError`.
 pub async fn run_or_error(ctx: &Ctx, run_id: String) -> RunOrError {
-    let st = ctx.state.clone();
     let id = run_id.clone();
-    let res = blocking(move || {
-        st.instance
-            .storage
-            .get_run(&id)
-            .map_err(|e| PythonError::from_error(&e))
-    })
-    .await;
+    let res = with_storage(&ctx.state, move |s| s.get_run(&id)).await;
     match res {
         Ok(Some(r)) => RunOrError::Run(Run::new(r)),
         Ok(None) => RunOrError::RunNotFoundError(RunNotFoundError::new(&run_id)),

@@ -17,7 +17,7 @@ use super::backfills::PartitionBackfill;
 use super::prelude::*;
 use super::runs::{AssetCheckHandle, Run, RunsFilterInput, MAX_RUNS_PAGE};
 use super::types::{AssetKey, PipelineTag, PythonError, RunStatus};
-use super::{blocking, Ctx};
+use super::{blocking, with_storage, Ctx};
 use dagster_core::domain::RunsFilter;
 use juniper::{GraphQLEnum, GraphQLObject, GraphQLUnion, ID};
 
@@ -289,14 +289,7 @@ pub async fn runs_feed_count_or_error(
     let Some(f) = feed_filter(filter, view) else {
         return RunsFeedCountOrError::RunsFeedCount(RunsFeedCount { count: 0 });
     };
-    let st = ctx.state.clone();
-    let res = blocking(move || {
-        st.instance
-            .storage
-            .count_runs(&f)
-            .map_err(|e| PythonError::from_error(&e))
-    })
-    .await;
+    let res = with_storage(&ctx.state, move |s| s.count_runs(&f)).await;
     match res {
         Ok(n) => RunsFeedCountOrError::RunsFeedCount(RunsFeedCount {
             count: i32::try_from(n).unwrap_or(i32::MAX),
@@ -307,14 +300,7 @@ pub async fn runs_feed_count_or_error(
 
 /// `runTagKeysOrError`: the distinct tag keys of all runs, hidden `.dagster/*` ones left out.
 pub async fn run_tag_keys_or_error(ctx: &Ctx) -> RunTagKeysOrError {
-    let st = ctx.state.clone();
-    let res = blocking(move || {
-        st.instance
-            .storage
-            .run_tag_keys()
-            .map_err(|e| PythonError::from_error(&e))
-    })
-    .await;
+    let res = with_storage(&ctx.state, |s| s.run_tag_keys()).await;
     match res {
         Ok(keys) => RunTagKeysOrError::RunTagKeys(RunTagKeys {
             keys: keys
@@ -344,12 +330,8 @@ pub async fn run_tags_or_error(
             )))
         }
     };
-    let st = ctx.state.clone();
-    let res = blocking(move || {
-        st.instance
-            .storage
-            .run_tag_values(tag_keys.as_deref(), value_prefix.as_deref(), limit)
-            .map_err(|e| PythonError::from_error(&e))
+    let res = with_storage(&ctx.state, move |s| {
+        s.run_tag_values(tag_keys.as_deref(), value_prefix.as_deref(), limit)
     })
     .await;
     match res {

@@ -26,7 +26,7 @@ use super::logs::{
 use super::prelude::*;
 use super::runs::Run;
 use super::types::PythonError;
-use super::{blocking, Ctx};
+use super::{blocking, with_storage, Ctx};
 use crate::state::{AppState, LocationChange};
 use dagster_core::domain::EventRecord;
 use juniper::futures::stream::{self, BoxStream, StreamExt};
@@ -258,15 +258,8 @@ impl RunLogs {
     /// Reloads the run (its status moves with the events); keeps the old one on errors or
     /// when the run was deleted meanwhile.
     async fn refresh_run(&mut self) {
-        let st = self.state.clone();
         let id = self.run_id.clone();
-        let res = blocking(move || {
-            st.instance
-                .storage
-                .get_run(&id)
-                .map_err(|e| PythonError::from_error(&e))
-        })
-        .await;
+        let res = with_storage(&self.state, move |s| s.get_run(&id)).await;
         if let Ok(Some(r)) = res {
             self.run = Run::new(r);
         }

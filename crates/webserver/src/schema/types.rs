@@ -507,22 +507,10 @@ pub struct LaunchRunSuccess {
     pub run: Run,
 }
 
-#[derive(GraphQLUnion, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx)]
-pub enum LaunchRunResult {
-    LaunchRunSuccess(LaunchRunSuccess),
-    InvalidStepError(InvalidStepError),
-    InvalidOutputError(InvalidOutputError),
-    RunConfigValidationInvalid(RunConfigValidationInvalid),
-    PipelineNotFoundError(PipelineNotFoundError),
-    RunConflict(RunConflict),
-    UnauthorizedError(UnauthorizedError),
-    PythonError(PythonError),
-    InvalidSubsetError(InvalidSubsetError),
-    PresetNotFoundError(PresetNotFoundError),
-    ConflictingExecutionParamsError(ConflictingExecutionParamsError),
-    NoModeProvidedError(NoModeProvidedError),
+launch_result_union! {
+    pub enum LaunchRunResult {
+        LaunchRunSuccess,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -828,23 +816,11 @@ pub enum WorkspaceLocationEntryOrError {
     PythonError(PythonError),
 }
 
-/// `LaunchRunReexecutionResult`: the members of `LaunchRunResult`.
-#[derive(GraphQLUnion, Debug, Clone)]
-#[graphql(scalar = juniper::DefaultScalarValue)]
-#[graphql(context = Ctx)]
-pub enum LaunchRunReexecutionResult {
-    LaunchRunSuccess(LaunchRunSuccess),
-    InvalidStepError(InvalidStepError),
-    InvalidOutputError(InvalidOutputError),
-    RunConfigValidationInvalid(RunConfigValidationInvalid),
-    PipelineNotFoundError(PipelineNotFoundError),
-    RunConflict(RunConflict),
-    UnauthorizedError(UnauthorizedError),
-    PythonError(PythonError),
-    InvalidSubsetError(InvalidSubsetError),
-    PresetNotFoundError(PresetNotFoundError),
-    ConflictingExecutionParamsError(ConflictingExecutionParamsError),
-    NoModeProvidedError(NoModeProvidedError),
+launch_result_union! {
+    /// `LaunchRunReexecutionResult`: the members of `LaunchRunResult`.
+    pub enum LaunchRunReexecutionResult {
+        LaunchRunSuccess,
+    }
 }
 
 impl From<LaunchRunResult> for LaunchRunReexecutionResult {

@@ -8,7 +8,7 @@ use super::assets::{AssetNode, DefinitionTag};
 use super::prelude::*;
 use super::runs::RepositoryOrigin;
 use super::types::*;
-use super::{blocking, Ctx};
+use super::{with_storage, Ctx};
 use dagster_core::defs::{DefaultStatus, Definitions, ResourceDef, ScheduleDef, SensorDef};
 use dagster_core::instigator::schedule;
 use juniper::{graphql_object, GraphQLEnum, GraphQLObject, GraphQLUnion, ID};
@@ -160,15 +160,8 @@ pub async fn instigation_state_of(
     kind: InstigationType,
     default: DefaultStatus,
 ) -> Result<InstigationState, PythonError> {
-    let st = ctx.state.clone();
     let id = schedule::selector_id(location, name);
-    let stored = blocking(move || {
-        st.instance
-            .storage
-            .get_instigator(&id)
-            .map_err(|e| PythonError::from_error(&e))
-    })
-    .await?;
+    let stored = with_storage(&ctx.state, move |s| s.get_instigator(&id)).await?;
     let running = dagster_core::instigator::effective_status(stored.as_ref(), default)
         == dagster_core::instigator::InstigatorStatus::Running;
     Ok(InstigationState {

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn free_port() -> u16 {
@@ -19,6 +19,65 @@ pub fn free_port() -> u16 {
 
 pub fn webserver_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_dagster-webserver"))
+}
+
+/// `dagster-webserver -p <port> -f <home>/pipeline.yaml <extra_args>` on the DAGSTER_HOME `home`
+/// (no token, not read-only), its stderr to `<home>/webserver.log`.
+pub fn pipeline_webserver(home: &Path, port: u16, extra_args: &[&str]) -> Command {
+    let log = std::fs::File::create(home.join("webserver.log")).unwrap();
+    let mut cmd = Command::new(webserver_bin());
+    cmd.args(["-p", &port.to_string(), "-f"])
+        .arg(home.join("pipeline.yaml"))
+        .args(extra_args)
+        .env("DAGSTER_HOME", home)
+        .env_remove("DAGSTER_WEBSERVER_TOKEN")
+        .env_remove("DAGSTER_WEBSERVER_READ_ONLY")
+        .current_dir(home)
+        .stdout(Stdio::null())
+        .stderr(log);
+    cmd
+}
+
+/// A webserver of [`start_webserver`] on its own temp home; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub home: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts [`pipeline_webserver`] (with `env` set) on a new home holding `pipeline` and
+/// `dagster_yaml`, and waits until it answers (under its `--path-prefix` if given).
+pub fn start_webserver(
+    pipeline: &str,
+    dagster_yaml: &str,
+    extra_args: &[&str],
+    env: &[(&str, &str)],
+) -> Server {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("pipeline.yaml"), pipeline).unwrap();
+    std::fs::write(home.path().join("dagster.yaml"), dagster_yaml).unwrap();
+    let port = free_port();
+    let mut cmd = pipeline_webserver(home.path(), port, extra_args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    let server = Server { child, port, home };
+    let prefix = extra_args
+        .iter()
+        .position(|a| *a == "--path-prefix")
+        .and_then(|i| extra_args.get(i + 1))
+        .copied()
+        .unwrap_or("");
+    wait_for_server_under(port, prefix, &server.home.path().join("webserver.log"));
+    server
 }
 
 /// A workspace binary next to `dagster-webserver` (`dagster`, `dagster-daemon`).
@@ -175,9 +234,15 @@ fn dechunk(mut s: &str) -> String {
 
 /// Waits (up to 30 s) until the webserver on `port` answers `/server_info`.
 pub fn wait_for_server(port: u16, log: &Path) {
+    wait_for_server_under(port, "", log);
+}
+
+/// [`wait_for_server`] for a webserver under the path prefix `prefix`.
+pub fn wait_for_server_under(port: u16, prefix: &str, log: &Path) {
+    let probe = format!("{prefix}/server_info");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok((200, _)) = try_http(port, "GET", "/server_info", &[], b"") {
+        if let Ok((200, _)) = try_http(port, "GET", &probe, &[], b"") {
             return;
         }
         assert!(

@@ -206,16 +206,30 @@ pub(super) fn read_tags(v: &Value<'_>) -> BTreeMap<String, String> {
     tags
 }
 
-pub(super) fn read_status(v: &Value<'_>) -> Option<DefaultStatus> {
+/// The choice the string `v` names (ASCII case ignored); otherwise `None` after an error
+/// saying what was `expected`.
+pub(super) fn read_choice<T: Copy>(
+    v: &Value<'_>,
+    choices: &[(&str, T)],
+    expected: &str,
+) -> Option<T> {
     let s = v.as_str()?;
-    match s.to_ascii_uppercase().as_str() {
-        "RUNNING" => Some(DefaultStatus::Running),
-        "STOPPED" => Some(DefaultStatus::Stopped),
-        _ => {
-            v.error(format!("expected RUNNING or STOPPED, found `{s}`"));
-            None
-        }
+    let found = choices
+        .iter()
+        .find(|(name, _)| s.eq_ignore_ascii_case(name))
+        .map(|(_, c)| *c);
+    if found.is_none() {
+        v.error(format!("expected {expected}, found `{s}`"));
     }
+    found
+}
+
+pub(super) fn read_status(v: &Value<'_>) -> Option<DefaultStatus> {
+    let choices = [
+        ("RUNNING", DefaultStatus::Running),
+        ("STOPPED", DefaultStatus::Stopped),
+    ];
+    read_choice(v, &choices, "RUNNING or STOPPED")
 }
 
 pub(super) fn positive_int(v: &Value<'_>, min: i64) -> Option<i64> {

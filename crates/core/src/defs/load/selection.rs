@@ -10,17 +10,13 @@ pub(super) fn read_retry(m: &Map<'_>) -> RetryPolicy {
     let delay = m
         .get("delay_seconds")
         .and_then(|v| non_negative_duration(&v, true));
-    let backoff = m.get("backoff").and_then(|v| {
-        let s = v.as_str()?;
-        match s.to_ascii_lowercase().as_str() {
-            "constant" => Some(Backoff::Constant),
-            "exponential" => Some(Backoff::Exponential),
-            _ => {
-                v.error(format!("expected constant or exponential, found `{s}`"));
-                None
-            }
-        }
-    });
+    let backoffs = [
+        ("constant", Backoff::Constant),
+        ("exponential", Backoff::Exponential),
+    ];
+    let backoff = m
+        .get("backoff")
+        .and_then(|v| read_choice(&v, &backoffs, "constant or exponential"));
     m.finish();
     RetryPolicy {
         max_retries: max_retries.unwrap_or(0),
@@ -39,15 +35,11 @@ pub(super) fn read_catchup(v: &Value<'_>) -> Option<CatchupPolicy> {
         m.finish();
         return n.map(CatchupPolicy::All);
     }
-    let s = v.as_str()?;
-    match s.to_ascii_lowercase().as_str() {
-        "latest" => Some(CatchupPolicy::Latest),
-        "none" => Some(CatchupPolicy::None),
-        _ => {
-            v.error(format!("expected latest, none or {{all: N}}, found `{s}`"));
-            None
-        }
-    }
+    let policies = [
+        ("latest", CatchupPolicy::Latest),
+        ("none", CatchupPolicy::None),
+    ];
+    read_choice(v, &policies, "latest, none or {all: N}")
 }
 
 /// The asset graph: first entry of each key, and dependency edges (target, dep position).

@@ -74,13 +74,10 @@ impl KvStore for DbStorage {
 
     fn kv_try_lease(&self, key: &str, owner: &str, now: f64, ttl: f64) -> Result<bool> {
         let new_value = serde_json::json!({"owner": owner, "expires": now + ttl}).to_string();
+        // Read first; the write below is conditional on what was read.
+        let current = self.kv_get(key)?;
         with_conn!(self, |c| {
-            let current: Option<String> = kvs::table
-                .filter(kvs::key.eq(key))
-                .select(kvs::value)
-                .first(c)
-                .optional()?;
-            let Some(current) = current else {
+            let Some(current) = &current else {
                 let n = diesel::insert_into(kvs::table)
                     .values((kvs::key.eq(key), kvs::value.eq(&new_value)))
                     .on_conflict(kvs::key)
@@ -88,7 +85,7 @@ impl KvStore for DbStorage {
                     .execute(c)?;
                 return Ok(n == 1);
             };
-            let held: serde_json::Value = serde_json::from_str(&current).unwrap_or_default();
+            let held: serde_json::Value = serde_json::from_str(current).unwrap_or_default();
             let holder = held.get("owner").and_then(|o| o.as_str()).unwrap_or("");
             let expires = held.get("expires").and_then(|e| e.as_f64()).unwrap_or(0.0);
             if holder != owner && expires > now {
@@ -98,7 +95,7 @@ impl KvStore for DbStorage {
             let n = diesel::update(
                 kvs::table
                     .filter(kvs::key.eq(key))
-                    .filter(kvs::value.eq(&current)),
+                    .filter(kvs::value.eq(current)),
             )
             .set(kvs::value.eq(&new_value))
             .execute(c)?;
@@ -107,19 +104,16 @@ impl KvStore for DbStorage {
     }
 
     fn kv_release_lease(&self, key: &str, owner: &str) -> Result<()> {
+        // Read first; the delete below is conditional on what was read.
+        let current = self.kv_get(key)?;
         with_conn!(self, |c| {
-            let current: Option<String> = kvs::table
-                .filter(kvs::key.eq(key))
-                .select(kvs::value)
-                .first(c)
-                .optional()?;
-            if let Some(current) = current {
-                let held: serde_json::Value = serde_json::from_str(&current).unwrap_or_default();
+            if let Some(current) = &current {
+                let held: serde_json::Value = serde_json::from_str(current).unwrap_or_default();
                 if held.get("owner").and_then(|o| o.as_str()) == Some(owner) {
                     diesel::delete(
                         kvs::table
                             .filter(kvs::key.eq(key))
-                            .filter(kvs::value.eq(&current)),
+                            .filter(kvs::value.eq(current)),
                     )
                     .execute(c)?;
                 }

@@ -11,7 +11,7 @@ use super::engine::{DestRef, SourceRef};
 use super::pg_dest::{self, PgDestCol, PgEnc};
 use super::pg_source::{pg_ident, pg_table, PgCol, PgKind};
 use super::sync::{mysql_ident, now_micros, DELETED_COLUMN, VERSION_COLUMN};
-use super::types::{encode_value, value_text, ChType, Column, Conv, EncodeStats};
+use super::types::{encode_value, value_text, ChType, Column, EncodeStats};
 use super::TableSync;
 use crate::resources::clickhouse::{quote_ident, quote_str};
 use crate::resources::error_chain;
@@ -193,18 +193,7 @@ pub(super) fn reconcile(
             .ok_or_else(|| anyhow!("primary key column `{k}` is not synced"))?;
         let c = &columns[i];
         let pg = pg_cols.get(i).and_then(|p| p.as_ref());
-        let int = c.conv == Conv::Plain
-            && matches!(
-                c.ch,
-                ChType::Int8
-                    | ChType::Int16
-                    | ChType::Int32
-                    | ChType::Int64
-                    | ChType::UInt8
-                    | ChType::UInt16
-                    | ChType::UInt32
-                    | ChType::UInt64
-            );
+        let int = c.is_plain_integer();
         let text = c.ch == ChType::String
             && match pg {
                 Some(p) => matches!(p.kind, PgKind::Text | PgKind::Uuid),

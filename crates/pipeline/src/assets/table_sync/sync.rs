@@ -9,7 +9,7 @@ use super::reader::{
 };
 use super::sides::{DestSide, SourceSide};
 use super::state::{key_text, KeyVal, RangeState, SavedState};
-use super::types::{map_column, put_bytes, value_text, ChType, Column, SourceColumn};
+use super::types::{map_column, put_bytes, value_text, Column, SourceColumn};
 use super::wire::{WireConn, WireError};
 use super::writer::{confirm_batch, end_batch, stream_batch, BatchDone, BatchEnd, Ending};
 use super::{SyncConfig, SyncMode};
@@ -240,21 +240,9 @@ impl TableSync {
         let [pk] = self.config.primary_key.as_slice() else {
             return Ok(Vec::new());
         };
-        let integer = columns.iter().any(|c| {
-            &c.source.name == pk
-                && c.conv == super::types::Conv::Plain
-                && matches!(
-                    c.ch,
-                    ChType::Int8
-                        | ChType::Int16
-                        | ChType::Int32
-                        | ChType::Int64
-                        | ChType::UInt8
-                        | ChType::UInt16
-                        | ChType::UInt32
-                        | ChType::UInt64
-                )
-        });
+        let integer = columns
+            .iter()
+            .any(|c| &c.source.name == pk && c.is_plain_integer());
         if !integer {
             return Ok(Vec::new());
         }

@@ -100,6 +100,22 @@ pub struct Column {
 }
 
 impl Column {
+    /// An integer column copied as is (an integer key can be split into ranges).
+    pub fn is_plain_integer(&self) -> bool {
+        self.conv == Conv::Plain
+            && matches!(
+                self.ch,
+                ChType::Int8
+                    | ChType::Int16
+                    | ChType::Int32
+                    | ChType::Int64
+                    | ChType::UInt8
+                    | ChType::UInt16
+                    | ChType::UInt32
+                    | ChType::UInt64
+            )
+    }
+
     /// Full ClickHouse type, e.g. `Nullable(Decimal(12, 2))`.
     pub fn ch_sql(&self) -> String {
         let base = match self.ch {
