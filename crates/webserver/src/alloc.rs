@@ -9,10 +9,10 @@
 //! ([`return_freed_memory_after_requests`]).
 //!
 //! 1,000 expensive requests, 16 at a time, 2 cores: 10 MB of anonymous memory left 10 s after
-//! (4 MB idle), against 59 MB with glibc malloc (its per-thread arenas keep it; `malloc_trim`
+//! (4 MB idle; the rest of the 33 MB RSS is the binary's own code and data pages), against 59 MB with glibc malloc (its per-thread arenas keep it; `malloc_trim`
 //! would need `unsafe`, which this workspace forbids) and 36 MB with jemalloc's own defaults
 //! (8 arenas, 32 KiB thread caches, 10 s decay: the idle caches alone held 55 MB); peak RSS
-//! 73–83 MB against 88 MB and 119–145 MB. The price is CPU on large answers: 11.5 s for the
+//! 73–87 MB against 90 MB and 119–152 MB. The price is CPU on large answers: 11–12 s for the
 //! burst against 7.5 s with a 250 ms decay (which leaves 20 MB behind). mimalloc (feature
 //! `mimalloc`) kept the most.
 
