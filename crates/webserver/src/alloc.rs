@@ -92,3 +92,26 @@ pub fn purge() {
         }
     }
 }
+
+#[cfg(all(test, feature = "jemalloc"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use tikv_jemalloc_ctl::{Access, AsName};
+
+    /// The settings of `.cargo/config.toml` are built in (a build outside this workspace, or a
+    /// changed variable name, would silently fall back to jemalloc's defaults).
+    #[test]
+    fn built_in_settings_apply() {
+        let narenas: u32 = "opt.narenas\0".name().read().unwrap();
+        let tcache_max: usize = "opt.tcache_max\0".name().read().unwrap();
+        let dirty: isize = "opt.dirty_decay_ms\0".name().read().unwrap();
+        assert_eq!((narenas, tcache_max, dirty), (1, 1024, 0));
+        let big = vec![1u8; 8 << 20];
+        drop(big);
+        flush_thread_cache();
+        purge();
+        let enabled: bool = "thread.tcache.enabled\0".name().read().unwrap();
+        assert!(enabled, "the thread cache is on again after the flush");
+    }
+}
