@@ -49,13 +49,16 @@ if [[ ! -s $PGDATA/PG_VERSION ]]; then
   rm -f "$pwfile"
   echo "host all all all $auth" >>"$PGDATA/pg_hba.conf"
   echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
-  # A server on the unix socket only, while the database is created.
-  pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >&2
+  # A server without TCP and on a private socket directory while the database is created, so
+  # pg_isready (the health check) does not report ready before the database exists.
+  initsock=$(mktemp -d)
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=$initsock" -w start >&2
   if [[ $db != postgres ]]; then
-    psql -v ON_ERROR_STOP=1 --no-psqlrc --username="$user" --dbname=postgres --set=db="$db" \
-      <<<'CREATE DATABASE :"db";' >&2
+    psql -v ON_ERROR_STOP=1 --no-psqlrc --host="$initsock" --username="$user" --dbname=postgres \
+      --set=db="$db" <<<'CREATE DATABASE :"db";' >&2
   fi
   pg_ctl -D "$PGDATA" -m fast -w stop >&2
+  rmdir "$initsock"
   log "initialized; starting the server"
 fi
 
