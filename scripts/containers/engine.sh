@@ -6,7 +6,12 @@
 #   scripts/containers/engine.sh status        # exit 0 when the API answers
 #   scripts/containers/engine.sh stop          # stop the service this script started
 #
-# Idempotent: a running service (pid file + answering socket) is reused. The exports it prints:
+# Idempotent: a running service (pid file + answering socket) is reused. Beside the service runs
+# a health-check ticker: podman 4.3 schedules HEALTHCHECKs with systemd timers, and without
+# systemd (as here) no check ever runs and every container stays "starting", so compose's
+# `condition: service_healthy` never holds. The ticker runs `podman healthcheck run` for each
+# running container with a health check, every interval of that container's check.
+# The exports it prints:
 #   CONTAINERS_CONF  containers.conf written here: runtime runc (crun fails on this kernel's
 #                    hybrid cgroups) and ulimits a container may set (it cannot raise them above
 #                    the host's, and podman's defaults are higher than this host allows)
@@ -24,6 +29,7 @@ conf=$dir/containers.conf
 sock=$dir/podman.sock
 pidfile=$dir/podman-service.pid
 log=$dir/podman-service.log
+tickpid=$dir/healthcheck-ticker.pid
 wait_s=${ENGINE_WAIT_SECONDS:-30}
 
 export CONTAINERS_CONF=$conf
@@ -60,6 +66,44 @@ running_pid() {
     && echo "$pid"
 }
 
+ticker_pid() {
+  [[ -f $tickpid ]] || return 1
+  local pid
+  pid=$(<"$tickpid")
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null \
+    && [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *engine.sh*healthchecks* ]] \
+    && echo "$pid"
+}
+
+# The ticker's loop (`engine.sh healthchecks`, started by `start`): once a second, run the check
+# of every running container whose last check is at least its interval old. The check's result
+# goes where podman keeps it (State.Health, `docker inspect`, compose); errors to the log.
+healthchecks() {
+  declare -A last=()
+  local now id secs
+  while sleep 1; do
+    now=$SECONDS
+    while read -r id secs; do
+      [[ $secs == none ]] && continue
+      secs=${secs%.*}
+      ((secs >= 1)) || secs=1
+      if ((now - ${last[$id]:-0} >= secs)) || [[ -z ${last[$id]:-} ]]; then
+        last[$id]=$now
+        # Exit 1 = unhealthy, which podman records itself; other failures are logged.
+        podman healthcheck run "$id" >/dev/null 2>&1 || (($? == 1)) \
+          || echo "$(date -Is) healthcheck run $id failed" >&2
+      fi
+    done < <(podman ps -q | xargs -r podman inspect --format \
+      '{{.Id}} {{if .Config.Healthcheck}}{{.Config.Healthcheck.Interval.Seconds}}{{else}}none{{end}}' 2>/dev/null)
+  done
+}
+
+start_ticker() {
+  ticker_pid >/dev/null && return
+  setsid "${BASH_SOURCE[0]}" healthchecks >>"$dir/healthcheck-ticker.log" 2>&1 </dev/null &
+  echo $! >"$tickpid"
+}
+
 answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 print_exports() {
@@ -71,6 +115,7 @@ start() {
   write_conf
   if pid=$(running_pid); then
     answers || die "podman service (pid $pid) runs but $sock does not answer 'docker version'; see $log, or restart: $0 stop && $0"
+    start_ticker
     print_exports
     return
   fi
@@ -95,12 +140,17 @@ $(tail -n 20 "$log")"
       || die "podman service (pid $(<"$pidfile")) did not answer 'docker version' on $sock within ${wait_s}s; see $log"
     sleep 0.2
   done
+  start_ticker
   echo "engine.sh: podman API on $sock answered after $((($(date +%s%N) - start_ns) / 1000000)) ms" >&2
   print_exports
 }
 
 stop() {
   local pid
+  if pid=$(ticker_pid); then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
+  fi
+  rm -f "$tickpid"
   if ! pid=$(running_pid); then
     rm -f "$pidfile"
     echo "engine.sh: no podman service started by this script is running" >&2
@@ -122,10 +172,13 @@ case ${1:-start} in
   status)
     if pid=$(running_pid) && answers; then
       echo "engine.sh: podman service pid $pid answers on $sock" >&2
+      tpid=$(ticker_pid) || die "the health-check ticker is not running (restart: $0)"
+      echo "engine.sh: health-check ticker pid $tpid" >&2
     else
       die "not running (start it: eval \"\$($0)\")"
     fi
     ;;
   env) print_exports ;;
-  *) die "unknown command '$1' (start, stop, status, env)" ;;
+  healthchecks) healthchecks ;;
+  *) die "unknown command '$1' (start, stop, status, env, healthchecks)" ;;
 esac
