@@ -76,7 +76,7 @@ ticker_pid() {
 }
 
 # The ticker's loop (`engine.sh healthchecks`, started by `start`): once a second, run the check
-# of every running container whose last check is at least its interval old. The check's result
+# of every running container whose last check (or start) is at least its interval old. The check's result
 # goes where podman keeps it (State.Health, `docker inspect`, compose); errors to the log.
 healthchecks() {
   declare -A last=()
@@ -87,7 +87,10 @@ healthchecks() {
       [[ $secs == none ]] && continue
       secs=${secs%.*}
       ((secs >= 1)) || secs=1
-      if ((now - ${last[$id]:-0} >= secs)) || [[ -z ${last[$id]:-} ]]; then
+      # As Docker: the first check one interval after the container is first seen.
+      if [[ -z ${last[$id]:-} ]]; then
+        last[$id]=$now
+      elif ((now - last[$id] >= secs)); then
         last[$id]=$now
         # Exit 1 = unhealthy, which podman records itself; other failures are logged.
         podman healthcheck run "$id" >/dev/null 2>&1 || (($? == 1)) \
