@@ -77,11 +77,11 @@ EOF
 debian_name='' rust_name='' rust_version='' pg_name='' pg_major=''
 for name in "${wanted[@]}"; do
   case $name in
-    debian:$suite-slim) debian_name=$name ;;
-    rust:*-slim-$suite)
+    debian:"$suite"-slim) debian_name=$name ;;
+    rust:*-slim-"$suite")
       rust_name=$name
       rust_version=${name#rust:}
-      rust_version=${rust_version%-slim-$suite}
+      rust_version=${rust_version%-slim-"$suite"}
       ;;
     postgres:[0-9]*)
       pg_name=$name

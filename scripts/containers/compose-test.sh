@@ -76,11 +76,11 @@ up_until_healthy() { # up_until_healthy <label>
   for svc in postgres webserver daemon; do
     cid=$(compose ps -q "$svc")
     [[ -n $cid ]] || die "service $svc has no container"
-    left=180
+    left=300
     until [[ $(docker inspect -f '{{.State.Health.Status}}' "$cid") == healthy ]]; do
       status=$(docker inspect -f '{{.State.Status}} {{.State.Health.Status}}' "$cid")
       [[ $status == running* ]] || die "$svc is '$status'"
-      ((left-- > 0)) || die "$svc not healthy within 90 s (state: $status)"
+      ((left-- > 0)) || die "$svc not healthy within 150 s (state: $status)"
       sleep 0.5
     done
     record "$1: $svc healthy" "$(since "$t0")s"
@@ -92,6 +92,7 @@ up_until_healthy() { # up_until_healthy <label>
 up_until_healthy "first start"
 
 t0=$(now)
+# shellcheck disable=SC2016 # GraphQL variables, not shell ones
 launched=$(gql '{"query":"mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }","variables":{"p":{"selector":{"jobName":"demo_job","repositoryLocationName":"dagster-pipeline","repositoryName":"__repository__"}}}}') \
   || die "launchRun request failed"
 run_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["data"]["launchRun"]["run"]["runId"])' "$launched" 2>/dev/null) \

@@ -132,7 +132,8 @@ start() {
   # setsid: the service outlives this script and the shell that ran it.
   setsid podman system service --time=0 "unix://$sock" >>"$log" 2>&1 </dev/null &
   echo $! >"$pidfile"
-  local start_ns=$(date +%s%N) deadline=$((SECONDS + wait_s))
+  local start_ns deadline=$((SECONDS + wait_s))
+  start_ns=$(date +%s%N)
   until answers; do
     if ! running_pid >/dev/null; then
       rm -f "$pidfile"
