@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The Docker deployment on the local engine, end to end:
+#   engine (engine.sh) -> base images (base-images.sh) -> both images (build-images.sh)
+#   -> `docker-compose -f docker-compose-dagster.yml up` (no override file: none is needed here)
+#   -> postgres, webserver, daemon healthy -> UI on :3004 -> demo_job launched through the
+#   webserver's GraphQL API, run by the daemon's container -> `down` -> `up` -> the run is still
+#   there -> `down --volumes`.
+#
+#   scripts/containers/compose-test.sh [--keep]     # --keep: leave the deployment up at the end
+#
+# Uses compose project `dagster-rs-test` (its own containers, network and volumes) and port 3004.
+# Times are printed and appended to target/containers/compose-test.tsv.
+set -euo pipefail
+
+die() { echo "compose-test.sh: FAILED: $*" >&2; exit 1; }
+log() { echo "compose-test.sh: $*" >&2; }
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+here=$repo/scripts/containers
+dir=${CONTAINERS_DIR:-$repo/target/containers}
+record=$dir/compose-test.tsv
+project=dagster-rs-test
+keep=false
+[[ ${1:-} == --keep ]] && keep=true
+[[ $# -le 1 && ( -z ${1:-} || $1 == --keep ) ]] || die "usage: $0 [--keep]"
+
+for tool in docker-compose curl python3; do
+  command -v "$tool" >/dev/null || die "'$tool' not found on PATH (apt-get install docker-compose curl python3)"
+done
+
+eval "$("$here/engine.sh")"
+"$here/base-images.sh"
+"$here/build-images.sh"
+
+# The compose file's required password, and the code location's resource settings (demo_job
+# uses none of them; the location only has to load).
+export DAGSTER_POSTGRES_PASSWORD=${DAGSTER_POSTGRES_PASSWORD:-compose-test}
+export MYSQL_REPLICA_HOST=${MYSQL_REPLICA_HOST:-127.0.0.1} MYSQL_REPLICA_USER=${MYSQL_REPLICA_USER:-root} \
+  MYSQL_REPLICA_PASSWORD=${MYSQL_REPLICA_PASSWORD:-unused} MYSQL_REPLICA_DATABASE=${MYSQL_REPLICA_DATABASE:-test} \
+  CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123} CLICKHOUSE_USER=${CLICKHOUSE_USER:-default} \
+  CLICKHOUSE_PASSWORD=${CLICKHOUSE_PASSWORD:-unused} REPORTING_PG_HOST=${REPORTING_PG_HOST:-postgres} \
+  REPORTING_PG_USER=${REPORTING_PG_USER:-dagster} REPORTING_PG_PASSWORD=${REPORTING_PG_PASSWORD:-unused} \
+  REPORTING_PG_DATABASE=${REPORTING_PG_DATABASE:-dagster}
+
+compose() { docker-compose -p "$project" -f "$repo/docker-compose-dagster.yml" "$@"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
+record() { printf '%s\t%s\t%s\n' "$(date -Is)" "$1" "$2" | tee -a "$record"; }
+
+finish() {
+  local rc=$?
+  if ((rc != 0)); then
+    log "logs of the failed deployment:"
+    compose logs --tail=30 >&2 || true
+  fi
+  if ! $keep || ((rc != 0)); then
+    compose down --volumes >/dev/null 2>&1 || log "compose down --volumes failed; clean up with: docker-compose -p $project -f docker-compose-dagster.yml down --volumes"
+  fi
+}
+trap finish EXIT
+
+if ss -ltn 2>/dev/null | grep -q ':3004 '; then
+  die "port 3004 is taken on this host (the compose file publishes the UI there); stop what listens on it"
+fi
+compose down --volumes >/dev/null 2>&1 || true
+
+gql() {
+  curl -fsS http://127.0.0.1:3004/graphql -H 'content-type: application/json' -d "$1"
+}
+
+up_until_healthy() { # up_until_healthy <label>
+  local t0 svc cid status left
+  t0=$(now)
+  compose up -d --no-build >/dev/null 2>&1 || die "docker-compose up failed: $(compose up -d --no-build 2>&1 | tail -5)"
+  record "$1: compose up returned" "$(since "$t0")s"
+  for svc in postgres webserver daemon; do
+    cid=$(compose ps -q "$svc")
+    [[ -n $cid ]] || die "service $svc has no container"
+    left=300
+    until [[ $(docker inspect -f '{{.State.Health.Status}}' "$cid") == healthy ]]; do
+      status=$(docker inspect -f '{{.State.Status}} {{.State.Health.Status}}' "$cid")
+      [[ $status == running* ]] || die "$svc is '$status'"
+      ((left-- > 0)) || die "$svc not healthy within 150 s (state: $status)"
+      sleep 0.5
+    done
+    record "$1: $svc healthy" "$(since "$t0")s"
+  done
+  curl -fsS -o /dev/null http://127.0.0.1:3004/ || die "the UI does not answer on http://127.0.0.1:3004/"
+  record "$1: UI answers on :3004" "$(since "$t0")s"
+}
+
+up_until_healthy "first start"
+
+t0=$(now)
+# shellcheck disable=SC2016 # GraphQL variables, not shell ones
+launched=$(gql '{"query":"mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }","variables":{"p":{"selector":{"jobName":"demo_job","repositoryLocationName":"dagster-pipeline","repositoryName":"__repository__"}}}}') \
+  || die "launchRun request failed"
+run_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["data"]["launchRun"]["run"]["runId"])' "$launched" 2>/dev/null) \
+  || die "launchRun did not succeed: $launched"
+run_status() {
+  gql "{\"query\":\"{ runOrError(runId: \\\"$run_id\\\") { ... on Run { status } } }\"}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["runOrError"].get("status", "MISSING"))'
+}
+for _ in $(seq 120); do
+  status=$(run_status)
+  [[ $status == SUCCESS || $status == FAILURE || $status == CANCELED ]] && break
+  sleep 0.5
+done
+[[ $status == SUCCESS ]] || die "demo_job run $run_id ended $status"
+compose logs daemon 2>&1 | grep -q "launched run worker run.id=\"$run_id\"" \
+  || die "the daemon's log does not show a run worker for $run_id"
+record "demo_job launched through the webserver, SUCCESS in the daemon's container" "$(since "$t0")s"
+
+t0=$(now)
+compose down >/dev/null 2>&1 || die "docker-compose down failed"
+record "compose down (volumes kept)" "$(since "$t0")s"
+up_until_healthy "second start"
+status=$(run_status)
+[[ $status == SUCCESS ]] || die "after down/up, run $run_id is $status (data not kept?)"
+record "after down/up: run $run_id still SUCCESS" "ok"
+log "passed"
