@@ -18,13 +18,9 @@
 # Needs root (debootstrap), podman, debootstrap and the Debian mirror (deb.debian.org); the
 # derived images run apt-get with host networking. Set DEBIAN_MIRROR to use another mirror.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-die() { echo "base-images.sh: $*" >&2; exit 1; }
-log() { echo "base-images.sh: $*" >&2; }
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-here=$repo/scripts/containers
-dir=${CONTAINERS_DIR:-$repo/target/containers}
 cache=$dir/base
 record=$dir/base-images.tsv
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}

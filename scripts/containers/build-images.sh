@@ -14,12 +14,9 @@
 # registry and target directory persist under /var/tmp/buildah-cache between builds.
 # Times and sizes are appended to target/containers/build-images.tsv.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-die() { echo "build-images.sh: $*" >&2; exit 1; }
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-here=$repo/scripts/containers
-dir=${CONTAINERS_DIR:-$repo/target/containers}
 record=$dir/build-images.tsv
 
 command -v podman >/dev/null || die "podman not found on PATH (apt-get install podman runc)"

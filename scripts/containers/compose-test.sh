@@ -11,13 +11,10 @@
 # Uses compose project `dagster-rs-test` (its own containers, network and volumes) and port 3004.
 # Times are printed and appended to target/containers/compose-test.tsv.
 set -euo pipefail
+DIE_PREFIX="FAILED: "
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-die() { echo "compose-test.sh: FAILED: $*" >&2; exit 1; }
-log() { echo "compose-test.sh: $*" >&2; }
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-here=$repo/scripts/containers
-dir=${CONTAINERS_DIR:-$repo/target/containers}
 record=$dir/compose-test.tsv
 project=dagster-rs-test
 keep=false

@@ -20,11 +20,9 @@
 #
 # Environment: CONTAINERS_DIR (default <repo>/target/containers), ENGINE_WAIT_SECONDS (default 30).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-die() { echo "engine.sh: $*" >&2; exit 1; }
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-dir=${CONTAINERS_DIR:-$repo/target/containers}
 conf=$dir/containers.conf
 sock=$dir/podman.sock
 pidfile=$dir/podman-service.pid
