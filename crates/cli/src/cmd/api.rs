@@ -40,7 +40,6 @@ pub fn run(cmd: ApiCommand) -> Result<ExitCode> {
     // must not exhaust the database's connection limit.
     let opts = dagster_core::storage::OpenOptions {
         pool_size: WORKER_POOL_SIZE,
-        min_idle: 0,
         ..Default::default()
     };
     // The process that created and launched the run opened this storage with the schema
