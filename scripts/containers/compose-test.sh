@@ -104,7 +104,9 @@ for _ in $(seq 120); do
   sleep 0.5
 done
 [[ $status == SUCCESS ]] || die "demo_job run $run_id ended $status"
-compose logs daemon 2>&1 | grep -q "launched run worker run.id=\"$run_id\"" \
+# grep reads the whole log (no -q): an early exit would end `compose logs` with SIGPIPE, which
+# pipefail turns into a failure.
+compose logs daemon 2>&1 | grep -F "launched run worker run.id=\"$run_id\"" >/dev/null \
   || die "the daemon's log does not show a run worker for $run_id"
 record "demo_job launched through the webserver, SUCCESS in the daemon's container" "$(since "$t0")s"
 
