@@ -98,9 +98,27 @@ impl Instance {
     /// Where this instance's runs go: its storage and run coordinator, with `launcher`.
     pub fn run_submitter(
         &self,
-        launcher: crate::exec::DefaultRunLauncher,
+        launcher: impl Into<crate::exec::RunLauncher>,
     ) -> crate::exec::RunSubmitter {
         crate::exec::RunSubmitter::new(self.storage.clone(), launcher, self.coordinator_kind())
+    }
+
+    /// The run launcher `run_launcher` configures; worker processes run `dagster_bin`.
+    /// `reuse_workers`: worker processes are reused as `run_launcher.config` says (the
+    /// daemon); otherwise each run gets a new process (the webserver, the CLI).
+    pub fn run_launcher(
+        &self,
+        dagster_bin: impl Into<std::path::PathBuf>,
+        reuse_workers: bool,
+    ) -> Result<crate::exec::RunLauncher, crate::exec::ExecError> {
+        use crate::config::instance::RunLauncherConfig;
+        let home = self.home.root().to_path_buf();
+        match &self.config.run_launcher {
+            RunLauncherConfig::Default(_) if !reuse_workers => {
+                Ok(crate::exec::DefaultRunLauncher::new(dagster_bin, home).into())
+            }
+            config => crate::exec::RunLauncher::from_config(config, dagster_bin, home),
+        }
     }
 }
 

@@ -1104,7 +1104,13 @@ async fn coordinators_and_launcher() {
     let launcher = DefaultRunLauncher::new("/nonexistent/dagster", h.home.path());
     let run = h.create(ASSET_JOB_NAME);
     assert_eq!(
-        submit_run(h.storage.as_ref(), &launcher, CoordinatorKind::Queued, &run).unwrap(),
+        submit_run(
+            h.storage.as_ref(),
+            &launcher.clone().into(),
+            CoordinatorKind::Queued,
+            &run
+        )
+        .unwrap(),
         RunStatus::Queued
     );
     assert_eq!(h.status(&run.run_id), RunStatus::Queued);
@@ -1126,7 +1132,7 @@ async fn coordinators_and_launcher() {
     let run = h.create(ASSET_JOB_NAME);
     let status = submit_run(
         h.storage.as_ref(),
-        &launcher,
+        &launcher.clone().into(),
         CoordinatorKind::Default,
         &run,
     )
@@ -1146,7 +1152,13 @@ async fn coordinators_and_launcher() {
     let sh = DefaultRunLauncher::new("/bin/sh", h.home.path());
     let run = h.create(ASSET_JOB_NAME);
     assert_eq!(
-        submit_run(h.storage.as_ref(), &sh, CoordinatorKind::Default, &run).unwrap(),
+        submit_run(
+            h.storage.as_ref(),
+            &sh.clone().into(),
+            CoordinatorKind::Default,
+            &run
+        )
+        .unwrap(),
         RunStatus::Starting
     );
     let ev = h.events(&run.run_id);

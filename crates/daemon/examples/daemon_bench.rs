@@ -101,7 +101,7 @@ impl Bench {
             },
         )
         .unwrap();
-        let launcher = DefaultRunLauncher::new(bin_dir().join("dagster"), self.path());
+        let launcher = DefaultRunLauncher::new(bin_dir().join("dagster"), self.path()).into();
         submit_run(&*inst.storage, &launcher, CoordinatorKind::Queued, &run).unwrap();
         run.run_id
     }

@@ -9,7 +9,7 @@ use crate::workspace::Workspace;
 use anyhow::{Context, Result};
 use dagster_core::daemon_health::{MONITORING, SCHEDULER};
 use dagster_core::domain::now_ts;
-use dagster_core::exec::{DefaultRunLauncher, RunSubmitter};
+use dagster_core::exec::{RunLauncher, RunSubmitter};
 use dagster_core::instance::{storage_backend, Instance};
 use dagster_core::storage::notify::RunListener;
 use dagster_core::storage::{Storage, StorageError};
@@ -47,7 +47,7 @@ pub struct Daemon {
 impl Daemon {
     pub fn new(
         inst: Instance,
-        launcher: DefaultRunLauncher,
+        launcher: RunLauncher,
         config: DaemonConfig,
         loops: Vec<Box<dyn DaemonLoop>>,
         workspace: Workspace,

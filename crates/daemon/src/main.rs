@@ -44,7 +44,6 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use config::DaemonConfig;
 use dagster_core::config::home::DagsterHome;
-use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::instance::Instance;
 use dagster_core::logging::{LogFormat, LOG_FORMATS};
 use dagster_core::storage::StorageError;
@@ -203,10 +202,11 @@ fn run(
         .parent()
         .map(|p| p.join("dagster"))
         .context("locating the dagster binary")?;
-    // The queue's runs go to reusable workers (`run_launcher.config`); runs launched otherwise
-    // (run retries, sensors and schedules without a queue) too.
-    let launcher = DefaultRunLauncher::new(dagster_bin, inst.home.root().to_path_buf())
-        .with_worker_reuse(inst.config.run_launcher.worker_reuse());
+    // `run_launcher`: worker processes (reused per its config: the queue's runs, and runs
+    // launched otherwise: run retries, sensors and schedules without a queue), or containers.
+    let launcher = inst
+        .run_launcher(dagster_bin, true)
+        .context("starting the run launcher")?;
     // A broken workspace does not stop the daemon (the queue and monitoring do not need it):
     // it is logged and loaded again every 60 s.
     let workspace = workspace::Workspace::load(&inst.home, workspace_files, pipeline_config);

@@ -30,7 +30,6 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::{Context, Result};
 use clap::Parser;
 use dagster_core::config::home::DagsterHome;
-use dagster_core::exec::DefaultRunLauncher;
 use dagster_core::instance::Instance;
 use std::sync::{Arc, RwLock};
 
@@ -254,7 +253,9 @@ fn main() -> Result<()> {
             dagster_bin.display()
         );
     }
-    let launcher = DefaultRunLauncher::new(dagster_bin, instance.home.root().to_path_buf());
+    let launcher = instance
+        .run_launcher(dagster_bin, false)
+        .context("starting the run launcher")?;
     let mut sources = state::Sources {
         workspace_files: args.workspace.clone(),
         pipeline_config: args.pipeline_config.clone(),

@@ -205,8 +205,7 @@ fn launch(a: &LaunchArgs) -> Result<ExitCode> {
     let req = request(&a.run, None, a.run_id.clone())?;
     let run =
         exec::create_run(&*inst.storage, &loc.defs, req).map_err(|e| bad_input(e.to_string()))?;
-    let launcher =
-        exec::DefaultRunLauncher::new(std::env::current_exe()?, inst.home.root().to_path_buf());
+    let launcher = inst.run_launcher(std::env::current_exe()?, false)?;
     let status = inst.run_submitter(launcher).submit(&run)?;
     match status {
         RunStatus::Queued => {

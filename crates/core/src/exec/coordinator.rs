@@ -8,7 +8,7 @@
 //! [`RunStatus::allowed_predecessors`]), so a run canceled while queued is never started and a
 //! run started by one process is not started again by another.
 
-use super::launcher::{host_tags, started_event, DefaultRunLauncher};
+use super::launcher::RunLauncher;
 use super::{ExecError, Result};
 use crate::domain::{ErrorInfo, EventData, EventType, LogLevel, NewEvent, Run, RunStatus};
 use crate::storage::{Storage, StoreOutcome};
@@ -31,7 +31,7 @@ pub enum CoordinatorKind {
 #[derive(Clone)]
 pub struct RunSubmitter {
     storage: Arc<dyn Storage>,
-    launcher: DefaultRunLauncher,
+    launcher: RunLauncher,
     coordinator: CoordinatorKind,
 }
 
@@ -48,12 +48,12 @@ impl std::fmt::Debug for RunSubmitter {
 impl RunSubmitter {
     pub fn new(
         storage: Arc<dyn Storage>,
-        launcher: DefaultRunLauncher,
+        launcher: impl Into<RunLauncher>,
         coordinator: CoordinatorKind,
     ) -> Self {
         RunSubmitter {
             storage,
-            launcher,
+            launcher: launcher.into(),
             coordinator,
         }
     }
@@ -66,7 +66,7 @@ impl RunSubmitter {
         &self.storage
     }
 
-    pub fn launcher(&self) -> &DefaultRunLauncher {
+    pub fn launcher(&self) -> &RunLauncher {
         &self.launcher
     }
 
@@ -89,7 +89,7 @@ impl RunSubmitter {
 /// launch failed).
 pub fn submit_run(
     storage: &dyn Storage,
-    launcher: &DefaultRunLauncher,
+    launcher: &RunLauncher,
     coordinator: CoordinatorKind,
     run: &Run,
 ) -> Result<RunStatus> {
@@ -107,11 +107,7 @@ pub fn submit_run(
 /// Writes RUN_STARTING and launches the worker. A launch error is recorded on the run
 /// (ENGINE_EVENT + RUN_FAILURE) and reported as status FAILURE, not as an error. Used by the
 /// default coordinator and by the queue daemon when it dequeues a run.
-pub fn start_run(
-    storage: &dyn Storage,
-    launcher: &DefaultRunLauncher,
-    run: &Run,
-) -> Result<RunStatus> {
+pub fn start_run(storage: &dyn Storage, launcher: &RunLauncher, run: &Run) -> Result<RunStatus> {
     let mut results = start_runs(
         storage,
         launcher,
@@ -124,8 +120,12 @@ pub fn start_run(
 }
 
 /// RUN_STARTING, which also tags the run with the launcher's host and `claim_tags`.
-fn starting_event(run: &Run, claim_tags: &BTreeMap<String, String>) -> NewEvent {
-    let mut tags = host_tags();
+fn starting_event(
+    launcher: &RunLauncher,
+    run: &Run,
+    claim_tags: &BTreeMap<String, String>,
+) -> NewEvent {
+    let mut tags = launcher.starting_tags();
     tags.extend(claim_tags.iter().map(|(k, v)| (k.clone(), v.clone())));
     NewEvent::new(&run.run_id, &run.job_name, Some(EventType::RunStarting), "")
         .level(LogLevel::Debug)
@@ -144,17 +144,22 @@ fn starting_event(run: &Run, claim_tags: &BTreeMap<String, String>) -> NewEvent 
 /// Returns, per run in input order, its status afterwards or why it was not claimed.
 pub fn start_runs(
     storage: &dyn Storage,
-    launcher: &DefaultRunLauncher,
+    launcher: &RunLauncher,
     runs: &[Run],
     claim_tags: &BTreeMap<String, String>,
 ) -> Result<Vec<Result<RunStatus>>> {
     if runs.is_empty() {
         return Ok(Vec::new());
     }
-    let events: Vec<NewEvent> = runs.iter().map(|r| starting_event(r, claim_tags)).collect();
+    let events: Vec<NewEvent> = runs
+        .iter()
+        .map(|r| starting_event(launcher, r, claim_tags))
+        .collect();
     let outcome = storage.store_events(&events)?;
     let mut results: Vec<Result<RunStatus>> = Vec::with_capacity(runs.len());
     let mut launched: Vec<NewEvent> = Vec::new();
+    // Run tags the launcher asked for (a container's id), added after the events.
+    let mut launch_tags: Vec<(&str, BTreeMap<String, String>)> = Vec::new();
     // The runs whose spawn failed (their RUN_FAILURE is in `launched`).
     let mut failures: Vec<usize> = Vec::new();
     let refused = |run: &Run| {
@@ -175,8 +180,11 @@ pub fn start_runs(
             continue;
         }
         match spawn {
-            Some(Ok(started)) => {
+            Some(Ok((started, tags))) => {
                 launched.push(started);
+                if !tags.is_empty() {
+                    launch_tags.push((&run.run_id, tags));
+                }
                 results.push(Ok(RunStatus::Starting));
             }
             None => continue, // refused above
@@ -190,6 +198,9 @@ pub fn start_runs(
         }
     }
     let written = storage.store_events(&launched)?;
+    for (run_id, tags) in launch_tags {
+        storage.add_run_tags(run_id, &tags)?;
+    }
     for i in failures {
         // The run moved on meanwhile (e.g. canceled): report where it is.
         if let Some((_, _, status)) = written
@@ -207,14 +218,14 @@ pub fn start_runs(
 /// a spawn waits until the new process has exec'd, which on a busy machine means waiting for
 /// the child to be scheduled, so one thread spawning a burst of workers in turn would be paced
 /// by the CPU contention of the workers it already started. Results are in `runs` order
-/// (`None` for the runs not wanted), each the worker's "Started process" event, stamped when
-/// it was spawned.
+/// (`None` for the runs not wanted), each the launcher's "started" event, stamped when the
+/// worker was started, and the run tags the launcher asks for.
 fn spawn_all(
-    launcher: &DefaultRunLauncher,
+    launcher: &RunLauncher,
     runs: &[Run],
     wanted: impl Fn(&Run) -> bool + Sync,
-) -> Vec<Option<Result<NewEvent>>> {
-    let mut out: Vec<Option<Result<NewEvent>>> = Vec::with_capacity(runs.len());
+) -> Vec<Option<Result<Launched>>> {
+    let mut out: Vec<Option<Result<Launched>>> = Vec::with_capacity(runs.len());
     out.resize_with(runs.len(), || None);
     let threads = SPAWN_THREADS.min(runs.len()).max(1);
     let chunk = runs.len().div_ceil(threads);
@@ -224,11 +235,7 @@ fn spawn_all(
             scope.spawn(move || {
                 for (slot, run) in slots.iter_mut().zip(part) {
                     if wanted(run) {
-                        *slot = Some(
-                            launcher
-                                .spawn(&run.run_id)
-                                .map(|pid| started_event(run, pid)),
-                        );
+                        *slot = Some(launcher.spawn(run));
                     }
                 }
             });
@@ -236,6 +243,9 @@ fn spawn_all(
     });
     out
 }
+
+/// A started worker's event and the run tags to add.
+type Launched = (NewEvent, BTreeMap<String, String>);
 
 /// Threads spawning run workers at once in [`start_runs`].
 const SPAWN_THREADS: usize = 8;

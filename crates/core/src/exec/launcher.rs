@@ -13,8 +13,9 @@
 //! between runs; the pool hands a run to an idle worker when it has one (see
 //! [`crate::config::instance::WorkerReuse`]).
 
+use super::docker::DockerRunLauncher;
 use super::{ExecError, Result};
-use crate::config::instance::WorkerReuse;
+use crate::config::instance::{RunLauncherConfig, WorkerReuse};
 use crate::domain::{EventData, EventType, LogLevel, MetadataEntry, MetadataValue, NewEvent, Run};
 use crate::storage::Storage;
 use std::collections::HashMap;
@@ -24,6 +25,97 @@ use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// The instance's run launcher (`run_launcher`): a worker process per run, or a container per
+/// run.
+#[derive(Debug, Clone)]
+pub enum RunLauncher {
+    /// `DefaultRunLauncher`.
+    Process(DefaultRunLauncher),
+    /// `DockerRunLauncher`.
+    Docker(Arc<DockerRunLauncher>),
+}
+
+impl From<DefaultRunLauncher> for RunLauncher {
+    fn from(l: DefaultRunLauncher) -> Self {
+        RunLauncher::Process(l)
+    }
+}
+
+impl RunLauncher {
+    /// The launcher `run_launcher` names. `dagster_bin` is the `dagster` binary worker
+    /// processes run; `home` the `DAGSTER_HOME` they (or the containers) get.
+    pub fn from_config(
+        config: &RunLauncherConfig,
+        dagster_bin: impl Into<PathBuf>,
+        home: impl Into<PathBuf>,
+    ) -> Result<Self> {
+        Ok(match config {
+            RunLauncherConfig::Docker(d) => {
+                RunLauncher::Docker(Arc::new(DockerRunLauncher::new((**d).clone(), home)?))
+            }
+            other => RunLauncher::Process(
+                DefaultRunLauncher::new(dagster_bin, home).with_worker_reuse(other.worker_reuse()),
+            ),
+        })
+    }
+
+    /// The worker-process launcher, if this is one.
+    pub fn process(&self) -> Option<&DefaultRunLauncher> {
+        match self {
+            RunLauncher::Process(p) => Some(p),
+            RunLauncher::Docker(_) => None,
+        }
+    }
+
+    /// The Docker launcher, if this is one.
+    pub fn docker(&self) -> Option<&DockerRunLauncher> {
+        match self {
+            RunLauncher::Docker(d) => Some(d),
+            RunLauncher::Process(_) => None,
+        }
+    }
+
+    /// The run tags RUN_STARTING sets: the worker host for a local process (run monitoring
+    /// checks its pid there); none for a container (monitoring asks the engine).
+    pub fn starting_tags(&self) -> std::collections::BTreeMap<String, String> {
+        match self {
+            RunLauncher::Process(_) => host_tags(),
+            RunLauncher::Docker(_) => Default::default(),
+        }
+    }
+
+    /// Starts `run`'s worker; writes nothing to storage. Returns the ENGINE_EVENT recording it
+    /// and the run tags to add (the container's id and image; none for a process).
+    pub fn spawn(
+        &self,
+        run: &Run,
+    ) -> Result<(NewEvent, std::collections::BTreeMap<String, String>)> {
+        match self {
+            RunLauncher::Process(p) => {
+                let pid = p.spawn(&run.run_id)?;
+                Ok((started_event(run, pid), Default::default()))
+            }
+            RunLauncher::Docker(d) => d.launch(run),
+        }
+    }
+
+    /// Run workers this process started that still hold resources although their run may have
+    /// finished: containers not removed yet (the queue counts them against
+    /// `max_concurrent_runs`). 0 for worker processes.
+    pub fn live_workers(&self) -> usize {
+        match self {
+            RunLauncher::Process(_) => 0,
+            RunLauncher::Docker(d) => d.live_containers(),
+        }
+    }
+
+    /// See [`DefaultRunLauncher::expire_idle_workers`].
+    pub fn expire_idle_workers(&self) -> usize {
+        self.process()
+            .map_or(0, DefaultRunLauncher::expire_idle_workers)
+    }
+}
 
 /// Spawns run workers.
 #[derive(Debug, Clone)]

@@ -23,6 +23,7 @@
 
 pub mod compute_logs;
 pub mod coordinator;
+pub mod docker;
 pub mod executor;
 pub mod launcher;
 pub mod plan;
@@ -34,11 +35,12 @@ pub use compute_logs::{ComputeLogError, ComputeLogManager, LogChunk, LogStream};
 pub use coordinator::{
     request_cancel, start_run, start_runs, submit_run, CoordinatorKind, RunSubmitter,
 };
+pub use docker::DockerRunLauncher;
 pub use executor::{
     execute_loaded_run, execute_run, execute_run_with_interrupt, ExecContext, ExecOptions,
     Interrupt,
 };
-pub use launcher::DefaultRunLauncher;
+pub use launcher::{DefaultRunLauncher, RunLauncher};
 pub use plan::{ExecutionPlan, PlanStep};
 pub use run::{
     create_run, fail_run_before_start, reexecution_request, run_step_history, CreateRun,
@@ -105,6 +107,9 @@ pub enum ExecError {
         #[source]
         source: std::io::Error,
     },
+    /// A Docker Engine API call of the DockerRunLauncher failed.
+    #[error("{what}: {detail}")]
+    Container { what: String, detail: String },
     #[error("cannot signal process group {pid}: {message}")]
     Signal { pid: u32, message: String },
     #[error("{what} {path}: {source}")]

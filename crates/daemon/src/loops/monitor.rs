@@ -12,6 +12,7 @@ use dagster_core::daemon_health::MONITORING;
 use dagster_core::domain::{
     tags, ErrorInfo, EventData, EventType, MetadataValue, NewEvent, Run, RunStatus, RunsFilter,
 };
+use dagster_core::exec::docker::{ContainerCheck, DockerRunLauncher, CONTAINER_ID_TAG};
 use dagster_core::storage::Storage;
 use std::collections::BTreeMap;
 
@@ -21,17 +22,55 @@ pub const INTERVAL_SECONDS: f64 = 2.0;
 /// The loop.
 pub fn new(config: &DaemonConfig) -> Option<Box<dyn DaemonLoop>> {
     let settings = config.monitoring.clone();
+    let mut last_sweep = 0.0;
     Periodic::every(
         INTERVAL_SECONDS,
         "run monitoring",
         MONITORING,
         move |ctx, now| {
-            if let Err(e) = monitor_iteration(ctx.storage(), &settings, now) {
+            let docker = ctx.runs.launcher().docker();
+            if let Err(e) = monitor_runs(ctx.storage(), &settings, docker, now) {
                 ctx.record(MONITORING, "run monitoring pass", &e);
+            }
+            if let Some(d) = docker.filter(|_| now - last_sweep >= SWEEP_INTERVAL_SECONDS) {
+                last_sweep = now;
+                match d.sweep() {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "removed exited run containers"),
+                    Err(e) => tracing::warn!(error = %e, "cannot sweep exited run containers"),
+                }
             }
         },
     )
     .boxed()
+}
+
+/// Seconds between two sweeps of exited run containers (DockerRunLauncher).
+const SWEEP_INTERVAL_SECONDS: f64 = 30.0;
+
+/// Why the run's container (DockerRunLauncher) no longer runs the run, if it does not: the
+/// failure message, with the end of the container's output. `None` for a run without a
+/// container, a running container, or when the engine cannot be asked (logged).
+fn container_gone(docker: Option<&DockerRunLauncher>, run: &Run) -> Option<String> {
+    let d = docker?;
+    let id = run.tags.get(CONTAINER_ID_TAG)?;
+    let mut msg = match d.check(run)? {
+        Ok(ContainerCheck::Running) => return None,
+        Ok(ContainerCheck::Exited(why)) => {
+            format!("The run worker's container {id} stopped before the run finished. {why}.")
+        }
+        Ok(ContainerCheck::Missing) => {
+            format!("The run worker's container {id} no longer exists.")
+        }
+        Err(e) => {
+            tracing::warn!(run.id = %run.run_id, error = %e, "cannot check the run's container");
+            return None;
+        }
+    };
+    if let Some(tail) = d.output_tail(&run.run_id, 1500) {
+        msg.push_str(&format!("\nLast output of the container:\n{tail}"));
+    }
+    Some(msg)
 }
 
 /// Settings of one monitoring pass.
@@ -105,7 +144,12 @@ fn local_worker(run: &Run, host: &str) -> bool {
         .is_some_and(|h| h == host)
 }
 
-fn kill_worker(storage: &dyn Storage, run: &Run, host: &str) {
+fn kill_worker(storage: &dyn Storage, docker: Option<&DockerRunLauncher>, run: &Run, host: &str) {
+    if let Some(d) = docker {
+        if let Err(e) = d.stop(run) {
+            tracing::warn!(run.id = %run.run_id, error = %e, "cannot stop the run's container");
+        }
+    }
     if !local_worker(run, host) {
         return;
     }
@@ -192,8 +236,20 @@ fn orphaned_claim(storage: &dyn Storage, run: &Run, now: f64) -> Result<Option<S
     Ok(Some(claimer.clone()))
 }
 
-/// One pass over active runs at `now`. Returns how many runs it changed.
+/// One pass over active runs at `now` for worker processes. Returns how many runs it changed.
+#[cfg(test)]
 pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -> Result<usize> {
+    monitor_runs(storage, s, None, now)
+}
+
+/// One pass over active runs at `now`; `docker`: the Docker launcher, whose runs' containers
+/// are checked too. Returns how many runs it changed.
+pub fn monitor_runs(
+    storage: &dyn Storage,
+    s: &MonitorSettings,
+    docker: Option<&DockerRunLauncher>,
+    now: f64,
+) -> Result<usize> {
     let runs = storage.list_runs(
         &RunsFilter {
             statuses: Some(vec![
@@ -210,6 +266,14 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
     let host = dagster_core::exec::launcher::local_host();
     let mut changed = 0;
     for run in runs {
+        // A run in a container whose container stopped: its exit says more than a missed
+        // heartbeat or a timeout would.
+        if matches!(run.status, RunStatus::Starting | RunStatus::Started) {
+            if let Some(msg) = container_gone(docker, &run) {
+                changed += usize::from(fail_run(storage, &run, &msg, "RUN_WORKER_DIED")?);
+                continue;
+            }
+        }
         match run.status {
             RunStatus::NotStarted => {
                 // Created but never submitted (the process that created it stopped in
@@ -260,7 +324,7 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
                 }
             }
             RunStatus::Starting => {
-                kill_worker(storage, &run, &host);
+                kill_worker(storage, docker, &run, &host);
                 let msg = format!(
                     "Run timed out due to taking longer than {} seconds to start.",
                     s.start_timeout_seconds
@@ -278,7 +342,7 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
                 let dead_pid =
                     local_worker(&run, &host) && hb.is_some_and(|(pid, _)| !pid_alive(pid));
                 if dead_pid || now - since > 2.0 * s.worker_heartbeat_interval {
-                    kill_worker(storage, &run, &host);
+                    kill_worker(storage, docker, &run, &host);
                     let msg = if dead_pid {
                         "The run worker process exited without finishing the run.".to_string()
                     } else {
@@ -301,12 +365,12 @@ pub fn monitor_iteration(storage: &dyn Storage, s: &MonitorSettings, now: f64) -
                     // worker's process group is terminated; its later events are refused.
                     let msg = format!("Exceeded maximum runtime of {max_runtime} seconds.");
                     let failed = fail_run(storage, &run, &msg, "RUN_EXCEEDED_MAX_RUNTIME")?;
-                    kill_worker(storage, &run, &host);
+                    kill_worker(storage, docker, &run, &host);
                     changed += usize::from(failed);
                 }
             }
             RunStatus::Canceling if now - run.update_time > s.cancel_timeout_seconds => {
-                kill_worker(storage, &run, &host);
+                kill_worker(storage, docker, &run, &host);
                 let ev = NewEvent::new(
                         &run.run_id,
                         &run.job_name,

@@ -9,7 +9,7 @@ use anyhow::Result;
 use dagster_core::config::instance::{QueueConfig, TagConcurrencyLimit, TagLimitValue};
 use dagster_core::daemon_health::QUEUED_RUN_COORDINATOR;
 use dagster_core::domain::{tags, Run, RunStatus, RunsFilter};
-use dagster_core::exec::DefaultRunLauncher;
+use dagster_core::exec::RunLauncher;
 use dagster_core::storage::Storage;
 use std::collections::HashMap;
 
@@ -197,7 +197,7 @@ fn append_unseen(queued: &mut Vec<Run>, more: Vec<Run>) {
 pub fn dequeue_iteration(
     storage: &dyn Storage,
     q: &QueueConfig,
-    launcher: &DefaultRunLauncher,
+    launcher: &RunLauncher,
     daemon_id: &str,
 ) -> Result<usize> {
     if q.max_concurrent_runs == 0 {
@@ -211,7 +211,11 @@ pub fn dequeue_iteration(
         None,
         None,
     )?;
-    if usize::try_from(q.max_concurrent_runs).is_ok_and(|max| in_progress.len() >= max) {
+    // Run containers of this daemon's not removed yet (their run may have finished a moment
+    // ago) hold a slot too, so no more than `max_concurrent_runs` exist at once.
+    let busy = in_progress.len().max(launcher.live_workers());
+    let max = usize::try_from(q.max_concurrent_runs).ok();
+    if max.is_some_and(|max| busy >= max) {
         // No free slot: the queue need not be read (a finishing run wakes the next pass).
         return Ok(0);
     }
@@ -228,7 +232,7 @@ pub fn dequeue_iteration(
     // Bounded, so a pass (claim, spawns, pid events) stays well within the liveness lease
     // that keeps monitoring away from runs claimed but not launched yet; the next pass
     // follows at once.
-    chosen.truncate(MAX_CLAIMS_PER_PASS);
+    chosen.truncate(MAX_CLAIMS_PER_PASS.min(max.map_or(usize::MAX, |m| m - busy)));
     // One transaction claims them all (and tags them with this daemon and host); each
     // RUN_STARTING is conditional on QUEUED, so a run claimed by another daemon (or canceled
     // meanwhile) is refused and not launched. The workers are spawned without waiting, and
@@ -300,7 +304,7 @@ mod tests {
             .collect();
         let home = tempfile::tempdir().unwrap();
         // A worker that exits at once: the claimed run stays STARTING, which is all this needs.
-        let launcher = DefaultRunLauncher::new("/bin/true", home.path());
+        let launcher = dagster_core::exec::DefaultRunLauncher::new("/bin/true", home.path()).into();
         let n = dequeue_iteration(&s, q, &launcher, "d").unwrap();
         let claimed: Vec<usize> = ids
             .iter()

@@ -134,7 +134,13 @@ impl Home {
         )
         .unwrap();
         let launcher = DefaultRunLauncher::new(dagster_bin(), self.path());
-        submit_run(&*inst.storage, &launcher, CoordinatorKind::Queued, &run).unwrap();
+        submit_run(
+            &*inst.storage,
+            &launcher.into(),
+            CoordinatorKind::Queued,
+            &run,
+        )
+        .unwrap();
         run.run_id
     }
 }

@@ -203,9 +203,9 @@ impl InstanceInfo {
     fn has_info() -> bool {
         true
     }
-    fn run_launcher() -> Option<RunLauncher> {
+    fn run_launcher(ctx: &Ctx) -> Option<RunLauncher> {
         Some(RunLauncher {
-            name: "DefaultRunLauncher".into(),
+            name: ctx.state.instance.config.run_launcher.class_name().into(),
         })
     }
     fn run_queuing_supported(ctx: &Ctx) -> bool {

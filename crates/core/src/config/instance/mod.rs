@@ -34,6 +34,9 @@ use storage::*;
 pub use storage::{percent_encode, redact_url};
 mod sections;
 use sections::*;
+pub mod container_kwargs;
+mod launcher;
+use launcher::parse_run_launcher;
 mod render;
 use render::*;
 #[cfg(test)]
@@ -297,19 +300,70 @@ pub enum TagLimitValue {
     PerUniqueValue,
 }
 
-/// The run launcher: only `DefaultRunLauncher` (a local run worker process).
+/// The run launcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RunLauncherConfig {
+    /// `DefaultRunLauncher`: a local run worker process per run (reused per [`WorkerReuse`]).
     Default(WorkerReuse),
+    /// `DockerRunLauncher` (`dagster_docker`): each run in its own container.
+    Docker(Box<DockerLauncherConfig>),
 }
 
 impl RunLauncherConfig {
-    /// How the queue daemon reuses run worker processes.
+    /// How the queue daemon reuses run worker processes (containers are never reused).
     pub fn worker_reuse(&self) -> WorkerReuse {
         match self {
             RunLauncherConfig::Default(r) => *r,
+            RunLauncherConfig::Docker(_) => WorkerReuse {
+                max_runs_per_worker: 1,
+                ..WorkerReuse::default()
+            },
         }
+    }
+
+    /// Dagster's class name.
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            RunLauncherConfig::Default(_) => "DefaultRunLauncher",
+            RunLauncherConfig::Docker(_) => "DockerRunLauncher",
+        }
+    }
+}
+
+/// `DockerRunLauncher`'s config (Dagster's keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DockerLauncherConfig {
+    /// `image`; unset: `DAGSTER_CURRENT_IMAGE`, else the image of the container the launcher
+    /// runs in.
+    pub image: Option<String>,
+    /// `registry`: credentials for pulling the image.
+    pub registry: Option<DockerRegistry>,
+    /// `env_vars`: `NAME` (the launcher's own value) or `NAME=value`.
+    pub env_vars: Vec<String>,
+    /// `network`, or `networks` (the first at create, the others connected before start).
+    pub networks: Vec<String>,
+    /// `container_kwargs`, typed.
+    pub container_kwargs: container_kwargs::ContainerKwargs,
+    /// `container_kwargs` as written (for [`InstanceConfig::to_yaml`]).
+    pub container_kwargs_json: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `registry: {url, username, password}`. Debug output leaves the password out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DockerRegistry {
+    pub url: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for DockerRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerRegistry")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
     }
 }
 
@@ -683,10 +737,7 @@ impl InstanceConfig {
                 "run_coordinator",
                 run_coordinator_yaml(&self.run_coordinator),
             ),
-            (
-                "run_launcher",
-                class_yaml("dagster", "DefaultRunLauncher", None),
-            ),
+            ("run_launcher", run_launcher_yaml(&self.run_launcher)),
             ("compute_logs", compute_logs_yaml(&self.compute_logs)),
             (
                 "local_artifact_storage",

@@ -245,3 +245,51 @@ pub(super) fn auto_materialize_yaml(a: &AutoMaterializeConfig) -> Y {
         ("num_workers", opt_u(a.num_workers)),
     ])
 }
+
+pub(super) fn run_launcher_yaml(r: &RunLauncherConfig) -> Y {
+    match r {
+        RunLauncherConfig::Default(_) => class_yaml("dagster", "DefaultRunLauncher", None),
+        RunLauncherConfig::Docker(d) => {
+            let strings =
+                |v: &[String]| Y::Sequence(v.iter().map(|s| Y::from(s.as_str())).collect());
+            let config = mapping_opt(vec![
+                ("image", d.image.as_deref().map(Y::from)),
+                (
+                    "registry",
+                    d.registry.as_ref().map(|r| {
+                        mapping(vec![
+                            ("url", Y::from(r.url.as_str())),
+                            ("username", Y::from(r.username.as_str())),
+                            ("password", Y::from("***")),
+                        ])
+                    }),
+                ),
+                (
+                    "env_vars",
+                    (!d.env_vars.is_empty()).then(|| {
+                        // `NAME=value` may carry a secret: only the names are shown.
+                        let names: Vec<String> = d
+                            .env_vars
+                            .iter()
+                            .map(|e| match e.split_once('=') {
+                                Some((k, _)) => format!("{k}=***"),
+                                None => e.clone(),
+                            })
+                            .collect();
+                        strings(&names)
+                    }),
+                ),
+                (
+                    "networks",
+                    (!d.networks.is_empty()).then(|| strings(&d.networks)),
+                ),
+                (
+                    "container_kwargs",
+                    (!d.container_kwargs_json.is_empty())
+                        .then(|| serde_yaml::to_value(&d.container_kwargs_json).unwrap_or(Y::Null)),
+                ),
+            ]);
+            class_yaml("dagster_docker", "DockerRunLauncher", Some(config))
+        }
+    }
+}

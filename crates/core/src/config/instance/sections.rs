@@ -1,4 +1,4 @@
-//! The run coordinator, concurrency, run launcher, compute logs, artifacts, scheduler and the other sections.
+//! The run coordinator, concurrency, compute logs, artifacts, scheduler and the other sections.
 
 use super::*;
 
@@ -275,60 +275,8 @@ pub(super) fn read_queue_fields(
 }
 
 // ---------------------------------------------------------------------------------------
-// run launcher, compute logs, artifacts, scheduler, other sections
+// compute logs, artifacts, scheduler, other sections
 // ---------------------------------------------------------------------------------------
-
-pub(super) const UNSUPPORTED_LAUNCHERS: &[&str] = &[
-    "DockerRunLauncher",
-    "K8sRunLauncher",
-    "EcsRunLauncher",
-    "CeleryK8sRunLauncher",
-    "CeleryDockerRunLauncher",
-    "CeleryRunLauncher",
-];
-
-pub(super) fn parse_run_launcher(v: &Value<'_>) -> Option<RunLauncherConfig> {
-    let c = read_class(v)?;
-    if c.class == "DefaultRunLauncher" {
-        if c.check_module(&[
-            "dagster",
-            "dagster._core.launcher",
-            "dagster._core.launcher.default_run_launcher",
-            "dagster.core.launcher",
-            "dagster.core.launcher.default_run_launcher",
-        ]) {
-            let d = WorkerReuse::default();
-            let Some(m) = c.config_map() else {
-                return Some(RunLauncherConfig::Default(d));
-            };
-            warn_no_effect(&m, "wait_for_processes", "run_launcher.wait_for_processes");
-            m.bool("wait_for_processes");
-            let reuse = WorkerReuse {
-                max_runs_per_worker: opt_positive(&m, "max_runs_per_worker")
-                    .unwrap_or(d.max_runs_per_worker),
-                max_idle_workers: uint(&m, "max_idle_workers", d.max_idle_workers),
-                idle_timeout_seconds: uint(
-                    &m,
-                    "worker_idle_timeout_seconds",
-                    d.idle_timeout_seconds,
-                ),
-            };
-            m.finish();
-            return Some(RunLauncherConfig::Default(reuse));
-        }
-    } else if UNSUPPORTED_LAUNCHERS.contains(&c.class.as_str()) {
-        c.class_v.error(format!(
-            "`{}` is not supported: this implementation runs each run in a local worker process (use DefaultRunLauncher)",
-            c.class
-        ));
-    } else {
-        c.class_v.error(format!(
-            "run launcher `{}` is not supported (use DefaultRunLauncher)",
-            c.class
-        ));
-    }
-    None
-}
 
 pub(super) fn parse_compute_logs(v: &Value<'_>, home: &DagsterHome) -> Option<ComputeLogsConfig> {
     let c = read_class(v)?;

@@ -527,10 +527,10 @@ fn launcher_compute_logs_artifacts_scheduler() {
     let errs = errors("run_launcher: {module: dagster, class: DefaultRunLauncher, config: {max_runs_per_worker: 0}}\n");
     assert!(errs[0].contains("max_runs_per_worker"), "{errs:?}");
     let errs = errors(
-        "run_launcher: {module: dagster_docker, class: DockerRunLauncher, config: {network: x}}\n",
+        "run_launcher: {module: dagster_k8s, class: K8sRunLauncher, config: {job_namespace: x}}\n",
     );
     assert!(
-        errs[0].contains("`DockerRunLauncher` is not supported"),
+        errs[0].contains("`K8sRunLauncher` is not supported"),
         "{errs:?}"
     );
     let errs = errors("compute_logs: {module: dagster_aws.s3.compute_log_manager, class: S3ComputeLogManager, config: {bucket: b}}\n");
@@ -689,4 +689,166 @@ fn percent_encoding_and_url_redaction() {
         "postgresql://h/d"
     );
     assert_eq!(redact_url("not a url", None), "<url>");
+}
+
+/// Dagster's `examples/deploy_docker/dagster.yaml` loads unchanged (its Postgres settings from
+/// environment variables, as in that example's compose file).
+#[test]
+fn dagster_docker_example_loads() {
+    let text = "\
+scheduler:
+  module: dagster._core.scheduler
+  class: DagsterDaemonScheduler
+
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+
+run_launcher:
+  module: dagster_docker
+  class: DockerRunLauncher
+  config:
+    env_vars:
+      - DAGSTER_POSTGRES_USER
+      - DAGSTER_POSTGRES_PASSWORD
+      - DAGSTER_POSTGRES_DB
+    network: docker_example_network
+
+run_storage:
+  module: dagster_postgres.run_storage
+  class: PostgresRunStorage
+  config:
+    postgres_db:
+      hostname: docker_example_postgresql
+      username:
+        env: DAGSTER_POSTGRES_USER
+      password:
+        env: DAGSTER_POSTGRES_PASSWORD
+      db_name:
+        env: DAGSTER_POSTGRES_DB
+      port: 5432
+
+schedule_storage:
+  module: dagster_postgres.schedule_storage
+  class: PostgresScheduleStorage
+  config:
+    postgres_db:
+      hostname: docker_example_postgresql
+      username:
+        env: DAGSTER_POSTGRES_USER
+      password:
+        env: DAGSTER_POSTGRES_PASSWORD
+      db_name:
+        env: DAGSTER_POSTGRES_DB
+      port: 5432
+
+event_log_storage:
+  module: dagster_postgres.event_log
+  class: PostgresEventLogStorage
+  config:
+    postgres_db:
+      hostname: docker_example_postgresql
+      username:
+        env: DAGSTER_POSTGRES_USER
+      password:
+        env: DAGSTER_POSTGRES_PASSWORD
+      db_name:
+        env: DAGSTER_POSTGRES_DB
+      port: 5432
+";
+    let env = |name: &str| match name {
+        "DAGSTER_POSTGRES_USER" => Some("postgres_user".to_string()),
+        "DAGSTER_POSTGRES_PASSWORD" => Some("postgres_password".to_string()),
+        "DAGSTER_POSTGRES_DB" => Some("postgres_db".to_string()),
+        _ => None,
+    };
+    let (c, warnings) =
+        InstanceConfig::from_text(Path::new("/home/dh/dagster.yaml"), text, &home(), &env)
+            .unwrap_or_else(|e| panic!("unexpected errors:\n{e}"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let RunLauncherConfig::Docker(d) = &c.run_launcher else {
+        panic!("{:?}", c.run_launcher);
+    };
+    assert_eq!(d.networks, vec!["docker_example_network"]);
+    assert_eq!(
+        d.env_vars,
+        vec![
+            "DAGSTER_POSTGRES_USER",
+            "DAGSTER_POSTGRES_PASSWORD",
+            "DAGSTER_POSTGRES_DB"
+        ]
+    );
+    assert_eq!(d.image, None);
+    assert_eq!(c.run_launcher.worker_reuse().max_runs_per_worker, 1);
+    let yaml = c.to_yaml();
+    assert!(yaml.contains("class: DockerRunLauncher"), "{yaml}");
+    assert!(!yaml.contains("postgres_password"), "{yaml}");
+}
+
+#[test]
+fn docker_launcher_keys_and_errors() {
+    let (c, w) = ok("run_launcher:
+  module: dagster_docker
+  class: DockerRunLauncher
+  config:
+    image: dagster-rs-daemon:latest
+    registry: {url: r.example.com, username: u, password: s3cret}
+    env_vars: [A, B=2]
+    networks: [one, two]
+    container_kwargs:
+      volumes: [/opt/dagster/dagster_home:/opt/dagster/dagster_home]
+      mem_limit: 1g
+      auto_remove: true
+");
+    assert!(w.is_empty(), "{w:?}");
+    let RunLauncherConfig::Docker(d) = &c.run_launcher else {
+        panic!("{:?}", c.run_launcher);
+    };
+    assert_eq!(d.image.as_deref(), Some("dagster-rs-daemon:latest"));
+    assert_eq!(d.networks, vec!["one", "two"]);
+    assert_eq!(d.container_kwargs.mem_limit, Some(1 << 30));
+    assert_eq!(d.container_kwargs.auto_remove, Some(true));
+    assert!(!format!("{d:?}").contains("s3cret"));
+    let yaml = c.to_yaml();
+    assert!(!yaml.contains("s3cret"), "{yaml}");
+    assert!(yaml.contains("B=***"), "{yaml}");
+    assert!(yaml.contains("mem_limit: 1g"), "{yaml}");
+    let round = ok(&yaml).0;
+    let RunLauncherConfig::Docker(again) = &round.run_launcher else {
+        panic!("{:?}", round.run_launcher);
+    };
+    assert_eq!(again.container_kwargs, d.container_kwargs);
+
+    let errs = errors(
+        "run_launcher:
+  module: dagster_docker
+  class: DockerRunLauncher
+  config:
+    network: a
+    networks: [b]
+    image: Not Valid
+    container_kwargs:
+      environment: {A: 1}
+      volums: [/a:/a]
+",
+    );
+    let all = errs.join("\n");
+    assert!(all.contains(":6 ") || all.contains(":6:"), "{all}");
+    assert!(
+        all.contains("cannot set both `network` and `networks`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("`Not Valid` is not correctly formatted"),
+        "{all}"
+    );
+    assert!(
+        all.contains("run_launcher.config.container_kwargs.environment"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Use the 'env_vars' config key instead"),
+        "{all}"
+    );
+    assert!(all.contains("unknown key `volums`"), "{all}");
 }
