@@ -81,8 +81,8 @@ pub struct DockerRunLauncher {
     home: PathBuf,
     rt: tokio::runtime::Runtime,
     docker: Mutex<Option<Docker>>,
-    /// The image when `image` is unset, found once.
-    own_image: OnceLock<std::result::Result<String, String>>,
+    /// The container this process runs in, if any, found once.
+    own: OnceLock<std::result::Result<OwnContainer, String>>,
     /// Containers this launcher started and has not removed yet: run id → container id.
     live: Arc<Mutex<HashMap<String, String>>>,
     /// How the containers this launcher removed ended (container id → "Container status is
@@ -146,7 +146,7 @@ impl DockerRunLauncher {
             home: home.into(),
             rt,
             docker: Mutex::new(None),
-            own_image: OnceLock::new(),
+            own: OnceLock::new(),
             live: Arc::new(Mutex::new(HashMap::new())),
             ended: Arc::new(Mutex::new(HashMap::new())),
         })
@@ -201,7 +201,23 @@ impl DockerRunLauncher {
         self.live.lock().map_or(0, |l| l.len())
     }
 
-    /// The image for `run`: `image`, else `DAGSTER_CURRENT_IMAGE`, else this process's own
+    /// The container this process runs in (its hostname is the container's id), asked once.
+    fn own(&self, docker: &Docker) -> &std::result::Result<OwnContainer, String> {
+        self.own.get_or_init(|| {
+            let host = super::launcher::local_host();
+            let d = docker.clone();
+            let h = host.clone();
+            match self.block(async move { d.inspect_container(&h, None).await }) {
+                Ok(Ok(c)) => Ok(OwnContainer::from_inspect(c, &self.home)),
+                Ok(Err(e)) => Err(format!(
+                    "this process is not in a container the engine knows ({host}: {e})"
+                )),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
+    /// The image for the runs: `image`, else `DAGSTER_CURRENT_IMAGE`, else this process's own
     /// container's image.
     fn image(&self, docker: &Docker) -> Result<String> {
         if let Some(i) = &self.config.image {
@@ -213,31 +229,28 @@ impl DockerRunLauncher {
         {
             return Ok(i);
         }
-        let own = self.own_image.get_or_init(|| {
-            let host = super::launcher::local_host();
-            let d = docker.clone();
-            let h = host.clone();
-            match self.block(async move { d.inspect_container(&h, None).await }) {
-                Ok(Ok(c)) => c
-                    .config
-                    .and_then(|c| c.image)
-                    .ok_or_else(|| format!("container {host} has no image")),
-                Ok(Err(e)) => Err(format!(
-                    "this process is not in a container the engine knows ({host}: {e})"
-                )),
-                Err(e) => Err(e.to_string()),
-            }
-        });
-        own.clone().map_err(|why| ExecError::Container {
+        match self.own(docker) {
+            Ok(OwnContainer {
+                image: Some(image), ..
+            }) => Ok(image.clone()),
+            Ok(_) => Err("the launcher's own container has no image".to_string()),
+            Err(why) => Err(why.clone()),
+        }
+        .map_err(|why| ExecError::Container {
             what: "no Docker image for the run".into(),
             detail: format!(
-                "set `run_launcher.config.image` or DAGSTER_CURRENT_IMAGE; the launcher's own container's image is not available: {why}"
+                "set `run_launcher.config.image` or DAGSTER_CURRENT_IMAGE; the image of the launcher's own container is not available: {why}"
             ),
         })
     }
 
     /// The container's settings for `run`, and its name (`container_kwargs.name`).
-    fn create_body(&self, run: &Run, image: &str) -> Result<(ContainerCreateBody, Option<String>)> {
+    fn create_body(
+        &self,
+        docker: &Docker,
+        run: &Run,
+        image: &str,
+    ) -> Result<(ContainerCreateBody, Option<String>, Vec<String>)> {
         let kwargs = match run.tags.get(CONTAINER_KWARGS_TAG) {
             None => self.config.container_kwargs.clone(),
             Some(text) => {
@@ -286,11 +299,32 @@ impl DockerRunLauncher {
         let mut labels: HashMap<String, String> = kwargs.labels.clone().into_iter().collect();
         labels.insert(RUN_ID_LABEL.into(), run.run_id.clone());
         labels.insert(JOB_NAME_LABEL.into(), run.job_name.clone());
+        // From the launcher's own container (when it runs in one): its DAGSTER_HOME mounts
+        // (the runs share the instance's files), and its networks when none are configured.
+        let own = self.own(docker).as_ref().ok();
+        let mut kwargs = kwargs;
+        for bind in own.map(|o| o.home_binds.as_slice()).unwrap_or_default() {
+            let target = bind.split(':').nth(1).unwrap_or_default();
+            if !kwargs
+                .volumes
+                .iter()
+                .any(|v| v.split(':').nth(1) == Some(target))
+            {
+                kwargs.volumes.push(bind.clone());
+            }
+        }
+        let networks: Vec<String> = if !self.config.networks.is_empty() {
+            self.config.networks.clone()
+        } else if kwargs.network_mode.is_none() {
+            own.map(|o| o.networks.clone()).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let network_mode = kwargs
             .network_mode
             .clone()
-            .or_else(|| self.config.networks.first().cloned());
-        let networking_config = self.config.networks.first().map(|n| NetworkingConfig {
+            .or_else(|| networks.first().cloned());
+        let networking_config = networks.first().map(|n| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(n.clone(), EndpointSettings::default())])),
         });
         let mut body = ContainerCreateBody {
@@ -315,7 +349,7 @@ impl DockerRunLauncher {
         if !kwargs.ports.is_empty() {
             body.exposed_ports = Some(kwargs.ports.keys().cloned().collect());
         }
-        Ok((body, kwargs.name))
+        Ok((body, kwargs.name, networks.into_iter().skip(1).collect()))
     }
 
     /// Creates and starts `run`'s container. Returns the "Launching run in a new container"
@@ -323,9 +357,8 @@ impl DockerRunLauncher {
     pub fn launch(&self, run: &Run) -> Result<(NewEvent, BTreeMap<String, String>)> {
         let docker = self.client()?;
         let image = self.image(&docker)?;
-        let (body, name) = self.create_body(run, &image)?;
+        let (body, name, networks) = self.create_body(&docker, run, &image)?;
         let registry = self.config.registry.clone();
-        let networks: Vec<String> = self.config.networks.iter().skip(1).cloned().collect();
         let d = docker.clone();
         let img = image.clone();
         let id = self.block(async move {
@@ -502,6 +535,49 @@ impl DockerRunLauncher {
             }
             Ok(removed)
         })?
+    }
+}
+
+/// What run containers take from the container the launcher runs in.
+#[derive(Debug, Clone)]
+struct OwnContainer {
+    image: Option<String>,
+    /// Its mounts at or under `DAGSTER_HOME`, as binds (`volume-or-path:/dest[:ro]`).
+    home_binds: Vec<String>,
+    /// The networks it is connected to.
+    networks: Vec<String>,
+}
+
+impl OwnContainer {
+    fn from_inspect(c: bollard::models::ContainerInspectResponse, home: &Path) -> Self {
+        let home_binds = c
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| {
+                let dest = m.destination?;
+                if !Path::new(&dest).starts_with(home) {
+                    return None;
+                }
+                let source = match m.typ.as_deref() {
+                    Some("volume") => m.name?,
+                    _ => m.source?,
+                };
+                let mode = if m.rw == Some(false) { ":ro" } else { "" };
+                Some(format!("{source}:{dest}{mode}"))
+            })
+            .collect();
+        let mut networks: Vec<String> = c
+            .network_settings
+            .and_then(|n| n.networks)
+            .map(|n| n.into_keys().collect())
+            .unwrap_or_default();
+        networks.sort();
+        OwnContainer {
+            image: c.config.and_then(|c| c.image),
+            home_binds,
+            networks,
+        }
     }
 }
 
