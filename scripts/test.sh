@@ -2,8 +2,9 @@
 # The project's test command: formatting, lints, then every test (unit, storage conformance on
 # SQLite and Postgres, execution, CLI end-to-end), then the tests that talk to ClickHouse once more
 # against ClickHouse 26.9 from PyPI. Needs PostgreSQL on 127.0.0.1:5432 (trust auth, database
-# `test`), MariaDB and ClickHouse 18.16 (see .ci/run) and python3-venv; see README "Running the
-# tests".
+# `test`), MariaDB and ClickHouse 18.16 (see .ci/run), python3-venv, and podman, runc and
+# debootstrap as root (the DockerRunLauncher tests' container engine and image, built locally);
+# see README "Running the tests".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DAGSTER_TEST_PG_URL="${DAGSTER_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
@@ -17,6 +18,11 @@ if cargo tree -p dagster-core -e normal 2>/dev/null | grep -Eq '^[^a-z]*(actix-w
 fi
 echo "== python venv with the official dagster-graphql client (webserver tests)"
 scripts/python-venv.sh
+echo "== container engine (podman's Docker API) and the DockerRunLauncher tests' image"
+# crates/daemon/tests/docker_launcher.rs runs runs in containers on this engine (DOCKER_HOST).
+eval "$(scripts/containers/engine.sh)"
+scripts/containers/base-images.sh
+scripts/containers/run-test-image.sh
 echo "== tests"
 status=0
 if cargo nextest --version >/dev/null 2>&1; then

@@ -33,9 +33,9 @@ wait_s=${ENGINE_WAIT_SECONDS:-30}
 export CONTAINERS_CONF=$conf
 export DOCKER_HOST=unix://$sock
 
-for tool in podman runc docker; do
+for tool in podman runc curl; do
   command -v "$tool" >/dev/null \
-    || die "'$tool' not found on PATH (podman and runc: apt-get install podman runc; docker: the Docker CLI)"
+    || die "'$tool' not found on PATH (apt-get install podman runc curl)"
 done
 
 write_conf() {
@@ -105,7 +105,8 @@ start_ticker() {
   echo $! >"$tickpid"
 }
 
-answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+# The API's version endpoint (what `docker version` asks), without needing the Docker CLI.
+answers() { curl -fsS --max-time 5 --unix-socket "$sock" http://d/version >/dev/null 2>&1; }
 
 print_exports() {
   echo "export CONTAINERS_CONF=$conf"
@@ -115,7 +116,7 @@ print_exports() {
 start() {
   write_conf
   if pid=$(running_pid); then
-    answers || die "podman service (pid $pid) runs but $sock does not answer 'docker version'; see $log, or restart: $0 stop && $0"
+    answers || die "podman service (pid $pid) runs but $sock does not answer GET /version; see $log, or restart: $0 stop && $0"
     start_ticker
     print_exports
     return
@@ -139,7 +140,7 @@ start() {
 $(tail -n 20 "$log")"
     fi
     ((SECONDS < deadline)) \
-      || die "podman service (pid $(<"$pidfile")) did not answer 'docker version' on $sock within ${wait_s}s; see $log"
+      || die "podman service (pid $(<"$pidfile")) did not answer GET /version on $sock within ${wait_s}s; see $log"
     sleep 0.2
   done
   start_ticker
