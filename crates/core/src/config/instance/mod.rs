@@ -331,8 +331,8 @@ impl RunLauncherConfig {
     }
 }
 
-/// `DockerRunLauncher`'s config (Dagster's keys).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `DockerRunLauncher`'s config (Dagster's keys). Debug output shows `env_vars` values as `***`.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct DockerLauncherConfig {
     /// `image`; unset: `DAGSTER_CURRENT_IMAGE`, else the image of the container the launcher
     /// runs in.
@@ -347,6 +347,32 @@ pub struct DockerLauncherConfig {
     pub container_kwargs: container_kwargs::ContainerKwargs,
     /// `container_kwargs` as written (for [`InstanceConfig::to_yaml`]).
     pub container_kwargs_json: serde_json::Map<String, serde_json::Value>,
+}
+
+impl DockerLauncherConfig {
+    /// `env_vars` with the values written in the config (`NAME=value`, maybe a secret) as
+    /// `NAME=***`.
+    pub fn env_vars_redacted(&self) -> Vec<String> {
+        self.env_vars
+            .iter()
+            .map(|e| match e.split_once('=') {
+                Some((k, _)) => format!("{k}=***"),
+                None => e.clone(),
+            })
+            .collect()
+    }
+}
+
+impl fmt::Debug for DockerLauncherConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerLauncherConfig")
+            .field("image", &self.image)
+            .field("registry", &self.registry)
+            .field("env_vars", &self.env_vars_redacted())
+            .field("networks", &self.networks)
+            .field("container_kwargs", &self.container_kwargs)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `registry: {url, username, password}`. Debug output leaves the password out.

@@ -266,18 +266,7 @@ pub(super) fn run_launcher_yaml(r: &RunLauncherConfig) -> Y {
                 ),
                 (
                     "env_vars",
-                    (!d.env_vars.is_empty()).then(|| {
-                        // `NAME=value` may carry a secret: only the names are shown.
-                        let names: Vec<String> = d
-                            .env_vars
-                            .iter()
-                            .map(|e| match e.split_once('=') {
-                                Some((k, _)) => format!("{k}=***"),
-                                None => e.clone(),
-                            })
-                            .collect();
-                        strings(&names)
-                    }),
+                    (!d.env_vars.is_empty()).then(|| strings(&d.env_vars_redacted())),
                 ),
                 (
                     "networks",

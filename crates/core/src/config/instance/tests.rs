@@ -809,6 +809,7 @@ fn docker_launcher_keys_and_errors() {
     assert_eq!(d.container_kwargs.mem_limit, Some(1 << 30));
     assert_eq!(d.container_kwargs.auto_remove, Some(true));
     assert!(!format!("{d:?}").contains("s3cret"));
+    assert!(format!("{d:?}").contains("B=***"), "{d:?}");
     let yaml = c.to_yaml();
     assert!(!yaml.contains("s3cret"), "{yaml}");
     assert!(yaml.contains("B=***"), "{yaml}");
