@@ -39,31 +39,10 @@ export MYSQL_REPLICA_HOST=${MYSQL_REPLICA_HOST:-127.0.0.1} MYSQL_REPLICA_USER=${
   REPORTING_PG_USER=${REPORTING_PG_USER:-dagster} REPORTING_PG_PASSWORD=${REPORTING_PG_PASSWORD:-unused} \
   REPORTING_PG_DATABASE=${REPORTING_PG_DATABASE:-dagster}
 
-compose() { docker-compose -p "$project" -f "$repo/docker-compose-dagster.yml" "$@"; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
-record() { printf '%s\t%s\t%s\n' "$(date -Is)" "$1" "$2" | tee -a "$record"; }
-
-finish() {
-  local rc=$?
-  if ((rc != 0)); then
-    log "logs of the failed deployment:"
-    compose logs --tail=30 >&2 || true
-  fi
-  if ! $keep || ((rc != 0)); then
-    compose down --volumes >/dev/null 2>&1 || log "compose down --volumes failed; clean up with: docker-compose -p $project -f docker-compose-dagster.yml down --volumes"
-  fi
-}
-trap finish EXIT
-
-if ss -ltn 2>/dev/null | grep -q ':3004 '; then
-  die "port 3004 is taken on this host (the compose file publishes the UI there); stop what listens on it"
-fi
-compose down --volumes >/dev/null 2>&1 || true
-
-gql() {
-  curl -fsS http://127.0.0.1:3004/graphql -H 'content-type: application/json' -d "$1"
-}
+compose_file=$repo/docker-compose-dagster.yml
+port=3004
+# shellcheck source=compose-common.sh
+. "$here/compose-common.sh"
 
 up_until_healthy() { # up_until_healthy <label>
   local t0 svc cid status left

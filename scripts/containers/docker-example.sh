@@ -40,67 +40,7 @@ sock=${DOCKER_HOST#unix://}
 
 mkdir -p "$work"
 # Dagster's examples/deploy_docker/dagster.yaml, key for key.
-cat >"$work/dagster.yaml" <<'EOF'
-scheduler:
-  module: dagster._core.scheduler
-  class: DagsterDaemonScheduler
-
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-
-run_launcher:
-  module: dagster_docker
-  class: DockerRunLauncher
-  config:
-    env_vars:
-      - DAGSTER_POSTGRES_USER
-      - DAGSTER_POSTGRES_PASSWORD
-      - DAGSTER_POSTGRES_DB
-    network: docker_example_network
-
-run_storage:
-  module: dagster_postgres.run_storage
-  class: PostgresRunStorage
-  config:
-    postgres_db:
-      hostname: docker_example_postgresql
-      username:
-        env: DAGSTER_POSTGRES_USER
-      password:
-        env: DAGSTER_POSTGRES_PASSWORD
-      db_name:
-        env: DAGSTER_POSTGRES_DB
-      port: 5432
-
-schedule_storage:
-  module: dagster_postgres.schedule_storage
-  class: PostgresScheduleStorage
-  config:
-    postgres_db:
-      hostname: docker_example_postgresql
-      username:
-        env: DAGSTER_POSTGRES_USER
-      password:
-        env: DAGSTER_POSTGRES_PASSWORD
-      db_name:
-        env: DAGSTER_POSTGRES_DB
-      port: 5432
-
-event_log_storage:
-  module: dagster_postgres.event_log
-  class: PostgresEventLogStorage
-  config:
-    postgres_db:
-      hostname: docker_example_postgresql
-      username:
-        env: DAGSTER_POSTGRES_USER
-      password:
-        env: DAGSTER_POSTGRES_PASSWORD
-      db_name:
-        env: DAGSTER_POSTGRES_DB
-      port: 5432
-EOF
+cp "$here/docker-example/dagster.yaml" "$work/dagster.yaml"
 cat >"$work/workspace.yaml" <<'EOF'
 load_from:
   - pipeline_config:
@@ -168,27 +108,9 @@ volumes:
   dagster_home:
 EOF
 
-compose() { docker-compose -p "$project" -f "$work/docker-compose.yml" "$@"; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
-record() { printf '%s\t%s\t%s\n' "$(date -Is)" "$1" "$2" | tee -a "$record"; }
-gql() { curl -fsS "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' -d "$1"; }
-
-finish() {
-  local rc=$?
-  if ((rc != 0)); then
-    log "logs of the failed deployment:"
-    compose logs --tail=40 >&2 || true
-  fi
-  if ! $keep || ((rc != 0)); then
-    compose down --volumes >/dev/null 2>&1 || log "clean up with: docker-compose -p $project -f $work/docker-compose.yml down --volumes"
-  fi
-}
-trap finish EXIT
-if ss -ltn 2>/dev/null | grep -q ":$port "; then
-  die "port $port is taken on this host; stop what listens on it"
-fi
-compose down --volumes >/dev/null 2>&1 || true
+compose_file=$work/docker-compose.yml
+# shellcheck source=compose-common.sh
+. "$here/compose-common.sh"
 
 t0=$(now)
 compose up -d --no-build >/dev/null 2>&1 || die "docker-compose up failed: $(compose up -d --no-build 2>&1 | tail -5)"

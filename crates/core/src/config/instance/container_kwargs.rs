@@ -207,7 +207,7 @@ impl ContainerKwargs {
             "volumes" => self.volumes = volumes(v).map_err(err)?,
             "mounts" => self.mounts = mounts(v).map_err(err)?,
             "network_mode" => self.network_mode = Some(string(v).map_err(err)?),
-            "labels" => self.labels = labels(v).map_err(err)?,
+            "labels" => self.labels = string_map(v, '=').map_err(err)?,
             "user" => self.user = Some(scalar_string(v).map_err(err)?),
             "working_dir" => self.working_dir = Some(string(v).map_err(err)?),
             "hostname" => self.hostname = Some(string(v).map_err(err)?),
@@ -232,7 +232,7 @@ impl ContainerKwargs {
             "security_opt" => self.security_opt = strings(v).map_err(err)?,
             "devices" => self.devices = strings(v).map_err(err)?,
             "extra_hosts" => self.extra_hosts = pairs(v, ":").map_err(err)?,
-            "tmpfs" => self.tmpfs = tmpfs(v).map_err(err)?,
+            "tmpfs" => self.tmpfs = string_map(v, ':').map_err(err)?,
             "ulimits" => self.ulimits = ulimits(v).map_err(err)?,
             "restart_policy" => self.restart_policy = Some(restart_policy(v).map_err(err)?),
             "stop_signal" => self.stop_signal = Some(string(v).map_err(err)?),
@@ -418,8 +418,9 @@ fn mounts(v: &Json) -> Result<Vec<MountSpec>, String> {
         .collect()
 }
 
-/// A mapping of strings, or a list of `key=value`.
-fn labels(v: &Json) -> Result<BTreeMap<String, String>, String> {
+/// A mapping of strings, or a list of `key<sep>value` (a missing value is empty): `labels`
+/// (`=`), `tmpfs` (`:`).
+fn string_map(v: &Json, sep: char) -> Result<BTreeMap<String, String>, String> {
     match v {
         Json::Object(m) => m
             .iter()
@@ -427,7 +428,7 @@ fn labels(v: &Json) -> Result<BTreeMap<String, String>, String> {
             .collect(),
         Json::Array(_) => Ok(strings(v)?
             .into_iter()
-            .map(|s| match s.split_once('=') {
+            .map(|s| match s.split_once(sep) {
                 Some((k, v)) => (k.to_string(), v.to_string()),
                 None => (s, String::new()),
             })
@@ -447,26 +448,6 @@ fn pairs(v: &Json, sep: &str) -> Result<Vec<String>, String> {
             .map(|(k, v)| Ok(format!("{k}{sep}{}", scalar_string(v)?)))
             .collect(),
         _ => strings(v),
-    }
-}
-
-fn tmpfs(v: &Json) -> Result<BTreeMap<String, String>, String> {
-    match v {
-        Json::Object(m) => m
-            .iter()
-            .map(|(k, v)| Ok((k.clone(), scalar_string(v)?)))
-            .collect(),
-        Json::Array(_) => Ok(strings(v)?
-            .into_iter()
-            .map(|s| match s.split_once(':') {
-                Some((p, o)) => (p.to_string(), o.to_string()),
-                None => (s, String::new()),
-            })
-            .collect()),
-        other => Err(format!(
-            "expected a mapping or a list, found {}",
-            kind(other)
-        )),
     }
 }
 

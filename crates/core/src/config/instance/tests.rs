@@ -695,67 +695,7 @@ fn percent_encoding_and_url_redaction() {
 /// environment variables, as in that example's compose file).
 #[test]
 fn dagster_docker_example_loads() {
-    let text = "\
-scheduler:
-  module: dagster._core.scheduler
-  class: DagsterDaemonScheduler
-
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-
-run_launcher:
-  module: dagster_docker
-  class: DockerRunLauncher
-  config:
-    env_vars:
-      - DAGSTER_POSTGRES_USER
-      - DAGSTER_POSTGRES_PASSWORD
-      - DAGSTER_POSTGRES_DB
-    network: docker_example_network
-
-run_storage:
-  module: dagster_postgres.run_storage
-  class: PostgresRunStorage
-  config:
-    postgres_db:
-      hostname: docker_example_postgresql
-      username:
-        env: DAGSTER_POSTGRES_USER
-      password:
-        env: DAGSTER_POSTGRES_PASSWORD
-      db_name:
-        env: DAGSTER_POSTGRES_DB
-      port: 5432
-
-schedule_storage:
-  module: dagster_postgres.schedule_storage
-  class: PostgresScheduleStorage
-  config:
-    postgres_db:
-      hostname: docker_example_postgresql
-      username:
-        env: DAGSTER_POSTGRES_USER
-      password:
-        env: DAGSTER_POSTGRES_PASSWORD
-      db_name:
-        env: DAGSTER_POSTGRES_DB
-      port: 5432
-
-event_log_storage:
-  module: dagster_postgres.event_log
-  class: PostgresEventLogStorage
-  config:
-    postgres_db:
-      hostname: docker_example_postgresql
-      username:
-        env: DAGSTER_POSTGRES_USER
-      password:
-        env: DAGSTER_POSTGRES_PASSWORD
-      db_name:
-        env: DAGSTER_POSTGRES_DB
-      port: 5432
-";
+    let text = include_str!("../../../../../scripts/containers/docker-example/dagster.yaml");
     let env = |name: &str| match name {
         "DAGSTER_POSTGRES_USER" => Some("postgres_user".to_string()),
         "DAGSTER_POSTGRES_PASSWORD" => Some("postgres_password".to_string()),
