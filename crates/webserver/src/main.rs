@@ -214,6 +214,15 @@ async fn close_websockets_on_signal(state: Arc<state::AppState>) {
 
 use dagster_core::logging::LOG_FORMATS;
 
+/// HTTP worker threads (each with its own runtime).
+const HTTP_WORKERS: usize = 2;
+/// Threads of each worker's blocking pool, where resolvers read storage. Together they match
+/// the storage pool's 8 connections: a ninth thread would only wait for a connection, and each
+/// thread keeps its stack and caches for tokio's 10 s keep-alive after a burst (with the
+/// default of 256 per worker, a burst of expensive requests started 120 of them: 48 MB of RSS
+/// until they exited, docs/BENCHMARKS.md).
+const BLOCKING_THREADS_PER_WORKER: usize = 4;
+
 fn main() -> Result<()> {
     let args = Args::parse();
     dagster_core::logging::init(
@@ -404,7 +413,8 @@ fn main() -> Result<()> {
                 )
                 .default_service(web::to(ui::serve_root_file))
         })
-        .workers(2)
+        .workers(HTTP_WORKERS)
+        .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
         .bind(bind)?
         .run()
         .await
