@@ -248,6 +248,26 @@ pub fn queued_submitter(storage: &DbStorage) -> crate::exec::RunSubmitter {
     )
 }
 
+/// The container engine `DOCKER_HOST` names (API version negotiated), with `image` present,
+/// for the DockerRunLauncher tests, and a runtime to drive it. Panics saying how to start the
+/// engine and build the images when either is missing.
+pub fn docker_engine(image: &str) -> (tokio::runtime::Runtime, bollard::Docker) {
+    let how = "start the engine and build the images: eval \"$(scripts/containers/engine.sh)\" && \
+               scripts/containers/base-images.sh && scripts/containers/run-test-image.sh";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("cannot start a tokio runtime: {e}"));
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| panic!("DOCKER_HOST is not set: {how}"));
+    let docker = bollard::Docker::connect_with_unix_defaults()
+        .and_then(|d| rt.block_on(d.negotiate_version()))
+        .unwrap_or_else(|e| panic!("cannot reach the container engine at {host} ({e}): {how}"));
+    rt.block_on(docker.inspect_image(image))
+        .unwrap_or_else(|e| panic!("no image {image} on the engine at {host} ({e}): {how}"));
+    (rt, docker)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

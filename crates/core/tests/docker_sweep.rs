@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test helpers; plain threads
 //! `DockerRunLauncher::sweep` against a real engine: a run container whose launcher process
 //! stopped (nobody watches it) is removed once it has been exited for 30 s, its output appended
 //! to the run's worker log; a running one is left alone.
@@ -16,22 +16,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "debian:bookworm-slim";
-
-fn engine(rt: &tokio::runtime::Runtime) -> Docker {
-    let how =
-        "start the engine and build the base image: eval \"$(scripts/containers/engine.sh)\" \
-               && scripts/containers/base-images.sh";
-    let host =
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| panic!("DOCKER_HOST is not set: {how}"));
-    let docker = Docker::connect_with_unix_defaults()
-        .unwrap_or_else(|e| panic!("cannot reach the container engine at {host} ({e}): {how}"));
-    let docker = rt
-        .block_on(docker.negotiate_version())
-        .unwrap_or_else(|e| panic!("cannot reach the container engine at {host} ({e}): {how}"));
-    rt.block_on(docker.inspect_image(IMAGE))
-        .unwrap_or_else(|e| panic!("no image {IMAGE} on the engine at {host} ({e}): {how}"));
-    docker
-}
 
 /// A started container labelled as the run `run_id`'s, running `sh -c script`.
 fn run_container(rt: &tokio::runtime::Runtime, d: &Docker, run_id: &str, script: &str) -> String {
@@ -56,11 +40,7 @@ fn exists(rt: &tokio::runtime::Runtime, d: &Docker, id: &str) -> bool {
 
 #[test]
 fn sweep_removes_exited_run_containers_nobody_watches_and_keeps_their_output() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let d = engine(&rt);
+    let (rt, d) = dagster_core::test_support::docker_engine(IMAGE);
     let home = tempfile::tempdir().unwrap();
     let done_run = uuid::Uuid::new_v4().to_string();
     let busy_run = uuid::Uuid::new_v4().to_string();

@@ -55,29 +55,6 @@ jobs:
     selection: [short]
 "#;
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// The engine named by `DOCKER_HOST`, with the test image; panics saying how to get them.
-fn engine(rt: &tokio::runtime::Runtime) -> Docker {
-    let how = "start the engine and build the image: eval \"$(scripts/containers/engine.sh)\" && \
-               scripts/containers/base-images.sh && scripts/containers/run-test-image.sh";
-    let host =
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| panic!("DOCKER_HOST is not set: {how}"));
-    let docker = Docker::connect_with_unix_defaults()
-        .unwrap_or_else(|e| panic!("cannot reach the container engine at {host} ({e}): {how}"));
-    let docker = rt
-        .block_on(docker.negotiate_version())
-        .unwrap_or_else(|e| panic!("cannot reach the container engine at {host} ({e}): {how}"));
-    rt.block_on(docker.inspect_image(IMAGE))
-        .unwrap_or_else(|e| panic!("no image {IMAGE} on the engine at {host} ({e}): {how}"));
-    docker
-}
-
 struct DockerHome {
     home: Home,
     label: String,
@@ -88,8 +65,7 @@ struct DockerHome {
 impl DockerHome {
     /// A SQLite home whose runs go to containers of the test image, with `max_concurrent_runs`.
     fn new(max_concurrent_runs: u32) -> DockerHome {
-        let rt = rt();
-        let docker = engine(&rt);
+        let (rt, docker) = dagster_core::test_support::docker_engine(IMAGE);
         let label = uuid::Uuid::new_v4().to_string();
         let home = Home::new(None, "", PIPELINE);
         let bin_dir = dagster_bin().parent().unwrap().to_path_buf();
@@ -193,6 +169,18 @@ impl DockerHome {
                 (e.event.event_type, text)
             })
             .collect()
+    }
+}
+
+impl DockerHome {
+    /// Waits until every container of this test is removed, then stops the daemon (exit 0).
+    fn stop_once_containers_are_gone(&self, daemon: &mut Child) {
+        wait_until(
+            "the containers to be removed",
+            Duration::from_secs(30),
+            || self.containers().is_empty(),
+        );
+        assert_eq!(sigterm(daemon), 0);
     }
 }
 
@@ -311,12 +299,7 @@ fn a_container_killed_from_outside_fails_its_run() {
         )) && failure.contains("exit code 137"),
         "{failure}"
     );
-    wait_until(
-        "the container to be removed",
-        Duration::from_secs(30),
-        || t.containers().is_empty(),
-    );
-    assert_eq!(sigterm(&mut daemon), 0);
+    t.stop_once_containers_are_gone(&mut daemon);
 }
 
 #[test]
@@ -331,12 +314,7 @@ fn terminate_cancels_the_run_and_removes_its_container() {
     let status = dagster_core::exec::request_cancel(&*inst.storage, &id).unwrap();
     assert_eq!(status, RunStatus::Canceling);
     t.wait_for_status(&inst, &id, RunStatus::Canceled, Duration::from_secs(60));
-    wait_until(
-        "the container to be removed",
-        Duration::from_secs(30),
-        || t.containers().is_empty(),
-    );
-    assert_eq!(sigterm(&mut daemon), 0);
+    t.stop_once_containers_are_gone(&mut daemon);
 }
 
 #[test]

@@ -492,10 +492,8 @@ impl DockerRunLauncher {
                 all: true,
                 filters: Some(HashMap::from([
                     ("label".to_string(), vec![RUN_ID_LABEL.to_string()]),
-                    (
-                        "status".to_string(),
-                        vec!["exited".to_string(), "dead".to_string()],
-                    ),
+                    // Not also "dead": podman 4.3 refuses that filter value (HTTP 500).
+                    ("status".to_string(), vec!["exited".to_string()]),
                 ])),
                 ..Default::default()
             };

@@ -136,33 +136,21 @@ pub struct ContainerKwargs {
 impl ContainerKwargs {
     /// Reads a `container_kwargs` mapping. Every bad entry is reported.
     pub fn from_json(map: &serde_json::Map<String, Json>) -> Result<Self, Vec<KwargsError>> {
-        let mut k = ContainerKwargs::default();
-        let mut errors = Vec::new();
-        for (key, v) in map {
-            if let Err(e) = k.set(key, v) {
-                errors.push(e);
-            }
-        }
-        if errors.is_empty() {
-            Ok(k)
-        } else {
-            Err(errors)
-        }
+        ContainerKwargs::default().merged_with(map)
     }
 
     /// `other`'s settings over these (a shallow merge, as Dagster merges a run's
     /// `container_kwargs` over the launcher's: a key set in `other` replaces this one's).
+    /// Every bad entry is reported.
     pub fn merged_with(
         &self,
         other_json: &serde_json::Map<String, Json>,
     ) -> Result<Self, Vec<KwargsError>> {
         let mut k = self.clone();
-        let mut errors = Vec::new();
-        for (key, v) in other_json {
-            if let Err(e) = k.set(key, v) {
-                errors.push(e);
-            }
-        }
+        let errors: Vec<KwargsError> = other_json
+            .iter()
+            .filter_map(|(key, v)| k.set(key, v).err())
+            .collect();
         if errors.is_empty() {
             Ok(k)
         } else {
