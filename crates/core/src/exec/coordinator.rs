@@ -158,8 +158,6 @@ pub fn start_runs(
     let outcome = storage.store_events(&events)?;
     let mut results: Vec<Result<RunStatus>> = Vec::with_capacity(runs.len());
     let mut launched: Vec<NewEvent> = Vec::new();
-    // Run tags the launcher asked for (a container's id), added after the events.
-    let mut launch_tags: Vec<(&str, BTreeMap<String, String>)> = Vec::new();
     // The runs whose spawn failed (their RUN_FAILURE is in `launched`).
     let mut failures: Vec<usize> = Vec::new();
     let refused = |run: &Run| {
@@ -169,7 +167,7 @@ pub fn start_runs(
             .find(|(id, _, _)| *id == run.run_id)
             .map(|(_, event, status)| (event.clone(), *status))
     };
-    let spawned = spawn_all(launcher, runs, |r| refused(r).is_none());
+    let spawned = spawn_all(storage, launcher, runs, |r| refused(r).is_none());
     for ((i, run), spawn) in runs.iter().enumerate().zip(spawned) {
         if let Some((event, status)) = refused(run) {
             results.push(Err(ExecError::StatusRefused {
@@ -180,11 +178,8 @@ pub fn start_runs(
             continue;
         }
         match spawn {
-            Some(Ok((started, tags))) => {
+            Some(Ok(started)) => {
                 launched.push(started);
-                if !tags.is_empty() {
-                    launch_tags.push((&run.run_id, tags));
-                }
                 results.push(Ok(RunStatus::Starting));
             }
             None => continue, // refused above
@@ -198,9 +193,6 @@ pub fn start_runs(
         }
     }
     let written = storage.store_events(&launched)?;
-    for (run_id, tags) in launch_tags {
-        storage.add_run_tags(run_id, &tags)?;
-    }
     for i in failures {
         // The run moved on meanwhile (e.g. canceled): report where it is.
         if let Some((_, _, status)) = written
@@ -219,13 +211,14 @@ pub fn start_runs(
 /// the child to be scheduled, so one thread spawning a burst of workers in turn would be paced
 /// by the CPU contention of the workers it already started. Results are in `runs` order
 /// (`None` for the runs not wanted), each the launcher's "started" event, stamped when the
-/// worker was started, and the run tags the launcher asks for.
+/// worker was started.
 fn spawn_all(
+    storage: &dyn Storage,
     launcher: &RunLauncher,
     runs: &[Run],
     wanted: impl Fn(&Run) -> bool + Sync,
-) -> Vec<Option<Result<Launched>>> {
-    let mut out: Vec<Option<Result<Launched>>> = Vec::with_capacity(runs.len());
+) -> Vec<Option<Result<NewEvent>>> {
+    let mut out: Vec<Option<Result<NewEvent>>> = Vec::with_capacity(runs.len());
     out.resize_with(runs.len(), || None);
     let threads = SPAWN_THREADS.min(runs.len()).max(1);
     let chunk = runs.len().div_ceil(threads);
@@ -235,7 +228,7 @@ fn spawn_all(
             scope.spawn(move || {
                 for (slot, run) in slots.iter_mut().zip(part) {
                     if wanted(run) {
-                        *slot = Some(launcher.spawn(run));
+                        *slot = Some(launcher.spawn(storage, run));
                     }
                 }
             });
@@ -243,9 +236,6 @@ fn spawn_all(
     });
     out
 }
-
-/// A started worker's event and the run tags to add.
-type Launched = (NewEvent, BTreeMap<String, String>);
 
 /// Threads spawning run workers at once in [`start_runs`].
 const SPAWN_THREADS: usize = 8;

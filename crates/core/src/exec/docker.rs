@@ -25,6 +25,7 @@ use super::{ExecError, Result};
 use crate::config::instance::container_kwargs::ContainerKwargs;
 use crate::config::instance::DockerLauncherConfig;
 use crate::domain::{EventData, EventType, LogLevel, MetadataEntry, MetadataValue, NewEvent, Run};
+use crate::storage::RunStore;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
     ContainerCreateBody, ContainerStateStatusEnum, DeviceMapping, EndpointSettings, HostConfig,
@@ -352,25 +353,38 @@ impl DockerRunLauncher {
         Ok((body, kwargs.name, networks.into_iter().skip(1).collect()))
     }
 
-    /// Creates and starts `run`'s container. Returns the "Launching run in a new container"
-    /// ENGINE_EVENT and the run tags to add (container id, image).
-    pub fn launch(&self, run: &Run) -> Result<(NewEvent, BTreeMap<String, String>)> {
+    /// Creates `run`'s container, tags the run with it (`docker/container_id`, `dagster/image`:
+    /// before the container starts, so run monitoring can follow it from its first moment) and
+    /// starts it. Returns the "Launching run in a new container" ENGINE_EVENT.
+    pub fn launch(&self, storage: &dyn RunStore, run: &Run) -> Result<NewEvent> {
         let docker = self.client()?;
         let image = self.image(&docker)?;
         let (body, name, networks) = self.create_body(&docker, run, &image)?;
         let registry = self.config.registry.clone();
         let d = docker.clone();
         let img = image.clone();
-        let id = self.block(async move {
-            create_and_start(&d, body, name, &img, registry, &networks).await
-        })??;
+        let id =
+            self.block(async move { create(&d, body, name, &img, registry, &networks).await })??;
+        let mut tags = BTreeMap::new();
+        tags.insert(CONTAINER_ID_TAG.to_string(), id.clone());
+        tags.insert(IMAGE_TAG.to_string(), image.clone());
+        let d = docker.clone();
+        let c = id.clone();
+        let started = match storage.add_run_tags(&run.run_id, &tags) {
+            Ok(()) => self.block(async move { start(&d, &c).await })?,
+            Err(e) => {
+                self.block(async move { remove_now(&d, &c).await })?;
+                Err(e.into())
+            }
+        };
+        started?;
         self.live
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(run.run_id.clone(), id.clone());
         self.watch(docker, run.run_id.clone(), id.clone());
         tracing::info!(run.id = %run.run_id, container = %id, image = %image, "launched run container");
-        let event = NewEvent::new(
+        Ok(NewEvent::new(
             &run.run_id,
             &run.job_name,
             Some(EventType::EngineEvent),
@@ -379,15 +393,11 @@ impl DockerRunLauncher {
         .level(LogLevel::Info)
         .data(EventData::Engine {
             metadata: vec![
-                MetadataEntry::new("container_id", MetadataValue::Text(id.clone())),
-                MetadataEntry::new("image", MetadataValue::Text(image.clone())),
+                MetadataEntry::new("container_id", MetadataValue::Text(id)),
+                MetadataEntry::new("image", MetadataValue::Text(image)),
             ],
             error: None,
-        });
-        let mut tags = BTreeMap::new();
-        tags.insert(CONTAINER_ID_TAG.to_string(), id);
-        tags.insert(IMAGE_TAG.to_string(), image);
-        Ok((event, tags))
+        }))
     }
 
     /// A task copying the container's output into the run's worker log until it exits, then
@@ -613,7 +623,9 @@ fn safe_run_id(run_id: &str) -> bool {
         && !run_id.contains(['/', '\\', '\0', '\n', '\r'])
 }
 
-async fn create_and_start(
+/// Creates the container (pulling a missing image) and connects it to `more_networks`.
+/// Returns its id; on a failure after the create, the container is removed again.
+async fn create(
     docker: &Docker,
     body: ContainerCreateBody,
     name: Option<String>,
@@ -637,35 +649,38 @@ async fn create_and_start(
     }
     .map_err(|e| api_error(format!("cannot create a container from image {image}"), &e))?;
     let id = created.id;
-    let cleanup = |e: ExecError| async {
-        let _ = docker
-            .remove_container(
-                &id,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
-            .await;
-        e
-    };
     for n in more_networks {
         let req = NetworkConnectRequest {
             container: id.clone(),
             endpoint_config: None,
         };
         if let Err(e) = docker.connect_network(n, req).await {
-            return Err(cleanup(api_error(
+            remove_now(docker, &id).await;
+            return Err(api_error(
                 format!("cannot connect the run's container to network `{n}`"),
                 &e,
-            ))
-            .await);
+            ));
         }
     }
-    if let Err(e) = docker.start_container(&id, None).await {
-        return Err(cleanup(api_error("cannot start the run's container", &e)).await);
-    }
     Ok(id)
+}
+
+/// Starts the created container; removes it if it cannot start.
+async fn start(docker: &Docker, id: &str) -> Result<()> {
+    if let Err(e) = docker.start_container(id, None).await {
+        remove_now(docker, id).await;
+        return Err(api_error("cannot start the run's container", &e));
+    }
+    Ok(())
+}
+
+/// Removes a container that never ran a run, whatever its state.
+async fn remove_now(docker: &Docker, id: &str) {
+    let force = RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    let _ = docker.remove_container(id, Some(force)).await;
 }
 
 /// Pulls `image` (with the registry's credentials).

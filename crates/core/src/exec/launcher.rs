@@ -85,18 +85,12 @@ impl RunLauncher {
         }
     }
 
-    /// Starts `run`'s worker; writes nothing to storage. Returns the ENGINE_EVENT recording it
-    /// and the run tags to add (the container's id and image; none for a process).
-    pub fn spawn(
-        &self,
-        run: &Run,
-    ) -> Result<(NewEvent, std::collections::BTreeMap<String, String>)> {
+    /// Starts `run`'s worker. Returns the ENGINE_EVENT recording it (not written). A container
+    /// is tagged on the run (in `storage`) before it starts; a process writes nothing.
+    pub fn spawn(&self, storage: &dyn crate::storage::RunStore, run: &Run) -> Result<NewEvent> {
         match self {
-            RunLauncher::Process(p) => {
-                let pid = p.spawn(&run.run_id)?;
-                Ok((started_event(run, pid), Default::default()))
-            }
-            RunLauncher::Docker(d) => d.launch(run),
+            RunLauncher::Process(p) => Ok(started_event(run, p.spawn(&run.run_id)?)),
+            RunLauncher::Docker(d) => d.launch(storage, run),
         }
     }
 
