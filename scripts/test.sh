@@ -20,6 +20,10 @@ echo "== python venv with the official dagster-graphql client (webserver tests)"
 scripts/python-venv.sh
 echo "== container engine (podman's Docker API) and the DockerRunLauncher tests' image"
 # crates/daemon/tests/docker_launcher.rs runs runs in containers on this engine (DOCKER_HOST).
+# An engine this script starts is stopped at the end; one already running is left alone.
+if ! scripts/containers/engine.sh status >/dev/null 2>&1; then
+  trap 'scripts/containers/engine.sh stop >/dev/null 2>&1 || true' EXIT
+fi
 eval "$(scripts/containers/engine.sh)"
 scripts/containers/base-images.sh
 scripts/containers/run-test-image.sh
