@@ -17,17 +17,10 @@ DIE_PREFIX="FAILED: "
 
 record=$dir/compose-test.tsv
 project=dagster-rs-test
-keep=false
-[[ ${1:-} == --keep ]] && keep=true
-[[ $# -le 1 && ( -z ${1:-} || $1 == --keep ) ]] || die "usage: $0 [--keep]"
-
-for tool in docker-compose curl python3; do
-  command -v "$tool" >/dev/null || die "'$tool' not found on PATH (apt-get install docker-compose curl python3)"
-done
-
-eval "$("$here/engine.sh")"
-"$here/base-images.sh"
-"$here/build-images.sh"
+port=3004
+# shellcheck source=compose-common.sh
+. "$here/compose-common.sh"
+compose_prepare "$@"
 
 # The compose file's required password, and the code location's resource settings (demo_job
 # uses none of them; the location only has to load).
@@ -40,9 +33,7 @@ export MYSQL_REPLICA_HOST=${MYSQL_REPLICA_HOST:-127.0.0.1} MYSQL_REPLICA_USER=${
   REPORTING_PG_DATABASE=${REPORTING_PG_DATABASE:-dagster}
 
 compose_file=$repo/docker-compose-dagster.yml
-port=3004
-# shellcheck source=compose-common.sh
-. "$here/compose-common.sh"
+compose_start_clean
 
 up_until_healthy() { # up_until_healthy <label>
   local t0 svc cid status left

@@ -26,16 +26,9 @@ record=$dir/docker-example.tsv
 work=$dir/docker-example
 project=dagster-rs-docker-example
 port=3005
-keep=false
-[[ ${1:-} == --keep ]] && keep=true
-[[ $# -le 1 && ( -z ${1:-} || $1 == --keep ) ]] || die "usage: $0 [--keep]"
-for tool in docker-compose curl python3; do
-  command -v "$tool" >/dev/null || die "'$tool' not found on PATH (apt-get install docker-compose curl python3)"
-done
-
-eval "$("$here/engine.sh")"
-"$here/base-images.sh"
-"$here/build-images.sh"
+# shellcheck source=compose-common.sh
+. "$here/compose-common.sh"
+compose_prepare "$@"
 sock=${DOCKER_HOST#unix://}
 
 mkdir -p "$work"
@@ -109,8 +102,7 @@ volumes:
 EOF
 
 compose_file=$work/docker-compose.yml
-# shellcheck source=compose-common.sh
-. "$here/compose-common.sh"
+compose_start_clean
 
 t0=$(now)
 compose up -d --no-build >/dev/null 2>&1 || die "docker-compose up failed: $(compose up -d --no-build 2>&1 | tail -5)"
